@@ -1,0 +1,226 @@
+# Shared shell library of the multi-node test harness. Source it; do not run it.
+#
+# It starts PostgreSQL 15 nodes n1..nN, each with its own data directory and a
+# loopback port it picks, as the unprivileged OS user `postgres` when run as
+# root. Every node gets database `inventory`, a superuser role `pgedge` with a
+# password (clients always connect over TCP with it) and `CREATE EXTENSION
+# spock`: the real Spock when the server has one, else the project's test double.
+#
+# Variables after cluster_start (also written to $CLUSTER_DIR/cluster.env):
+#   NNODES, N<i>_PORT, N<i>_DSN  (DSN includes the password, on purpose: the
+#   product must mask it), PGBIN, CLUSTER_DIR.
+
+HARNESS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+PROJECT_DIR=$(cd "$HARNESS_DIR/.." && pwd)
+PG_CONFIG=${PG_CONFIG:-pg_config}
+PGBIN=$("$PG_CONFIG" --bindir)
+TEST_DB=inventory
+TEST_USER=pgedge
+TEST_PASSWORD=${TEST_PASSWORD:-Zodan-test-pw-7}
+DOUBLE_MARKER='zodan-spock-test-double'
+
+export PGPASSWORD=$TEST_PASSWORD
+export PGCONNECT_TIMEOUT=10
+
+is_root() { [ "$(id -u)" = 0 ]; }
+
+# Runs a command as the OS user that owns the servers.
+as_pg() {
+    if is_root; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+log() { echo "[harness] $*" >&2; }
+die() { echo "[harness] ERROR: $*" >&2; exit 1; }
+
+# Installs the spock test double, unless the server already has a real Spock.
+ensure_spock() {
+    local ctl
+    ctl="$("$PG_CONFIG" --sharedir)/extension/spock.control"
+    if [ -f "$ctl" ] && ! grep -q "$DOUBLE_MARKER" "$ctl"; then
+        log "real Spock found at $ctl: using it unchanged"
+        SPOCK_IS_DOUBLE=0
+        return 0
+    fi
+    SPOCK_IS_DOUBLE=1
+    make -s -C "$HARNESS_DIR/spock-double" PG_CONFIG="$PG_CONFIG" >/dev/null || die "building the spock test double failed"
+    make -s -C "$HARNESS_DIR/spock-double" PG_CONFIG="$PG_CONFIG" install >/dev/null || die "installing the spock test double failed"
+}
+
+# Builds and installs the zodan extension itself.
+ensure_zodan() {
+    make -s -C "$PROJECT_DIR" PG_CONFIG="$PG_CONFIG" >/dev/null || die "building zodan failed"
+    make -s -C "$PROJECT_DIR" PG_CONFIG="$PG_CONFIG" install >/dev/null || die "installing zodan failed"
+}
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+pick_port() {
+    local p tries=0
+    while :; do
+        p=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
+        port_in_use "$p" || { echo "$p"; return; }
+        tries=$((tries + 1)); [ $tries -lt 50 ] || die "no free port found"
+    done
+}
+
+node_dsn() { # node_dsn I -> libpq DSN of node I
+    local v="N$1_PORT"
+    echo "host=127.0.0.1 port=${!v} dbname=$TEST_DB user=$TEST_USER password=$TEST_PASSWORD"
+}
+
+# psql_n I SQL...: runs SQL on node I, unaligned, tuples only, stops on error.
+psql_n() {
+    local i=$1; shift
+    local v="N${i}_PORT"
+    "$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "${!v}" -U "$TEST_USER" -d "$TEST_DB" "$@"
+}
+q() { local i=$1; shift; psql_n "$i" -c "$*"; }
+
+start_node() { # start_node I
+    local i=$1 dir="$CLUSTER_DIR/n$1" port attempt
+    as_pg "$PGBIN/initdb" -D "$dir" -U postgres --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --locale=C >"$CLUSTER_DIR/n$i.initdb.log" 2>&1 \
+        || die "initdb for n$i failed (see $CLUSTER_DIR/n$i.initdb.log)"
+    cat >>"$dir/postgresql.conf" <<EOF
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$dir'
+wal_level = logical
+track_commit_timestamp = on
+shared_preload_libraries = 'spock'
+max_replication_slots = 32
+max_wal_senders = 32
+max_worker_processes = 48
+max_logical_replication_workers = 24
+wal_retrieve_retry_interval = '500ms'
+wal_sender_timeout = '30s'
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+shared_buffers = '64MB'
+log_min_messages = warning
+log_line_prefix = '%m [%p] %b '
+EOF
+    for attempt in 1 2 3 4 5; do
+        port=$(pick_port)
+        sed -i "/^port = /d" "$dir/postgresql.conf"
+        echo "port = $port" >>"$dir/postgresql.conf"
+        if as_pg "$PGBIN/pg_ctl" -D "$dir" -l "$CLUSTER_DIR/n$i.log" -w -t 60 start >/dev/null 2>&1; then
+            eval "N${i}_PORT=$port"
+            as_pg "$PGBIN/psql" -X -q -h "$dir" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 \
+                -c "CREATE ROLE $TEST_USER LOGIN SUPERUSER PASSWORD '$TEST_PASSWORD'" \
+                -c "CREATE DATABASE $TEST_DB OWNER $TEST_USER" >/dev/null || die "setting up n$i failed"
+            q "$i" "CREATE EXTENSION IF NOT EXISTS spock CASCADE" >/dev/null || die "CREATE EXTENSION spock on n$i failed"
+            return 0
+        fi
+    done
+    die "n$i did not start (see $CLUSTER_DIR/n$i.log)"
+}
+
+write_env() {
+    local i
+    {
+        echo "CLUSTER_DIR=$CLUSTER_DIR"; echo "NNODES=$NNODES"; echo "PGBIN=$PGBIN"
+        for i in $(seq 1 "$NNODES"); do
+            local v="N${i}_PORT"
+            echo "N${i}_PORT=${!v}"
+            echo "N${i}_DSN='$(node_dsn "$i")'"
+        done
+    } >"$CLUSTER_DIR/cluster.env"
+}
+
+# cluster_start N: starts n1..nN (bare: spock created, no node yet).
+# Registers cluster_stop to run on exit, so servers never outlive the test.
+cluster_start() {
+    NNODES=$1
+    ensure_spock
+    CLUSTER_DIR=$(mktemp -d "${TMPDIR:-/tmp}/zodan-cluster.XXXXXX")
+    chmod 755 "$CLUSTER_DIR"
+    is_root && chown postgres: "$CLUSTER_DIR"
+    trap cluster_stop EXIT
+    local i
+    for i in $(seq 1 "$NNODES"); do start_node "$i"; done
+    for i in $(seq 1 "$NNODES"); do export "N${i}_PORT" "N${i}_DSN=$(node_dsn "$i")"; done
+    write_env
+    log "started $NNODES node(s) in $CLUSTER_DIR"
+}
+
+# cluster_stop: stops every node this harness started and removes their data
+# (kept when KEEP_CLUSTER=1, for post-mortems).
+cluster_stop() {
+    [ -n "${CLUSTER_DIR:-}" ] && [ -d "$CLUSTER_DIR" ] || return 0
+    local d
+    for d in "$CLUSTER_DIR"/n*/; do
+        [ -f "$d/postmaster.pid" ] && as_pg "$PGBIN/pg_ctl" -D "$d" -m immediate -w stop >/dev/null 2>&1
+    done
+    if [ "${KEEP_CLUSTER:-0}" = 1 ]; then log "kept $CLUSTER_DIR"; else rm -rf "$CLUSTER_DIR"; fi
+    CLUSTER_DIR=
+}
+
+# node_create_all K: registers n1..nK as Spock nodes.
+node_create_all() {
+    local i
+    for i in $(seq 1 "$1"); do
+        q "$i" "SELECT spock.node_create('n$i', '$(node_dsn "$i")')" >/dev/null || die "node_create on n$i failed"
+    done
+}
+
+# cluster_mesh K [SETS]: node_create on n1..nK, then a full mesh of
+# subscriptions sub_<p>_<s> (forward_origins '{}'), then waits until every one
+# is replicating. SETS is a SQL text[] literal of replication sets.
+cluster_mesh() {
+    local k=$1 sets=${2:-"'{default,default_insert_only,ddl_sql}'"} p s
+    node_create_all "$k"
+    for s in $(seq 1 "$k"); do
+        for p in $(seq 1 "$k"); do
+            [ "$p" = "$s" ] && continue
+            q "$s" "SELECT spock.sub_create('sub_n${p}_n${s}', '$(node_dsn "$p")', $sets, false, false, '{}')" >/dev/null \
+                || die "sub_create sub_n${p}_n${s} failed"
+        done
+    done
+    for s in $(seq 1 "$k"); do wait_replicating "$s" 60 || die "mesh on n$s did not reach replicating"; done
+}
+
+# wait_replicating I [SECONDS]: waits until every subscription on node I is replicating.
+wait_replicating() {
+    local i=$1 limit=${2:-60} t=0 bad
+    while :; do
+        bad=$(q "$i" "SELECT count(*) FROM spock.sub_show_status() WHERE status <> 'replicating'")
+        [ "$bad" = 0 ] && return 0
+        t=$((t + 1)); [ $t -le $((limit * 5)) ] || { q "$i" "SELECT * FROM spock.sub_show_status()" >&2; return 1; }
+        sleep 0.2
+    done
+}
+
+# wait_sync FROM TO [SECONDS]: a sync_event on node FROM, waited for on node TO.
+wait_sync() {
+    local from=$1 to=$2 limit=${3:-60} lsn
+    lsn=$(q "$from" "SELECT spock.sync_event()")
+    [ "$(q "$to" "CALL spock.wait_for_sync_event(NULL, 'n$from', '$lsn'::pg_lsn, $limit)")" = t ]
+}
+
+# table_digest I TABLE: "count md5" of TABLE's rows in primary-key order on node I.
+table_digest() {
+    q "$1" "SELECT count(*) || ' ' || coalesce(md5(string_agg(t::text, ',' ORDER BY t::text)), '-') FROM $2 t"
+}
+
+# --- assertions: each prints one result line and counts it -----------------
+TESTS_PASSED=${TESTS_PASSED:-0}
+TESTS_FAILED=${TESTS_FAILED:-0}
+
+ok()   { TESTS_PASSED=$((TESTS_PASSED + 1)); echo "ok - $*"; }
+fail() { TESTS_FAILED=$((TESTS_FAILED + 1)); echo "not ok - $*"; }
+
+# check_eq NAME EXPECTED ACTUAL
+check_eq() {
+    if [ "$2" = "$3" ]; then ok "$1"; else fail "$1 (expected '$2', got '$3')"; fi
+}
+
+# check_cmd NAME COMMAND...: passes when COMMAND succeeds.
+check_cmd() {
+    local name=$1; shift
+    if "$@"; then ok "$name"; else fail "$name"; fi
+}
+
+# Prints the closing count for one test file; the suite runner adds them up.
+report_counts() {
+    echo "# counts: $TESTS_PASSED passed, $TESTS_FAILED failed"
+}

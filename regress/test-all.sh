@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# The whole test suite: Catch2 unit tests (CTest), the harness tests in
+# regress/t/*.sh (each starts and stops its own cluster) and the pg_regress
+# suites. Ends with one line "N passed, N failed"; exits non-zero on any failure.
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+PG_CONFIG=${PG_CONFIG:-pg_config}
+passed=0 failed=0
+failures=()
+
+add_counts() { # add_counts NAME LOGFILE RC
+    local line p f
+    line=$(grep -E '^# counts: [0-9]+ passed, [0-9]+ failed' "$2" | tail -n1)
+    if [ -z "$line" ]; then
+        failed=$((failed + 1)); failures+=("$1 (no result line, rc=$3)")
+        return
+    fi
+    p=$(sed -E 's/^# counts: ([0-9]+) passed, ([0-9]+) failed.*/\1/' <<<"$line")
+    f=$(sed -E 's/^# counts: ([0-9]+) passed, ([0-9]+) failed.*/\2/' <<<"$line")
+    passed=$((passed + p)); failed=$((failed + f))
+    if [ "$f" != 0 ] || [ "$3" != 0 ]; then
+        [ "$f" = 0 ] && failed=$((failed + 1))
+        failures+=("$1")
+    fi
+}
+
+LOGDIR=$(mktemp -d "${TMPDIR:-/tmp}/zodan-tests.XXXXXX")
+chmod 755 "$LOGDIR"
+
+echo "== unit tests (Catch2 via CTest)"
+if cmake -S "$ROOT" -B "$ROOT/build" -DCMAKE_BUILD_TYPE=Debug >"$LOGDIR/cmake.log" 2>&1 &&
+   cmake --build "$ROOT/build" -j2 >>"$LOGDIR/cmake.log" 2>&1; then
+    (cd "$ROOT/build" && ctest --output-on-failure) >"$LOGDIR/ctest.log" 2>&1
+    rc=$?
+    tail -n 3 "$LOGDIR/ctest.log"
+    # One CTest test runs a whole Catch2 binary; count its individual test cases.
+    "$ROOT/build/zodan_unit_tests" -r compact >"$LOGDIR/catch.log" 2>&1
+    line=$(grep -E '(All tests passed|test cases)' "$LOGDIR/catch.log" | tail -n1)
+    cp=$(sed -nE 's/.*All tests passed \([0-9]+ assertions? in ([0-9]+) test cases?\).*/\1/p' <<<"$line")
+    if [ -n "$cp" ] && [ $rc = 0 ]; then
+        passed=$((passed + cp))
+    else
+        cf=$(sed -nE 's/.*test cases: ([0-9]+) \| ([0-9]+) passed \| ([0-9]+) failed.*/\3/p' <<<"$line")
+        cpp=$(sed -nE 's/.*test cases: ([0-9]+) \| ([0-9]+) passed \| ([0-9]+) failed.*/\2/p' <<<"$line")
+        passed=$((passed + ${cpp:-0})); failed=$((failed + ${cf:-1}))
+        failures+=("unit tests (see $LOGDIR/ctest.log)")
+        cat "$LOGDIR/ctest.log"
+    fi
+else
+    failed=$((failed + 1)); failures+=("unit test build"); cat "$LOGDIR/cmake.log"
+fi
+
+for t in "$HERE"/t/*.sh; do
+    [ -e "$t" ] || continue
+    name=$(basename "$t" .sh)
+    echo "== $name"
+    bash "$t" >"$LOGDIR/$name.log" 2>&1
+    rc=$?
+    grep -E '^(ok|not ok) ' "$LOGDIR/$name.log"
+    add_counts "$name" "$LOGDIR/$name.log" "$rc"
+    if [ $rc != 0 ] || grep -q '^not ok' "$LOGDIR/$name.log"; then
+        echo "-- last lines of $name:"; tail -n 40 "$LOGDIR/$name.log"
+    fi
+done
+
+if [ ${#failures[@]} -gt 0 ]; then
+    echo "== failed: ${failures[*]}"
+fi
+echo "logs: $LOGDIR"
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
