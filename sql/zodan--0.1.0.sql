@@ -1,0 +1,65 @@
+-- zodan: zero-downtime add and remove of nodes in a pgEdge Spock cluster.
+\echo Use "CREATE EXTENSION zodan" to load this file. \quit
+
+-- The run journal: one row per call of add_node, one per step. Written by
+-- the procedure over its own connection to this node, so each row commits
+-- at once and another session can watch a run in progress.
+CREATE TABLE spock.zodan_runs (
+    run_id           bigserial PRIMARY KEY,
+    operation        text NOT NULL,
+    src_node_name    name,
+    new_node_name    name,
+    src_dsn          text,          -- password masked
+    new_node_dsn     text,          -- password masked
+    args_fingerprint text NOT NULL, -- md5 of the full arguments: recognises a retry
+    state            text NOT NULL CHECK (state IN ('running', 'done', 'failed')),
+    started_at       timestamptz NOT NULL DEFAULT clock_timestamp(),
+    finished_at      timestamptz,
+    error            text
+);
+
+CREATE TABLE spock.zodan_steps (
+    run_id      bigint NOT NULL REFERENCES spock.zodan_runs ON DELETE CASCADE,
+    step_no     int NOT NULL,
+    step_name   text NOT NULL,
+    state       text NOT NULL CHECK (state IN ('running', 'done', 'failed')),
+    started_at  timestamptz,
+    finished_at timestamptz,
+    output      jsonb,
+    error       text,
+    PRIMARY KEY (run_id, step_no)
+);
+
+-- Steps of the latest add_node run on this node.
+CREATE VIEW spock.zodan_add_node_status AS
+SELECT s.run_id, s.step_no, s.step_name, s.state, s.started_at, s.finished_at,
+       s.finished_at - s.started_at AS duration, s.output, s.error
+FROM spock.zodan_steps s
+WHERE s.run_id = (SELECT max(run_id) FROM spock.zodan_runs WHERE operation = 'add_node')
+ORDER BY s.step_no;
+
+CREATE PROCEDURE spock.add_node(
+    src_node_name text,
+    src_dsn text,
+    new_node_name text,
+    new_node_dsn text,
+    verb boolean DEFAULT false,
+    new_node_location text DEFAULT 'NY',
+    new_node_country text DEFAULT 'USA',
+    new_node_info jsonb DEFAULT '{}')
+LANGUAGE c AS 'MODULE_PATHNAME', 'zodan_add_node';
+
+COMMENT ON PROCEDURE spock.add_node(text, text, text, text, boolean, text, text, jsonb) IS
+'Add a node to a running Spock cluster with zero downtime; call it on the new node.';
+
+CREATE PROCEDURE spock.health_check(
+    src_node_name text,
+    src_dsn text,
+    new_node_name text DEFAULT NULL,
+    new_node_dsn text DEFAULT NULL,
+    check_type text DEFAULT 'pre',
+    verb boolean DEFAULT false)
+LANGUAGE c AS 'MODULE_PATHNAME', 'zodan_health_check';
+
+COMMENT ON PROCEDURE spock.health_check(text, text, text, text, text, boolean) IS
+'Check the preconditions of spock.add_node (pre) or the cluster after it (post); changes nothing.';

@@ -1,0 +1,447 @@
+#include "core/add_node.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include "core/checks.hpp"
+#include "core/dsn.hpp"
+#include "core/names.hpp"
+#include "core/spock_sql.hpp"
+#include "core/waiter.hpp"
+
+namespace zodan {
+
+namespace {
+
+constexpr int kDownGraceMs = 10000;  // a worker (re)starting may show 'down' briefly
+
+std::vector<std::pair<Connection *, Query>> same_query(const std::vector<Member *> &members, const Query &q) {
+    std::vector<std::pair<Connection *, Query>> work;
+    for (Member *m : members) work.emplace_back(m->conn.get(), q);
+    return work;
+}
+
+std::string join(const std::vector<std::string> &items, const std::string &sep = ", ") {
+    std::string out;
+    for (size_t i = 0; i < items.size(); ++i) out += (i ? sep : "") + items[i];
+    return out;
+}
+
+Lsn lsn_of(const Value &v) {
+    if (!v) throw std::runtime_error("a node returned no LSN where one was expected");
+    return parse_lsn(*v);
+}
+
+}  // namespace
+
+const std::vector<StepInfo> &add_node_steps() {
+    static const std::vector<StepInfo> steps = {
+        {0, "check_versions", "check Spock versions"},
+        {1, "check_preconditions", "check preconditions"},
+        {2, "create_node", "register the new node"},
+        {3, "prepare_other_nodes", "create slots and disabled subscriptions for the other nodes"},
+        {4, "sync_source", "bring the source up to date"},
+        {5, "copy_source", "copy the source to the new node"},
+        {6, "catch_up", "let the new node catch up with the source"},
+        {7, "advance_slots", "skip what the copy already holds"},
+        {8, "mirror_replication_sets", "mirror replication sets"},
+        {9, "enable_other_subscriptions", "open the paths from the other nodes"},
+        {10, "create_reverse_subscriptions", "open the paths from the new node"},
+        {11, "confirm", "confirm the cluster"},
+    };
+    return steps;
+}
+
+AddNode::AddNode(Runtime &rt, AddNodeArgs args) : rt_(rt), args_(std::move(args)) {}
+
+void AddNode::detail(const std::string &message, const std::string &detail_text) {
+    if (args_.verbose) rt_.report(Level::Notice, "  " + message, detail_text);
+}
+
+void AddNode::run() {
+    started_ms_ = rt_.now_ms();
+    if (args_.src_name == args_.new_name)
+        throw UserError("src_node_name and new_node_name are both \"" + args_.new_name + "\"", "",
+                        "The source must be an existing member and the new node a different one.");
+    view_ = discover_cluster(rt_, args_);
+    require_all({check_runs_on_new_node(rt_, view_)});
+    journal_.begin(view_.neu.db(), "add_node", args_.src_name, args_.new_name, mask_dsn(args_.src_dsn),
+                   mask_dsn(args_.new_dsn),
+                   args_.src_name + "\n" + args_.src_dsn + "\n" + args_.new_name + "\n" + args_.new_dsn);
+
+    using Fn = void (AddNode::*)(JsonObject &);
+    static const Fn fns[] = {&AddNode::check_versions_step,        &AddNode::check_preconditions_step,
+                             &AddNode::create_node,                &AddNode::prepare_other_nodes,
+                             &AddNode::sync_source,                &AddNode::copy_source,
+                             &AddNode::catch_up,                   &AddNode::advance_slots,
+                             &AddNode::mirror_replication_sets,    &AddNode::enable_other_subscriptions,
+                             &AddNode::create_reverse_subscriptions, &AddNode::confirm};
+    try {
+        for (const StepInfo &step : add_node_steps()) run_step(step, fns[step.no]);
+        journal_.finish(true);
+    } catch (const std::exception &e) {
+        try {
+            journal_.finish(false, e.what());
+        } catch (...) {
+            // The journal is best effort once the run has failed; the original error matters.
+        }
+        throw;
+    }
+}
+
+void AddNode::run_step(const StepInfo &step, void (AddNode::*fn)(JsonObject &)) {
+    rt_.report(Level::Notice, "add_node phase " + std::to_string(step.no) + "/" +
+                                  std::to_string(add_node_steps().size() - 1) + ": " + step.title);
+    journal_.step_started(step.no, step.name);
+    const int64_t t0 = rt_.now_ms();
+    JsonObject out;
+    try {
+        rt_.maybe_fail_at(step.name);
+        (this->*fn)(out);
+    } catch (const std::exception &e) {
+        try {
+            journal_.step_failed(step.no, e.what());
+        } catch (...) {
+        }
+        throw;
+    }
+    journal_.step_done(step.no, out.str());
+    detail(std::string(step.name) + " done", "took " + std::to_string(rt_.now_ms() - t0) + " ms");
+}
+
+void AddNode::check_versions_step(JsonObject &out) {
+    std::vector<CheckResult> results = check_versions(rt_, view_);
+    require_all(results);
+    out.add("nodes", static_cast<long long>(results.size()));
+}
+
+void AddNode::check_preconditions_step(JsonObject &out) {
+    require_all(check_preconditions(rt_, view_));
+    out.add("others", join(view_.other_names()));
+}
+
+void AddNode::create_node(JsonObject &out) {
+    QueryResult r = view_.neu.db().exec(
+        sql::node_create(args_.new_name, args_.new_dsn, args_.location, args_.country, args_.info_json));
+    out.add("node_id", r.text(0, "node_id"));
+}
+
+std::vector<std::string> AddNode::local_set_names(Member &node) {
+    QueryResult sets = node.db().exec(sql::local_sets());
+    std::vector<std::string> names;
+    for (size_t i = 0; i < sets.size(); ++i) names.push_back(sets.text(i, "set_name"));
+    return names;
+}
+
+void AddNode::prepare_other_nodes(JsonObject &out) {
+    if (view_.others.empty()) {
+        // Two nodes: nothing to hold back; a marker in S's stream records the start.
+        out.add("source_sync_lsn", *view_.src.db().exec(sql::sync_event()).scalar());
+        return;
+    }
+    std::vector<Member *> others;
+    for (Member &o : view_.others) others.push_back(&o);
+
+    // 3.1 a slot on every O, created at once: from here on O keeps what N needs.
+    std::vector<std::pair<Connection *, Query>> lookups, creates;
+    for (Member *o : others) {
+        std::string slot = spock_slot_name(o->dbname, o->name, subscription_name(o->name, args_.new_name));
+        state_.slot_of[o->name] = slot;
+        lookups.emplace_back(o->conn.get(), sql::slot_exists(slot));
+        creates.emplace_back(o->conn.get(), sql::create_slot(slot));
+    }
+    std::vector<QueryResult> found = rt_.exec_all(lookups);
+    for (size_t i = 0; i < others.size(); ++i)
+        if (!found[i].empty())
+            throw UserError("replication slot \"" + state_.slot_of[others[i]->name] + "\" already exists on node \"" +
+                                others[i]->name + "\"",
+                            "It was probably left by an earlier, failed run.",
+                            "Run spock.remove_node for \"" + args_.new_name +
+                                "\" to clean up what that run left, then call spock.add_node again.");
+    rt_.exec_all(creates);
+
+    // 3.2 a commit after each slot's start; 3.3 S has applied it: every O
+    // change from before the slot is now in S.
+    state_.slot_sync_lsn = sync_and_wait(others, view_.src);
+
+    // 3.4 the disabled subscriptions on N, each asking O for O's own sets.
+    std::vector<QueryResult> sets = rt_.exec_all(same_query(others, sql::local_sets()));
+    for (size_t i = 0; i < others.size(); ++i) {
+        Member &o = *others[i];
+        std::vector<std::string> set_names;
+        for (size_t r = 0; r < sets[i].size(); ++r) set_names.push_back(sets[i].text(r, "set_name"));
+        const std::string &slot = state_.slot_of[o.name];
+        view_.neu.db().exec(sql::drop_origin_if_exists(slot));
+        view_.neu.db().exec(sql::sub_create(subscription_name(o.name, args_.new_name), o.dsn, set_names, false, false,
+                                            false, {}));
+        out.add_raw(o.name, JsonObject()
+                                .add("slot", slot)
+                                .add("sync_lsn", format_lsn(state_.slot_sync_lsn[o.name]))
+                                .add("sets", join(set_names))
+                                .str());
+        detail(o.name + ": slot " + slot + " created, subscription " + subscription_name(o.name, args_.new_name) +
+                   " created disabled",
+               "sync event at " + format_lsn(state_.slot_sync_lsn[o.name]));
+    }
+}
+
+void AddNode::sync_source(JsonObject &out) {
+    std::vector<Member *> others;
+    for (Member &o : view_.others) others.push_back(&o);
+    if (others.empty()) return;
+    for (const auto &[name, lsn] : sync_and_wait(others, view_.src)) out.add(name, format_lsn(lsn));
+}
+
+void AddNode::copy_source(JsonObject &out) {
+    QueryResult schemas = view_.neu.db().exec(sql::schemas_to_skip());
+    for (size_t i = 0; i < schemas.size(); ++i) state_.skip_schema.push_back(schemas.text(i, "nspname"));
+    std::vector<std::string> sets = local_set_names(view_.src);
+    const std::string sub = subscription_name(args_.src_name, args_.new_name);
+    view_.neu.db().exec(sql::sub_create(sub, args_.src_dsn, sets, true, true, true, state_.skip_schema));
+    out.add("subscription", sub).add("sets", join(sets)).add("skip_schema", join(state_.skip_schema));
+    detail("subscription " + sub + " created; copying " + join(sets));
+}
+
+void AddNode::catch_up(JsonObject &out) {
+    state_.source_sync_lsn = lsn_of(view_.src.db().exec(sql::sync_event()).scalar());
+    wait_applied(view_.neu, {{args_.src_name, state_.source_sync_lsn}});
+    out.add("source_sync_lsn", format_lsn(state_.source_sync_lsn));
+}
+
+void AddNode::advance_slots(JsonObject &out) {
+    const std::string sub = subscription_name(args_.src_name, args_.new_name);
+    wait_until(rt_, "the copy of " + sub + " to finish", [&] {
+        QueryResult r = view_.neu.db().exec(sql::sync_state(sub));
+        return r.text(0, "total") != "0" && r.text(0, "pending") == "0";
+    });
+    if (view_.others.empty()) return;
+
+    QueryResult progress = view_.neu.db().exec(sql::progress_of(view_.other_names()));
+    for (size_t i = 0; i < progress.size(); ++i)
+        if (progress.at(i, "lsn")) state_.copy_position[progress.text(i, "origin")] = parse_lsn(progress.text(i, "lsn"));
+
+    std::vector<std::pair<Connection *, Query>> advances;
+    for (Member &o : view_.others) {
+        auto p = state_.copy_position.find(o.name);
+        if (p == state_.copy_position.end())
+            throw UserError("the copy recorded no position for origin \"" + o.name + "\" on node \"" + args_.new_name +
+                                "\"",
+                            "Without it the slot for " + subscription_name(o.name, args_.new_name) +
+                                " cannot be advanced exactly; guessing would lose or repeat changes.",
+                            "Check that the source's Spock records per-origin progress, then run spock.remove_node "
+                            "for the new node and try again.");
+        advances.emplace_back(o.conn.get(), sql::advance_slot(state_.slot_of[o.name], p->second));
+    }
+    rt_.exec_all(advances);
+    for (Member &o : view_.others) {
+        Lsn p = state_.copy_position[o.name];
+        view_.neu.db().exec(sql::advance_origin(state_.slot_of[o.name], p));
+        out.add(o.name, format_lsn(p));
+        detail(o.name + ": slot and origin " + state_.slot_of[o.name] + " advanced", "to " + format_lsn(p));
+    }
+}
+
+void AddNode::mirror_replication_sets(JsonObject &out) {
+    Connection &s = view_.src.db();
+    Connection &n = view_.neu.db();
+    QueryResult src_sets = s.exec(sql::local_sets()), src_tables = s.exec(sql::local_set_tables()),
+                src_seqs = s.exec(sql::local_set_sequences());
+    QueryResult new_sets = n.exec(sql::local_sets()), new_tables = n.exec(sql::local_set_tables()),
+                new_seqs = n.exec(sql::local_set_sequences());
+
+    auto flag = [](const QueryResult &r, size_t i, const char *c) { return r.text(i, c) == "true"; };
+    std::map<std::string, size_t> existing;
+    for (size_t i = 0; i < new_sets.size(); ++i) existing[new_sets.text(i, "set_name")] = i;
+    int changes = 0;
+    for (size_t i = 0; i < src_sets.size(); ++i) {
+        const std::string set = src_sets.text(i, "set_name");
+        bool ins = flag(src_sets, i, "ins"), upd = flag(src_sets, i, "upd"), del = flag(src_sets, i, "del"),
+             trunc = flag(src_sets, i, "trunc");
+        auto e = existing.find(set);
+        if (e == existing.end()) {
+            n.exec(sql::repset_create(set, ins, upd, del, trunc));
+            ++changes;
+        } else if (new_sets.rows()[e->second] != src_sets.rows()[i]) {
+            n.exec(sql::repset_alter(set, ins, upd, del, trunc));
+            ++changes;
+        }
+    }
+
+    // Memberships keyed by (set, relation); the rest of the row must match too.
+    auto rows_by_key = [](const QueryResult &r, const char *rel) {
+        std::map<std::pair<std::string, std::string>, std::vector<Value>> m;
+        for (size_t i = 0; i < r.size(); ++i) m[{r.text(i, "set_name"), r.text(i, rel)}] = r.rows()[i];
+        return m;
+    };
+    auto want_tables = rows_by_key(src_tables, "rel"), have_tables = rows_by_key(new_tables, "rel");
+    for (const auto &[key, row] : have_tables) {
+        auto w = want_tables.find(key);
+        if (w == want_tables.end() || w->second != row) {
+            n.exec(sql::repset_remove_table(key.first, key.second));
+            ++changes;
+        }
+    }
+    for (size_t i = 0; i < src_tables.size(); ++i) {
+        std::pair<std::string, std::string> key{src_tables.text(i, "set_name"), src_tables.text(i, "rel")};
+        auto h = have_tables.find(key);
+        if (h != have_tables.end() && h->second == src_tables.rows()[i]) continue;
+        n.exec(sql::repset_add_table(key.first, key.second, src_tables.at(i, "att_list"), src_tables.at(i, "row_filter")));
+        ++changes;
+    }
+    auto want_seqs = rows_by_key(src_seqs, "seq"), have_seqs = rows_by_key(new_seqs, "seq");
+    for (const auto &[key, row] : have_seqs)
+        if (!want_seqs.count(key)) {
+            n.exec(sql::repset_remove_seq(key.first, key.second));
+            ++changes;
+        }
+    for (const auto &[key, row] : want_seqs)
+        if (!have_seqs.count(key)) {
+            n.exec(sql::repset_add_seq(key.first, key.second));
+            ++changes;
+        }
+
+    // Changes made on S while we copied are reported, not fatal: the
+    // operator decides whether N should follow them.
+    QueryResult again_sets = s.exec(sql::local_sets()), again_tables = s.exec(sql::local_set_tables());
+    if (again_sets.rows() != src_sets.rows() || again_tables.rows() != src_tables.rows())
+        rt_.report(Level::Warning,
+                   "replication sets of \"" + args_.src_name + "\" changed while they were being mirrored",
+                   "Compare spock.replication_set_table on \"" + args_.src_name + "\" and \"" + args_.new_name +
+                       "\" and adjust the new node by hand.");
+    out.add("sets", static_cast<long long>(src_sets.size()))
+        .add("tables", static_cast<long long>(src_tables.size()))
+        .add("sequences", static_cast<long long>(src_seqs.size()))
+        .add("changes", changes);
+    detail("replication sets mirrored from " + args_.src_name,
+           std::to_string(src_sets.size()) + " sets, " + std::to_string(src_tables.size()) + " table memberships, " +
+               std::to_string(changes) + " changes");
+}
+
+void AddNode::enable_other_subscriptions(JsonObject &out) {
+    if (view_.others.empty()) return;
+    std::vector<std::string> subs;
+    std::vector<Member *> others;
+    for (Member &o : view_.others) {
+        subs.push_back(subscription_name(o.name, args_.new_name));
+        others.push_back(&o);
+        view_.neu.db().exec(sql::sub_enable(subs.back()));
+    }
+    // The stored e_O first (the protocol's own check), then a fresh event on
+    // each O, which proves every O -> N path delivers now.
+    wait_applied(view_.neu, state_.slot_sync_lsn);
+    std::map<std::string, Lsn> fresh = sync_and_wait(others, view_.neu);
+    wait_replicating(view_.neu, subs);
+    for (const auto &[name, lsn] : fresh) out.add(name, format_lsn(lsn));
+}
+
+void AddNode::create_reverse_subscriptions(JsonObject &out) {
+    std::vector<std::string> sets = local_set_names(view_.neu);
+    std::vector<std::pair<Connection *, Query>> work;
+    for (Member *x : view_.existing())
+        work.emplace_back(x->conn.get(), sql::sub_create(subscription_name(args_.new_name, x->name), args_.new_dsn,
+                                                         sets, false, false, true, {}));
+    rt_.exec_all(work);
+    out.add("sets", join(sets));
+}
+
+void AddNode::confirm(JsonObject &out) {
+    std::vector<Member *> all = view_.existing();
+    all.push_back(&view_.neu);
+    for (Member *m : all) wait_replicating(*m, {});
+
+    // N's own changes reach every node.
+    Lsn n_event = lsn_of(view_.neu.db().exec(sql::sync_event()).scalar());
+    for (Member *x : view_.existing()) wait_applied(*x, {{args_.new_name, n_event}});
+
+    std::vector<QueryResult> statuses = rt_.exec_all(same_query(all, sql::subscription_status()));
+    size_t total = 0;
+    for (size_t i = 0; i < all.size(); ++i) {
+        std::vector<std::string> items;
+        for (size_t r = 0; r < statuses[i].size(); ++r)
+            items.push_back(statuses[i].text(r, "subscription_name") + " " + statuses[i].text(r, "status"));
+        total += statuses[i].size();
+        rt_.report(Level::Notice, "node " + all[i]->name + ": " + (items.empty() ? "no subscriptions" : join(items)));
+    }
+    QueryResult lag = view_.neu.db().exec(sql::lag_from(args_.src_name));
+    std::string lag_text =
+        lag.empty() ? "unknown" : lag.text(0, "bytes", "?") + " bytes (" + lag.text(0, "lag", "?") + ")";
+    rt_.report(Level::Notice,
+               "add_node: node " + args_.new_name + " joined through " + args_.src_name + ": " +
+                   std::to_string(all.size()) + " nodes, " + std::to_string(total) + " subscriptions replicating",
+               "lag " + args_.src_name + " -> " + args_.new_name + ": " + lag_text + "; took " +
+                   std::to_string(rt_.now_ms() - started_ms_) + " ms");
+    out.add("nodes", static_cast<long long>(all.size())).add("subscriptions", static_cast<long long>(total));
+}
+
+std::map<std::string, Lsn> AddNode::sync_and_wait(const std::vector<Member *> &origins, Member &target) {
+    std::vector<QueryResult> events = rt_.exec_all(same_query(origins, sql::sync_event()));
+    std::map<std::string, Lsn> lsns;
+    for (size_t i = 0; i < origins.size(); ++i) lsns[origins[i]->name] = lsn_of(events[i].scalar());
+    wait_applied(target, lsns);
+    return lsns;
+}
+
+void AddNode::wait_applied(Member &target, const std::map<std::string, Lsn> &through) {
+    if (through.empty()) return;
+    std::vector<std::string> origins;
+    for (const auto &item : through) origins.push_back(item.first);
+    std::map<std::string, int64_t> down_since;
+    wait_until(rt_, "node \"" + target.name + "\" to apply the changes of " + join(origins), [&] {
+        QueryResult r = target.db().exec(sql::progress_of(origins));
+        std::map<std::string, Lsn> applied;
+        for (size_t i = 0; i < r.size(); ++i)
+            if (r.at(i, "lsn")) applied[r.text(i, "origin")] = parse_lsn(r.text(i, "lsn"));
+        bool done = true;
+        for (const auto &[origin, lsn] : through)
+            if (applied.count(origin) == 0 || applied[origin] < lsn) done = false;
+        if (done) return true;
+
+        // A subscription that cannot deliver would make us wait for nothing.
+        QueryResult st = target.db().exec(sql::subscription_status());
+        for (size_t i = 0; i < st.size(); ++i) {
+            std::string provider = st.text(i, "provider_node"), status = st.text(i, "status");
+            if (!through.count(provider)) continue;
+            std::string sub = st.text(i, "subscription_name");
+            if (status == "disabled")
+                throw UserError("subscription " + sub + " on node \"" + target.name + "\" is disabled", "",
+                                "Check the node's log for an apply error.");
+            if (status == "down") {
+                auto [it, fresh] = down_since.emplace(sub, rt_.now_ms());
+                if (!fresh && rt_.now_ms() - it->second > kDownGraceMs)
+                    throw UserError("subscription " + sub + " on node \"" + target.name + "\" is down", "",
+                                    "Check the node's log: its apply or copy worker stopped.");
+            } else {
+                down_since.erase(sub);
+            }
+        }
+        return false;
+    });
+}
+
+void AddNode::wait_replicating(Member &node, const std::vector<std::string> &subscriptions) {
+    std::map<std::string, int64_t> down_since;
+    wait_until(rt_, "the subscriptions on node \"" + node.name + "\" to replicate", [&] {
+        QueryResult st = node.db().exec(sql::subscription_status());
+        bool all = true;
+        for (size_t i = 0; i < st.size(); ++i) {
+            std::string sub = st.text(i, "subscription_name"), status = st.text(i, "status");
+            if (!subscriptions.empty() &&
+                std::find(subscriptions.begin(), subscriptions.end(), sub) == subscriptions.end())
+                continue;
+            if (status == "replicating") continue;
+            all = false;
+            if (status == "disabled")
+                throw UserError("subscription " + sub + " on node \"" + node.name + "\" is disabled", "",
+                                "Check the node's log for an apply error.");
+            if (status == "down") {
+                auto [it, fresh] = down_since.emplace(sub, rt_.now_ms());
+                if (!fresh && rt_.now_ms() - it->second > kDownGraceMs)
+                    throw UserError("subscription " + sub + " on node \"" + node.name + "\" is down", "",
+                                    "Check the node's log: its apply worker stopped.");
+            }
+        }
+        return all;
+    });
+}
+
+}  // namespace zodan

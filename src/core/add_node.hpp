@@ -1,0 +1,74 @@
+// spock.add_node: the zero-downtime join of zodan-protocol.md, step by step.
+//
+// Each step is a named unit with explicit inputs (the cluster view and the
+// outputs of earlier steps, held in AddNodeState) and outputs (recorded in
+// the journal on N as the step completes).
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/cluster_view.hpp"
+#include "core/journal.hpp"
+#include "core/json.hpp"
+#include "core/lsn.hpp"
+
+namespace zodan {
+
+struct StepInfo {
+    int no;
+    const char *name;   // stable identifier (journal, zodan.fail_at_step)
+    const char *title;  // what the operator reads
+};
+
+const std::vector<StepInfo> &add_node_steps();
+
+// What the steps hand to each other.
+struct AddNodeState {
+    std::map<std::string, std::string> slot_of;    // O -> slot on O for sub_O_N
+    std::map<std::string, Lsn> slot_sync_lsn;      // O -> e_O (step 3)
+    Lsn source_sync_lsn = 0;                       // e_S (step 6)
+    std::map<std::string, Lsn> copy_position;      // O -> P_O (step 7)
+    std::vector<std::string> skip_schema;          // step 5
+};
+
+class AddNode {
+public:
+    AddNode(Runtime &rt, AddNodeArgs args);
+    void run();
+
+private:
+    void run_step(const StepInfo &step, void (AddNode::*fn)(JsonObject &));
+    void check_versions_step(JsonObject &out);
+    void check_preconditions_step(JsonObject &out);
+    void create_node(JsonObject &out);
+    void prepare_other_nodes(JsonObject &out);
+    void sync_source(JsonObject &out);
+    void copy_source(JsonObject &out);
+    void catch_up(JsonObject &out);
+    void advance_slots(JsonObject &out);
+    void mirror_replication_sets(JsonObject &out);
+    void enable_other_subscriptions(JsonObject &out);
+    void create_reverse_subscriptions(JsonObject &out);
+    void confirm(JsonObject &out);
+
+    // Sync events on `origins` (run on them at once), then waits until
+    // `target` has applied each; returns the events' LSNs.
+    std::map<std::string, Lsn> sync_and_wait(const std::vector<Member *> &origins, Member &target);
+    // Waits until `target` has applied each origin's stream through the LSN given.
+    void wait_applied(Member &target, const std::map<std::string, Lsn> &through);
+    // Waits until the named subscriptions on `node` are replicating.
+    void wait_replicating(Member &node, const std::vector<std::string> &subscriptions);
+    std::vector<std::string> local_set_names(Member &node);
+    void detail(const std::string &message, const std::string &detail_text = "");
+
+    Runtime &rt_;
+    AddNodeArgs args_;
+    ClusterView view_;
+    AddNodeState state_;
+    Journal journal_;
+    int64_t started_ms_ = 0;
+};
+
+}  // namespace zodan

@@ -1,0 +1,202 @@
+#include "core/checks.hpp"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "core/spock_sql.hpp"
+#include "core/version.hpp"
+
+namespace zodan {
+
+namespace {
+
+CheckResult pass(const std::string &name) { return {name, true, "", ""}; }
+CheckResult failed(const std::string &name, const std::string &message, const std::string &hint) {
+    return {name, false, message, hint};
+}
+
+std::string join(const std::vector<std::string> &items, const std::string &sep = ", ") {
+    std::string out;
+    for (size_t i = 0; i < items.size(); ++i) out += (i ? sep : "") + items[i];
+    return out;
+}
+
+std::vector<std::string> column(const QueryResult &r, const std::string &name) {
+    std::vector<std::string> values;
+    for (size_t i = 0; i < r.size(); ++i) values.push_back(r.text(i, name));
+    return values;
+}
+
+// Runs one statement on many members at once.
+std::vector<QueryResult> on_each(Runtime &rt, const std::vector<Member *> &members, const Query &q) {
+    std::vector<std::pair<Connection *, Query>> work;
+    for (Member *m : members) work.emplace_back(m->conn.get(), q);
+    return rt.exec_all(work);
+}
+
+}  // namespace
+
+std::vector<CheckResult> check_versions(Runtime &rt, ClusterView &view) {
+    std::vector<Member *> all = view.existing();
+    all.push_back(&view.neu);
+    std::vector<QueryResult> results = on_each(rt, all, sql::spock_version());
+    const Version minimum = Version::parse(kMinimumSpockVersion);
+    std::vector<CheckResult> out;
+    std::optional<Version> reference;  // S's version: all must share its major.minor
+    for (size_t i = 0; i < all.size(); ++i) {
+        const std::string check = "spock version on " + all[i]->name;
+        if (results[i].empty()) {
+            out.push_back(failed(check, "spock is not installed on node \"" + all[i]->name + "\"",
+                                 "CREATE EXTENSION spock on every node first."));
+            continue;
+        }
+        std::string text = results[i].text(0, "extversion");
+        Version v;
+        try {
+            v = Version::parse(text);
+        } catch (const std::invalid_argument &) {
+            out.push_back(failed(check, "node \"" + all[i]->name + "\" reports an unreadable spock version \"" + text +
+                                            "\"", "Install a released Spock version."));
+            continue;
+        }
+        if (compare(v, minimum) < 0) {
+            out.push_back(failed(check,
+                                 "node \"" + all[i]->name + "\" runs spock " + text + ", older than " +
+                                     kMinimumSpockVersion,
+                                 std::string("Upgrade Spock on that node to ") + kMinimumSpockVersion + " or later."));
+            continue;
+        }
+        if (!reference) reference = v;
+        if (!same_major_minor(v, *reference)) {
+            out.push_back(failed(check,
+                                 "spock version mismatch: node \"" + all[i]->name + "\" runs " + text + ", node \"" +
+                                     view.src.name + "\" runs " + reference->str(),
+                                 "All nodes must run the same Spock major.minor version."));
+            continue;
+        }
+        out.push_back(pass(check));
+    }
+    return out;
+}
+
+CheckResult check_runs_on_new_node(Runtime &rt, ClusterView &view) {
+    auto [sysid, db] = rt.local_identity();
+    QueryResult r = view.neu.db().exec(sql::local_identity());
+    if (r.text(0, "sysid") != sysid || r.text(0, "db") != db)
+        return failed("runs on the new node",
+                      "spock.add_node must be called on the new node \"" + view.neu.name +
+                          "\", but new_node_dsn reaches another database",
+                      "Connect to the database that new_node_dsn names and call the procedure there.");
+    return pass("runs on the new node");
+}
+
+std::vector<CheckResult> check_preconditions(Runtime &rt, ClusterView &view) {
+    std::vector<CheckResult> out;
+    out.push_back(check_runs_on_new_node(rt, view));
+    Connection &n = view.neu.db();
+
+    std::vector<std::string> tables = column(n.exec(sql::user_tables()), "rel");
+    out.push_back(tables.empty()
+                      ? pass("no user tables on the new node")
+                      : failed("no user tables on the new node",
+                               "new node \"" + view.neu.name + "\" already has user tables: " + join(tables),
+                               "The new node must be empty: drop these tables (or use a fresh database)."));
+
+    std::vector<std::string> src_roles = column(view.src.db().exec(sql::login_roles()), "rolname");
+    std::vector<std::string> new_roles = column(n.exec(sql::roles()), "rolname");
+    std::vector<std::string> missing;
+    for (const std::string &role : src_roles)
+        if (std::find(new_roles.begin(), new_roles.end(), role) == new_roles.end()) missing.push_back(role);
+    out.push_back(missing.empty()
+                      ? pass("login roles exist on the new node")
+                      : failed("login roles exist on the new node",
+                               "login role(s) of \"" + view.src.name + "\" missing on new node \"" + view.neu.name +
+                                   "\": " + join(missing),
+                               "Create these roles on the new node, with the same attributes, before adding it."));
+
+    std::vector<Member *> existing = view.existing();
+    std::vector<QueryResult> disabled = on_each(rt, existing, sql::disabled_subscriptions());
+    std::vector<std::string> bad;
+    for (size_t i = 0; i < existing.size(); ++i)
+        for (const std::string &s : column(disabled[i], "sub_name")) bad.push_back(s + " on " + existing[i]->name);
+    out.push_back(bad.empty() ? pass("all subscriptions enabled")
+                              : failed("all subscriptions enabled", "disabled subscription(s) in the cluster: " + join(bad),
+                                       "Enable them (spock.sub_enable) or repair the cluster before adding a node."));
+
+    std::vector<QueryResult> known = on_each(rt, existing, sql::node_exists(view.neu.name));
+    std::vector<std::string> where;
+    for (size_t i = 0; i < existing.size(); ++i)
+        if (known[i].text(0, "n") != "0") where.push_back(existing[i]->name);
+    out.push_back(where.empty() ? pass("new node name is free")
+                                : failed("new node name is free",
+                                         "node name \"" + view.neu.name + "\" is already taken in the cluster (known on " +
+                                             join(where) + ")",
+                                         "Choose another name, or remove the old node with spock.remove_node."));
+
+    QueryResult local = n.exec(sql::local_node_name());
+    std::string subs = n.exec(sql::subscription_count()).text(0, "n");
+    std::string sets = n.exec(sql::replication_set_count()).text(0, "n");
+    if (!local.empty() || subs != "0" || sets != "0")
+        out.push_back(failed("new node has no Spock configuration",
+                             "new node \"" + view.neu.name + "\" already has Spock configuration (" +
+                                 (local.empty() ? std::string("no local node") : "local node \"" + local.text(0, "node_name") + "\"") +
+                                 ", " + subs + " subscription(s), " + sets + " replication set(s))",
+                             "Remove it first (spock.remove_node on that node) or use a fresh database."));
+    else
+        out.push_back(pass("new node has no Spock configuration"));
+    return out;
+}
+
+std::vector<CheckResult> check_joined(Runtime &rt, ClusterView &view) {
+    std::vector<CheckResult> out;
+    std::vector<Member *> all = view.existing();
+    all.push_back(&view.neu);
+    std::set<std::string> names;
+    for (Member *m : all) names.insert(m->name);
+
+    std::vector<QueryResult> statuses = on_each(rt, all, sql::subscription_status());
+    for (size_t i = 0; i < all.size(); ++i) {
+        std::set<std::string> providers;
+        std::vector<std::string> unhealthy;
+        for (size_t r = 0; r < statuses[i].size(); ++r) {
+            providers.insert(statuses[i].text(r, "provider_node"));
+            if (statuses[i].text(r, "status") != "replicating")
+                unhealthy.push_back(statuses[i].text(r, "subscription_name") + " is " + statuses[i].text(r, "status"));
+        }
+        std::vector<std::string> missing;
+        for (const std::string &p : names)
+            if (p != all[i]->name && !providers.count(p)) missing.push_back(p);
+        const std::string check = "subscriptions of " + all[i]->name;
+        if (!unhealthy.empty())
+            out.push_back(failed(check, "on node \"" + all[i]->name + "\": " + join(unhealthy),
+                                 "See spock.sub_show_status() and the node's log."));
+        else if (!missing.empty())
+            out.push_back(failed(check, "node \"" + all[i]->name + "\" has no subscription from " + join(missing),
+                                 "The mesh is incomplete; run spock.add_node again to finish the join."));
+        else
+            out.push_back(pass(check));
+    }
+
+    std::vector<QueryResult> sets = on_each(rt, {&view.src, &view.neu}, sql::local_sets());
+    std::vector<QueryResult> tables = on_each(rt, {&view.src, &view.neu}, sql::local_set_tables());
+    bool same = sets[0].rows() == sets[1].rows() && tables[0].rows() == tables[1].rows();
+    out.push_back(same ? pass("replication sets match the source")
+                       : failed("replication sets match the source",
+                                "replication sets of \"" + view.neu.name + "\" differ from those of \"" +
+                                    view.src.name + "\"",
+                                "Compare spock.replication_set and spock.replication_set_table on both nodes."));
+    return out;
+}
+
+void require_all(const std::vector<CheckResult> &results) {
+    std::vector<const CheckResult *> failures;
+    for (const CheckResult &r : results)
+        if (!r.passed) failures.push_back(&r);
+    if (failures.empty()) return;
+    std::string detail;
+    for (size_t i = 1; i < failures.size(); ++i) detail += (i > 1 ? "\n" : "") + std::string("also: ") + failures[i]->message;
+    throw UserError(failures[0]->message, detail, failures[0]->hint);
+}
+
+}  // namespace zodan

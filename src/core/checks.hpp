@@ -1,0 +1,28 @@
+// The checks before a join (protocol steps 0 and 1) and after it. They change
+// nothing; each yields a named result, so add_node can stop at the first
+// failure and health_check can report them all.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/cluster_view.hpp"
+
+namespace zodan {
+
+struct CheckResult {
+    std::string name;
+    bool passed = true;
+    std::string message;  // what is wrong (empty when passed)
+    std::string hint;     // what to do about it
+};
+
+std::vector<CheckResult> check_versions(Runtime &rt, ClusterView &view);
+CheckResult check_runs_on_new_node(Runtime &rt, ClusterView &view);
+std::vector<CheckResult> check_preconditions(Runtime &rt, ClusterView &view);
+std::vector<CheckResult> check_joined(Runtime &rt, ClusterView &view);
+
+// Throws a UserError for the first failed check, listing the others in DETAIL.
+void require_all(const std::vector<CheckResult> &results);
+
+}  // namespace zodan

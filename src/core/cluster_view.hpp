@@ -1,0 +1,32 @@
+// The nodes of one add-node run: S (source), N (new) and the others (O),
+// discovered from S's catalog and each reached over its own connection.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/member.hpp"
+
+namespace zodan {
+
+struct AddNodeArgs {
+    std::string src_name, src_dsn, new_name, new_dsn;
+    bool verbose = false;
+    std::string location = "NY", country = "USA", info_json = "{}";
+};
+
+struct ClusterView {
+    Member src;                  // S
+    Member neu;                  // N
+    std::vector<Member> others;  // every existing node but S (and N, were it listed)
+
+    // S and every O: the nodes that already form the cluster.
+    std::vector<Member *> existing();
+    std::vector<std::string> other_names() const;
+};
+
+// Connects to S and N, lists S's nodes and connects to every other one.
+// Throws UserError / RemoteError naming the node that failed.
+ClusterView discover_cluster(Runtime &rt, const AddNodeArgs &args);
+
+}  // namespace zodan

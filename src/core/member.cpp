@@ -1,0 +1,29 @@
+#include "core/member.hpp"
+
+#include <stdexcept>
+
+#include "core/dsn.hpp"
+
+namespace zodan {
+
+Member connect_member(Runtime &rt, const std::string &name, const std::string &dsn, const std::string &role) {
+    Dsn parsed;
+    try {
+        parsed = Dsn::parse(dsn);
+    } catch (const std::invalid_argument &e) {
+        throw UserError(role + " of node \"" + name + "\" is not a valid connection string: " + e.what(), "",
+                        "Use libpq key=value form, for example host=... port=... dbname=... user=...");
+    }
+    auto db = parsed.dbname();
+    if (!db || db->empty())
+        throw UserError(role + " of node \"" + name + "\" names no dbname", "DSN: " + parsed.masked(),
+                        "Add dbname=<database> to the connection string: each node's database must be explicit.");
+    Member m;
+    m.name = name;
+    m.dsn = dsn;
+    m.dbname = *db;
+    m.conn = rt.connect(name, dsn);
+    return m;
+}
+
+}  // namespace zodan

@@ -1,0 +1,45 @@
+#include "core/remote.hpp"
+
+#include <exception>
+
+namespace zodan {
+
+const Value &QueryResult::at(size_t row, const std::string &column) const {
+    for (size_t c = 0; c < columns_.size(); ++c)
+        if (columns_[c] == column) return rows_.at(row).at(c);
+    throw std::out_of_range("result has no column \"" + column + "\"");
+}
+
+std::string QueryResult::text(size_t row, const std::string &column, const std::string &fallback) const {
+    const Value &v = at(row, column);
+    return v ? *v : fallback;
+}
+
+Value QueryResult::scalar() const {
+    if (rows_.size() != 1 || columns_.size() != 1)
+        throw std::out_of_range("expected one value, got " + std::to_string(rows_.size()) + " row(s) of " +
+                                std::to_string(columns_.size()) + " column(s)");
+    return rows_[0][0];
+}
+
+std::vector<QueryResult> Runtime::exec_all(const std::vector<std::pair<Connection *, Query>> &work) {
+    // Send everything first so the nodes work at the same time, then collect.
+    // After a remote failure the other results are still collected, so no
+    // connection is left busy; anything else (a cancel) propagates at once and
+    // the connections' destructors cancel what is still running.
+    for (const auto &[conn, query] : work) conn->send(query);
+    std::vector<QueryResult> results;
+    std::exception_ptr first_failure;
+    for (const auto &item : work) {
+        try {
+            results.push_back(item.first->receive());
+        } catch (const RemoteError &) {
+            if (!first_failure) first_failure = std::current_exception();
+            results.emplace_back();
+        }
+    }
+    if (first_failure) std::rethrow_exception(first_failure);
+    return results;
+}
+
+}  // namespace zodan

@@ -1,0 +1,131 @@
+// The one seam between the step logic and the world: "run this SQL on node X".
+//
+// The step logic only ever talks to nodes through these interfaces. In the
+// extension they are backed by asynchronous libpq connections that wait on
+// the backend's latch (src/pg/); in the unit tests by a fake cluster.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace zodan {
+
+using Value = std::optional<std::string>;  // NULL is std::nullopt
+
+// One statement with its parameters. `name` identifies the statement for
+// logs and for the fake cluster; `sql` never contains user input: values
+// travel in `params`.
+struct Query {
+    std::string name;
+    std::string sql;
+    std::vector<Value> params;
+};
+
+class QueryResult {
+public:
+    QueryResult() = default;
+    QueryResult(std::vector<std::string> columns, std::vector<std::vector<Value>> rows)
+        : columns_(std::move(columns)), rows_(std::move(rows)) {}
+
+    size_t size() const { return rows_.size(); }
+    bool empty() const { return rows_.empty(); }
+    const std::vector<std::string> &columns() const { return columns_; }
+    const std::vector<std::vector<Value>> &rows() const { return rows_; }
+
+    // Cell by row and column name; throws std::out_of_range naming the column.
+    const Value &at(size_t row, const std::string &column) const;
+    // Same, but NULL becomes `fallback`.
+    std::string text(size_t row, const std::string &column, const std::string &fallback = "") const;
+    // The single value of a one-row, one-column result; throws if the shape differs.
+    Value scalar() const;
+
+private:
+    std::vector<std::string> columns_;
+    std::vector<std::vector<Value>> rows_;
+};
+
+// A remote call failed. Carries the node, what was being done and the
+// server's own words (already scrubbed of secrets).
+class RemoteError : public std::runtime_error {
+public:
+    RemoteError(std::string node, std::string action, std::string server_message,
+                std::string sqlstate = "", std::string hint = "")
+        : std::runtime_error("node \"" + node + "\": " + action + " failed: " + server_message),
+          node_(std::move(node)), action_(std::move(action)), server_message_(std::move(server_message)),
+          sqlstate_(std::move(sqlstate)), hint_(std::move(hint)) {}
+    const std::string &node() const { return node_; }
+    const std::string &action() const { return action_; }
+    const std::string &server_message() const { return server_message_; }
+    const std::string &sqlstate() const { return sqlstate_; }
+    const std::string &hint() const { return hint_; }
+
+private:
+    std::string node_, action_, server_message_, sqlstate_, hint_;
+};
+
+// An error the operator must act on: a failed precondition or a run that
+// cannot go on. `hint` says what to do.
+class UserError : public std::runtime_error {
+public:
+    UserError(std::string message, std::string detail = "", std::string hint = "")
+        : std::runtime_error(std::move(message)), detail_(std::move(detail)), hint_(std::move(hint)) {}
+    const std::string &detail() const { return detail_; }
+    const std::string &hint() const { return hint_; }
+
+private:
+    std::string detail_, hint_;
+};
+
+// One open connection to one node.
+class Connection {
+public:
+    virtual ~Connection() = default;
+    const std::string &node() const { return node_; }
+    // Starts a statement without waiting for it (one at a time per connection).
+    virtual void send(const Query &query) = 0;
+    // Waits for the statement started by send(); throws RemoteError on failure.
+    virtual QueryResult receive() = 0;
+    QueryResult exec(const Query &query) {
+        send(query);
+        return receive();
+    }
+
+protected:
+    explicit Connection(std::string node) : node_(std::move(node)) {}
+
+private:
+    std::string node_;
+};
+
+enum class Level { Notice, Warning, Detail };
+
+// What the step logic needs from its host besides connections.
+class Runtime {
+public:
+    virtual ~Runtime() = default;
+    // Opens a connection; throws RemoteError (never showing a password).
+    virtual std::unique_ptr<Connection> connect(const std::string &node, const std::string &dsn) = 0;
+    // Runs one statement on each of several connections at the same time and
+    // returns their results in order. Every statement is waited for even when
+    // one fails; then the first failure is thrown.
+    virtual std::vector<QueryResult> exec_all(const std::vector<std::pair<Connection *, Query>> &work);
+    // Interruptible sleep: a cancel or statement_timeout ends it at once.
+    virtual void sleep_ms(int ms) = 0;
+    virtual int64_t now_ms() = 0;
+    // A progress line for the operator; `detail` may hold unstable facts
+    // (LSNs, timings, DSNs already masked).
+    virtual void report(Level level, const std::string &message, const std::string &detail = "") = 0;
+    // system_identifier and database of the backend that runs the procedure.
+    virtual std::pair<std::string, std::string> local_identity() = 0;
+    // Upper bound of every wait (zodan.sync_timeout), in milliseconds.
+    virtual int sync_timeout_ms() = 0;
+    // Test-only fault injection (zodan.fail_at_step): throws when `step` is the one named.
+    virtual void maybe_fail_at(const std::string &step) {}
+};
+
+}  // namespace zodan

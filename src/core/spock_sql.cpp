@@ -1,0 +1,235 @@
+#include "core/spock_sql.hpp"
+
+#include "core/sql_quote.hpp"
+
+namespace zodan::sql {
+
+namespace {
+
+Value b(bool v) { return std::string(v ? "true" : "false"); }
+
+// The local node's own replication sets: a node also lists sets of others.
+const char *kLocalNodeId = "(SELECT node_id FROM spock.local_node)";
+
+}  // namespace
+
+Query spock_version() {
+    return {"read the Spock version", "SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'spock'", {}};
+}
+
+Query local_identity() {
+    return {"read the system identifier",
+            "SELECT system_identifier::text AS sysid, current_database()::text AS db FROM pg_catalog.pg_control_system()",
+            {}};
+}
+
+Query local_node_name() {
+    return {"read the local Spock node",
+            "SELECT n.node_name::text AS node_name FROM spock.local_node l JOIN spock.node n ON n.node_id = l.node_id",
+            {}};
+}
+
+Query nodes_with_dsn() {
+    return {"list the cluster's nodes",
+            "SELECT DISTINCT ON (n.node_name) n.node_name::text AS node_name, i.if_dsn AS dsn "
+            "FROM spock.node n JOIN spock.node_interface i ON i.if_nodeid = n.node_id "
+            "ORDER BY n.node_name, i.if_id",
+            {}};
+}
+
+Query node_exists(const std::string &node_name) {
+    return {"look up node " + node_name, "SELECT count(*) AS n FROM spock.node WHERE node_name = $1", {node_name}};
+}
+
+Query disabled_subscriptions() {
+    return {"list disabled subscriptions",
+            "SELECT sub_name::text AS sub_name FROM spock.subscription WHERE NOT sub_enabled ORDER BY 1", {}};
+}
+
+Query user_tables() {
+    // Extension-owned schemas and tables are not the user's data.
+    return {"list user tables",
+            "SELECT n.nspname::text || '.' || c.relname::text AS rel FROM pg_catalog.pg_class c "
+            "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relkind IN ('r', 'p') "
+            "AND n.nspname NOT IN ('information_schema', 'pg_catalog', 'pg_toast', 'spock') "
+            "AND n.nspname NOT LIKE 'pg\\_temp\\_%' AND n.nspname NOT LIKE 'pg\\_toast\\_temp\\_%' "
+            "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.deptype = 'e' AND "
+            "  ((d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid) OR "
+            "   (d.classid = 'pg_catalog.pg_namespace'::regclass AND d.objid = n.oid))) "
+            "ORDER BY 1",
+            {}};
+}
+
+Query login_roles() {
+    return {"list login roles", "SELECT rolname::text AS rolname FROM pg_catalog.pg_roles WHERE rolcanlogin ORDER BY 1",
+            {}};
+}
+
+Query roles() { return {"list roles", "SELECT rolname::text AS rolname FROM pg_catalog.pg_roles ORDER BY 1", {}}; }
+
+Query subscription_count() { return {"count subscriptions", "SELECT count(*) AS n FROM spock.subscription", {}}; }
+
+Query replication_set_count() {
+    return {"count replication sets", "SELECT count(*) AS n FROM spock.replication_set", {}};
+}
+
+Query local_sets() {
+    return {"read replication sets",
+            std::string("SELECT set_name::text AS set_name, replicate_insert::text AS ins, "
+                        "replicate_update::text AS upd, replicate_delete::text AS del, "
+                        "replicate_truncate::text AS trunc FROM spock.replication_set WHERE set_nodeid = ") +
+                kLocalNodeId + " ORDER BY 1",
+            {}};
+}
+
+Query local_set_tables() {
+    return {"read replication set tables",
+            std::string("SELECT rs.set_name::text AS set_name, "
+                        "quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS rel, "
+                        "t.set_att_list::text AS att_list, pg_catalog.pg_get_expr(t.set_row_filter, c.oid) AS row_filter "
+                        "FROM spock.replication_set_table t JOIN spock.replication_set rs ON rs.set_id = t.set_id "
+                        "JOIN pg_catalog.pg_class c ON c.oid = t.set_reloid "
+                        "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE rs.set_nodeid = ") +
+                kLocalNodeId + " ORDER BY 1, 2",
+            {}};
+}
+
+Query local_set_sequences() {
+    return {"read replication set sequences",
+            std::string("SELECT rs.set_name::text AS set_name, "
+                        "quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS seq "
+                        "FROM spock.replication_set_seq s JOIN spock.replication_set rs ON rs.set_id = s.set_id "
+                        "JOIN pg_catalog.pg_class c ON c.oid = s.set_seqoid "
+                        "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE rs.set_nodeid = ") +
+                kLocalNodeId + " ORDER BY 1, 2",
+            {}};
+}
+
+Query schemas_to_skip() {
+    return {"list local schemas",
+            "SELECT n.nspname::text AS nspname FROM pg_catalog.pg_namespace n "
+            "WHERE n.nspname NOT IN ('public', 'spock', 'information_schema') "
+            "AND n.nspname NOT LIKE 'pg\\_%' "
+            "AND n.oid NOT IN (SELECT extnamespace FROM pg_catalog.pg_extension) "
+            "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.deptype = 'e' "
+            "  AND d.classid = 'pg_catalog.pg_namespace'::regclass AND d.objid = n.oid) ORDER BY 1",
+            {}};
+}
+
+Query node_create(const std::string &name, const std::string &dsn, const std::string &location,
+                  const std::string &country, const std::string &info_json) {
+    return {"create node " + name, "SELECT spock.node_create($1, $2, $3, $4, $5::jsonb) AS node_id",
+            {name, dsn, location, country, info_json}};
+}
+
+Query create_slot(const std::string &slot) {
+    return {"create slot " + slot,
+            "SELECT lsn::text AS lsn FROM pg_catalog.pg_create_logical_replication_slot($1, 'spock_output')", {slot}};
+}
+
+Query slot_exists(const std::string &slot) {
+    return {"look up slot " + slot,
+            "SELECT active::text AS active, confirmed_flush_lsn::text AS lsn FROM pg_catalog.pg_replication_slots "
+            "WHERE slot_name = $1",
+            {slot}};
+}
+
+Query advance_slot(const std::string &slot, Lsn lsn) {
+    return {"advance slot " + slot,
+            "SELECT end_lsn::text AS lsn FROM pg_catalog.pg_replication_slot_advance($1, $2::pg_lsn)",
+            {slot, format_lsn(lsn)}};
+}
+
+Query drop_origin_if_exists(const std::string &origin) {
+    return {"drop leftover origin " + origin,
+            "SELECT pg_catalog.pg_replication_origin_drop(roname) FROM pg_catalog.pg_replication_origin "
+            "WHERE roname = $1",
+            {origin}};
+}
+
+Query advance_origin(const std::string &origin, Lsn lsn) {
+    return {"advance origin " + origin, "SELECT pg_catalog.pg_replication_origin_advance($1, $2::pg_lsn)",
+            {origin, format_lsn(lsn)}};
+}
+
+Query sync_event() { return {"write a sync event", "SELECT spock.sync_event()::text AS lsn", {}}; }
+
+Query progress_of(const std::vector<std::string> &origins) {
+    return {"read replication progress",
+            "SELECT n.node_name::text AS origin, max(p.remote_commit_lsn)::text AS lsn "
+            "FROM spock.progress p JOIN spock.node n ON n.node_id = p.remote_node_id "
+            "WHERE n.node_name = ANY ($1::text[]) GROUP BY 1",
+            {text_array_literal(origins)}};
+}
+
+Query subscription_status() {
+    return {"read subscription status",
+            "SELECT subscription_name::text AS subscription_name, status::text AS status, "
+            "provider_node::text AS provider_node FROM spock.sub_show_status() ORDER BY 1",
+            {}};
+}
+
+Query sync_state(const std::string &subscription) {
+    return {"read the sync state of " + subscription,
+            "SELECT count(*) AS total, count(*) FILTER (WHERE s.sync_status NOT IN ('r', 'y')) AS pending "
+            "FROM spock.local_sync_status s JOIN spock.subscription sub ON sub.sub_id = s.sync_subid "
+            "WHERE sub.sub_name = $1",
+            {subscription}};
+}
+
+Query sub_create(const std::string &name, const std::string &provider_dsn, const std::vector<std::string> &sets,
+                 bool sync_structure, bool sync_data, bool enabled, const std::vector<std::string> &skip_schema) {
+    return {"create subscription " + name,
+            "SELECT spock.sub_create(subscription_name := $1, provider_dsn := $2, replication_sets := $3::text[], "
+            "synchronize_structure := $4::boolean, synchronize_data := $5::boolean, forward_origins := '{}'::text[], "
+            "apply_delay := '0'::interval, force_text_transfer := false, enabled := $6::boolean, "
+            "skip_schema := $7::text[]) AS sub_id",
+            {name, provider_dsn, text_array_literal(sets), b(sync_structure), b(sync_data), b(enabled),
+             text_array_literal(skip_schema)}};
+}
+
+Query sub_enable(const std::string &name) {
+    return {"enable subscription " + name, "SELECT spock.sub_enable($1, true)", {name}};
+}
+
+Query repset_create(const std::string &set, bool ins, bool upd, bool del, bool trunc) {
+    return {"create replication set " + set,
+            "SELECT spock.repset_create($1, $2::boolean, $3::boolean, $4::boolean, $5::boolean)",
+            {set, b(ins), b(upd), b(del), b(trunc)}};
+}
+
+Query repset_alter(const std::string &set, bool ins, bool upd, bool del, bool trunc) {
+    return {"alter replication set " + set,
+            "SELECT spock.repset_alter($1, $2::boolean, $3::boolean, $4::boolean, $5::boolean)",
+            {set, b(ins), b(upd), b(del), b(trunc)}};
+}
+
+Query repset_add_table(const std::string &set, const std::string &rel, const Value &columns, const Value &row_filter) {
+    return {"add " + rel + " to replication set " + set,
+            "SELECT spock.repset_add_table($1, $2::regclass, false, $3::text[], $4)", {set, rel, columns, row_filter}};
+}
+
+Query repset_remove_table(const std::string &set, const std::string &rel) {
+    return {"remove " + rel + " from replication set " + set, "SELECT spock.repset_remove_table($1, $2::regclass)",
+            {set, rel}};
+}
+
+Query repset_add_seq(const std::string &set, const std::string &seq) {
+    return {"add " + seq + " to replication set " + set, "SELECT spock.repset_add_seq($1, $2::regclass, false)",
+            {set, seq}};
+}
+
+Query repset_remove_seq(const std::string &set, const std::string &seq) {
+    return {"remove " + seq + " from replication set " + set, "SELECT spock.repset_remove_seq($1, $2::regclass)",
+            {set, seq}};
+}
+
+Query lag_from(const std::string &origin) {
+    return {"read lag",
+            "SELECT replication_lag_bytes::text AS bytes, replication_lag::text AS lag FROM spock.lag_tracker "
+            "WHERE origin_name = $1",
+            {origin}};
+}
+
+}  // namespace zodan::sql

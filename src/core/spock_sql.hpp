@@ -1,0 +1,53 @@
+// Every statement the product sends to a node, in one place: the product's
+// whole use of the Spock SQL surface (spock-api.md) can be read here.
+// Values are always parameters; names that must become SQL are quoted by the
+// server (quote_ident) inside the statement.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/lsn.hpp"
+#include "core/remote.hpp"
+
+namespace zodan::sql {
+
+Query spock_version();
+Query local_identity();            // sysid, db
+Query local_node_name();           // node_name or no row
+Query nodes_with_dsn();            // node_name, if_dsn
+Query node_exists(const std::string &node_name);
+Query disabled_subscriptions();    // sub_name of every disabled subscription
+Query user_tables();               // qualified names of user tables
+Query login_roles();               // rolname of login roles
+Query roles();                     // rolname of all roles
+Query subscription_count();
+Query replication_set_count();
+Query local_sets();                // set_name, replicate_* of the local node's sets
+Query local_set_tables();          // set_name, rel, att_list, row_filter
+Query local_set_sequences();       // set_name, seq
+Query schemas_to_skip();           // schemas other than public/spock/system/extensions
+Query node_create(const std::string &name, const std::string &dsn, const std::string &location,
+                  const std::string &country, const std::string &info_json);
+Query create_slot(const std::string &slot);
+Query slot_exists(const std::string &slot);
+Query advance_slot(const std::string &slot, Lsn lsn);
+Query drop_origin_if_exists(const std::string &origin);
+Query advance_origin(const std::string &origin, Lsn lsn);
+Query sync_event();
+// remote_commit_lsn per origin node name, for the given origins.
+Query progress_of(const std::vector<std::string> &origins);
+Query subscription_status();       // subscription_name, status, provider_node
+Query sync_state(const std::string &subscription);  // total, pending
+Query sub_create(const std::string &name, const std::string &provider_dsn, const std::vector<std::string> &sets,
+                 bool sync_structure, bool sync_data, bool enabled, const std::vector<std::string> &skip_schema);
+Query sub_enable(const std::string &name);
+Query repset_create(const std::string &set, bool ins, bool upd, bool del, bool trunc);
+Query repset_alter(const std::string &set, bool ins, bool upd, bool del, bool trunc);
+Query repset_add_table(const std::string &set, const std::string &rel, const Value &columns, const Value &row_filter);
+Query repset_remove_table(const std::string &set, const std::string &rel);
+Query repset_add_seq(const std::string &set, const std::string &seq);
+Query repset_remove_seq(const std::string &set, const std::string &seq);
+Query lag_from(const std::string &origin);  // replication_lag_bytes, replication_lag
+
+}  // namespace zodan::sql

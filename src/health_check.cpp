@@ -1,0 +1,50 @@
+#include "health_check.hpp"
+
+#include "core/checks.hpp"
+#include "core/member.hpp"
+
+namespace zodan {
+
+namespace {
+
+ClusterView connect_for_post(Runtime &rt, const AddNodeArgs &args) {
+    // After a join N is listed in S's catalog: reach every node from there.
+    AddNodeArgs without_new = args;
+    ClusterView view = discover_cluster(rt, without_new);
+    return view;
+}
+
+}  // namespace
+
+void health_check(Runtime &rt, const AddNodeArgs &args, const std::string &check_type) {
+    if (check_type != "pre" && check_type != "post")
+        throw std::invalid_argument("check_type must be 'pre' or 'post', not '" + check_type + "'");
+    if (args.new_name.empty() || args.new_dsn.empty())
+        throw std::invalid_argument("health_check needs new_node_name and new_node_dsn");
+
+    std::vector<CheckResult> results;
+    if (check_type == "pre") {
+        ClusterView view = discover_cluster(rt, args);
+        results = check_versions(rt, view);
+        for (CheckResult &r : check_preconditions(rt, view)) results.push_back(std::move(r));
+    } else {
+        ClusterView view = connect_for_post(rt, args);
+        results = check_joined(rt, view);
+    }
+    size_t failures = 0;
+    for (const CheckResult &r : results) {
+        if (r.passed) {
+            rt.report(Level::Notice, "check passed: " + r.name);
+        } else {
+            ++failures;
+            rt.report(Level::Notice, "check FAILED: " + r.name + ": " + r.message, args.verbose ? r.hint : "");
+        }
+    }
+    if (failures)
+        throw UserError("health_check " + check_type + ": " + std::to_string(failures) + " of " +
+                            std::to_string(results.size()) + " checks failed",
+                        "", "See the NOTICEs above for each failed check and what to do.");
+    rt.report(Level::Notice, "health_check " + check_type + ": all " + std::to_string(results.size()) + " checks passed");
+}
+
+}  // namespace zodan

@@ -1,0 +1,63 @@
+#include <chrono>
+#include <string>
+
+extern "C" {
+#include "postgres.h"
+#include "access/xlog.h"
+#include "commands/dbcommands.h"
+#include "miscadmin.h"
+#include "storage/latch.h"
+#include "utils/wait_event.h"
+}
+
+#include "pg/backend_runtime.hpp"
+#include "pg/guard.hpp"
+#include "pg/libpq_connection.hpp"
+
+namespace zodan::pg {
+
+std::unique_ptr<Connection> BackendRuntime::connect(const std::string &node, const std::string &dsn) {
+    auto conn = LibpqConnection::open(node, dsn, guc_connect_timeout_ms);
+    conn->set_statement_limit(guc_sync_timeout_ms);
+    return conn;
+}
+
+void BackendRuntime::sleep_ms(int ms) {
+    int rc = pg_call([&] {
+        return WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, ms, PG_WAIT_EXTENSION);
+    });
+    if (rc & WL_LATCH_SET) ResetLatch(MyLatch);
+    check_for_interrupts();
+}
+
+int64_t BackendRuntime::now_ms() {
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
+void BackendRuntime::report(Level level, const std::string &message, const std::string &detail) {
+    int elevel = level == Level::Warning ? WARNING : NOTICE;
+    pg_call([&] {
+        if (detail.empty())
+            ereport(elevel, (errmsg_internal("%s", message.c_str())));
+        else
+            ereport(elevel, (errmsg_internal("%s", message.c_str()), errdetail_internal("%s", detail.c_str())));
+    });
+}
+
+std::pair<std::string, std::string> BackendRuntime::local_identity() {
+    return pg_call([] {
+        char *db = get_database_name(MyDatabaseId);
+        std::pair<std::string, std::string> id{std::to_string(GetSystemIdentifier()), db ? db : ""};
+        return id;
+    });
+}
+
+int BackendRuntime::sync_timeout_ms() { return guc_sync_timeout_ms; }
+
+void BackendRuntime::maybe_fail_at(const std::string &step) {
+    if (guc_fail_at_step && step == guc_fail_at_step)
+        throw UserError("injected failure at step \"" + step + "\" (zodan.fail_at_step)");
+}
+
+}  // namespace zodan::pg

@@ -1,0 +1,32 @@
+#include <climits>
+
+extern "C" {
+#include "postgres.h"
+#include "utils/guc.h"
+}
+
+#include "pg/backend_runtime.hpp"
+
+namespace zodan::pg {
+
+int guc_sync_timeout_ms = 10 * 60 * 1000;
+int guc_connect_timeout_ms = 30 * 1000;
+char *guc_fail_at_step = nullptr;
+
+void define_gucs() {
+    DefineCustomIntVariable("zodan.sync_timeout",
+                            "Upper bound of every wait of spock.add_node and spock.remove_node.",
+                            "Each wait for a remote node (replication catching up, a copy finishing, a "
+                            "subscription starting) fails with an error after this long.",
+                            &guc_sync_timeout_ms, 10 * 60 * 1000, 100, INT_MAX, PGC_USERSET, GUC_UNIT_MS, nullptr,
+                            nullptr, nullptr);
+    DefineCustomIntVariable("zodan.connect_timeout", "Upper bound of each connection attempt to a node.", nullptr,
+                            &guc_connect_timeout_ms, 30 * 1000, 100, INT_MAX, PGC_USERSET, GUC_UNIT_MS, nullptr,
+                            nullptr, nullptr);
+    // Testing aid: raise an error when spock.add_node reaches the named step.
+    DefineCustomStringVariable("zodan.fail_at_step", "Test only: make spock.add_node fail at this step.", nullptr,
+                               &guc_fail_at_step, "", PGC_SUSET, GUC_NOT_IN_SAMPLE, nullptr, nullptr, nullptr);
+    MarkGUCPrefixReserved("zodan");
+}
+
+}  // namespace zodan::pg

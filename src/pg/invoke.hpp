@@ -1,0 +1,39 @@
+// The crossing from PostgreSQL into C++: run C++ code, catch whatever it
+// throws, and hand back a plain C description of the error so the caller can
+// ereport(ERROR) after every C++ frame is gone.
+#pragma once
+
+namespace zodan::pg {
+
+// Plain data only (palloc'd strings), since ereport will longjmp over the
+// frame that holds it.
+struct ErrorReport {
+    int sqlerrcode;
+    const char *message;
+    const char *detail;
+    const char *hint;
+};
+
+// Runs fn(); returns true and fills `report` when it threw.
+template <typename Fn>
+bool invoke_cpp(ErrorReport &report, Fn &&fn);
+
+// Raises `report` as a PostgreSQL ERROR. Call only from C-facing code with
+// no C++ object alive in its frame.
+[[noreturn]] void raise_error(const ErrorReport &report);
+
+// Fills `report` from the exception in flight (call inside a catch handler).
+void describe_current_exception(ErrorReport &report);
+
+template <typename Fn>
+bool invoke_cpp(ErrorReport &report, Fn &&fn) {
+    try {
+        fn();
+        return false;
+    } catch (...) {
+        describe_current_exception(report);
+        return true;
+    }
+}
+
+}  // namespace zodan::pg

@@ -1,0 +1,105 @@
+// The C-facing side of the extension: PostgreSQL calls these entry points;
+// each turns its arguments into plain C++ values and runs the C++ work
+// through invoke_cpp, raising any failure as an ERROR only after every C++
+// frame has unwound.
+#include <string>
+
+#include "core/add_node.hpp"
+#include "health_check.hpp"
+
+extern "C" {
+#include "postgres.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+}
+
+#include "pg/backend_runtime.hpp"
+#include "pg/invoke.hpp"
+
+extern "C" {
+PG_MODULE_MAGIC;
+
+void _PG_init(void);
+PG_FUNCTION_INFO_V1(zodan_add_node);
+PG_FUNCTION_INFO_V1(zodan_health_check);
+}
+
+void _PG_init(void) { zodan::pg::define_gucs(); }
+
+namespace {
+
+// Text argument `n`, or NULL; C strings only, so nothing here needs unwinding.
+const char *text_arg(FunctionCallInfo fcinfo, int n) {
+    if (PG_NARGS() <= n || PG_ARGISNULL(n)) return nullptr;
+    return text_to_cstring(PG_GETARG_TEXT_PP(n));
+}
+
+bool bool_arg(FunctionCallInfo fcinfo, int n, bool fallback) {
+    if (PG_NARGS() <= n || PG_ARGISNULL(n)) return fallback;
+    return PG_GETARG_BOOL(n);
+}
+
+const char *jsonb_arg(FunctionCallInfo fcinfo, int n) {
+    if (PG_NARGS() <= n || PG_ARGISNULL(n)) return nullptr;
+    Jsonb *j = PG_GETARG_JSONB_P(n);
+    return JsonbToCString(nullptr, &j->root, VARSIZE(j));
+}
+
+void require_arg(const char *value, const char *name) {
+    if (!value || !*value)
+        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("%s must not be NULL or empty", name)));
+}
+
+}  // namespace
+
+Datum zodan_add_node(PG_FUNCTION_ARGS) {
+    const char *src_name = text_arg(fcinfo, 0), *src_dsn = text_arg(fcinfo, 1);
+    const char *new_name = text_arg(fcinfo, 2), *new_dsn = text_arg(fcinfo, 3);
+    require_arg(src_name, "src_node_name");
+    require_arg(src_dsn, "src_dsn");
+    require_arg(new_name, "new_node_name");
+    require_arg(new_dsn, "new_node_dsn");
+    const bool verbose = bool_arg(fcinfo, 4, false);
+    const char *location = text_arg(fcinfo, 5), *country = text_arg(fcinfo, 6), *info = jsonb_arg(fcinfo, 7);
+
+    zodan::pg::ErrorReport report;
+    bool failed = zodan::pg::invoke_cpp(report, [&] {
+        zodan::AddNodeArgs args;
+        args.src_name = src_name;
+        args.src_dsn = src_dsn;
+        args.new_name = new_name;
+        args.new_dsn = new_dsn;
+        args.verbose = verbose;
+        if (location) args.location = location;
+        if (country) args.country = country;
+        if (info) args.info_json = info;
+        zodan::pg::BackendRuntime rt;
+        zodan::AddNode(rt, std::move(args)).run();
+    });
+    if (failed) zodan::pg::raise_error(report);
+    PG_RETURN_VOID();
+}
+
+Datum zodan_health_check(PG_FUNCTION_ARGS) {
+    const char *src_name = text_arg(fcinfo, 0), *src_dsn = text_arg(fcinfo, 1);
+    const char *new_name = text_arg(fcinfo, 2), *new_dsn = text_arg(fcinfo, 3);
+    const char *check_type = text_arg(fcinfo, 4);
+    require_arg(src_name, "src_node_name");
+    require_arg(src_dsn, "src_dsn");
+    const bool verbose = bool_arg(fcinfo, 5, false);
+
+    zodan::pg::ErrorReport report;
+    bool failed = zodan::pg::invoke_cpp(report, [&] {
+        zodan::AddNodeArgs args;
+        args.src_name = src_name;
+        args.src_dsn = src_dsn;
+        args.new_name = new_name ? new_name : "";
+        args.new_dsn = new_dsn ? new_dsn : "";
+        args.verbose = verbose;
+        zodan::pg::BackendRuntime rt;
+        zodan::health_check(rt, args, check_type ? check_type : "pre");
+    });
+    if (failed) zodan::pg::raise_error(report);
+    PG_RETURN_VOID();
+}
