@@ -143,9 +143,12 @@ void AddNode::prepare_other_nodes(JsonObject &out) {
     for (Member &o : view_.others) others.push_back(&o);
 
     // 3.1 a slot on every O, created at once: from here on O keeps what N needs.
-    std::vector<std::pair<Connection *, Query>> lookups, creates;
-    for (Member *o : others) {
-        std::string slot = spock_slot_name(o->dbname, o->name, subscription_name(o->name, args_.new_name));
+    std::vector<std::pair<Connection *, Query>> naming, lookups, creates;
+    for (Member *o : others) naming.emplace_back(o->conn.get(), sql::slot_name(o->name, subscription_name(o->name, args_.new_name)));
+    std::vector<QueryResult> names = rt_.exec_all(naming);
+    for (size_t i = 0; i < others.size(); ++i) {
+        Member *o = others[i];
+        std::string slot = names[i].text(0, "slot");
         state_.slot_of[o->name] = slot;
         lookups.emplace_back(o->conn.get(), sql::slot_exists(slot));
         creates.emplace_back(o->conn.get(), sql::create_slot(slot));
@@ -204,7 +207,7 @@ void AddNode::copy_source(JsonObject &out) {
 
 void AddNode::catch_up(JsonObject &out) {
     state_.source_sync_lsn = lsn_of(view_.src.db().exec(sql::sync_event()).scalar());
-    wait_applied(view_.neu, {{args_.src_name, state_.source_sync_lsn}});
+    wait_applied({&view_.neu}, {{args_.src_name, state_.source_sync_lsn}});
     out.add("source_sync_lsn", format_lsn(state_.source_sync_lsn));
 }
 
@@ -328,9 +331,9 @@ void AddNode::enable_other_subscriptions(JsonObject &out) {
     }
     // The stored e_O first (the protocol's own check), then a fresh event on
     // each O, which proves every O -> N path delivers now.
-    wait_applied(view_.neu, state_.slot_sync_lsn);
+    wait_applied({&view_.neu}, state_.slot_sync_lsn);
     std::map<std::string, Lsn> fresh = sync_and_wait(others, view_.neu);
-    wait_replicating(view_.neu, subs);
+    wait_replicating({&view_.neu}, subs);
     for (const auto &[name, lsn] : fresh) out.add(name, format_lsn(lsn));
 }
 
@@ -347,11 +350,11 @@ void AddNode::create_reverse_subscriptions(JsonObject &out) {
 void AddNode::confirm(JsonObject &out) {
     std::vector<Member *> all = view_.existing();
     all.push_back(&view_.neu);
-    for (Member *m : all) wait_replicating(*m, {});
+    wait_replicating(all, {});
 
     // N's own changes reach every node.
     Lsn n_event = lsn_of(view_.neu.db().exec(sql::sync_event()).scalar());
-    for (Member *x : view_.existing()) wait_applied(*x, {{args_.new_name, n_event}});
+    wait_applied(view_.existing(), {{args_.new_name, n_event}});
 
     std::vector<QueryResult> statuses = rt_.exec_all(same_query(all, sql::subscription_status()));
     size_t total = 0;
@@ -377,69 +380,75 @@ std::map<std::string, Lsn> AddNode::sync_and_wait(const std::vector<Member *> &o
     std::vector<QueryResult> events = rt_.exec_all(same_query(origins, sql::sync_event()));
     std::map<std::string, Lsn> lsns;
     for (size_t i = 0; i < origins.size(); ++i) lsns[origins[i]->name] = lsn_of(events[i].scalar());
-    wait_applied(target, lsns);
+    wait_applied({&target}, lsns);
     return lsns;
 }
 
-void AddNode::wait_applied(Member &target, const std::map<std::string, Lsn> &through) {
-    if (through.empty()) return;
-    std::vector<std::string> origins;
+void AddNode::require_healthy(const Member &node, const std::string &sub, const std::string &status,
+                              std::map<std::string, int64_t> &down_since) {
+    const std::string key = node.name + "/" + sub;
+    if (status == "disabled")
+        throw UserError("subscription " + sub + " on node \"" + node.name + "\" is disabled", "",
+                        "Check the node's log for an apply error.");
+    if (status != "down") {
+        down_since.erase(key);
+        return;
+    }
+    auto [it, fresh] = down_since.emplace(key, rt_.now_ms());
+    if (!fresh && rt_.now_ms() - it->second > kDownGraceMs)
+        throw UserError("subscription " + sub + " on node \"" + node.name + "\" is down", "",
+                        "Check the node's log: its apply or copy worker stopped.");
+}
+
+void AddNode::wait_applied(const std::vector<Member *> &targets, const std::map<std::string, Lsn> &through) {
+    if (through.empty() || targets.empty()) return;
+    std::vector<std::string> origins, target_names;
     for (const auto &item : through) origins.push_back(item.first);
+    for (const Member *t : targets) target_names.push_back(t->name);
     std::map<std::string, int64_t> down_since;
-    wait_until(rt_, "node \"" + target.name + "\" to apply the changes of " + join(origins), [&] {
-        QueryResult r = target.db().exec(sql::progress_of(origins));
-        std::map<std::string, Lsn> applied;
-        for (size_t i = 0; i < r.size(); ++i)
-            if (r.at(i, "lsn")) applied[r.text(i, "origin")] = parse_lsn(r.text(i, "lsn"));
-        bool done = true;
-        for (const auto &[origin, lsn] : through)
-            if (applied.count(origin) == 0 || applied[origin] < lsn) done = false;
-        if (done) return true;
+    wait_until(rt_, join(target_names) + " to apply the changes of " + join(origins), [&] {
+        std::vector<QueryResult> progress = rt_.exec_all(same_query(targets, sql::progress_of(origins)));
+        std::vector<Member *> behind;
+        for (size_t t = 0; t < targets.size(); ++t) {
+            std::map<std::string, Lsn> applied;
+            for (size_t i = 0; i < progress[t].size(); ++i)
+                if (progress[t].at(i, "lsn")) applied[progress[t].text(i, "origin")] = parse_lsn(progress[t].text(i, "lsn"));
+            for (const auto &[origin, lsn] : through)
+                if (applied.count(origin) == 0 || applied[origin] < lsn) {
+                    behind.push_back(targets[t]);
+                    break;
+                }
+        }
+        if (behind.empty()) return true;
 
         // A subscription that cannot deliver would make us wait for nothing.
-        QueryResult st = target.db().exec(sql::subscription_status());
-        for (size_t i = 0; i < st.size(); ++i) {
-            std::string provider = st.text(i, "provider_node"), status = st.text(i, "status");
-            if (!through.count(provider)) continue;
-            std::string sub = st.text(i, "subscription_name");
-            if (status == "disabled")
-                throw UserError("subscription " + sub + " on node \"" + target.name + "\" is disabled", "",
-                                "Check the node's log for an apply error.");
-            if (status == "down") {
-                auto [it, fresh] = down_since.emplace(sub, rt_.now_ms());
-                if (!fresh && rt_.now_ms() - it->second > kDownGraceMs)
-                    throw UserError("subscription " + sub + " on node \"" + target.name + "\" is down", "",
-                                    "Check the node's log: its apply or copy worker stopped.");
-            } else {
-                down_since.erase(sub);
-            }
-        }
+        std::vector<QueryResult> statuses = rt_.exec_all(same_query(behind, sql::subscription_status()));
+        for (size_t t = 0; t < behind.size(); ++t)
+            for (size_t i = 0; i < statuses[t].size(); ++i)
+                if (through.count(statuses[t].text(i, "provider_node")))
+                    require_healthy(*behind[t], statuses[t].text(i, "subscription_name"), statuses[t].text(i, "status"),
+                                    down_since);
         return false;
     });
 }
 
-void AddNode::wait_replicating(Member &node, const std::vector<std::string> &subscriptions) {
+void AddNode::wait_replicating(const std::vector<Member *> &nodes, const std::vector<std::string> &subscriptions) {
+    std::vector<std::string> names;
+    for (const Member *m : nodes) names.push_back(m->name);
     std::map<std::string, int64_t> down_since;
-    wait_until(rt_, "the subscriptions on node \"" + node.name + "\" to replicate", [&] {
-        QueryResult st = node.db().exec(sql::subscription_status());
+    wait_until(rt_, "the subscriptions on " + join(names) + " to replicate", [&] {
+        std::vector<QueryResult> statuses = rt_.exec_all(same_query(nodes, sql::subscription_status()));
         bool all = true;
-        for (size_t i = 0; i < st.size(); ++i) {
-            std::string sub = st.text(i, "subscription_name"), status = st.text(i, "status");
-            if (!subscriptions.empty() &&
-                std::find(subscriptions.begin(), subscriptions.end(), sub) == subscriptions.end())
-                continue;
-            if (status == "replicating") continue;
-            all = false;
-            if (status == "disabled")
-                throw UserError("subscription " + sub + " on node \"" + node.name + "\" is disabled", "",
-                                "Check the node's log for an apply error.");
-            if (status == "down") {
-                auto [it, fresh] = down_since.emplace(sub, rt_.now_ms());
-                if (!fresh && rt_.now_ms() - it->second > kDownGraceMs)
-                    throw UserError("subscription " + sub + " on node \"" + node.name + "\" is down", "",
-                                    "Check the node's log: its apply worker stopped.");
+        for (size_t n = 0; n < nodes.size(); ++n)
+            for (size_t i = 0; i < statuses[n].size(); ++i) {
+                std::string sub = statuses[n].text(i, "subscription_name"), status = statuses[n].text(i, "status");
+                if (!subscriptions.empty() &&
+                    std::find(subscriptions.begin(), subscriptions.end(), sub) == subscriptions.end())
+                    continue;
+                if (status == "replicating") continue;
+                all = false;
+                require_healthy(*nodes[n], sub, status, down_since);
             }
-        }
         return all;
     });
 }

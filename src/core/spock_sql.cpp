@@ -123,6 +123,13 @@ Query node_create(const std::string &name, const std::string &dsn, const std::st
             {name, dsn, location, country, info_json}};
 }
 
+Query slot_name(const std::string &provider_node, const std::string &subscription) {
+    // Spock's own rule, asked of the provider itself: it is the one whose
+    // apply worker will look for the slot by this name.
+    return {"name the slot for " + subscription,
+            "SELECT spock.spock_gen_slot_name(current_database(), $1, $2)::text AS slot", {provider_node, subscription}};
+}
+
 Query create_slot(const std::string &slot) {
     return {"create slot " + slot,
             "SELECT lsn::text AS lsn FROM pg_catalog.pg_create_logical_replication_slot($1, 'spock_output')", {slot}};

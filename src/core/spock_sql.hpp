@@ -29,6 +29,7 @@ Query local_set_sequences();       // set_name, seq
 Query schemas_to_skip();           // schemas other than public/spock/system/extensions
 Query node_create(const std::string &name, const std::string &dsn, const std::string &location,
                   const std::string &country, const std::string &info_json);
+Query slot_name(const std::string &provider_node, const std::string &subscription);  // on the provider
 Query create_slot(const std::string &slot);
 Query slot_exists(const std::string &slot);
 Query advance_slot(const std::string &slot, Lsn lsn);

@@ -1,0 +1,89 @@
+// A fake Spock cluster for driving the step logic without a server: each
+// node keeps just the state add_node reads and writes, replication is
+// instantaneous, and every call is logged with the batch it was sent in.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/dsn.hpp"
+#include "core/lsn.hpp"
+#include "core/remote.hpp"
+
+namespace fake {
+
+using zodan::Lsn;
+using zodan::Query;
+using zodan::QueryResult;
+using zodan::Value;
+
+struct Sub {
+    std::string provider;
+    bool enabled = true;
+    std::string status = "replicating";
+};
+
+struct Node {
+    std::string name;
+    std::string version = "5.0.9";
+    std::string sysid;
+    bool registered = false;
+    std::map<std::string, std::string> known;  // spock.node: name -> dsn
+    std::map<std::string, Sub> subs;
+    std::map<std::string, Lsn> progress;  // origin -> applied LSN
+    std::map<std::string, Lsn> copied;    // origin -> position the copy contained
+    std::map<std::string, Lsn> slots;
+    std::map<std::string, Lsn> origins;
+    std::vector<std::string> user_tables;
+    std::vector<std::string> roles{"pgedge", "postgres"};
+    Lsn wal = 0x3000000;
+};
+
+struct Call {
+    std::string node;
+    std::string name;
+    std::vector<Value> params;
+    int batch;  // calls sent together by exec_all share a batch; 0 = alone
+};
+
+class Cluster : public zodan::Runtime {
+public:
+    std::map<std::string, Node> nodes;
+    std::vector<Call> calls;
+    std::vector<std::string> notices;
+    std::string local_node;  // where the procedure "runs"
+    // (node, substring of the statement name) -> fail with this message
+    std::map<std::pair<std::string, std::string>, std::string> failures;
+    std::set<std::string> no_copy_progress_for;  // origins the copy "forgets"
+
+    static std::string dsn_of(const std::string &node) {
+        return "host=" + node + " dbname=inventory user=pgedge password=s3cret";
+    }
+    // Meshed nodes n1..n<k>, bare n<k+1>..n<total>; the procedure runs on n<total>.
+    static Cluster mesh(int k, int total);
+
+    std::unique_ptr<zodan::Connection> connect(const std::string &node, const std::string &dsn) override;
+    std::vector<QueryResult> exec_all(const std::vector<std::pair<zodan::Connection *, Query>> &work) override;
+    void sleep_ms(int ms) override { clock_ += ms; }
+    int64_t now_ms() override { return clock_ += 1; }
+    void report(zodan::Level, const std::string &message, const std::string &) override { notices.push_back(message); }
+    std::pair<std::string, std::string> local_identity() override {
+        return {nodes.at(local_node).sysid, "inventory"};
+    }
+    int sync_timeout_ms() override { return 60000; }
+
+    QueryResult handle(const std::string &node, const Query &q);
+    std::vector<Call> calls_named(const std::string &prefix) const;
+    int current_batch() const { return batch_; }
+
+private:
+    void sync_event_applied(const std::string &origin, Lsn lsn);
+    int64_t clock_ = 0;
+    int batch_ = 0;
+    int next_batch_ = 1;
+};
+
+}  // namespace fake

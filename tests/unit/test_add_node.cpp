@@ -1,0 +1,219 @@
+// The add-node step plan against the fake cluster: which statements go to
+// which node, in which order, which of them run together, and what a
+// failure leaves behind.
+#include <algorithm>
+#include <catch2/catch.hpp>
+
+#include "core/add_node.hpp"
+#include "core/checks.hpp"
+#include "fake_cluster.hpp"
+
+using fake::Call;
+using fake::Cluster;
+
+namespace {
+
+zodan::AddNodeArgs args_for(const std::string &src, const std::string &neu) {
+    zodan::AddNodeArgs a;
+    a.src_name = src;
+    a.src_dsn = Cluster::dsn_of(src);
+    a.new_name = neu;
+    a.new_dsn = Cluster::dsn_of(neu);
+    return a;
+}
+
+std::vector<std::string> nodes_of(const std::vector<Call> &calls) {
+    std::vector<std::string> out;
+    for (const Call &c : calls) out.push_back(c.node);
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+bool same_batch(const std::vector<Call> &calls) {
+    if (calls.empty() || calls[0].batch == 0) return false;
+    return std::all_of(calls.begin(), calls.end(), [&](const Call &c) { return c.batch == calls[0].batch; });
+}
+
+// Index of the first call whose name starts with `prefix` on `node`.
+size_t position(const Cluster &c, const std::string &node, const std::string &prefix) {
+    for (size_t i = 0; i < c.calls.size(); ++i)
+        if (c.calls[i].node == node && c.calls[i].name.rfind(prefix, 0) == 0) return i;
+    FAIL("no call " << prefix << " on " << node);
+    return 0;
+}
+
+}  // namespace
+
+TEST_CASE("multi-node join follows the protocol", "[add_node]") {
+    Cluster c = Cluster::mesh(3, 4);
+    zodan::AddNode(c, args_for("n1", "n4")).run();
+
+    // One phase line per step, in order.
+    std::vector<std::string> phases;
+    for (const auto &n : c.notices)
+        if (n.rfind("add_node phase ", 0) == 0) phases.push_back(n);
+    REQUIRE(phases.size() == 12);
+    CHECK(phases[0] == "add_node phase 0/11: check Spock versions");
+    CHECK(phases[11] == "add_node phase 11/11: confirm the cluster");
+
+    // Slots only on the other nodes, made together.
+    auto slots = c.calls_named("create slot");
+    CHECK(nodes_of(slots) == std::vector<std::string>{"n2", "n3"});
+    CHECK(same_batch(slots));
+    CHECK(c.nodes["n2"].slots.count("spk_inventory_n2_sub_n2_n4") == 1);
+
+    // Disabled subscriptions from the others, an enabled copying one from S.
+    auto subs = c.calls_named("create subscription");
+    std::vector<std::string> on_new;
+    for (const Call &s : subs)
+        if (s.node == "n4") on_new.push_back(*s.params[0] + (*s.params[5] == "true" ? "+" : "-"));
+    std::sort(on_new.begin(), on_new.end());
+    CHECK(on_new == std::vector<std::string>{"sub_n1_n4+", "sub_n2_n4-", "sub_n3_n4-"});
+
+    // The copy comes after S caught up with the others, the slot advance after
+    // the copy, the enabling after the advance, the reverse paths last.
+    CHECK(position(c, "n2", "write a sync event") < position(c, "n4", "create subscription sub_n1_n4"));
+    CHECK(position(c, "n4", "create subscription sub_n1_n4") < position(c, "n2", "advance slot"));
+    CHECK(position(c, "n2", "advance slot") < position(c, "n4", "enable subscription sub_n2_n4"));
+    CHECK(position(c, "n4", "enable subscription sub_n3_n4") < position(c, "n1", "create subscription sub_n4_n1"));
+
+    // Slot and origin are advanced to exactly the copy's position of that origin.
+    auto advance = c.calls_named("advance slot");
+    REQUIRE(advance.size() == 2);
+    CHECK(same_batch(advance));
+    for (const Call &a : advance) {
+        zodan::Lsn p = c.nodes["n4"].copied.at(a.node);  // what S had applied at the copy
+        CHECK(*a.params[1] == zodan::format_lsn(p));
+        CHECK(c.nodes["n4"].origins.at(*a.params[0]) == p);
+    }
+
+    // The new node's paths out, made on every existing node at once.
+    std::vector<Call> reverse;
+    for (const Call &s : subs)
+        if (s.node != "n4") reverse.push_back(s);
+    CHECK(nodes_of(reverse) == std::vector<std::string>{"n1", "n2", "n3"});
+    CHECK(same_batch(reverse));
+
+    CHECK(c.notices.back().find("node n4 joined through n1: 4 nodes, 12 subscriptions replicating") !=
+          std::string::npos);
+}
+
+TEST_CASE("two-node join has no other nodes to prepare", "[add_node]") {
+    Cluster c = Cluster::mesh(1, 2);
+    zodan::AddNode(c, args_for("n1", "n2")).run();
+    CHECK(c.calls_named("create slot").empty());
+    CHECK(c.calls_named("advance slot").empty());
+    CHECK(c.calls_named("enable subscription").empty());
+    auto subs = c.calls_named("create subscription");
+    REQUIRE(subs.size() == 2);
+    CHECK(subs[0].node == "n2");
+    CHECK(*subs[0].params[0] == "sub_n1_n2");
+    CHECK(subs[1].node == "n1");
+    CHECK(*subs[1].params[0] == "sub_n2_n1");
+    CHECK(c.nodes["n1"].subs.count("sub_n2_n1") == 1);
+}
+
+TEST_CASE("work on the other nodes runs concurrently however many there are", "[add_node]") {
+    // The number of sequential rounds that touch the other nodes must not grow
+    // with their number: everything sent to them goes out in shared batches.
+    auto rounds_on_others = [](int existing) {
+        Cluster c = Cluster::mesh(existing, existing + 1);
+        zodan::AddNode(c, args_for("n1", "n" + std::to_string(existing + 1))).run();
+        std::set<int> batches;
+        int alone = 0;
+        for (const Call &call : c.calls) {
+            if (call.node == "n1" || call.node == c.local_node) continue;
+            if (call.batch == 0) ++alone;
+            else
+                batches.insert(call.batch);
+        }
+        return std::make_pair(batches.size(), alone);
+    };
+    auto three = rounds_on_others(3);
+    auto six = rounds_on_others(6);
+    CHECK(six.first == three.first);
+    CHECK(three.second == 0);
+    CHECK(six.second == 0);
+}
+
+TEST_CASE("a failing remote call stops the run and names the node", "[add_node]") {
+    Cluster c = Cluster::mesh(3, 4);
+    c.failures[{"n3", "create slot"}] = "too many replication slots";
+    try {
+        zodan::AddNode(c, args_for("n1", "n4")).run();
+        FAIL("add_node should have failed");
+    } catch (const zodan::RemoteError &e) {
+        CHECK(e.node() == "n3");
+        CHECK(std::string(e.what()).find("too many replication slots") != std::string::npos);
+    }
+    // Nothing after the failing step ran.
+    CHECK(c.calls_named("create subscription").empty());
+    // The journal recorded the failure of step 3 and of the run.
+    bool step_failed = false, run_failed = false;
+    for (const Call &call : c.calls) {
+        if (call.name == "record a step failure" && *call.params[1] == "3") step_failed = true;
+        if (call.name == "record the run end" && *call.params[1] == "failed") run_failed = true;
+    }
+    CHECK(step_failed);
+    CHECK(run_failed);
+}
+
+TEST_CASE("a missing copy position stops the run before any slot moves", "[add_node]") {
+    Cluster c = Cluster::mesh(3, 4);
+    c.no_copy_progress_for.insert("n3");
+    CHECK_THROWS_WITH(zodan::AddNode(c, args_for("n1", "n4")).run(),
+                      Catch::Contains("no position for origin \"n3\""));
+    CHECK(c.calls_named("advance slot").empty());
+}
+
+TEST_CASE("preconditions fail with their own errors", "[add_node][checks]") {
+    SECTION("called on another node") {
+        Cluster c = Cluster::mesh(3, 4);
+        c.local_node = "n2";
+        CHECK_THROWS_WITH(zodan::AddNode(c, args_for("n1", "n4")).run(),
+                          Catch::Contains("must be called on the new node \"n4\""));
+    }
+    SECTION("DSN without dbname") {
+        Cluster c = Cluster::mesh(3, 4);
+        auto a = args_for("n1", "n4");
+        a.new_dsn = "host=n4 user=pgedge password=s3cret";
+        try {
+            zodan::AddNode(c, a).run();
+            FAIL("should fail");
+        } catch (const zodan::UserError &e) {
+            CHECK(std::string(e.what()).find("names no dbname") != std::string::npos);
+            CHECK(e.detail().find("s3cret") == std::string::npos);
+        }
+    }
+    SECTION("name taken") {
+        Cluster c = Cluster::mesh(3, 4);
+        c.nodes["n2"].known["n4"] = Cluster::dsn_of("n4");
+        CHECK_THROWS_WITH(zodan::AddNode(c, args_for("n1", "n4")).run(), Catch::Contains("already taken"));
+    }
+    SECTION("user tables on the new node") {
+        Cluster c = Cluster::mesh(3, 4);
+        c.nodes["n4"].user_tables = {"public.t"};
+        CHECK_THROWS_WITH(zodan::AddNode(c, args_for("n1", "n4")).run(), Catch::Contains("public.t"));
+    }
+    SECTION("login role missing") {
+        Cluster c = Cluster::mesh(3, 4);
+        c.nodes["n1"].roles.push_back("alice");
+        CHECK_THROWS_WITH(zodan::AddNode(c, args_for("n1", "n4")).run(), Catch::Contains("alice"));
+    }
+    SECTION("version mismatch") {
+        Cluster c = Cluster::mesh(3, 4);
+        c.nodes["n3"].version = "5.1.0";
+        CHECK_THROWS_WITH(zodan::AddNode(c, args_for("n1", "n4")).run(), Catch::Contains("version mismatch"));
+    }
+    SECTION("version too old") {
+        Cluster c = Cluster::mesh(3, 4);
+        c.nodes["n4"].version = "5.0.8";
+        CHECK_THROWS_WITH(zodan::AddNode(c, args_for("n1", "n4")).run(), Catch::Contains("older than 5.0.9"));
+    }
+    SECTION("disabled subscription") {
+        Cluster c = Cluster::mesh(3, 4);
+        c.nodes["n2"].subs["sub_n3_n2"].enabled = false;
+        CHECK_THROWS_WITH(zodan::AddNode(c, args_for("n1", "n4")).run(), Catch::Contains("sub_n3_n2 on n2"));
+    }
+    // No check changed anything: no node was created anywhere.
+}
