@@ -99,6 +99,11 @@ shared_buffers = '64MB'
 log_min_messages = warning
 log_line_prefix = '%m [%p] %b '
 EOF
+    # Some builds gate logical decoding plugins by a trusted list (this GUC is
+    # not in stock PostgreSQL); Spock's plugin must be on it.
+    if "$PGBIN/postgres" --describe-config 2>/dev/null | grep -q '^output_plugin_libraries'; then
+        echo "output_plugin_libraries = 'pgoutput, test_decoding, spock_output'" >>"$dir/postgresql.conf"
+    fi
     for attempt in 1 2 3 4 5; do
         port=$(pick_port)
         sed -i "/^port = /d" "$dir/postgresql.conf"
