@@ -70,8 +70,8 @@ std::vector<CheckResult> check_versions(Runtime &rt, ClusterView &view) {
         if (!reference) reference = v;
         if (!same_major_minor(v, *reference)) {
             out.push_back(failed(check,
-                                 "spock version mismatch: node \"" + all[i]->name + "\" runs " + text + ", node \"" +
-                                     view.src.name + "\" runs " + reference->str(),
+                                 "spock version mismatch: node \"" + all[i]->name + "\" runs " + text +
+                                     ", another major.minor than node \"" + view.src.name + "\"",
                                  "All nodes must run the same Spock major.minor version."));
             continue;
         }

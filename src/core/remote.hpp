@@ -54,18 +54,19 @@ private:
 class RemoteError : public std::runtime_error {
 public:
     RemoteError(std::string node, std::string action, std::string server_message,
-                std::string sqlstate = "", std::string hint = "")
+                std::string sqlstate = "", std::string hint = "", std::string detail = "")
         : std::runtime_error("node \"" + node + "\": " + action + " failed: " + server_message),
           node_(std::move(node)), action_(std::move(action)), server_message_(std::move(server_message)),
-          sqlstate_(std::move(sqlstate)), hint_(std::move(hint)) {}
+          sqlstate_(std::move(sqlstate)), hint_(std::move(hint)), detail_(std::move(detail)) {}
     const std::string &node() const { return node_; }
     const std::string &action() const { return action_; }
     const std::string &server_message() const { return server_message_; }
     const std::string &sqlstate() const { return sqlstate_; }
     const std::string &hint() const { return hint_; }
+    const std::string &detail() const { return detail_; }
 
 private:
-    std::string node_, action_, server_message_, sqlstate_, hint_;
+    std::string node_, action_, server_message_, sqlstate_, hint_, detail_;
 };
 
 // An error the operator must act on: a failed precondition or a run that

@@ -34,7 +34,7 @@ void describe_current_exception(ErrorReport &report) {
         report = {e.sqlerrcode(), keep(e.what()), keep(e.detail()), keep(e.hint())};
     } catch (const RemoteError &e) {
         int code = packed_sqlstate(e.sqlstate());
-        report = {code ? code : ERRCODE_CONNECTION_FAILURE, keep(e.what()), nullptr, keep(e.hint())};
+        report = {code ? code : ERRCODE_CONNECTION_FAILURE, keep(e.what()), keep(e.detail()), keep(e.hint())};
     } catch (const UserError &e) {
         report = {ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, keep(e.what()), keep(e.detail()), keep(e.hint())};
     } catch (const std::invalid_argument &e) {

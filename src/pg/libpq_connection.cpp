@@ -34,6 +34,17 @@ std::string clean_message(const char *text) {
 
 void ignore_notice(void *, const PGresult *) {}
 
+// libpq says 'connection to server at "h" (addr), port p failed: FATAL:  why';
+// keep the why.
+std::string short_reason(const std::string &message) {
+    const std::string marker = "failed: ";
+    size_t at = message.rfind(marker);
+    std::string why = at == std::string::npos ? message : message.substr(at + marker.size());
+    for (const char *prefix : {"FATAL:  ", "ERROR:  "})
+        if (why.rfind(prefix, 0) == 0) why = why.substr(std::string(prefix).size());
+    return why;
+}
+
 }  // namespace
 
 void PgconnCloser::operator()(PGconn *conn) const { PQfinish(conn); }
@@ -68,9 +79,13 @@ std::unique_ptr<LibpqConnection> LibpqConnection::open(const std::string &node, 
     const char *keys[] = {"dbname", "fallback_application_name", nullptr};
     const char *values[] = {dsn.c_str(), "zodan", nullptr};
     std::unique_ptr<PGconn, PgconnCloser> conn(PQconnectStartParams(keys, values, 1));
+    // The message names the node and libpq's reason; where it connected
+    // (host, port: unstable in tests, noisy in logs) goes to DETAIL.
     auto fail_connect = [&](const std::string &why) -> void {
-        throw RemoteError(node, "connecting (" + mask_dsn(dsn) + ")", scrub_secrets(why, dsn), "08006",
-                          "Check that the node is running and that the DSN's host, port, user and password are right.");
+        std::string clean = scrub_secrets(why, dsn);
+        throw RemoteError(node, "connecting", short_reason(clean), "08006",
+                          "Check that the node is running and that the DSN's host, port, user and password are right.",
+                          "DSN: " + mask_dsn(dsn) + "\nlibpq: " + clean);
     };
     if (!conn) fail_connect("out of memory");
     if (PQstatus(conn.get()) == CONNECTION_BAD) fail_connect(clean_message(PQerrorMessage(conn.get())));

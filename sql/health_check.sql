@@ -1,0 +1,22 @@
+-- spock.health_check after the join (run after sql/add_node.sql, on n4):
+-- every post-join check passes; a broken subscription fails it and says where;
+-- bad input is refused clearly.
+\set VERBOSITY terse
+\getenv n1_dsn N1_DSN
+\getenv n2_dsn N2_DSN
+\getenv n4_dsn N4_DSN
+
+CALL spock.health_check('n1', :'n1_dsn', 'n4', :'n4_dsn', 'post');
+CALL spock.health_check('n1', :'n1_dsn', 'n4', :'n4_dsn', 'sideways');
+
+-- 'pre' on a node that already joined: its preconditions no longer hold.
+CALL spock.health_check('n1', :'n1_dsn', 'n4', :'n4_dsn', 'pre');
+
+-- A disabled subscription makes 'post' fail, naming node and subscription.
+\c :n2_dsn
+SELECT spock.sub_disable('sub_n4_n2');
+\c :n4_dsn
+\set VERBOSITY terse
+CALL spock.health_check('n1', :'n1_dsn', 'n4', :'n4_dsn', 'post');
+\c :n2_dsn
+SELECT spock.sub_enable('sub_n4_n2');
