@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# add_node's waits are interruptible: with the source unable to apply (a lock
+# held on it), statement_timeout and pg_cancel_backend each end the call
+# within a second, and no zodan session is left running on any node.
+source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/../inventory.sh"
+ensure_zodan
+cluster_start 5
+inventory_cluster 3
+q 4 "CREATE EXTENSION zodan" >/dev/null
+q 5 "CREATE EXTENSION zodan" >/dev/null
+
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+zodan_sessions() { # zodan connections still open on any node
+    local i total=0
+    for i in 1 2 3 4 5; do total=$((total + $(q "$i" "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'zodan'"))); done
+    echo "$total"
+}
+settle_sessions() { # wait up to 1 s for the remote ends to see their sockets close
+    local t
+    for t in 1 2 3 4 5 6 7 8 9 10; do [ "$(zodan_sessions)" = 0 ] && break; sleep 0.1; done
+    zodan_sessions
+}
+
+# n1 cannot apply n2's changes while this lock is held: add_node waits in step 3.
+psql_n 1 -c "BEGIN; LOCK TABLE items IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(40); COMMIT;" >/dev/null 2>&1 &
+locker=$!
+sleep 0.5
+q 2 "INSERT INTO items VALUES (900001, 'blocked on n1', 1)" >/dev/null
+
+t0=$(now_ms)
+out=$(psql_n 4 -c "SET statement_timeout = '2s'" -c "CALL spock.add_node('n1', '$N1_DSN', 'n4', '$N4_DSN')" 2>&1)
+elapsed=$(( $(now_ms) - t0 ))
+check_cmd "statement_timeout ends add_node: $(grep ERROR <<<"$out")" grep -q "canceling statement due to statement timeout" <<<"$out"
+check_cmd "it ends within a second of the timeout (${elapsed} ms for a 2 s timeout)" test "$elapsed" -lt 3000
+check_eq "no zodan session left running after the timeout" 0 "$(settle_sessions)"
+
+PGAPPNAME=zodan_cancel_test psql_n 5 -c "CALL spock.add_node('n1', '$N1_DSN', 'n5', '$N5_DSN')" >"$CLUSTER_DIR/cancel.log" 2>&1 &
+caller=$!
+sleep 1.5
+check_eq "the add on n5 is still waiting" 0 "$(kill -0 $caller 2>/dev/null; echo $?)"
+t0=$(now_ms)
+q 5 "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'zodan_cancel_test'" >/dev/null
+wait $caller
+elapsed=$(( $(now_ms) - t0 ))
+check_cmd "pg_cancel_backend ends add_node: $(grep ERROR "$CLUSTER_DIR/cancel.log")" grep -q "canceling statement due to user request" "$CLUSTER_DIR/cancel.log"
+check_cmd "it ends within a second of the cancel (${elapsed} ms)" test "$elapsed" -lt 1000
+check_eq "no zodan session left running after the cancel" 0 "$(settle_sessions)"
+
+kill $locker 2>/dev/null
+report_counts
