@@ -225,6 +225,12 @@ check_cmd() {
     if "$@"; then ok "$name"; else fail "$name"; fi
 }
 
+# check_fails NAME COMMAND...: passes when COMMAND fails (its output is dropped).
+check_fails() {
+    local name=$1; shift
+    if "$@" >/dev/null 2>&1; then fail "$name (it succeeded)"; else ok "$name"; fi
+}
+
 # Prints the closing count for one test file; the suite runner adds them up.
 report_counts() {
     echo "# counts: $TESTS_PASSED passed, $TESTS_FAILED failed"

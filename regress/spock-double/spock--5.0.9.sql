@@ -569,15 +569,19 @@ END $$;
 -- Creates the (disabled) native subscription of a Spock subscription.
 CREATE FUNCTION spock._create_native(p_subid oid) RETURNS oid
 LANGUAGE plpgsql AS $$
-DECLARE s spock.subscription; dsn text; noid oid;
+DECLARE s spock.subscription; dsn text; noid oid; old_level text;
 BEGIN
     SELECT * INTO s FROM spock.subscription WHERE sub_id = p_subid;
     SELECT if_dsn INTO dsn FROM spock.node_interface WHERE if_id = s.sub_origin_if;
     PERFORM spock._drop_native(s.sub_name);
+    -- (its "tables were not subscribed" warning does not apply: see below)
+    old_level := current_setting('client_min_messages');
+    PERFORM set_config('client_min_messages', 'error', true);
     EXECUTE format('CREATE SUBSCRIPTION %I CONNECTION %L PUBLICATION %s WITH (connect = false, slot_name = %L, disable_on_error = true)',
                    s.sub_name, dsn,
                    (SELECT string_agg(quote_ident(x), ', ') FROM unnest(s.sub_replication_sets) x),
                    s.sub_slot_name);
+    PERFORM set_config('client_min_messages', old_level, true);
     PERFORM spock._mark_ready(s.sub_name);
     SELECT oid INTO noid FROM pg_subscription WHERE subname = s.sub_name AND subdbid = spock._dboid();
     RETURN noid;
