@@ -8,7 +8,7 @@ SRCS        = $(sort $(wildcard src/*.cpp src/core/*.cpp src/pg/*.cpp))
 OBJS        = $(SRCS:.cpp=.o)
 
 PG_CPPFLAGS = -I$(libpq_srcdir) -Isrc
-PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-register
+PG_CXXFLAGS = -MMD -MP -std=c++17 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-register
 SHLIB_LINK_INTERNAL = $(libpq)
 SHLIB_LINK  = -lstdc++
 
@@ -23,3 +23,6 @@ override with_llvm = no
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# Rebuild objects when a header they include changes.
+-include $(OBJS:.o=.d)

@@ -26,7 +26,7 @@ t1=$(date +%s%N)
 [ "$rc" = 0 ] || die "add_node failed"
 sleep 2
 echo "== stopping the load; waiting until every node has applied everything"
-stop_writers
+stop_writers || die "a writer failed"
 converge 1 2 3 4 || die "the nodes did not converge"
 
 printf '\n%-5s %-44s %-44s %-44s\n' node items orders audit_log

@@ -4,6 +4,7 @@
 # and inventory.sh.
 
 LOAD_PIDS=()
+LOAD_ROUND=0
 
 # start_writers SECONDS NODE...: each writer runs until SECONDS pass or
 # stop_writers is called; it writes a few transactions per 10 ms.
@@ -11,10 +12,11 @@ start_writers() {
     local seconds=$1; shift
     LOAD_STOP="$CLUSTER_DIR/stop-writers"
     rm -f "$LOAD_STOP"
+    LOAD_ROUND=$((LOAD_ROUND + 1))   # fresh keys each round: rows of earlier rounds stay
     local i
     for i in "$@"; do
         (
-            local base=$((i * 1000000)) n=0 deadline=$(( $(date +%s) + seconds ))
+            local base=$(( (LOAD_ROUND * 10 + i) * 100000 )) n=0 deadline=$(( $(date +%s) + seconds ))
             while [ "$(date +%s)" -lt "$deadline" ] && [ ! -e "$LOAD_STOP" ]; do
                 n=$((n + 1))
                 echo "INSERT INTO items VALUES ($((base + n)), 'n$i row $n', $n);"
@@ -29,11 +31,16 @@ start_writers() {
     done
 }
 
+# stop_writers: stops them; fails when a writer hit an error (its stderr is shown).
 stop_writers() {
     touch "$LOAD_STOP"
-    local p
-    for p in "${LOAD_PIDS[@]}"; do wait "$p"; done
+    local p rc=0 f
+    for p in "${LOAD_PIDS[@]}"; do wait "$p" || rc=1; done
     LOAD_PIDS=()
+    for f in "$CLUSTER_DIR"/writer-n*.err; do
+        [ -s "$f" ] && { echo "# writer error: $(head -c 300 "$f")" >&2; rc=1; }
+    done
+    return $rc
 }
 
 # converge NODE...: a sync event from every listed node, waited for on every

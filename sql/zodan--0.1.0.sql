@@ -11,12 +11,16 @@ CREATE TABLE spock.zodan_runs (
     new_node_name    name,
     src_dsn          text,          -- password masked
     new_node_dsn     text,          -- password masked
+    src_dsn_secret   text,          -- as given: lets remove_node reach the source after a failed run
     args_fingerprint text NOT NULL, -- md5 of the full arguments: recognises a retry
-    state            text NOT NULL CHECK (state IN ('running', 'done', 'failed')),
+    state            text NOT NULL CHECK (state IN ('running', 'done', 'failed', 'rolled_back')),
+    backend_pid      int,           -- the session running it, to tell a live run from a dead one
+    backend_start    timestamptz,
     started_at       timestamptz NOT NULL DEFAULT clock_timestamp(),
     finished_at      timestamptz,
     error            text
 );
+REVOKE ALL ON spock.zodan_runs FROM PUBLIC;
 
 CREATE TABLE spock.zodan_steps (
     run_id      bigint NOT NULL REFERENCES spock.zodan_runs ON DELETE CASCADE,
@@ -30,11 +34,11 @@ CREATE TABLE spock.zodan_steps (
     PRIMARY KEY (run_id, step_no)
 );
 
--- Steps of the latest add_node run on this node.
+-- Steps of the current or latest add_node run on this node (no secrets).
 CREATE VIEW spock.zodan_add_node_status AS
-SELECT s.run_id, s.step_no, s.step_name, s.state, s.started_at, s.finished_at,
+SELECT s.run_id, r.state AS run_state, s.step_no, s.step_name, s.state, s.started_at, s.finished_at,
        s.finished_at - s.started_at AS duration, s.output, s.error
-FROM spock.zodan_steps s
+FROM spock.zodan_steps s JOIN spock.zodan_runs r USING (run_id)
 WHERE s.run_id = (SELECT max(run_id) FROM spock.zodan_runs WHERE operation = 'add_node')
 ORDER BY s.step_no;
 
@@ -63,3 +67,12 @@ LANGUAGE c AS 'MODULE_PATHNAME', 'zodan_health_check';
 
 COMMENT ON PROCEDURE spock.health_check(text, text, text, text, text, boolean) IS
 'Check the preconditions of spock.add_node (pre) or the cluster after it (post); changes nothing.';
+
+CREATE PROCEDURE spock.remove_node(
+    target_node_name text,
+    target_node_dsn text,
+    verbose_mode boolean DEFAULT true)
+LANGUAGE c AS 'MODULE_PATHNAME', 'zodan_remove_node';
+
+COMMENT ON PROCEDURE spock.remove_node(text, text, boolean) IS
+'Remove a node from the cluster, or roll back a failed add_node of it; runs on any member, even with the target down.';

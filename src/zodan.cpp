@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/add_node.hpp"
+#include "core/remove_node.hpp"
 #include "health_check.hpp"
 
 extern "C" {
@@ -23,6 +24,7 @@ PG_MODULE_MAGIC;
 void _PG_init(void);
 PG_FUNCTION_INFO_V1(zodan_add_node);
 PG_FUNCTION_INFO_V1(zodan_health_check);
+PG_FUNCTION_INFO_V1(zodan_remove_node);
 }
 
 void _PG_init(void) { zodan::pg::define_gucs(); }
@@ -99,6 +101,25 @@ Datum zodan_health_check(PG_FUNCTION_ARGS) {
         args.verbose = verbose;
         zodan::pg::BackendRuntime rt;
         zodan::health_check(rt, args, check_type ? check_type : "pre");
+    });
+    if (failed) zodan::pg::raise_error(report);
+    PG_RETURN_VOID();
+}
+
+Datum zodan_remove_node(PG_FUNCTION_ARGS) {
+    const char *target_name = text_arg(fcinfo, 0), *target_dsn = text_arg(fcinfo, 1);
+    require_arg(target_name, "target_node_name");
+    require_arg(target_dsn, "target_node_dsn");
+    const bool verbose = bool_arg(fcinfo, 2, true);
+
+    zodan::pg::ErrorReport report;
+    bool failed = zodan::pg::invoke_cpp(report, [&] {
+        zodan::RemoveNodeArgs args;
+        args.target_name = target_name;
+        args.target_dsn = target_dsn;
+        args.verbose = verbose;
+        zodan::pg::BackendRuntime rt;
+        zodan::RemoveNode(rt, std::move(args)).run();
     });
     if (failed) zodan::pg::raise_error(report);
     PG_RETURN_VOID();

@@ -20,7 +20,7 @@ t1=$(date +%s%N)
 check_eq "add_node under load succeeds" 0 "$rc"
 [ "$rc" = 0 ] || cat "$CLUSTER_DIR/add.log"
 sleep 1   # writes go on after the join, now also reaching n4
-stop_writers
+check_cmd "the writers ran without error" stop_writers
 after=$(q 1 "SELECT count(*) FROM items")
 check_cmd "writers were writing during the add ($before -> $after rows on n1)" test "$after" -gt "$before"
 echo "# add_node took $(( (t1 - t0) / 1000000 )) ms under load"

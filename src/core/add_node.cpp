@@ -1,9 +1,12 @@
 #include "core/add_node.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <set>
 
 #include "core/checks.hpp"
+#include "core/cleanup.hpp"
+#include "core/sql_quote.hpp"
 #include "core/dsn.hpp"
 #include "core/names.hpp"
 #include "core/spock_sql.hpp"
@@ -58,6 +61,10 @@ void AddNode::detail(const std::string &message, const std::string &detail_text)
     if (args_.verbose) rt_.report(Level::Notice, "  " + message, detail_text);
 }
 
+std::string add_node_fingerprint(const AddNodeArgs &args) {
+    return args.src_name + "\n" + args.src_dsn + "\n" + args.new_name + "\n" + args.new_dsn;
+}
+
 void AddNode::run() {
     started_ms_ = rt_.now_ms();
     if (args_.src_name == args_.new_name)
@@ -65,9 +72,10 @@ void AddNode::run() {
                         "The source must be an existing member and the new node a different one.");
     view_ = discover_cluster(rt_, args_);
     require_all({check_runs_on_new_node(rt_, view_)});
-    journal_.begin(view_.neu.db(), "add_node", args_.src_name, args_.new_name, mask_dsn(args_.src_dsn),
-                   mask_dsn(args_.new_dsn),
-                   args_.src_name + "\n" + args_.src_dsn + "\n" + args_.new_name + "\n" + args_.new_dsn);
+    const std::string fingerprint = add_node_fingerprint(args_);
+    if (!resume_earlier_run(fingerprint))
+        journal_.begin(view_.neu.db(), "add_node", args_.src_name, args_.new_name, args_.src_dsn,
+                       mask_dsn(args_.src_dsn), mask_dsn(args_.new_dsn), fingerprint, rt_.backend_pid());
 
     using Fn = void (AddNode::*)(JsonObject &);
     static const Fn fns[] = {&AddNode::check_versions_step,        &AddNode::check_preconditions_step,
@@ -89,15 +97,58 @@ void AddNode::run() {
     }
 }
 
+bool AddNode::resume_earlier_run(const std::string &fingerprint) {
+    std::optional<PriorRun> prior = Journal::latest(view_.neu.db(), "add_node", fingerprint);
+    if (!prior) return false;
+    if (prior->state == "running" && prior->alive)
+        throw UserError("spock.add_node is already running on this node (process " +
+                            std::to_string(prior->backend_pid) + ")",
+                        "", "Wait for it to finish, or stop it with pg_cancel_backend(" +
+                                std::to_string(prior->backend_pid) + ") and call spock.add_node again to resume it.");
+    if (!prior->unfinished()) return false;
+    if (!prior->same_arguments)
+        throw UserError("an earlier spock.add_node of node \"" + prior->new_name + "\" through \"" + prior->src_name +
+                            "\" did not finish",
+                        "A new add cannot start before that one is resumed or rolled back.",
+                        "Call spock.add_node again with the arguments of that run to resume it, or roll it back "
+                        "with CALL spock.remove_node('" + prior->new_name + "', <its DSN>) on this node.");
+    journal_.resume(view_.neu.db(), prior->run_id, rt_.backend_pid());
+    done_earlier_ = prior->done_steps;
+    started_earlier_ = prior->started_steps;
+    int first = 0;
+    while (done_earlier_.count(first)) ++first;
+    rt_.report(Level::Notice, "add_node: resuming the unfinished run at phase " + std::to_string(first));
+    restore_outputs();
+    return true;
+}
+
+void AddNode::restore_outputs() {
+    if (!done_earlier_.count(3) && !started_earlier_.count(3)) return;
+    for (const auto &[key, value] : Journal::step_output(view_.neu.db(), journal_.run_id(), 3)) {
+        size_t dot = key.find('.');
+        if (dot == std::string::npos) continue;
+        std::string node = key.substr(0, dot), field = key.substr(dot + 1);
+        if (field == "slot") state_.slot_of[node] = value;
+        if (field == "sync_lsn") state_.slot_sync_lsn[node] = parse_lsn(value);
+    }
+}
+
 void AddNode::run_step(const StepInfo &step, void (AddNode::*fn)(JsonObject &)) {
-    rt_.report(Level::Notice, "add_node phase " + std::to_string(step.no) + "/" +
-                                  std::to_string(add_node_steps().size() - 1) + ": " + step.title);
+    const std::string phase = "add_node phase " + std::to_string(step.no) + "/" +
+                              std::to_string(add_node_steps().size() - 1) + ": " + step.title;
+    if (done_earlier_.count(step.no)) {
+        rt_.report(Level::Notice, phase + " (done before)");
+        return;
+    }
+    rt_.report(Level::Notice, phase);
     journal_.step_started(step.no, step.name);
     const int64_t t0 = rt_.now_ms();
     JsonObject out;
     try {
         rt_.maybe_fail_at(step.name);
+        rt_.maybe_pause_at(step.name);
         (this->*fn)(out);
+        rt_.maybe_fail_at(std::string(step.name) + ":after");
     } catch (const std::exception &e) {
         try {
             journal_.step_failed(step.no, e.what());
@@ -121,9 +172,21 @@ void AddNode::check_preconditions_step(JsonObject &out) {
 }
 
 void AddNode::create_node(JsonObject &out) {
+    QueryResult local = view_.neu.db().exec(sql::local_node_name());
+    if (!local.empty()) {
+        // Only a resumed run gets here with the node present (step 1 refuses otherwise).
+        if (local.text(0, "node_name") != args_.new_name)
+            throw UserError("this database is already Spock node \"" + local.text(0, "node_name") + "\"");
+        out.add("node", args_.new_name);
+        return;
+    }
     QueryResult r = view_.neu.db().exec(
         sql::node_create(args_.new_name, args_.new_dsn, args_.location, args_.country, args_.info_json));
     out.add("node_id", r.text(0, "node_id"));
+}
+
+bool AddNode::has_subscription(Member &node, const std::string &name) {
+    return node.db().exec(sql::subscription_exists(name)).text(0, "n") != "0";
 }
 
 std::vector<std::string> AddNode::local_set_names(Member &node) {
@@ -154,14 +217,23 @@ void AddNode::prepare_other_nodes(JsonObject &out) {
         creates.emplace_back(o->conn.get(), sql::create_slot(slot));
     }
     std::vector<QueryResult> found = rt_.exec_all(lookups);
-    for (size_t i = 0; i < others.size(); ++i)
-        if (!found[i].empty())
+    // A slot this run already made (an earlier call stopped inside step 3)
+    // is kept: it started before everything the sync events below cover.
+    const bool own_slots = started_earlier_.count(3) > 0;
+    std::vector<std::pair<Connection *, Query>> missing;
+    for (size_t i = 0; i < others.size(); ++i) {
+        if (found[i].empty()) {
+            missing.push_back(creates[i]);
+            continue;
+        }
+        if (!own_slots)
             throw UserError("replication slot \"" + state_.slot_of[others[i]->name] + "\" already exists on node \"" +
                                 others[i]->name + "\"",
                             "It was probably left by an earlier, failed run.",
                             "Run spock.remove_node for \"" + args_.new_name +
                                 "\" to clean up what that run left, then call spock.add_node again.");
-    rt_.exec_all(creates);
+    }
+    rt_.exec_all(missing);
 
     // 3.2 a commit after each slot's start; 3.3 S has applied it: every O
     // change from before the slot is now in S.
@@ -174,9 +246,11 @@ void AddNode::prepare_other_nodes(JsonObject &out) {
         std::vector<std::string> set_names;
         for (size_t r = 0; r < sets[i].size(); ++r) set_names.push_back(sets[i].text(r, "set_name"));
         const std::string &slot = state_.slot_of[o.name];
-        view_.neu.db().exec(sql::drop_origin_if_exists(slot));
-        view_.neu.db().exec(sql::sub_create(subscription_name(o.name, args_.new_name), o.dsn, set_names, false, false,
-                                            false, {}));
+        const std::string sub = subscription_name(o.name, args_.new_name);
+        if (!has_subscription(view_.neu, sub)) {
+            view_.neu.db().exec(sql::drop_origin_if_exists(slot));
+            view_.neu.db().exec(sql::sub_create(sub, o.dsn, set_names, false, false, false, {}));
+        }
         out.add_raw(o.name, JsonObject()
                                 .add("slot", slot)
                                 .add("sync_lsn", format_lsn(state_.slot_sync_lsn[o.name]))
@@ -196,13 +270,37 @@ void AddNode::sync_source(JsonObject &out) {
 }
 
 void AddNode::copy_source(JsonObject &out) {
+    const std::string sub = subscription_name(args_.src_name, args_.new_name);
+    if (has_subscription(view_.neu, sub)) {
+        // An earlier call got this far. A copy still running or finished is
+        // kept (step 6 waits for it); a failed one is discarded and redone.
+        QueryResult st = view_.neu.db().exec(sql::subscription_status());
+        std::string status;
+        for (size_t i = 0; i < st.size(); ++i)
+            if (st.text(i, "subscription_name") == sub) status = st.text(i, "status");
+        if (status != "down" && status != "disabled") {
+            out.add("subscription", sub).add("kept", status);
+            return;
+        }
+        discard_failed_copy(sub);
+    }
     QueryResult schemas = view_.neu.db().exec(sql::schemas_to_skip());
     for (size_t i = 0; i < schemas.size(); ++i) state_.skip_schema.push_back(schemas.text(i, "nspname"));
+    // Recorded before the copy starts: a rollback must know what was here before.
+    journal_.step_note(5, JsonObject().add("skip_schema", text_array_literal(state_.skip_schema)).str());
     std::vector<std::string> sets = local_set_names(view_.src);
-    const std::string sub = subscription_name(args_.src_name, args_.new_name);
     view_.neu.db().exec(sql::sub_create(sub, args_.src_dsn, sets, true, true, true, state_.skip_schema));
-    out.add("subscription", sub).add("sets", join(sets)).add("skip_schema", join(state_.skip_schema));
+    out.add("subscription", sub).add("sets", join(sets)).add("skip_schema", text_array_literal(state_.skip_schema));
     detail("subscription " + sub + " created; copying " + join(sets));
+}
+
+void AddNode::discard_failed_copy(const std::string &sub) {
+    rt_.report(Level::Notice, "the earlier copy from " + args_.src_name + " failed: discarding it and copying again");
+    std::vector<std::string> keep;
+    auto note = Journal::step_output(view_.neu.db(), journal_.run_id(), 5);
+    if (note.count("skip_schema")) keep = parse_text_array(note["skip_schema"]);
+    view_.neu.db().exec(sql::sub_drop(sub));
+    drop_copied_objects(view_.neu.db(), keep);
 }
 
 void AddNode::catch_up(JsonObject &out) {
@@ -340,9 +438,17 @@ void AddNode::enable_other_subscriptions(JsonObject &out) {
 void AddNode::create_reverse_subscriptions(JsonObject &out) {
     std::vector<std::string> sets = local_set_names(view_.neu);
     std::vector<std::pair<Connection *, Query>> work;
-    for (Member *x : view_.existing())
+    std::vector<Member *> existing = view_.existing();
+    std::vector<std::pair<Connection *, Query>> lookups;
+    for (Member *x : existing)
+        lookups.emplace_back(x->conn.get(), sql::subscription_exists(subscription_name(args_.new_name, x->name)));
+    std::vector<QueryResult> found = rt_.exec_all(lookups);
+    for (size_t i = 0; i < existing.size(); ++i) {
+        if (found[i].text(0, "n") != "0") continue;  // made by an earlier call of this run
+        Member *x = existing[i];
         work.emplace_back(x->conn.get(), sql::sub_create(subscription_name(args_.new_name, x->name), args_.new_dsn,
                                                          sets, false, false, true, {}));
+    }
     rt_.exec_all(work);
     out.add("sets", join(sets));
 }

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,9 @@ struct AddNodeState {
     std::map<std::string, Lsn> copy_position;      // O -> P_O (step 7)
     std::vector<std::string> skip_schema;          // step 5
 };
+
+// Fingerprint of the arguments that identify a run (a retry must repeat them).
+std::string add_node_fingerprint(const AddNodeArgs &args);
 
 class AddNode {
 public:
@@ -65,6 +69,12 @@ private:
     void require_healthy(const Member &node, const std::string &sub, const std::string &status,
                          std::map<std::string, int64_t> &down_since);
     std::vector<std::string> local_set_names(Member &node);
+    bool has_subscription(Member &node, const std::string &name);
+    // Takes over an unfinished earlier run, or refuses; false when there is none.
+    bool resume_earlier_run(const std::string &fingerprint);
+    void restore_outputs();
+    // Step 5 again after its copy failed: the subscription and what it copied go first.
+    void discard_failed_copy(const std::string &sub);
     void detail(const std::string &message, const std::string &detail_text = "");
 
     Runtime &rt_;
@@ -72,6 +82,8 @@ private:
     ClusterView view_;
     AddNodeState state_;
     Journal journal_;
+    std::set<int> done_earlier_;     // steps an earlier call of this run finished
+    std::set<int> started_earlier_;  // steps an earlier call of this run began
     int64_t started_ms_ = 0;
 };
 

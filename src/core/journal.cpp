@@ -2,15 +2,106 @@
 
 namespace zodan {
 
+namespace {
+
+std::string id(int64_t v) { return std::to_string(v); }
+
+// The calling session's identity as the node sees it; pid alone could be
+// reused after a restart.
+const char *kSessionOf =
+    "(SELECT backend_start FROM pg_catalog.pg_stat_activity WHERE pid = $BACKEND::int)";
+
+std::string with_backend(std::string sql, int param) {
+    std::string token = "$BACKEND";
+    for (size_t at; (at = sql.find(token)) != std::string::npos;) sql.replace(at, token.size(), "$" + std::to_string(param));
+    return sql;
+}
+
+}  // namespace
+
+std::optional<PriorRun> Journal::latest(Connection &node, const std::string &operation,
+                                        const std::string &args_fingerprint) {
+    QueryResult r = node.exec(
+        {"read the journal",
+         "SELECT r.run_id::text AS run_id, r.state, r.src_node_name::text AS src_name, "
+         "r.new_node_name::text AS new_name, r.src_dsn_secret AS src_dsn, "
+         "(r.args_fingerprint = md5($2))::text AS same_args, coalesce(r.backend_pid, 0)::text AS pid, "
+         "EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity a WHERE a.pid = r.backend_pid "
+         "        AND a.backend_start = r.backend_start)::text AS alive, "
+         "(SELECT string_agg(step_no::text, ',') FROM spock.zodan_steps s WHERE s.run_id = r.run_id) AS started, "
+         "(SELECT string_agg(step_no::text, ',') FROM spock.zodan_steps s WHERE s.run_id = r.run_id "
+         "   AND s.state = 'done') AS done "
+         "FROM spock.zodan_runs r WHERE r.operation = $1 ORDER BY r.run_id DESC LIMIT 1",
+         {operation, args_fingerprint}});
+    if (r.empty()) return std::nullopt;
+    PriorRun p;
+    p.run_id = std::stoll(r.text(0, "run_id"));
+    p.state = r.text(0, "state");
+    p.src_name = r.text(0, "src_name");
+    p.new_name = r.text(0, "new_name");
+    p.src_dsn = r.text(0, "src_dsn");
+    p.same_arguments = r.text(0, "same_args") == "true";
+    p.alive = r.text(0, "alive") == "true";
+    p.backend_pid = std::stoi(r.text(0, "pid"));
+    auto parse_set = [](const std::string &csv) {
+        std::set<int> out;
+        size_t start = 0;
+        while (start < csv.size()) {
+            size_t end = csv.find(',', start);
+            if (end == std::string::npos) end = csv.size();
+            out.insert(std::stoi(csv.substr(start, end - start)));
+            start = end + 1;
+        }
+        return out;
+    };
+    p.started_steps = parse_set(r.text(0, "started"));
+    p.done_steps = parse_set(r.text(0, "done"));
+    return p;
+}
+
+std::map<std::string, std::string> Journal::step_output(Connection &node, int64_t run_id, int step_no) {
+    QueryResult r = node.exec(
+        {"read a step's output",
+         "SELECT e.key || coalesce('.' || f.key, '') AS key, coalesce(f.value, e.value #>> '{}') AS value "
+         "FROM spock.zodan_steps s, jsonb_each(s.output) e "
+         "LEFT JOIN LATERAL jsonb_each_text(CASE WHEN jsonb_typeof(e.value) = 'object' THEN e.value END) f ON true "
+         "WHERE s.run_id = $1::bigint AND s.step_no = $2::int",
+         {id(run_id), std::to_string(step_no)}});
+    std::map<std::string, std::string> out;
+    for (size_t i = 0; i < r.size(); ++i) out[r.text(i, "key")] = r.text(i, "value");
+    return out;
+}
+
+void Journal::set_state(Connection &node, int64_t run_id, const std::string &state) {
+    node.exec({"record the run state",
+               "UPDATE spock.zodan_runs SET state = $2, finished_at = clock_timestamp() WHERE run_id = $1::bigint",
+               {id(run_id), state}});
+}
+
 void Journal::begin(Connection &new_node, const std::string &operation, const std::string &src_node,
-                    const std::string &new_node_name, const std::string &masked_src_dsn,
-                    const std::string &masked_new_dsn, const std::string &args_fingerprint) {
+                    const std::string &new_node_name, const std::string &src_dsn, const std::string &masked_src_dsn,
+                    const std::string &masked_new_dsn, const std::string &args_fingerprint, int backend_pid) {
     QueryResult r = new_node.exec(
         {"record the run",
-         "INSERT INTO spock.zodan_runs (operation, src_node_name, new_node_name, src_dsn, new_node_dsn, "
-         "args_fingerprint, state) VALUES ($1, $2, $3, $4, $5, md5($6), 'running') RETURNING run_id::text",
-         {operation, src_node, new_node_name, masked_src_dsn, masked_new_dsn, args_fingerprint}});
+         with_backend("INSERT INTO spock.zodan_runs (operation, src_node_name, new_node_name, src_dsn_secret, "
+                      "src_dsn, new_node_dsn, args_fingerprint, state, backend_pid, backend_start) "
+                      "VALUES ($1, $2, $3, $4, $5, $6, md5($7), 'running', $8::int, " +
+                          std::string(kSessionOf) + ") RETURNING run_id::text",
+                      8),
+         {operation, src_node, new_node_name, src_dsn, masked_src_dsn, masked_new_dsn, args_fingerprint,
+          std::to_string(backend_pid)}});
     run_id_ = std::stoll(*r.scalar());
+    conn_ = &new_node;
+}
+
+void Journal::resume(Connection &new_node, int64_t run_id, int backend_pid) {
+    new_node.exec({"take over the run",
+                   with_backend("UPDATE spock.zodan_runs SET state = 'running', finished_at = NULL, error = NULL, "
+                                "backend_pid = $2::int, backend_start = " +
+                                    std::string(kSessionOf) + " WHERE run_id = $1::bigint",
+                                2),
+                   {id(run_id), std::to_string(backend_pid)}});
+    run_id_ = run_id;
     conn_ = &new_node;
 }
 
@@ -21,7 +112,7 @@ void Journal::step_started(int step_no, const std::string &step_name) {
                  "VALUES ($1::bigint, $2::int, $3, 'running', clock_timestamp()) "
                  "ON CONFLICT (run_id, step_no) DO UPDATE SET state = 'running', started_at = clock_timestamp(), "
                  "finished_at = NULL, error = NULL",
-                 {std::to_string(run_id_), std::to_string(step_no), step_name}});
+                 {id(run_id_), std::to_string(step_no), step_name}});
 }
 
 void Journal::step_done(int step_no, const std::string &output_json) {
@@ -29,7 +120,14 @@ void Journal::step_done(int step_no, const std::string &output_json) {
     conn_->exec({"record a step end",
                  "UPDATE spock.zodan_steps SET state = 'done', finished_at = clock_timestamp(), output = $3::jsonb "
                  "WHERE run_id = $1::bigint AND step_no = $2::int",
-                 {std::to_string(run_id_), std::to_string(step_no), output_json}});
+                 {id(run_id_), std::to_string(step_no), output_json}});
+}
+
+void Journal::step_note(int step_no, const std::string &output_json) {
+    if (!conn_) return;
+    conn_->exec({"record a step's progress",
+                 "UPDATE spock.zodan_steps SET output = $3::jsonb WHERE run_id = $1::bigint AND step_no = $2::int",
+                 {id(run_id_), std::to_string(step_no), output_json}});
 }
 
 void Journal::step_failed(int step_no, const std::string &error) {
@@ -37,7 +135,7 @@ void Journal::step_failed(int step_no, const std::string &error) {
     conn_->exec({"record a step failure",
                  "UPDATE spock.zodan_steps SET state = 'failed', finished_at = clock_timestamp(), error = $3 "
                  "WHERE run_id = $1::bigint AND step_no = $2::int",
-                 {std::to_string(run_id_), std::to_string(step_no), error}});
+                 {id(run_id_), std::to_string(step_no), error}});
 }
 
 void Journal::finish(bool ok, const std::string &error) {
@@ -45,7 +143,7 @@ void Journal::finish(bool ok, const std::string &error) {
     conn_->exec({"record the run end",
                  "UPDATE spock.zodan_runs SET state = $2, finished_at = clock_timestamp(), error = NULLIF($3, '') "
                  "WHERE run_id = $1::bigint",
-                 {std::to_string(run_id_), ok ? "done" : "failed", error}});
+                 {id(run_id_), ok ? "done" : "failed", error}});
 }
 
 }  // namespace zodan

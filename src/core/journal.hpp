@@ -1,28 +1,59 @@
 // The run journal on the new node: each step's state, times and outputs,
 // written through the node's own connection so every row commits at once,
 // independently of the calling transaction (another session can watch it,
-// and a later call can resume from it).
+// and a later call can resume from it or roll it back).
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
 #include <string>
 
 #include "core/remote.hpp"
 
 namespace zodan {
 
+// What an earlier run left in the journal.
+struct PriorRun {
+    int64_t run_id = 0;
+    std::string state;            // running, done, failed, rolled_back
+    std::string src_name, new_name;
+    std::string src_dsn;          // as given (to reach the source again)
+    bool same_arguments = false;  // fingerprint equals the current call's
+    bool alive = false;           // its session still runs
+    int backend_pid = 0;
+    std::set<int> started_steps;  // steps with a row (done or not)
+    std::set<int> done_steps;
+
+    // Changed the cluster (got past the checks) and did not finish.
+    bool unfinished() const {
+        return (state == "running" || state == "failed") && started_steps.upper_bound(1) != started_steps.end();
+    }
+};
+
 class Journal {
 public:
-    Journal() = default;
-    // Starts a run record; `args_fingerprint` identifies the arguments.
+    // The latest run of `operation` recorded on this node, if any.
+    static std::optional<PriorRun> latest(Connection &node, const std::string &operation,
+                                          const std::string &args_fingerprint);
+    // Outputs of one finished step as (key, text) pairs, nested objects flattened "key.field".
+    static std::map<std::string, std::string> step_output(Connection &node, int64_t run_id, int step_no);
+    static void set_state(Connection &node, int64_t run_id, const std::string &state);
+
+    // Starts a run record.
     void begin(Connection &new_node, const std::string &operation, const std::string &src_node,
-               const std::string &new_node_name, const std::string &masked_src_dsn,
-               const std::string &masked_new_dsn, const std::string &args_fingerprint);
+               const std::string &new_node_name, const std::string &src_dsn, const std::string &masked_src_dsn,
+               const std::string &masked_new_dsn, const std::string &args_fingerprint, int backend_pid);
+    // Takes over an unfinished run for this session.
+    void resume(Connection &new_node, int64_t run_id, int backend_pid);
     bool active() const { return conn_ != nullptr; }
     int64_t run_id() const { return run_id_; }
 
     void step_started(int step_no, const std::string &step_name);
     void step_done(int step_no, const std::string &output_json);
+    // Records part of a step's output before the step ends.
+    void step_note(int step_no, const std::string &output_json);
     void step_failed(int step_no, const std::string &error);
     void finish(bool ok, const std::string &error = "");
 

@@ -125,8 +125,16 @@ public:
     virtual std::pair<std::string, std::string> local_identity() = 0;
     // Upper bound of every wait (zodan.sync_timeout), in milliseconds.
     virtual int sync_timeout_ms() = 0;
-    // Test-only fault injection (zodan.fail_at_step): throws when `step` is the one named.
-    virtual void maybe_fail_at(const std::string &step) {}
+    // Process id of the backend that runs the procedure.
+    virtual int backend_pid() { return 0; }
+    // Reads this database's own catalog without keeping any lock afterwards
+    // (Spock's catalogs change under us through other sessions).
+    virtual QueryResult read_local(const Query &query) = 0;
+    // Test-only fault injection (zodan.fail_at_step): throws when `point` is
+    // the one named ("step" before a step's work, "step:after" after it).
+    virtual void maybe_fail_at(const std::string &point) {}
+    // Test-only (zodan.pause_at_step): waits, interruptibly, at the named step.
+    virtual void maybe_pause_at(const std::string &step) {}
 };
 
 }  // namespace zodan

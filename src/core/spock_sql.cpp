@@ -200,6 +200,98 @@ Query sub_enable(const std::string &name) {
     return {"enable subscription " + name, "SELECT spock.sub_enable($1, true)", {name}};
 }
 
+Query sub_drop(const std::string &name) {
+    return {"drop subscription " + name, "SELECT spock.sub_drop($1, true)", {name}};
+}
+
+Query subscription_exists(const std::string &name) {
+    return {"look up subscription " + name, "SELECT count(*) AS n FROM spock.subscription WHERE sub_name = $1", {name}};
+}
+
+Query subscriptions_involving(const std::string &node_name) {
+    return {"list subscriptions involving " + node_name,
+            "SELECT s.sub_name::text AS sub_name, o.node_name::text AS provider, t.node_name::text AS subscriber, "
+            "s.sub_slot_name::text AS slot FROM spock.subscription s "
+            "JOIN spock.node o ON o.node_id = s.sub_origin JOIN spock.node t ON t.node_id = s.sub_target "
+            "WHERE o.node_name = $1 OR t.node_name = $1 ORDER BY 1",
+            {node_name}};
+}
+
+Query node_drop(const std::string &name) {
+    return {"drop node " + name, "SELECT spock.node_drop($1, true)::text AS dropped", {name}};
+}
+
+Query local_node_with_dsn() {
+    return {"read the local node",
+            "SELECT n.node_name::text AS node_name, i.if_dsn AS dsn FROM spock.local_node l "
+            "JOIN spock.node n ON n.node_id = l.node_id JOIN spock.node_interface i ON i.if_id = l.node_local_interface",
+            {}};
+}
+
+Query slots_named(const std::vector<std::string> &slots) {
+    return {"look up slots",
+            "SELECT slot_name::text AS slot_name, coalesce(active_pid, 0)::text AS active_pid "
+            "FROM pg_catalog.pg_replication_slots WHERE slot_name = ANY ($1::text[]) ORDER BY 1",
+            {text_array_literal(slots)}};
+}
+
+Query terminate_slot_user(const std::string &slot) {
+    return {"stop the walsender of slot " + slot,
+            "SELECT pg_catalog.pg_terminate_backend(active_pid) FROM pg_catalog.pg_replication_slots "
+            "WHERE slot_name = $1 AND active_pid IS NOT NULL",
+            {slot}};
+}
+
+Query drop_slot(const std::string &slot) {
+    return {"drop slot " + slot,
+            "SELECT pg_catalog.pg_drop_replication_slot(slot_name) FROM pg_catalog.pg_replication_slots "
+            "WHERE slot_name = $1 AND active_pid IS NULL",
+            {slot}};
+}
+
+Query spock_slots() {
+    return {"list Spock slots",
+            "SELECT slot_name::text AS slot_name, coalesce(active_pid, 0)::text AS active_pid "
+            "FROM pg_catalog.pg_replication_slots WHERE slot_name LIKE 'spk\\_%' AND database = current_database() "
+            "ORDER BY 1",
+            {}};
+}
+
+Query unused_spock_origins() {
+    return {"list unused Spock origins",
+            "SELECT roname::text AS roname FROM pg_catalog.pg_replication_origin o WHERE roname LIKE 'spk\\_%' "
+            "AND NOT EXISTS (SELECT 1 FROM spock.subscription s WHERE s.sub_slot_name = o.roname) ORDER BY 1",
+            {}};
+}
+
+Query drop_origin(const std::string &origin) {
+    return {"drop origin " + origin, "SELECT pg_catalog.pg_replication_origin_drop($1)", {origin}};
+}
+
+Query repset_drop(const std::string &set) {
+    return {"drop replication set " + set, "SELECT spock.repset_drop($1, true)", {set}};
+}
+
+Query copied_objects_drops(const std::vector<std::string> &keep_schemas) {
+    return {"list what the copy brought",
+            "SELECT format('DROP SCHEMA %I CASCADE', n.nspname) AS stmt FROM pg_catalog.pg_namespace n "
+            "WHERE n.nspname NOT IN ('public', 'spock', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%' "
+            "AND n.nspname <> ALL ($1::text[]) "
+            "AND n.oid NOT IN (SELECT extnamespace FROM pg_catalog.pg_extension) "
+            "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.deptype = 'e' "
+            "  AND d.classid = 'pg_catalog.pg_namespace'::regclass AND d.objid = n.oid) "
+            "UNION ALL "
+            "SELECT format('DROP %s IF EXISTS %I.%I CASCADE', CASE c.relkind WHEN 'v' THEN 'VIEW' "
+            "  WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'S' THEN 'SEQUENCE' WHEN 'f' THEN 'FOREIGN TABLE' "
+            "  ELSE 'TABLE' END, n.nspname, c.relname) FROM pg_catalog.pg_class c "
+            "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') "
+            "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.deptype IN ('e', 'a', 'i') "
+            "  AND d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid) "
+            "AND (c.relkind <> 'r' OR NOT c.relispartition)",
+            {text_array_literal(keep_schemas)}};
+}
+
 Query repset_create(const std::string &set, bool ins, bool upd, bool del, bool trunc) {
     return {"create replication set " + set,
             "SELECT spock.repset_create($1, $2::boolean, $3::boolean, $4::boolean, $5::boolean)",

@@ -43,6 +43,23 @@ Query sync_state(const std::string &subscription);  // total, pending
 Query sub_create(const std::string &name, const std::string &provider_dsn, const std::vector<std::string> &sets,
                  bool sync_structure, bool sync_data, bool enabled, const std::vector<std::string> &skip_schema);
 Query sub_enable(const std::string &name);
+Query sub_drop(const std::string &name);
+Query subscription_exists(const std::string &name);   // n
+// subscriptions here whose provider or subscriber is the node named
+Query subscriptions_involving(const std::string &node_name);  // sub_name, provider, slot
+Query node_drop(const std::string &name);
+Query local_node_with_dsn();                          // node_name, dsn of this database's node
+Query slots_named(const std::vector<std::string> &slots);     // slot_name, active_pid
+Query terminate_slot_user(const std::string &slot);  // stops a walsender still streaming from it
+Query drop_slot(const std::string &slot);             // only when inactive
+Query spock_slots();                                  // every spk_ slot: slot_name, active_pid
+Query unused_spock_origins();                         // roname of spk_ origins no subscription uses
+Query drop_origin(const std::string &origin);
+Query repset_drop(const std::string &set);
+// DROP statements, built by the server with %I quoting, for what a copy
+// brought: schemas other than those in keep (and system/extension/spock ones)
+// and the user relations in public.
+Query copied_objects_drops(const std::vector<std::string> &keep_schemas);
 Query repset_create(const std::string &set, bool ins, bool upd, bool del, bool trunc);
 Query repset_alter(const std::string &set, bool ins, bool upd, bool del, bool trunc);
 Query repset_add_table(const std::string &set, const std::string &rel, const Value &columns, const Value &row_filter);

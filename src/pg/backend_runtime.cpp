@@ -55,9 +55,18 @@ std::pair<std::string, std::string> BackendRuntime::local_identity() {
 
 int BackendRuntime::sync_timeout_ms() { return guc_sync_timeout_ms; }
 
-void BackendRuntime::maybe_fail_at(const std::string &step) {
-    if (guc_fail_at_step && step == guc_fail_at_step)
-        throw UserError("injected failure at step \"" + step + "\" (zodan.fail_at_step)");
+int BackendRuntime::backend_pid() { return MyProcPid; }
+
+void BackendRuntime::maybe_fail_at(const std::string &point) {
+    if (guc_fail_at_step && point == guc_fail_at_step)
+        throw UserError("injected failure at \"" + point + "\" (zodan.fail_at_step)");
+}
+
+void BackendRuntime::maybe_pause_at(const std::string &step) {
+    if (!guc_pause_at_step || step != guc_pause_at_step) return;
+    report(Level::Notice, "pausing at step \"" + step + "\" (zodan.pause_at_step)", "");
+    const int64_t until = now_ms() + guc_sync_timeout_ms;
+    while (now_ms() < until) sleep_ms(100);
 }
 
 }  // namespace zodan::pg

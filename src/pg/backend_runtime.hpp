@@ -10,6 +10,7 @@ namespace zodan::pg {
 extern int guc_sync_timeout_ms;
 extern int guc_connect_timeout_ms;
 extern char *guc_fail_at_step;
+extern char *guc_pause_at_step;
 
 void define_gucs();
 
@@ -21,7 +22,10 @@ public:
     void report(Level level, const std::string &message, const std::string &detail) override;
     std::pair<std::string, std::string> local_identity() override;
     int sync_timeout_ms() override;
-    void maybe_fail_at(const std::string &step) override;
+    int backend_pid() override;
+    QueryResult read_local(const Query &query) override;
+    void maybe_fail_at(const std::string &point) override;
+    void maybe_pause_at(const std::string &step) override;
 };
 
 }  // namespace zodan::pg

@@ -12,6 +12,7 @@ namespace zodan::pg {
 int guc_sync_timeout_ms = 10 * 60 * 1000;
 int guc_connect_timeout_ms = 30 * 1000;
 char *guc_fail_at_step = nullptr;
+char *guc_pause_at_step = nullptr;
 
 void define_gucs() {
     DefineCustomIntVariable("zodan.sync_timeout",
@@ -24,8 +25,11 @@ void define_gucs() {
                             &guc_connect_timeout_ms, 30 * 1000, 100, INT_MAX, PGC_USERSET, GUC_UNIT_MS, nullptr,
                             nullptr, nullptr);
     // Testing aid: raise an error when spock.add_node reaches the named step.
-    DefineCustomStringVariable("zodan.fail_at_step", "Test only: make spock.add_node fail at this step.", nullptr,
+    DefineCustomStringVariable("zodan.fail_at_step", "Test only: make spock.add_node fail at this step (\"step\" or \"step:after\").", nullptr,
                                &guc_fail_at_step, "", PGC_SUSET, GUC_NOT_IN_SAMPLE, nullptr, nullptr, nullptr);
+    // Testing aid: make spock.add_node wait at the named step until interrupted.
+    DefineCustomStringVariable("zodan.pause_at_step", "Test only: make spock.add_node wait at this step.", nullptr,
+                               &guc_pause_at_step, "", PGC_SUSET, GUC_NOT_IN_SAMPLE, nullptr, nullptr, nullptr);
     MarkGUCPrefixReserved("zodan");
 }
 

@@ -116,6 +116,7 @@ QueryResult Cluster::handle(const std::string &name, const Query &q) {
         for (const auto &r : n.roles) rows.push_back({r});
         return QueryResult({"rolname"}, rows);
     }
+    if (has(sql, "FROM spock.subscription WHERE sub_name")) return one("n", std::to_string(n.subs.count(p(0))));
     if (has(sql, "count(*) AS n FROM spock.subscription")) return one("n", std::to_string(n.subs.size()));
     if (has(sql, "count(*) AS n FROM spock.replication_set")) return one("n", n.registered ? "3" : "0");
     if (has(sql, "FROM spock.replication_set WHERE set_nodeid")) {

@@ -74,6 +74,7 @@ public:
         return {nodes.at(local_node).sysid, "inventory"};
     }
     int sync_timeout_ms() override { return 60000; }
+    QueryResult read_local(const Query &q) override { return handle(local_node, q); }
 
     QueryResult handle(const std::string &node, const Query &q);
     std::vector<Call> calls_named(const std::string &prefix) const;

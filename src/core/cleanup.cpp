@@ -1,0 +1,31 @@
+#include "core/cleanup.hpp"
+
+#include "core/spock_sql.hpp"
+#include "core/waiter.hpp"
+
+namespace zodan {
+
+bool drop_slot_if_exists(Runtime &rt, Connection &node, const std::string &slot) {
+    if (node.exec(sql::slots_named({slot})).empty()) return false;
+    // The walsender lets go of the slot a moment after it is told to stop.
+    wait_until(rt, "slot " + slot + " on node \"" + node.node() + "\" to be released", [&] {
+        node.exec(sql::terminate_slot_user(slot));
+        node.exec(sql::drop_slot(slot));
+        return node.exec(sql::slots_named({slot})).empty();
+    });
+    return true;
+}
+
+std::vector<std::string> drop_copied_objects(Connection &node, const std::vector<std::string> &keep_schemas) {
+    QueryResult drops = node.exec(sql::copied_objects_drops(keep_schemas));
+    std::vector<std::string> done;
+    for (size_t i = 0; i < drops.size(); ++i) {
+        const std::string stmt = drops.text(i, "stmt");
+        // The statement text was built by the server with %I quoting.
+        node.exec({"drop what the copy brought", stmt, {}});
+        done.push_back(stmt);
+    }
+    return done;
+}
+
+}  // namespace zodan

@@ -1,0 +1,175 @@
+#include "core/remove_node.hpp"
+
+#include <algorithm>
+#include <optional>
+
+#include "core/cleanup.hpp"
+#include "core/journal.hpp"
+#include "core/names.hpp"
+#include "core/spock_sql.hpp"
+#include "core/sql_quote.hpp"
+
+namespace zodan {
+
+namespace {
+
+std::string join(const std::vector<std::string> &items, const std::string &sep = ", ") {
+    std::string out;
+    for (size_t i = 0; i < items.size(); ++i) out += (i ? sep : "") + items[i];
+    return out;
+}
+
+}  // namespace
+
+RemoveNode::RemoveNode(Runtime &rt, RemoveNodeArgs args) : rt_(rt), args_(std::move(args)) {}
+
+void RemoveNode::run() {
+    try {
+        target_ = connect_member(rt_, args_.target_name, args_.target_dsn, "target_node_dsn");
+    } catch (const RemoteError &e) {
+        target_unreachable_ = e.server_message();
+    }
+    // A run of add_node still in progress must not have the ground pulled away.
+    std::optional<PriorRun> prior;
+    if (target_) {
+        prior = Journal::latest(target_->db(), "add_node", "");
+        if (prior && prior->state == "running" && prior->alive)
+            throw UserError("spock.add_node of node \"" + prior->new_name + "\" is still running there (process " +
+                                std::to_string(prior->backend_pid) + ")",
+                            "", "Stop it with pg_cancel_backend(" + std::to_string(prior->backend_pid) +
+                                    ") on that node, then call spock.remove_node again.");
+    }
+    find_members();
+    if (dsn_of_.empty() && !target_)
+        throw UserError("node \"" + args_.target_name + "\" could not be reached and no other member is known here",
+                        "connecting to it failed: " + target_unreachable_,
+                        "Run spock.remove_node on a surviving member of the cluster.");
+
+    for (Member &x : survivors_) clean_survivor(x);
+    if (target_) {
+        clean_target();
+        if (prior && prior->unfinished()) {
+            std::vector<std::string> keep;
+            auto note5 = Journal::step_output(target_->db(), prior->run_id, 5);
+            if (note5.count("skip_schema")) keep = parse_text_array(note5["skip_schema"]);
+            if (prior->started_steps.count(5))
+                for (const std::string &stmt : drop_copied_objects(target_->db(), keep))
+                    note(args_.target_name, stmt.substr(0, stmt.find(" CASCADE")));
+            Journal::set_state(target_->db(), prior->run_id, "rolled_back");
+            note(args_.target_name, "rolled back the unfinished add_node run " + std::to_string(prior->run_id));
+        }
+    }
+
+    std::vector<std::string> order;
+    for (const Member &x : survivors_) order.push_back(x.name);
+    if (target_) order.push_back(args_.target_name);
+    for (const std::string &node : order) {
+        const auto &what = removed_[node];
+        rt_.report(Level::Notice, "node " + node + ": " + (what.empty() ? "nothing to remove" : join(what, "; ")));
+    }
+    for (const std::string &node : unreachable_)
+        rt_.report(Level::Warning, "node " + node + " could not be reached; it may still hold subscriptions or slots "
+                                                    "for node " + args_.target_name);
+    if (!target_)
+        rt_.report(Level::Warning,
+                   "node " + args_.target_name + " itself could not be reached: its own subscriptions, slots and "
+                                                 "node record remain there",
+                   "connecting to it failed: " + target_unreachable_ +
+                       "\nRun spock.remove_node on it when it is back, or discard its data directory.");
+    rt_.report(Level::Notice, "remove_node: node " + args_.target_name + " removed from " +
+                                  std::to_string(survivors_.size()) + " other node(s)" +
+                                  (target_ ? "" : "; the node itself was not reached"));
+}
+
+void RemoveNode::add_members_from(Connection &node) {
+    QueryResult nodes = node.exec(sql::nodes_with_dsn());
+    for (size_t i = 0; i < nodes.size(); ++i) {
+        std::string name = nodes.text(i, "node_name");
+        if (name != args_.target_name && !dsn_of_.count(name)) dsn_of_[name] = nodes.text(i, "dsn");
+    }
+}
+
+void RemoveNode::find_members() {
+    // Who is in the cluster: what this node knows, what the target knows,
+    // and what the source of an unfinished add of the target knows (that add
+    // may have made slots on nodes the target never recorded).
+    QueryResult local = rt_.read_local(sql::local_node_with_dsn());
+    if (!local.empty() && local.text(0, "node_name") != args_.target_name) {
+        dsn_of_[local.text(0, "node_name")] = local.text(0, "dsn");
+        Member self = connect_member(rt_, local.text(0, "node_name"), local.text(0, "dsn"), "the local node's DSN");
+        add_members_from(self.db());
+    }
+    if (target_) {
+        add_members_from(target_->db());
+        std::optional<PriorRun> prior = Journal::latest(target_->db(), "add_node", "");
+        if (prior && !prior->src_dsn.empty() && !dsn_of_.count(prior->src_name)) {
+            try {
+                Member src = connect_member(rt_, prior->src_name, prior->src_dsn, "the source DSN of the last add");
+                dsn_of_[prior->src_name] = prior->src_dsn;
+                add_members_from(src.db());
+            } catch (const std::exception &) {
+                unreachable_.push_back(prior->src_name);
+            }
+        }
+    }
+    for (const auto &[name, dsn] : dsn_of_) {
+        try {
+            survivors_.push_back(connect_member(rt_, name, dsn, "the DSN listed in spock.node_interface"));
+        } catch (const std::exception &) {
+            if (std::find(unreachable_.begin(), unreachable_.end(), name) == unreachable_.end())
+                unreachable_.push_back(name);
+        }
+    }
+}
+
+void RemoveNode::clean_survivor(Member &x) {
+    Connection &db = x.db();
+    QueryResult subs = db.exec(sql::subscriptions_involving(args_.target_name));
+    for (size_t i = 0; i < subs.size(); ++i) {
+        db.exec(sql::sub_drop(subs.text(i, "sub_name")));
+        note(x.name, "dropped subscription " + subs.text(i, "sub_name"));
+    }
+    // The slot serving the target's subscription from x (also made by step 3
+    // of an add that never got to create that subscription).
+    std::string slot = *db.exec(sql::slot_name(x.name, subscription_name(x.name, args_.target_name))).scalar();
+    if (drop_slot_if_exists(rt_, db, slot)) note(x.name, "dropped slot " + slot);
+    if (db.exec(sql::node_exists(args_.target_name)).text(0, "n") != "0") {
+        db.exec(sql::node_drop(args_.target_name));
+        note(x.name, "dropped node " + args_.target_name);
+    }
+}
+
+void RemoveNode::clean_target() {
+    Connection &db = target_->db();
+    QueryResult subs = db.exec(sql::subscriptions_involving(args_.target_name));
+    for (size_t i = 0; i < subs.size(); ++i) {
+        db.exec(sql::sub_drop(subs.text(i, "sub_name")));
+        note(args_.target_name, "dropped subscription " + subs.text(i, "sub_name"));
+    }
+    QueryResult origins = db.exec(sql::unused_spock_origins());
+    for (size_t i = 0; i < origins.size(); ++i) {
+        db.exec(sql::drop_origin(origins.text(i, "roname")));
+        note(args_.target_name, "dropped origin " + origins.text(i, "roname"));
+    }
+    // Every Spock slot here served a subscriber of the leaving node.
+    QueryResult slots = db.exec(sql::spock_slots());
+    for (size_t i = 0; i < slots.size(); ++i)
+        if (drop_slot_if_exists(rt_, db, slots.text(i, "slot_name")))
+            note(args_.target_name, "dropped slot " + slots.text(i, "slot_name"));
+    QueryResult local = db.exec(sql::local_node_name());
+    if (!local.empty()) {
+        QueryResult sets = db.exec(sql::local_sets());
+        for (size_t i = 0; i < sets.size(); ++i) db.exec(sql::repset_drop(sets.text(i, "set_name")));
+        if (!sets.empty()) note(args_.target_name, "dropped " + std::to_string(sets.size()) + " replication set(s)");
+        db.exec(sql::node_drop(local.text(0, "node_name")));
+        note(args_.target_name, "dropped local node " + local.text(0, "node_name"));
+    }
+    // Records of other nodes that only the target's subscriptions needed.
+    QueryResult others = db.exec(sql::nodes_with_dsn());
+    for (size_t i = 0; i < others.size(); ++i) {
+        db.exec(sql::node_drop(others.text(i, "node_name")));
+        note(args_.target_name, "dropped node record " + others.text(i, "node_name"));
+    }
+}
+
+}  // namespace zodan

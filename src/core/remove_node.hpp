@@ -1,0 +1,40 @@
+// spock.remove_node: cut every tie between the cluster and one node, on
+// every node that can be reached; also the rollback of a failed add_node.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/member.hpp"
+
+namespace zodan {
+
+struct RemoveNodeArgs {
+    std::string target_name, target_dsn;
+    bool verbose = true;
+};
+
+class RemoveNode {
+public:
+    RemoveNode(Runtime &rt, RemoveNodeArgs args);
+    void run();
+
+private:
+    void find_members();
+    void add_members_from(Connection &node);
+    void clean_survivor(Member &x);
+    void clean_target();
+    void note(const std::string &node, const std::string &what) { removed_[node].push_back(what); }
+
+    Runtime &rt_;
+    RemoveNodeArgs args_;
+    std::optional<Member> target_;
+    std::string target_unreachable_;             // why, when it could not be reached
+    std::map<std::string, std::string> dsn_of_;  // surviving members found
+    std::vector<Member> survivors_;
+    std::map<std::string, std::vector<std::string>> removed_;  // node -> what was removed there
+    std::vector<std::string> unreachable_;
+};
+
+}  // namespace zodan
