@@ -32,6 +32,23 @@ check_eq "n3 equals n1" "$d1" "$(table_digest 3 items)"
 check_eq "update from n1 applied on n3" "50" "$(q 3 "SELECT count(*) FROM items WHERE origin = 'n2' AND val % 2 = 1 AND id % 2 = 0")"
 
 # No loops: nothing keeps moving once the writes stop.
+# Replicated DDL: runs on every node, and the new table replicates once added.
+q 1 "SELECT spock.replicate_ddl('CREATE TABLE public.ddl_t (id int PRIMARY KEY, v text)')" >/dev/null
+for t in 2 3; do wait_sync 1 $t || fail "sync n1 -> n$t after DDL"; done
+for i in 1 2 3; do
+    check_eq "replicated DDL created ddl_t on n$i" "1" "$(q "$i" "SELECT count(*) FROM pg_tables WHERE tablename = 'ddl_t'")"
+    q "$i" "SELECT spock.repset_add_table('default', 'ddl_t')" >/dev/null
+done
+q 2 "INSERT INTO ddl_t VALUES (1, 'from n2')"
+for t in 1 3; do wait_sync 2 $t || fail "sync n2 -> n$t"; done
+check_eq "rows of a table created by replicated DDL flow" "1|1" \
+    "$(q 1 "SELECT count(*) FROM ddl_t")|$(q 3 "SELECT count(*) FROM ddl_t")"
+check_eq "spock.tables lists set membership" "ddl_t:default items:default" \
+    "$(q 3 "SELECT string_agg(relname || ':' || coalesce(set_name, '-'), ' ' ORDER BY relname) FROM spock.tables")"
+check_eq "lag_tracker has a row per remote origin" "n1>n3 n2>n3" \
+    "$(q 3 "SELECT string_agg(origin_name || '>' || receiver_name, ' ' ORDER BY origin_name) FROM spock.lag_tracker")"
+check_eq "progress has a row per remote origin" "2" "$(q 3 "SELECT count(*) FROM spock.progress")"
+
 # A loop would re-send changes for ever: WAL would keep growing.
 for i in 1 2 3; do eval "lsn_$i=\$(q $i 'SELECT pg_current_wal_lsn()')"; done
 sleep 5
