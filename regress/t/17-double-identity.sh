@@ -44,4 +44,26 @@ q 2 "SELECT spock.node_drop('n2')" >/dev/null
 err=$(psql_n 2 -c "SELECT spock.node_create('$collider', '$(node_dsn 2)')" 2>&1 >/dev/null)
 check_cmd "node_create refuses '$collider' (same id as n1)" grep -q "collides" <<<"$err"
 check_eq "nothing was created" "0" "$(q 2 "SELECT count(*) FROM spock.local_node")"
+
+# Replication set catalog as the product reads and mirrors it.
+q 1 "CREATE TABLE rs_t (id int PRIMARY KEY, a text, b int, c text); CREATE TABLE nopk (x int); CREATE SEQUENCE rs_seq"
+check_eq "repset_create returns the set id" "$(q 1 "SELECT spock._pair_hash((SELECT node_id FROM spock.local_node), 'extra')")" \
+    "$(q 1 "SELECT spock.repset_create('extra', true, true, false, false)")"
+q 1 "SELECT spock.repset_add_table('extra', 'rs_t', false, '{id,b}', 'b > 10')" >/dev/null
+check_eq "column list and row filter read back" "rs_t|{id,b}|(b > 10)" \
+    "$(q 1 "SELECT t.set_reloid::text || '|' || t.set_att_list::text || '|' || pg_get_expr(t.set_row_filter, t.set_reloid) FROM spock.replication_set_table t JOIN spock.replication_set s USING (set_id) WHERE s.set_name = 'extra'")"
+check_fails "a table without primary key cannot join a set replicating updates" q 1 "SELECT spock.repset_add_table('default', 'nopk')"
+check_eq "... but can join an insert-only set" "t" "$(q 1 "SELECT spock.repset_add_table('default_insert_only', 'nopk')")"
+q 1 "SELECT spock.repset_add_seq('extra', 'rs_seq')" >/dev/null
+check_eq "sequence membership" "extra|rs_seq" "$(q 1 "SELECT s.set_name || '|' || q.set_seqoid::text FROM spock.replication_set_seq q JOIN spock.replication_set s USING (set_id)")"
+q 1 "SELECT spock.repset_alter('extra', replicate_delete := true)" >/dev/null
+check_eq "repset_alter changes only what it is given" "t,t,t,f" \
+    "$(q 1 "SELECT concat_ws(',', replicate_insert, replicate_update, replicate_delete, replicate_truncate) FROM spock.replication_set WHERE set_name = 'extra'")"
+check_eq "repset_remove_table" "t" "$(q 1 "SELECT spock.repset_remove_table('extra', 'rs_t')")"
+check_eq "repset_drop" "t" "$(q 1 "SELECT spock.repset_drop('extra')")"
+check_eq "repset_drop ifexists of a missing set" "f" "$(q 1 "SELECT spock.repset_drop('extra', true)")"
+check_fails "repset_drop of a missing set" q 1 "SELECT spock.repset_drop('extra')"
+check_eq "node_info" 'n1|inventory|ddl_sql,"default",default_insert_only' \
+    "$(q 1 "SELECT node_name || '|' || dbname || '|' || replication_sets FROM spock.node_info()")"
+check_eq "extension version" "5.0.9" "$(q 1 "SELECT extversion FROM pg_extension WHERE extname = 'spock'")"
 report_counts
