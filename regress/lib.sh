@@ -113,7 +113,7 @@ EOF
             as_pg "$PGBIN/psql" -X -q -h "$dir" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 \
                 -c "CREATE ROLE $TEST_USER LOGIN SUPERUSER PASSWORD '$TEST_PASSWORD'" \
                 -c "CREATE DATABASE $TEST_DB OWNER $TEST_USER" >/dev/null || die "setting up n$i failed"
-            q "$i" "CREATE EXTENSION IF NOT EXISTS spock CASCADE" >/dev/null || die "CREATE EXTENSION spock on n$i failed"
+            q "$i" "SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS spock CASCADE" >/dev/null || die "CREATE EXTENSION spock on n$i failed"
             return 0
         fi
     done
