@@ -1032,6 +1032,7 @@ DECLARE
     cmd text;
     bindir text := spock._bindir();
     tabs text;
+    filtered text;
     r record;
     t0 timestamptz;
 BEGIN
@@ -1117,22 +1118,52 @@ BEGIN
             PERFORM spock._run_shell(cmd);
         END IF;
         IF k IN ('d', 'f') THEN
-            SELECT string_agg(' -t ' || spock._shq(t.q), '') INTO tabs FROM dblink('spock_sync_ctl', format($q$
-                SELECT DISTINCT format('%%I.%%I', n.nspname, c.relname)
+            -- Per relation on the provider: its column list and row filter
+            -- over the subscribed sets (NULL = all columns / all rows, which
+            -- is the case as soon as one set has the relation without them).
+            tabs := NULL;
+            filtered := '';
+            FOR r IN SELECT * FROM dblink('spock_sync_ctl', format($q$
+                SELECT format('%%I.%%I', n.nspname, c.relname),
+                       CASE WHEN bool_or(m.cols IS NULL) THEN NULL ELSE max(m.cols) END,
+                       CASE WHEN bool_or(m.filter IS NULL) THEN NULL ELSE string_agg('(' || m.filter || ')', ' OR ') END
                 FROM spock.replication_set rs
                 JOIN spock.local_node ln ON ln.node_id = rs.set_nodeid
-                JOIN LATERAL (SELECT set_reloid::oid AS relid FROM spock.replication_set_table x WHERE x.set_id = rs.set_id
+                JOIN LATERAL (SELECT x.set_reloid::oid AS relid,
+                                     (SELECT string_agg(quote_ident(a), ', ') FROM unnest(x.set_att_list) a) AS cols,
+                                     pg_get_expr(x.set_row_filter, x.set_reloid) AS filter
+                              FROM spock.replication_set_table x WHERE x.set_id = rs.set_id
                               UNION ALL
-                              SELECT set_seqoid::oid FROM spock.replication_set_seq y WHERE y.set_id = rs.set_id) m ON true
+                              SELECT y.set_seqoid::oid, NULL, NULL FROM spock.replication_set_seq y WHERE y.set_id = rs.set_id) m ON true
                 JOIN pg_class c ON c.oid = m.relid
                 JOIN pg_namespace n ON n.oid = c.relnamespace
                 WHERE rs.set_name = ANY (%L::text[]) AND n.nspname <> 'spock' AND NOT (n.nspname = ANY (%L::text[]))
-            $q$, s.sub_replication_sets, coalesce(s.sub_skip_schema, '{}'))) AS t(q text);
+                GROUP BY n.nspname, c.relname
+            $q$, s.sub_replication_sets, coalesce(s.sub_skip_schema, '{}'))) AS t(q text, cols text, filter text)
+            LOOP
+                IF r.cols IS NULL AND r.filter IS NULL THEN
+                    tabs := coalesce(tabs, '') || ' -t ' || spock._shq(r.q);
+                ELSE
+                    filtered := filtered || format(
+                        ' && %s -X -q -v ON_ERROR_STOP=1 -d %s -c %s -c %s -c %s -c COMMIT >"$f" && %s -X -q -v ON_ERROR_STOP=1 -d %s -c %s -c %s <"$f"',
+                        spock._shq(bindir || '/psql'), spock._shq(pdsn),
+                        spock._shq('BEGIN ISOLATION LEVEL REPEATABLE READ'),
+                        spock._shq(format('SET TRANSACTION SNAPSHOT %L', current_setting('spock_double.snapshot'))),
+                        spock._shq(format('COPY (SELECT %s FROM %s%s) TO STDOUT', coalesce(r.cols, '*'), r.q,
+                                          CASE WHEN r.filter IS NOT NULL THEN ' WHERE ' || r.filter ELSE '' END)),
+                        spock._shq(bindir || '/psql'), spock._shq(ldsn),
+                        spock._shq('SET session_replication_role = replica'),
+                        spock._shq(format('COPY %s%s FROM STDIN', r.q, coalesce(' (' || r.cols || ')', ''))));
+                END IF;
+            END LOOP;
             IF tabs IS NOT NULL THEN
                 cmd := format('f=$(mktemp) || exit 1; %s --data-only --disable-triggers --snapshot=%s -d %s%s -f "$f" && %s -X -q -v ON_ERROR_STOP=1 -d %s -f "$f" >/dev/null; rc=$?; rm -f "$f"; exit $rc',
                     spock._shq(bindir || '/pg_dump'), spock._shq(current_setting('spock_double.snapshot')),
                     spock._shq(pdsn), tabs, spock._shq(bindir || '/psql'), spock._shq(ldsn));
                 PERFORM spock._run_shell(cmd);
+            END IF;
+            IF filtered <> '' THEN
+                PERFORM spock._run_shell('f=$(mktemp) || exit 1; true' || filtered || '; rc=$?; rm -f "$f"; exit $rc');
             END IF;
             FOR r IN SELECT key::oid AS node, value::pg_lsn AS lsn
                      FROM jsonb_each_text(current_setting('spock_double.positions')::jsonb)

@@ -16,6 +16,10 @@ for i in 1 2; do q "$i" "SELECT spock.node_create('n$i', '$(node_dsn "$i")')" >/
 q 1 "CREATE TABLE t (id int PRIMARY KEY)"
 q 1 "SELECT spock.repset_add_table('default', 't')" >/dev/null
 q 1 "INSERT INTO t SELECT generate_series(1, 100)"
+# A table published with a column list and a row filter: the copy honours both.
+q 1 "CREATE TABLE f (id int PRIMARY KEY, a text, secret text)"
+q 1 "SELECT spock.repset_add_table('default', 'f', false, '{id,a}', 'id > 5')" >/dev/null
+q 1 "INSERT INTO f SELECT g, 'a' || g, 's' || g FROM generate_series(1, 10) g"
 
 # Slot creation on the provider waits for its running transactions: an open
 # one there holds the sync (and so the "initializing" state) as long as we like.
@@ -32,6 +36,8 @@ wait "$blocker" 2>/dev/null
 check_cmd "replicating once the sync is done" wait_status replicating 60
 check_eq "sync status ready" "r" "$(q 2 "SELECT sync_status FROM spock.local_sync_status")"
 check_eq "structure and data were copied" "100" "$(q 2 "SELECT count(*) FROM t")"
+check_eq "filtered copy: only rows with id > 5, only the listed columns" "5|6|0" \
+    "$(q 2 "SELECT count(*) || '|' || min(id) || '|' || count(secret) FROM f")"
 check_eq "sub_wait_for_sync returns" "" "$(q 2 "SELECT spock.sub_wait_for_sync('sub_n1_n2')")"
 check_eq "columns of sub_show_status" "sub_n1_n2|replicating|n1|$(node_dsn 1)|spk_inventory_n1_sub_n1_n2|{default}|{}" \
     "$(q 2 "SELECT * FROM spock.sub_show_status()")"
