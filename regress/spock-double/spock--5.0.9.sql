@@ -120,7 +120,16 @@ CREATE TABLE spock._snapshot_log (
     logged_at timestamptz NOT NULL DEFAULT now()
 );
 
+-- Provider side: subscriptions a data copy paused, and by which backend.
+CREATE TABLE spock._paused (
+    subname name PRIMARY KEY,
+    pauser_pid int NOT NULL,
+    paused_at timestamptz NOT NULL DEFAULT now()
+);
+
 -- --------------------------------------------------------------- C helpers
+CREATE FUNCTION spock._start_pause_watchdog(pauser_pid int)
+RETURNS void AS 'MODULE_PATHNAME', 'spock_start_pause_watchdog' LANGUAGE C STRICT VOLATILE;
 
 CREATE FUNCTION spock._start_sync_worker(subid oid, creator_xid int8, subname text)
 RETURNS int AS 'MODULE_PATHNAME', 'spock_start_sync_worker' LANGUAGE C STRICT VOLATILE;
@@ -972,8 +981,35 @@ BEGIN
     FROM pg_subscription WHERE subenabled AND subdbid = spock._dboid();
     FOREACH n IN ARRAY names LOOP
         EXECUTE format('ALTER SUBSCRIPTION %I DISABLE', n);
+        INSERT INTO spock._paused (subname, pauser_pid) VALUES (n, pg_backend_pid())
+        ON CONFLICT (subname) DO UPDATE SET pauser_pid = EXCLUDED.pauser_pid, paused_at = now();
     END LOOP;
+    IF cardinality(names) > 0 THEN
+        PERFORM spock._start_pause_watchdog(pg_backend_pid());
+    END IF;
     RETURN names;
+END $$;
+
+-- Resumes what a dead pauser left paused (run by the pause watchdog).
+CREATE FUNCTION spock._pause_watchdog(pauser int) RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE r record;
+BEGIN
+    LOOP
+        EXIT WHEN NOT EXISTS (SELECT 1 FROM spock._paused WHERE pauser_pid = pauser);
+        IF NOT spock._pid_alive(pauser) THEN
+            FOR r IN SELECT subname FROM spock._paused WHERE pauser_pid = pauser LOOP
+                IF spock._native_exists(r.subname) THEN
+                    EXECUTE format('ALTER SUBSCRIPTION %I ENABLE', r.subname);
+                END IF;
+                RAISE LOG 'spock: resumed subscription % paused by vanished backend %', r.subname, pauser;
+            END LOOP;
+            DELETE FROM spock._paused WHERE pauser_pid = pauser;
+            EXIT;
+        END IF;
+        PERFORM pg_sleep(0.2);
+    END LOOP;
+    RETURN true;
 END $$;
 
 -- Waits until the apply workers of those subscriptions are gone.
@@ -1007,6 +1043,7 @@ BEGIN
             EXECUTE format('ALTER SUBSCRIPTION %I ENABLE', n);
         END IF;
     END LOOP;
+    DELETE FROM spock._paused WHERE subname = ANY (names);
     RETURN true;
 END $$;
 

@@ -33,6 +33,7 @@ typedef struct SyncWorkerArgs
 } SyncWorkerArgs;
 
 PGDLLEXPORT void spock_sync_worker_main(Datum main_arg);
+PGDLLEXPORT void spock_pause_watchdog_main(Datum main_arg);
 
 void		_PG_init(void);
 
@@ -86,6 +87,42 @@ spock_start_sync_worker(PG_FUNCTION_ARGS)
 		pid = 0;
 
 	PG_RETURN_INT32((int32) pid);
+}
+
+/*
+ * spock._start_pause_watchdog(pauser_pid int) RETURNS void: starts a worker
+ * that resumes the subscriptions paused by that backend once it is gone,
+ * should it die before resuming them itself.
+ */
+PG_FUNCTION_INFO_V1(spock_start_pause_watchdog);
+Datum
+spock_start_pause_watchdog(PG_FUNCTION_ARGS)
+{
+	int32		pauser = PG_GETARG_INT32(0);
+	BackgroundWorker worker;
+	BackgroundWorkerHandle *handle;
+	SyncWorkerArgs args;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "spock");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "spock_pause_watchdog_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "spock pause watchdog %d", pauser);
+	snprintf(worker.bgw_type, BGW_MAXLEN, "spock pause watchdog");
+	worker.bgw_main_arg = Int32GetDatum(pauser);
+	args.dboid = MyDatabaseId;
+	args.creator_xid = 0;
+	memcpy(worker.bgw_extra, &args, sizeof(args));
+	worker.bgw_notify_pid = 0;
+
+	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("could not register spock pause watchdog"),
+				 errhint("Raise max_worker_processes.")));
+	PG_RETURN_VOID();
 }
 
 /* spock._pid_alive(pid int) RETURNS bool */
@@ -180,5 +217,36 @@ spock_sync_worker_main(Datum main_arg)
 		pgstat_report_activity(STATE_IDLE, NULL);
 	}
 
+	proc_exit(0);
+}
+
+/* Main of the pause watchdog: runs spock._pause_watchdog(pauser_pid). */
+void
+spock_pause_watchdog_main(Datum main_arg)
+{
+	int32		pauser = DatumGetInt32(main_arg);
+	SyncWorkerArgs args;
+	Oid			argtypes[1] = {INT4OID};
+	Datum		values[1];
+
+	memcpy(&args, MyBgworkerEntry->bgw_extra, sizeof(args));
+
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(args.dboid, InvalidOid, 0);
+
+	values[0] = Int32GetDatum(pauser);
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "spock pause watchdog");
+	if (SPI_execute_with_args("SELECT spock._pause_watchdog($1)",
+							  1, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "spock._pause_watchdog failed");
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
 	proc_exit(0);
 }

@@ -72,6 +72,29 @@ check_eq "no native subscription left" "0" "$(q 2 "SELECT count(*) FROM pg_subsc
 check_eq "no catalog rows left" "0|0" "$(q 2 "SELECT (SELECT count(*) FROM spock.subscription) || '|' || (SELECT count(*) FROM spock.local_sync_status)")"
 check_eq "sub_drop of a missing one with ifexists" "" "$(q 2 "SELECT spock.sub_drop('sub_n1_n2', true)")"
 
+# A sync worker that dies while its provider's apply is paused (here:
+# sub_drop kills it while slot creation waits) must not leave the provider's
+# subscriptions disabled.
+q 2 "CREATE TABLE t2 (id int PRIMARY KEY)"
+q 2 "SELECT spock.repset_add_table('default', 't2')" >/dev/null
+q 1 "CREATE TABLE t2 (id int PRIMARY KEY)"
+q 1 "SELECT spock.sub_create('sub_n2_n1', '$(node_dsn 2)', '{default}')" >/dev/null
+check_cmd "n1 subscribes to n2" wait_replicating 1 60
+PGAPPNAME=zodan_blocker psql_n 1 -c "BEGIN; SELECT txid_current(); SELECT pg_sleep(60); COMMIT;" >/dev/null 2>&1 &
+blocker=$!
+for _ in $(seq 1 50); do [ "$(q 1 "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'zodan_blocker' AND backend_xid IS NOT NULL")" = 1 ] && break; sleep 0.1; done
+q 2 "SELECT spock.sub_create('sub_n1_n2', '$(node_dsn 1)', '{default}', false, true)" >/dev/null
+for _ in $(seq 1 100); do [ "$(q 1 "SELECT subenabled FROM pg_subscription WHERE subname = 'sub_n2_n1'")" = f ] && break; sleep 0.1; done
+check_eq "the copy paused n1's own apply" "f" "$(q 1 "SELECT subenabled FROM pg_subscription WHERE subname = 'sub_n2_n1'")"
+q 2 "SELECT spock.sub_drop('sub_n1_n2')" >/dev/null 2>&1
+check_cmd "n1's subscription replicates again after the pauser died" wait_replicating 1 30
+q 1 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'zodan_blocker'" >/dev/null
+wait "$blocker" 2>/dev/null
+q 2 "INSERT INTO t2 VALUES (1)"
+check_cmd "and applies n2's changes" wait_sync 2 1 30
+check_eq "row from n2 arrived" "1" "$(q 1 "SELECT count(*) FROM t2")"
+q 1 "SELECT spock.sub_drop('sub_n2_n1')" >/dev/null
+
 # A dead provider does not stop the cleanup.
 q 2 "SELECT spock.sub_create('sub_n1_n2', '$(node_dsn 1)', '{default}', false, false, enabled := false)" >/dev/null
 as_pg "$PGBIN/pg_ctl" -D "$CLUSTER_DIR/n1" -m fast -w stop >/dev/null
