@@ -22,6 +22,7 @@
 #include "storage/ipc.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
+#include "utils/elog.h"
 #include "utils/snapmgr.h"
 
 PG_MODULE_MAGIC;
@@ -37,10 +38,52 @@ PGDLLEXPORT void spock_pause_watchdog_main(Datum main_arg);
 
 void		_PG_init(void);
 
+/*
+ * Native subscriptions are made with disable_on_error so that an apply error
+ * (a conflict, a change delivered twice) leaves them disabled: status "down"
+ * for good. But PG15 also disables them when the provider connection drops,
+ * where Spock's apply worker simply reconnects. So in logical replication
+ * workers a connection error (class 08) is noted when it is reported, and the
+ * "disable the subscription" commit that follows is refused: the worker then
+ * exits with that error and the launcher starts it again later.
+ */
+static emit_log_hook_type prev_emit_log_hook = NULL;
+static bool connection_lost = false;
+
+static bool
+in_logical_replication_worker(void)
+{
+	return MyBackendType == B_BG_WORKER && MyBgworkerEntry != NULL &&
+		strcmp(MyBgworkerEntry->bgw_type, "logical replication worker") == 0;
+}
+
+static void
+spock_emit_log_hook(ErrorData *edata)
+{
+	if (prev_emit_log_hook)
+		prev_emit_log_hook(edata);
+	if (edata->elevel == ERROR &&
+		ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_CONNECTION_EXCEPTION &&
+		in_logical_replication_worker())
+		connection_lost = true;
+}
+
+static void
+spock_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_PRE_COMMIT && connection_lost &&
+		in_logical_replication_worker())
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("spock: lost the connection to the provider; the subscription stays enabled and will reconnect")));
+}
+
 void
 _PG_init(void)
 {
-	/* nothing: loading via shared_preload_libraries is all Spock needs */
+	prev_emit_log_hook = emit_log_hook;
+	emit_log_hook = spock_emit_log_hook;
+	RegisterXactCallback(spock_xact_callback, NULL);
 }
 
 /*

@@ -93,6 +93,19 @@ wait "$blocker" 2>/dev/null
 q 2 "INSERT INTO t2 VALUES (1)"
 check_cmd "and applies n2's changes" wait_sync 2 1 30
 check_eq "row from n2 arrived" "1" "$(q 1 "SELECT count(*) FROM t2")"
+
+# A provider that goes away for a while: down meanwhile, then replicating
+# again by itself (a lost connection is not an apply error).
+as_pg "$PGBIN/pg_ctl" -D "$CLUSTER_DIR/n2" -m fast -w stop >/dev/null
+st=down
+for _ in $(seq 1 50); do st=$(q 1 "SELECT status FROM spock.sub_show_status('sub_n2_n1')"); [ "$st" = down ] && break; sleep 0.1; done
+check_eq "down while its provider is stopped" "down" "$st"
+sleep 3
+as_pg "$PGBIN/pg_ctl" -D "$CLUSTER_DIR/n2" -l "$CLUSTER_DIR/n2.log" -w start >/dev/null
+check_cmd "replicating again once the provider is back" wait_replicating 1 60
+q 2 "INSERT INTO t2 VALUES (2)"
+check_cmd "changes flow again" wait_sync 2 1 30
+check_eq "row written after the restart arrived" "2" "$(q 1 "SELECT count(*) FROM t2")"
 q 1 "SELECT spock.sub_drop('sub_n2_n1')" >/dev/null
 
 # A dead provider does not stop the cleanup.
