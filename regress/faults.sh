@@ -27,6 +27,22 @@ leftovers() {
     echo $((total + n))
 }
 
+# While held (by a session of its own on n4), a run with zodan.pause_at_step waits at that step.
+hold_pause_lock() {
+    PGAPPNAME=zodan_pause_holder psql_n 4 -c "SELECT pg_advisory_lock(hashtext('zodan.pause'))" \
+        -c "SELECT pg_sleep(600)" >/dev/null 2>&1 &
+    PAUSE_HOLDER=$!
+    local t
+    for t in $(seq 1 100); do
+        [ "$(q 4 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")" -ge 1 ] && return
+        sleep 0.05
+    done
+}
+release_pause_lock() {
+    q 4 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'zodan_pause_holder'" >/dev/null
+    wait "$PAUSE_HOLDER" 2>/dev/null
+}
+
 # Runs the add with a fault; returns once the run has stopped.
 #   error STEP   - zodan.fail_at_step = 'STEP:after' (the step's work is done, not recorded)
 #   kill STEP    - zodan.pause_at_step = STEP, then pg_terminate_backend of the caller
@@ -37,6 +53,7 @@ inject() {
         grep -q "injected failure" <<<"$out"
         return
     fi
+    hold_pause_lock
     PGAPPNAME=zodan_fault psql_n 4 -c "SET zodan.pause_at_step = '$step'" -c "$(ADD_CALL)" >/dev/null 2>&1 &
     local caller=$!
     for t in $(seq 1 300); do
@@ -47,6 +64,7 @@ inject() {
     done
     q 4 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'zodan_fault'" >/dev/null
     wait $caller
+    release_pause_lock
     [ "$(q 4 "SELECT count(*) FROM spock.zodan_add_node_status WHERE step_name = '$step' AND state = 'running'")" = 1 ]
 }
 
@@ -116,3 +134,8 @@ scenario() {
         fi
     fi
 }
+
+# node_stop I / node_start I: stop a node's server (fast) and start it again
+# on the same port and data directory.
+node_stop() { as_pg "$PGBIN/pg_ctl" -D "$CLUSTER_DIR/n$1" -m fast -w stop >/dev/null; }
+node_start() { as_pg "$PGBIN/pg_ctl" -D "$CLUSTER_DIR/n$1" -l "$CLUSTER_DIR/n$1.log" -w -t 60 start >/dev/null; }

@@ -212,7 +212,7 @@ TESTS_PASSED=${TESTS_PASSED:-0}
 TESTS_FAILED=${TESTS_FAILED:-0}
 
 ok()   { TESTS_PASSED=$((TESTS_PASSED + 1)); echo "ok - $*"; }
-fail() { TESTS_FAILED=$((TESTS_FAILED + 1)); echo "not ok - $*"; }
+fail() { TESTS_FAILED=$((TESTS_FAILED + 1)); echo "not ok - $*"; return 1; }
 
 # check_eq NAME EXPECTED ACTUAL
 check_eq() {

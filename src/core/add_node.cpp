@@ -146,7 +146,7 @@ void AddNode::run_step(const StepInfo &step, void (AddNode::*fn)(JsonObject &)) 
     JsonObject out;
     try {
         rt_.maybe_fail_at(step.name);
-        rt_.maybe_pause_at(step.name);
+        if (rt_.pause_requested(step.name)) pause_here(step.name);
         (this->*fn)(out);
         rt_.maybe_fail_at(std::string(step.name) + ":after");
     } catch (const std::exception &e) {
@@ -158,6 +158,13 @@ void AddNode::run_step(const StepInfo &step, void (AddNode::*fn)(JsonObject &)) 
     }
     journal_.step_done(step.no, out.str());
     detail(std::string(step.name) + " done", "took " + std::to_string(rt_.now_ms() - t0) + " ms");
+}
+
+void AddNode::pause_here(const std::string &step) {
+    // A test holds this lock to keep the run waiting here, like a real wait.
+    rt_.report(Level::Notice, "pausing at step \"" + step + "\" while the advisory lock zodan.pause is held");
+    view_.neu.db().exec({"pause", "SELECT pg_catalog.pg_advisory_lock(hashtext('zodan.pause'))", {}});
+    view_.neu.db().exec({"end the pause", "SELECT pg_catalog.pg_advisory_unlock(hashtext('zodan.pause'))", {}});
 }
 
 void AddNode::check_versions_step(JsonObject &out) {

@@ -73,6 +73,7 @@ private:
     // Takes over an unfinished earlier run, or refuses; false when there is none.
     bool resume_earlier_run(const std::string &fingerprint);
     void restore_outputs();
+    void pause_here(const std::string &step);
     // Step 5 again after its copy failed: the subscription and what it copied go first.
     void discard_failed_copy(const std::string &sub);
     void detail(const std::string &message, const std::string &detail_text = "");

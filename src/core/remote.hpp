@@ -133,8 +133,8 @@ public:
     // Test-only fault injection (zodan.fail_at_step): throws when `point` is
     // the one named ("step" before a step's work, "step:after" after it).
     virtual void maybe_fail_at(const std::string &point) {}
-    // Test-only (zodan.pause_at_step): waits, interruptibly, at the named step.
-    virtual void maybe_pause_at(const std::string &step) {}
+    // Test-only (zodan.pause_at_step): whether to pause at the named step.
+    virtual bool pause_requested(const std::string &step) { return false; }
 };
 
 }  // namespace zodan

@@ -62,11 +62,8 @@ void BackendRuntime::maybe_fail_at(const std::string &point) {
         throw UserError("injected failure at \"" + point + "\" (zodan.fail_at_step)");
 }
 
-void BackendRuntime::maybe_pause_at(const std::string &step) {
-    if (!guc_pause_at_step || step != guc_pause_at_step) return;
-    report(Level::Notice, "pausing at step \"" + step + "\" (zodan.pause_at_step)", "");
-    const int64_t until = now_ms() + guc_sync_timeout_ms;
-    while (now_ms() < until) sleep_ms(100);
+bool BackendRuntime::pause_requested(const std::string &step) {
+    return guc_pause_at_step && step == guc_pause_at_step;
 }
 
 }  // namespace zodan::pg

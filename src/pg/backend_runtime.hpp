@@ -25,7 +25,7 @@ public:
     int backend_pid() override;
     QueryResult read_local(const Query &query) override;
     void maybe_fail_at(const std::string &point) override;
-    void maybe_pause_at(const std::string &step) override;
+    bool pause_requested(const std::string &step) override;
 };
 
 }  // namespace zodan::pg

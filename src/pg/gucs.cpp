@@ -27,8 +27,12 @@ void define_gucs() {
     // Testing aid: raise an error when spock.add_node reaches the named step.
     DefineCustomStringVariable("zodan.fail_at_step", "Test only: make spock.add_node fail at this step (\"step\" or \"step:after\").", nullptr,
                                &guc_fail_at_step, "", PGC_SUSET, GUC_NOT_IN_SAMPLE, nullptr, nullptr, nullptr);
-    // Testing aid: make spock.add_node wait at the named step until interrupted.
-    DefineCustomStringVariable("zodan.pause_at_step", "Test only: make spock.add_node wait at this step.", nullptr,
+    // Testing aid: make spock.add_node wait at the named step while another
+    // session holds the advisory lock hashtext('zodan.pause') on the new node.
+    DefineCustomStringVariable("zodan.pause_at_step",
+                               "Test only: make spock.add_node wait at this step while the advisory lock "
+                               "hashtext('zodan.pause') is held on the new node.",
+                               nullptr,
                                &guc_pause_at_step, "", PGC_SUSET, GUC_NOT_IN_SAMPLE, nullptr, nullptr, nullptr);
     MarkGUCPrefixReserved("zodan");
 }
