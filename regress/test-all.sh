@@ -35,14 +35,16 @@ if cmake -S "$ROOT" -B "$ROOT/build" -DCMAKE_BUILD_TYPE=Debug >"$LOGDIR/cmake.lo
     rc=$?
     tail -n 3 "$LOGDIR/ctest.log"
     # One CTest test runs a whole Catch2 binary; count its individual test cases.
-    "$ROOT/build/zodan_unit_tests" -r compact >"$LOGDIR/catch.log" 2>&1
-    line=$(grep -E '(All tests passed|test cases)' "$LOGDIR/catch.log" | tail -n1)
-    cp=$(sed -nE 's/.*All tests passed \([0-9]+ assertions? in ([0-9]+) test cases?\).*/\1/p' <<<"$line")
+    "$ROOT/build/zodan_unit_tests" >"$LOGDIR/catch.log" 2>&1
+    # Catch2's closing line: "All tests passed (A assertions in N test cases)"
+    # or "test cases: N | P passed | F failed".
+    cp=$(sed -nE 's/^All tests passed \([0-9]+ assertions? in ([0-9]+) test cases?\).*/\1/p' "$LOGDIR/catch.log")
     if [ -n "$cp" ] && [ $rc = 0 ]; then
         passed=$((passed + cp))
+        echo "unit tests: $cp test cases passed"
     else
-        cf=$(sed -nE 's/.*test cases: ([0-9]+) \| ([0-9]+) passed \| ([0-9]+) failed.*/\3/p' <<<"$line")
-        cpp=$(sed -nE 's/.*test cases: ([0-9]+) \| ([0-9]+) passed \| ([0-9]+) failed.*/\2/p' <<<"$line")
+        cpp=$(sed -nE 's/^test cases: *([0-9]+) \| *([0-9]+) passed \| *([0-9]+) failed.*/\2/p' "$LOGDIR/catch.log")
+        cf=$(sed -nE 's/^test cases: *([0-9]+) \| *([0-9]+) passed \| *([0-9]+) failed.*/\3/p' "$LOGDIR/catch.log")
         passed=$((passed + ${cpp:-0})); failed=$((failed + ${cf:-1}))
         failures+=("unit tests (see $LOGDIR/ctest.log)")
         cat "$LOGDIR/ctest.log"
