@@ -139,3 +139,20 @@ scenario() {
 # on the same port and data directory.
 node_stop() { as_pg "$PGBIN/pg_ctl" -D "$CLUSTER_DIR/n$1" -m fast -w stop >/dev/null; }
 node_start() { as_pg "$PGBIN/pg_ctl" -D "$CLUSTER_DIR/n$1" -l "$CLUSTER_DIR/n$1.log" -w -t 60 start >/dev/null; }
+
+# run_fault_suite KIND: for every step (or those in FAULT_STEPS), one
+# scenario of KIND with each way out, on a 4-node cluster under writes.
+run_fault_suite() {
+    local kind=$1 step
+    ensure_zodan
+    cluster_start 4
+    inventory_cluster 3
+    q 4 "CREATE EXTENSION zodan" >/dev/null
+    for step in ${FAULT_STEPS:-check_versions check_preconditions create_node prepare_other_nodes sync_source \
+                 copy_source catch_up advance_slots mirror_replication_sets enable_other_subscriptions \
+                 create_reverse_subscriptions confirm}; do
+        scenario "$kind" "$step" resume
+        scenario "$kind" "$step" rollback
+    done
+    report_counts
+}

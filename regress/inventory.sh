@@ -24,7 +24,7 @@ SQL
 # inventory_cluster K: schema, nodes and sets on n1..nK, then the full mesh
 # over all four sets, then some rows written on n1 and seen everywhere.
 inventory_cluster() {
-    local k=$1 i p s
+    local k=$1 i s
     for i in $(seq 1 "$k"); do
         inventory_schema_sql | psql_n "$i" >/dev/null || die "schema on n$i failed"
     done
@@ -32,14 +32,7 @@ inventory_cluster() {
     for i in $(seq 1 "$k"); do
         inventory_sets_sql | psql_n "$i" >/dev/null || die "replication sets on n$i failed"
     done
-    for s in $(seq 1 "$k"); do
-        for p in $(seq 1 "$k"); do
-            [ "$p" = "$s" ] && continue
-            q "$s" "SELECT spock.sub_create('sub_n${p}_n${s}', '$(node_dsn "$p")', $INVENTORY_SETS, false, false, '{}')" >/dev/null \
-                || die "sub_create sub_n${p}_n${s} failed"
-        done
-    done
-    for s in $(seq 1 "$k"); do wait_replicating "$s" 60 || die "mesh on n$s did not reach replicating"; done
+    mesh_subscriptions "$k" "$INVENTORY_SETS"
     q 1 "INSERT INTO items SELECT g, 'item ' || g, g % 17 FROM generate_series(1, 500) g" >/dev/null
     q 1 "INSERT INTO orders SELECT g, 1 + g % 500, 'order ' || g FROM generate_series(1, 300) g" >/dev/null
     q 1 "INSERT INTO audit_log SELECT g, 'event ' || g FROM generate_series(1, 200) g" >/dev/null

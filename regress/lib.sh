@@ -168,12 +168,11 @@ node_create_all() {
     done
 }
 
-# cluster_mesh K [SETS]: node_create on n1..nK, then a full mesh of
-# subscriptions sub_<p>_<s> (forward_origins '{}'), then waits until every one
-# is replicating. SETS is a SQL text[] literal of replication sets.
-cluster_mesh() {
+# mesh_subscriptions K [SETS]: a full mesh of subscriptions sub_<p>_<s>
+# (forward_origins '{}') among the nodes n1..nK, which must be Spock nodes
+# already; waits until every one is replicating. SETS is a SQL text[] literal.
+mesh_subscriptions() {
     local k=$1 sets=${2:-"'{default,default_insert_only,ddl_sql}'"} p s
-    node_create_all "$k"
     for s in $(seq 1 "$k"); do
         for p in $(seq 1 "$k"); do
             [ "$p" = "$s" ] && continue
@@ -182,6 +181,12 @@ cluster_mesh() {
         done
     done
     for s in $(seq 1 "$k"); do wait_replicating "$s" 60 || die "mesh on n$s did not reach replicating"; done
+}
+
+# cluster_mesh K [SETS]: node_create on n1..nK, then mesh_subscriptions.
+cluster_mesh() {
+    node_create_all "$1"
+    mesh_subscriptions "$@"
 }
 
 # wait_replicating I [SECONDS]: waits until every subscription on node I is replicating.

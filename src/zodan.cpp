@@ -65,8 +65,7 @@ Datum zodan_add_node(PG_FUNCTION_ARGS) {
     const bool verbose = bool_arg(fcinfo, 4, false);
     const char *location = text_arg(fcinfo, 5), *country = text_arg(fcinfo, 6), *info = jsonb_arg(fcinfo, 7);
 
-    zodan::pg::ErrorReport report;
-    bool failed = zodan::pg::invoke_cpp(report, [&] {
+    zodan::pg::run_or_raise([&] {
         zodan::AddNodeArgs args;
         args.src_name = src_name;
         args.src_dsn = src_dsn;
@@ -79,7 +78,6 @@ Datum zodan_add_node(PG_FUNCTION_ARGS) {
         zodan::pg::BackendRuntime rt;
         zodan::AddNode(rt, std::move(args)).run();
     });
-    if (failed) zodan::pg::raise_error(report);
     PG_RETURN_VOID();
 }
 
@@ -91,8 +89,7 @@ Datum zodan_health_check(PG_FUNCTION_ARGS) {
     require_arg(src_dsn, "src_dsn");
     const bool verbose = bool_arg(fcinfo, 5, false);
 
-    zodan::pg::ErrorReport report;
-    bool failed = zodan::pg::invoke_cpp(report, [&] {
+    zodan::pg::run_or_raise([&] {
         zodan::AddNodeArgs args;
         args.src_name = src_name;
         args.src_dsn = src_dsn;
@@ -102,7 +99,6 @@ Datum zodan_health_check(PG_FUNCTION_ARGS) {
         zodan::pg::BackendRuntime rt;
         zodan::health_check(rt, args, check_type ? check_type : "pre");
     });
-    if (failed) zodan::pg::raise_error(report);
     PG_RETURN_VOID();
 }
 
@@ -112,8 +108,7 @@ Datum zodan_remove_node(PG_FUNCTION_ARGS) {
     require_arg(target_dsn, "target_node_dsn");
     const bool verbose = bool_arg(fcinfo, 2, true);
 
-    zodan::pg::ErrorReport report;
-    bool failed = zodan::pg::invoke_cpp(report, [&] {
+    zodan::pg::run_or_raise([&] {
         zodan::RemoveNodeArgs args;
         args.target_name = target_name;
         args.target_dsn = target_dsn;
@@ -121,6 +116,5 @@ Datum zodan_remove_node(PG_FUNCTION_ARGS) {
         zodan::pg::BackendRuntime rt;
         zodan::RemoveNode(rt, std::move(args)).run();
     });
-    if (failed) zodan::pg::raise_error(report);
     PG_RETURN_VOID();
 }

@@ -44,30 +44,18 @@ PgError take_pg_error(MemoryContext ctx);
 // longjmp never crosses a C++ frame.
 template <typename Fn>
 auto pg_call(Fn &&fn) -> decltype(fn()) {
-    MemoryContext ctx = CurrentMemoryContext;
-    bool failed = false;
-    PgError error(0, "", "", "");
-    // A C++ exception must not leave the PG_TRY block either: it would leave
-    // PostgreSQL's exception stack pointing into a dead frame.
-    std::exception_ptr cpp_error;
     if constexpr (std::is_void_v<decltype(fn())>) {
-        PG_TRY();
-        {
-            try {
-                fn();
-            } catch (...) {
-                cpp_error = std::current_exception();
-            }
-        }
-        PG_CATCH();
-        {
-            error = take_pg_error(ctx);
-            failed = true;
-        }
-        PG_END_TRY();
-        if (cpp_error) std::rethrow_exception(cpp_error);
-        if (failed) throw error;
+        pg_call([&] {
+            fn();
+            return true;
+        });
     } else {
+        MemoryContext ctx = CurrentMemoryContext;
+        bool failed = false;
+        PgError error(0, "", "", "");
+        // A C++ exception must not leave the PG_TRY block either: it would leave
+        // PostgreSQL's exception stack pointing into a dead frame.
+        std::exception_ptr cpp_error;
         decltype(fn()) result{};
         PG_TRY();
         {

@@ -3,6 +3,8 @@
 // ereport(ERROR) after every C++ frame is gone.
 #pragma once
 
+#include <utility>
+
 namespace zodan::pg {
 
 // Plain data only (palloc'd strings), since ereport will longjmp over the
@@ -24,6 +26,14 @@ bool invoke_cpp(ErrorReport &report, Fn &&fn);
 
 // Fills `report` from the exception in flight (call inside a catch handler).
 void describe_current_exception(ErrorReport &report);
+
+// The usual shape of an entry point's body: run fn, and raise what it threw
+// as an ERROR once its frames are gone (this frame holds only plain data).
+template <typename Fn>
+void run_or_raise(Fn &&fn) {
+    ErrorReport report;
+    if (invoke_cpp(report, std::forward<Fn>(fn))) raise_error(report);
+}
 
 template <typename Fn>
 bool invoke_cpp(ErrorReport &report, Fn &&fn) {
