@@ -20,3 +20,15 @@ SELECT spock.sub_disable('sub_n4_n2');
 CALL spock.health_check('n1', :'n1_dsn', 'n4', :'n4_dsn', 'post');
 \c :n2_dsn
 SELECT spock.sub_enable('sub_n4_n2');
+-- (wait until the re-enabled subscription delivers again)
+\c :n4_dsn
+SELECT spock.sync_event() AS n4_lsn \gset
+\c :n2_dsn
+CALL spock.wait_for_sync_event(NULL, 'n4', :'n4_lsn', 30);
+
+-- Without a new node: is the cluster whole ('post'), could it take one ('pre')?
+\c :n4_dsn
+\set VERBOSITY terse
+CALL spock.health_check('n1', :'n1_dsn', check_type := 'post');
+CALL spock.health_check('n1', :'n1_dsn', check_type := 'pre');
+CALL spock.health_check('n1', :'n1_dsn', 'n4', NULL, 'post');

@@ -5,30 +5,23 @@
 
 namespace zodan {
 
-namespace {
-
-ClusterView connect_for_post(Runtime &rt, const AddNodeArgs &args) {
-    // After a join N is listed in S's catalog: reach every node from there.
-    AddNodeArgs without_new = args;
-    ClusterView view = discover_cluster(rt, without_new);
-    return view;
-}
-
-}  // namespace
-
 void health_check(Runtime &rt, const AddNodeArgs &args, const std::string &check_type) {
     if (check_type != "pre" && check_type != "post")
         throw std::invalid_argument("check_type must be 'pre' or 'post', not '" + check_type + "'");
-    if (args.new_name.empty() || args.new_dsn.empty())
-        throw std::invalid_argument("health_check needs new_node_name and new_node_dsn");
+    if (args.new_name.empty() != args.new_dsn.empty())
+        throw std::invalid_argument("health_check needs both new_node_name and new_node_dsn, or neither");
 
     std::vector<CheckResult> results;
+    // Without a new node, 'pre' asks whether the cluster can take one and
+    // 'post' whether it is whole.
+    ClusterView view = discover_cluster(rt, args);
     if (check_type == "pre") {
-        ClusterView view = discover_cluster(rt, args);
         results = check_versions(rt, view);
-        for (CheckResult &r : check_preconditions(rt, view)) results.push_back(std::move(r));
+        if (view.has_new_node())
+            for (CheckResult &r : check_preconditions(rt, view)) results.push_back(std::move(r));
+        else
+            results.push_back(check_subscriptions_enabled(rt, view));
     } else {
-        ClusterView view = connect_for_post(rt, args);
         results = check_joined(rt, view);
     }
     size_t failures = 0;

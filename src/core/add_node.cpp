@@ -140,7 +140,9 @@ void AddNode::run_step(const StepInfo &step, void (AddNode::*fn)(JsonObject &)) 
         rt_.report(Level::Notice, phase + " (done before)");
         return;
     }
-    rt_.report(Level::Notice, phase);
+    // Phases that only concern the other nodes say so in a two-node cluster.
+    const bool only_others = step.no == 4 || step.no == 9;
+    rt_.report(Level::Notice, phase + (only_others && view_.others.empty() ? " (nothing to do: no other nodes)" : ""));
     journal_.step_started(step.no, step.name);
     const int64_t t0 = rt_.now_ms();
     JsonObject out;

@@ -39,7 +39,7 @@ std::vector<QueryResult> on_each(Runtime &rt, const std::vector<Member *> &membe
 
 std::vector<CheckResult> check_versions(Runtime &rt, ClusterView &view) {
     std::vector<Member *> all = view.existing();
-    all.push_back(&view.neu);
+    if (view.has_new_node()) all.push_back(&view.neu);
     std::vector<QueryResult> results = on_each(rt, all, sql::spock_version());
     const Version minimum = Version::parse(kMinimumSpockVersion);
     std::vector<CheckResult> out;
@@ -115,15 +115,9 @@ std::vector<CheckResult> check_preconditions(Runtime &rt, ClusterView &view) {
                                    "\": " + join(missing),
                                "Create these roles on the new node, with the same attributes, before adding it."));
 
-    std::vector<Member *> existing = view.existing();
-    std::vector<QueryResult> disabled = on_each(rt, existing, sql::disabled_subscriptions());
-    std::vector<std::string> bad;
-    for (size_t i = 0; i < existing.size(); ++i)
-        for (const std::string &s : column(disabled[i], "sub_name")) bad.push_back(s + " on " + existing[i]->name);
-    out.push_back(bad.empty() ? pass("all subscriptions enabled")
-                              : failed("all subscriptions enabled", "disabled subscription(s) in the cluster: " + join(bad),
-                                       "Enable them (spock.sub_enable) or repair the cluster before adding a node."));
+    out.push_back(check_subscriptions_enabled(rt, view));
 
+    std::vector<Member *> existing = view.existing();
     std::vector<QueryResult> known = on_each(rt, existing, sql::node_exists(view.neu.name));
     std::vector<std::string> where;
     for (size_t i = 0; i < existing.size(); ++i)
@@ -148,10 +142,21 @@ std::vector<CheckResult> check_preconditions(Runtime &rt, ClusterView &view) {
     return out;
 }
 
+CheckResult check_subscriptions_enabled(Runtime &rt, ClusterView &view) {
+    std::vector<Member *> existing = view.existing();
+    std::vector<QueryResult> disabled = on_each(rt, existing, sql::disabled_subscriptions());
+    std::vector<std::string> bad;
+    for (size_t i = 0; i < existing.size(); ++i)
+        for (const std::string &s : column(disabled[i], "sub_name")) bad.push_back(s + " on " + existing[i]->name);
+    return bad.empty() ? pass("all subscriptions enabled")
+                       : failed("all subscriptions enabled", "disabled subscription(s) in the cluster: " + join(bad),
+                                "Enable them (spock.sub_enable) or repair the cluster before adding a node.");
+}
+
 std::vector<CheckResult> check_joined(Runtime &rt, ClusterView &view) {
     std::vector<CheckResult> out;
     std::vector<Member *> all = view.existing();
-    all.push_back(&view.neu);
+    if (view.has_new_node()) all.push_back(&view.neu);
     std::set<std::string> names;
     for (Member *m : all) names.insert(m->name);
 
@@ -178,6 +183,7 @@ std::vector<CheckResult> check_joined(Runtime &rt, ClusterView &view) {
             out.push_back(pass(check));
     }
 
+    if (!view.has_new_node()) return out;
     std::vector<QueryResult> sets = on_each(rt, {&view.src, &view.neu}, sql::local_sets());
     std::vector<QueryResult> tables = on_each(rt, {&view.src, &view.neu}, sql::local_set_tables());
     bool same = sets[0].rows() == sets[1].rows() && tables[0].rows() == tables[1].rows();

@@ -20,6 +20,7 @@ struct CheckResult {
 std::vector<CheckResult> check_versions(Runtime &rt, ClusterView &view);
 CheckResult check_runs_on_new_node(Runtime &rt, ClusterView &view);
 std::vector<CheckResult> check_preconditions(Runtime &rt, ClusterView &view);
+CheckResult check_subscriptions_enabled(Runtime &rt, ClusterView &view);
 std::vector<CheckResult> check_joined(Runtime &rt, ClusterView &view);
 
 // Throws a UserError for the first failed check, listing the others in DETAIL.

@@ -18,7 +18,8 @@ std::vector<std::string> ClusterView::other_names() const {
 
 ClusterView discover_cluster(Runtime &rt, const AddNodeArgs &args) {
     ClusterView view;
-    view.neu = connect_member(rt, args.new_name, args.new_dsn, "new_node_dsn");
+    // health_check may look at the cluster alone, without a new node.
+    if (!args.new_dsn.empty()) view.neu = connect_member(rt, args.new_name, args.new_dsn, "new_node_dsn");
     view.src = connect_member(rt, args.src_name, args.src_dsn, "src_dsn");
 
     QueryResult me = view.src.db().exec(sql::local_node_name());
