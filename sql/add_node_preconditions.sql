@@ -11,6 +11,13 @@
 CALL spock.add_node(NULL, :'n1_dsn', 'n4', :'n4_dsn');
 CALL spock.add_node('n1', :'n1_dsn', 'n1', :'n4_dsn');
 
+-- Not inside a transaction that already wrote: the other nodes' slot
+-- creation on this node would wait for it.
+BEGIN;
+CREATE TEMP TABLE scratch (x int);
+CALL spock.add_node('n1', :'n1_dsn', 'n4', :'n4_dsn');
+ROLLBACK;
+
 -- A DSN must name its database.
 CALL spock.add_node('n1', :'n1_dsn', 'n4', 'host=127.0.0.1 port=' || :'n4_port' || ' user=pgedge');
 SELECT format('host=127.0.0.1 port=%s user=pgedge', :'n4_port') AS no_db_dsn \gset

@@ -11,6 +11,7 @@
 extern "C" {
 #include "postgres.h"
 #include "fmgr.h"
+#include "access/xact.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 }
@@ -48,6 +49,16 @@ const char *jsonb_arg(FunctionCallInfo fcinfo, int n) {
     return JsonbToCString(nullptr, &j->root, VARSIZE(j));
 }
 
+// The other nodes create slots on this one; slot creation waits for every
+// transaction here that holds an xid. If the caller's own transaction holds
+// one, the add would wait on itself until zodan.sync_timeout.
+void require_no_writes_in_caller(const char *procedure) {
+    if (TransactionIdIsValid(GetTopTransactionIdIfAny()))
+        ereport(ERROR, (errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+                        errmsg("%s cannot run in a transaction that has already written data", procedure),
+                        errhint("Call it on its own, outside BEGIN ... COMMIT, or commit the earlier work first.")));
+}
+
 void require_arg(const char *value, const char *name) {
     if (!value || !*value)
         ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("%s must not be NULL or empty", name)));
@@ -62,6 +73,7 @@ Datum zodan_add_node(PG_FUNCTION_ARGS) {
     require_arg(src_dsn, "src_dsn");
     require_arg(new_name, "new_node_name");
     require_arg(new_dsn, "new_node_dsn");
+    require_no_writes_in_caller("spock.add_node");
     const bool verbose = bool_arg(fcinfo, 4, false);
     const char *location = text_arg(fcinfo, 5), *country = text_arg(fcinfo, 6), *info = jsonb_arg(fcinfo, 7);
 
