@@ -10,13 +10,12 @@
 #include "core/dsn.hpp"
 #include "core/names.hpp"
 #include "core/spock_sql.hpp"
+#include "core/replication_waits.hpp"
 #include "core/waiter.hpp"
 
 namespace zodan {
 
 namespace {
-
-constexpr int kDownGraceMs = 10000;  // a worker (re)starting may show 'down' briefly
 
 std::vector<std::pair<Connection *, Query>> same_query(const std::vector<Member *> &members, const Query &q) {
     std::vector<std::pair<Connection *, Query>> work;
@@ -246,7 +245,7 @@ void AddNode::prepare_other_nodes(JsonObject &out) {
 
     // 3.2 a commit after each slot's start; 3.3 S has applied it: every O
     // change from before the slot is now in S.
-    state_.slot_sync_lsn = sync_and_wait(others, view_.src);
+    state_.slot_sync_lsn = sync_and_wait(rt_, others, view_.src);
 
     // 3.4 the disabled subscriptions on N, each asking O for O's own sets.
     std::vector<QueryResult> sets = rt_.exec_all(same_query(others, sql::local_sets()));
@@ -275,7 +274,7 @@ void AddNode::sync_source(JsonObject &out) {
     std::vector<Member *> others;
     for (Member &o : view_.others) others.push_back(&o);
     if (others.empty()) return;
-    for (const auto &[name, lsn] : sync_and_wait(others, view_.src)) out.add(name, format_lsn(lsn));
+    for (const auto &[name, lsn] : sync_and_wait(rt_, others, view_.src)) out.add(name, format_lsn(lsn));
 }
 
 void AddNode::copy_source(JsonObject &out) {
@@ -314,7 +313,7 @@ void AddNode::discard_failed_copy(const std::string &sub) {
 
 void AddNode::catch_up(JsonObject &out) {
     state_.source_sync_lsn = lsn_of(view_.src.db().exec(sql::sync_event()).scalar());
-    wait_applied({&view_.neu}, {{args_.src_name, state_.source_sync_lsn}});
+    wait_applied(rt_, {&view_.neu}, {{args_.src_name, state_.source_sync_lsn}});
     out.add("source_sync_lsn", format_lsn(state_.source_sync_lsn));
 }
 
@@ -438,9 +437,9 @@ void AddNode::enable_other_subscriptions(JsonObject &out) {
     }
     // The stored e_O first (the protocol's own check), then a fresh event on
     // each O, which proves every O -> N path delivers now.
-    wait_applied({&view_.neu}, state_.slot_sync_lsn);
-    std::map<std::string, Lsn> fresh = sync_and_wait(others, view_.neu);
-    wait_replicating({&view_.neu}, subs);
+    wait_applied(rt_, {&view_.neu}, state_.slot_sync_lsn);
+    std::map<std::string, Lsn> fresh = sync_and_wait(rt_, others, view_.neu);
+    wait_replicating(rt_, {&view_.neu}, subs);
     for (const auto &[name, lsn] : fresh) out.add(name, format_lsn(lsn));
 }
 
@@ -465,11 +464,11 @@ void AddNode::create_reverse_subscriptions(JsonObject &out) {
 void AddNode::confirm(JsonObject &out) {
     std::vector<Member *> all = view_.existing();
     all.push_back(&view_.neu);
-    wait_replicating(all, {});
+    wait_replicating(rt_, all, {});
 
     // N's own changes reach every node.
     Lsn n_event = lsn_of(view_.neu.db().exec(sql::sync_event()).scalar());
-    wait_applied(view_.existing(), {{args_.new_name, n_event}});
+    wait_applied(rt_, view_.existing(), {{args_.new_name, n_event}});
 
     std::vector<QueryResult> statuses = rt_.exec_all(same_query(all, sql::subscription_status()));
     size_t total = 0;
@@ -489,83 +488,6 @@ void AddNode::confirm(JsonObject &out) {
                "lag " + args_.src_name + " -> " + args_.new_name + ": " + lag_text + "; took " +
                    std::to_string(rt_.now_ms() - started_ms_) + " ms");
     out.add("nodes", static_cast<long long>(all.size())).add("subscriptions", static_cast<long long>(total));
-}
-
-std::map<std::string, Lsn> AddNode::sync_and_wait(const std::vector<Member *> &origins, Member &target) {
-    std::vector<QueryResult> events = rt_.exec_all(same_query(origins, sql::sync_event()));
-    std::map<std::string, Lsn> lsns;
-    for (size_t i = 0; i < origins.size(); ++i) lsns[origins[i]->name] = lsn_of(events[i].scalar());
-    wait_applied({&target}, lsns);
-    return lsns;
-}
-
-void AddNode::require_healthy(const Member &node, const std::string &sub, const std::string &status,
-                              std::map<std::string, int64_t> &down_since) {
-    const std::string key = node.name + "/" + sub;
-    if (status == "disabled")
-        throw UserError("subscription " + sub + " on node \"" + node.name + "\" is disabled", "",
-                        "Check the node's log for an apply error.");
-    if (status != "down") {
-        down_since.erase(key);
-        return;
-    }
-    auto [it, fresh] = down_since.emplace(key, rt_.now_ms());
-    if (!fresh && rt_.now_ms() - it->second > kDownGraceMs)
-        throw UserError("subscription " + sub + " on node \"" + node.name + "\" is down", "",
-                        "Check the node's log: its apply or copy worker stopped.");
-}
-
-void AddNode::wait_applied(const std::vector<Member *> &targets, const std::map<std::string, Lsn> &through) {
-    if (through.empty() || targets.empty()) return;
-    std::vector<std::string> origins, target_names;
-    for (const auto &item : through) origins.push_back(item.first);
-    for (const Member *t : targets) target_names.push_back(t->name);
-    std::map<std::string, int64_t> down_since;
-    wait_until(rt_, join(target_names) + " to apply the changes of " + join(origins), [&] {
-        std::vector<QueryResult> progress = rt_.exec_all(same_query(targets, sql::progress_of(origins)));
-        std::vector<Member *> behind;
-        for (size_t t = 0; t < targets.size(); ++t) {
-            std::map<std::string, Lsn> applied;
-            for (size_t i = 0; i < progress[t].size(); ++i)
-                if (progress[t].at(i, "lsn")) applied[progress[t].text(i, "origin")] = parse_lsn(progress[t].text(i, "lsn"));
-            for (const auto &[origin, lsn] : through)
-                if (applied.count(origin) == 0 || applied[origin] < lsn) {
-                    behind.push_back(targets[t]);
-                    break;
-                }
-        }
-        if (behind.empty()) return true;
-
-        // A subscription that cannot deliver would make us wait for nothing.
-        std::vector<QueryResult> statuses = rt_.exec_all(same_query(behind, sql::subscription_status()));
-        for (size_t t = 0; t < behind.size(); ++t)
-            for (size_t i = 0; i < statuses[t].size(); ++i)
-                if (through.count(statuses[t].text(i, "provider_node")))
-                    require_healthy(*behind[t], statuses[t].text(i, "subscription_name"), statuses[t].text(i, "status"),
-                                    down_since);
-        return false;
-    });
-}
-
-void AddNode::wait_replicating(const std::vector<Member *> &nodes, const std::vector<std::string> &subscriptions) {
-    std::vector<std::string> names;
-    for (const Member *m : nodes) names.push_back(m->name);
-    std::map<std::string, int64_t> down_since;
-    wait_until(rt_, "the subscriptions on " + join(names) + " to replicate", [&] {
-        std::vector<QueryResult> statuses = rt_.exec_all(same_query(nodes, sql::subscription_status()));
-        bool all = true;
-        for (size_t n = 0; n < nodes.size(); ++n)
-            for (size_t i = 0; i < statuses[n].size(); ++i) {
-                std::string sub = statuses[n].text(i, "subscription_name"), status = statuses[n].text(i, "status");
-                if (!subscriptions.empty() &&
-                    std::find(subscriptions.begin(), subscriptions.end(), sub) == subscriptions.end())
-                    continue;
-                if (status == "replicating") continue;
-                all = false;
-                require_healthy(*nodes[n], sub, status, down_since);
-            }
-        return all;
-    });
 }
 
 }  // namespace zodan

@@ -57,17 +57,6 @@ private:
     void create_reverse_subscriptions(JsonObject &out);
     void confirm(JsonObject &out);
 
-    // Sync events on `origins` (run on them at once), then waits until
-    // `target` has applied each; returns the events' LSNs.
-    std::map<std::string, Lsn> sync_and_wait(const std::vector<Member *> &origins, Member &target);
-    // Waits until every target has applied each origin's stream through the
-    // LSN given (targets are polled together).
-    void wait_applied(const std::vector<Member *> &targets, const std::map<std::string, Lsn> &through);
-    // Waits until the named subscriptions (all when empty) on every node are replicating.
-    void wait_replicating(const std::vector<Member *> &nodes, const std::vector<std::string> &subscriptions);
-    // Fails fast on a subscription that cannot deliver: disabled, or down for too long.
-    void require_healthy(const Member &node, const std::string &sub, const std::string &status,
-                         std::map<std::string, int64_t> &down_since);
     std::vector<std::string> local_set_names(Member &node);
     bool has_subscription(Member &node, const std::string &name);
     // Takes over an unfinished earlier run, or refuses; false when there is none.

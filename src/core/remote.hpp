@@ -132,9 +132,9 @@ public:
     virtual QueryResult read_local(const Query &query) = 0;
     // Test-only fault injection (zodan.fail_at_step): throws when `point` is
     // the one named ("step" before a step's work, "step:after" after it).
-    virtual void maybe_fail_at(const std::string &point) {}
+    virtual void maybe_fail_at(const std::string & /*point*/) {}
     // Test-only (zodan.pause_at_step): whether to pause at the named step.
-    virtual bool pause_requested(const std::string &step) { return false; }
+    virtual bool pause_requested(const std::string & /*step*/) { return false; }
 };
 
 }  // namespace zodan

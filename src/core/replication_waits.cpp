@@ -1,0 +1,111 @@
+#include "core/replication_waits.hpp"
+
+#include <algorithm>
+
+#include "core/spock_sql.hpp"
+#include "core/waiter.hpp"
+
+namespace zodan {
+
+namespace {
+
+constexpr int kDownGraceMs = 10000;  // a worker (re)starting may show 'down' briefly
+
+std::vector<std::pair<Connection *, Query>> same_query(const std::vector<Member *> &members, const Query &q) {
+    std::vector<std::pair<Connection *, Query>> work;
+    for (Member *m : members) work.emplace_back(m->conn.get(), q);
+    return work;
+}
+
+std::string join(const std::vector<std::string> &items) {
+    std::string out;
+    for (size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + items[i];
+    return out;
+}
+
+Lsn lsn_of(const Value &v) {
+    if (!v) throw std::runtime_error("a node returned no LSN where one was expected");
+    return parse_lsn(*v);
+}
+
+// Fails fast on a subscription that cannot deliver: disabled, or down for too long.
+void require_healthy(Runtime &rt_, const Member &node, const std::string &sub, const std::string &status,
+                     std::map<std::string, int64_t> &down_since) {
+    const std::string key = node.name + "/" + sub;
+    if (status == "disabled")
+        throw UserError("subscription " + sub + " on node \"" + node.name + "\" is disabled", "",
+                        "Check the node's log for an apply error.");
+    if (status != "down") {
+        down_since.erase(key);
+        return;
+    }
+    auto [it, fresh] = down_since.emplace(key, rt_.now_ms());
+    if (!fresh && rt_.now_ms() - it->second > kDownGraceMs)
+        throw UserError("subscription " + sub + " on node \"" + node.name + "\" is down", "",
+                        "Check the node's log: its apply or copy worker stopped.");
+}
+
+}  // namespace
+
+std::map<std::string, Lsn> sync_and_wait(Runtime &rt_, const std::vector<Member *> &origins, Member &target) {
+    std::vector<QueryResult> events = rt_.exec_all(same_query(origins, sql::sync_event()));
+    std::map<std::string, Lsn> lsns;
+    for (size_t i = 0; i < origins.size(); ++i) lsns[origins[i]->name] = lsn_of(events[i].scalar());
+    wait_applied(rt_, {&target}, lsns);
+    return lsns;
+}
+
+void wait_applied(Runtime &rt_, const std::vector<Member *> &targets, const std::map<std::string, Lsn> &through) {
+    if (through.empty() || targets.empty()) return;
+    std::vector<std::string> origins, target_names;
+    for (const auto &item : through) origins.push_back(item.first);
+    for (const Member *t : targets) target_names.push_back(t->name);
+    std::map<std::string, int64_t> down_since;
+    wait_until(rt_, join(target_names) + " to apply the changes of " + join(origins), [&] {
+        std::vector<QueryResult> progress = rt_.exec_all(same_query(targets, sql::progress_of(origins)));
+        std::vector<Member *> behind;
+        for (size_t t = 0; t < targets.size(); ++t) {
+            std::map<std::string, Lsn> applied;
+            for (size_t i = 0; i < progress[t].size(); ++i)
+                if (progress[t].at(i, "lsn")) applied[progress[t].text(i, "origin")] = parse_lsn(progress[t].text(i, "lsn"));
+            for (const auto &[origin, lsn] : through)
+                if (applied.count(origin) == 0 || applied[origin] < lsn) {
+                    behind.push_back(targets[t]);
+                    break;
+                }
+        }
+        if (behind.empty()) return true;
+
+        // A subscription that cannot deliver would make us wait for nothing.
+        std::vector<QueryResult> statuses = rt_.exec_all(same_query(behind, sql::subscription_status()));
+        for (size_t t = 0; t < behind.size(); ++t)
+            for (size_t i = 0; i < statuses[t].size(); ++i)
+                if (through.count(statuses[t].text(i, "provider_node")))
+                    require_healthy(rt_, *behind[t], statuses[t].text(i, "subscription_name"), statuses[t].text(i, "status"),
+                                    down_since);
+        return false;
+    });
+}
+
+void wait_replicating(Runtime &rt_, const std::vector<Member *> &nodes, const std::vector<std::string> &subscriptions) {
+    std::vector<std::string> names;
+    for (const Member *m : nodes) names.push_back(m->name);
+    std::map<std::string, int64_t> down_since;
+    wait_until(rt_, "the subscriptions on " + join(names) + " to replicate", [&] {
+        std::vector<QueryResult> statuses = rt_.exec_all(same_query(nodes, sql::subscription_status()));
+        bool all = true;
+        for (size_t n = 0; n < nodes.size(); ++n)
+            for (size_t i = 0; i < statuses[n].size(); ++i) {
+                std::string sub = statuses[n].text(i, "subscription_name"), status = statuses[n].text(i, "status");
+                if (!subscriptions.empty() &&
+                    std::find(subscriptions.begin(), subscriptions.end(), sub) == subscriptions.end())
+                    continue;
+                if (status == "replicating") continue;
+                all = false;
+                require_healthy(rt_, *nodes[n], sub, status, down_since);
+            }
+        return all;
+    });
+}
+
+}  // namespace zodan
