@@ -14,7 +14,7 @@ SHLIB_LINK  = -lstdc++
 
 # pg_regress suites; they need the multi-node cluster the harness starts
 # (regress/test-all.sh runs them), so a bare `make installcheck` is not enough.
-REGRESS      = add_node_preconditions add_node health_check add_node_two_node
+REGRESS      = add_node_preconditions add_node health_check remove_node add_node_two_node
 REGRESS_OPTS = --use-existing --dbname=inventory --host=127.0.0.1
 
 # Debian's server is built with JIT; we ship no LLVM bitcode for C++ sources.

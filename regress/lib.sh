@@ -141,6 +141,8 @@ cluster_start() {
     chmod 755 "$CLUSTER_DIR"
     is_root && chown postgres: "$CLUSTER_DIR"
     trap cluster_stop EXIT
+    trap "exit 130" INT   # a signal becomes an exit, so the EXIT trap stops the servers
+    trap "exit 143" TERM
     local i
     for i in $(seq 1 "$NNODES"); do start_node "$i"; done
     for i in $(seq 1 "$NNODES"); do export "N${i}_PORT" "N${i}_DSN=$(node_dsn "$i")"; done

@@ -8,5 +8,5 @@ ensure_zodan
 cluster_start 4
 inventory_cluster 3
 q 4 "CREATE EXTENSION zodan" >/dev/null || die "CREATE EXTENSION zodan on n4 failed"
-run_pg_regress 4 add_node_preconditions add_node health_check
+run_pg_regress 4 add_node_preconditions add_node health_check remove_node
 report_counts

@@ -63,10 +63,11 @@ void RemoveNode::run() {
     std::vector<std::string> order;
     for (const Member &x : survivors_) order.push_back(x.name);
     if (target_) order.push_back(args_.target_name);
-    for (const std::string &node : order) {
-        const auto &what = removed_[node];
-        rt_.report(Level::Notice, "node " + node + ": " + (what.empty() ? "nothing to remove" : join(what, "; ")));
-    }
+    if (args_.verbose)
+        for (const std::string &node : order) {
+            const auto &what = removed_[node];
+            rt_.report(Level::Notice, "node " + node + ": " + (what.empty() ? "nothing to remove" : join(what, "; ")));
+        }
     for (const std::string &node : unreachable_)
         rt_.report(Level::Warning, "node " + node + " could not be reached; it may still hold subscriptions or slots "
                                                     "for node " + args_.target_name);
@@ -76,9 +77,13 @@ void RemoveNode::run() {
                                                  "node record remain there",
                    "connecting to it failed: " + target_unreachable_ +
                        "\nRun spock.remove_node on it when it is back, or discard its data directory.");
-    rt_.report(Level::Notice, "remove_node: node " + args_.target_name + " removed from " +
-                                  std::to_string(survivors_.size()) + " other node(s)" +
-                                  (target_ ? "" : "; the node itself was not reached"));
+    size_t changed = 0;
+    for (const std::string &node : order) changed += removed_[node].empty() ? 0 : 1;
+    const std::string reached = std::to_string(order.size()) + " node(s)" +
+                                (target_ ? "" : "; node " + args_.target_name + " itself was not reached");
+    rt_.report(Level::Notice, changed ? "remove_node: node " + args_.target_name + " removed; changes on " +
+                                            std::to_string(changed) + " of " + reached
+                                      : "remove_node: nothing of node " + args_.target_name + " was left on " + reached);
 }
 
 void RemoveNode::add_members_from(Connection &node) {
