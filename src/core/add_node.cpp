@@ -10,31 +10,11 @@
 #include "core/dsn.hpp"
 #include "core/names.hpp"
 #include "core/spock_sql.hpp"
+#include "core/util.hpp"
 #include "core/replication_waits.hpp"
 #include "core/waiter.hpp"
 
 namespace zodan {
-
-namespace {
-
-std::vector<std::pair<Connection *, Query>> same_query(const std::vector<Member *> &members, const Query &q) {
-    std::vector<std::pair<Connection *, Query>> work;
-    for (Member *m : members) work.emplace_back(m->conn.get(), q);
-    return work;
-}
-
-std::string join(const std::vector<std::string> &items, const std::string &sep = ", ") {
-    std::string out;
-    for (size_t i = 0; i < items.size(); ++i) out += (i ? sep : "") + items[i];
-    return out;
-}
-
-Lsn lsn_of(const Value &v) {
-    if (!v) throw std::runtime_error("a node returned no LSN where one was expected");
-    return parse_lsn(*v);
-}
-
-}  // namespace
 
 const std::vector<StepInfo> &add_node_steps() {
     static const std::vector<StepInfo> steps = {

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "core/spock_sql.hpp"
+#include "core/util.hpp"
 #include "core/version.hpp"
 
 namespace zodan {
@@ -16,12 +17,6 @@ CheckResult failed(const std::string &name, const std::string &message, const st
     return {name, false, message, hint};
 }
 
-std::string join(const std::vector<std::string> &items, const std::string &sep = ", ") {
-    std::string out;
-    for (size_t i = 0; i < items.size(); ++i) out += (i ? sep : "") + items[i];
-    return out;
-}
-
 std::vector<std::string> column(const QueryResult &r, const std::string &name) {
     std::vector<std::string> values;
     for (size_t i = 0; i < r.size(); ++i) values.push_back(r.text(i, name));
@@ -30,9 +25,7 @@ std::vector<std::string> column(const QueryResult &r, const std::string &name) {
 
 // Runs one statement on many members at once.
 std::vector<QueryResult> on_each(Runtime &rt, const std::vector<Member *> &members, const Query &q) {
-    std::vector<std::pair<Connection *, Query>> work;
-    for (Member *m : members) work.emplace_back(m->conn.get(), q);
-    return rt.exec_all(work);
+    return rt.exec_all(same_query(members, q));
 }
 
 }  // namespace

@@ -7,19 +7,10 @@
 #include "core/journal.hpp"
 #include "core/names.hpp"
 #include "core/spock_sql.hpp"
+#include "core/util.hpp"
 #include "core/sql_quote.hpp"
 
 namespace zodan {
-
-namespace {
-
-std::string join(const std::vector<std::string> &items, const std::string &sep = ", ") {
-    std::string out;
-    for (size_t i = 0; i < items.size(); ++i) out += (i ? sep : "") + items[i];
-    return out;
-}
-
-}  // namespace
 
 RemoveNode::RemoveNode(Runtime &rt, RemoveNodeArgs args) : rt_(rt), args_(std::move(args)) {}
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/spock_sql.hpp"
+#include "core/util.hpp"
 #include "core/waiter.hpp"
 
 namespace zodan {
@@ -10,23 +11,6 @@ namespace zodan {
 namespace {
 
 constexpr int kDownGraceMs = 10000;  // a worker (re)starting may show 'down' briefly
-
-std::vector<std::pair<Connection *, Query>> same_query(const std::vector<Member *> &members, const Query &q) {
-    std::vector<std::pair<Connection *, Query>> work;
-    for (Member *m : members) work.emplace_back(m->conn.get(), q);
-    return work;
-}
-
-std::string join(const std::vector<std::string> &items) {
-    std::string out;
-    for (size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + items[i];
-    return out;
-}
-
-Lsn lsn_of(const Value &v) {
-    if (!v) throw std::runtime_error("a node returned no LSN where one was expected");
-    return parse_lsn(*v);
-}
 
 // Fails fast on a subscription that cannot deliver: disabled, or down for too long.
 void require_healthy(Runtime &rt_, const Member &node, const std::string &sub, const std::string &status,

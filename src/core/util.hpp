@@ -1,0 +1,32 @@
+// Small helpers the step logic shares.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/lsn.hpp"
+#include "core/member.hpp"
+
+namespace zodan {
+
+inline std::string join(const std::vector<std::string> &items, const std::string &sep = ", ") {
+    std::string out;
+    for (size_t i = 0; i < items.size(); ++i) out += (i ? sep : "") + items[i];
+    return out;
+}
+
+// The same statement for each member, ready for Runtime::exec_all.
+inline std::vector<std::pair<Connection *, Query>> same_query(const std::vector<Member *> &members, const Query &q) {
+    std::vector<std::pair<Connection *, Query>> work;
+    for (Member *m : members) work.emplace_back(m->conn.get(), q);
+    return work;
+}
+
+inline Lsn lsn_of(const Value &v) {
+    if (!v) throw std::runtime_error("a node returned no LSN where one was expected");
+    return parse_lsn(*v);
+}
+
+}  // namespace zodan
