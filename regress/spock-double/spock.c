@@ -87,6 +87,29 @@ _PG_init(void)
 }
 
 /*
+ * Fills in a dynamic worker of this library that connects to the current
+ * database; the caller names it (bgw_name).
+ */
+static void
+init_worker(BackgroundWorker *worker, const char *main_fn, const char *type,
+			Datum main_arg, int64 creator_xid)
+{
+	SyncWorkerArgs args;
+
+	memset(worker, 0, sizeof(*worker));
+	worker->bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker->bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker->bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker->bgw_library_name, BGW_MAXLEN, "spock");
+	snprintf(worker->bgw_function_name, BGW_MAXLEN, "%s", main_fn);
+	snprintf(worker->bgw_type, BGW_MAXLEN, "%s", type);
+	worker->bgw_main_arg = main_arg;
+	args.dboid = MyDatabaseId;
+	args.creator_xid = creator_xid;
+	memcpy(worker->bgw_extra, &args, sizeof(args));
+}
+
+/*
  * spock._start_sync_worker(subid oid, creator_xid int8, subname text)
  * RETURNS int: starts the sync worker of a subscription and returns its pid.
  */
@@ -100,21 +123,10 @@ spock_start_sync_worker(PG_FUNCTION_ARGS)
 	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
 	BgwHandleStatus status;
-	SyncWorkerArgs args;
 	pid_t		pid = 0;
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "spock");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "spock_sync_worker_main");
+	init_worker(&worker, "spock_sync_worker_main", "spock sync", ObjectIdGetDatum(subid), xid);
 	snprintf(worker.bgw_name, BGW_MAXLEN, "spock sync %s", subname);
-	snprintf(worker.bgw_type, BGW_MAXLEN, "spock sync");
-	worker.bgw_main_arg = ObjectIdGetDatum(subid);
-	args.dboid = MyDatabaseId;
-	args.creator_xid = xid;
-	memcpy(worker.bgw_extra, &args, sizeof(args));
 	worker.bgw_notify_pid = MyProcPid;
 
 	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
@@ -144,20 +156,9 @@ spock_start_pause_watchdog(PG_FUNCTION_ARGS)
 	int32		pauser = PG_GETARG_INT32(0);
 	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
-	SyncWorkerArgs args;
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "spock");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "spock_pause_watchdog_main");
+	init_worker(&worker, "spock_pause_watchdog_main", "spock pause watchdog", Int32GetDatum(pauser), 0);
 	snprintf(worker.bgw_name, BGW_MAXLEN, "spock pause watchdog %d", pauser);
-	snprintf(worker.bgw_type, BGW_MAXLEN, "spock pause watchdog");
-	worker.bgw_main_arg = Int32GetDatum(pauser);
-	args.dboid = MyDatabaseId;
-	args.creator_xid = 0;
-	memcpy(worker.bgw_extra, &args, sizeof(args));
 	worker.bgw_notify_pid = 0;
 
 	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
