@@ -46,8 +46,8 @@ run_pg_regress() {
     local node=$1; shift
     local port_var="N${node}_PORT" out rc line name
     out=$(mktemp -d "${TMPDIR:-/tmp}/zodan-regress.XXXXXX")
-    "$("$PG_CONFIG" --pkglibdir)/pgxs/src/test/regress/pg_regress" \
-        --use-existing --host=127.0.0.1 --port="${!port_var}" --user="$TEST_USER" --dbname="$TEST_DB" \
+    PGPASSWORD=$(node_password "$node") "$("$PG_CONFIG" --pkglibdir)/pgxs/src/test/regress/pg_regress" \
+        --use-existing --host=127.0.0.1 --port="${!port_var}" --user="$TEST_USER" --dbname="$(node_db "$node")" \
         --inputdir="$PROJECT_DIR" --outputdir="$out" --bindir="$PGBIN" "$@" >"$out/pg_regress.log" 2>&1
     rc=$?
     cat "$out/pg_regress.log" >&2

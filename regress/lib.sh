@@ -1,25 +1,30 @@
 # Shared shell library of the multi-node test harness. Source it; do not run it.
 #
-# It starts PostgreSQL 15 nodes n1..nN, each with its own data directory and a
-# loopback port it picks, as the unprivileged OS user `postgres` when run as
-# root. Every node gets database `inventory`, a superuser role `pgedge` with a
-# password (clients always connect over TCP with it) and `CREATE EXTENSION
-# spock`: the real Spock when the server has one, else the project's test double.
+# It starts PostgreSQL 15 nodes n1..nN of the real Spock that
+# regress/build-spock.sh builds (or of PG_CONFIG's server when that has
+# Spock), each with its own data directory and a loopback port it picks, as
+# the unprivileged OS user `postgres` when run as root. Node i gets a database
+# (`inventory`, or $DB_N<i> when set: a test can give the new node another
+# name), a superuser role `pgedge` with a password of its own (clients always
+# connect over TCP with it) and `CREATE EXTENSION spock`.
 #
 # Variables after cluster_start (also written to $CLUSTER_DIR/cluster.env):
-#   NNODES, N<i>_PORT, N<i>_DSN  (DSN includes the password, on purpose: the
-#   product must mask it), PGBIN, CLUSTER_DIR.
+#   NNODES, N<i>_PORT, N<i>_DB, N<i>_PASSWORD, N<i>_DSN (DSN includes the
+#   password, on purpose: the product must mask it), PGBIN, CLUSTER_DIR.
 
 HARNESS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PROJECT_DIR=$(cd "$HARNESS_DIR/.." && pwd)
-PG_CONFIG=${PG_CONFIG:-pg_config}
+if [ -z "${PG_CONFIG:-}" ]; then
+    PG_CONFIG=$(bash "$HARNESS_DIR/build-spock.sh" "${SPOCK_MAJOR:-6}") || { echo "[harness] building Spock failed" >&2; exit 1; }
+fi
+export PG_CONFIG
 PGBIN=$("$PG_CONFIG" --bindir)
 TEST_DB=inventory
 TEST_USER=pgedge
-TEST_PASSWORD=${TEST_PASSWORD:-Zodan-test-pw-7}
-DOUBLE_MARKER='zodan-spock-test-double'
+# Each node's password differs (and never appears in expected output): a
+# message that leaks one node's password cannot hide behind another's.
+PASSWORD_SALT=${PASSWORD_SALT:-$RANDOM$RANDOM}
 
-export PGPASSWORD=$TEST_PASSWORD
 export PGCONNECT_TIMEOUT=10
 
 is_root() { [ "$(id -u)" = 0 ]; }
@@ -32,23 +37,22 @@ as_pg() {
 log() { echo "[harness] $*" >&2; }
 die() { echo "[harness] ERROR: $*" >&2; exit 1; }
 
-# Installs the spock test double, unless the server already has a real Spock.
+# Spock must be the real one, installed in PG_CONFIG's server.
 ensure_spock() {
-    local ctl
-    ctl="$("$PG_CONFIG" --sharedir)/extension/spock.control"
-    if [ -f "$ctl" ] && ! grep -q "$DOUBLE_MARKER" "$ctl"; then
-        log "real Spock found at $ctl: using it unchanged"
-        SPOCK_IS_DOUBLE=0
-        return 0
-    fi
-    SPOCK_IS_DOUBLE=1
-    make -s -C "$HARNESS_DIR/spock-double" PG_CONFIG="$PG_CONFIG" >/dev/null || die "building the spock test double failed"
-    make -s -C "$HARNESS_DIR/spock-double" PG_CONFIG="$PG_CONFIG" install >/dev/null || die "installing the spock test double failed"
+    [ -f "$("$PG_CONFIG" --sharedir)/extension/spock.control" ] && [ -f "$("$PG_CONFIG" --pkglibdir)/spock.so" ] \
+        || die "no Spock in $PG_CONFIG's server: run regress/build-spock.sh, or point PG_CONFIG at a server with Spock"
+    SPOCK_VERSION=$(sed -nE "s/^default_version *= *'([^']*)'.*/\1/p" "$("$PG_CONFIG" --sharedir)/extension/spock.control")
 }
 
-# Builds and installs the zodan extension itself.
+# Builds and installs the zodan extension itself into PG_CONFIG's server.
+# Objects built for another server are cleaned first.
 ensure_zodan() {
-    make -s -C "$PROJECT_DIR" PG_CONFIG="$PG_CONFIG" >/dev/null || die "building zodan failed"
+    local stamp="$PROJECT_DIR/.built-for"
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$PG_CONFIG" ]; then
+        make -s -C "$PROJECT_DIR" PG_CONFIG="$PG_CONFIG" clean >/dev/null 2>&1
+        echo "$PG_CONFIG" >"$stamp"
+    fi
+    make -s -C "$PROJECT_DIR" PG_CONFIG="$PG_CONFIG" -j2 >/dev/null || die "building zodan failed"
     make -s -C "$PROJECT_DIR" PG_CONFIG="$PG_CONFIG" install >/dev/null || die "installing zodan failed"
 }
 
@@ -63,16 +67,20 @@ pick_port() {
     done
 }
 
+node_db() { local v="DB_N$1"; echo "${!v:-$TEST_DB}"; }
+node_password() { echo "Zodan-pw-n$1-$PASSWORD_SALT"; }
+
 node_dsn() { # node_dsn I -> libpq DSN of node I
     local v="N$1_PORT"
-    echo "host=127.0.0.1 port=${!v} dbname=$TEST_DB user=$TEST_USER password=$TEST_PASSWORD"
+    echo "host=127.0.0.1 port=${!v} dbname=$(node_db "$1") user=$TEST_USER password=$(node_password "$1")"
 }
 
 # psql_n I SQL...: runs SQL on node I, unaligned, tuples only, stops on error.
 psql_n() {
     local i=$1; shift
     local v="N${i}_PORT"
-    "$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "${!v}" -U "$TEST_USER" -d "$TEST_DB" "$@"
+    PGPASSWORD=$(node_password "$i") "$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "${!v}" \
+        -U "$TEST_USER" -d "$(node_db "$i")" "$@"
 }
 q() { local i=$1; shift; psql_n "$i" -c "$*"; }
 
@@ -111,8 +119,8 @@ EOF
         if as_pg "$PGBIN/pg_ctl" -D "$dir" -l "$CLUSTER_DIR/n$i.log" -w -t 60 start >/dev/null 2>&1; then
             eval "N${i}_PORT=$port"
             as_pg "$PGBIN/psql" -X -q -h "$dir" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 \
-                -c "CREATE ROLE $TEST_USER LOGIN SUPERUSER PASSWORD '$TEST_PASSWORD'" \
-                -c "CREATE DATABASE $TEST_DB OWNER $TEST_USER" >/dev/null || die "setting up n$i failed"
+                -c "CREATE ROLE $TEST_USER LOGIN SUPERUSER PASSWORD '$(node_password "$i")'" \
+                -c "CREATE DATABASE $(node_db "$i") OWNER $TEST_USER" >/dev/null || die "setting up n$i failed"
             q "$i" "SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS spock CASCADE" >/dev/null || die "CREATE EXTENSION spock on n$i failed"
             return 0
         fi
@@ -127,6 +135,8 @@ write_env() {
         for i in $(seq 1 "$NNODES"); do
             local v="N${i}_PORT"
             echo "N${i}_PORT=${!v}"
+            echo "N${i}_DB=$(node_db "$i")"
+            echo "N${i}_PASSWORD='$(node_password "$i")'"
             echo "N${i}_DSN='$(node_dsn "$i")'"
         done
     } >"$CLUSTER_DIR/cluster.env"
@@ -145,9 +155,11 @@ cluster_start() {
     trap "exit 143" TERM
     local i
     for i in $(seq 1 "$NNODES"); do start_node "$i"; done
-    for i in $(seq 1 "$NNODES"); do export "N${i}_PORT" "N${i}_DSN=$(node_dsn "$i")"; done
+    for i in $(seq 1 "$NNODES"); do
+        export "N${i}_PORT" "N${i}_DSN=$(node_dsn "$i")" "N${i}_DB=$(node_db "$i")" "N${i}_PASSWORD=$(node_password "$i")"
+    done
     write_env
-    log "started $NNODES node(s) in $CLUSTER_DIR"
+    log "started $NNODES node(s) of Spock $SPOCK_VERSION in $CLUSTER_DIR"
 }
 
 # cluster_stop: stops every node this harness started and removes their data

@@ -1,6 +1,6 @@
 # Write load for the add-node tests and the demo: one writer per node, each
-# inserting and updating rows in its own key range (the test double resolves
-# no conflicts, and real clusters are used the same way). Source after lib.sh
+# inserting and updating rows in its own key range (no conflicts to resolve:
+# real clusters are used the same way). Source after lib.sh
 # and inventory.sh.
 
 LOAD_PIDS=()

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# The whole test suite: Catch2 unit tests (CTest), the harness tests in
-# regress/t/*.sh (each starts and stops its own cluster) and the pg_regress
-# suites. Ends with one line "N passed, N failed"; exits non-zero on any failure.
+# The whole test suite: Catch2 unit tests (CTest), then every harness test in
+# regress/t/*.sh (each starts and stops its own cluster; the pg_regress suites
+# run inside them) on real Spock 6, then the tests marked "spock5: yes" again
+# on Spock 5.0.9. Both Spock builds come from regress/build-spock.sh (cached).
+# Ends with one line "N passed, N failed"; exits non-zero on any failure.
+#   PG_CONFIG=...   a server that already has Spock: run on it alone
+#   TESTS="50 60"   only the harness tests whose names start so
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
-PG_CONFIG=${PG_CONFIG:-pg_config}
+suite_start=$(date +%s)
 passed=0 failed=0
 failures=()
 
@@ -53,22 +57,48 @@ else
     failed=$((failed + 1)); failures+=("unit test build"); cat "$LOGDIR/cmake.log"
 fi
 
-for t in "$HERE"/t/*.sh; do
-    [ -e "$t" ] || continue
-    name=$(basename "$t" .sh)
-    echo "== $name"
-    bash "$t" >"$LOGDIR/$name.log" 2>&1
-    rc=$?
-    grep -E '^(ok|not ok) ' "$LOGDIR/$name.log"
-    add_counts "$name" "$LOGDIR/$name.log" "$rc"
-    if [ $rc != 0 ] || grep -q '^not ok' "$LOGDIR/$name.log"; then
-        echo "-- last lines of $name:"; tail -n 40 "$LOGDIR/$name.log"
+# run_harness_tests LABEL PG_CONFIG FILTER: every regress/t test (FILTER=all)
+# or those marked "# spock5: yes", on that server.
+run_harness_tests() {
+    local label=$1 pgc=$2 filter=$3 t name want start
+    for t in "$HERE"/t/*.sh; do
+        [ -e "$t" ] || continue
+        name=$(basename "$t" .sh)
+        if [ -n "${TESTS:-}" ]; then
+            want=0
+            for w in $TESTS; do case "$name" in "$w"*) want=1 ;; esac; done
+            [ $want = 1 ] || continue
+        fi
+        [ "$filter" = all ] || grep -q '^# spock5: yes' "$t" || continue
+        echo "== $name on $label (started $(date +%H:%M:%S))"
+        start=$(date +%s)
+        PG_CONFIG=$pgc bash "$t" >"$LOGDIR/$name-$label.log" 2>&1
+        rc=$?
+        grep -E '^(ok|not ok) ' "$LOGDIR/$name-$label.log"
+        add_counts "$name on $label" "$LOGDIR/$name-$label.log" "$rc"
+        if [ $rc != 0 ] || grep -q '^not ok' "$LOGDIR/$name-$label.log"; then
+            echo "-- last lines of $name:"; tail -n 40 "$LOGDIR/$name-$label.log"
+        fi
+        echo "   ($name took $(( $(date +%s) - start )) s)"
+    done
+}
+
+if [ -n "${PG_CONFIG:-}" ]; then
+    run_harness_tests given "$PG_CONFIG" all
+else
+    echo "== building (or reusing) real Spock 6.0 and 5.0.9 with their patched PostgreSQL 15"
+    if pgc6=$(bash "$HERE/build-spock.sh" 6) && pgc5=$(bash "$HERE/build-spock.sh" 5); then
+        run_harness_tests spock6 "$pgc6" all
+        run_harness_tests spock5 "$pgc5" spock5
+    else
+        failed=$((failed + 1)); failures+=("building Spock")
     fi
-done
+fi
 
 if [ ${#failures[@]} -gt 0 ]; then
     echo "== failed: ${failures[*]}"
 fi
 echo "logs: $LOGDIR"
+echo "suite took $(( $(date +%s) - suite_start )) s"
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

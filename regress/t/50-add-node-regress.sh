@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# spock5: yes
 # pg_regress suites of spock.add_node: n4 joins meshed n1..n3 that hold data
 # in the built-in sets and in a user-created one; every precondition failure;
 # health_check before and after.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# spock5: yes
 # pg_regress suite of the two-node case: n2 joins single-node n1.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../inventory.sh"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# spock5: yes
 # End to end: n4 joins meshed n1..n3 while each of them takes a continuous
 # stream of inserts, updates and deletes; afterwards all four nodes hold
 # identical tables (row count and md5 of the ordered rows).

@@ -195,7 +195,7 @@ void AddNode::prepare_other_nodes(JsonObject &out) {
 
     // 3.1 a slot on every O, created at once: from here on O keeps what N needs.
     std::vector<std::pair<Connection *, Query>> naming, lookups, creates;
-    for (Member *o : others) naming.emplace_back(o->conn.get(), sql::slot_name(o->name, subscription_name(o->name, args_.new_name)));
+    for (Member *o : others) naming.emplace_back(o->conn.get(), sql::slot_name(view_.neu.dbname, o->name, subscription_name(o->name, args_.new_name)));
     std::vector<QueryResult> names = rt_.exec_all(naming);
     for (size_t i = 0; i < others.size(); ++i) {
         Member *o = others[i];
@@ -305,7 +305,7 @@ void AddNode::advance_slots(JsonObject &out) {
     });
     if (view_.others.empty()) return;
 
-    QueryResult progress = view_.neu.db().exec(sql::progress_of(view_.other_names()));
+    QueryResult progress = view_.neu.db().exec(sql::copy_positions(view_.other_names()));
     for (size_t i = 0; i < progress.size(); ++i)
         if (progress.at(i, "lsn")) state_.copy_position[progress.text(i, "origin")] = parse_lsn(progress.text(i, "lsn"));
 

@@ -6,7 +6,7 @@
 
 namespace zodan {
 
-Member connect_member(Runtime &rt, const std::string &name, const std::string &dsn, const std::string &role) {
+std::string dsn_dbname(const std::string &name, const std::string &dsn, const std::string &role) {
     Dsn parsed;
     try {
         parsed = Dsn::parse(dsn);
@@ -18,10 +18,14 @@ Member connect_member(Runtime &rt, const std::string &name, const std::string &d
     if (!db || db->empty())
         throw UserError(role + " of node \"" + name + "\" names no dbname", "DSN: " + parsed.masked(),
                         "Add dbname=<database> to the connection string: each node's database must be explicit.");
+    return *db;
+}
+
+Member connect_member(Runtime &rt, const std::string &name, const std::string &dsn, const std::string &role) {
     Member m;
     m.name = name;
     m.dsn = dsn;
-    m.dbname = *db;
+    m.dbname = dsn_dbname(name, dsn, role);
     m.conn = rt.connect(name, dsn);
     return m;
 }

@@ -17,6 +17,9 @@ struct Member {
     Connection &db() const { return *conn; }
 };
 
+// The dbname a DSN names; throws UserError when it names none or does not parse.
+std::string dsn_dbname(const std::string &name, const std::string &dsn, const std::string &role);
+
 // Parses the DSN, insisting on a dbname (slot names and the database copied
 // depend on it), then connects. Throws UserError / RemoteError naming `role`.
 Member connect_member(Runtime &rt, const std::string &name, const std::string &dsn, const std::string &role);

@@ -15,6 +15,7 @@ namespace zodan {
 RemoveNode::RemoveNode(Runtime &rt, RemoveNodeArgs args) : rt_(rt), args_(std::move(args)) {}
 
 void RemoveNode::run() {
+    target_dbname_ = dsn_dbname(args_.target_name, args_.target_dsn, "target_node_dsn");
     try {
         target_ = connect_member(rt_, args_.target_name, args_.target_dsn, "target_node_dsn");
     } catch (const RemoteError &e) {
@@ -120,6 +121,9 @@ void RemoveNode::find_members() {
 
 void RemoveNode::clean_survivor(Member &x) {
     Connection &db = x.db();
+    // Spock's sub_drop also removes a provider node no subscription refers
+    // to any more, so whether x knew the target is asked first.
+    const bool knew_target = db.exec(sql::node_exists(args_.target_name)).text(0, "n") != "0";
     QueryResult subs = db.exec(sql::subscriptions_involving(args_.target_name));
     for (size_t i = 0; i < subs.size(); ++i) {
         db.exec(sql::sub_drop(subs.text(i, "sub_name")));
@@ -127,16 +131,15 @@ void RemoveNode::clean_survivor(Member &x) {
     }
     // The slot serving the target's subscription from x (also made by step 3
     // of an add that never got to create that subscription).
-    std::string slot = *db.exec(sql::slot_name(x.name, subscription_name(x.name, args_.target_name))).scalar();
+    std::string slot = *db.exec(sql::slot_name(target_dbname_, x.name, subscription_name(x.name, args_.target_name))).scalar();
     if (drop_slot_if_exists(rt_, db, slot)) note(x.name, "dropped slot " + slot);
-    if (db.exec(sql::node_exists(args_.target_name)).text(0, "n") != "0") {
-        db.exec(sql::node_drop(args_.target_name));
-        note(x.name, "dropped node " + args_.target_name);
-    }
+    if (db.exec(sql::node_exists(args_.target_name)).text(0, "n") != "0") db.exec(sql::node_drop(args_.target_name));
+    if (knew_target) note(x.name, "dropped node " + args_.target_name);
 }
 
 void RemoveNode::clean_target() {
     Connection &db = target_->db();
+    QueryResult known_nodes = db.exec(sql::nodes_with_dsn());  // before sub_drop removes some of them
     QueryResult subs = db.exec(sql::subscriptions_involving(args_.target_name));
     for (size_t i = 0; i < subs.size(); ++i) {
         db.exec(sql::sub_drop(subs.text(i, "sub_name")));
@@ -162,10 +165,11 @@ void RemoveNode::clean_target() {
     }
     // Records of other nodes that only the target's subscriptions needed.
     QueryResult others = db.exec(sql::nodes_with_dsn());
-    for (size_t i = 0; i < others.size(); ++i) {
-        db.exec(sql::node_drop(others.text(i, "node_name")));
-        note(args_.target_name, "dropped node record " + others.text(i, "node_name"));
-    }
+    for (size_t i = 0; i < others.size(); ++i) db.exec(sql::node_drop(others.text(i, "node_name")));
+    const std::string own = local.empty() ? "" : local.text(0, "node_name");
+    for (size_t i = 0; i < known_nodes.size(); ++i)
+        if (known_nodes.text(i, "node_name") != own)
+            note(args_.target_name, "dropped node record " + known_nodes.text(i, "node_name"));
 }
 
 }  // namespace zodan

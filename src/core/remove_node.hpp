@@ -31,6 +31,7 @@ private:
     RemoveNodeArgs args_;
     std::optional<Member> target_;
     std::string target_unreachable_;             // why, when it could not be reached
+    std::string target_dbname_;                  // from its DSN: names the slots serving it
     std::map<std::string, std::string> dsn_of_;  // surviving members found
     std::vector<Member> survivors_;
     std::map<std::string, std::vector<std::string>> removed_;  // node -> what was removed there

@@ -46,7 +46,7 @@ void wait_applied(Runtime &rt_, const std::vector<Member *> &targets, const std:
     for (const Member *t : targets) target_names.push_back(t->name);
     std::map<std::string, int64_t> down_since;
     wait_until(rt_, join(target_names) + " to apply the changes of " + join(origins), [&] {
-        std::vector<QueryResult> progress = rt_.exec_all(same_query(targets, sql::progress_of(origins)));
+        std::vector<QueryResult> progress = rt_.exec_all(same_query(targets, sql::applied_through(origins)));
         std::vector<Member *> behind;
         for (size_t t = 0; t < targets.size(); ++t) {
             std::map<std::string, Lsn> applied;

@@ -123,11 +123,11 @@ Query node_create(const std::string &name, const std::string &dsn, const std::st
             {name, dsn, location, country, info_json}};
 }
 
-Query slot_name(const std::string &provider_node, const std::string &subscription) {
-    // Spock's own rule, asked of the provider itself: it is the one whose
-    // apply worker will look for the slot by this name.
-    return {"name the slot for " + subscription,
-            "SELECT spock.spock_gen_slot_name(current_database(), $1, $2)::text AS slot", {provider_node, subscription}};
+Query slot_name(const std::string &subscriber_db, const std::string &provider_node, const std::string &subscription) {
+    // Spock's own rule. sub_create names the slot after the database the
+    // subscription lives in (the subscriber's), not the provider's.
+    return {"name the slot for " + subscription, "SELECT spock.spock_gen_slot_name($1, $2, $3)::text AS slot",
+            {subscriber_db, provider_node, subscription}};
 }
 
 Query create_slot(const std::string &slot) {
@@ -144,7 +144,13 @@ Query slot_exists(const std::string &slot) {
 
 Query advance_slot(const std::string &slot, Lsn lsn) {
     return {"advance slot " + slot,
-            "SELECT end_lsn::text AS lsn FROM pg_catalog.pg_replication_slot_advance($1, $2::pg_lsn)",
+            // A slot cannot move backwards. The copy's position for O can lie
+            // before the slot's start only when O committed nothing between
+            // them (S applied all of O up to a marker after the slot's start
+            // before the copy), so the slot's own start is then exact.
+            "SELECT end_lsn::text AS lsn FROM pg_catalog.pg_replication_slot_advance($1, "
+            "GREATEST($2::pg_lsn, (SELECT confirmed_flush_lsn FROM pg_catalog.pg_replication_slots "
+            "WHERE slot_name = $1)))",
             {slot, format_lsn(lsn)}};
 }
 
@@ -162,11 +168,29 @@ Query advance_origin(const std::string &origin, Lsn lsn) {
 
 Query sync_event() { return {"write a sync event", "SELECT spock.sync_event()::text AS lsn", {}}; }
 
-Query progress_of(const std::vector<std::string> &origins) {
+Query applied_through(const std::vector<std::string> &origins) {
+    // A subscription's replication origin (named like its slot) moves for
+    // every applied commit and for every sync event, transactional or not;
+    // spock.progress moves only on commits and can lag a quiet origin by
+    // minutes. Spock's own wait_for_sync_event reads the origin too.
     return {"read replication progress",
-            "SELECT n.node_name::text AS origin, max(p.remote_commit_lsn)::text AS lsn "
+            "SELECT n.node_name::text AS origin, max(os.remote_lsn)::text AS lsn "
+            "FROM spock.subscription s JOIN spock.node n ON n.node_id = s.sub_origin "
+            "JOIN pg_catalog.pg_replication_origin_status os ON os.external_id = s.sub_slot_name "
+            "WHERE s.sub_target = (SELECT node_id FROM spock.local_node) AND n.node_name = ANY ($1::text[]) "
+            "GROUP BY 1",
+            {text_array_literal(origins)}};
+}
+
+Query copy_positions(const std::vector<std::string> &origins) {
+    // What the copy recorded per origin. The column is remote_commit_lsn in
+    // Spock 6 and remote_lsn in 5.0.9; the row as jsonb reads either.
+    return {"read the copy's per-origin positions",
+            "SELECT n.node_name::text AS origin, "
+            "max(coalesce(to_jsonb(p) ->> 'remote_commit_lsn', to_jsonb(p) ->> 'remote_lsn')::pg_lsn)::text AS lsn "
             "FROM spock.progress p JOIN spock.node n ON n.node_id = p.remote_node_id "
-            "WHERE n.node_name = ANY ($1::text[]) GROUP BY 1",
+            "WHERE p.node_id = (SELECT node_id FROM spock.local_node) AND n.node_name = ANY ($1::text[]) "
+            "GROUP BY 1",
             {text_array_literal(origins)}};
 }
 

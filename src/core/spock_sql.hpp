@@ -29,7 +29,7 @@ Query local_set_sequences();       // set_name, seq
 Query schemas_to_skip();           // schemas other than public/spock/system/extensions
 Query node_create(const std::string &name, const std::string &dsn, const std::string &location,
                   const std::string &country, const std::string &info_json);
-Query slot_name(const std::string &provider_node, const std::string &subscription);  // on the provider
+Query slot_name(const std::string &subscriber_db, const std::string &provider_node, const std::string &subscription);
 Query create_slot(const std::string &slot);
 Query slot_exists(const std::string &slot);
 Query advance_slot(const std::string &slot, Lsn lsn);
@@ -37,7 +37,8 @@ Query drop_origin_if_exists(const std::string &origin);
 Query advance_origin(const std::string &origin, Lsn lsn);
 Query sync_event();
 // remote_commit_lsn per origin node name, for the given origins.
-Query progress_of(const std::vector<std::string> &origins);
+Query applied_through(const std::vector<std::string> &origins);  // on a subscriber: origin, lsn
+Query copy_positions(const std::vector<std::string> &origins);   // on the new node: origin, lsn
 Query subscription_status();       // subscription_name, status, provider_node
 Query sync_state(const std::string &subscription);  // total, pending
 Query sub_create(const std::string &name, const std::string &provider_dsn, const std::vector<std::string> &sets,

@@ -1,3 +1,4 @@
+#include <cctype>
 #include <exception>
 #include <string>
 
@@ -23,6 +24,23 @@ int packed_sqlstate(const std::string &state) {
     return MAKE_SQLSTATE(state[0], state[1], state[2], state[3], state[4]);
 }
 
+void spare_from_spock_log_filter(ErrorReport &report) {
+    // Spock's emit_log_hook overwrites everything after the word "password"
+    // in an ERROR's message with 'X' (its guard against leaked DSNs). Ours
+    // are masked already; so that they stay readable, the message stops
+    // before the word and DETAIL, which the filter leaves alone, has it all.
+    if (!report.message) return;
+    const std::string message = report.message;
+    std::string lower = message;
+    for (char &c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const size_t at = lower.find("password");
+    if (at == std::string::npos) return;
+    std::string detail = message;
+    if (report.detail) detail += std::string("\n") + report.detail;
+    report.message = keep(message.substr(0, at) + "... (see DETAIL)");
+    report.detail = keep(detail);
+}
+
 }  // namespace
 
 void describe_current_exception(ErrorReport &report) {
@@ -44,6 +62,7 @@ void describe_current_exception(ErrorReport &report) {
     } catch (...) {
         report.message = "internal error: unknown exception";
     }
+    spare_from_spock_log_filter(report);
 }
 
 void raise_error(const ErrorReport &report) {

@@ -42,6 +42,10 @@ std::string short_reason(const std::string &message) {
     std::string why = at == std::string::npos ? message : message.substr(at + marker.size());
     for (const char *prefix : {"FATAL:  ", "ERROR:  "})
         if (why.rfind(prefix, 0) == 0) why = why.substr(std::string(prefix).size());
+    // Spock blanks an ERROR message after the word "password" (see
+    // invoke.cpp); say the same without it. DETAIL keeps libpq's words.
+    const std::string pw_failed = "password authentication failed for user ";
+    if (why.rfind(pw_failed, 0) == 0) why = "authentication failed for user " + why.substr(pw_failed.size());
     return why;
 }
 

@@ -135,19 +135,20 @@ QueryResult Cluster::handle(const std::string &name, const Query &q) {
         n.known[n.name] = p(1);
         return one("node_id", "1234");
     }
+    if (has(sql, "pg_replication_slot_advance")) {  // never backwards, like the real one
+        auto &slot = n.slots.at(p(0));
+        slot = std::max(slot, zodan::parse_lsn(p(1)));
+        return one("lsn", zodan::format_lsn(slot));
+    }
     if (has(sql, "FROM pg_catalog.pg_replication_slots")) {
         auto s = n.slots.find(p(0));
         if (s == n.slots.end()) return QueryResult({"active", "lsn"}, {});
         return QueryResult({"active", "lsn"}, {{std::string("false"), zodan::format_lsn(s->second)}});
     }
-    if (has(sql, "spock_gen_slot_name")) return one("slot", zodan::spock_slot_name("inventory", p(0), p(1)));
+    if (has(sql, "spock_gen_slot_name")) return one("slot", zodan::spock_slot_name(p(0), p(1), p(2)));
     if (has(sql, "pg_create_logical_replication_slot")) {
         n.slots[p(0)] = n.wal;
         return one("lsn", zodan::format_lsn(n.wal));
-    }
-    if (has(sql, "pg_replication_slot_advance")) {
-        n.slots.at(p(0)) = zodan::parse_lsn(p(1));
-        return one("lsn", p(1));
     }
     if (has(sql, "pg_replication_origin_drop")) {
         n.origins.erase(p(0));
@@ -162,7 +163,7 @@ QueryResult Cluster::handle(const std::string &name, const Query &q) {
         sync_event_applied(name, n.wal);
         return one("lsn", zodan::format_lsn(n.wal));
     }
-    if (has(sql, "FROM spock.progress")) {
+    if (has(sql, "FROM spock.progress") || has(sql, "pg_replication_origin_status")) {
         std::vector<std::vector<Value>> rows;
         for (const std::string &origin : zodan::parse_text_array(p(0))) {
             auto it = n.progress.find(origin);
