@@ -7,7 +7,7 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/inventory.sh"
 source "$(dirname "$0")/load.sh"
 
-echo "== building and installing zodan (and the Spock test double unless a real Spock is installed)"
+echo "== building (or reusing) real Spock 6.0 and installing zodan into it"
 ensure_zodan
 echo "== starting n1..n4; meshing n1..n3 with tables items, orders, audit_log"
 cluster_start 4

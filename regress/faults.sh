@@ -87,14 +87,19 @@ reset_n4() {
     q 4 "DROP TABLE IF EXISTS items, orders, audit_log CASCADE" >/dev/null 2>&1
 }
 
-# scenario KIND STEP WAY: one injected stop and one way out, under writes.
+# Writers on n1..n3 during a scenario, unless FAULT_LOAD=quiet.
+load_on() { [ "${FAULT_LOAD:-writes}" = quiet ] || start_writers 120 1 2 3; }
+load_off() { [ "${FAULT_LOAD:-writes}" = quiet ] || stop_writers; }
+
+# scenario KIND STEP WAY: one injected stop and one way out, under writes
+# (or on a quiet cluster with FAULT_LOAD=quiet).
 scenario() {
-    local kind=$1 step=$2 way=$3 label="$1 at $2, then $3" rows_before
+    local kind=$1 step=$2 way=$3 label="$1 at $2, then $3${FAULT_LOAD:+ ($FAULT_LOAD)}" rows_before
     rows_before=$(q 1 "SELECT count(*) FROM items")
-    start_writers 120 1 2 3
+    load_on
     sleep 0.3
     if ! inject "$kind" "$step"; then
-        stop_writers
+        load_off
         fail "$label: the run did not stop at the injected point"
         reset_n4
         return
@@ -104,7 +109,7 @@ scenario() {
         out=$(psql_n 4 -c "$(ADD_CALL)" 2>&1)
         local rc=$?
         sleep 0.3
-        stop_writers || fail "$label: a writer failed"
+        load_off || fail "$label: a writer failed"
         if [ $rc != 0 ]; then
             fail "$label: the second call failed: $(grep ERROR <<<"$out")"
         elif converge 1 2 3 4 && all_replicating 1 2 3 4 && tables_equal 1 2 3 4; then
@@ -118,7 +123,7 @@ scenario() {
         out=$(psql_n 4 -c "CALL spock.remove_node('n4', '$N4_DSN')" 2>&1)
         local rc=$?
         sleep 0.3
-        stop_writers || fail "$label: a writer failed"
+        load_off || fail "$label: a writer failed"
         local left
         left=$(leftovers)
         if [ $rc != 0 ]; then
@@ -140,10 +145,11 @@ scenario() {
 node_stop() { as_pg "$PGBIN/pg_ctl" -D "$CLUSTER_DIR/n$1" -m fast -w stop >/dev/null; }
 node_start() { as_pg "$PGBIN/pg_ctl" -D "$CLUSTER_DIR/n$1" -l "$CLUSTER_DIR/n$1.log" -w -t 60 start >/dev/null; }
 
-# run_fault_suite KIND: for every step (or those in FAULT_STEPS), one
-# scenario of KIND with each way out, on a 4-node cluster under writes.
+# run_fault_suite KIND [WAYS]: for every step (or those in FAULT_STEPS), one
+# scenario of KIND with each way out (default "resume rollback"), on a 4-node
+# cluster under writes (FAULT_LOAD=quiet: no writes).
 run_fault_suite() {
-    local kind=$1 step
+    local kind=$1 ways=${2:-resume rollback} step way
     ensure_zodan
     cluster_start 4
     inventory_cluster 3
@@ -151,8 +157,7 @@ run_fault_suite() {
     for step in ${FAULT_STEPS:-check_versions check_preconditions create_node prepare_other_nodes sync_source \
                  copy_source catch_up advance_slots mirror_replication_sets enable_other_subscriptions \
                  create_reverse_subscriptions confirm}; do
-        scenario "$kind" "$step" resume
-        scenario "$kind" "$step" rollback
+        for way in $ways; do scenario "$kind" "$step" "$way"; done
     done
     report_counts
 }

@@ -2,7 +2,9 @@
 # spock5: yes
 # End to end: n4 joins meshed n1..n3 while each of them takes a continuous
 # stream of inserts, updates and deletes; afterwards all four nodes hold
-# identical tables (row count and md5 of the ordered rows).
+# identical tables (row count and md5 of the ordered rows). n4's database is
+# named differently from the others' (Spock names slots after the subscriber's).
+DB_N4=warehouse
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../inventory.sh"
 source "$(dirname "$0")/../load.sh"
