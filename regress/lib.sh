@@ -250,7 +250,36 @@ check_fails() {
     if "$@" >/dev/null 2>&1; then fail "$name (it succeeded)"; else ok "$name"; fi
 }
 
+# No node's password in what a client session (ours included) made a server
+# log, nor in any node's journal tables. Spock's own apply workers log a
+# provider's DSN, password included, when they cannot reach it ("dsn was:");
+# that is Spock's, outside what zodan can change, and not counted here.
+# (Passwords all start "Zodan-pw-"; test-all.sh greps client output too.)
+check_no_password_leaked() {
+    [ -n "${CLUSTER_DIR:-}" ] && [ -d "$CLUSTER_DIR" ] || return 0
+    local hits="" i n f
+    for f in "$CLUSTER_DIR"/n*.log; do
+        [ -f "$f" ] || continue
+        # A client backend's entry with its continuation lines (DETAIL, STATEMENT, ...).
+        n=$(awk '/^[0-9]{4}-[0-9]{2}-[0-9]{2} / { client = ($0 ~ /\] client backend /) } client && /Zodan-pw-/' "$f" | wc -l)
+        [ "$n" = 0 ] || hits+="$(basename "$f") "
+    done
+    for i in $(seq 1 "$NNODES"); do
+        [ "$(q "$i" "SELECT to_regclass('spock.zodan_runs') IS NOT NULL" 2>/dev/null)" = t ] || continue
+        n=$(q "$i" "SELECT (SELECT count(*) FROM spock.zodan_runs r WHERE strpos(r::text, 'Zodan' || '-pw-') > 0)
+                 + (SELECT count(*) FROM spock.zodan_steps s WHERE strpos(s::text, 'Zodan' || '-pw-') > 0)" 2>/dev/null)
+        [ "${n:-0}" = 0 ] || hits+="journal of n$i ($n rows) "
+    done
+    if [ -z "$hits" ]; then ok "no password in any server log entry of a client session, nor in any journal"
+    else
+        fail "a password shows in: $hits"
+        awk '/^[0-9]{4}-[0-9]{2}-[0-9]{2} / { client = ($0 ~ /\] client backend /) } client && /Zodan-pw-/' \
+            "$CLUSTER_DIR"/n*.log | head -5 | sed 's/Zodan-pw-[^ ]*/<password>/g; s/^/#   /'
+    fi
+}
+
 # Prints the closing count for one test file; the suite runner adds them up.
 report_counts() {
+    check_no_password_leaked
     echo "# counts: $TESTS_PASSED passed, $TESTS_FAILED failed"
 }

@@ -74,6 +74,11 @@ run_harness_tests() {
         start=$(date +%s)
         PG_CONFIG=$pgc bash "$t" >"$LOGDIR/$name-$label.log" 2>&1
         rc=$?
+        # The client side of the test must never see a password either.
+        if grep -q "Zodan-pw-" "$LOGDIR/$name-$label.log"; then
+            echo "not ok - client output of $name shows a password"
+            failed=$((failed + 1)); failures+=("$name on $label (password in client output)")
+        fi
         grep -E '^(ok|not ok) ' "$LOGDIR/$name-$label.log"
         add_counts "$name on $label" "$LOGDIR/$name-$label.log" "$rc"
         if [ $rc != 0 ] || grep -q '^not ok' "$LOGDIR/$name-$label.log"; then

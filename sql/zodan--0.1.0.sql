@@ -11,8 +11,7 @@ CREATE TABLE spock.zodan_runs (
     new_node_name    name,
     src_dsn          text,          -- password masked
     new_node_dsn     text,          -- password masked
-    src_dsn_secret   text,          -- as given: lets remove_node reach the source after a failed run
-    args_fingerprint text NOT NULL, -- md5 of the full arguments: recognises a retry
+    args_fingerprint text NOT NULL, -- node names and masked DSNs: recognises a retry (no secret)
     state            text NOT NULL CHECK (state IN ('running', 'done', 'failed', 'rolled_back')),
     backend_pid      int,           -- the session running it, to tell a live run from a dead one
     backend_start    timestamptz,
@@ -76,3 +75,10 @@ LANGUAGE c AS 'MODULE_PATHNAME', 'zodan_remove_node';
 
 COMMENT ON PROCEDURE spock.remove_node(text, text, boolean) IS
 'Remove a node from the cluster, or roll back a failed add_node of it; runs on any member, even with the target down.';
+
+-- Only superusers by default: each procedure connects to every node with the
+-- DSNs it is given. A role granted EXECUTE must put a password into every
+-- DSN that the node actually checks (see docs/security.md).
+REVOKE ALL ON PROCEDURE spock.add_node(text, text, text, text, boolean, text, text, jsonb) FROM PUBLIC;
+REVOKE ALL ON PROCEDURE spock.health_check(text, text, text, text, text, boolean) FROM PUBLIC;
+REVOKE ALL ON PROCEDURE spock.remove_node(text, text, boolean) FROM PUBLIC;

@@ -17,6 +17,7 @@ extern "C" {
 }
 
 #include "pg/backend_runtime.hpp"
+#include "pg/call_secrets.hpp"
 #include "pg/invoke.hpp"
 
 extern "C" {
@@ -78,6 +79,8 @@ Datum zodan_add_node(PG_FUNCTION_ARGS) {
     const char *location = text_arg(fcinfo, 5), *country = text_arg(fcinfo, 6), *info = jsonb_arg(fcinfo, 7);
 
     zodan::pg::run_or_raise([&] {
+        zodan::pg::call_secrets().add_dsn(src_dsn);
+        zodan::pg::call_secrets().add_dsn(new_dsn);
         zodan::AddNodeArgs args;
         args.src_name = src_name;
         args.src_dsn = src_dsn;
@@ -102,6 +105,8 @@ Datum zodan_health_check(PG_FUNCTION_ARGS) {
     const bool verbose = bool_arg(fcinfo, 5, false);
 
     zodan::pg::run_or_raise([&] {
+        zodan::pg::call_secrets().add_dsn(src_dsn);
+        if (new_dsn) zodan::pg::call_secrets().add_dsn(new_dsn);
         zodan::AddNodeArgs args;
         args.src_name = src_name;
         args.src_dsn = src_dsn;
@@ -121,6 +126,7 @@ Datum zodan_remove_node(PG_FUNCTION_ARGS) {
     const bool verbose = bool_arg(fcinfo, 2, true);
 
     zodan::pg::run_or_raise([&] {
+        zodan::pg::call_secrets().add_dsn(target_dsn);
         zodan::RemoveNodeArgs args;
         args.target_name = target_name;
         args.target_dsn = target_dsn;

@@ -41,7 +41,9 @@ void AddNode::detail(const std::string &message, const std::string &detail_text)
 }
 
 std::string add_node_fingerprint(const AddNodeArgs &args) {
-    return args.src_name + "\n" + args.src_dsn + "\n" + args.new_name + "\n" + args.new_dsn;
+    // Masked: a retry is the same run whatever the passwords (they may have
+    // been rotated meanwhile), and the journal stores no secret.
+    return args.src_name + "\n" + mask_dsn(args.src_dsn) + "\n" + args.new_name + "\n" + mask_dsn(args.new_dsn);
 }
 
 void AddNode::run() {
@@ -53,8 +55,8 @@ void AddNode::run() {
     require_all({check_runs_on_new_node(rt_, view_)});
     const std::string fingerprint = add_node_fingerprint(args_);
     if (!resume_earlier_run(fingerprint))
-        journal_.begin(view_.neu.db(), "add_node", args_.src_name, args_.new_name, args_.src_dsn,
-                       mask_dsn(args_.src_dsn), mask_dsn(args_.new_dsn), fingerprint, rt_.backend_pid());
+        journal_.begin(view_.new_node.db(), "add_node", args_.src_name, args_.new_name, mask_dsn(args_.src_dsn),
+                       mask_dsn(args_.new_dsn), fingerprint, rt_.backend_pid());
 
     using Fn = void (AddNode::*)(JsonObject &);
     static const Fn fns[] = {&AddNode::check_versions_step,        &AddNode::check_preconditions_step,
@@ -77,7 +79,7 @@ void AddNode::run() {
 }
 
 bool AddNode::resume_earlier_run(const std::string &fingerprint) {
-    std::optional<PriorRun> prior = Journal::latest(view_.neu.db(), "add_node", fingerprint);
+    std::optional<PriorRun> prior = Journal::latest(view_.new_node.db(), "add_node", fingerprint);
     if (!prior) return false;
     if (prior->state == "running" && prior->alive)
         throw UserError("spock.add_node is already running on this node (process " +
@@ -91,7 +93,7 @@ bool AddNode::resume_earlier_run(const std::string &fingerprint) {
                         "A new add cannot start before that one is resumed or rolled back.",
                         "Call spock.add_node again with the arguments of that run to resume it, or roll it back "
                         "with CALL spock.remove_node('" + prior->new_name + "', <its DSN>) on this node.");
-    journal_.resume(view_.neu.db(), prior->run_id, rt_.backend_pid());
+    journal_.resume(view_.new_node.db(), prior->run_id, rt_.backend_pid());
     done_earlier_ = prior->done_steps;
     started_earlier_ = prior->started_steps;
     int first = 0;
@@ -103,7 +105,7 @@ bool AddNode::resume_earlier_run(const std::string &fingerprint) {
 
 void AddNode::restore_outputs() {
     if (!done_earlier_.count(3) && !started_earlier_.count(3)) return;
-    for (const auto &[key, value] : Journal::step_output(view_.neu.db(), journal_.run_id(), 3)) {
+    for (const auto &[key, value] : Journal::step_output(view_.new_node.db(), journal_.run_id(), 3)) {
         size_t dot = key.find('.');
         if (dot == std::string::npos) continue;
         std::string node = key.substr(0, dot), field = key.substr(dot + 1);
@@ -144,8 +146,8 @@ void AddNode::run_step(const StepInfo &step, void (AddNode::*fn)(JsonObject &)) 
 void AddNode::pause_here(const std::string &step) {
     // A test holds this lock to keep the run waiting here, like a real wait.
     rt_.report(Level::Notice, "pausing at step \"" + step + "\" while the advisory lock zodan.pause is held");
-    view_.neu.db().exec({"pause", "SELECT pg_catalog.pg_advisory_lock(hashtext('zodan.pause'))", {}});
-    view_.neu.db().exec({"end the pause", "SELECT pg_catalog.pg_advisory_unlock(hashtext('zodan.pause'))", {}});
+    view_.new_node.db().exec({"pause", "SELECT pg_catalog.pg_advisory_lock(hashtext('zodan.pause'))", {}});
+    view_.new_node.db().exec({"end the pause", "SELECT pg_catalog.pg_advisory_unlock(hashtext('zodan.pause'))", {}});
 }
 
 void AddNode::check_versions_step(JsonObject &out) {
@@ -160,7 +162,7 @@ void AddNode::check_preconditions_step(JsonObject &out) {
 }
 
 void AddNode::create_node(JsonObject &out) {
-    QueryResult local = view_.neu.db().exec(sql::local_node_name());
+    QueryResult local = view_.new_node.db().exec(sql::local_node_name());
     if (!local.empty()) {
         // Only a resumed run gets here with the node present (step 1 refuses otherwise).
         if (local.text(0, "node_name") != args_.new_name)
@@ -168,7 +170,7 @@ void AddNode::create_node(JsonObject &out) {
         out.add("node", args_.new_name);
         return;
     }
-    QueryResult r = view_.neu.db().exec(
+    QueryResult r = view_.new_node.db().exec(
         sql::node_create(args_.new_name, args_.new_dsn, args_.location, args_.country, args_.info_json));
     out.add("node_id", r.text(0, "node_id"));
 }
@@ -187,22 +189,39 @@ std::vector<std::string> AddNode::local_set_names(Member &node) {
 void AddNode::prepare_other_nodes(JsonObject &out) {
     if (view_.others.empty()) {
         // Two nodes: nothing to hold back; a marker in S's stream records the start.
-        out.add("source_sync_lsn", *view_.src.db().exec(sql::sync_event()).scalar());
+        out.add("source_sync_lsn", *view_.source.db().exec(sql::sync_event()).scalar());
         return;
     }
     std::vector<Member *> others;
     for (Member &o : view_.others) others.push_back(&o);
 
-    // 3.1 a slot on every O, created at once: from here on O keeps what N needs.
-    std::vector<std::pair<Connection *, Query>> naming, lookups, creates;
-    for (Member *o : others) naming.emplace_back(o->conn.get(), sql::slot_name(view_.neu.dbname, o->name, subscription_name(o->name, args_.new_name)));
-    std::vector<QueryResult> names = rt_.exec_all(naming);
+    // The disabled subscriptions on N come first, each asking O for O's own
+    // sets. They change nothing on O and start nothing, and from now on N's
+    // catalog knows every O: a rollback finds them there without our keeping
+    // any DSN. Spock names each one's slot (after N's database).
+    std::vector<QueryResult> sets = rt_.exec_all(same_query(others, sql::local_sets()));
+    std::map<std::string, std::string> set_list;
     for (size_t i = 0; i < others.size(); ++i) {
-        Member *o = others[i];
-        std::string slot = names[i].text(0, "slot");
-        state_.slot_of[o->name] = slot;
-        lookups.emplace_back(o->conn.get(), sql::slot_exists(slot));
-        creates.emplace_back(o->conn.get(), sql::create_slot(slot));
+        Member &o = *others[i];
+        std::vector<std::string> set_names;
+        for (size_t r = 0; r < sets[i].size(); ++r) set_names.push_back(sets[i].text(r, "set_name"));
+        set_list[o.name] = join(set_names);
+        const std::string sub = subscription_name(o.name, args_.new_name);
+        QueryResult existing = view_.new_node.db().exec(sql::subscription_slot(sub));
+        if (existing.empty()) {
+            view_.new_node.db().exec(sql::drop_origin_if_exists(*view_.new_node.db().exec(
+                sql::slot_name(view_.new_node.dbname, o.name, sub)).scalar()));
+            view_.new_node.db().exec(sql::sub_create(sub, o.dsn, set_names, false, false, false, {}));
+            existing = view_.new_node.db().exec(sql::subscription_slot(sub));
+        }
+        state_.slot_of[o.name] = existing.text(0, "slot");
+    }
+
+    // A slot on every O, created at once: from here on O keeps what N needs.
+    std::vector<std::pair<Connection *, Query>> lookups, creates;
+    for (Member *o : others) {
+        lookups.emplace_back(o->conn.get(), sql::slot_exists(state_.slot_of[o->name]));
+        creates.emplace_back(o->conn.get(), sql::create_slot(state_.slot_of[o->name]));
     }
     std::vector<QueryResult> found = rt_.exec_all(lookups);
     // A slot this run already made (an earlier call stopped inside step 3)
@@ -223,30 +242,20 @@ void AddNode::prepare_other_nodes(JsonObject &out) {
     }
     rt_.exec_all(missing);
 
-    // 3.2 a commit after each slot's start; 3.3 S has applied it: every O
-    // change from before the slot is now in S.
-    state_.slot_sync_lsn = sync_and_wait(rt_, others, view_.src);
+    // A commit after each slot's start, applied by S: every O change from
+    // before the slot is now in S.
+    state_.slot_sync_lsn = sync_and_wait(rt_, others, view_.source);
 
-    // 3.4 the disabled subscriptions on N, each asking O for O's own sets.
-    std::vector<QueryResult> sets = rt_.exec_all(same_query(others, sql::local_sets()));
-    for (size_t i = 0; i < others.size(); ++i) {
-        Member &o = *others[i];
-        std::vector<std::string> set_names;
-        for (size_t r = 0; r < sets[i].size(); ++r) set_names.push_back(sets[i].text(r, "set_name"));
-        const std::string &slot = state_.slot_of[o.name];
-        const std::string sub = subscription_name(o.name, args_.new_name);
-        if (!has_subscription(view_.neu, sub)) {
-            view_.neu.db().exec(sql::drop_origin_if_exists(slot));
-            view_.neu.db().exec(sql::sub_create(sub, o.dsn, set_names, false, false, false, {}));
-        }
-        out.add_raw(o.name, JsonObject()
-                                .add("slot", slot)
-                                .add("sync_lsn", format_lsn(state_.slot_sync_lsn[o.name]))
-                                .add("sets", join(set_names))
-                                .str());
-        detail(o.name + ": slot " + slot + " created, subscription " + subscription_name(o.name, args_.new_name) +
-                   " created disabled",
-               "sync event at " + format_lsn(state_.slot_sync_lsn[o.name]));
+    for (Member *o : others) {
+        const std::string &slot = state_.slot_of[o->name];
+        out.add_raw(o->name, JsonObject()
+                                 .add("slot", slot)
+                                 .add("sync_lsn", format_lsn(state_.slot_sync_lsn[o->name]))
+                                 .add("sets", set_list[o->name])
+                                 .str());
+        detail(o->name + ": subscription " + subscription_name(o->name, args_.new_name) + " created disabled, slot " +
+                   slot + " created",
+               "sync event at " + format_lsn(state_.slot_sync_lsn[o->name]));
     }
 }
 
@@ -254,15 +263,15 @@ void AddNode::sync_source(JsonObject &out) {
     std::vector<Member *> others;
     for (Member &o : view_.others) others.push_back(&o);
     if (others.empty()) return;
-    for (const auto &[name, lsn] : sync_and_wait(rt_, others, view_.src)) out.add(name, format_lsn(lsn));
+    for (const auto &[name, lsn] : sync_and_wait(rt_, others, view_.source)) out.add(name, format_lsn(lsn));
 }
 
 void AddNode::copy_source(JsonObject &out) {
     const std::string sub = subscription_name(args_.src_name, args_.new_name);
-    if (has_subscription(view_.neu, sub)) {
+    if (has_subscription(view_.new_node, sub)) {
         // An earlier call got this far. A copy still running or finished is
         // kept (step 6 waits for it); a failed one is discarded and redone.
-        QueryResult st = view_.neu.db().exec(sql::subscription_status());
+        QueryResult st = view_.new_node.db().exec(sql::subscription_status());
         std::string status;
         for (size_t i = 0; i < st.size(); ++i)
             if (st.text(i, "subscription_name") == sub) status = st.text(i, "status");
@@ -272,12 +281,12 @@ void AddNode::copy_source(JsonObject &out) {
         }
         discard_failed_copy(sub);
     }
-    QueryResult schemas = view_.neu.db().exec(sql::schemas_to_skip());
+    QueryResult schemas = view_.new_node.db().exec(sql::schemas_to_skip());
     for (size_t i = 0; i < schemas.size(); ++i) state_.skip_schema.push_back(schemas.text(i, "nspname"));
     // Recorded before the copy starts: a rollback must know what was here before.
     journal_.step_note(5, JsonObject().add("skip_schema", text_array_literal(state_.skip_schema)).str());
-    std::vector<std::string> sets = local_set_names(view_.src);
-    view_.neu.db().exec(sql::sub_create(sub, args_.src_dsn, sets, true, true, true, state_.skip_schema));
+    std::vector<std::string> sets = local_set_names(view_.source);
+    view_.new_node.db().exec(sql::sub_create(sub, args_.src_dsn, sets, true, true, true, state_.skip_schema));
     out.add("subscription", sub).add("sets", join(sets)).add("skip_schema", text_array_literal(state_.skip_schema));
     detail("subscription " + sub + " created; copying " + join(sets));
 }
@@ -285,27 +294,27 @@ void AddNode::copy_source(JsonObject &out) {
 void AddNode::discard_failed_copy(const std::string &sub) {
     rt_.report(Level::Notice, "the earlier copy from " + args_.src_name + " failed: discarding it and copying again");
     std::vector<std::string> keep;
-    auto note = Journal::step_output(view_.neu.db(), journal_.run_id(), 5);
+    auto note = Journal::step_output(view_.new_node.db(), journal_.run_id(), 5);
     if (note.count("skip_schema")) keep = parse_text_array(note["skip_schema"]);
-    view_.neu.db().exec(sql::sub_drop(sub));
-    drop_copied_objects(view_.neu.db(), keep);
+    view_.new_node.db().exec(sql::sub_drop(sub));
+    drop_copied_objects(view_.new_node.db(), keep);
 }
 
 void AddNode::catch_up(JsonObject &out) {
-    state_.source_sync_lsn = lsn_of(view_.src.db().exec(sql::sync_event()).scalar());
-    wait_applied(rt_, {&view_.neu}, {{args_.src_name, state_.source_sync_lsn}});
+    state_.source_sync_lsn = lsn_of(view_.source.db().exec(sql::sync_event()).scalar());
+    wait_applied(rt_, {&view_.new_node}, {{args_.src_name, state_.source_sync_lsn}});
     out.add("source_sync_lsn", format_lsn(state_.source_sync_lsn));
 }
 
 void AddNode::advance_slots(JsonObject &out) {
     const std::string sub = subscription_name(args_.src_name, args_.new_name);
     wait_until(rt_, "the copy of " + sub + " to finish", [&] {
-        QueryResult r = view_.neu.db().exec(sql::sync_state(sub));
+        QueryResult r = view_.new_node.db().exec(sql::sync_state(sub));
         return r.text(0, "total") != "0" && r.text(0, "pending") == "0";
     });
     if (view_.others.empty()) return;
 
-    QueryResult progress = view_.neu.db().exec(sql::copy_positions(view_.other_names()));
+    QueryResult progress = view_.new_node.db().exec(sql::copy_positions(view_.other_names()));
     for (size_t i = 0; i < progress.size(); ++i)
         if (progress.at(i, "lsn")) state_.copy_position[progress.text(i, "origin")] = parse_lsn(progress.text(i, "lsn"));
 
@@ -324,15 +333,15 @@ void AddNode::advance_slots(JsonObject &out) {
     rt_.exec_all(advances);
     for (Member &o : view_.others) {
         Lsn p = state_.copy_position[o.name];
-        view_.neu.db().exec(sql::advance_origin(state_.slot_of[o.name], p));
+        view_.new_node.db().exec(sql::advance_origin(state_.slot_of[o.name], p));
         out.add(o.name, format_lsn(p));
         detail(o.name + ": slot and origin " + state_.slot_of[o.name] + " advanced", "to " + format_lsn(p));
     }
 }
 
 void AddNode::mirror_replication_sets(JsonObject &out) {
-    Connection &s = view_.src.db();
-    Connection &n = view_.neu.db();
+    Connection &s = view_.source.db();
+    Connection &n = view_.new_node.db();
     QueryResult src_sets = s.exec(sql::local_sets()), src_tables = s.exec(sql::local_set_tables()),
                 src_seqs = s.exec(sql::local_set_sequences());
     QueryResult new_sets = n.exec(sql::local_sets()), new_tables = n.exec(sql::local_set_tables()),
@@ -413,18 +422,18 @@ void AddNode::enable_other_subscriptions(JsonObject &out) {
     for (Member &o : view_.others) {
         subs.push_back(subscription_name(o.name, args_.new_name));
         others.push_back(&o);
-        view_.neu.db().exec(sql::sub_enable(subs.back()));
+        view_.new_node.db().exec(sql::sub_enable(subs.back()));
     }
     // The stored e_O first (the protocol's own check), then a fresh event on
     // each O, which proves every O -> N path delivers now.
-    wait_applied(rt_, {&view_.neu}, state_.slot_sync_lsn);
-    std::map<std::string, Lsn> fresh = sync_and_wait(rt_, others, view_.neu);
-    wait_replicating(rt_, {&view_.neu}, subs);
+    wait_applied(rt_, {&view_.new_node}, state_.slot_sync_lsn);
+    std::map<std::string, Lsn> fresh = sync_and_wait(rt_, others, view_.new_node);
+    wait_replicating(rt_, {&view_.new_node}, subs);
     for (const auto &[name, lsn] : fresh) out.add(name, format_lsn(lsn));
 }
 
 void AddNode::create_reverse_subscriptions(JsonObject &out) {
-    std::vector<std::string> sets = local_set_names(view_.neu);
+    std::vector<std::string> sets = local_set_names(view_.new_node);
     std::vector<std::pair<Connection *, Query>> work;
     std::vector<Member *> existing = view_.existing();
     std::vector<std::pair<Connection *, Query>> lookups;
@@ -443,11 +452,11 @@ void AddNode::create_reverse_subscriptions(JsonObject &out) {
 
 void AddNode::confirm(JsonObject &out) {
     std::vector<Member *> all = view_.existing();
-    all.push_back(&view_.neu);
+    all.push_back(&view_.new_node);
     wait_replicating(rt_, all, {});
 
     // N's own changes reach every node.
-    Lsn n_event = lsn_of(view_.neu.db().exec(sql::sync_event()).scalar());
+    Lsn n_event = lsn_of(view_.new_node.db().exec(sql::sync_event()).scalar());
     wait_applied(rt_, view_.existing(), {{args_.new_name, n_event}});
 
     std::vector<QueryResult> statuses = rt_.exec_all(same_query(all, sql::subscription_status()));
@@ -459,7 +468,7 @@ void AddNode::confirm(JsonObject &out) {
         total += statuses[i].size();
         rt_.report(Level::Notice, "node " + all[i]->name + ": " + (items.empty() ? "no subscriptions" : join(items)));
     }
-    QueryResult lag = view_.neu.db().exec(sql::lag_from(args_.src_name));
+    QueryResult lag = view_.new_node.db().exec(sql::lag_from(args_.src_name));
     std::string lag_text =
         lag.empty() ? "unknown" : lag.text(0, "bytes", "?") + " bytes (" + lag.text(0, "lag", "?") + ")";
     rt_.report(Level::Notice,

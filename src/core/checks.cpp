@@ -32,7 +32,7 @@ std::vector<QueryResult> on_each(Runtime &rt, const std::vector<Member *> &membe
 
 std::vector<CheckResult> check_versions(Runtime &rt, ClusterView &view) {
     std::vector<Member *> all = view.existing();
-    if (view.has_new_node()) all.push_back(&view.neu);
+    if (view.has_new_node()) all.push_back(&view.new_node);
     std::vector<QueryResult> results = on_each(rt, all, sql::spock_version());
     const Version minimum = Version::parse(kMinimumSpockVersion);
     std::vector<CheckResult> out;
@@ -64,7 +64,7 @@ std::vector<CheckResult> check_versions(Runtime &rt, ClusterView &view) {
         if (!same_major_minor(v, *reference)) {
             out.push_back(failed(check,
                                  "spock version mismatch: node \"" + all[i]->name + "\" runs " + text +
-                                     ", another major.minor than node \"" + view.src.name + "\"",
+                                     ", another major.minor than node \"" + view.source.name + "\"",
                                  "All nodes must run the same Spock major.minor version."));
             continue;
         }
@@ -75,10 +75,10 @@ std::vector<CheckResult> check_versions(Runtime &rt, ClusterView &view) {
 
 CheckResult check_runs_on_new_node(Runtime &rt, ClusterView &view) {
     auto [sysid, db] = rt.local_identity();
-    QueryResult r = view.neu.db().exec(sql::local_identity());
+    QueryResult r = view.new_node.db().exec(sql::local_identity());
     if (r.text(0, "sysid") != sysid || r.text(0, "db") != db)
         return failed("runs on the new node",
-                      "spock.add_node must be called on the new node \"" + view.neu.name +
+                      "spock.add_node must be called on the new node \"" + view.new_node.name +
                           "\", but new_node_dsn reaches another database",
                       "Connect to the database that new_node_dsn names and call the procedure there.");
     return pass("runs on the new node");
@@ -87,16 +87,16 @@ CheckResult check_runs_on_new_node(Runtime &rt, ClusterView &view) {
 std::vector<CheckResult> check_preconditions(Runtime &rt, ClusterView &view) {
     std::vector<CheckResult> out;
     out.push_back(check_runs_on_new_node(rt, view));
-    Connection &n = view.neu.db();
+    Connection &n = view.new_node.db();
 
     std::vector<std::string> tables = column(n.exec(sql::user_tables()), "rel");
     out.push_back(tables.empty()
                       ? pass("no user tables on the new node")
                       : failed("no user tables on the new node",
-                               "new node \"" + view.neu.name + "\" already has user tables: " + join(tables),
+                               "new node \"" + view.new_node.name + "\" already has user tables: " + join(tables),
                                "The new node must be empty: drop these tables (or use a fresh database)."));
 
-    std::vector<std::string> src_roles = column(view.src.db().exec(sql::login_roles()), "rolname");
+    std::vector<std::string> src_roles = column(view.source.db().exec(sql::login_roles()), "rolname");
     std::vector<std::string> new_roles = column(n.exec(sql::roles()), "rolname");
     std::vector<std::string> missing;
     for (const std::string &role : src_roles)
@@ -104,20 +104,20 @@ std::vector<CheckResult> check_preconditions(Runtime &rt, ClusterView &view) {
     out.push_back(missing.empty()
                       ? pass("login roles exist on the new node")
                       : failed("login roles exist on the new node",
-                               "login role(s) of \"" + view.src.name + "\" missing on new node \"" + view.neu.name +
+                               "login role(s) of \"" + view.source.name + "\" missing on new node \"" + view.new_node.name +
                                    "\": " + join(missing),
                                "Create these roles on the new node, with the same attributes, before adding it."));
 
     out.push_back(check_subscriptions_enabled(rt, view));
 
     std::vector<Member *> existing = view.existing();
-    std::vector<QueryResult> known = on_each(rt, existing, sql::node_exists(view.neu.name));
+    std::vector<QueryResult> known = on_each(rt, existing, sql::node_exists(view.new_node.name));
     std::vector<std::string> where;
     for (size_t i = 0; i < existing.size(); ++i)
         if (known[i].text(0, "n") != "0") where.push_back(existing[i]->name);
     out.push_back(where.empty() ? pass("new node name is free")
                                 : failed("new node name is free",
-                                         "node name \"" + view.neu.name + "\" is already taken in the cluster (known on " +
+                                         "node name \"" + view.new_node.name + "\" is already taken in the cluster (known on " +
                                              join(where) + ")",
                                          "Choose another name, or remove the old node with spock.remove_node."));
 
@@ -126,7 +126,7 @@ std::vector<CheckResult> check_preconditions(Runtime &rt, ClusterView &view) {
     std::string sets = n.exec(sql::replication_set_count()).text(0, "n");
     if (!local.empty() || subs != "0" || sets != "0")
         out.push_back(failed("new node has no Spock configuration",
-                             "new node \"" + view.neu.name + "\" already has Spock configuration (" +
+                             "new node \"" + view.new_node.name + "\" already has Spock configuration (" +
                                  (local.empty() ? std::string("no local node") : "local node \"" + local.text(0, "node_name") + "\"") +
                                  ", " + subs + " subscription(s), " + sets + " replication set(s))",
                              "Remove it first (spock.remove_node on that node) or use a fresh database."));
@@ -149,7 +149,7 @@ CheckResult check_subscriptions_enabled(Runtime &rt, ClusterView &view) {
 std::vector<CheckResult> check_joined(Runtime &rt, ClusterView &view) {
     std::vector<CheckResult> out;
     std::vector<Member *> all = view.existing();
-    if (view.has_new_node()) all.push_back(&view.neu);
+    if (view.has_new_node()) all.push_back(&view.new_node);
     std::set<std::string> names;
     for (Member *m : all) names.insert(m->name);
 
@@ -177,13 +177,13 @@ std::vector<CheckResult> check_joined(Runtime &rt, ClusterView &view) {
     }
 
     if (!view.has_new_node()) return out;
-    std::vector<QueryResult> sets = on_each(rt, {&view.src, &view.neu}, sql::local_sets());
-    std::vector<QueryResult> tables = on_each(rt, {&view.src, &view.neu}, sql::local_set_tables());
+    std::vector<QueryResult> sets = on_each(rt, {&view.source, &view.new_node}, sql::local_sets());
+    std::vector<QueryResult> tables = on_each(rt, {&view.source, &view.new_node}, sql::local_set_tables());
     bool same = sets[0].rows() == sets[1].rows() && tables[0].rows() == tables[1].rows();
     out.push_back(same ? pass("replication sets match the source")
                        : failed("replication sets match the source",
-                                "replication sets of \"" + view.neu.name + "\" differ from those of \"" +
-                                    view.src.name + "\"",
+                                "replication sets of \"" + view.new_node.name + "\" differ from those of \"" +
+                                    view.source.name + "\"",
                                 "Compare spock.replication_set and spock.replication_set_table on both nodes."));
     return out;
 }

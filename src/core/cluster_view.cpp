@@ -5,7 +5,7 @@
 namespace zodan {
 
 std::vector<Member *> ClusterView::existing() {
-    std::vector<Member *> all{&src};
+    std::vector<Member *> all{&source};
     for (Member &o : others) all.push_back(&o);
     return all;
 }
@@ -19,10 +19,10 @@ std::vector<std::string> ClusterView::other_names() const {
 ClusterView discover_cluster(Runtime &rt, const AddNodeArgs &args) {
     ClusterView view;
     // health_check may look at the cluster alone, without a new node.
-    if (!args.new_dsn.empty()) view.neu = connect_member(rt, args.new_name, args.new_dsn, "new_node_dsn");
-    view.src = connect_member(rt, args.src_name, args.src_dsn, "src_dsn");
+    if (!args.new_dsn.empty()) view.new_node = connect_member(rt, args.new_name, args.new_dsn, "new_node_dsn");
+    view.source = connect_member(rt, args.src_name, args.src_dsn, "src_dsn");
 
-    QueryResult me = view.src.db().exec(sql::local_node_name());
+    QueryResult me = view.source.db().exec(sql::local_node_name());
     if (me.empty())
         throw UserError("src_dsn reaches a database that is not a Spock node",
                         "Expected node \"" + args.src_name + "\".",
@@ -31,7 +31,7 @@ ClusterView discover_cluster(Runtime &rt, const AddNodeArgs &args) {
         throw UserError("src_dsn reaches node \"" + me.text(0, "node_name") + "\", not \"" + args.src_name + "\"", "",
                         "Pass the name of the node that src_dsn connects to as src_node_name.");
 
-    QueryResult nodes = view.src.db().exec(sql::nodes_with_dsn());
+    QueryResult nodes = view.source.db().exec(sql::nodes_with_dsn());
     for (size_t i = 0; i < nodes.size(); ++i) {
         std::string name = nodes.text(i, "node_name");
         if (name == args.src_name || name == args.new_name) continue;

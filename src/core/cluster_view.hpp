@@ -16,14 +16,14 @@ struct AddNodeArgs {
 };
 
 struct ClusterView {
-    Member src;                  // S
-    Member neu;                  // N (no connection when only the cluster is looked at)
+    Member source;               // S
+    Member new_node;             // N (no connection when only the cluster is looked at)
     std::vector<Member> others;  // every existing node but S (and N, were it listed)
 
     // S and every O: the nodes that already form the cluster.
     std::vector<Member *> existing();
     std::vector<std::string> other_names() const;
-    bool has_new_node() const { return neu.conn != nullptr; }
+    bool has_new_node() const { return new_node.conn != nullptr; }
 };
 
 // Connects to S and N, lists S's nodes and connects to every other one.

@@ -351,15 +351,19 @@ void find_keyword_secrets(const std::string &text, std::vector<Span> &spans) {
 
 // In a URI everything between "scheme://" and the last '@' before the path
 // is user information; all of it after the first ':' is taken as secret.
+// URIs may sit anywhere in free text ("dsn was: postgresql://...").
 void find_uri_secrets(const std::string &text, std::vector<Span> &spans) {
-    const size_t start = uri_prefix_len(text);
-    if (start == 0) return;
-    size_t stop = text.find_first_of("/?", start);
-    if (stop == std::string::npos) stop = text.size();
-    const size_t at = text.rfind('@', stop == 0 ? 0 : stop - 1);
-    if (at == std::string::npos || at < start) return;
-    const size_t colon = text.find(':', start);
-    if (colon != std::string::npos && colon < at) spans.push_back({colon + 1, at});
+    const std::string low = lower(text);
+    for (size_t hit = low.find("postgres"); hit != std::string::npos; hit = low.find("postgres", hit + 1)) {
+        const size_t start = hit + uri_prefix_len(low.substr(hit, 16));
+        if (start == hit) continue;
+        size_t stop = text.find_first_of("/? \t\n", start);
+        if (stop == std::string::npos) stop = text.size();
+        const size_t at = stop == start ? std::string::npos : text.rfind('@', stop - 1);
+        if (at == std::string::npos || at < start) continue;
+        const size_t colon = text.find(':', start);
+        if (colon != std::string::npos && colon < at) spans.push_back({colon + 1, at});
+    }
 }
 
 std::vector<Span> secret_spans(const std::string &text) {
@@ -439,6 +443,8 @@ std::string Dsn::to_conninfo() const {
     }
     return out;
 }
+
+std::string mask_secrets_in_text(const std::string &text) { return mask_spans(text, secret_spans(text)); }
 
 std::string mask_dsn(const std::string &text) {
     try {

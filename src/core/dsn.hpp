@@ -38,6 +38,10 @@ private:
 // "password" up to the next blank, or the userinfo of a URI).
 std::string mask_dsn(const std::string &text);
 
+// Masks the value of every "password=" (any case: sslpassword too) and the
+// password of a URI in free text; the words around them stay as they are.
+std::string mask_secrets_in_text(const std::string &text);
+
 // Replaces every occurrence of `dsn`'s password inside `message` with
 // "********" (libpq error texts may echo parts of a connection string).
 std::string scrub_secrets(const std::string &message, const std::string &dsn);

@@ -21,11 +21,15 @@ std::string with_backend(std::string sql, int param) {
 
 std::optional<PriorRun> Journal::latest(Connection &node, const std::string &operation,
                                         const std::string &args_fingerprint) {
+    // A node joined by hand or by another tool has no journal: no prior run.
+    QueryResult journal =
+        node.exec({"look for the journal", "SELECT (to_regclass('spock.zodan_runs') IS NOT NULL)::text AS here", {}});
+    if (journal.text(0, "here") != "true") return std::nullopt;
     QueryResult r = node.exec(
         {"read the journal",
          "SELECT r.run_id::text AS run_id, r.state, r.src_node_name::text AS src_name, "
-         "r.new_node_name::text AS new_name, r.src_dsn_secret AS src_dsn, "
-         "(r.args_fingerprint = md5($2))::text AS same_args, coalesce(r.backend_pid, 0)::text AS pid, "
+         "r.new_node_name::text AS new_name, "
+         "(r.args_fingerprint = $2)::text AS same_args, coalesce(r.backend_pid, 0)::text AS pid, "
          "EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity a WHERE a.pid = r.backend_pid "
          "        AND a.backend_start = r.backend_start)::text AS alive, "
          "(SELECT string_agg(step_no::text, ',') FROM spock.zodan_steps s WHERE s.run_id = r.run_id) AS started, "
@@ -39,7 +43,6 @@ std::optional<PriorRun> Journal::latest(Connection &node, const std::string &ope
     p.state = r.text(0, "state");
     p.src_name = r.text(0, "src_name");
     p.new_name = r.text(0, "new_name");
-    p.src_dsn = r.text(0, "src_dsn");
     p.same_arguments = r.text(0, "same_args") == "true";
     p.alive = r.text(0, "alive") == "true";
     p.backend_pid = std::stoi(r.text(0, "pid"));
@@ -79,16 +82,16 @@ void Journal::set_state(Connection &node, int64_t run_id, const std::string &sta
 }
 
 void Journal::begin(Connection &new_node, const std::string &operation, const std::string &src_node,
-                    const std::string &new_node_name, const std::string &src_dsn, const std::string &masked_src_dsn,
+                    const std::string &new_node_name, const std::string &masked_src_dsn,
                     const std::string &masked_new_dsn, const std::string &args_fingerprint, int backend_pid) {
     QueryResult r = new_node.exec(
         {"record the run",
-         with_backend("INSERT INTO spock.zodan_runs (operation, src_node_name, new_node_name, src_dsn_secret, "
+         with_backend("INSERT INTO spock.zodan_runs (operation, src_node_name, new_node_name, "
                       "src_dsn, new_node_dsn, args_fingerprint, state, backend_pid, backend_start) "
-                      "VALUES ($1, $2, $3, $4, $5, $6, md5($7), 'running', $8::int, " +
+                      "VALUES ($1, $2, $3, $4, $5, $6, 'running', $7::int, " +
                           std::string(kSessionOf) + ") RETURNING run_id::text",
-                      8),
-         {operation, src_node, new_node_name, src_dsn, masked_src_dsn, masked_new_dsn, args_fingerprint,
+                      7),
+         {operation, src_node, new_node_name, masked_src_dsn, masked_new_dsn, args_fingerprint,
           std::to_string(backend_pid)}});
     run_id_ = std::stoll(*r.scalar());
     conn_ = &new_node;

@@ -19,7 +19,6 @@ struct PriorRun {
     int64_t run_id = 0;
     std::string state;            // running, done, failed, rolled_back
     std::string src_name, new_name;
-    std::string src_dsn;          // as given (to reach the source again)
     bool same_arguments = false;  // fingerprint equals the current call's
     bool alive = false;           // its session still runs
     int backend_pid = 0;
@@ -43,8 +42,8 @@ public:
 
     // Starts a run record.
     void begin(Connection &new_node, const std::string &operation, const std::string &src_node,
-               const std::string &new_node_name, const std::string &src_dsn, const std::string &masked_src_dsn,
-               const std::string &masked_new_dsn, const std::string &args_fingerprint, int backend_pid);
+               const std::string &new_node_name, const std::string &masked_src_dsn, const std::string &masked_new_dsn,
+               const std::string &args_fingerprint, int backend_pid);
     // Takes over an unfinished run for this session.
     void resume(Connection &new_node, int64_t run_id, int backend_pid);
     bool active() const { return conn_ != nullptr; }

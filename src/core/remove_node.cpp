@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "core/cleanup.hpp"
+#include "core/dsn.hpp"
 #include "core/journal.hpp"
 #include "core/names.hpp"
 #include "core/spock_sql.hpp"
@@ -21,6 +22,15 @@ void RemoveNode::run() {
     } catch (const RemoteError &e) {
         target_unreachable_ = e.server_message();
     }
+    // Nothing changes anywhere before the DSN is shown to reach the node named.
+    if (target_) {
+        QueryResult who = target_->db().exec(sql::local_node_name());
+        if (!who.empty() && who.text(0, "node_name") != args_.target_name)
+            throw UserError("target_node_dsn reaches node \"" + who.text(0, "node_name") + "\", not \"" +
+                                args_.target_name + "\"",
+                            "DSN: " + mask_dsn(args_.target_dsn),
+                            "Nothing was changed. Pass the DSN of node \"" + args_.target_name + "\".");
+    }
     // A run of add_node still in progress must not have the ground pulled away.
     std::optional<PriorRun> prior;
     if (target_) {
@@ -37,6 +47,10 @@ void RemoveNode::run() {
                         "connecting to it failed: " + target_unreachable_,
                         "Run spock.remove_node on a surviving member of the cluster.");
 
+    if (survivors_.empty() && unreachable_.empty())
+        rt_.report(Level::Notice,
+                   "remove_node: no other member of the cluster is known here or on node " + args_.target_name +
+                       "; to clean the others, run it on one of them");
     for (Member &x : survivors_) clean_survivor(x);
     if (target_) {
         clean_target();
@@ -87,9 +101,9 @@ void RemoveNode::add_members_from(Connection &node) {
 }
 
 void RemoveNode::find_members() {
-    // Who is in the cluster: what this node knows, what the target knows,
-    // and what the source of an unfinished add of the target knows (that add
-    // may have made slots on nodes the target never recorded).
+    // Who is in the cluster: what this node knows and what the target knows.
+    // An unfinished add of the target recorded every node it changed
+    // anything on in the target's catalog before changing it.
     QueryResult local = rt_.read_local(sql::local_node_with_dsn());
     if (!local.empty() && local.text(0, "node_name") != args_.target_name) {
         dsn_of_[local.text(0, "node_name")] = local.text(0, "dsn");
@@ -98,16 +112,6 @@ void RemoveNode::find_members() {
     }
     if (target_) {
         add_members_from(target_->db());
-        std::optional<PriorRun> prior = Journal::latest(target_->db(), "add_node", "");
-        if (prior && !prior->src_dsn.empty() && !dsn_of_.count(prior->src_name)) {
-            try {
-                Member src = connect_member(rt_, prior->src_name, prior->src_dsn, "the source DSN of the last add");
-                dsn_of_[prior->src_name] = prior->src_dsn;
-                add_members_from(src.db());
-            } catch (const std::exception &) {
-                unreachable_.push_back(prior->src_name);
-            }
-        }
     }
     for (const auto &[name, dsn] : dsn_of_) {
         try {

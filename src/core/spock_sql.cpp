@@ -232,6 +232,11 @@ Query subscription_exists(const std::string &name) {
     return {"look up subscription " + name, "SELECT count(*) AS n FROM spock.subscription WHERE sub_name = $1", {name}};
 }
 
+Query subscription_slot(const std::string &name) {
+    return {"look up the slot of " + name,
+            "SELECT sub_slot_name::text AS slot FROM spock.subscription WHERE sub_name = $1", {name}};
+}
+
 Query subscriptions_involving(const std::string &node_name) {
     return {"list subscriptions involving " + node_name,
             "SELECT s.sub_name::text AS sub_name, o.node_name::text AS provider, t.node_name::text AS subscriber, "

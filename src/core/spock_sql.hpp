@@ -47,6 +47,7 @@ Query sub_enable(const std::string &name);
 Query sub_drop(const std::string &name);
 Query subscription_exists(const std::string &name);   // n
 // subscriptions here whose provider or subscriber is the node named
+Query subscription_slot(const std::string &name);  // slot, when the subscription exists
 Query subscriptions_involving(const std::string &node_name);  // sub_name, provider, slot
 Query node_drop(const std::string &name);
 Query local_node_with_dsn();                          // node_name, dsn of this database's node

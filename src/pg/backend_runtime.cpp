@@ -11,13 +11,23 @@ extern "C" {
 }
 
 #include "pg/backend_runtime.hpp"
+#include "pg/call_secrets.hpp"
 #include "pg/guard.hpp"
 #include "pg/libpq_connection.hpp"
 
 namespace zodan::pg {
 
 std::unique_ptr<Connection> BackendRuntime::connect(const std::string &node, const std::string &dsn) {
+    call_secrets().add_dsn(dsn);
     auto conn = LibpqConnection::open(node, dsn, guc_connect_timeout_ms);
+    // As dblink and postgres_fdw do: a caller who is not a superuser must not
+    // borrow the server's own identity (trust, peer, its ~/.pgpass) to reach
+    // a node; the connection must have authenticated with a password.
+    if (!conn->used_password() && !pg_call([] { return superuser(); }))
+        throw UserError("node \"" + node + "\" let the connection in without credentials, which only a superuser "
+                        "may rely on",
+                        "The node authenticated it by trust, peer or a password file of this server's own.",
+                        "Put the password of a role that the node authenticates by password into the DSN.");
     conn->set_statement_limit(guc_sync_timeout_ms);
     return conn;
 }
@@ -35,8 +45,9 @@ int64_t BackendRuntime::now_ms() {
     return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
 }
 
-void BackendRuntime::report(Level level, const std::string &message, const std::string &detail) {
+void BackendRuntime::report(Level level, const std::string &raw_message, const std::string &raw_detail) {
     int elevel = level == Level::Warning ? WARNING : NOTICE;
+    const std::string message = call_secrets().scrub(raw_message), detail = call_secrets().scrub(raw_detail);
     pg_call([&] {
         if (detail.empty())
             ereport(elevel, (errmsg_internal("%s", message.c_str())));

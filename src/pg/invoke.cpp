@@ -9,6 +9,7 @@ extern "C" {
 #include "utils/elog.h"
 }
 
+#include "pg/call_secrets.hpp"
 #include "pg/guard.hpp"
 #include "pg/invoke.hpp"
 
@@ -16,7 +17,10 @@ namespace zodan::pg {
 
 namespace {
 
-const char *keep(const std::string &s) { return s.empty() ? nullptr : pstrdup(s.c_str()); }
+// Every text that leaves the call is masked with all the secrets it has seen.
+const char *keep(const std::string &s) {
+    return s.empty() ? nullptr : pstrdup(call_secrets().scrub(s).c_str());
+}
 
 // SQLSTATE text ("08006") to PostgreSQL's packed form.
 int packed_sqlstate(const std::string &state) {
@@ -63,7 +67,10 @@ void describe_current_exception(ErrorReport &report) {
         report.message = "internal error: unknown exception";
     }
     spare_from_spock_log_filter(report);
+    forget_call_secrets();
 }
+
+void forget_call_secrets() { call_secrets().clear(); }
 
 void raise_error(const ErrorReport &report) {
     ereport(ERROR, (errcode(report.sqlerrcode), errmsg_internal("%s", report.message ? report.message : "error"),

@@ -35,13 +35,18 @@ void run_or_raise(Fn &&fn) {
     if (invoke_cpp(report, std::forward<Fn>(fn))) raise_error(report);
 }
 
+// Forgets the call's secrets (see call_secrets.hpp).
+void forget_call_secrets();
+
 template <typename Fn>
 bool invoke_cpp(ErrorReport &report, Fn &&fn) {
     try {
+        forget_call_secrets();
         fn();
+        forget_call_secrets();
         return false;
     } catch (...) {
-        describe_current_exception(report);
+        describe_current_exception(report);  // masks with the call's secrets, then forgets them
         return true;
     }
 }

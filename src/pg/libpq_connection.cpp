@@ -11,6 +11,7 @@ extern "C" {
 #include "utils/wait_event.h"
 }
 
+#include "pg/call_secrets.hpp"
 #include "pg/guard.hpp"
 #include "pg/libpq_connection.hpp"
 
@@ -75,7 +76,8 @@ void LibpqConnection::cancel_running() {
 
 void LibpqConnection::fail(const std::string &action, const std::string &message, const std::string &sqlstate,
                            const std::string &hint) {
-    throw RemoteError(node(), action, scrub_secrets(message, dsn_), sqlstate, hint);
+    const Secrets &secrets = call_secrets();
+    throw RemoteError(node(), action, secrets.scrub(scrub_secrets(message, dsn_)), sqlstate, secrets.scrub(hint));
 }
 
 std::unique_ptr<LibpqConnection> LibpqConnection::open(const std::string &node, const std::string &dsn,
@@ -86,7 +88,7 @@ std::unique_ptr<LibpqConnection> LibpqConnection::open(const std::string &node, 
     // The message names the node and libpq's reason; where it connected
     // (host, port: unstable in tests, noisy in logs) goes to DETAIL.
     auto fail_connect = [&](const std::string &why) -> void {
-        std::string clean = scrub_secrets(why, dsn);
+        std::string clean = call_secrets().scrub(scrub_secrets(why, dsn));
         throw RemoteError(node, "connecting", short_reason(clean), "08006",
                           "Check that the node is running and that the DSN's host, port, user and password are right.",
                           "DSN: " + mask_dsn(dsn) + "\nlibpq: " + clean);
@@ -107,6 +109,8 @@ std::unique_ptr<LibpqConnection> LibpqConnection::open(const std::string &node, 
     if (PQsetnonblocking(self->conn_.get(), 1) != 0) fail_connect("cannot switch to non-blocking mode");
     return self;
 }
+
+bool LibpqConnection::used_password() const { return PQconnectionUsedPassword(conn_.get()) == 1; }
 
 bool LibpqConnection::wait_socket(bool for_write, long timeout_ms) {
     int events = WL_LATCH_SET | WL_EXIT_ON_PM_DEATH | WL_TIMEOUT |

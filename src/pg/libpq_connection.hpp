@@ -29,6 +29,10 @@ public:
     void send(const Query &query) override;
     QueryResult receive() override;
 
+    // Whether the server asked for the password (and so it authenticated
+    // the connection, not trust, peer or the server's own ~/.pgpass).
+    bool used_password() const;
+
     // Bound for each statement (ms); the statement is cancelled past it.
     void set_statement_limit(int ms) { statement_limit_ms_ = ms; }
 

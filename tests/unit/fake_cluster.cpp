@@ -116,6 +116,11 @@ QueryResult Cluster::handle(const std::string &name, const Query &q) {
         for (const auto &r : n.roles) rows.push_back({r});
         return QueryResult({"rolname"}, rows);
     }
+    if (has(sql, "sub_slot_name::text AS slot FROM spock.subscription WHERE sub_name")) {
+        auto it = n.subs.find(p(0));
+        if (it == n.subs.end()) return QueryResult({"slot"}, {});
+        return one("slot", zodan::spock_slot_name("inventory", it->second.provider, p(0)));
+    }
     if (has(sql, "FROM spock.subscription WHERE sub_name")) return one("n", std::to_string(n.subs.count(p(0))));
     if (has(sql, "count(*) AS n FROM spock.subscription")) return one("n", std::to_string(n.subs.size()));
     if (has(sql, "count(*) AS n FROM spock.replication_set")) return one("n", n.registered ? "3" : "0");
@@ -193,6 +198,7 @@ QueryResult Cluster::handle(const std::string &name, const Query &q) {
     }
     if (has(sql, "spock.repset_")) return one("ok", "true");
     if (has(sql, "lag_tracker")) return QueryResult({"bytes", "lag"}, {{std::string("0"), std::string("00:00:00")}});
+    if (has(sql, "to_regclass('spock.zodan_runs')")) return one("here", "true");
     if (has(sql, "zodan_runs") && has(sql, "INSERT")) return one("run_id", "1");
     if (has(sql, "zodan_")) return QueryResult();
     throw std::logic_error("fake cluster: unexpected statement \"" + q.name + "\"");

@@ -13,12 +13,12 @@ using fake::Cluster;
 
 namespace {
 
-zodan::AddNodeArgs args_for(const std::string &src, const std::string &neu) {
+zodan::AddNodeArgs args_for(const std::string &src, const std::string &new_node) {
     zodan::AddNodeArgs a;
     a.src_name = src;
     a.src_dsn = Cluster::dsn_of(src);
-    a.new_name = neu;
-    a.new_dsn = Cluster::dsn_of(neu);
+    a.new_name = new_node;
+    a.new_dsn = Cluster::dsn_of(new_node);
     return a;
 }
 
@@ -146,8 +146,9 @@ TEST_CASE("a failing remote call stops the run and names the node", "[add_node]"
         CHECK(e.node() == "n3");
         CHECK(std::string(e.what()).find("too many replication slots") != std::string::npos);
     }
-    // Nothing after the failing step ran.
-    CHECK(c.calls_named("create subscription").empty());
+    // Nothing after the failing step ran: no copy, no sync event.
+    CHECK(c.calls_named("create subscription sub_n1_n4").empty());
+    CHECK(c.calls_named("write a sync event").empty());
     // The journal recorded the failure of step 3 and of the run.
     bool step_failed = false, run_failed = false;
     for (const Call &call : c.calls) {

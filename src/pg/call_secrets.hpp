@@ -1,0 +1,12 @@
+// The secrets of the procedure call in progress (a backend runs one at a
+// time). Filled with every DSN the call is given or connects with; applied
+// to every message that leaves the call. Emptied when the call ends.
+#pragma once
+
+#include "core/secrets.hpp"
+
+namespace zodan::pg {
+
+Secrets &call_secrets();
+
+}  // namespace zodan::pg
