@@ -10,7 +10,7 @@ OBJS        = $(SRCS:.cpp=.o)
 PG_CPPFLAGS = -I$(libpq_srcdir) -Isrc
 PG_CXXFLAGS = -MMD -MP -std=c++17 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-register
 SHLIB_LINK_INTERNAL = $(libpq)
-SHLIB_LINK  = -lstdc++
+SHLIB_LINK  = -lstdc++ -lpthread
 
 # pg_regress suites; they need the multi-node cluster the harness starts
 # (regress/test-all.sh runs them), so a bare `make installcheck` is not enough.

@@ -18,6 +18,11 @@ CREATE TEMP TABLE scratch (x int);
 CALL spock.add_node('n1', :'n1_dsn', 'n4', :'n4_dsn');
 ROLLBACK;
 
+-- A node name Spock would refuse half-way (in sub_create) is refused
+-- before anything changes; nothing of it is left anywhere.
+CALL spock.add_node('n1', :'n1_dsn', 'N-4', :'n4_dsn');
+SELECT count(*) AS local_nodes FROM spock.local_node;
+
 -- A DSN must name its database.
 CALL spock.add_node('n1', :'n1_dsn', 'n4', 'host=127.0.0.1 port=' || :'n4_port' || ' user=pgedge');
 SELECT format('host=127.0.0.1 port=%s user=pgedge', :'n4_port') AS no_db_dsn \gset

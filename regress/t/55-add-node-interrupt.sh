@@ -29,10 +29,16 @@ sleep 0.5
 q 2 "INSERT INTO items VALUES (900001, 'blocked on n1', 1)" >/dev/null
 
 t0=$(now_ms)
-out=$(psql_n 4 -c "SET statement_timeout = '2s'" -c "CALL spock.add_node('n1', '$N1_DSN', 'n4', '$N4_DSN')" 2>&1)
+out=$(psql_n 4 -v ON_ERROR_STOP=0 -c "SET statement_timeout = '2s'" -c "CALL spock.add_node('n1', '$N1_DSN', 'n4', '$N4_DSN')" \
+      -c "RESET statement_timeout" \
+      -c "SELECT 'journal: ' || state || ' ' || (backend_pid = pg_backend_pid()) FROM spock.zodan_runs ORDER BY run_id DESC LIMIT 1" \
+      -c "SET statement_timeout = '2s'" -c "CALL spock.add_node('n1', '$N1_DSN', 'n4', '$N4_DSN')" 2>&1)
 elapsed=$(( $(now_ms) - t0 ))
-check_cmd "statement_timeout ends add_node: $(grep ERROR <<<"$out")" grep -q "canceling statement due to statement timeout" <<<"$out"
-check_cmd "it ends within a second of the timeout (${elapsed} ms for a 2 s timeout)" test "$elapsed" -lt 3000
+check_cmd "statement_timeout ends add_node: $(grep ERROR <<<"$out" | head -1)" grep -q "canceling statement due to statement timeout" <<<"$out"
+check_cmd "it ends within a second of the timeout (${elapsed} ms for two calls with a 2 s timeout)" test "$elapsed" -lt 6000
+check_cmd "the journal says the run failed, in the same session: $(grep journal: <<<"$out")" grep -q "^journal: failed t" <<<"$out"
+check_eq "calling it again in that session resumes (it times out again, not 'already running')" 2 \
+    "$(grep -c "canceling statement due to statement timeout" <<<"$out")"
 check_eq "no zodan session left running after the timeout" 0 "$(settle_sessions)"
 
 PGAPPNAME=zodan_cancel_test psql_n 5 -c "CALL spock.add_node('n1', '$N1_DSN', 'n5', '$N5_DSN')" >"$CLUSTER_DIR/cancel.log" 2>&1 &
@@ -47,5 +53,36 @@ check_cmd "pg_cancel_backend ends add_node: $(grep ERROR "$CLUSTER_DIR/cancel.lo
 check_cmd "it ends within a second of the cancel (${elapsed} ms)" test "$elapsed" -lt 1000
 check_eq "no zodan session left running after the cancel" 0 "$(settle_sessions)"
 
+# pg_terminate_backend of the caller: no C++ unwinding, no cancel sent; the
+# nodes notice the caller is gone (client_connection_check_interval) and end
+# its statements themselves.
+PGAPPNAME=zodan_kill_test psql_n 5 -c "CALL spock.add_node('n1', '$N1_DSN', 'n5', '$N5_DSN')" >/dev/null 2>&1 &
+caller=$!
+for t in $(seq 1 50); do [ "$(zodan_sessions)" -ge 3 ] && break; sleep 0.1; done
+check_cmd "the add on n5 is waiting with sessions open on the nodes ($(zodan_sessions))" test "$(zodan_sessions)" -ge 3
+q 5 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'zodan_kill_test'" >/dev/null
+wait $caller
+left=0
+for t in $(seq 1 30); do left=$(zodan_sessions); [ "$left" = 0 ] && break; sleep 0.1; done
+check_eq "no zodan session left on any node within 3 s of terminating the caller" 0 "$left"
 kill $locker 2>/dev/null
+wait $locker 2>/dev/null
+
+# One deadline per wait for all nodes: with n2 and n3 both holding a
+# transaction open, slot creation waits on both; it ends after one
+# zodan.sync_timeout, not one per node.
+for i in 2 3; do
+    psql_n "$i" -c "BEGIN; INSERT INTO audit_log VALUES (99000$i, 'held'); SELECT pg_sleep(30); COMMIT;" >/dev/null 2>&1 &
+done
+for t in $(seq 1 50); do
+    [ "$(q 2 "SELECT count(*) FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND query LIKE '%pg_sleep(30)%'")" = 1 ] &&
+    [ "$(q 3 "SELECT count(*) FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND query LIKE '%pg_sleep(30)%'")" = 1 ] && break
+    sleep 0.1
+done
+q 5 "CALL spock.remove_node('n5', '$N5_DSN')" >/dev/null 2>&1
+t0=$(now_ms)
+out=$(psql_n 5 -c "SET zodan.sync_timeout = '3s'" -c "CALL spock.add_node('n1', '$N1_DSN', 'n5', '$N5_DSN')" 2>&1)
+elapsed=$(( $(now_ms) - t0 ))
+check_cmd "with two nodes stuck the add fails with a timeout: $(grep ERROR <<<"$out")" grep -qi "within 3 s\|timed out" <<<"$out"
+check_cmd "after one 3 s timeout, not two (${elapsed} ms)" test "$elapsed" -lt 5500
 report_counts

@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 
+#include "core/names.hpp"
 #include "core/spock_sql.hpp"
 #include "core/util.hpp"
 #include "core/version.hpp"
@@ -111,6 +112,13 @@ std::vector<CheckResult> check_preconditions(Runtime &rt, ClusterView &view) {
     out.push_back(check_subscriptions_enabled(rt, view));
 
     std::vector<Member *> existing = view.existing();
+    std::vector<std::string> cluster_names;
+    for (const Member *m : existing) cluster_names.push_back(m->name);
+    const std::optional<std::string> name_problem = new_node_name_problem(view.new_node.name, cluster_names);
+    out.push_back(!name_problem ? pass("new node name follows Spock's rules")
+                                : failed("new node name follows Spock's rules", *name_problem,
+                                         "Choose another name for the new node."));
+
     std::vector<QueryResult> known = on_each(rt, existing, sql::node_exists(view.new_node.name));
     std::vector<std::string> where;
     for (size_t i = 0; i < existing.size(); ++i)

@@ -1,7 +1,6 @@
 #include "core/names.hpp"
 
 #include <algorithm>
-#include <cstdio>
 
 namespace zodan {
 namespace {
@@ -68,67 +67,6 @@ uint32_t hash_bytes(const unsigned char *k, size_t len) {
     return c;
 }
 
-// Length of the UTF-8 sequence that starts with `lead`; 1 for bytes that
-// cannot start one, so malformed input still advances byte by byte.
-size_t utf8_seq_len(unsigned char lead) {
-    if (lead >= 0xF0 && lead <= 0xF7) return 4;
-    if (lead >= 0xE0) return lead <= 0xEF ? 3 : 1;
-    if (lead >= 0xC0) return 2;
-    return 1;
-}
-
-// Byte length of the first `chars` characters, as PostgreSQL's left()
-// counts characters, not bytes, in a UTF-8 database.
-size_t utf8_prefix_bytes(const std::string &s, size_t chars) {
-    size_t pos = 0;
-    for (size_t n = 0; n < chars && pos < s.size(); ++n)
-        pos += utf8_seq_len(static_cast<unsigned char>(s[pos]));
-    return pos < s.size() ? pos : s.size();
-}
-
-// Arguments of spock_gen_slot_name are of type `name`, which silently
-// clips to NAMEDATALEN-1 bytes without splitting a character; the hash is
-// taken over what is left.
-constexpr size_t kNameMaxBytes = 63;
-
-std::string as_pg_name(const std::string &s) {
-    if (s.size() <= kNameMaxBytes) return s;
-    size_t pos = 0;
-    while (pos < s.size()) {
-        const size_t next = pos + utf8_seq_len(static_cast<unsigned char>(s[pos]));
-        if (next > kNameMaxBytes) break;
-        pos = next;
-    }
-    return s.substr(0, pos);
-}
-
-// s(x) of spock-api.md: long parts keep 8 characters of their text and 7
-// hex digits of their hash, so slot names stay unique and under 64 bytes.
-std::string shorten(const std::string &part) {
-    constexpr size_t kMaxBytes = 16;
-    if (part.size() <= kMaxBytes) return part;
-    char hex[9];
-    std::snprintf(hex, sizeof hex, "%08x", static_cast<unsigned>(pg_hashtext(part)));
-    return part.substr(0, utf8_prefix_bytes(part, 8)) + std::string(hex, 7);
-}
-
-bool slot_char_ok(unsigned char ch) {
-    return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_';
-}
-
-// One '_' per character (not per byte) outside [a-z0-9_], per the rule.
-std::string sanitize_slot_chars(const std::string &s) {
-    std::string out;
-    out.reserve(s.size());
-    for (size_t pos = 0; pos < s.size();) {
-        const auto ch = static_cast<unsigned char>(s[pos]);
-        const size_t len = std::min(utf8_seq_len(ch), s.size() - pos);
-        out += (len == 1 && slot_char_ok(ch)) ? static_cast<char>(ch) : '_';
-        pos += len;
-    }
-    return out;
-}
-
 }  // namespace
 
 int32_t pg_hashtext(const std::string &bytes) {
@@ -141,18 +79,29 @@ uint32_t spock_node_id(const std::string &node_name) {
     return static_cast<uint32_t>(pg_hashtext(node_name)) & 0xffffu;
 }
 
-std::string spock_slot_name(const std::string &dbname, const std::string &provider_node,
-                            const std::string &subscription) {
-    const std::string raw = "spk_" + shorten(as_pg_name(dbname)) + "_" +
-                            shorten(as_pg_name(provider_node)) + "_" +
-                            shorten(as_pg_name(subscription));
-    std::string name = sanitize_slot_chars(raw);
-    if (name.size() > kNameMaxBytes) name.resize(kNameMaxBytes);
-    return name;
-}
-
 std::string subscription_name(const std::string &provider_node, const std::string &subscriber_node) {
     return "sub_" + provider_node + "_" + subscriber_node;
+}
+
+std::optional<std::string> new_node_name_problem(const std::string &name, const std::vector<std::string> &existing) {
+    constexpr size_t kNameMaxBytes = 63;  // NAMEDATALEN - 1: Spock's names are of type name
+    if (name.empty()) return "the new node's name is empty";
+    // Subscription names, which carry node names, are held to the rules of
+    // replication slot names; Spock checks them only in sub_create.
+    for (unsigned char ch : name)
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_'))
+            return "node name \"" + name + "\" may only contain lower case letters, digits and '_' (it becomes part "
+                   "of subscription names such as " + subscription_name(existing.empty() ? "n1" : existing[0], name) + ")";
+    for (const std::string &other : existing)
+        for (const std::string &sub : {subscription_name(other, name), subscription_name(name, other)})
+            if (sub.size() > kNameMaxBytes)
+                return "subscription name \"" + sub + "\" would be longer than " + std::to_string(kNameMaxBytes) +
+                       " bytes";
+    for (const std::string &other : existing)
+        if (other != name && spock_node_id(other) == spock_node_id(name))
+            return "node name \"" + name + "\" has the node id " + std::to_string(spock_node_id(name)) +
+                   " of existing node \"" + other + "\" (Spock derives ids from names)";
+    return std::nullopt;
 }
 
 }  // namespace zodan

@@ -23,19 +23,24 @@ Value QueryResult::scalar() const {
 }
 
 std::vector<QueryResult> Runtime::exec_all(const std::vector<std::pair<Connection *, Query>> &work) {
-    // Send everything first so the nodes work at the same time, then collect.
-    // After a remote failure the other results are still collected, so no
-    // connection is left busy; anything else (a cancel) propagates at once and
-    // the connections' destructors cancel what is still running.
+    // Send everything first so the nodes work at the same time, then collect,
+    // all against one deadline: k stuck nodes cost one zodan.sync_timeout,
+    // not k. After a remote failure the other results are still collected, so
+    // no connection is left busy; anything else (a cancel, a timeout) gives up
+    // every statement still in flight, then propagates.
     for (const auto &[conn, query] : work) conn->send(query);
+    const int64_t deadline = now_ms() + sync_timeout_ms();
     std::vector<QueryResult> results;
     std::exception_ptr first_failure;
-    for (const auto &item : work) {
+    for (size_t i = 0; i < work.size(); ++i) {
         try {
-            results.push_back(item.first->receive());
+            results.push_back(work[i].first->receive_before(deadline));
         } catch (const RemoteError &) {
             if (!first_failure) first_failure = std::current_exception();
             results.emplace_back();
+        } catch (...) {
+            for (size_t j = i + 1; j < work.size(); ++j) work[j].first->abandon();
+            throw;
         }
     }
     if (first_failure) std::rethrow_exception(first_failure);

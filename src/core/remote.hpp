@@ -91,6 +91,11 @@ public:
     virtual void send(const Query &query) = 0;
     // Waits for the statement started by send(); throws RemoteError on failure.
     virtual QueryResult receive() = 0;
+    // Same, bounded by a deadline shared with other connections (Runtime::now_ms clock).
+    virtual QueryResult receive_before(int64_t /*deadline_ms*/) { return receive(); }
+    // Gives up the statement in flight, if any: cancelled on the node, and
+    // the connection usable again. Never throws.
+    virtual void abandon() {}
     QueryResult exec(const Query &query) {
         send(query);
         return receive();

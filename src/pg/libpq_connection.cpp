@@ -1,5 +1,12 @@
+#include <atomic>
 #include <chrono>
+#include <csignal>
+#include <system_error>
+#include <memory>
+#include <thread>
 #include <vector>
+
+#include <pthread.h>
 
 #include "core/dsn.hpp"
 
@@ -61,18 +68,83 @@ LibpqConnection::LibpqConnection(OpenedByOpen, const std::string &node, const st
 LibpqConnection::~LibpqConnection() {
     // Leaving a statement running would let it go on after we are gone
     // (a long remote wait, a slot creation): cancel it before closing.
-    if (busy_) cancel_running();
+    try {
+        cancel_running();
+    } catch (...) {
+        // Nothing may leave a destructor; the socket closes below regardless.
+    }
 }
 
-void LibpqConnection::cancel_running() {
-    PGcancel *cancel = PQgetCancel(conn_.get());
-    if (cancel) {
-        char errbuf[256];
-        PQcancel(cancel, errbuf, sizeof errbuf);
-        PQfreeCancel(cancel);
+namespace {
+
+constexpr int kCancelWaitMs = 2000;  // bound of a cancel and of draining what it ends
+
+// PostgreSQL 15's PQcancel blocks (it opens a new connection to the node),
+// so it runs on a thread of its own, with every signal blocked so that the
+// backend's handlers stay on the main thread. The thread owns the PGcancel;
+// the caller waits for it a bounded time, and an unreachable host costs that
+// bound, not the kernel's connect timeout.
+std::shared_ptr<std::atomic<bool>> start_cancel(PGconn *conn) {
+    auto done = std::make_shared<std::atomic<bool>>(false);
+    PGcancel *cancel = PQgetCancel(conn);
+    if (!cancel) {
+        done->store(true);
+        return done;
     }
-    busy_ = false;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);  // the new thread inherits this mask
+    try {
+        std::thread([cancel, done] {
+            char errbuf[256];
+            PQcancel(cancel, errbuf, sizeof errbuf);
+            PQfreeCancel(cancel);
+            done->store(true);
+        }).detach();
+    } catch (const std::system_error &) {
+        PQfreeCancel(cancel);
+        done->store(true);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    return done;
 }
+
+}  // namespace
+
+void LibpqConnection::cancel_running() {
+    if (!busy_) return;
+    busy_ = false;
+    auto done = start_cancel(conn_.get());
+    // Drain what the cancelled statement still sends, so the connection can
+    // be used again (the journal is written over it after a failure). No
+    // interrupt is checked here: this runs while one is being handled.
+    const int64_t deadline = steady_ms() + kCancelWaitMs;
+    pgsocket sock = PQsocket(conn_.get());
+    for (;;) {
+        while (PQisBusy(conn_.get())) {
+            long left = static_cast<long>(deadline - steady_ms());
+            if (left <= 0 || sock < 0) {
+                broken_ = true;
+                return;
+            }
+            pg_call([&] {
+                return WaitLatchOrSocket(nullptr, WL_SOCKET_READABLE | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, sock, left,
+                                         PG_WAIT_EXTENSION);
+            });
+            if (!PQconsumeInput(conn_.get())) {
+                broken_ = true;
+                return;
+            }
+        }
+        PGresult *res = PQgetResult(conn_.get());
+        if (!res) break;
+        PQclear(res);
+    }
+    while (!done->load() && steady_ms() < deadline)
+        pg_call([] { return WaitLatch(nullptr, WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10, PG_WAIT_EXTENSION); });
+}
+
+void LibpqConnection::abandon() { cancel_running(); }
 
 void LibpqConnection::fail(const std::string &action, const std::string &message, const std::string &sqlstate,
                            const std::string &hint) {
@@ -82,8 +154,12 @@ void LibpqConnection::fail(const std::string &action, const std::string &message
 
 std::unique_ptr<LibpqConnection> LibpqConnection::open(const std::string &node, const std::string &dsn,
                                                        int timeout_ms) {
-    const char *keys[] = {"dbname", "fallback_application_name", nullptr};
-    const char *values[] = {dsn.c_str(), "zodan", nullptr};
+    // TCP keepalives notice a node that vanished mid-statement (Spock sets
+    // them for its own connections too). They come before the DSN, so that
+    // what the DSN says wins.
+    const char *keys[] = {"keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
+                          "dbname", "fallback_application_name", nullptr};
+    const char *values[] = {"1", "20", "5", "3", dsn.c_str(), "zodan", nullptr};
     std::unique_ptr<PGconn, PgconnCloser> conn(PQconnectStartParams(keys, values, 1));
     // The message names the node and libpq's reason; where it connected
     // (host, port: unstable in tests, noisy in logs) goes to DETAIL.
@@ -107,6 +183,15 @@ std::unique_ptr<LibpqConnection> LibpqConnection::open(const std::string &node, 
     }
     PQsetNoticeReceiver(self->conn_.get(), ignore_notice, nullptr);
     if (PQsetnonblocking(self->conn_.get(), 1) != 0) fail_connect("cannot switch to non-blocking mode");
+    // Should this backend die (pg_terminate_backend, a crash) while a
+    // statement runs there, the node ends that statement within a second
+    // instead of letting it run on unobserved.
+    self->set_statement_limit(timeout_ms);
+    try {
+        self->exec({"watch the caller", "SET client_connection_check_interval = 1000", {}});
+    } catch (const RemoteError &) {
+        // A server before PostgreSQL 14 lacks the setting; nothing else depends on it.
+    }
     return self;
 }
 
@@ -124,6 +209,7 @@ bool LibpqConnection::wait_socket(bool for_write, long timeout_ms) {
 }
 
 void LibpqConnection::send(const Query &query) {
+    if (broken_) fail(query.name, "the connection was lost when an earlier statement was cancelled");
     if (busy_) fail(query.name, "connection is still busy with \"" + current_.name + "\"");
     std::vector<const char *> values;
     values.reserve(query.params.size());
@@ -139,27 +225,43 @@ void LibpqConnection::send(const Query &query) {
     if (pending < 0) fail(query.name, clean_message(PQerrorMessage(conn_.get())));
 }
 
-QueryResult LibpqConnection::receive() {
-    if (!busy_) fail("receive", "no statement was sent");
-    const int64_t deadline = steady_ms() + statement_limit_ms_;
-    while (PQisBusy(conn_.get())) {
-        long left = static_cast<long>(deadline - steady_ms());
-        if (left <= 0) {
-            cancel_running();
-            fail(current_.name, "no answer within " + std::to_string(statement_limit_ms_ / 1000) +
-                                    " s (zodan.sync_timeout); the statement was cancelled");
-        }
-        if (wait_socket(false, left) && !PQconsumeInput(conn_.get())) {
-            busy_ = false;
-            fail(current_.name, clean_message(PQerrorMessage(conn_.get())));
-        }
-    }
-    busy_ = false;
+QueryResult LibpqConnection::receive() { return receive_before(steady_ms() + statement_limit_ms_); }
 
+void LibpqConnection::wait_result(int64_t deadline) {
+    try {
+        while (PQisBusy(conn_.get())) {
+            long left = static_cast<long>(deadline - steady_ms());
+            if (left <= 0) {
+                cancel_running();
+                fail(current_.name, "no answer within " + std::to_string(statement_limit_ms_ / 1000) +
+                                        " s (zodan.sync_timeout); the statement was cancelled");
+            }
+            if (wait_socket(false, left) && !PQconsumeInput(conn_.get())) {
+                busy_ = false;
+                broken_ = true;
+                fail(current_.name, clean_message(PQerrorMessage(conn_.get())));
+            }
+        }
+    } catch (const RemoteError &) {
+        throw;
+    } catch (...) {
+        // A cancel, statement_timeout or terminate of the caller: the remote
+        // statement must not go on without us.
+        cancel_running();
+        throw;
+    }
+}
+
+QueryResult LibpqConnection::receive_before(int64_t deadline) {
+    if (!busy_) fail("receive", "no statement was sent");
     std::vector<std::string> columns;
     std::vector<std::vector<Value>> rows;
     std::string error, sqlstate, hint;
-    while (PGresult *res = PQgetResult(conn_.get())) {
+    for (;;) {
+        // Every result is waited for on the latch: PQgetResult would block.
+        wait_result(deadline);
+        PGresult *res = PQgetResult(conn_.get());
+        if (!res) break;
         std::unique_ptr<PGresult, void (*)(PGresult *)> guard(res, PQclear);
         ExecStatusType status = PQresultStatus(res);
         if (status == PGRES_TUPLES_OK) {
@@ -183,6 +285,7 @@ QueryResult LibpqConnection::receive() {
             hint = h ? h : "";
         }
     }
+    busy_ = false;
     if (!error.empty()) fail(current_.name, error, sqlstate, hint);
     if (PQstatus(conn_.get()) == CONNECTION_BAD) fail(current_.name, clean_message(PQerrorMessage(conn_.get())));
     return QueryResult(std::move(columns), std::move(rows));

@@ -4,6 +4,7 @@
 // the remote node first.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -28,6 +29,8 @@ public:
 
     void send(const Query &query) override;
     QueryResult receive() override;
+    QueryResult receive_before(int64_t deadline_ms) override;
+    void abandon() override;
 
     // Whether the server asked for the password (and so it authenticated
     // the connection, not trust, peer or the server's own ~/.pgpass).
@@ -42,6 +45,10 @@ public:
 private:
     // Waits until the socket is readable (or writable); false on timeout.
     bool wait_socket(bool for_write, long timeout_ms);
+    // Waits (on the latch) until the next result can be read without blocking.
+    void wait_result(int64_t deadline_ms);
+    // Cancels the running statement and drains it, bounded; never checks
+    // for interrupts (it runs while one is being handled).
     void cancel_running();
     [[noreturn]] void fail(const std::string &action, const std::string &message, const std::string &sqlstate = "",
                            const std::string &hint = "");
@@ -50,6 +57,7 @@ private:
     std::unique_ptr<PGconn, PgconnCloser> conn_;
     Query current_;
     bool busy_ = false;
+    bool broken_ = false;  // a cancelled statement could not be drained
     int statement_limit_ms_ = 600000;
 };
 

@@ -119,7 +119,7 @@ QueryResult Cluster::handle(const std::string &name, const Query &q) {
     if (has(sql, "sub_slot_name::text AS slot FROM spock.subscription WHERE sub_name")) {
         auto it = n.subs.find(p(0));
         if (it == n.subs.end()) return QueryResult({"slot"}, {});
-        return one("slot", zodan::spock_slot_name("inventory", it->second.provider, p(0)));
+        return one("slot", "spk_inventory_" + it->second.provider + "_" + p(0));
     }
     if (has(sql, "FROM spock.subscription WHERE sub_name")) return one("n", std::to_string(n.subs.count(p(0))));
     if (has(sql, "count(*) AS n FROM spock.subscription")) return one("n", std::to_string(n.subs.size()));
@@ -150,7 +150,7 @@ QueryResult Cluster::handle(const std::string &name, const Query &q) {
         if (s == n.slots.end()) return QueryResult({"active", "lsn"}, {});
         return QueryResult({"active", "lsn"}, {{std::string("false"), zodan::format_lsn(s->second)}});
     }
-    if (has(sql, "spock_gen_slot_name")) return one("slot", zodan::spock_slot_name(p(0), p(1), p(2)));
+    if (has(sql, "spock_gen_slot_name")) return one("slot", "spk_" + p(0) + "_" + p(1) + "_" + p(2));
     if (has(sql, "pg_create_logical_replication_slot")) {
         n.slots[p(0)] = n.wal;
         return one("lsn", zodan::format_lsn(n.wal));
