@@ -85,4 +85,20 @@ out=$(psql_n 5 -c "SET zodan.sync_timeout = '3s'" -c "CALL spock.add_node('n1', 
 elapsed=$(( $(now_ms) - t0 ))
 check_cmd "with two nodes stuck the add fails with a timeout: $(grep ERROR <<<"$out")" grep -qi "within 3 s\|timed out" <<<"$out"
 check_cmd "after one 3 s timeout, not two (${elapsed} ms)" test "$elapsed" -lt 5500
+for i in 2 3; do q "$i" "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(30)%' AND pid <> pg_backend_pid()" >/dev/null; done
+wait
+
+# Two calls on one node: the second is refused at once, whatever the journal
+# says at that moment.
+PGAPPNAME=zodan_pause_holder psql_n 5 -c "SELECT pg_advisory_lock(hashtext('zodan.pause'))" -c "SELECT pg_sleep(60)" >/dev/null 2>&1 &
+holder=$!
+for t in $(seq 1 50); do [ "$(q 5 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")" -ge 1 ] && break; sleep 0.1; done
+PGAPPNAME=zodan_first psql_n 5 -c "SET zodan.pause_at_step = 'check_versions'" \
+    -c "CALL spock.add_node('n1', '$N1_DSN', 'n5', '$N5_DSN')" >/dev/null 2>&1 &
+first=$!
+for t in $(seq 1 50); do [ "$(q 5 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")" -ge 2 ] && break; sleep 0.1; done
+out=$(psql_n 5 -c "CALL spock.add_node('n1', '$N1_DSN', 'n5', '$N5_DSN')" 2>&1)
+check_cmd "a second add_node on the same node is refused: $(grep ERROR <<<"$out")" grep -q "already running on this node" <<<"$out"
+q 5 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name IN ('zodan_first', 'zodan_pause_holder')" >/dev/null
+wait $first $holder 2>/dev/null
 report_counts

@@ -53,6 +53,12 @@ void AddNode::run() {
                         "The source must be an existing member and the new node a different one.");
     view_ = discover_cluster(rt_, args_);
     require_all({check_runs_on_new_node(rt_, view_)});
+    // One add at a time on a node. The lock belongs to our own session on N
+    // and goes with it, however this call ends.
+    if (view_.new_node.db().exec(sql::try_add_node_lock()).text(0, "locked") != "true")
+        throw UserError("spock.add_node is already running on this node", "",
+                        "Wait for it to finish (spock.zodan_add_node_status shows its progress), or stop it with "
+                        "pg_cancel_backend() and call spock.add_node again to resume it.");
     const std::string fingerprint = add_node_fingerprint(args_);
     if (!resume_earlier_run(fingerprint))
         journal_.begin(view_.new_node.db(), "add_node", args_.src_name, args_.new_name, mask_dsn(args_.src_dsn),

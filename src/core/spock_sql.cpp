@@ -166,6 +166,11 @@ Query advance_origin(const std::string &origin, Lsn lsn) {
             {origin, format_lsn(lsn)}};
 }
 
+Query try_add_node_lock() {
+    return {"lock out other add_node calls",
+            "SELECT pg_catalog.pg_try_advisory_lock(pg_catalog.hashtext('zodan.add_node'))::text AS locked", {}};
+}
+
 Query sync_event() { return {"write a sync event", "SELECT spock.sync_event()::text AS lsn", {}}; }
 
 Query applied_through(const std::vector<std::string> &origins) {

@@ -35,6 +35,7 @@ Query slot_exists(const std::string &slot);
 Query advance_slot(const std::string &slot, Lsn lsn);
 Query drop_origin_if_exists(const std::string &origin);
 Query advance_origin(const std::string &origin, Lsn lsn);
+Query try_add_node_lock();  // locked: true / false
 Query sync_event();
 // remote_commit_lsn per origin node name, for the given origins.
 Query applied_through(const std::vector<std::string> &origins);  // on a subscriber: origin, lsn

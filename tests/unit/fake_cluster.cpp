@@ -163,6 +163,7 @@ QueryResult Cluster::handle(const std::string &name, const Query &q) {
         n.origins[p(0)] = zodan::parse_lsn(p(1));
         return QueryResult();
     }
+    if (has(sql, "pg_try_advisory_lock")) return one("locked", "true");
     if (has(sql, "spock.sync_event")) {
         n.wal += 0x100;
         sync_event_applied(name, n.wal);
