@@ -282,7 +282,11 @@ void AddNode::copy_source(JsonObject &out) {
         for (size_t i = 0; i < st.size(); ++i)
             if (st.text(i, "subscription_name") == sub) status = st.text(i, "status");
         if (status != "down" && status != "disabled") {
+            // What was here before that copy stays on record for a rollback.
+            auto note = Journal::step_output(view_.new_node.db(), journal_.run_id(), 5);
             out.add("subscription", sub).add("kept", status);
+            if (note.count("before_copy")) out.add("before_copy", note["before_copy"]);
+            wait_for_copy(sub);
             return;
         }
         discard_failed_copy(sub);
@@ -290,20 +294,36 @@ void AddNode::copy_source(JsonObject &out) {
     QueryResult schemas = view_.new_node.db().exec(sql::schemas_to_skip());
     for (size_t i = 0; i < schemas.size(); ++i) state_.skip_schema.push_back(schemas.text(i, "nspname"));
     // Recorded before the copy starts: a rollback must know what was here before.
-    journal_.step_note(5, JsonObject().add("skip_schema", text_array_literal(state_.skip_schema)).str());
+    const std::string before_copy = text_array_literal(objects_before_copy(view_.new_node.db()));
+    journal_.step_note(5, JsonObject()
+                              .add("skip_schema", text_array_literal(state_.skip_schema))
+                              .add("before_copy", before_copy)
+                              .str());
     std::vector<std::string> sets = local_set_names(view_.source);
     view_.new_node.db().exec(sql::sub_create(sub, args_.src_dsn, sets, true, true, true, state_.skip_schema));
-    out.add("subscription", sub).add("sets", join(sets)).add("skip_schema", text_array_literal(state_.skip_schema));
+    out.add("subscription", sub)
+        .add("sets", join(sets))
+        .add("skip_schema", text_array_literal(state_.skip_schema))
+        .add("before_copy", before_copy);
     detail("subscription " + sub + " created; copying " + join(sets));
+    wait_for_copy(sub);
+}
+
+void AddNode::wait_for_copy(const std::string &sub) {
+    // The phase lasts as long as the copy does: its time is the copy's, and
+    // a copy that fails (its worker down) fails this phase.
+    wait_replicating(rt_, {&view_.new_node}, {sub});
+    wait_until(rt_, "the copy of " + sub + " to finish", [&] {
+        QueryResult r = view_.new_node.db().exec(sql::sync_state(sub));
+        return r.text(0, "total") != "0" && r.text(0, "pending") == "0";
+    });
 }
 
 void AddNode::discard_failed_copy(const std::string &sub) {
     rt_.report(Level::Notice, "the earlier copy from " + args_.src_name + " failed: discarding it and copying again");
-    std::vector<std::string> keep;
     auto note = Journal::step_output(view_.new_node.db(), journal_.run_id(), 5);
-    if (note.count("skip_schema")) keep = parse_text_array(note["skip_schema"]);
     view_.new_node.db().exec(sql::sub_drop(sub));
-    drop_copied_objects(view_.new_node.db(), keep);
+    if (note.count("before_copy")) drop_copied_objects(view_.new_node.db(), parse_text_array(note["before_copy"]));
 }
 
 void AddNode::catch_up(JsonObject &out) {

@@ -65,6 +65,8 @@ private:
     void pause_here(const std::string &step);
     // Step 5 again after its copy failed: the subscription and what it copied go first.
     void discard_failed_copy(const std::string &sub);
+    // Until the copy into N is complete (Spock's initial sync of `sub`).
+    void wait_for_copy(const std::string &sub);
     void detail(const std::string &message, const std::string &detail_text = "");
 
     Runtime &rt_;

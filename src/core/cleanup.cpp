@@ -16,8 +16,15 @@ bool drop_slot_if_exists(Runtime &rt, Connection &node, const std::string &slot)
     return true;
 }
 
-std::vector<std::string> drop_copied_objects(Connection &node, const std::vector<std::string> &keep_schemas) {
-    QueryResult drops = node.exec(sql::copied_objects_drops(keep_schemas));
+std::vector<std::string> objects_before_copy(Connection &node) {
+    QueryResult r = node.exec(sql::user_objects());
+    std::vector<std::string> out;
+    for (size_t i = 0; i < r.size(); ++i) out.push_back(r.text(i, "obj"));
+    return out;
+}
+
+std::vector<std::string> drop_copied_objects(Connection &node, const std::vector<std::string> &before_copy) {
+    QueryResult drops = node.exec(sql::copied_objects_drops(before_copy));
     std::vector<std::string> done;
     for (size_t i = 0; i < drops.size(); ++i) {
         const std::string stmt = drops.text(i, "stmt");

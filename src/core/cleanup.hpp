@@ -13,9 +13,12 @@ namespace zodan {
 // it first. Returns true when there was one.
 bool drop_slot_if_exists(Runtime &rt, Connection &node, const std::string &slot);
 
-// Drops what a copy brought to a node that was empty before it: schemas
-// other than `keep_schemas` (and system, extension and spock ones) and the
-// user relations in public. Returns the statements it ran.
-std::vector<std::string> drop_copied_objects(Connection &node, const std::vector<std::string> &keep_schemas);
+// What is on a node before a copy: its user objects as "kind:oid"
+// (sql::user_objects), to tell later what the copy brought.
+std::vector<std::string> objects_before_copy(Connection &node);
+
+// Drops exactly what a copy brought: every user object (schema, relation,
+// routine, type) that is not in `before_copy`. Returns the statements it ran.
+std::vector<std::string> drop_copied_objects(Connection &node, const std::vector<std::string> &before_copy);
 
 }  // namespace zodan

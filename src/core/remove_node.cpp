@@ -55,11 +55,9 @@ void RemoveNode::run() {
     if (target_) {
         clean_target();
         if (prior && prior->unfinished()) {
-            std::vector<std::string> keep;
             auto note5 = Journal::step_output(target_->db(), prior->run_id, 5);
-            if (note5.count("skip_schema")) keep = parse_text_array(note5["skip_schema"]);
-            if (prior->started_steps.count(5))
-                for (const std::string &stmt : drop_copied_objects(target_->db(), keep))
+            if (prior->started_steps.count(5) && note5.count("before_copy"))
+                for (const std::string &stmt : drop_copied_objects(target_->db(), parse_text_array(note5["before_copy"])))
                     note(args_.target_name, stmt.substr(0, stmt.find(" CASCADE")));
             Journal::set_state(target_->db(), prior->run_id, "rolled_back");
             note(args_.target_name, "rolled back the unfinished add_node run " + std::to_string(prior->run_id));

@@ -306,24 +306,64 @@ Query repset_drop(const std::string &set) {
     return {"drop replication set " + set, "SELECT spock.repset_drop($1, true)", {set}};
 }
 
-Query copied_objects_drops(const std::vector<std::string> &keep_schemas) {
+// User objects that a schema copy can bring, as "kind:oid" (an object's oid
+// stays its own for as long as it exists). Extension members are not the
+// copy's, nor are system and temporary schemas.
+static const char *kUserObjects =
+    "SELECT 'n:' || n.oid AS obj, n.oid FROM pg_catalog.pg_namespace n "
+    "WHERE n.oid >= 16384 AND n.nspname NOT LIKE 'pg\\_%' "
+    "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.deptype = 'e' "
+    "  AND d.classid = 'pg_catalog.pg_namespace'::regclass AND d.objid = n.oid) "
+    "UNION ALL SELECT 'c:' || c.oid, c.oid FROM pg_catalog.pg_class c "
+    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE c.oid >= 16384 AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f', 'c') AND n.nspname NOT LIKE 'pg\\_%' "
+    "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.deptype = 'e' "
+    "  AND d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid) "
+    "UNION ALL SELECT 'p:' || p.oid, p.oid FROM pg_catalog.pg_proc p "
+    "JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace "
+    "WHERE p.oid >= 16384 AND n.nspname NOT LIKE 'pg\\_%' "
+    "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.deptype = 'e' "
+    "  AND d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = p.oid) "
+    "UNION ALL SELECT 't:' || t.oid, t.oid FROM pg_catalog.pg_type t "
+    "JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace "
+    "WHERE t.oid >= 16384 AND t.typtype IN ('e', 'd', 'r') AND n.nspname NOT LIKE 'pg\\_%' "
+    "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.deptype = 'e' "
+    "  AND d.classid = 'pg_catalog.pg_type'::regclass AND d.objid = t.oid)";
+
+Query user_objects() {
+    return {"list user objects", std::string("SELECT obj FROM (") + kUserObjects + ") o ORDER BY oid", {}};
+}
+
+Query copied_objects_drops(const std::vector<std::string> &before_copy) {
+    // Everything that is here now and was not before the copy: new schemas
+    // whole, then whatever else is new, each with IF EXISTS (a CASCADE before
+    // may have taken it). Tables' own sequences, indexes and row types go
+    // with their tables.
     return {"list what the copy brought",
-            "SELECT format('DROP SCHEMA %I CASCADE', n.nspname) AS stmt FROM pg_catalog.pg_namespace n "
-            "WHERE n.nspname NOT IN ('public', 'spock', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%' "
-            "AND n.nspname <> ALL ($1::text[]) "
-            "AND n.oid NOT IN (SELECT extnamespace FROM pg_catalog.pg_extension) "
-            "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.deptype = 'e' "
-            "  AND d.classid = 'pg_catalog.pg_namespace'::regclass AND d.objid = n.oid) "
-            "UNION ALL "
-            "SELECT format('DROP %s IF EXISTS %I.%I CASCADE', CASE c.relkind WHEN 'v' THEN 'VIEW' "
-            "  WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'S' THEN 'SEQUENCE' WHEN 'f' THEN 'FOREIGN TABLE' "
-            "  ELSE 'TABLE' END, n.nspname, c.relname) FROM pg_catalog.pg_class c "
-            "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') "
-            "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.deptype IN ('e', 'a', 'i') "
-            "  AND d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid) "
-            "AND (c.relkind <> 'r' OR NOT c.relispartition)",
-            {text_array_literal(keep_schemas)}};
+            std::string("WITH new AS (SELECT obj FROM (") + kUserObjects +
+                ") o WHERE obj <> ALL ($1::text[])), "
+                "n AS (SELECT substr(obj, 3)::oid AS oid FROM new WHERE obj LIKE 'n:%'), "
+                "c AS (SELECT substr(obj, 3)::oid AS oid FROM new WHERE obj LIKE 'c:%'), "
+                "p AS (SELECT substr(obj, 3)::oid AS oid FROM new WHERE obj LIKE 'p:%'), "
+                "t AS (SELECT substr(obj, 3)::oid AS oid FROM new WHERE obj LIKE 't:%') "
+                "SELECT stmt FROM ("
+                "SELECT 1 AS ord, format('DROP SCHEMA IF EXISTS %I CASCADE', ns.nspname) AS stmt "
+                "FROM n JOIN pg_catalog.pg_namespace ns ON ns.oid = n.oid "
+                "UNION ALL SELECT 2, format('DROP %s IF EXISTS %I.%I CASCADE', CASE r.relkind WHEN 'v' THEN 'VIEW' "
+                "  WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'S' THEN 'SEQUENCE' WHEN 'f' THEN 'FOREIGN TABLE' "
+                "  WHEN 'c' THEN 'TYPE' ELSE 'TABLE' END, ns.nspname, r.relname) "
+                "FROM c JOIN pg_catalog.pg_class r ON r.oid = c.oid "
+                "JOIN pg_catalog.pg_namespace ns ON ns.oid = r.relnamespace "
+                "WHERE r.relnamespace NOT IN (SELECT oid FROM n) AND NOT (r.relkind IN ('r', 'p') AND r.relispartition) "
+                "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.deptype IN ('a', 'i') "
+                "  AND d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = r.oid) "
+                "UNION ALL SELECT 3, format('DROP ROUTINE IF EXISTS %s CASCADE', p.oid::regprocedure) "
+                "FROM p JOIN pg_catalog.pg_proc pr ON pr.oid = p.oid WHERE pr.pronamespace NOT IN (SELECT oid FROM n) "
+                "UNION ALL SELECT 4, format('DROP %s IF EXISTS %s CASCADE', CASE ty.typtype WHEN 'd' THEN 'DOMAIN' "
+                "  ELSE 'TYPE' END, ty.oid::regtype) "
+                "FROM t JOIN pg_catalog.pg_type ty ON ty.oid = t.oid WHERE ty.typnamespace NOT IN (SELECT oid FROM n)"
+                ") s ORDER BY ord, stmt",
+            {text_array_literal(before_copy)}};
 }
 
 Query repset_create(const std::string &set, bool ins, bool upd, bool del, bool trunc) {

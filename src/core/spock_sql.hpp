@@ -62,7 +62,8 @@ Query repset_drop(const std::string &set);
 // DROP statements, built by the server with %I quoting, for what a copy
 // brought: schemas other than those in keep (and system/extension/spock ones)
 // and the user relations in public.
-Query copied_objects_drops(const std::vector<std::string> &keep_schemas);
+Query user_objects();                                      // obj ("kind:oid")
+Query copied_objects_drops(const std::vector<std::string> &before_copy);  // stmt
 Query repset_create(const std::string &set, bool ins, bool upd, bool del, bool trunc);
 Query repset_alter(const std::string &set, bool ins, bool upd, bool del, bool trunc);
 Query repset_add_table(const std::string &set, const std::string &rel, const Value &columns, const Value &row_filter);
