@@ -12,6 +12,7 @@ extern "C" {
 #include "postgres.h"
 #include "fmgr.h"
 #include "access/xact.h"
+#include "nodes/parsenodes.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 }
@@ -60,6 +61,11 @@ void require_no_writes_in_caller(const char *procedure) {
                         errhint("Call it on its own, outside BEGIN ... COMMIT, or commit the earlier work first.")));
 }
 
+// A CALL outside a transaction block may commit between steps.
+bool call_may_commit(FunctionCallInfo fcinfo) {
+    return fcinfo->context && IsA(fcinfo->context, CallContext) && !castNode(CallContext, fcinfo->context)->atomic;
+}
+
 void require_arg(const char *value, const char *name) {
     if (!value || !*value)
         ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("%s must not be NULL or empty", name)));
@@ -77,6 +83,7 @@ Datum zodan_add_node(PG_FUNCTION_ARGS) {
     require_no_writes_in_caller("spock.add_node");
     const bool verbose = bool_arg(fcinfo, 4, false);
     const char *location = text_arg(fcinfo, 5), *country = text_arg(fcinfo, 6), *info = jsonb_arg(fcinfo, 7);
+    const bool may_commit = call_may_commit(fcinfo);
 
     zodan::pg::run_or_raise([&] {
         zodan::pg::call_secrets().add_dsn(src_dsn);
@@ -90,8 +97,9 @@ Datum zodan_add_node(PG_FUNCTION_ARGS) {
         if (location) args.location = location;
         if (country) args.country = country;
         if (info) args.info_json = info;
-        zodan::pg::BackendRuntime rt;
+        zodan::pg::BackendRuntime rt(may_commit);
         zodan::AddNode(rt, std::move(args)).run();
+        rt.finish();
     });
     PG_RETURN_VOID();
 }

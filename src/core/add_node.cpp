@@ -146,6 +146,7 @@ void AddNode::run_step(const StepInfo &step, void (AddNode::*fn)(JsonObject &)) 
         throw;
     }
     journal_.step_done(step.no, out.str());
+    rt_.between_steps();
     detail(std::string(step.name) + " done", "took " + std::to_string(rt_.now_ms() - t0) + " ms");
 }
 
@@ -444,18 +445,13 @@ void AddNode::mirror_replication_sets(JsonObject &out) {
 void AddNode::enable_other_subscriptions(JsonObject &out) {
     if (view_.others.empty()) return;
     std::vector<std::string> subs;
-    std::vector<Member *> others;
-    for (Member &o : view_.others) {
-        subs.push_back(subscription_name(o.name, args_.new_name));
-        others.push_back(&o);
-        view_.new_node.db().exec(sql::sub_enable(subs.back()));
-    }
-    // The stored e_O first (the protocol's own check), then a fresh event on
-    // each O, which proves every O -> N path delivers now.
-    wait_applied(rt_, {&view_.new_node}, state_.slot_sync_lsn);
-    std::map<std::string, Lsn> fresh = sync_and_wait(rt_, others, view_.new_node);
-    wait_replicating(rt_, {&view_.new_node}, subs);
-    for (const auto &[name, lsn] : fresh) out.add(name, format_lsn(lsn));
+    for (Member &o : view_.others) subs.push_back(subscription_name(o.name, args_.new_name));
+    // One statement for all: Spock's manager on N starts their apply workers
+    // one after another, which takes a while per worker; the next phase runs
+    // meanwhile, and phase 11 waits for them. Only disabled ones are enabled:
+    // enabling an enabled subscription restarts its worker.
+    QueryResult enabled = view_.new_node.db().exec(sql::enable_disabled(subs));
+    for (size_t i = 0; i < enabled.size(); ++i) out.add(enabled.text(i, "sub_name"), "enabled");
 }
 
 void AddNode::create_reverse_subscriptions(JsonObject &out) {
@@ -481,7 +477,12 @@ void AddNode::confirm(JsonObject &out) {
     all.push_back(&view_.new_node);
     wait_replicating(rt_, all, {});
 
-    // N's own changes reach every node.
+    // Every O -> N path delivers: the e_O of phase 3 first (the protocol's
+    // own check), then a fresh event on each O. N's own changes reach every node.
+    std::vector<Member *> others;
+    for (Member &o : view_.others) others.push_back(&o);
+    wait_applied(rt_, {&view_.new_node}, state_.slot_sync_lsn);
+    for (const auto &[name, lsn] : sync_and_wait(rt_, others, view_.new_node)) out.add(name, format_lsn(lsn));
     Lsn n_event = lsn_of(view_.new_node.db().exec(sql::sync_event()).scalar());
     wait_applied(rt_, view_.existing(), {{args_.new_name, n_event}});
 

@@ -135,6 +135,10 @@ public:
     // Reads this database's own catalog without keeping any lock afterwards
     // (Spock's catalogs change under us through other sessions).
     virtual QueryResult read_local(const Query &query) = 0;
+    // Between two steps: ends the calling session's transaction and starts
+    // another where the call allows it (CALL outside a transaction block), so
+    // a long add does not hold back vacuum on this node.
+    virtual void between_steps() {}
     // Test-only fault injection (zodan.fail_at_step): throws when `point` is
     // the one named ("step" before a step's work, "step:after" after it).
     virtual void maybe_fail_at(const std::string & /*point*/) {}

@@ -225,8 +225,11 @@ Query sub_create(const std::string &name, const std::string &provider_dsn, const
              text_array_literal(skip_schema)}};
 }
 
-Query sub_enable(const std::string &name) {
-    return {"enable subscription " + name, "SELECT spock.sub_enable($1, true)", {name}};
+Query enable_disabled(const std::vector<std::string> &subscriptions) {
+    return {"enable subscriptions",
+            "SELECT sub_name::text AS sub_name, spock.sub_enable(sub_name, true) AS enabled FROM spock.subscription "
+            "WHERE sub_name = ANY ($1::text[]) AND NOT sub_enabled ORDER BY 1",
+            {text_array_literal(subscriptions)}};
 }
 
 Query sub_drop(const std::string &name) {

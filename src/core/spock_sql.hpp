@@ -44,7 +44,7 @@ Query subscription_status();       // subscription_name, status, provider_node
 Query sync_state(const std::string &subscription);  // total, pending
 Query sub_create(const std::string &name, const std::string &provider_dsn, const std::vector<std::string> &sets,
                  bool sync_structure, bool sync_data, bool enabled, const std::vector<std::string> &skip_schema);
-Query sub_enable(const std::string &name);
+Query enable_disabled(const std::vector<std::string> &subscriptions);  // sub_name of each enabled
 Query sub_drop(const std::string &name);
 Query subscription_exists(const std::string &name);   // n
 // subscriptions here whose provider or subscriber is the node named

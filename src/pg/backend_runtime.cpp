@@ -5,6 +5,7 @@ extern "C" {
 #include "postgres.h"
 #include "access/xlog.h"
 #include "commands/dbcommands.h"
+#include "executor/spi.h"
 #include "miscadmin.h"
 #include "storage/latch.h"
 #include "utils/wait_event.h"
@@ -16,6 +17,27 @@ extern "C" {
 #include "pg/libpq_connection.hpp"
 
 namespace zodan::pg {
+
+BackendRuntime::BackendRuntime(bool nonatomic) {
+    if (!nonatomic) return;
+    pg_call([] {
+        if (SPI_connect_ext(SPI_OPT_NONATOMIC) != SPI_OK_CONNECT) elog(ERROR, "SPI_connect_ext failed");
+    });
+    spi_connected_ = true;
+}
+
+void BackendRuntime::finish() {
+    if (!spi_connected_) return;
+    spi_connected_ = false;
+    pg_call([] { SPI_finish(); });
+}
+
+void BackendRuntime::between_steps() {
+    // The caller's transaction holds a snapshot, and so an xmin, for as long
+    // as it lasts; remote work does not need it. Every step's effects are
+    // already committed on the nodes over their own connections.
+    if (spi_connected_) pg_call([] { SPI_commit(); });
+}
 
 std::unique_ptr<Connection> BackendRuntime::connect(const std::string &node, const std::string &dsn) {
     call_secrets().add_dsn(dsn);

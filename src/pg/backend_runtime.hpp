@@ -16,6 +16,12 @@ void define_gucs();
 
 class BackendRuntime : public Runtime {
 public:
+    // `nonatomic`: called by a CALL that may commit (not inside BEGIN).
+    explicit BackendRuntime(bool nonatomic = false);
+    // Call once the work has succeeded (an error's abort cleans up instead).
+    void finish();
+    void between_steps() override;
+
     std::unique_ptr<Connection> connect(const std::string &node, const std::string &dsn) override;
     void sleep_ms(int ms) override;
     int64_t now_ms() override;
@@ -26,6 +32,9 @@ public:
     QueryResult read_local(const Query &query) override;
     void maybe_fail_at(const std::string &point) override;
     bool pause_requested(const std::string &step) override;
+
+private:
+    bool spi_connected_ = false;  // non-atomic SPI connection, for commits
 };
 
 }  // namespace zodan::pg

@@ -100,6 +100,16 @@ QueryResult Cluster::handle(const std::string &name, const Query &q) {
         return QueryResult({"node_name", "dsn"}, rows);
     }
     if (has(sql, "FROM spock.node WHERE node_name")) return one("n", std::to_string(n.known.count(p(0))));
+    if (has(sql, "spock.sub_enable(sub_name")) {
+        std::vector<std::vector<Value>> rows;
+        for (const std::string &sub : zodan::parse_text_array(p(0))) {
+            auto it = n.subs.find(sub);
+            if (it == n.subs.end() || it->second.enabled) continue;
+            it->second.enabled = true;
+            rows.push_back({sub, std::string("true")});
+        }
+        return QueryResult({"sub_name", "enabled"}, rows);
+    }
     if (has(sql, "NOT sub_enabled")) {
         std::vector<std::vector<Value>> rows;
         for (const auto &[k, s] : n.subs)
@@ -192,10 +202,6 @@ QueryResult Cluster::handle(const std::string &name, const Query &q) {
             for (const auto &[origin, lsn] : nodes.at(provider).progress)
                 if (origin != name && !no_copy_progress_for.count(origin)) n.progress[origin] = n.copied[origin] = lsn;
         return one("sub_id", "42");
-    }
-    if (has(sql, "spock.sub_enable")) {
-        n.subs.at(p(0)).enabled = true;
-        return one("sub_enable", "true");
     }
     if (has(sql, "spock.repset_")) return one("ok", "true");
     if (has(sql, "lag_tracker")) return QueryResult({"bytes", "lag"}, {{std::string("0"), std::string("00:00:00")}});

@@ -74,8 +74,10 @@ TEST_CASE("multi-node join follows the protocol", "[add_node]") {
     // the copy, the enabling after the advance, the reverse paths last.
     CHECK(position(c, "n2", "write a sync event") < position(c, "n4", "create subscription sub_n1_n4"));
     CHECK(position(c, "n4", "create subscription sub_n1_n4") < position(c, "n2", "advance slot"));
-    CHECK(position(c, "n2", "advance slot") < position(c, "n4", "enable subscription sub_n2_n4"));
-    CHECK(position(c, "n4", "enable subscription sub_n3_n4") < position(c, "n1", "create subscription sub_n4_n1"));
+    CHECK(position(c, "n2", "advance slot") < position(c, "n4", "enable subscriptions"));
+    CHECK(position(c, "n4", "enable subscriptions") < position(c, "n1", "create subscription sub_n4_n1"));
+    CHECK(c.nodes["n4"].subs.at("sub_n2_n4").enabled);
+    CHECK(c.nodes["n4"].subs.at("sub_n3_n4").enabled);
 
     // Slot and origin are advanced to exactly the copy's position of that origin.
     auto advance = c.calls_named("advance slot");
@@ -103,7 +105,7 @@ TEST_CASE("two-node join has no other nodes to prepare", "[add_node]") {
     zodan::AddNode(c, args_for("n1", "n2")).run();
     CHECK(c.calls_named("create slot").empty());
     CHECK(c.calls_named("advance slot").empty());
-    CHECK(c.calls_named("enable subscription").empty());
+    CHECK(c.calls_named("enable subscriptions").empty());
     auto subs = c.calls_named("create subscription");
     REQUIRE(subs.size() == 2);
     CHECK(subs[0].node == "n2");
