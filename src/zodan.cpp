@@ -86,8 +86,8 @@ Datum zodan_add_node(PG_FUNCTION_ARGS) {
     const bool may_commit = call_may_commit(fcinfo);
 
     zodan::pg::run_or_raise([&] {
-        zodan::pg::call_secrets().add_dsn(src_dsn);
-        zodan::pg::call_secrets().add_dsn(new_dsn);
+        zodan::pg::remember_dsn_secrets(src_dsn);
+        zodan::pg::remember_dsn_secrets(new_dsn);
         zodan::AddNodeArgs args;
         args.src_name = src_name;
         args.src_dsn = src_dsn;
@@ -113,8 +113,8 @@ Datum zodan_health_check(PG_FUNCTION_ARGS) {
     const bool verbose = bool_arg(fcinfo, 5, false);
 
     zodan::pg::run_or_raise([&] {
-        zodan::pg::call_secrets().add_dsn(src_dsn);
-        if (new_dsn) zodan::pg::call_secrets().add_dsn(new_dsn);
+        zodan::pg::remember_dsn_secrets(src_dsn);
+        if (new_dsn) zodan::pg::remember_dsn_secrets(new_dsn);
         zodan::AddNodeArgs args;
         args.src_name = src_name;
         args.src_dsn = src_dsn;
@@ -134,7 +134,7 @@ Datum zodan_remove_node(PG_FUNCTION_ARGS) {
     const bool verbose = bool_arg(fcinfo, 2, true);
 
     zodan::pg::run_or_raise([&] {
-        zodan::pg::call_secrets().add_dsn(target_dsn);
+        zodan::pg::remember_dsn_secrets(target_dsn);
         zodan::RemoveNodeArgs args;
         args.target_name = target_name;
         args.target_dsn = target_dsn;

@@ -14,6 +14,8 @@ public:
     // Remembers the passwords of a connection string (as given and as
     // libpq would read them).
     void add_dsn(const std::string &dsn);
+    // Remembers one secret value as the authority (libpq) read it.
+    void add_secret(const std::string &value);
     // `text` with every remembered secret, and the value of every
     // "password=" in it (DSNs of nodes never connected to), masked.
     std::string scrub(const std::string &text) const;
@@ -21,6 +23,7 @@ public:
 
 private:
     std::vector<std::string> dsns_;
+    std::vector<std::string> values_;
 };
 
 }  // namespace zodan

@@ -40,7 +40,7 @@ void BackendRuntime::between_steps() {
 }
 
 std::unique_ptr<Connection> BackendRuntime::connect(const std::string &node, const std::string &dsn) {
-    call_secrets().add_dsn(dsn);
+    remember_dsn_secrets(dsn);
     auto conn = LibpqConnection::open(node, dsn, guc_connect_timeout_ms);
     // As dblink and postgres_fdw do: a caller who is not a superuser must not
     // borrow the server's own identity (trust, peer, its ~/.pgpass) to reach

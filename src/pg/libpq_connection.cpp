@@ -192,6 +192,13 @@ std::unique_ptr<LibpqConnection> LibpqConnection::open(const std::string &node, 
     } catch (const RemoteError &) {
         // A server before PostgreSQL 14 lacks the setting; nothing else depends on it.
     }
+    // DSNs travel as statement parameters; a node that logs statements
+    // (log_statement) would log their values, passwords included. The
+    // statements themselves stay logged. Only a superuser may change it.
+    try {
+        self->exec({"keep parameters out of the log", "SET log_parameter_max_length = 0", {}});
+    } catch (const RemoteError &) {
+    }
     return self;
 }
 

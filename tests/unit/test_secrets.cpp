@@ -37,3 +37,9 @@ TEST_CASE("secrets: clear forgets them", "[secrets]") {
     s.clear();
     CHECK(s.scrub("Forget-Me-5") == "Forget-Me-5");
 }
+
+TEST_CASE("secrets: a value given as the authority's reading is masked too", "[secrets]") {
+    Secrets s;
+    s.add_secret("it's-a-secret");
+    CHECK(s.scrub("rejected it's-a-secret twice: it's-a-secret") == "rejected ******** twice: ********");
+}
