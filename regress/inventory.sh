@@ -54,6 +54,11 @@ run_pg_regress() {
     for name in "$@"; do
         if grep -qE "(^| )$name +\.\.\. ok( |$)" "$out/pg_regress.log"; then ok "pg_regress $name"; else fail "pg_regress $name"; fi
     done
-    [ -f "$out/regression.diffs" ] && cat "$out/regression.diffs" >&2
+    if [ -f "$out/regression.diffs" ]; then
+        cat "$out/regression.diffs" >&2
+        echo "# pg_regress results kept in $out" >&2
+    else
+        rm -rf "$out"
+    fi
     return $rc
 }

@@ -72,14 +72,14 @@ run_harness_tests() {
         [ "$filter" = all ] || grep -q '^# spock5: yes' "$t" || continue
         echo "== $name on $label (started $(date +%H:%M:%S))"
         start=$(date +%s)
-        PG_CONFIG=$pgc bash "$t" >"$LOGDIR/$name-$label.log" 2>&1
-        rc=$?
+        # Each result line shows as it happens (a fault suite runs minutes).
+        PG_CONFIG=$pgc bash "$t" 2>&1 | tee "$LOGDIR/$name-$label.log" | grep --line-buffered -E '^(ok|not ok) '
+        rc=${PIPESTATUS[0]}
         # The client side of the test must never see a password either.
         if grep -q "Zodan-pw-" "$LOGDIR/$name-$label.log"; then
             echo "not ok - client output of $name shows a password"
             failed=$((failed + 1)); failures+=("$name on $label (password in client output)")
         fi
-        grep -E '^(ok|not ok) ' "$LOGDIR/$name-$label.log"
         add_counts "$name on $label" "$LOGDIR/$name-$label.log" "$rc"
         if [ $rc != 0 ] || grep -q '^not ok' "$LOGDIR/$name-$label.log"; then
             echo "-- last lines of $name:"; tail -n 40 "$LOGDIR/$name-$label.log"

@@ -41,6 +41,21 @@ FROM spock.zodan_steps s JOIN spock.zodan_runs r USING (run_id)
 WHERE s.run_id = (SELECT max(run_id) FROM spock.zodan_runs WHERE operation = 'add_node')
 ORDER BY s.step_no;
 
+-- The initial copy of the current or latest add_node run on this node, as
+-- last sampled (every zodan.progress_interval; nothing for a short copy).
+CREATE VIEW spock.zodan_copy_progress AS
+SELECT s.run_id, r.state AS run_state, s.state AS copy_state,
+       p.source, p.tables_done, p.tables_total, p.bytes_done, p.bytes_total,
+       CASE WHEN p.bytes_total > 0 THEN round(100.0 * p.bytes_done / p.bytes_total, 1) END AS percent,
+       p.bytes_per_second,
+       CASE WHEN p.seconds_left >= 0 THEN make_interval(secs => p.seconds_left) END AS time_left,
+       s.started_at, s.finished_at
+FROM spock.zodan_steps s JOIN spock.zodan_runs r USING (run_id),
+     jsonb_to_record(s.output -> 'progress') AS p(source text, tables_done int, tables_total int,
+         bytes_done bigint, bytes_total bigint, bytes_per_second bigint, seconds_left bigint)
+WHERE s.step_name = 'copy_source'
+  AND s.run_id = (SELECT max(run_id) FROM spock.zodan_runs WHERE operation = 'add_node');
+
 CREATE PROCEDURE spock.add_node(
     src_node_name text,
     src_dsn text,

@@ -1,6 +1,7 @@
 #include "health_check.hpp"
 
 #include "core/checks.hpp"
+#include "core/headroom.hpp"
 #include "core/member.hpp"
 
 namespace zodan {
@@ -24,6 +25,9 @@ void health_check(Runtime &rt, const AddNodeArgs &args, const std::string &check
     } else {
         results = check_joined(rt, view);
     }
+    if (view.source_database_bytes)
+        rt.report(Level::Notice, "the source's database would be copied", "size of " + args.src_name + "'s database: " +
+                                     human_bytes(view.source_database_bytes));
     size_t failures = 0;
     for (const CheckResult &r : results) {
         if (r.passed) {

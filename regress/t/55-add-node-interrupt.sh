@@ -93,12 +93,21 @@ wait
 PGAPPNAME=zodan_pause_holder psql_n 5 -c "SELECT pg_advisory_lock(hashtext('zodan.pause'))" -c "SELECT pg_sleep(60)" >/dev/null 2>&1 &
 holder=$!
 for t in $(seq 1 50); do [ "$(q 5 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")" -ge 1 ] && break; sleep 0.1; done
-PGAPPNAME=zodan_first psql_n 5 -c "SET zodan.pause_at_step = 'check_versions'" \
-    -c "CALL spock.add_node('n1', '$N1_DSN', 'n5', '$N5_DSN')" >/dev/null 2>&1 &
+PGAPPNAME=zodan_first psql_n 5 -c "SET zodan.pause_at_step = 'catch_up'" \
+    -c "CALL spock.add_node('n1', '$N1_DSN', 'n5', '$N5_DSN')" >"$CLUSTER_DIR/first.log" 2>&1 &
 first=$!
-for t in $(seq 1 50); do [ "$(q 5 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")" -ge 2 ] && break; sleep 0.1; done
+for t in $(seq 1 300); do
+    [ "$(q 5 "SELECT count(*) FROM spock.zodan_add_node_status WHERE step_name = 'catch_up' AND state = 'running'")" = 1 ] && break
+    kill -0 $first 2>/dev/null || break
+    sleep 0.1
+done
+check_eq "the first add is waiting at catch_up" 1 \
+    "$(q 5 "SELECT count(*) FROM spock.zodan_add_node_status WHERE step_name = 'catch_up' AND state = 'running'")" || cat "$CLUSTER_DIR/first.log"
 out=$(psql_n 5 -c "CALL spock.add_node('n1', '$N1_DSN', 'n5', '$N5_DSN')" 2>&1)
 check_cmd "a second add_node on the same node is refused: $(grep ERROR <<<"$out")" grep -q "already running on this node" <<<"$out"
+# The first call committed after each step: it holds no snapshot back while it waits.
+check_eq "the waiting caller holds back no xmin on its node" "" \
+    "$(q 5 "SELECT backend_xmin FROM pg_stat_activity WHERE application_name = 'zodan_first'")"
 q 5 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name IN ('zodan_first', 'zodan_pause_holder')" >/dev/null
 wait $first $holder 2>/dev/null
 report_counts

@@ -1,13 +1,17 @@
 #include "core/add_node.hpp"
 
 #include <algorithm>
+#include <iterator>
+#include <stdexcept>
 #include <optional>
 #include <set>
 
 #include "core/checks.hpp"
 #include "core/cleanup.hpp"
 #include "core/sql_quote.hpp"
+#include "core/copy_progress.hpp"
 #include "core/dsn.hpp"
+#include "core/headroom.hpp"
 #include "core/names.hpp"
 #include "core/spock_sql.hpp"
 #include "core/util.hpp"
@@ -16,22 +20,36 @@
 
 namespace zodan {
 
-const std::vector<StepInfo> &add_node_steps() {
-    static const std::vector<StepInfo> steps = {
-        {0, "check_versions", "check Spock versions"},
-        {1, "check_preconditions", "check preconditions"},
-        {2, "create_node", "register the new node"},
-        {3, "prepare_other_nodes", "create slots and disabled subscriptions for the other nodes"},
-        {4, "sync_source", "bring the source up to date"},
-        {5, "copy_source", "copy the source to the new node"},
-        {6, "catch_up", "let the new node catch up with the source"},
-        {7, "advance_slots", "skip what the copy already holds"},
-        {8, "mirror_replication_sets", "mirror replication sets"},
-        {9, "enable_other_subscriptions", "open the paths from the other nodes"},
-        {10, "create_reverse_subscriptions", "open the paths from the new node"},
-        {11, "confirm", "confirm the cluster"},
-    };
-    return steps;
+// The protocol of zodan-protocol.md, one row per step, in order; a step's
+// journal number is its row.
+struct AddNode::Step {
+    const char *name;   // stable identifier (journal, zodan.fail_at_step)
+    const char *title;  // what the operator reads
+    void (AddNode::*run)(JsonObject &out);
+    bool only_other_nodes;  // nothing to do in a two-node cluster
+};
+
+const AddNode::Step AddNode::kSteps[] = {
+    {"check_versions", "check Spock versions", &AddNode::check_versions_step, false},
+    {"check_preconditions", "check preconditions", &AddNode::check_preconditions_step, false},
+    {"create_node", "register the new node", &AddNode::create_node, false},
+    {"prepare_other_nodes", "create slots and disabled subscriptions for the other nodes", &AddNode::prepare_other_nodes,
+     false},
+    {"sync_source", "bring the source up to date", &AddNode::sync_source, true},
+    {"copy_source", "copy the source to the new node", &AddNode::copy_source, false},
+    {"catch_up", "let the new node catch up with the source", &AddNode::catch_up, false},
+    {"advance_slots", "skip what the copy already holds", &AddNode::advance_slots, false},
+    {"mirror_replication_sets", "mirror replication sets", &AddNode::mirror_replication_sets, false},
+    {"enable_other_subscriptions", "open the paths from the other nodes", &AddNode::enable_other_subscriptions, true},
+    {"create_reverse_subscriptions", "open the paths from the new node", &AddNode::create_reverse_subscriptions,
+     false},
+    {"confirm", "confirm the cluster", &AddNode::confirm, false},
+};
+
+int AddNode::step_no(const std::string &step_name) {
+    for (size_t i = 0; i < std::size(kSteps); ++i)
+        if (step_name == kSteps[i].name) return static_cast<int>(i);
+    throw std::logic_error("no add_node step named \"" + step_name + "\"");
 }
 
 AddNode::AddNode(Runtime &rt, AddNodeArgs args) : rt_(rt), args_(std::move(args)) {}
@@ -64,15 +82,8 @@ void AddNode::run() {
         journal_.begin(view_.new_node.db(), "add_node", args_.src_name, args_.new_name, mask_dsn(args_.src_dsn),
                        mask_dsn(args_.new_dsn), fingerprint, rt_.backend_pid());
 
-    using Fn = void (AddNode::*)(JsonObject &);
-    static const Fn fns[] = {&AddNode::check_versions_step,        &AddNode::check_preconditions_step,
-                             &AddNode::create_node,                &AddNode::prepare_other_nodes,
-                             &AddNode::sync_source,                &AddNode::copy_source,
-                             &AddNode::catch_up,                   &AddNode::advance_slots,
-                             &AddNode::mirror_replication_sets,    &AddNode::enable_other_subscriptions,
-                             &AddNode::create_reverse_subscriptions, &AddNode::confirm};
     try {
-        for (const StepInfo &step : add_node_steps()) run_step(step, fns[step.no]);
+        for (size_t no = 0; no < std::size(kSteps); ++no) run_step(static_cast<int>(no), kSteps[no]);
         journal_.finish(true);
     } catch (const std::exception &e) {
         try {
@@ -110,8 +121,9 @@ bool AddNode::resume_earlier_run(const std::string &fingerprint) {
 }
 
 void AddNode::restore_outputs() {
-    if (!done_earlier_.count(3) && !started_earlier_.count(3)) return;
-    for (const auto &[key, value] : Journal::step_output(view_.new_node.db(), journal_.run_id(), 3)) {
+    const int prepare = step_no("prepare_other_nodes");
+    if (!done_earlier_.count(prepare) && !started_earlier_.count(prepare)) return;
+    for (const auto &[key, value] : Journal::step_output(view_.new_node.db(), journal_.run_id(), prepare)) {
         size_t dot = key.find('.');
         if (dot == std::string::npos) continue;
         std::string node = key.substr(0, dot), field = key.substr(dot + 1);
@@ -120,32 +132,31 @@ void AddNode::restore_outputs() {
     }
 }
 
-void AddNode::run_step(const StepInfo &step, void (AddNode::*fn)(JsonObject &)) {
-    const std::string phase = "add_node phase " + std::to_string(step.no) + "/" +
-                              std::to_string(add_node_steps().size() - 1) + ": " + step.title;
-    if (done_earlier_.count(step.no)) {
+void AddNode::run_step(int no, const Step &step) {
+    const std::string phase = "add_node phase " + std::to_string(no) + "/" + std::to_string(std::size(kSteps) - 1) +
+                              ": " + step.title;
+    if (done_earlier_.count(no)) {
         rt_.report(Level::Notice, phase + " (done before)");
         return;
     }
-    // Phases that only concern the other nodes say so in a two-node cluster.
-    const bool only_others = step.no == 4 || step.no == 9;
-    rt_.report(Level::Notice, phase + (only_others && view_.others.empty() ? " (nothing to do: no other nodes)" : ""));
-    journal_.step_started(step.no, step.name);
+    rt_.report(Level::Notice,
+               phase + (step.only_other_nodes && view_.others.empty() ? " (nothing to do: no other nodes)" : ""));
+    journal_.step_started(no, step.name);
     const int64_t t0 = rt_.now_ms();
     JsonObject out;
     try {
         rt_.maybe_fail_at(step.name);
         if (rt_.pause_requested(step.name)) pause_here(step.name);
-        (this->*fn)(out);
+        (this->*step.run)(out);
         rt_.maybe_fail_at(std::string(step.name) + ":after");
     } catch (const std::exception &e) {
         try {
-            journal_.step_failed(step.no, e.what());
+            journal_.step_failed(no, e.what());
         } catch (...) {
         }
         throw;
     }
-    journal_.step_done(step.no, out.str());
+    journal_.step_done(no, out.str());
     rt_.between_steps();
     detail(std::string(step.name) + " done", "took " + std::to_string(rt_.now_ms() - t0) + " ms");
 }
@@ -165,7 +176,8 @@ void AddNode::check_versions_step(JsonObject &out) {
 
 void AddNode::check_preconditions_step(JsonObject &out) {
     require_all(check_preconditions(rt_, view_));
-    out.add("others", join(view_.other_names()));
+    detail("the database of " + args_.src_name + " is " + human_bytes(view_.source_database_bytes));
+    out.add("others", join(view_.other_names())).add("source_bytes", view_.source_database_bytes);
 }
 
 void AddNode::create_node(JsonObject &out) {
@@ -233,7 +245,7 @@ void AddNode::prepare_other_nodes(JsonObject &out) {
     std::vector<QueryResult> found = rt_.exec_all(lookups);
     // A slot this run already made (an earlier call stopped inside step 3)
     // is kept: it started before everything the sync events below cover.
-    const bool own_slots = started_earlier_.count(3) > 0;
+    const bool own_slots = started_earlier_.count(step_no("prepare_other_nodes")) > 0;
     std::vector<std::pair<Connection *, Query>> missing;
     for (size_t i = 0; i < others.size(); ++i) {
         if (found[i].empty()) {
@@ -284,7 +296,7 @@ void AddNode::copy_source(JsonObject &out) {
             if (st.text(i, "subscription_name") == sub) status = st.text(i, "status");
         if (status != "down" && status != "disabled") {
             // What was here before that copy stays on record for a rollback.
-            auto note = Journal::step_output(view_.new_node.db(), journal_.run_id(), 5);
+            auto note = Journal::step_output(view_.new_node.db(), journal_.run_id(), step_no("copy_source"));
             out.add("subscription", sub).add("kept", status);
             if (note.count("before_copy")) out.add("before_copy", note["before_copy"]);
             wait_for_copy(sub);
@@ -296,11 +308,12 @@ void AddNode::copy_source(JsonObject &out) {
     for (size_t i = 0; i < schemas.size(); ++i) state_.skip_schema.push_back(schemas.text(i, "nspname"));
     // Recorded before the copy starts: a rollback must know what was here before.
     const std::string before_copy = text_array_literal(objects_before_copy(view_.new_node.db()));
-    journal_.step_note(5, JsonObject()
+    journal_.step_note(step_no("copy_source"), JsonObject()
                               .add("skip_schema", text_array_literal(state_.skip_schema))
                               .add("before_copy", before_copy)
                               .str());
     std::vector<std::string> sets = local_set_names(view_.source);
+    copy_started_ms_ = rt_.now_ms();
     view_.new_node.db().exec(sql::sub_create(sub, args_.src_dsn, sets, true, true, true, state_.skip_schema));
     out.add("subscription", sub)
         .add("sets", join(sets))
@@ -312,17 +325,54 @@ void AddNode::copy_source(JsonObject &out) {
 
 void AddNode::wait_for_copy(const std::string &sub) {
     // The phase lasts as long as the copy does: its time is the copy's, and
-    // a copy that fails (its worker down) fails this phase.
-    wait_replicating(rt_, {&view_.new_node}, {sub});
+    // a copy that fails (its worker down) fails this phase. A long copy
+    // reports its progress every zodan.progress_interval, as a NOTICE and in
+    // the journal (spock.zodan_copy_progress); a short one says nothing.
+    const int interval = rt_.progress_interval_ms();
+    if (copy_started_ms_ == 0) copy_started_ms_ = rt_.now_ms();  // a resumed call found the copy running
+    std::optional<CopyProgress> progress;
+    int64_t next_report = rt_.now_ms() + interval;
+    auto report_progress = [&](bool last) {
+        if (interval <= 0 || (!last && rt_.now_ms() < next_report) || (last && !progress)) return;
+        next_report = rt_.now_ms() + interval;
+        if (!progress) {
+            QueryResult sizes = view_.source.db().exec(sql::source_table_sizes());
+            std::vector<TableSize> tables;
+            for (size_t i = 0; i < sizes.size(); ++i)
+                tables.push_back({sizes.text(i, "rel"), std::stoll(sizes.text(i, "bytes", "0"))});
+            progress.emplace(std::move(tables), copy_started_ms_);
+        }
+        std::vector<std::string> names;
+        for (const TableSize &t : progress->tables()) names.push_back(t.name);
+        QueryResult state = view_.new_node.db().exec(sql::copy_state(names));
+        std::map<std::string, CopiedTable> on_new;
+        for (size_t i = 0; i < state.size(); ++i)
+            on_new[state.text(i, "rel")] = {std::stoll(state.text(i, "bytes", "0")), state.text(i, "copying") == "true"};
+        CopySample s = progress->sample(rt_.now_ms(), on_new);
+        rt_.report(Level::Notice, describe_copy(args_.src_name, s));
+        journal_.step_note(step_no("copy_source"), JsonObject()
+                                  .add_raw("progress", JsonObject()
+                                                           .add("source", args_.src_name)
+                                                           .add("tables_done", s.tables_done)
+                                                           .add("tables_total", s.tables_total)
+                                                           .add("bytes_done", s.bytes_done)
+                                                           .add("bytes_total", s.bytes_total)
+                                                           .add("bytes_per_second", static_cast<long long>(s.bytes_per_second))
+                                                           .add("seconds_left", s.seconds_left)
+                                                           .str())
+                                  .str());
+    };
+    wait_replicating(rt_, {&view_.new_node}, {sub}, [&] { report_progress(false); });
     wait_until(rt_, "the copy of " + sub + " to finish", [&] {
         QueryResult r = view_.new_node.db().exec(sql::sync_state(sub));
         return r.text(0, "total") != "0" && r.text(0, "pending") == "0";
     });
+    report_progress(true);  // the end of a copy that reported on its way
 }
 
 void AddNode::discard_failed_copy(const std::string &sub) {
     rt_.report(Level::Notice, "the earlier copy from " + args_.src_name + " failed: discarding it and copying again");
-    auto note = Journal::step_output(view_.new_node.db(), journal_.run_id(), 5);
+    auto note = Journal::step_output(view_.new_node.db(), journal_.run_id(), step_no("copy_source"));
     view_.new_node.db().exec(sql::sub_drop(sub));
     if (note.count("before_copy")) drop_copied_objects(view_.new_node.db(), parse_text_array(note["before_copy"]));
 }
@@ -334,11 +384,7 @@ void AddNode::catch_up(JsonObject &out) {
 }
 
 void AddNode::advance_slots(JsonObject &out) {
-    const std::string sub = subscription_name(args_.src_name, args_.new_name);
-    wait_until(rt_, "the copy of " + sub + " to finish", [&] {
-        QueryResult r = view_.new_node.db().exec(sql::sync_state(sub));
-        return r.text(0, "total") != "0" && r.text(0, "pending") == "0";
-    });
+    // Phase 5 ended with the copy complete, so the positions are final.
     if (view_.others.empty()) return;
 
     QueryResult progress = view_.new_node.db().exec(sql::copy_positions(view_.other_names()));

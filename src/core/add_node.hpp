@@ -17,13 +17,6 @@
 
 namespace zodan {
 
-struct StepInfo {
-    int no;
-    const char *name;   // stable identifier (journal, zodan.fail_at_step)
-    const char *title;  // what the operator reads
-};
-
-const std::vector<StepInfo> &add_node_steps();
 
 // What the steps hand to each other.
 struct AddNodeState {
@@ -41,9 +34,14 @@ class AddNode {
 public:
     AddNode(Runtime &rt, AddNodeArgs args);
     void run();
+    // A step's journal number: its row in kSteps, the table of the steps
+    // (add_node.cpp). Throws std::logic_error for an unknown name.
+    static int step_no(const std::string &step_name);
 
 private:
-    void run_step(const StepInfo &step, void (AddNode::*fn)(JsonObject &));
+    struct Step;
+    static const Step kSteps[];
+    void run_step(int no, const Step &step);
     void check_versions_step(JsonObject &out);
     void check_preconditions_step(JsonObject &out);
     void create_node(JsonObject &out);
@@ -77,6 +75,7 @@ private:
     std::set<int> done_earlier_;     // steps an earlier call of this run finished
     std::set<int> started_earlier_;  // steps an earlier call of this run began
     int64_t started_ms_ = 0;
+    int64_t copy_started_ms_ = 0;  // when this call started or found the copy
 };
 
 }  // namespace zodan

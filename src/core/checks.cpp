@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 
+#include "core/headroom.hpp"
 #include "core/names.hpp"
 #include "core/spock_sql.hpp"
 #include "core/util.hpp"
@@ -140,6 +141,10 @@ std::vector<CheckResult> check_preconditions(Runtime &rt, ClusterView &view) {
                              "Remove it first (spock.remove_node on that node) or use a fresh database."));
     else
         out.push_back(pass("new node has no Spock configuration"));
+    // Last: what the join will use on every node, before anything changes.
+    long long source_bytes = 0;
+    for (CheckResult &r : check_headroom(rt, view, &source_bytes)) out.push_back(std::move(r));
+    view.source_database_bytes = source_bytes;
     return out;
 }
 
@@ -193,7 +198,56 @@ std::vector<CheckResult> check_joined(Runtime &rt, ClusterView &view) {
                                 "replication sets of \"" + view.new_node.name + "\" differ from those of \"" +
                                     view.source.name + "\"",
                                 "Compare spock.replication_set and spock.replication_set_table on both nodes."));
+    out.push_back(check_tables_match(rt, view));
     return out;
+}
+
+CheckResult check_tables_match(Runtime &rt, ClusterView &view) {
+    const std::string name = "tables match the source";
+    std::vector<QueryResult> shapes = on_each(rt, {&view.source, &view.new_node}, sql::table_shapes());
+    std::map<std::string, std::pair<std::string, std::string>> want, have;  // rel -> (cols, key)
+    for (size_t i = 0; i < shapes[0].size(); ++i)
+        want[shapes[0].text(i, "rel")] = {shapes[0].text(i, "cols"), shapes[0].text(i, "key")};
+    for (size_t i = 0; i < shapes[1].size(); ++i)
+        have[shapes[1].text(i, "rel")] = {shapes[1].text(i, "cols"), shapes[1].text(i, "key")};
+    std::vector<std::string> problems;
+    std::vector<std::string> tables;
+    for (const auto &[rel, shape] : want) {
+        auto h = have.find(rel);
+        if (h == have.end()) problems.push_back(rel + " is not replicated on " + view.new_node.name);
+        else if (h->second.first != shape.first)
+            problems.push_back(rel + " has other columns (" + h->second.first + " on " + view.new_node.name + ", " +
+                               shape.first + " on " + view.source.name + ")");
+        else if (h->second.second != shape.second)
+            problems.push_back(rel + " has another primary key on " + view.new_node.name);
+        else
+            tables.push_back(rel);
+    }
+    for (const auto &[rel, shape] : have)
+        if (!want.count(rel)) problems.push_back(rel + " is replicated on " + view.new_node.name + " only");
+
+    // Row counts may differ for a moment while changes are in flight: they
+    // are compared again until they agree or zodan.sync_timeout passes.
+    const int64_t deadline = rt.now_ms() + rt.sync_timeout_ms();
+    std::vector<std::string> differing;
+    for (int delay = 50;; delay = std::min(delay * 2, 1000)) {
+        std::vector<QueryResult> counts = on_each(rt, {&view.source, &view.new_node}, sql::row_counts(tables));
+        std::map<std::string, std::string> at_source, at_new;
+        for (size_t i = 0; i < counts[0].size(); ++i) at_source[counts[0].text(i, "rel")] = counts[0].text(i, "n");
+        for (size_t i = 0; i < counts[1].size(); ++i) at_new[counts[1].text(i, "rel")] = counts[1].text(i, "n");
+        differing.clear();
+        for (const std::string &rel : tables)
+            if (at_source[rel] != at_new[rel])
+                differing.push_back(rel + " has " + at_new[rel] + " rows on " + view.new_node.name + ", " +
+                                    at_source[rel] + " on " + view.source.name);
+        if (differing.empty() || rt.now_ms() >= deadline) break;
+        rt.sleep_ms(delay);
+    }
+    for (std::string &d : differing) problems.push_back(std::move(d));
+    if (problems.empty()) return pass(name);
+    return failed(name, "tables of \"" + view.new_node.name + "\" differ from \"" + view.source.name + "\": " +
+                            join(problems, "; "),
+                  "Compare those tables on both nodes; spock.remove_node and a new add start the node afresh.");
 }
 
 void require_all(const std::vector<CheckResult> &results) {

@@ -21,6 +21,10 @@ std::vector<CheckResult> check_versions(Runtime &rt, ClusterView &view);
 CheckResult check_runs_on_new_node(Runtime &rt, ClusterView &view);
 std::vector<CheckResult> check_preconditions(Runtime &rt, ClusterView &view);
 CheckResult check_subscriptions_enabled(Runtime &rt, ClusterView &view);
+// The new node against the source, table by table: the same replicated
+// tables with the same columns and keys, and equal row counts (compared
+// again until they agree or zodan.sync_timeout passes).
+CheckResult check_tables_match(Runtime &rt, ClusterView &view);
 std::vector<CheckResult> check_joined(Runtime &rt, ClusterView &view);
 
 // Throws a UserError for the first failed check, listing the others in DETAIL.

@@ -19,6 +19,7 @@ struct ClusterView {
     Member source;               // S
     Member new_node;             // N (no connection when only the cluster is looked at)
     std::vector<Member> others;  // every existing node but S (and N, were it listed)
+    long long source_database_bytes = 0;  // read by the headroom check
 
     // S and every O: the nodes that already form the cluster.
     std::vector<Member *> existing();

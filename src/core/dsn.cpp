@@ -435,15 +435,6 @@ std::string Dsn::masked() const {
     return out;
 }
 
-std::string Dsn::to_conninfo() const {
-    std::string out;
-    for (const auto &[key, value] : params_) {
-        if (!out.empty()) out += ' ';
-        out += key + "=" + conninfo_value(value);
-    }
-    return out;
-}
-
 std::string mask_secrets_in_text(const std::string &text) { return mask_spans(text, secret_spans(text)); }
 
 std::string mask_dsn(const std::string &text) {

@@ -26,8 +26,6 @@ public:
     // key=value form with the password (and any other secret keyword:
     // password, sslpassword) replaced by "********".
     std::string masked() const;
-    // key=value form with values quoted as libpq requires; keeps secrets.
-    std::string to_conninfo() const;
 
 private:
     std::vector<std::pair<std::string, std::string>> params_;

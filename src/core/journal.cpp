@@ -121,7 +121,8 @@ void Journal::step_started(int step_no, const std::string &step_name) {
 void Journal::step_done(int step_no, const std::string &output_json) {
     if (!conn_) return;
     conn_->exec({"record a step end",
-                 "UPDATE spock.zodan_steps SET state = 'done', finished_at = clock_timestamp(), output = $3::jsonb "
+                 "UPDATE spock.zodan_steps SET state = 'done', finished_at = clock_timestamp(), "
+                 "output = coalesce(output, '{}') || $3::jsonb "
                  "WHERE run_id = $1::bigint AND step_no = $2::int",
                  {id(run_id_), std::to_string(step_no), output_json}});
 }
@@ -129,7 +130,8 @@ void Journal::step_done(int step_no, const std::string &output_json) {
 void Journal::step_note(int step_no, const std::string &output_json) {
     if (!conn_) return;
     conn_->exec({"record a step's progress",
-                 "UPDATE spock.zodan_steps SET output = $3::jsonb WHERE run_id = $1::bigint AND step_no = $2::int",
+                 "UPDATE spock.zodan_steps SET output = coalesce(output, '{}') || $3::jsonb "
+                 "WHERE run_id = $1::bigint AND step_no = $2::int",
                  {id(run_id_), std::to_string(step_no), output_json}});
 }
 

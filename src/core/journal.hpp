@@ -51,7 +51,7 @@ public:
 
     void step_started(int step_no, const std::string &step_name);
     void step_done(int step_no, const std::string &output_json);
-    // Records part of a step's output before the step ends.
+    // Records part of a step's output before the step ends (merged into what is there).
     void step_note(int step_no, const std::string &output_json);
     void step_failed(int step_no, const std::string &error);
     void finish(bool ok, const std::string &error = "");

@@ -108,7 +108,7 @@ private:
     std::string node_;
 };
 
-enum class Level { Notice, Warning, Detail };
+enum class Level { Notice, Warning };
 
 // What the step logic needs from its host besides connections.
 class Runtime {
@@ -130,6 +130,8 @@ public:
     virtual std::pair<std::string, std::string> local_identity() = 0;
     // Upper bound of every wait (zodan.sync_timeout), in milliseconds.
     virtual int sync_timeout_ms() = 0;
+    // How often to report a long copy's progress (zodan.progress_interval); 0: never.
+    virtual int progress_interval_ms() { return 0; }
     // Process id of the backend that runs the procedure.
     virtual int backend_pid() { return 0; }
     // Reads this database's own catalog without keeping any lock afterwards

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "core/add_node.hpp"
 #include "core/cleanup.hpp"
 #include "core/dsn.hpp"
 #include "core/journal.hpp"
@@ -55,9 +56,9 @@ void RemoveNode::run() {
     if (target_) {
         clean_target();
         if (prior && prior->unfinished()) {
-            auto note5 = Journal::step_output(target_->db(), prior->run_id, 5);
-            if (prior->started_steps.count(5) && note5.count("before_copy"))
-                for (const std::string &stmt : drop_copied_objects(target_->db(), parse_text_array(note5["before_copy"])))
+            auto copy_note = Journal::step_output(target_->db(), prior->run_id, AddNode::step_no("copy_source"));
+            if (prior->started_steps.count(AddNode::step_no("copy_source")) && copy_note.count("before_copy"))
+                for (const std::string &stmt : drop_copied_objects(target_->db(), parse_text_array(copy_note["before_copy"])))
                     note(args_.target_name, stmt.substr(0, stmt.find(" CASCADE")));
             Journal::set_state(target_->db(), prior->run_id, "rolled_back");
             note(args_.target_name, "rolled back the unfinished add_node run " + std::to_string(prior->run_id));

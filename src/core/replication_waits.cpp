@@ -71,11 +71,13 @@ void wait_applied(Runtime &rt_, const std::vector<Member *> &targets, const std:
     });
 }
 
-void wait_replicating(Runtime &rt_, const std::vector<Member *> &nodes, const std::vector<std::string> &subscriptions) {
+void wait_replicating(Runtime &rt_, const std::vector<Member *> &nodes, const std::vector<std::string> &subscriptions,
+                      const std::function<void()> &on_poll) {
     std::vector<std::string> names;
     for (const Member *m : nodes) names.push_back(m->name);
     std::map<std::string, int64_t> down_since;
     wait_until(rt_, "the subscriptions on " + join(names) + " to replicate", [&] {
+        if (on_poll) on_poll();
         std::vector<QueryResult> statuses = rt_.exec_all(same_query(nodes, sql::subscription_status()));
         bool all = true;
         for (size_t n = 0; n < nodes.size(); ++n)

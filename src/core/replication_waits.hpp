@@ -3,6 +3,7 @@
 // cannot deliver (disabled, or down past a grace period) ends the wait early.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -20,6 +21,8 @@ std::map<std::string, Lsn> sync_and_wait(Runtime &rt, const std::vector<Member *
 void wait_applied(Runtime &rt, const std::vector<Member *> &targets, const std::map<std::string, Lsn> &through);
 
 // Waits until the named subscriptions (all when empty) on every node are replicating.
-void wait_replicating(Runtime &rt, const std::vector<Member *> &nodes, const std::vector<std::string> &subscriptions);
+// `on_poll` runs once per poll (progress reports).
+void wait_replicating(Runtime &rt, const std::vector<Member *> &nodes, const std::vector<std::string> &subscriptions,
+                      const std::function<void()> &on_poll = {});
 
 }  // namespace zodan

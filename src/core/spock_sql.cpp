@@ -166,6 +166,72 @@ Query advance_origin(const std::string &origin, Lsn lsn) {
             {origin, format_lsn(lsn)}};
 }
 
+Query source_table_sizes() {
+    return {"read the sizes of the tables to copy",
+            std::string("SELECT DISTINCT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS rel, "
+                        "pg_catalog.pg_relation_size(c.oid) AS bytes "
+                        "FROM spock.replication_set_table t JOIN spock.replication_set rs ON rs.set_id = t.set_id "
+                        "JOIN pg_catalog.pg_class c ON c.oid = t.set_reloid "
+                        "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE rs.set_nodeid = ") +
+                kLocalNodeId + " ORDER BY 1",
+            {}};
+}
+
+Query copy_state(const std::vector<std::string> &tables) {
+    return {"read the copy's progress",
+            "SELECT r AS rel, coalesce(pg_catalog.pg_relation_size(pg_catalog.to_regclass(r)), 0) AS bytes, "
+            "EXISTS (SELECT 1 FROM pg_catalog.pg_stat_progress_copy p WHERE p.relid = pg_catalog.to_regclass(r))::text "
+            "AS copying FROM unnest($1::text[]) AS r",
+            {text_array_literal(tables)}};
+}
+
+Query table_shapes() {
+    return {"read the replicated tables' columns and keys",
+            std::string("SELECT DISTINCT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS rel, "
+                        "(SELECT string_agg(a.attname || ' ' || pg_catalog.format_type(a.atttypid, a.atttypmod), ', ' "
+                        "  ORDER BY a.attnum) FROM pg_catalog.pg_attribute a "
+                        "  WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS cols, "
+                        "(SELECT string_agg(a.attname, ', ' ORDER BY array_position(i.indkey::int2[], a.attnum)) "
+                        "  FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid "
+                        "  AND a.attnum = ANY (i.indkey::int2[]) WHERE i.indrelid = c.oid AND i.indisprimary) AS key "
+                        "FROM spock.replication_set_table t JOIN spock.replication_set rs ON rs.set_id = t.set_id "
+                        "JOIN pg_catalog.pg_class c ON c.oid = t.set_reloid "
+                        "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE rs.set_nodeid = ") +
+                kLocalNodeId + " ORDER BY 1",
+            {}};
+}
+
+Query row_counts(const std::vector<std::string> &tables) {
+    // regclass quotes the name again; the count runs as its own query.
+    return {"count rows",
+            "SELECT r AS rel, (pg_catalog.xpath('/row/c/text()', pg_catalog.query_to_xml("
+            "format('SELECT count(*) AS c FROM %s', pg_catalog.to_regclass(r)), false, true, '')))[1]::text AS n "
+            "FROM unnest($1::text[]) AS r WHERE pg_catalog.to_regclass(r) IS NOT NULL",
+            {text_array_literal(tables)}};
+}
+
+Query node_capacity() {
+    // Background workers are what pg_stat_activity shows besides client
+    // backends and PostgreSQL's own auxiliary processes.
+    return {"read settings and use",
+            "SELECT current_setting('wal_level') AS wal_level, "
+            "current_setting('track_commit_timestamp') AS track_commit_timestamp, "
+            "current_setting('shared_preload_libraries') AS shared_preload_libraries, "
+            "current_setting('max_replication_slots') AS max_slots, "
+            "(SELECT count(*) FROM pg_catalog.pg_replication_slots) AS slots_used, "
+            "current_setting('max_wal_senders') AS max_senders, "
+            "(SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE backend_type = 'walsender') AS senders_used, "
+            "current_setting('max_worker_processes') AS max_workers, "
+            "(SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE backend_type NOT IN ('client backend', "
+            "  'autovacuum launcher', 'autovacuum worker', 'background writer', 'checkpointer', 'walwriter', "
+            "  'walsender', 'walreceiver', 'startup', 'archiver', 'logger', 'standalone backend')) AS workers_used, "
+            "current_setting('max_connections') AS max_connections, "
+            "(SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE backend_type = 'client backend') "
+            "  AS connections_used, "
+            "pg_catalog.pg_database_size(current_database()) AS database_bytes",
+            {}};
+}
+
 Query try_add_node_lock() {
     return {"lock out other add_node calls",
             "SELECT pg_catalog.pg_try_advisory_lock(pg_catalog.hashtext('zodan.add_node'))::text AS locked", {}};
@@ -403,7 +469,9 @@ Query repset_remove_seq(const std::string &set, const std::string &seq) {
 
 Query lag_from(const std::string &origin) {
     return {"read lag",
-            "SELECT replication_lag_bytes::text AS bytes, replication_lag::text AS lag FROM spock.lag_tracker "
+            // Spock's lag can read slightly negative (clocks of two nodes).
+            "SELECT greatest(replication_lag_bytes, 0)::text AS bytes, "
+            "greatest(replication_lag, interval '0')::text AS lag FROM spock.lag_tracker "
             "WHERE origin_name = $1",
             {origin}};
 }

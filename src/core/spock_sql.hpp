@@ -35,6 +35,11 @@ Query slot_exists(const std::string &slot);
 Query advance_slot(const std::string &slot, Lsn lsn);
 Query drop_origin_if_exists(const std::string &origin);
 Query advance_origin(const std::string &origin, Lsn lsn);
+Query source_table_sizes();  // on S: rel, bytes of every table in its sets
+Query copy_state(const std::vector<std::string> &tables);  // on N: rel, bytes, copying
+Query table_shapes();  // rel, cols, key of every table in the local sets
+Query row_counts(const std::vector<std::string> &tables);  // rel, n
+Query node_capacity();     // settings and use, for the headroom check
 Query try_add_node_lock();  // locked: true / false
 Query sync_event();
 // remote_commit_lsn per origin node name, for the given origins.

@@ -7,53 +7,6 @@
 namespace zodan {
 namespace {
 
-// PostgreSQL 15 keywords whose category is not UNRESERVED_KEYWORD
-// (reserved, col_name and type_func_name keywords, from parser/kwlist.h):
-// quote_ident() quotes these even when they are plain lower-case words,
-// because they could not be used bare as an identifier. Sorted for
-// binary search.
-constexpr const char *kQuotedKeywords[] = {
-    "all", "analyse", "analyze", "and", "any", "array",
-    "as", "asc", "asymmetric", "authorization", "between", "bigint",
-    "binary", "bit", "boolean", "both", "case", "cast",
-    "char", "character", "check", "coalesce", "collate", "collation",
-    "column", "concurrently", "constraint", "create", "cross", "current_catalog",
-    "current_date", "current_role", "current_schema", "current_time", "current_timestamp", "current_user",
-    "dec", "decimal", "default", "deferrable", "desc", "distinct",
-    "do", "else", "end", "except", "exists", "extract",
-    "false", "fetch", "float", "for", "foreign", "freeze",
-    "from", "full", "grant", "greatest", "group", "grouping",
-    "having", "ilike", "in", "initially", "inner", "inout",
-    "int", "integer", "intersect", "interval", "into", "is",
-    "isnull", "join", "lateral", "leading", "least", "left",
-    "like", "limit", "localtime", "localtimestamp", "national", "natural",
-    "nchar", "none", "normalize", "not", "notnull", "null",
-    "nullif", "numeric", "offset", "on", "only", "or",
-    "order", "out", "outer", "overlaps", "overlay", "placing",
-    "position", "precision", "primary", "real", "references", "returning",
-    "right", "row", "select", "session_user", "setof", "similar",
-    "smallint", "some", "substring", "symmetric", "table", "tablesample",
-    "then", "time", "timestamp", "to", "trailing", "treat",
-    "trim", "true", "union", "unique", "user", "using",
-    "values", "varchar", "variadic", "verbose", "when", "where",
-    "window", "with", "xmlattributes", "xmlconcat", "xmlelement", "xmlexists",
-    "xmlforest", "xmlnamespaces", "xmlparse", "xmlpi", "xmlroot", "xmlserialize",
-    "xmltable",
-};
-
-bool needs_keyword_quotes(const std::string &ident) {
-    return std::binary_search(std::begin(kQuotedKeywords), std::end(kQuotedKeywords), ident,
-                              [](const std::string &a, const std::string &b) { return a < b; });
-}
-
-bool is_bare_start(char ch) { return (ch >= 'a' && ch <= 'z') || ch == '_'; }
-bool is_bare_char(char ch) { return is_bare_start(ch) || (ch >= '0' && ch <= '9'); }
-
-bool is_bare_identifier(const std::string &ident) {
-    return !ident.empty() && is_bare_start(ident[0]) &&
-           std::all_of(ident.begin(), ident.end(), is_bare_char);
-}
-
 // Blanks as array_in/array_out see them (array_isspace).
 bool is_array_space(char ch) {
     return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\v' || ch == '\f';
@@ -201,16 +154,6 @@ private:
 };
 
 }  // namespace
-
-std::string quote_ident(const std::string &ident) {
-    if (is_bare_identifier(ident) && !needs_keyword_quotes(ident)) return ident;
-    std::string out = "\"";
-    for (char ch : ident) {
-        if (ch == '"') out += '"';
-        out += ch;
-    }
-    return out + '"';
-}
 
 std::string text_array_literal(const std::vector<std::string> &items) {
     std::string out = "{";

@@ -1,16 +1,12 @@
-// Quoting for the few places where a name must become part of SQL text
-// (values always travel as query parameters instead).
+// text[] values as PostgreSQL reads and prints them: lists travel as one
+// query parameter of type text[]. (Names never become SQL text here: the
+// server quotes them, with quote_ident() or format('%I').)
 #pragma once
 
 #include <string>
 #include <vector>
 
 namespace zodan {
-
-// PostgreSQL's quote_ident(): bare when all lower-case letters, digits and
-// underscores, not starting with a digit and not a reserved keyword;
-// otherwise double-quoted with embedded quotes doubled.
-std::string quote_ident(const std::string &ident);
 
 // A text[] literal ('{"a","b"}' form, without the outer SQL quotes) suitable
 // to pass as a query parameter of type text[].

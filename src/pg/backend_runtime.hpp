@@ -9,6 +9,7 @@ namespace zodan::pg {
 // GUC storage (defined in gucs.cpp, registered by _PG_init).
 extern int guc_sync_timeout_ms;
 extern int guc_connect_timeout_ms;
+extern int guc_progress_interval_ms;
 extern char *guc_fail_at_step;
 extern char *guc_pause_at_step;
 
@@ -28,6 +29,7 @@ public:
     void report(Level level, const std::string &message, const std::string &detail) override;
     std::pair<std::string, std::string> local_identity() override;
     int sync_timeout_ms() override;
+    int progress_interval_ms() override { return guc_progress_interval_ms; }
     int backend_pid() override;
     QueryResult read_local(const Query &query) override;
     void maybe_fail_at(const std::string &point) override;

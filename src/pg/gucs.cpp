@@ -11,6 +11,7 @@ namespace zodan::pg {
 
 int guc_sync_timeout_ms = 10 * 60 * 1000;
 int guc_connect_timeout_ms = 30 * 1000;
+int guc_progress_interval_ms = 5 * 1000;
 char *guc_fail_at_step = nullptr;
 char *guc_pause_at_step = nullptr;
 
@@ -24,6 +25,10 @@ void define_gucs() {
     DefineCustomIntVariable("zodan.connect_timeout", "Upper bound of each connection attempt to a node.", nullptr,
                             &guc_connect_timeout_ms, 30 * 1000, 100, INT_MAX, PGC_USERSET, GUC_UNIT_MS, nullptr,
                             nullptr, nullptr);
+    DefineCustomIntVariable("zodan.progress_interval",
+                            "How often spock.add_node reports the progress of its initial copy; 0 turns it off.",
+                            "A copy shorter than this reports nothing.", &guc_progress_interval_ms, 5 * 1000, 0,
+                            INT_MAX, PGC_USERSET, GUC_UNIT_MS, nullptr, nullptr, nullptr);
     // Testing aid: raise an error when spock.add_node reaches the named step.
     DefineCustomStringVariable("zodan.fail_at_step", "Test only: make spock.add_node fail at this step (\"step\" or \"step:after\").", nullptr,
                                &guc_fail_at_step, "", PGC_SUSET, GUC_NOT_IN_SAMPLE, nullptr, nullptr, nullptr);

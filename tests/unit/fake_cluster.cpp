@@ -80,9 +80,30 @@ std::vector<Call> Cluster::calls_named(const std::string &prefix) const {
 }
 
 void Cluster::sync_event_applied(const std::string &origin, Lsn lsn) {
+    if (apply_after_polls > 0) {
+        pending_.push_back({origin, lsn, apply_after_polls});
+        return;
+    }
     for (auto &[name, n] : nodes)
         for (auto &[sub, s] : n.subs)
-            if (s.provider == origin && s.enabled) n.progress[origin] = std::max(n.progress[origin], lsn);
+            if (s.provider == origin && s.enabled && !stalled.count({name, origin}))
+                n.progress[origin] = std::max(n.progress[origin], lsn);
+}
+
+void Cluster::apply_pending() {
+    std::vector<Pending> due;
+    for (auto it = pending_.begin(); it != pending_.end();) {
+        if (--it->polls_left <= 0) {
+            due.push_back(*it);
+            it = pending_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    const int lag = apply_after_polls;
+    apply_after_polls = 0;
+    for (const Pending &p : due) sync_event_applied(p.origin, p.lsn);
+    apply_after_polls = lag;
 }
 
 QueryResult Cluster::handle(const std::string &name, const Query &q) {
@@ -100,6 +121,13 @@ QueryResult Cluster::handle(const std::string &name, const Query &q) {
         return QueryResult({"node_name", "dsn"}, rows);
     }
     if (has(sql, "FROM spock.node WHERE node_name")) return one("n", std::to_string(n.known.count(p(0))));
+    if (has(sql, "current_setting('wal_level')"))
+        return QueryResult({"wal_level", "track_commit_timestamp", "shared_preload_libraries", "max_slots", "slots_used",
+                            "max_senders", "senders_used", "max_workers", "workers_used", "max_connections",
+                            "connections_used", "database_bytes"},
+                           {{std::string("logical"), std::string("on"), std::string("spock"), std::string("32"),
+                             std::to_string(n.slots.size()), std::string("32"), std::string("2"), std::string("48"),
+                             std::string("4"), std::string("100"), std::string("5"), std::string("8000000")}});
     if (has(sql, "spock.sub_enable(sub_name")) {
         std::vector<std::vector<Value>> rows;
         for (const std::string &sub : zodan::parse_text_array(p(0))) {
@@ -178,6 +206,10 @@ QueryResult Cluster::handle(const std::string &name, const Query &q) {
         n.wal += 0x100;
         sync_event_applied(name, n.wal);
         return one("lsn", zodan::format_lsn(n.wal));
+    }
+    if (has(sql, "pg_replication_origin_status")) {
+        ++progress_reads;
+        apply_pending();
     }
     if (has(sql, "FROM spock.progress") || has(sql, "pg_replication_origin_status")) {
         std::vector<std::vector<Value>> rows;

@@ -58,6 +58,11 @@ public:
     // (node, substring of the statement name) -> fail with this message
     std::map<std::pair<std::string, std::string>, std::string> failures;
     std::set<std::string> no_copy_progress_for;  // origins the copy "forgets"
+    // Replication that is slow or stuck: a sync event is applied only after
+    // this many progress reads; a (subscriber, origin) pair never applies.
+    int apply_after_polls = 0;
+    std::set<std::pair<std::string, std::string>> stalled;
+    int progress_reads = 0;
 
     static std::string dsn_of(const std::string &node) {
         return "host=" + node + " dbname=inventory user=pgedge password=s3cret";
@@ -82,6 +87,13 @@ public:
 
 private:
     void sync_event_applied(const std::string &origin, Lsn lsn);
+    void apply_pending();
+    struct Pending {
+        std::string origin;
+        Lsn lsn;
+        int polls_left;
+    };
+    std::vector<Pending> pending_;
     int64_t clock_ = 0;
     int batch_ = 0;
     int next_batch_ = 1;

@@ -169,6 +169,15 @@ TEST_CASE("a missing copy position stops the run before any slot moves", "[add_n
     CHECK(c.calls_named("advance slot").empty());
 }
 
+// The add is refused with `message`, and nothing changed anywhere: no node,
+// slot or subscription was created.
+void refused_without_change(Cluster &c, const std::string &message) {
+    CHECK_THROWS_WITH(zodan::AddNode(c, args_for("n1", "n4")).run(), Catch::Contains(message));
+    CHECK(c.calls_named("create node").empty());
+    CHECK(c.calls_named("create slot").empty());
+    CHECK(c.calls_named("create subscription").empty());
+}
+
 TEST_CASE("preconditions fail with their own errors", "[add_node][checks]") {
     SECTION("called on another node") {
         Cluster c = Cluster::mesh(3, 4);
@@ -191,32 +200,50 @@ TEST_CASE("preconditions fail with their own errors", "[add_node][checks]") {
     SECTION("name taken") {
         Cluster c = Cluster::mesh(3, 4);
         c.nodes["n2"].known["n4"] = Cluster::dsn_of("n4");
-        CHECK_THROWS_WITH(zodan::AddNode(c, args_for("n1", "n4")).run(), Catch::Contains("already taken"));
+        refused_without_change(c, "already taken");
     }
     SECTION("user tables on the new node") {
         Cluster c = Cluster::mesh(3, 4);
         c.nodes["n4"].user_tables = {"public.t"};
-        CHECK_THROWS_WITH(zodan::AddNode(c, args_for("n1", "n4")).run(), Catch::Contains("public.t"));
+        refused_without_change(c, "public.t");
     }
     SECTION("login role missing") {
         Cluster c = Cluster::mesh(3, 4);
         c.nodes["n1"].roles.push_back("alice");
-        CHECK_THROWS_WITH(zodan::AddNode(c, args_for("n1", "n4")).run(), Catch::Contains("alice"));
+        refused_without_change(c, "alice");
     }
     SECTION("version mismatch") {
         Cluster c = Cluster::mesh(3, 4);
         c.nodes["n3"].version = "5.1.0";
-        CHECK_THROWS_WITH(zodan::AddNode(c, args_for("n1", "n4")).run(), Catch::Contains("version mismatch"));
+        refused_without_change(c, "version mismatch");
     }
     SECTION("version too old") {
         Cluster c = Cluster::mesh(3, 4);
         c.nodes["n4"].version = "5.0.8";
-        CHECK_THROWS_WITH(zodan::AddNode(c, args_for("n1", "n4")).run(), Catch::Contains("older than 5.0.9"));
+        refused_without_change(c, "older than 5.0.9");
     }
     SECTION("disabled subscription") {
         Cluster c = Cluster::mesh(3, 4);
         c.nodes["n2"].subs["sub_n3_n2"].enabled = false;
-        CHECK_THROWS_WITH(zodan::AddNode(c, args_for("n1", "n4")).run(), Catch::Contains("sub_n3_n2 on n2"));
+        refused_without_change(c, "sub_n3_n2 on n2");
     }
-    // No check changed anything: no node was created anywhere.
+}
+
+TEST_CASE("replication that lags is waited for", "[add_node][waits]") {
+    Cluster c = Cluster::mesh(3, 4);
+    c.apply_after_polls = 5;  // every sync event shows up only on the fifth look
+    zodan::AddNode(c, args_for("n1", "n4")).run();
+    CHECK(c.progress_reads >= 5);
+    CHECK(c.nodes["n4"].subs.size() == 3);
+    CHECK(c.nodes["n1"].subs.count("sub_n4_n1") == 1);
+}
+
+TEST_CASE("a wait that never ends times out after zodan.sync_timeout, naming what it waited for", "[add_node][waits]") {
+    Cluster c = Cluster::mesh(3, 4);
+    c.stalled.insert({"n1", "n3"});  // the source never applies n3's stream
+    CHECK_THROWS_WITH(zodan::AddNode(c, args_for("n1", "n4")).run(),
+                      Catch::Contains("timed out after 60 s waiting for n1 to apply the changes of n2, n3"));
+    // It stopped in phase 3: nothing was copied, nothing opened towards n4.
+    CHECK(c.calls_named("create subscription sub_n1_n4").empty());
+    CHECK(c.nodes["n1"].subs.count("sub_n4_n1") == 0);
 }

@@ -155,17 +155,6 @@ TEST_CASE("masked() hides passwords in both forms", "[dsn][secrets]") {
     CHECK_FALSE(contains(m, "k3y"));
 }
 
-TEST_CASE("to_conninfo quotes values so that libpq reads them back", "[dsn]") {
-    const Dsn d = Dsn::parse("dbname='my db' password='it\\'s\\\\x' application_name='' host=h");
-    CHECK(d.to_conninfo() ==
-          "dbname='my db' password='it\\'s\\\\x' application_name='' host=h");
-    CHECK(Dsn::parse(d.to_conninfo()).params() == d.params());
-
-    const Dsn uri = Dsn::parse("postgresql://u:a%20b'c@h/d%5Cb");
-    CHECK(uri.to_conninfo() == "user=u password='a b\\'c' host=h dbname='d\\\\b'");
-    CHECK(Dsn::parse(uri.to_conninfo()).params() == uri.params());
-}
-
 TEST_CASE("mask_dsn never shows a password, even for unparsable text", "[dsn][secrets]") {
     const std::string secret = "Xy7Q";
     SECTION("parsable strings are masked through the parser") {

@@ -11,31 +11,6 @@ using namespace zodan;
 
 using Strings = std::vector<std::string>;
 
-TEST_CASE("quote_ident matches PostgreSQL's quote_ident()", "[quote]") {
-    // Pairs read from SELECT quote_ident(x) on PostgreSQL 15.
-    const std::pair<const char *, const char *> refs[] = {
-        {"inventory", "inventory"},   {"Inventory", "\"Inventory\""},
-        {"n1", "n1"},                 {"1abc", "\"1abc\""},
-        {"_x", "_x"},                 {"a b", "\"a b\""},
-        {"a\"b", "\"a\"\"b\""},       {"", "\"\""},
-        {"select", "\"select\""},     {"user", "\"user\""},
-        {"table", "\"table\""},       {"left", "\"left\""},
-        {"int", "\"int\""},           {"between", "\"between\""},
-        {"xmltable", "\"xmltable\""}, {"analyse", "\"analyse\""},
-        {"name", "name"},             {"text", "text"},
-        {"spock", "spock"},           {"default", "\"default\""},
-        {"sub_n1_n4", "sub_n1_n4"},   {"\xc3\xbc", "\"\xc3\xbc\""},
-        {"a-b", "\"a-b\""},           {"abc$", "\"abc$\""},
-        {"current_user", "\"current_user\""}, {"do", "\"do\""},
-        {"verbose", "\"verbose\""},   {"freeze", "\"freeze\""},
-        {"none", "\"none\""},
-    };
-    for (const auto &[in, out] : refs) {
-        CAPTURE(in);
-        CHECK(quote_ident(in) == out);
-    }
-}
-
 TEST_CASE("text_array_literal quotes like array_out", "[quote][array]") {
     // SELECT ARRAY[...]::text[] on PostgreSQL 15 printed exactly this.
     const Strings items = {"a b", "", "NULL", "null", "x\"y", "c\\d", "{b}", "a,b",

@@ -1,0 +1,49 @@
+// Headroom before a join: what the join will take on every node (slots, WAL
+// senders, worker processes, connections) against what is configured and
+// used, and the settings Spock needs. Checked before the first change, so a
+// shortfall stops the add with nothing to clean.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/checks.hpp"
+#include "core/cluster_view.hpp"
+
+namespace zodan {
+
+// One node's configuration and use, as read from it.
+struct NodeCapacity {
+    std::string node;
+    std::string wal_level, track_commit_timestamp, shared_preload_libraries;
+    long long max_slots = 0, slots_used = 0;
+    long long max_senders = 0, senders_used = 0;
+    long long max_workers = 0, workers_used = 0;
+    long long max_connections = 0, connections_used = 0;
+    long long database_bytes = 0;
+};
+
+// What the join adds on a node: an existing node gets one subscription from
+// the new node (a slot and a WAL sender there, an apply worker) plus our
+// connection; the new node gets one subscription from each of the
+// `existing` nodes (apply workers), serves one to each (slots, WAL senders),
+// and runs the copy's sync worker.
+struct JoinNeeds {
+    long long slots, senders, workers, connections;
+};
+JoinNeeds needs_of_existing_node(bool is_source);
+JoinNeeds needs_of_new_node(size_t existing);
+
+// The checks for one node: one result per setting or resource.
+std::vector<CheckResult> capacity_checks(const NodeCapacity &node, const JoinNeeds &needs);
+
+// Reads every node of the view and checks them all: one passed result per
+// node with room, one failed result per shortfall. `source_bytes` gets the
+// size of the source's database.
+std::vector<CheckResult> check_headroom(Runtime &rt, ClusterView &view, long long *source_bytes = nullptr);
+
+// "1.2 GB", "412 MB", "980 kB", "12 bytes"
+std::string human_bytes(long long bytes);
+
+}  // namespace zodan

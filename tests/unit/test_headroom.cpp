@@ -1,0 +1,69 @@
+#include <catch2/catch.hpp>
+
+#include "core/headroom.hpp"
+
+using namespace zodan;
+
+namespace {
+
+NodeCapacity roomy(const std::string &name) {
+    NodeCapacity c;
+    c.node = name;
+    c.wal_level = "logical";
+    c.track_commit_timestamp = "on";
+    c.shared_preload_libraries = "pg_stat_statements, \"spock\"";
+    c.max_slots = 10, c.slots_used = 2;
+    c.max_senders = 10, c.senders_used = 2;
+    c.max_workers = 16, c.workers_used = 5;
+    c.max_connections = 100, c.connections_used = 7;
+    return c;
+}
+
+std::vector<std::string> failures(const std::vector<CheckResult> &results) {
+    std::vector<std::string> out;
+    for (const CheckResult &r : results)
+        if (!r.passed) out.push_back(r.message);
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("headroom: a node with room passes every check", "[headroom]") {
+    CHECK(failures(capacity_checks(roomy("n2"), needs_of_existing_node(false))).empty());
+    CHECK(failures(capacity_checks(roomy("n4"), needs_of_new_node(3))).empty());
+}
+
+TEST_CASE("headroom: each shortfall names node, setting, configured, used and needed", "[headroom]") {
+    NodeCapacity c = roomy("n2");
+    c.max_slots = 2;  // both in use, the join needs one more
+    auto f = failures(capacity_checks(c, needs_of_existing_node(false)));
+    REQUIRE(f.size() == 1);
+    CHECK(f[0] == "node \"n2\": max_replication_slots = 2, 2 in use, the join needs 1 more");
+
+    NodeCapacity n = roomy("n4");
+    n.max_workers = 6;  // 5 in use; 3 apply workers and a sync worker needed
+    n.max_senders = 3;  // 2 in use; 3 needed
+    f = failures(capacity_checks(n, needs_of_new_node(3)));
+    REQUIRE(f.size() == 2);
+    CHECK(f[0] == "node \"n4\": max_wal_senders = 3, 2 in use, the join needs 3 more");
+    CHECK(f[1] == "node \"n4\": max_worker_processes = 6, 5 in use, the join needs 4 more");
+}
+
+TEST_CASE("headroom: Spock's settings", "[headroom]") {
+    NodeCapacity c = roomy("n3");
+    c.wal_level = "replica";
+    c.track_commit_timestamp = "off";
+    c.shared_preload_libraries = "spockish";
+    auto f = failures(capacity_checks(c, needs_of_existing_node(true)));
+    REQUIRE(f.size() == 3);
+    CHECK(f[0] == "node \"n3\": wal_level is 'replica', Spock needs 'logical'");
+    CHECK(f[1] == "node \"n3\": track_commit_timestamp is 'off', Spock needs 'on'");
+    CHECK(f[2] == "node \"n3\": shared_preload_libraries is 'spockish', Spock needs 'spock' in it");
+}
+
+TEST_CASE("human_bytes", "[headroom]") {
+    CHECK(human_bytes(12) == "12 bytes");
+    CHECK(human_bytes(980 * 1024) == "980 kB");
+    CHECK(human_bytes(412LL * 1024 * 1024) == "412 MB");
+    CHECK(human_bytes(1288490189LL) == "1.2 GB");
+}
