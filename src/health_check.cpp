@@ -25,9 +25,8 @@ void health_check(Runtime &rt, const AddNodeArgs &args, const std::string &check
     } else {
         results = check_joined(rt, view);
     }
-    if (view.source_database_bytes)
-        rt.report(Level::Notice, "the source's database would be copied", "size of " + args.src_name + "'s database: " +
-                                     human_bytes(view.source_database_bytes));
+    if (args.verbose && view.source_database_bytes)
+        rt.report(Level::Notice, "the database of " + args.src_name + " is " + human_bytes(view.source_database_bytes));
     size_t failures = 0;
     for (const CheckResult &r : results) {
         if (r.passed) {

@@ -332,8 +332,10 @@ void AddNode::wait_for_copy(const std::string &sub) {
     if (copy_started_ms_ == 0) copy_started_ms_ = rt_.now_ms();  // a resumed call found the copy running
     std::optional<CopyProgress> progress;
     int64_t next_report = rt_.now_ms() + interval;
+    bool reported_complete = false;
     auto report_progress = [&](bool last) {
-        if (interval <= 0 || (!last && rt_.now_ms() < next_report) || (last && !progress)) return;
+        if (interval <= 0 || (!last && rt_.now_ms() < next_report) || (last && (!progress || reported_complete)))
+            return;
         next_report = rt_.now_ms() + interval;
         if (!progress) {
             QueryResult sizes = view_.source.db().exec(sql::source_table_sizes());
@@ -349,6 +351,7 @@ void AddNode::wait_for_copy(const std::string &sub) {
         for (size_t i = 0; i < state.size(); ++i)
             on_new[state.text(i, "rel")] = {std::stoll(state.text(i, "bytes", "0")), state.text(i, "copying") == "true"};
         CopySample s = progress->sample(rt_.now_ms(), on_new);
+        reported_complete = s.tables_done == s.tables_total;
         rt_.report(Level::Notice, describe_copy(args_.src_name, s));
         journal_.step_note(step_no("copy_source"), JsonObject()
                                   .add_raw("progress", JsonObject()

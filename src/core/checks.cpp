@@ -231,7 +231,10 @@ CheckResult check_tables_match(Runtime &rt, ClusterView &view) {
     const int64_t deadline = rt.now_ms() + rt.sync_timeout_ms();
     std::vector<std::string> differing;
     for (int delay = 50;; delay = std::min(delay * 2, 1000)) {
-        std::vector<QueryResult> counts = on_each(rt, {&view.source, &view.new_node}, sql::row_counts(tables));
+        std::vector<QueryResult> stmts = on_each(rt, {&view.source, &view.new_node}, sql::row_count_statement(tables));
+        std::vector<QueryResult> counts = rt.exec_all(
+            {{view.source.conn.get(), sql::run_generated("count rows", stmts[0].text(0, "stmt"))},
+             {view.new_node.conn.get(), sql::run_generated("count rows", stmts[1].text(0, "stmt"))}});
         std::map<std::string, std::string> at_source, at_new;
         for (size_t i = 0; i < counts[0].size(); ++i) at_source[counts[0].text(i, "rel")] = counts[0].text(i, "n");
         for (size_t i = 0; i < counts[1].size(); ++i) at_new[counts[1].text(i, "rel")] = counts[1].text(i, "n");
