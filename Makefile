@@ -4,7 +4,7 @@ MODULE_big  = zodan
 DATA        = sql/zodan--0.1.0.sql
 PGFILEDESC  = "zodan - zero-downtime node add/remove for Spock"
 
-SRCS        = $(sort $(wildcard src/*.cpp src/core/*.cpp src/pg/*.cpp))
+SRCS        = $(sort $(wildcard src/*.cpp src/core/*.cpp src/core/*/*.cpp src/pg/*.cpp))
 OBJS        = $(SRCS:.cpp=.o)
 
 PG_CPPFLAGS = -I$(libpq_srcdir) -Isrc

@@ -4,9 +4,9 @@
 // frame has unwound.
 #include <string>
 
-#include "core/add_node.hpp"
-#include "core/remove_node.hpp"
-#include "health_check.hpp"
+#include "core/protocol/add_node.hpp"
+#include "core/protocol/remove_node.hpp"
+#include "core/protocol/health_check.hpp"
 
 extern "C" {
 #include "postgres.h"

@@ -3,7 +3,7 @@
 // to every message that leaves the call. Emptied when the call ends.
 #pragma once
 
-#include "core/secrets.hpp"
+#include "core/text/secrets.hpp"
 
 namespace zodan::pg {
 

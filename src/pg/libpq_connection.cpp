@@ -8,7 +8,7 @@
 
 #include <pthread.h>
 
-#include "core/dsn.hpp"
+#include "core/text/dsn.hpp"
 
 extern "C" {
 #include "postgres.h"

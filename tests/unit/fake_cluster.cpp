@@ -1,7 +1,7 @@
 #include "fake_cluster.hpp"
 
-#include "core/names.hpp"
-#include "core/sql_quote.hpp"
+#include "core/protocol/names.hpp"
+#include "core/text/sql_quote.hpp"
 
 namespace fake {
 

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "core/dsn.hpp"
-#include "core/lsn.hpp"
+#include "core/text/dsn.hpp"
+#include "core/text/lsn.hpp"
 #include "core/remote.hpp"
 
 namespace fake {

@@ -4,8 +4,8 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 
-#include "core/add_node.hpp"
-#include "core/checks.hpp"
+#include "core/protocol/add_node.hpp"
+#include "core/protocol/checks.hpp"
 #include "fake_cluster.hpp"
 
 using fake::Call;

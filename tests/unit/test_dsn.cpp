@@ -3,7 +3,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "core/dsn.hpp"
+#include "core/text/dsn.hpp"
 
 using namespace zodan;
 

@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "core/headroom.hpp"
+#include "core/protocol/headroom.hpp"
 
 using namespace zodan;
 

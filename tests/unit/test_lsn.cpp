@@ -2,7 +2,7 @@
 
 #include <stdexcept>
 
-#include "core/lsn.hpp"
+#include "core/text/lsn.hpp"
 
 using namespace zodan;
 

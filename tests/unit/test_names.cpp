@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <string>
 
-#include "core/names.hpp"
+#include "core/protocol/names.hpp"
 
 using namespace zodan;
 

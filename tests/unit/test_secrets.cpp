@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "core/secrets.hpp"
+#include "core/text/secrets.hpp"
 
 using zodan::Secrets;
 

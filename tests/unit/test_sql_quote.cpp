@@ -5,7 +5,7 @@
 #include <utility>
 #include <vector>
 
-#include "core/sql_quote.hpp"
+#include "core/text/sql_quote.hpp"
 
 using namespace zodan;
 

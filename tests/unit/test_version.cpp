@@ -2,7 +2,7 @@
 
 #include <stdexcept>
 
-#include "core/version.hpp"
+#include "core/text/version.hpp"
 
 using namespace zodan;
 

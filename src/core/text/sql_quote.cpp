@@ -1,4 +1,4 @@
-#include "core/sql_quote.hpp"
+#include "core/text/sql_quote.hpp"
 
 #include <algorithm>
 #include <iterator>

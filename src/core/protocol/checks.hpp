@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "core/cluster_view.hpp"
+#include "core/protocol/cluster_view.hpp"
 
 namespace zodan {
 

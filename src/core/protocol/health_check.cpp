@@ -1,8 +1,8 @@
-#include "health_check.hpp"
+#include "core/protocol/health_check.hpp"
 
-#include "core/checks.hpp"
-#include "core/headroom.hpp"
-#include "core/member.hpp"
+#include "core/protocol/checks.hpp"
+#include "core/protocol/headroom.hpp"
+#include "core/protocol/member.hpp"
 
 namespace zodan {
 

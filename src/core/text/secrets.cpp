@@ -1,8 +1,8 @@
-#include "core/secrets.hpp"
+#include "core/text/secrets.hpp"
 
 #include <algorithm>
 
-#include "core/dsn.hpp"
+#include "core/text/dsn.hpp"
 
 namespace zodan {
 

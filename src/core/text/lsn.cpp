@@ -1,4 +1,4 @@
-#include "core/lsn.hpp"
+#include "core/text/lsn.hpp"
 
 #include <cstdio>
 #include <stdexcept>

@@ -1,4 +1,4 @@
-#include "core/dsn.hpp"
+#include "core/text/dsn.hpp"
 
 #include <algorithm>
 #include <cctype>

@@ -1,6 +1,6 @@
-#include "core/cluster_view.hpp"
+#include "core/protocol/cluster_view.hpp"
 
-#include "core/spock_sql.hpp"
+#include "core/protocol/spock_sql.hpp"
 
 namespace zodan {
 

@@ -1,4 +1,4 @@
-#include "core/add_node.hpp"
+#include "core/protocol/add_node.hpp"
 
 #include <algorithm>
 #include <iterator>
@@ -6,17 +6,17 @@
 #include <optional>
 #include <set>
 
-#include "core/checks.hpp"
-#include "core/cleanup.hpp"
-#include "core/sql_quote.hpp"
-#include "core/copy_progress.hpp"
-#include "core/dsn.hpp"
-#include "core/headroom.hpp"
-#include "core/names.hpp"
-#include "core/spock_sql.hpp"
-#include "core/util.hpp"
-#include "core/replication_waits.hpp"
-#include "core/waiter.hpp"
+#include "core/protocol/checks.hpp"
+#include "core/protocol/cleanup.hpp"
+#include "core/text/sql_quote.hpp"
+#include "core/protocol/copy_progress.hpp"
+#include "core/text/dsn.hpp"
+#include "core/protocol/headroom.hpp"
+#include "core/protocol/names.hpp"
+#include "core/protocol/spock_sql.hpp"
+#include "core/protocol/util.hpp"
+#include "core/protocol/replication_waits.hpp"
+#include "core/protocol/waiter.hpp"
 
 namespace zodan {
 

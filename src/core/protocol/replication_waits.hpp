@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "core/lsn.hpp"
-#include "core/member.hpp"
+#include "core/text/lsn.hpp"
+#include "core/protocol/member.hpp"
 
 namespace zodan {
 

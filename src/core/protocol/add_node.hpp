@@ -10,10 +10,10 @@
 #include <string>
 #include <vector>
 
-#include "core/cluster_view.hpp"
-#include "core/journal.hpp"
-#include "core/json.hpp"
-#include "core/lsn.hpp"
+#include "core/protocol/cluster_view.hpp"
+#include "core/protocol/journal.hpp"
+#include "core/text/json.hpp"
+#include "core/text/lsn.hpp"
 
 namespace zodan {
 

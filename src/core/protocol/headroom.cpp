@@ -1,9 +1,9 @@
-#include "core/headroom.hpp"
+#include "core/protocol/headroom.hpp"
 
 #include <cstdio>
 
-#include "core/spock_sql.hpp"
-#include "core/util.hpp"
+#include "core/protocol/spock_sql.hpp"
+#include "core/protocol/util.hpp"
 
 namespace zodan {
 

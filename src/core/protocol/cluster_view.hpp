@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "core/member.hpp"
+#include "core/protocol/member.hpp"
 
 namespace zodan {
 

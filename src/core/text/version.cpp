@@ -1,4 +1,4 @@
-#include "core/version.hpp"
+#include "core/text/version.hpp"
 
 #include <algorithm>
 #include <cctype>

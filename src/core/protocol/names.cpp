@@ -1,4 +1,4 @@
-#include "core/names.hpp"
+#include "core/protocol/names.hpp"
 
 #include <algorithm>
 

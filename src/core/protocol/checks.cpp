@@ -1,14 +1,14 @@
-#include "core/checks.hpp"
+#include "core/protocol/checks.hpp"
 
 #include <algorithm>
 #include <map>
 #include <set>
 
-#include "core/headroom.hpp"
-#include "core/names.hpp"
-#include "core/spock_sql.hpp"
-#include "core/util.hpp"
-#include "core/version.hpp"
+#include "core/protocol/headroom.hpp"
+#include "core/protocol/names.hpp"
+#include "core/protocol/spock_sql.hpp"
+#include "core/protocol/util.hpp"
+#include "core/text/version.hpp"
 
 namespace zodan {
 

@@ -1,16 +1,16 @@
-#include "core/remove_node.hpp"
+#include "core/protocol/remove_node.hpp"
 
 #include <algorithm>
 #include <optional>
 
-#include "core/add_node.hpp"
-#include "core/cleanup.hpp"
-#include "core/dsn.hpp"
-#include "core/journal.hpp"
-#include "core/names.hpp"
-#include "core/spock_sql.hpp"
-#include "core/util.hpp"
-#include "core/sql_quote.hpp"
+#include "core/protocol/add_node.hpp"
+#include "core/protocol/cleanup.hpp"
+#include "core/text/dsn.hpp"
+#include "core/protocol/journal.hpp"
+#include "core/protocol/names.hpp"
+#include "core/protocol/spock_sql.hpp"
+#include "core/protocol/util.hpp"
+#include "core/text/sql_quote.hpp"
 
 namespace zodan {
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "core/lsn.hpp"
+#include "core/text/lsn.hpp"
 #include "core/remote.hpp"
 
 namespace zodan::sql {

@@ -6,8 +6,8 @@
 #include <utility>
 #include <vector>
 
-#include "core/lsn.hpp"
-#include "core/member.hpp"
+#include "core/text/lsn.hpp"
+#include "core/protocol/member.hpp"
 
 namespace zodan {
 

@@ -1,4 +1,4 @@
-#include "core/journal.hpp"
+#include "core/protocol/journal.hpp"
 
 namespace zodan {
 

@@ -1,10 +1,10 @@
-#include "core/replication_waits.hpp"
+#include "core/protocol/replication_waits.hpp"
 
 #include <algorithm>
 
-#include "core/spock_sql.hpp"
-#include "core/util.hpp"
-#include "core/waiter.hpp"
+#include "core/protocol/spock_sql.hpp"
+#include "core/protocol/util.hpp"
+#include "core/protocol/waiter.hpp"
 
 namespace zodan {
 

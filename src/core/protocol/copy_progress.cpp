@@ -1,9 +1,9 @@
-#include "core/copy_progress.hpp"
+#include "core/protocol/copy_progress.hpp"
 
 #include <algorithm>
 #include <cmath>
 
-#include "core/headroom.hpp"
+#include "core/protocol/headroom.hpp"
 
 namespace zodan {
 

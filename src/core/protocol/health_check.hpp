@@ -2,7 +2,7 @@
 // ('post'), reported one by one, changing nothing.
 #pragma once
 
-#include "core/cluster_view.hpp"
+#include "core/protocol/cluster_view.hpp"
 
 namespace zodan {
 

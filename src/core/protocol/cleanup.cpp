@@ -1,7 +1,7 @@
-#include "core/cleanup.hpp"
+#include "core/protocol/cleanup.hpp"
 
-#include "core/spock_sql.hpp"
-#include "core/waiter.hpp"
+#include "core/protocol/spock_sql.hpp"
+#include "core/protocol/waiter.hpp"
 
 namespace zodan {
 

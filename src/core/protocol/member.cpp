@@ -1,8 +1,8 @@
-#include "core/member.hpp"
+#include "core/protocol/member.hpp"
 
 #include <stdexcept>
 
-#include "core/dsn.hpp"
+#include "core/text/dsn.hpp"
 
 namespace zodan {
 

@@ -1,6 +1,6 @@
-#include "core/spock_sql.hpp"
+#include "core/protocol/spock_sql.hpp"
 
-#include "core/sql_quote.hpp"
+#include "core/text/sql_quote.hpp"
 
 namespace zodan::sql {
 

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "core/checks.hpp"
-#include "core/cluster_view.hpp"
+#include "core/protocol/checks.hpp"
+#include "core/protocol/cluster_view.hpp"
 
 namespace zodan {
 

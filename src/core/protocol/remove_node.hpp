@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "core/member.hpp"
+#include "core/protocol/member.hpp"
 
 namespace zodan {
 
