@@ -1,5 +1,7 @@
 #include "fake_cluster.hpp"
 
+#include <functional>
+
 #include "core/protocol/names.hpp"
 #include "core/text/sql_quote.hpp"
 
@@ -88,6 +90,88 @@ void Cluster::sync_event_applied(const std::string &origin, Lsn lsn) {
         for (auto &[sub, s] : n.subs)
             if (s.provider == origin && s.enabled && !stalled.count({name, origin}))
                 n.progress[origin] = std::max(n.progress[origin], lsn);
+}
+
+namespace {
+
+// The flat JSON objects JsonObject writes, one level of nesting: each
+// "key": value, and "key.field" for the fields of a nested object.
+void flatten_json(const std::string &json, std::map<std::string, std::string> &out) {
+    size_t pos = 0;
+    auto skip = [&] { while (pos < json.size() && (json[pos] == ' ' || json[pos] == ',' || json[pos] == ':')) ++pos; };
+    auto string_at = [&] {
+        std::string v;
+        for (++pos; pos < json.size() && json[pos] != '"'; ++pos) {
+            if (json[pos] == '\\') ++pos;
+            v += json[pos];
+        }
+        ++pos;
+        return v;
+    };
+    auto scalar_at = [&] {
+        if (json[pos] == '"') return string_at();
+        size_t end = json.find_first_of(",}", pos);
+        std::string v = json.substr(pos, end - pos);
+        pos = end;
+        return v;
+    };
+    std::function<void(const std::string &)> object = [&](const std::string &prefix) {
+        ++pos;  // {
+        for (skip(); pos < json.size() && json[pos] != '}'; skip()) {
+            std::string key = prefix + string_at();
+            skip();
+            if (json[pos] == '{') object(key + ".");
+            else out[key] = scalar_at();
+        }
+        ++pos;  // }
+    };
+    if (!json.empty()) object("");
+}
+
+std::string csv(const std::map<int, JournalStep> &steps, bool done_only) {
+    std::string out;
+    for (const auto &[no, step] : steps)
+        if (!done_only || step.state == "done") out += (out.empty() ? "" : ",") + std::to_string(no);
+    return out;
+}
+
+}  // namespace
+
+std::optional<QueryResult> Cluster::journal(Node &n, const Query &q) {
+    auto p = [&](size_t i) { return q.params.at(i).value_or(""); };
+    auto run = [&]() -> JournalRun & { return n.runs.at(std::stoul(p(0)) - 1); };
+    auto step = [&]() -> JournalStep & { return run().steps[std::stoi(p(1))]; };
+    if (q.name == "record the run") {
+        n.runs.push_back({p(0), p(1), p(2), p(5), "running", {}});
+        return QueryResult({"run_id"}, {{std::to_string(n.runs.size())}});
+    }
+    if (q.name == "read the journal") {
+        for (size_t i = n.runs.size(); i-- > 0;) {
+            const JournalRun &r = n.runs[i];
+            if (r.operation != p(0)) continue;
+            // The calling session is never alive in the fake: each run() is a new call.
+            return QueryResult({"run_id", "state", "src_name", "new_name", "same_args", "pid", "alive", "started", "done"},
+                               {{std::to_string(i + 1), r.state, r.src, r.new_node,
+                                 std::string(r.fingerprint == p(1) ? "true" : "false"), std::string("0"),
+                                 std::string("false"), csv(r.steps, false), csv(r.steps, true)}});
+        }
+        return QueryResult({"run_id"}, {});
+    }
+    if (q.name == "take over the run") return run().state = "running", QueryResult();
+    if (q.name == "record the run end" || q.name == "record the run state") return run().state = p(1), QueryResult();
+    if (q.name == "record a step start") return step().state = "running", QueryResult();
+    if (q.name == "record a step failure") return step().state = "failed", QueryResult();
+    if (q.name == "record a step end" || q.name == "record a step's progress") {
+        if (q.name == "record a step end") step().state = "done";
+        flatten_json(p(2), step().output);
+        return QueryResult();
+    }
+    if (q.name == "read a step's output") {
+        std::vector<std::vector<Value>> rows;
+        for (const auto &[k, v] : step().output) rows.push_back({k, v});
+        return QueryResult({"key", "value"}, rows);
+    }
+    return std::nullopt;
 }
 
 void Cluster::apply_pending() {
@@ -238,8 +322,7 @@ QueryResult Cluster::handle(const std::string &name, const Query &q) {
     if (has(sql, "spock.repset_")) return one("ok", "true");
     if (has(sql, "lag_tracker")) return QueryResult({"bytes", "lag"}, {{std::string("0"), std::string("00:00:00")}});
     if (has(sql, "to_regclass('spock.zodan_runs')")) return one("here", "true");
-    if (has(sql, "zodan_runs") && has(sql, "INSERT")) return one("run_id", "1");
-    if (has(sql, "zodan_")) return QueryResult();
+    if (auto r = journal(n, q)) return *r;
     throw std::logic_error("fake cluster: unexpected statement \"" + q.name + "\"");
 }
 

@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -26,6 +27,17 @@ struct Sub {
     std::string status = "replicating";
 };
 
+// The journal as the node keeps it (spock.zodan_runs, spock.zodan_steps):
+// step outputs flattened as Journal::step_output reads them.
+struct JournalStep {
+    std::string state;
+    std::map<std::string, std::string> output;  // "key" or "key.field" -> text
+};
+struct JournalRun {
+    std::string operation, src, new_node, fingerprint, state;
+    std::map<int, JournalStep> steps;
+};
+
 struct Node {
     std::string name;
     std::string version = "5.0.9";
@@ -40,6 +52,7 @@ struct Node {
     std::vector<std::string> user_tables;
     std::vector<std::string> roles{"pgedge", "postgres"};
     Lsn wal = 0x3000000;
+    std::vector<JournalRun> runs;  // run_id = index + 1
 };
 
 struct Call {
@@ -63,6 +76,7 @@ public:
     int apply_after_polls = 0;
     std::set<std::pair<std::string, std::string>> stalled;
     int progress_reads = 0;
+    std::string fail_at;  // like zodan.fail_at_step: "step" or "step:after"
 
     static std::string dsn_of(const std::string &node) {
         return "host=" + node + " dbname=inventory user=pgedge password=s3cret";
@@ -80,6 +94,9 @@ public:
     }
     int sync_timeout_ms() override { return 60000; }
     QueryResult read_local(const Query &q) override { return handle(local_node, q); }
+    void maybe_fail_at(const std::string &point) override {
+        if (!fail_at.empty() && point == fail_at) throw zodan::UserError("injected failure at \"" + point + "\"");
+    }
 
     QueryResult handle(const std::string &node, const Query &q);
     std::vector<Call> calls_named(const std::string &prefix) const;
@@ -88,6 +105,7 @@ public:
 private:
     void sync_event_applied(const std::string &origin, Lsn lsn);
     void apply_pending();
+    std::optional<QueryResult> journal(Node &n, const Query &q);
     struct Pending {
         std::string origin;
         Lsn lsn;

@@ -247,3 +247,38 @@ TEST_CASE("a wait that never ends times out after zodan.sync_timeout, naming wha
     CHECK(c.calls_named("create subscription sub_n1_n4").empty());
     CHECK(c.nodes["n1"].subs.count("sub_n4_n1") == 0);
 }
+
+TEST_CASE("a failed run is resumed where it stopped, and nothing done is done again", "[add_node][resume]") {
+    Cluster c = Cluster::mesh(3, 4);
+    c.fail_at = "advance_slots:after";  // the slots were advanced, the step not recorded
+    CHECK_THROWS_WITH(zodan::AddNode(c, args_for("n1", "n4")).run(), Catch::Contains("injected failure"));
+    const auto &journal = c.nodes["n4"].runs;
+    REQUIRE(journal.size() == 1);
+    CHECK(journal[0].state == "failed");
+    CHECK(journal[0].steps.at(7).state == "failed");
+    const size_t slots = c.calls_named("create slot").size();
+    const size_t copies = c.calls_named("create subscription sub_n1_n4").size();
+    CHECK(c.nodes["n1"].subs.count("sub_n4_n1") == 0);
+
+    c.fail_at.clear();
+    c.notices.clear();
+    zodan::AddNode(c, args_for("n1", "n4")).run();
+    CHECK(std::find(c.notices.begin(), c.notices.end(), "add_node: resuming the unfinished run at phase 7") !=
+          c.notices.end());
+    CHECK(journal.size() == 1);
+    CHECK(journal[0].state == "done");
+    // Steps 0..6 were not run again: no new slot, no second copy.
+    CHECK(c.calls_named("create slot").size() == slots);
+    CHECK(c.calls_named("create subscription sub_n1_n4").size() == copies);
+    // Step 7 ran again, from the positions the journal kept; the join completed.
+    CHECK(c.nodes["n1"].subs.count("sub_n4_n1") == 1);
+    CHECK(c.nodes["n4"].subs.at("sub_n2_n4").enabled);
+}
+
+TEST_CASE("a second call with other arguments is refused while a run is unfinished", "[add_node][resume]") {
+    Cluster c = Cluster::mesh(3, 4);
+    c.fail_at = "copy_source:after";
+    CHECK_THROWS(zodan::AddNode(c, args_for("n1", "n4")).run());
+    c.fail_at.clear();
+    CHECK_THROWS_WITH(zodan::AddNode(c, args_for("n2", "n4")).run(), Catch::Contains("did not finish"));
+}
