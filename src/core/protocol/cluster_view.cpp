@@ -1,6 +1,7 @@
 #include "core/protocol/cluster_view.hpp"
 
 #include "core/protocol/spock_sql.hpp"
+#include "core/protocol/util.hpp"
 
 namespace zodan {
 
@@ -36,6 +37,18 @@ ClusterView discover_cluster(Runtime &rt, const AddNodeArgs &args) {
         std::string name = nodes.text(i, "node_name");
         if (name == args.src_name || name == args.new_name) continue;
         view.others.push_back(connect_member(rt, name, nodes.text(i, "dsn"), "the DSN listed in spock.node_interface"));
+    }
+    // Every node the run will change must be the node it was listed as.
+    std::vector<Member *> others;
+    for (Member &o : view.others) others.push_back(&o);
+    std::vector<QueryResult> who = rt.exec_all(same_query(others, sql::local_node_name()));
+    for (size_t i = 0; i < others.size(); ++i) {
+        const std::string found = who[i].empty() ? std::string() : who[i].text(0, "node_name");
+        if (found != others[i]->name)
+            throw UserError("the DSN of node \"" + others[i]->name + "\" in " + args.src_name +
+                                "'s spock.node_interface reaches " +
+                                (found.empty() ? std::string("a database that is no Spock node") : "node \"" + found + "\""),
+                            "Nothing was changed.", "Correct that node's interface (spock.node_interface) on " + args.src_name + ".");
     }
     return view;
 }

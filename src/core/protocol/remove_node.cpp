@@ -114,7 +114,17 @@ void RemoveNode::find_members() {
     }
     for (const auto &[name, dsn] : dsn_of_) {
         try {
-            survivors_.push_back(connect_member(rt_, name, dsn, "the DSN listed in spock.node_interface"));
+            Member m = connect_member(rt_, name, dsn, "the DSN listed in spock.node_interface");
+            // Only the node it was listed as is cleaned through that DSN.
+            QueryResult who = m.db().exec(sql::local_node_name());
+            if (who.empty() || who.text(0, "node_name") != name) {
+                rt_.report(Level::Warning, "the DSN listed for node " + name + " reaches " +
+                                               (who.empty() ? std::string("no Spock node") : "node " + who.text(0, "node_name")) +
+                                               "; nothing was changed there");
+                unreachable_.push_back(name);
+                continue;
+            }
+            survivors_.push_back(std::move(m));
         } catch (const std::exception &) {
             if (std::find(unreachable_.begin(), unreachable_.end(), name) == unreachable_.end())
                 unreachable_.push_back(name);
