@@ -7,7 +7,8 @@
 #   regress/build-spock.sh 6|5         (Spock 6.0.0-devel or 5.0.9)
 #
 # Inputs (tarballs or unpacked directories):
-#   SPOCK6_SRC / SPOCK5_SRC  Spock source; default: ../shared/spock/spock-*.tar.gz,
+#   SPOCK_SRC                Spock source for the version asked for (or, per
+#   SPOCK6_SRC / SPOCK5_SRC  version, these); default: ../shared/spock/spock-*.tar.gz,
 #                            else downloaded from github (pgEdge/spock at the
 #                            pinned commit / tag)
 #   PG_SRC                   PostgreSQL 15 source; default: ../shared/spock/
@@ -33,6 +34,7 @@ case "$major" in
     *) die "usage: build-spock.sh 6|5" ;;
 esac
 pg_url=https://ftp.postgresql.org/pub/source/v15.18/postgresql-15.18.tar.bz2
+if [ -n "${SPOCK_SRC:-}" ] && [ -z "${!src_var:-}" ]; then printf -v "$src_var" '%s' "$SPOCK_SRC"; fi
 
 if [ -n "${PG_CONFIG:-}" ] && [ -f "$("$PG_CONFIG" --sharedir)/extension/spock.control" ] \
    && [ -f "$("$PG_CONFIG" --pkglibdir)/spock.so" ]; then

@@ -88,6 +88,36 @@ check_cmd "after one 3 s timeout, not two (${elapsed} ms)" test "$elapsed" -lt 5
 for i in 2 3; do q "$i" "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(30)%' AND pid <> pg_backend_pid()" >/dev/null; done
 wait
 
+# A cancel is bounded even when the node cannot answer it: PostgreSQL 15's
+# PQcancel blocks until the node's postmaster takes the request. With n2's
+# postmaster stopped (SIGSTOP) while our slot creation waits there, a
+# statement_timeout still ends the call within the cancel's bound (2 s).
+psql_n 2 -c "BEGIN; INSERT INTO audit_log VALUES (990099, 'held'); SELECT pg_sleep(60); COMMIT;" >/dev/null 2>&1 &
+holder2=$!
+for t in $(seq 1 50); do
+    [ "$(q 2 "SELECT count(*) FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND query LIKE '%pg_sleep(60)%'")" = 1 ] && break
+    sleep 0.1
+done
+q 5 "CALL spock.remove_node('n5', '$N5_DSN')" >/dev/null 2>&1
+PGAPPNAME=zodan_stopped_test psql_n 5 -c "SET statement_timeout = '4s'" \
+    -c "CALL spock.add_node('n1', '$N1_DSN', 'n5', '$N5_DSN')" >"$CLUSTER_DIR/stopped.log" 2>&1 &
+caller=$!
+for t in $(seq 1 100); do
+    [ "$(q 2 "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_create_logical_replication_slot%' AND state = 'active' AND pid <> pg_backend_pid()")" = 1 ] && break
+    sleep 0.05
+done
+postmaster2=$(head -n1 "$CLUSTER_DIR/n2/postmaster.pid")
+t0=$(now_ms)
+kill -STOP "$postmaster2"
+wait $caller
+elapsed=$(( $(now_ms) - t0 ))
+kill -CONT "$postmaster2"
+check_cmd "statement_timeout ends the call while n2 cannot take a cancel: $(grep ERROR "$CLUSTER_DIR/stopped.log")" \
+    grep -q "canceling statement due to statement timeout" "$CLUSTER_DIR/stopped.log"
+check_cmd "within the timeout and the cancel's 2 s bound (${elapsed} ms after n2 stopped, 4 s timeout)" test "$elapsed" -lt 7500
+q 2 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid()" >/dev/null
+wait $holder2 2>/dev/null
+
 # Two calls on one node: the second is refused at once, whatever the journal
 # says at that moment.
 PGAPPNAME=zodan_pause_holder psql_n 5 -c "SELECT pg_advisory_lock(hashtext('zodan.pause'))" -c "SELECT pg_sleep(60)" >/dev/null 2>&1 &
