@@ -282,3 +282,11 @@ TEST_CASE("a second call with other arguments is refused while a run is unfinish
     c.fail_at.clear();
     CHECK_THROWS_WITH(zodan::AddNode(c, args_for("n2", "n4")).run(), Catch::Contains("did not finish"));
 }
+
+TEST_CASE("a subscription that stays down ends a wait early, naming it", "[add_node][waits]") {
+    Cluster c = Cluster::mesh(3, 4);
+    c.stalled.insert({"n1", "n2"});
+    c.nodes["n1"].subs.at("sub_n2_n1").status = "down";  // its apply worker is gone
+    CHECK_THROWS_WITH(zodan::AddNode(c, args_for("n1", "n4")).run(),
+                      Catch::Contains("subscription sub_n2_n1 on node \"n1\" is down"));
+}
