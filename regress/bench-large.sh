@@ -43,6 +43,7 @@
 # Exits non-zero when any measurement failed or was wrong.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/load.sh"
+source "$(dirname "$0")/zodan-sql.sh"
 
 ROWS=${ROWS:-1000000}
 TOOLS=${TOOLS:-ours zodan.sql pg_dump pg_dump-quiet}
@@ -78,35 +79,6 @@ tool_label() {
 now_ns() { date +%s%N; }
 secs() { awk -v ns="$1" 'BEGIN { printf "%.1f", ns / 1e9 }'; }   # nanoseconds -> "12.3"
 
-# fetch_zodan_sql DEST: the published zodan.sql of the server's Spock major
-# version, from the source tarball build-spock.sh builds from (as bench.sh).
-fetch_zodan_sql() {
-    local dest=$1 major=${SPOCK_VERSION%%.*} var pattern dl src cache
-    if [ -n "${ZODAN_SQL:-}" ]; then
-        cp "$ZODAN_SQL" "$dest" || die "ZODAN_SQL=$ZODAN_SQL cannot be read"
-        ZODAN_SQL_FROM=$ZODAN_SQL
-    else
-        case $major in
-            6) var=SPOCK6_SRC; pattern='spock-6.0.0-devel-*.tar.gz'; dl=fd2c484adc5f0fb94bd058da6ab07d0c8d69dc3b.tar.gz ;;
-            5) var=SPOCK5_SRC; pattern='spock-5.0.9.tar.gz'; dl=v5.0.9.tar.gz ;;
-            *) die "no published zodan.sql known for Spock $SPOCK_VERSION: set ZODAN_SQL" ;;
-        esac
-        src=${!var:-}
-        [ -n "$src" ] || src=$(ls "${ZODAN_SHARED:-$(cd "$PROJECT_DIR/.." && pwd)/shared/spock}"/$pattern 2>/dev/null | head -n1)
-        if [ -z "$src" ]; then
-            if is_root; then cache=${ZODAN_SPOCK_CACHE:-/opt/zodan-spock}; else cache=${ZODAN_SPOCK_CACHE:-$HOME/.cache/zodan-spock}; fi
-            [ -s "$cache/downloads/$dl" ] && src="$cache/downloads/$dl"
-        fi
-        [ -n "$src" ] || die "no Spock $major source tarball found (set $var, ZODAN_SHARED or ZODAN_SQL)"
-        if [ -d "$src" ]; then
-            cp "$src/samples/Z0DAN/zodan.sql" "$dest" || die "$src has no samples/Z0DAN/zodan.sql"
-        else
-            tar -xOf "$src" --wildcards '*/samples/Z0DAN/zodan.sql' >"$dest" 2>/dev/null || die "$src has no samples/Z0DAN/zodan.sql"
-        fi
-        ZODAN_SQL_FROM="$src (samples/Z0DAN/zodan.sql)"
-    fi
-    grep -q 'PROCEDURE spock\.add_node(' "$dest" || die "$ZODAN_SQL_FROM defines no spock.add_node"
-}
 
 # --- the data set -------------------------------------------------------------
 # The columns the writers of load.sh fill come first (items: id, name, qty;
