@@ -11,6 +11,14 @@ Value b(bool v) { return std::string(v ? "true" : "false"); }
 // The local node's own replication sets: a node also lists sets of others.
 const char *kLocalNodeId = "(SELECT node_id FROM spock.local_node)";
 
+// The tables in the local node's replication sets: t (membership), rs (set),
+// c (relation), n (its schema).
+const std::string kLocalSetTables =
+    std::string("FROM spock.replication_set_table t JOIN spock.replication_set rs ON rs.set_id = t.set_id "
+                "JOIN pg_catalog.pg_class c ON c.oid = t.set_reloid "
+                "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE rs.set_nodeid = ") +
+    kLocalNodeId;
+
 }  // namespace
 
 Query spock_version() {
@@ -87,11 +95,8 @@ Query local_set_tables() {
     return {"read replication set tables",
             std::string("SELECT rs.set_name::text AS set_name, "
                         "quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS rel, "
-                        "t.set_att_list::text AS att_list, pg_catalog.pg_get_expr(t.set_row_filter, c.oid) AS row_filter "
-                        "FROM spock.replication_set_table t JOIN spock.replication_set rs ON rs.set_id = t.set_id "
-                        "JOIN pg_catalog.pg_class c ON c.oid = t.set_reloid "
-                        "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE rs.set_nodeid = ") +
-                kLocalNodeId + " ORDER BY 1, 2",
+                        "t.set_att_list::text AS att_list, pg_catalog.pg_get_expr(t.set_row_filter, c.oid) AS row_filter ") +
+                kLocalSetTables + " ORDER BY 1, 2",
             {}};
 }
 
@@ -169,11 +174,8 @@ Query advance_origin(const std::string &origin, Lsn lsn) {
 Query source_table_sizes() {
     return {"read the sizes of the tables to copy",
             std::string("SELECT DISTINCT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS rel, "
-                        "pg_catalog.pg_relation_size(c.oid) AS bytes "
-                        "FROM spock.replication_set_table t JOIN spock.replication_set rs ON rs.set_id = t.set_id "
-                        "JOIN pg_catalog.pg_class c ON c.oid = t.set_reloid "
-                        "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE rs.set_nodeid = ") +
-                kLocalNodeId + " ORDER BY 1",
+                        "pg_catalog.pg_relation_size(c.oid) AS bytes ") +
+                kLocalSetTables + " ORDER BY 1",
             {}};
 }
 
@@ -193,11 +195,8 @@ Query table_shapes() {
                         "  WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS cols, "
                         "(SELECT string_agg(a.attname, ', ' ORDER BY array_position(i.indkey::int2[], a.attnum)) "
                         "  FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid "
-                        "  AND a.attnum = ANY (i.indkey::int2[]) WHERE i.indrelid = c.oid AND i.indisprimary) AS key "
-                        "FROM spock.replication_set_table t JOIN spock.replication_set rs ON rs.set_id = t.set_id "
-                        "JOIN pg_catalog.pg_class c ON c.oid = t.set_reloid "
-                        "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE rs.set_nodeid = ") +
-                kLocalNodeId + " ORDER BY 1",
+                        "  AND a.attnum = ANY (i.indkey::int2[]) WHERE i.indrelid = c.oid AND i.indisprimary) AS key ") +
+                kLocalSetTables + " ORDER BY 1",
             {}};
 }
 
