@@ -257,12 +257,12 @@ check_fails() {
 # (Passwords all start "Zodan-pw-"; test-all.sh greps client output too.)
 check_no_password_leaked() {
     [ -n "${CLUSTER_DIR:-}" ] && [ -d "$CLUSTER_DIR" ] || return 0
-    local hits="" i n f
+    local hits="" leaked="" i n f lines
     for f in "$CLUSTER_DIR"/n*.log; do
         [ -f "$f" ] || continue
         # A client backend's entry with its continuation lines (DETAIL, STATEMENT, ...).
-        n=$(awk '/^[0-9]{4}-[0-9]{2}-[0-9]{2} / { client = ($0 ~ /\] client backend /) } client && /Zodan-pw-/' "$f" | wc -l)
-        [ "$n" = 0 ] || hits+="$(basename "$f") "
+        lines=$(awk '/^[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] / { client = ($0 ~ /\] client backend /) } client && /Zodan-pw-/' "$f")
+        [ -z "$lines" ] || { hits+="$(basename "$f") "; leaked+="$lines"$'\n'; }
     done
     for i in $(seq 1 "$NNODES"); do
         [ "$(q "$i" "SELECT to_regclass('spock.zodan_runs') IS NOT NULL" 2>/dev/null)" = t ] || continue
@@ -273,8 +273,7 @@ check_no_password_leaked() {
     if [ -z "$hits" ]; then ok "no password in any server log entry of a client session, nor in any journal"
     else
         fail "a password shows in: $hits"
-        awk '/^[0-9]{4}-[0-9]{2}-[0-9]{2} / { client = ($0 ~ /\] client backend /) } client && /Zodan-pw-/' \
-            "$CLUSTER_DIR"/n*.log | head -5 | sed 's/Zodan-pw-[^ ]*/<password>/g; s/^/#   /'
+        printf '%s' "$leaked" | head -5 | sed 's/Zodan-pw-[^ ]*/<password>/g; s/^/#   /'
     fi
 }
 
