@@ -20,6 +20,7 @@ extern "C" {
 #include "pg/backend_runtime.hpp"
 #include "pg/call_secrets.hpp"
 #include "pg/invoke.hpp"
+#include "pg/statement_log.hpp"
 
 extern "C" {
 PG_MODULE_MAGIC;
@@ -30,7 +31,10 @@ PG_FUNCTION_INFO_V1(zodan_health_check);
 PG_FUNCTION_INFO_V1(zodan_remove_node);
 }
 
-void _PG_init(void) { zodan::pg::define_gucs(); }
+void _PG_init(void) {
+    zodan::pg::define_gucs();
+    zodan::pg::install_statement_log_guard();
+}
 
 namespace {
 
@@ -74,6 +78,7 @@ void require_arg(const char *value, const char *name) {
 }  // namespace
 
 Datum zodan_add_node(PG_FUNCTION_ARGS) {
+    zodan::pg::begin_call();  // from the first check on: its errors too keep the DSNs out of the log
     const char *src_name = text_arg(fcinfo, 0), *src_dsn = text_arg(fcinfo, 1);
     const char *new_name = text_arg(fcinfo, 2), *new_dsn = text_arg(fcinfo, 3);
     require_arg(src_name, "src_node_name");
@@ -105,6 +110,7 @@ Datum zodan_add_node(PG_FUNCTION_ARGS) {
 }
 
 Datum zodan_health_check(PG_FUNCTION_ARGS) {
+    zodan::pg::begin_call();  // from the first check on: its errors too keep the DSNs out of the log
     const char *src_name = text_arg(fcinfo, 0), *src_dsn = text_arg(fcinfo, 1);
     const char *new_name = text_arg(fcinfo, 2), *new_dsn = text_arg(fcinfo, 3);
     const char *check_type = text_arg(fcinfo, 4);
@@ -128,6 +134,7 @@ Datum zodan_health_check(PG_FUNCTION_ARGS) {
 }
 
 Datum zodan_remove_node(PG_FUNCTION_ARGS) {
+    zodan::pg::begin_call();  // from the first check on: its errors too keep the DSNs out of the log
     const char *target_name = text_arg(fcinfo, 0), *target_dsn = text_arg(fcinfo, 1);
     require_arg(target_name, "target_node_name");
     require_arg(target_dsn, "target_node_dsn");

@@ -5,6 +5,8 @@
 
 #include <utility>
 
+#include "pg/statement_log.hpp"
+
 namespace zodan::pg {
 
 // Plain data only (palloc'd strings), since ereport will longjmp over the
@@ -29,10 +31,14 @@ void describe_current_exception(ErrorReport &report);
 
 // The usual shape of an entry point's body: run fn, and raise what it threw
 // as an ERROR once its frames are gone (this frame holds only plain data).
+// The call is marked in progress meanwhile (statement_log.hpp), so that the
+// caller's statement, DSNs and all, stays out of the server log on an error.
 template <typename Fn>
 void run_or_raise(Fn &&fn) {
     ErrorReport report;
+    begin_call();
     if (invoke_cpp(report, std::forward<Fn>(fn))) raise_error(report);
+    end_call();
 }
 
 // Forgets the call's secrets (see call_secrets.hpp).

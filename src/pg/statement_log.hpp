@@ -1,0 +1,18 @@
+// The caller's own statement carries DSNs, passwords included
+// (CALL spock.add_node('n1', 'host=... password=...', ...)). PostgreSQL logs
+// that text with an error (log_min_error_statement), and Spock blanks it only
+// for ERROR, not for the FATAL of a terminated caller. While one of our
+// procedures runs, an error report leaves the statement out of the log.
+#pragma once
+
+namespace zodan::pg {
+
+// Installs the log hook and the transaction callback (from _PG_init).
+void install_statement_log_guard();
+// Marks a procedure call in progress: errors raised during it, ours or
+// PostgreSQL's (cancel, timeout, terminate), are logged without the
+// statement. A transaction abort ends the mark; so does end_call().
+void begin_call();
+void end_call();
+
+}  // namespace zodan::pg
