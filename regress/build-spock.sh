@@ -1,40 +1,57 @@
 #!/usr/bin/env bash
-# Builds the real Spock the tests run on: PostgreSQL 15 patched with the
-# patches Spock ships, contrib/dblink (the published zodan.sql needs it) and
-# Spock itself, into a prefix keyed by its inputs, so a second run with the
-# same inputs reuses it. Prints the prefix's pg_config path on stdout, last.
+# Builds the real Spock the tests run on: a PostgreSQL server patched with the
+# patches that Spock ships for its major, built with TAP test support (the
+# multi-node tests use PostgreSQL::Test::Cluster), contrib/dblink (the
+# published zodan.sql needs it), then Spock itself, into a prefix keyed by
+# its inputs, so a second run with the same inputs reuses it. Prints the
+# prefix's pg_config path on stdout, last.
 #
-#   regress/build-spock.sh 6|5         (Spock 6.0.0-devel or 5.0.9)
+#   regress/build-spock.sh SPOCK [PG]
+#     SPOCK  6 (6.0.0-devel), 5.0.11 (the latest release; also "5"), 5.0.9,
+#            pr545 (6.0.0-devel with Spock's in-core attach_node, for the
+#            benchmark)
+#     PG     15 (default) or 18
 #
 # Inputs (tarballs or unpacked directories):
-#   SPOCK_SRC                Spock source for the version asked for (or, per
-#   SPOCK6_SRC / SPOCK5_SRC  version, these); default: ../shared/spock/spock-*.tar.gz,
-#                            else downloaded from github (pgEdge/spock at the
-#                            pinned commit / tag)
-#   PG_SRC                   PostgreSQL 15 source; default: ../shared/spock/
-#                            postgresql-15.18.tar.bz2, else downloaded
-#   ZODAN_SPOCK_CACHE        where prefixes live (default /opt/zodan-spock as
-#                            root, ~/.cache/zodan-spock otherwise)
+#   SPOCK_SRC           the Spock source; default ../shared/spock/spock-<v>*.tar.gz,
+#                       else downloaded from github (pgEdge/spock, pinned)
+#   PG_SRC              the PostgreSQL source of that major; default
+#                       ../shared/spock/postgresql-<15.18|18.6>.tar.bz2, else downloaded
+#   ZODAN_SPOCK_CACHE   where prefixes live (default /opt/zodan-spock as root,
+#                       ~/.cache/zodan-spock otherwise)
 # A PG_CONFIG whose server already has Spock (a pgEdge install) skips the
 # build: that pg_config is printed as it is.
+#
+# As root it installs the Debian packages the build needs (apt-get).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 SHARED=${ZODAN_SHARED:-$(cd "$ROOT/.." && pwd)/shared/spock}
+# Bump when the server recipe below changes, so cached servers are rebuilt.
+RECIPE=2
 
 say() { echo "[build-spock] $*" >&2; }
 die() { say "ERROR: $*"; exit 1; }
 
-major=${1:-6}
-case "$major" in
-    6) src_var=SPOCK6_SRC; pattern='spock-6.0.0-devel-*.tar.gz'
+spock=${1:-6}
+pg_major=${2:-15}
+case "$spock" in
+    6) pattern='spock-6.0.0-devel-*.tar.gz'
        url=https://github.com/pgEdge/spock/archive/fd2c484adc5f0fb94bd058da6ab07d0c8d69dc3b.tar.gz ;;
-    5) src_var=SPOCK5_SRC; pattern='spock-5.0.9.tar.gz'
+    5|5.0.11) spock=5.0.11; pattern='spock-5.0.11.tar.gz'
+       url=https://github.com/pgEdge/spock/archive/refs/tags/v5.0.11.tar.gz ;;
+    5.0.9) pattern='spock-5.0.9.tar.gz'
        url=https://github.com/pgEdge/spock/archive/refs/tags/v5.0.9.tar.gz ;;
-    *) die "usage: build-spock.sh 6|5" ;;
+    pr545) pattern='spock-attach-node-pr545-*.tar.gz'
+       url=https://github.com/pgEdge/spock/archive/7fab77ed.tar.gz ;;
+    *) die "usage: build-spock.sh 6|5.0.11|5.0.9|pr545 [15|18]" ;;
 esac
-pg_url=https://ftp.postgresql.org/pub/source/v15.18/postgresql-15.18.tar.bz2
-if [ -n "${SPOCK_SRC:-}" ] && [ -z "${!src_var:-}" ]; then printf -v "$src_var" '%s' "$SPOCK_SRC"; fi
+case "$pg_major" in
+    15) pg_version=15.18 ;;
+    18) pg_version=18.6 ;;
+    *) die "usage: build-spock.sh SPOCK [15|18]" ;;
+esac
+pg_url=https://ftp.postgresql.org/pub/source/v$pg_version/postgresql-$pg_version.tar.bz2
 
 if [ -n "${PG_CONFIG:-}" ] && [ -f "$("$PG_CONFIG" --sharedir)/extension/spock.control" ] \
    && [ -f "$("$PG_CONFIG" --pkglibdir)/spock.so" ]; then
@@ -46,22 +63,22 @@ if [ "$(id -u)" = 0 ]; then CACHE=${ZODAN_SPOCK_CACHE:-/opt/zodan-spock}
 else CACHE=${ZODAN_SPOCK_CACHE:-$HOME/.cache/zodan-spock}; fi
 mkdir -p "$CACHE/downloads"
 
-# resolve VAR PATTERN URL -> a tarball or directory path
+# resolve GIVEN PATTERN URL -> a tarball or directory path
 resolve() {
-    local given=${!1:-} found
-    if [ -n "$given" ]; then [ -e "$given" ] || die "$1=$given does not exist"; echo "$given"; return; fi
+    local given=$1 found
+    if [ -n "$given" ]; then [ -e "$given" ] || die "$given does not exist"; echo "$given"; return; fi
     found=$(ls "$SHARED"/$2 2>/dev/null | head -n1 || true)
     if [ -n "$found" ]; then echo "$found"; return; fi
     found="$CACHE/downloads/$(basename "$3")"
     if [ ! -s "$found" ]; then
         say "downloading $3"
-        curl -fsSL -o "$found.part" "$3" || die "download of $3 failed; set $1 to a local tarball"
+        curl -fsSL -o "$found.part" "$3" || die "download of $3 failed; set SPOCK_SRC / PG_SRC to a local tarball"
         mv "$found.part" "$found"
     fi
     echo "$found"
 }
-spock_src=$(resolve "$src_var" "$pattern" "$url")
-pg_src=$(resolve PG_SRC 'postgresql-15.18.tar.bz2' "$pg_url")
+spock_src=$(resolve "${SPOCK_SRC:-}" "$pattern" "$url")
+pg_src=$(resolve "${PG_SRC:-}" "postgresql-$pg_version.tar.bz2" "$pg_url")
 
 # A fingerprint of a tarball or a directory's contents.
 fingerprint() {
@@ -76,8 +93,9 @@ unpack() {
 }
 
 build_deps() {
-    local need=()
-    for p in bison flex gcc make patch bzip2 libreadline-dev zlib1g-dev libssl-dev libjansson-dev pkg-config; do
+    local need=() p
+    for p in bison flex gcc make patch bzip2 curl libreadline-dev zlib1g-dev libssl-dev libjansson-dev pkg-config \
+             perl libipc-run-perl; do
         dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
     done
     [ ${#need[@]} = 0 ] && return
@@ -90,15 +108,24 @@ build_deps() {
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/zodan-spock-build.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 unpack "$spock_src" "$WORK/spock"
-[ -d "$WORK/spock/patches/15" ] || die "$spock_src has no patches/15: not a Spock source tree"
+[ -d "$WORK/spock/patches/$pg_major" ] || die "$spock_src has no patches/$pg_major: not a Spock source tree for PostgreSQL $pg_major"
 
-# The patched server depends on the PostgreSQL source and Spock's patches
-# only, so both Spock versions share it when their patches agree.
-pg_key=$({ fingerprint "$pg_src"; cat "$WORK"/spock/patches/15/*; } | sha256sum | cut -c1-12)
+# The patched server depends on the PostgreSQL source, the recipe and the
+# patches only, so Spock versions whose patches agree share it.
+pg_key=$({ echo "recipe $RECIPE"; fingerprint "$pg_src"; cat "$WORK"/spock/patches/"$pg_major"/*.diff; } | sha256sum | cut -c1-12)
 spock_key=$({ echo "$pg_key"; fingerprint "$spock_src"; } | sha256sum | cut -c1-12)
-server="$CACHE/pg15-$pg_key"
-prefix="$CACHE/spock$major-$spock_key"
+server="$CACHE/pg$pg_major-$pg_key"
+prefix="$CACHE/pg$pg_major-spock$spock-$spock_key"
 
+if [ -x "$prefix/bin/pg_config" ] && [ -f "$prefix/.complete" ]; then
+    say "reusing $prefix"
+    echo "$prefix/bin/pg_config"; exit 0
+fi
+
+# Two builds of the same server at once (parallel callers) would clobber
+# each other: one at a time per cache.
+exec 9>"$CACHE/.lock"
+flock 9
 if [ -x "$prefix/bin/pg_config" ] && [ -f "$prefix/.complete" ]; then
     say "reusing $prefix"
     echo "$prefix/bin/pg_config"; exit 0
@@ -107,21 +134,22 @@ fi
 build_deps
 jobs=$(nproc)
 if ! [ -f "$server/.complete" ]; then
-    say "building PostgreSQL 15 with Spock's patches into $server (about 2 minutes on 2 cores)"
+    say "building PostgreSQL $pg_version with Spock's patches/$pg_major into $server (2-3 minutes on 2 cores)"
     unpack "$pg_src" "$WORK/pg"
-    for p in "$WORK"/spock/patches/15/*; do
+    for p in "$WORK"/spock/patches/"$pg_major"/*.diff; do
         say "  patch $(basename "$p")"
         patch -d "$WORK/pg" -p1 -s <"$p" || die "patch $(basename "$p") does not apply"
     done
     rm -rf "$server"
-    ( cd "$WORK/pg" && ./configure -q --prefix="$server" --with-openssl --without-icu \
-        && make -s -j"$jobs" && make -s install && make -s -C contrib/dblink install ) \
+    ( cd "$WORK/pg" && ./configure -q --prefix="$server" --with-openssl --without-icu --enable-tap-tests \
+        && make -s -j"$jobs" && make -s install && make -s -C contrib/dblink install \
+        && make -s -C src/test/perl install ) \
         >"$WORK/pg.log" 2>&1 || { tail -n 40 "$WORK/pg.log" >&2; die "PostgreSQL build failed"; }
     touch "$server/.complete"
 fi
 
-say "building Spock $major ($(basename "$spock_src")) into $prefix"
-rm -rf "$prefix"
+say "building Spock $spock ($(basename "$spock_src")) for PostgreSQL $pg_major into $prefix"
+rm -rf "$prefix" "$prefix.tmp"
 cp -a "$server" "$prefix.tmp"   # an installation is relocatable
 rm -f "$prefix.tmp/.complete"
 ( cd "$WORK/spock" && PATH="$prefix.tmp/bin:$PATH" make -s USE_PGXS=1 PG_CONFIG="$prefix.tmp/bin/pg_config" -j"$jobs" \

@@ -206,10 +206,13 @@ QueryResult Cluster::handle(const std::string &name, const Query &q) {
     }
     if (has(sql, "FROM spock.node WHERE node_name")) return one("n", std::to_string(n.known.count(p(0))));
     if (has(sql, "current_setting('wal_level')"))
-        return QueryResult({"wal_level", "track_commit_timestamp", "shared_preload_libraries", "max_slots", "slots_used",
+        return QueryResult({"wal_level", "track_commit_timestamp", "shared_preload_libraries", "output_plugin_libraries",
+                            "origins_setting", "max_origins", "origins_used", "max_slots", "slots_used",
                             "max_senders", "senders_used", "max_workers", "workers_used", "max_connections",
                             "connections_used", "database_bytes"},
-                           {{std::string("logical"), std::string("on"), std::string("spock"), std::string("32"),
+                           {{std::string("logical"), std::string("on"), std::string("spock"), Value(),
+                             std::string("max_replication_slots"), std::string("32"), std::to_string(n.origins.size()),
+                             std::string("32"),
                              std::to_string(n.slots.size()), std::string("32"), std::string("2"), std::string("48"),
                              std::string("4"), std::string("100"), std::string("5"), std::string("8000000")}});
     if (has(sql, "spock.sub_enable(sub_name")) {

@@ -13,6 +13,7 @@ NodeCapacity roomy(const std::string &name) {
     c.track_commit_timestamp = "on";
     c.shared_preload_libraries = "pg_stat_statements, \"spock\"";
     c.max_slots = 10, c.slots_used = 2;
+    c.max_origins = 10, c.origins_used = 2;
     c.max_senders = 10, c.senders_used = 2;
     c.max_workers = 16, c.workers_used = 5;
     c.max_connections = 100, c.connections_used = 7;
@@ -59,6 +60,36 @@ TEST_CASE("headroom: Spock's settings", "[headroom]") {
     CHECK(f[0] == "node \"n3\": wal_level is 'replica', Spock needs 'logical'");
     CHECK(f[1] == "node \"n3\": track_commit_timestamp is 'off', Spock needs 'on'");
     CHECK(f[2] == "node \"n3\": shared_preload_libraries is 'spockish', Spock needs 'spock' in it");
+}
+
+TEST_CASE("headroom: a server that gates output plugins must list spock_output", "[headroom]") {
+    NodeCapacity c = roomy("n2");
+    c.output_plugin_libraries = "pgoutput, test_decoding";
+    auto f = failures(capacity_checks(c, needs_of_existing_node(false)));
+    REQUIRE(f.size() == 1);
+    CHECK(f[0] == "node \"n2\": output_plugin_libraries is 'pgoutput, test_decoding', it must list spock_output "
+                  "(every Spock replication slot uses that plugin)");
+    auto all = capacity_checks(c, needs_of_existing_node(false));
+    bool hint_names_fix = false;
+    for (const CheckResult &r : all)
+        if (!r.passed)
+            hint_names_fix = r.hint.find("ALTER SYSTEM SET output_plugin_libraries = 'pgoutput, test_decoding, "
+                                         "spock_output'") != std::string::npos;
+    CHECK(hint_names_fix);
+
+    c.output_plugin_libraries = "pgoutput, \"spock_output\"";
+    CHECK(failures(capacity_checks(c, needs_of_existing_node(false))).empty());
+    c.output_plugin_libraries.reset();  // a server without the setting: nothing to check
+    CHECK(failures(capacity_checks(c, needs_of_existing_node(false))).empty());
+}
+
+TEST_CASE("headroom: replication origins, under the setting that bounds them", "[headroom]") {
+    NodeCapacity n = roomy("n4");
+    n.origins_setting = "max_active_replication_origins";
+    n.max_origins = 10, n.origins_used = 9;
+    auto f = failures(capacity_checks(n, needs_of_new_node(3)));
+    REQUIRE(f.size() == 1);
+    CHECK(f[0] == "node \"n4\": max_active_replication_origins = 10, 9 in use, the join needs 3 more");
 }
 
 TEST_CASE("human_bytes", "[headroom]") {

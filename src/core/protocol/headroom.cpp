@@ -13,29 +13,30 @@ CheckResult pass(const std::string &name) { return {name, true, "", ""}; }
 
 long long number(const QueryResult &r, const char *column) { return std::stoll(r.text(0, column, "0")); }
 
-bool preloads_spock(const std::string &libraries) {
-    // A comma-separated list; entries may be quoted or padded.
-    size_t start = 0;
-    while (start <= libraries.size()) {
-        size_t end = libraries.find(',', start);
-        if (end == std::string::npos) end = libraries.size();
-        std::string item = libraries.substr(start, end - start);
-        const std::string blanks = " \t\"";
-        item.erase(0, item.find_first_not_of(blanks));
-        item.erase(item.find_last_not_of(blanks) + 1);
-        if (item == "spock" || item == "$libdir/spock") return true;
-        start = end + 1;
-    }
-    return false;
-}
 
 }  // namespace
 
-JoinNeeds needs_of_existing_node(bool is_source) { return {1, 1, 1, is_source ? 3 : 1}; }
+JoinNeeds needs_of_existing_node(bool is_source) { return {1, 1, 1, is_source ? 3 : 1, 1}; }
 
 JoinNeeds needs_of_new_node(size_t existing) {
     const auto k = static_cast<long long>(existing);
-    return {k, k, k + 1, 1};
+    return {k, k, k + 1, 1, k};
+}
+
+static bool lists_library(const std::string &list, const std::string &library) {
+    // A comma-separated GUC list; entries may be quoted or padded.
+    size_t start = 0;
+    while (start <= list.size()) {
+        size_t end = list.find(',', start);
+        if (end == std::string::npos) end = list.size();
+        std::string item = list.substr(start, end - start);
+        const std::string blanks = " \t\"";
+        item.erase(0, item.find_first_not_of(blanks));
+        item.erase(item.find_last_not_of(blanks) + 1);
+        if (item == library || item == "$libdir/" + library) return true;
+        start = end + 1;
+    }
+    return false;
 }
 
 std::string human_bytes(long long bytes) {
@@ -64,8 +65,20 @@ std::vector<CheckResult> capacity_checks(const NodeCapacity &n, const JoinNeeds 
     };
     setting("wal_level", n.wal_level == "logical", n.wal_level, "'logical'");
     setting("track_commit_timestamp", n.track_commit_timestamp == "on", n.track_commit_timestamp, "'on'");
-    setting("shared_preload_libraries", preloads_spock(n.shared_preload_libraries), n.shared_preload_libraries,
+    setting("shared_preload_libraries", lists_library(n.shared_preload_libraries, "spock"), n.shared_preload_libraries,
             "'spock' in it");
+    if (n.output_plugin_libraries && !lists_library(*n.output_plugin_libraries, "spock_output")) {
+        // Every Spock slot the join creates (on this node or for it) fails
+        // without it, after the join has begun to change the cluster.
+        const std::string fixed = n.output_plugin_libraries->empty()
+                                      ? std::string("spock_output")
+                                      : *n.output_plugin_libraries + ", spock_output";
+        out.push_back({"setting output_plugin_libraries on " + n.node, false,
+                       on + "output_plugin_libraries is '" + *n.output_plugin_libraries +
+                           "', it must list spock_output (every Spock replication slot uses that plugin)",
+                       "On \"" + n.node + "\": ALTER SYSTEM SET output_plugin_libraries = '" + fixed +
+                           "'; SELECT pg_reload_conf(); (a reload is enough); nothing has been changed yet."});
+    }
 
     auto room = [&](const std::string &what, const std::string &setting_name, long long configured, long long used,
                     long long needed) {
@@ -81,6 +94,7 @@ std::vector<CheckResult> capacity_checks(const NodeCapacity &n, const JoinNeeds 
                            std::to_string(used + needed) + " (a restart is needed); nothing has been changed yet."});
     };
     room("replication slots", "max_replication_slots", n.max_slots, n.slots_used, needs.slots);
+    room("replication origins", n.origins_setting, n.max_origins, n.origins_used, needs.origins);
     room("WAL senders", "max_wal_senders", n.max_senders, n.senders_used, needs.senders);
     room("worker processes", "max_worker_processes", n.max_workers, n.workers_used, needs.workers);
     room("connections", "max_connections", n.max_connections, n.connections_used, needs.connections);
@@ -99,6 +113,10 @@ std::vector<CheckResult> check_headroom(Runtime &rt, ClusterView &view, long lon
         c.wal_level = read[i].text(0, "wal_level");
         c.track_commit_timestamp = read[i].text(0, "track_commit_timestamp");
         c.shared_preload_libraries = read[i].text(0, "shared_preload_libraries");
+        c.output_plugin_libraries = read[i].at(0, "output_plugin_libraries");
+        c.origins_setting = read[i].text(0, "origins_setting");
+        c.max_origins = number(read[i], "max_origins");
+        c.origins_used = number(read[i], "origins_used");
         c.max_slots = number(read[i], "max_slots");
         c.slots_used = number(read[i], "slots_used");
         c.max_senders = number(read[i], "max_senders");

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,7 +18,14 @@ namespace zodan {
 struct NodeCapacity {
     std::string node;
     std::string wal_level, track_commit_timestamp, shared_preload_libraries;
+    // Servers that gate logical decoding plugins (PostgreSQL 18 as Debian and
+    // Spock's patches ship it) have this list; absent elsewhere.
+    std::optional<std::string> output_plugin_libraries;
     long long max_slots = 0, slots_used = 0;
+    // Replication origins with state: bounded by max_active_replication_origins
+    // from PostgreSQL 18 on, by max_replication_slots before.
+    std::string origins_setting = "max_replication_slots";
+    long long max_origins = 0, origins_used = 0;
     long long max_senders = 0, senders_used = 0;
     long long max_workers = 0, workers_used = 0;
     long long max_connections = 0, connections_used = 0;
@@ -30,7 +38,7 @@ struct NodeCapacity {
 // `existing` nodes (apply workers), serves one to each (slots, WAL senders),
 // and runs the copy's sync worker.
 struct JoinNeeds {
-    long long slots, senders, workers, connections;
+    long long slots, senders, workers, connections, origins;
 };
 JoinNeeds needs_of_existing_node(bool is_source);
 JoinNeeds needs_of_new_node(size_t existing);

@@ -221,6 +221,10 @@ Query node_capacity() {
             "SELECT current_setting('wal_level') AS wal_level, "
             "current_setting('track_commit_timestamp') AS track_commit_timestamp, "
             "current_setting('shared_preload_libraries') AS shared_preload_libraries, "
+            "(SELECT setting FROM pg_catalog.pg_settings WHERE name = 'output_plugin_libraries') "
+            "  AS output_plugin_libraries, "
+            "o.setting_name AS origins_setting, current_setting(o.setting_name) AS max_origins, "
+            "(SELECT count(*) FROM pg_catalog.pg_replication_origin_status) AS origins_used, "
             "current_setting('max_replication_slots') AS max_slots, "
             "(SELECT count(*) FROM pg_catalog.pg_replication_slots) AS slots_used, "
             "current_setting('max_wal_senders') AS max_senders, "
@@ -232,7 +236,10 @@ Query node_capacity() {
             "current_setting('max_connections') AS max_connections, "
             "(SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE backend_type = 'client backend') "
             "  AS connections_used, "
-            "pg_catalog.pg_database_size(current_database()) AS database_bytes",
+            "pg_catalog.pg_database_size(current_database()) AS database_bytes "
+            // Origins with state: their own limit from PostgreSQL 18 on.
+            "FROM (SELECT CASE WHEN current_setting('server_version_num')::int >= 180000 "
+            "  THEN 'max_active_replication_origins' ELSE 'max_replication_slots' END AS setting_name) o",
             {}};
 }
 

@@ -1,0 +1,96 @@
+# Where the tests' servers come from, before PostgreSQL's own test modules
+# load: the pg_config of a server with Spock (PG_CONFIG, else the one
+# regress/build-spock.sh builds for SPOCK and PG), its TAP modules on @INC,
+# its binaries on PATH, and a scratch directory for the nodes.
+#
+# PostgreSQL refuses to run as root. Run as root, a test builds what it
+# needs (Spock, zodan) and then runs itself again as the OS user `postgres`,
+# with the same arguments and output, so `prove regress/t/x.pl` works as
+# root and as any other user.
+package Zodan::Env;
+
+use strict;
+use warnings;
+use Cwd qw(abs_path);
+use File::Basename qw(dirname basename);
+use File::Temp qw(tempdir);
+
+our $root = abs_path(dirname(__FILE__) . '/../../..');    # the project
+our ($pg_config, $bindir, $pkglibdir, $sharedir, $spock_version, $pg_major);
+
+sub run_or_die {
+    my (@cmd) = @_;
+    my $out = `@cmd`;
+    die "[harness] failed: @cmd\n" if $? != 0;
+    chomp $out;
+    return $out;
+}
+
+sub find_pg_config {
+    return $ENV{PG_CONFIG} if $ENV{PG_CONFIG};
+    my $spock = $ENV{SPOCK} // '6';
+    my $pg    = $ENV{PG}    // '15';
+    # Builds once, then reuses the prefix (keyed by its inputs).
+    my $found = run_or_die("bash '$root/regress/build-spock.sh' '$spock' '$pg'");
+    return (split /\n/, $found)[-1];
+}
+
+# Builds and installs zodan into the server, unless the runner did.
+sub ensure_zodan {
+    return if $ENV{ZODAN_INSTALLED};
+    my $stamp = "$root/.built-for";
+    my $was = -f $stamp ? do { local (@ARGV) = $stamp; my $l = <>; chomp $l; $l } : '';
+    if ($was ne $pg_config) {
+        system("make -s -C '$root' PG_CONFIG='$pg_config' clean >/dev/null 2>&1");
+        open my $fh, '>', $stamp or die "[harness] cannot write $stamp: $!\n";
+        print $fh "$pg_config\n";
+        close $fh;
+    }
+    system("make -s -C '$root' PG_CONFIG='$pg_config' -j2 >/dev/null") == 0
+      or die "[harness] building zodan failed\n";
+    system("make -s -C '$root' PG_CONFIG='$pg_config' install >/dev/null") == 0
+      or die "[harness] installing zodan failed\n";
+}
+
+sub setup {
+    $pg_config = find_pg_config();
+    $bindir    = run_or_die("'$pg_config' --bindir");
+    $pkglibdir = run_or_die("'$pg_config' --pkglibdir");
+    $sharedir  = run_or_die("'$pg_config' --sharedir");
+    -f "$sharedir/extension/spock.control" && -f "$pkglibdir/spock.so"
+      or die "[harness] no Spock in ${pg_config}'s server: run regress/build-spock.sh, "
+      . "or point PG_CONFIG at a server with Spock\n";
+    ($spock_version) =
+      run_or_die("sed -nE \"s/^default_version *= *'([^']*)'.*/\\1/p\" '$sharedir/extension/spock.control'");
+    ($pg_major) = run_or_die("'$pg_config' --version") =~ /PostgreSQL (\d+)/;
+
+    if ($> == 0) {
+        ensure_zodan();
+        # Again as the unprivileged owner of the servers, output unchanged.
+        my $user = $ENV{ZODAN_TEST_USER} // 'postgres';
+        my $scratch = tempdir("zodan-tap.XXXXXX", TMPDIR => 1, CLEANUP => 0);
+        system('chown', $user, $scratch) == 0 or die "[harness] cannot chown $scratch to $user\n";
+        chmod 0755, $scratch;
+        my @env = ("PG_CONFIG=$pg_config", "ZODAN_INSTALLED=1", "TMPDIR=$scratch",
+                   "PATH=$ENV{PATH}", map { "$_=$ENV{$_}" } grep { /^(PG_TEST_|ZODAN_|SPOCK$|PG$|KEEP_)/ } keys %ENV);
+        exec('runuser', '-u', $user, '--', 'env', @env, $^X, (map { "-I$_" } @INC), $0, @ARGV)
+          or die "[harness] cannot run as $user: $!\n";
+    }
+    ensure_zodan() unless $ENV{ZODAN_INSTALLED};
+
+    unshift @INC, "$pkglibdir/pgxs/src/test/perl";
+    $ENV{PATH} = "$bindir:$ENV{PATH}";
+    $ENV{PG_REGRESS} = "$pkglibdir/pgxs/src/test/regress/pg_regress";
+    # Every node's data and log under one folder per test run.
+    my $name = basename($0);
+    $name =~ s/\.[^.]+$//;
+    my $base = $ENV{ZODAN_TEST_DIR}
+      // tempdir("zodan-$name.XXXXXX", TMPDIR => 1, CLEANUP => 0);
+    $ENV{TESTDIR}     = $base;              # PostgreSQL 15: $TESTDIR/tmp_check
+    $ENV{TESTDATADIR} = "$base/tmp_check";  # PostgreSQL 17 on
+    $ENV{TESTLOGDIR}  = "$base/tmp_check/log";
+    $ENV{PG_TEST_TIMEOUT_DEFAULT} //= 120;
+    return;
+}
+
+1;

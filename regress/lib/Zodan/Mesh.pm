@@ -1,0 +1,200 @@
+# A Spock cluster for the multi-node tests, on PostgreSQL's own
+# PostgreSQL::Test::Cluster: nodes n1..nN of the real Spock that
+# regress/build-spock.sh builds, each listening on 127.0.0.1 on a port the
+# test picks, with a superuser `pgedge` whose scram password is the node's
+# own (clients always connect over TCP with it; a message that leaks one
+# node's password cannot hide behind another's). Every node is stopped when
+# the test ends, however it ends.
+#
+#   use Zodan::Mesh;
+#   my $c = Zodan::Mesh->new(nodes => 4, dbname => { 4 => 'warehouse' });
+#   $c->inventory(3);                     # tables, sets and a full mesh on n1..n3
+#   my $n4 = $c->node(4);
+#   my ($rc, $out, $err) = $n4->psql("CALL spock.add_node(...)");
+#   $c->done;                             # leak checks, then done_testing
+package Zodan::Mesh;
+
+use strict;
+use warnings;
+BEGIN {
+    use File::Basename qw(dirname);
+    use lib dirname(__FILE__) . '/..';
+    require Zodan::Env;
+    Zodan::Env::setup();
+}
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time);
+use Zodan::Node;
+
+our $INVENTORY_SETS = '{default,default_insert_only,ddl_sql,inventory_set}';
+
+# A signal ends the test like a failure, so END blocks stop the servers.
+$SIG{INT} = $SIG{TERM} = sub { BAIL_OUT("interrupted by a signal") };
+
+sub spock_version { $Zodan::Env::spock_version }
+sub pg_major      { $Zodan::Env::pg_major }
+sub pg_config     { $Zodan::Env::pg_config }
+sub bindir        { $Zodan::Env::bindir }
+sub project_dir   { $Zodan::Env::root }
+
+# new(nodes => N, dbname => {i => name}, conf => "extra postgresql.conf lines",
+#     preload_zodan => 1)
+sub new {
+    my ($class, %o) = @_;
+    my $self = bless { nodes => [], salt => int(rand(1e9)) }, $class;
+    for my $i (1 .. ($o{nodes} // 4)) {
+        push @{ $self->{nodes} },
+          Zodan::Node->create($i, $self->{salt}, db => ($o{dbname} // {})->{$i} // 'inventory',
+            conf => $o{conf} // '', preload_zodan => $o{preload_zodan} // 1);
+    }
+    note sprintf("started %d node(s) of PostgreSQL %s with Spock %s", scalar @{ $self->{nodes} },
+        pg_major(), spock_version());
+    return $self;
+}
+
+sub node  { my ($self, $i) = @_; return $self->{nodes}[ $i - 1 ] // die "no node $i" }
+sub nodes { @{ $_[0]{nodes} } }
+
+# node_create on n1..nK.
+sub create_nodes {
+    my ($self, $k) = @_;
+    for my $i (1 .. $k) {
+        my $n = $self->node($i);
+        $n->sql("SELECT spock.node_create(\$1, \$2)", $n->name, $n->dsn);
+    }
+}
+
+# A full mesh of subscriptions sub_<p>_<s> among n1..nK (already nodes),
+# forward_origins '{}', over SETS; waits until every one replicates.
+sub subscribe_mesh {
+    my ($self, $k, $sets) = @_;
+    $sets //= '{default,default_insert_only,ddl_sql}';
+    for my $s (1 .. $k) {
+        for my $p (1 .. $k) {
+            next if $p == $s;
+            my ($prov, $sub) = ($self->node($p), $self->node($s));
+            $sub->sql("SELECT spock.sub_create(\$1, \$2, \$3::text[], false, false, '{}')",
+                "sub_" . $prov->name . "_" . $sub->name, $prov->dsn, $sets);
+        }
+    }
+    $self->node($_)->wait_replicating for 1 .. $k;
+}
+
+sub mesh {
+    my ($self, $k, $sets) = @_;
+    $self->create_nodes($k);
+    $self->subscribe_mesh($k, $sets);
+}
+
+sub inventory_schema {
+    return <<'SQL';
+CREATE TABLE public.items (id int PRIMARY KEY, name text NOT NULL, qty int NOT NULL DEFAULT 0);
+CREATE TABLE public.orders (id int PRIMARY KEY, item_id int NOT NULL, note text);
+CREATE TABLE public.audit_log (id bigint PRIMARY KEY, msg text);
+CREATE TABLE public.counters (id bigint PRIMARY KEY, n bigint NOT NULL);
+SQL
+}
+
+sub inventory_sets {
+    return <<'SQL';
+SELECT spock.repset_create('inventory_set');
+SELECT spock.repset_add_table('default', 'public.items');
+SELECT spock.repset_add_table('default', 'public.counters');
+SELECT spock.repset_add_table('inventory_set', 'public.orders');
+SELECT spock.repset_add_table('default_insert_only', 'public.audit_log');
+SQL
+}
+
+# The data set of the add-node tests on n1..nK: tables in the built-in
+# replication sets and in a user-created one, a full mesh over all four
+# sets, and rows written on n1 that every node has applied.
+sub inventory {
+    my ($self, $k) = @_;
+    $self->node($_)->sql(inventory_schema()) for 1 .. $k;
+    $self->create_nodes($k);
+    $self->node($_)->sql(inventory_sets()) for 1 .. $k;
+    $self->subscribe_mesh($k, $INVENTORY_SETS);
+    $self->node(1)->sql(<<'SQL');
+INSERT INTO items SELECT g, 'item ' || g, g % 17 FROM generate_series(1, 500) g;
+INSERT INTO orders SELECT g, 1 + g % 500, 'order ' || g FROM generate_series(1, 300) g;
+INSERT INTO audit_log SELECT g, 'event ' || g FROM generate_series(1, 200) g;
+SQL
+    $self->converge(1 .. $k);
+}
+
+# A sync event from every listed node, waited for on every other listed
+# node: afterwards all have applied everything written before.
+sub converge {
+    my ($self, @idx) = @_;
+    for my $from (@idx) {
+        my $lsn = $self->node($from)->sql("SELECT spock.sync_event()");
+        for my $to (@idx) {
+            next if $to == $from;
+            my $name = $self->node($from)->name;
+            my $r = $self->node($to)->sql(
+                "CALL spock.wait_for_sync_event(NULL, \$1, \$2::pg_lsn, 120)", $name, $lsn);
+            die "n$to did not apply ${name}'s changes within 120 s\n" unless $r eq 't';
+        }
+    }
+}
+
+# "rows md5" of a table's rows in a stable order on a node.
+sub digest {
+    my ($self, $i, $table) = @_;
+    return $self->node($i)->sql(
+        "SELECT count(*) || ' ' || coalesce(md5(string_agg(t::text, ',' ORDER BY t::text)), '-') FROM $table t");
+}
+
+# Every listed node holds the same rows as the first one in each table.
+sub same_tables {
+    my ($self, $nodes, @tables) = @_;
+    my ($first, @rest) = @$nodes;
+    for my $table (@tables) {
+        my $ref = $self->digest($first, $table);
+        is($self->digest($_, $table), $ref, "$table on n$_ equals n$first") for @rest;
+    }
+}
+
+# No node's password in what a client session made a server log, nor in any
+# journal. Spock's own workers log a provider's DSN, password included, when
+# they cannot reach it ("dsn was:"); that is Spock's, outside what zodan can
+# change, and not counted.
+sub check_no_password_leaked {
+    my ($self) = @_;
+    my @hits;
+    for my $n ($self->nodes) {
+        my @pw = map { $_->password } $self->nodes;
+        my $client = 0;
+        open my $fh, '<', $n->logfile or next;
+        while (my $line = <$fh>) {
+            # An entry starts with a timestamp; continuation lines belong to it.
+            $client = ($line =~ /\] client backend /) if $line =~ /^\d{4}-\d\d-\d\d /;
+            next unless $client;
+            for my $p (@pw) {
+                if (index($line, $p) >= 0) {
+                    (my $shown = $line) =~ s/\Q$p\E/<password>/g;
+                    push @hits, $n->name . " log: $shown";
+                }
+            }
+        }
+        close $fh;
+        next unless $n->running;
+        my ($rc, $count) = $n->psql(
+            "SELECT CASE WHEN to_regclass('spock.zodan_runs') IS NULL THEN 0 ELSE
+               (SELECT count(*) FROM spock.zodan_runs r WHERE r::text LIKE '%' || 'Zodan-pw-' || '%')
+             + (SELECT count(*) FROM spock.zodan_steps s WHERE s::text LIKE '%' || 'Zodan-pw-' || '%') END");
+        push @hits, $n->name . " journal: $count row(s)" if $rc == 0 && $count ne '0';
+    }
+    ok(!@hits, "no password in any server log entry of a client session, nor in any journal")
+      or diag(join '', @hits[0 .. ($#hits < 4 ? $#hits : 4)]);
+}
+
+sub done {
+    my ($self) = @_;
+    $self->check_no_password_leaked;
+    done_testing();
+}
+
+1;
