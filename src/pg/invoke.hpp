@@ -31,12 +31,11 @@ void describe_current_exception(ErrorReport &report);
 
 // The usual shape of an entry point's body: run fn, and raise what it threw
 // as an ERROR once its frames are gone (this frame holds only plain data).
-// The call is marked in progress meanwhile (statement_log.hpp), so that the
-// caller's statement, DSNs and all, stays out of the server log on an error.
+// The entry point marks the call in progress first (begin_call in
+// statement_log.hpp); this ends the mark once the work has succeeded.
 template <typename Fn>
 void run_or_raise(Fn &&fn) {
     ErrorReport report;
-    begin_call();
     if (invoke_cpp(report, std::forward<Fn>(fn))) raise_error(report);
     end_call();
 }

@@ -216,3 +216,15 @@ TEST_CASE("scrub_secrets removes the password from messages", "[dsn][secrets]") 
         CHECK(scrub_secrets("", "host=h password=x") == "");
     }
 }
+
+TEST_CASE("mask_secrets_in_sql masks inside literals only, keeping the quotes", "[dsn]") {
+    using zodan::mask_secrets_in_sql;
+    CHECK(mask_secrets_in_sql("statement: CALL spock.add_node('n1', 'host=a dbname=d user=u password=s3cret', 'n4', "
+                              "'host=b password=''a b'' dbname=d')") ==
+          "statement: CALL spock.add_node('n1', 'host=a dbname=d user=u password=********', 'n4', "
+          "'host=b password=******** dbname=d')");
+    CHECK(mask_secrets_in_sql("parameters: $1 = 'n1', $2 = 'postgresql://u:pw@h/db'") ==
+          "parameters: $1 = 'n1', $2 = 'postgresql://u:********@h/db'");
+    CHECK(mask_secrets_in_sql("SELECT 1") == "SELECT 1");
+    CHECK(mask_secrets_in_sql("CALL x('password=abc") == "CALL x('password=********");
+}

@@ -437,6 +437,41 @@ std::string Dsn::masked() const {
 
 std::string mask_secrets_in_text(const std::string &text) { return mask_spans(text, secret_spans(text)); }
 
+std::string mask_secrets_in_sql(const std::string &sql) {
+    std::string out;
+    size_t pos = 0;
+    while (pos < sql.size()) {
+        const size_t open = sql.find('\'', pos);
+        if (open == std::string::npos) break;
+        out.append(sql, pos, open + 1 - pos);
+        // The literal's text, '' read as one quote; an unterminated literal
+        // runs to the end (a statement cut short by a log's length limit).
+        std::string literal;
+        size_t at = open + 1;
+        bool closed = false;
+        while (at < sql.size()) {
+            if (sql[at] == '\'') {
+                if (at + 1 < sql.size() && sql[at + 1] == '\'') {
+                    literal += '\'';
+                    at += 2;
+                    continue;
+                }
+                closed = true;
+                break;
+            }
+            literal += sql[at++];
+        }
+        for (char ch : mask_secrets_in_text(literal)) {
+            if (ch == '\'') out += '\'';
+            out += ch;
+        }
+        if (closed) out += '\'';
+        pos = closed ? at + 1 : sql.size();
+    }
+    if (pos < sql.size()) out.append(sql, pos, std::string::npos);
+    return out;
+}
+
 std::string mask_dsn(const std::string &text) {
     try {
         return Dsn::parse(text).masked();

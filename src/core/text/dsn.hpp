@@ -40,6 +40,12 @@ std::string mask_dsn(const std::string &text);
 // password of a URI in free text; the words around them stay as they are.
 std::string mask_secrets_in_text(const std::string &text);
 
+// Masks the secrets inside every string literal of SQL text ('...', with ''
+// for a quote), such as a logged CALL spock.add_node('n1', 'host=...
+// password=...') or its "parameters: $1 = '...'" detail; the rest of the
+// text stays as it is, quotes included.
+std::string mask_secrets_in_sql(const std::string &sql);
+
 // Replaces every occurrence of `dsn`'s password inside `message` with
 // "********" (libpq error texts may echo parts of a connection string).
 std::string scrub_secrets(const std::string &message, const std::string &dsn);
