@@ -99,10 +99,10 @@ Datum zodan_add_node(PG_FUNCTION_ARGS) {
         args.new_name = new_name;
         args.new_dsn = new_dsn;
         args.verbose = verbose;
-        if (location) args.location = location;
-        if (country) args.country = country;
+        if (location) args.location = std::string(location);
+        if (country) args.country = std::string(country);
         if (info) args.info_json = info;
-        zodan::pg::BackendRuntime rt(may_commit);
+        zodan::pg::BackendRuntime rt(may_commit, "add_node " + args.new_name);
         zodan::AddNode(rt, std::move(args)).run();
         rt.finish();
     });
@@ -127,7 +127,7 @@ Datum zodan_health_check(PG_FUNCTION_ARGS) {
         args.new_name = new_name ? new_name : "";
         args.new_dsn = new_dsn ? new_dsn : "";
         args.verbose = verbose;
-        zodan::pg::BackendRuntime rt;
+        zodan::pg::BackendRuntime rt(false, "health_check");
         zodan::health_check(rt, args, check_type ? check_type : "pre");
     });
     PG_RETURN_VOID();
@@ -139,6 +139,7 @@ Datum zodan_remove_node(PG_FUNCTION_ARGS) {
     require_arg(target_name, "target_node_name");
     require_arg(target_dsn, "target_node_dsn");
     const bool verbose = bool_arg(fcinfo, 2, true);
+    const bool force = bool_arg(fcinfo, 3, false);
 
     zodan::pg::run_or_raise([&] {
         zodan::pg::remember_dsn_secrets(target_dsn);
@@ -146,7 +147,8 @@ Datum zodan_remove_node(PG_FUNCTION_ARGS) {
         args.target_name = target_name;
         args.target_dsn = target_dsn;
         args.verbose = verbose;
-        zodan::pg::BackendRuntime rt;
+        args.force = force;
+        zodan::pg::BackendRuntime rt(false, "remove_node " + args.target_name);
         zodan::RemoveNode(rt, std::move(args)).run();
     });
     PG_RETURN_VOID();

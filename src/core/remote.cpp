@@ -22,6 +22,28 @@ Value QueryResult::scalar() const {
     return rows_[0][0];
 }
 
+std::vector<std::optional<QueryResult>> Runtime::exec_all_until(const std::vector<std::pair<Connection *, Query>> &work,
+                                                                int64_t deadline) {
+    for (const auto &[conn, query] : work) conn->send(query);
+    std::vector<std::optional<QueryResult>> results;
+    std::exception_ptr first_failure;
+    for (size_t i = 0; i < work.size(); ++i) {
+        try {
+            results.emplace_back(work[i].first->receive_before(deadline));
+        } catch (const StatementTimedOut &) {
+            results.emplace_back();
+        } catch (const RemoteError &) {
+            if (!first_failure) first_failure = std::current_exception();
+            results.emplace_back();
+        } catch (...) {
+            for (size_t j = i + 1; j < work.size(); ++j) work[j].first->abandon();
+            throw;
+        }
+    }
+    if (first_failure) std::rethrow_exception(first_failure);
+    return results;
+}
+
 std::vector<QueryResult> Runtime::exec_all(const std::vector<std::pair<Connection *, Query>> &work) {
     // Send everything first so the nodes work at the same time, then collect,
     // all against one deadline: k stuck nodes cost one zodan.sync_timeout,
@@ -45,6 +67,17 @@ std::vector<QueryResult> Runtime::exec_all(const std::vector<std::pair<Connectio
     }
     if (first_failure) std::rethrow_exception(first_failure);
     return results;
+}
+
+}  // namespace zodan
+
+namespace zodan {
+
+std::vector<std::unique_ptr<Connection>> Runtime::connect_all(
+    const std::vector<std::pair<std::string, std::string>> &node_and_dsn) {
+    std::vector<std::unique_ptr<Connection>> out;
+    for (const auto &[node, dsn] : node_and_dsn) out.push_back(connect(node, dsn));
+    return out;
 }
 
 }  // namespace zodan

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -24,6 +25,9 @@ struct Query {
     std::string name;
     std::string sql;
     std::vector<Value> params;
+    // Sent with the simple query protocol (no parameters): replication
+    // commands, which a walsender takes in no other form.
+    bool simple = false;
 };
 
 class QueryResult {
@@ -69,6 +73,12 @@ private:
     std::string node_, action_, server_message_, sqlstate_, hint_, detail_;
 };
 
+// A statement passed the deadline it was given; it was cancelled on the node.
+class StatementTimedOut : public RemoteError {
+public:
+    using RemoteError::RemoteError;
+};
+
 // An error the operator must act on: a failed precondition or a run that
 // cannot go on. `hint` says what to do.
 class UserError : public std::runtime_error {
@@ -110,6 +120,47 @@ private:
 
 enum class Level { Notice, Warning };
 
+// A program of this server's own bin directory (pg_dump, pg_restore), run
+// by the procedure's backend on the new node.
+struct Program {
+    std::string what;               // for messages: "dump the structure of n1"
+    std::string name;               // "pg_dump"
+    std::vector<std::string> args;  // never a secret
+    // The node it connects to, if any: given as --dbname without the
+    // password, which travels in the child's environment instead.
+    std::string dsn;
+    std::vector<std::pair<std::string, std::string>> env;  // e.g. PGOPTIONS
+};
+
+// One table's data copied from the source into the new node: a COPY ... TO
+// STDOUT run on the source inside the copy's snapshot, fed into a COPY ...
+// FROM STDIN on the new node.
+struct CopyJob {
+    std::string table;   // for progress and messages
+    Query out, in;
+    long long estimated_bytes = 0;  // its heap size on the source
+};
+
+// A pair of connections a copy job runs over: the source session (in the
+// snapshot) and the new node's session (in its own transaction).
+struct CopyLane {
+    Connection *from;
+    Connection *to;
+};
+
+// Bytes streamed so far per job, and whether it is done.
+struct CopyState {
+    std::vector<long long> bytes;
+    std::vector<bool> done;
+};
+
+// A scratch directory that is removed with its contents when destroyed.
+class ScratchDir {
+public:
+    virtual ~ScratchDir() = default;
+    virtual const std::string &path() const = 0;
+};
+
 // What the step logic needs from its host besides connections.
 class Runtime {
 public:
@@ -120,6 +171,10 @@ public:
     // returns their results in order. Every statement is waited for even when
     // one fails; then the first failure is thrown.
     virtual std::vector<QueryResult> exec_all(const std::vector<std::pair<Connection *, Query>> &work);
+    // The same with a deadline of its own: a statement still running then
+    // is cancelled, and its result is empty (nullopt) instead of an error.
+    virtual std::vector<std::optional<QueryResult>> exec_all_until(const std::vector<std::pair<Connection *, Query>> &work,
+                                                                   int64_t deadline_ms);
     // Interruptible sleep: a cancel or statement_timeout ends it at once.
     virtual void sleep_ms(int ms) = 0;
     virtual int64_t now_ms() = 0;
@@ -141,6 +196,34 @@ public:
     // another where the call allows it (CALL outside a transaction block), so
     // a long add does not hold back vacuum on this node.
     virtual void between_steps() {}
+    // Opens several connections at once (each attempt bounded by
+    // zodan.connect_timeout); returns them in order or throws the first
+    // failure.
+    virtual std::vector<std::unique_ptr<Connection>> connect_all(
+        const std::vector<std::pair<std::string, std::string>> &node_and_dsn);
+    // A replication connection (walsender, replication=database): only
+    // simple-protocol statements.
+    virtual std::unique_ptr<Connection> connect_replication(const std::string &node, const std::string &dsn) = 0;
+    // Runs a program of this server's bin directory to its end; returns
+    // its standard output. Throws UserError naming `what` with its error
+    // output (secrets masked) when it fails. A cancel kills it.
+    virtual std::string run_program(const Program &program) = 0;
+    virtual std::unique_ptr<ScratchDir> scratch_dir() = 0;
+    // Runs the jobs over the lanes, each lane one job at a time, taking the
+    // next from the queue in order; `progress` is called now and then with
+    // the state so far. Throws the first failure (RemoteError naming the
+    // table); the lanes' transactions are then unusable.
+    virtual void copy_jobs(const std::vector<CopyLane> &lanes, const std::vector<CopyJob> &jobs,
+                           const std::function<void(const CopyState &)> &progress) = 0;
+    // Sets the latch of process `pid` of this server (Spock's manager, so
+    // that it notices a worker it started has attached). Nothing else.
+    virtual void wake_local_process(int /*pid*/) {}
+    // Whether the caller is a superuser (may use the server's own credentials).
+    virtual bool caller_is_superuser() { return true; }
+    // Settings of the procedure's own (zodan.*), read fresh.
+    virtual int copy_streams() { return 4; }
+    virtual std::string copy_method() { return "zodan"; }
+    virtual bool verify_data() { return true; }
     // Test-only fault injection (zodan.fail_at_step): throws when `point` is
     // the one named ("step" before a step's work, "step:after" after it).
     virtual void maybe_fail_at(const std::string & /*point*/) {}

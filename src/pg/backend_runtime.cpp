@@ -8,6 +8,8 @@ extern "C" {
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "storage/latch.h"
+#include "storage/proc.h"
+#include "storage/procarray.h"
 #include "utils/wait_event.h"
 }
 
@@ -18,7 +20,8 @@ extern "C" {
 
 namespace zodan::pg {
 
-BackendRuntime::BackendRuntime(bool nonatomic) {
+BackendRuntime::BackendRuntime(bool nonatomic, std::string label)
+    : application_name_(label.empty() ? "zodan" : "zodan: " + label) {
     if (!nonatomic) return;
     pg_call([] {
         if (SPI_connect_ext(SPI_OPT_NONATOMIC) != SPI_OK_CONNECT) elog(ERROR, "SPI_connect_ext failed");
@@ -39,19 +42,58 @@ void BackendRuntime::between_steps() {
     if (spi_connected_) pg_call([] { SPI_commit(); });
 }
 
-std::unique_ptr<Connection> BackendRuntime::connect(const std::string &node, const std::string &dsn) {
+std::unique_ptr<LibpqConnection> BackendRuntime::start_connection(const std::string &node, const std::string &dsn,
+                                                                  bool replication) {
     remember_dsn_secrets(dsn);
-    auto conn = LibpqConnection::open(node, dsn, guc_connect_timeout_ms);
+    ConnectOptions options;
+    options.timeout_ms = guc_connect_timeout_ms;
+    options.replication = replication;
+    options.application_name = application_name_;
+    return LibpqConnection::start(node, dsn, options);
+}
+
+std::unique_ptr<Connection> BackendRuntime::finish_connection(std::unique_ptr<LibpqConnection> conn) {
     // As dblink and postgres_fdw do: a caller who is not a superuser must not
     // borrow the server's own identity (trust, peer, its ~/.pgpass) to reach
     // a node; the connection must have authenticated with a password.
-    if (!conn->used_password() && !pg_call([] { return superuser(); }))
-        throw UserError("node \"" + node + "\" let the connection in without credentials, which only a superuser "
-                        "may rely on",
+    if (!conn->used_password() && !caller_is_superuser())
+        throw UserError("node \"" + conn->node() + "\" let the connection in without credentials, which only a "
+                        "superuser may rely on",
                         "The node authenticated it by trust, peer or a password file of this server's own.",
                         "Put the password of a role that the node authenticates by password into the DSN.");
+    conn->set_up_session();
     conn->set_statement_limit(guc_sync_timeout_ms);
     return conn;
+}
+
+std::unique_ptr<Connection> BackendRuntime::connect(const std::string &node, const std::string &dsn) {
+    return std::move(connect_all({{node, dsn}}).front());
+}
+
+std::unique_ptr<Connection> BackendRuntime::connect_replication(const std::string &node, const std::string &dsn) {
+    remember_dsn_secrets(dsn);
+    ConnectOptions options;
+    options.timeout_ms = guc_connect_timeout_ms;
+    options.replication = true;
+    options.application_name = application_name_;
+    auto conn = LibpqConnection::open(node, dsn, options);
+    if (!conn->used_password() && !caller_is_superuser())
+        throw UserError("node \"" + node + "\" let the connection in without credentials, which only a superuser "
+                        "may rely on");
+    conn->set_statement_limit(guc_sync_timeout_ms);
+    return conn;
+}
+
+bool BackendRuntime::caller_is_superuser() {
+    return pg_call([] { return superuser(); });
+}
+
+void BackendRuntime::wake_local_process(int pid) {
+    // Only the latch: no signal, nothing logged, nothing else changes.
+    pg_call([pid] {
+        PGPROC *proc = BackendPidGetProc(pid);
+        if (proc) SetLatch(&proc->procLatch);
+    });
 }
 
 void BackendRuntime::sleep_ms(int ms) {

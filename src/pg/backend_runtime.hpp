@@ -2,6 +2,10 @@
 // libpq connections, latch-based sleeps, NOTICEs, the GUCs.
 #pragma once
 
+#include <memory>
+#include <string>
+#include <vector>
+
 #include "core/remote.hpp"
 
 namespace zodan::pg {
@@ -12,18 +16,41 @@ extern int guc_connect_timeout_ms;
 extern int guc_progress_interval_ms;
 extern char *guc_fail_at_step;
 extern char *guc_pause_at_step;
+extern int guc_copy_streams;
+extern int guc_copy_method;  // CopyMethod
+extern bool guc_verify_data;
+enum CopyMethod { kCopyZodan = 0, kCopySpock = 1 };
 
 void define_gucs();
+
+class LibpqConnection;
 
 class BackendRuntime : public Runtime {
 public:
     // `nonatomic`: called by a CALL that may commit (not inside BEGIN).
-    explicit BackendRuntime(bool nonatomic = false);
+    // `label` names the call in every session it opens (application_name
+    // "zodan: <label>"), so a node can tell who holds what.
+    explicit BackendRuntime(bool nonatomic = false, std::string label = "");
     // Call once the work has succeeded (an error's abort cleans up instead).
     void finish();
     void between_steps() override;
 
     std::unique_ptr<Connection> connect(const std::string &node, const std::string &dsn) override;
+    std::vector<std::unique_ptr<Connection>> connect_all(
+        const std::vector<std::pair<std::string, std::string>> &node_and_dsn) override;
+    std::unique_ptr<Connection> connect_replication(const std::string &node, const std::string &dsn) override;
+    std::vector<QueryResult> exec_all(const std::vector<std::pair<Connection *, Query>> &work) override;
+    std::vector<std::optional<QueryResult>> exec_all_until(const std::vector<std::pair<Connection *, Query>> &work,
+                                                           int64_t deadline_ms) override;
+    std::string run_program(const Program &program) override;
+    std::unique_ptr<ScratchDir> scratch_dir() override;
+    void copy_jobs(const std::vector<CopyLane> &lanes, const std::vector<CopyJob> &jobs,
+                   const std::function<void(const CopyState &)> &progress) override;
+    void wake_local_process(int pid) override;
+    bool caller_is_superuser() override;
+    int copy_streams() override { return guc_copy_streams; }
+    std::string copy_method() override { return guc_copy_method == kCopySpock ? "spock" : "zodan"; }
+    bool verify_data() override { return guc_verify_data; }
     void sleep_ms(int ms) override;
     int64_t now_ms() override;
     void report(Level level, const std::string &message, const std::string &detail) override;
@@ -36,7 +63,12 @@ public:
     bool pause_requested(const std::string &step) override;
 
 private:
+    std::unique_ptr<LibpqConnection> start_connection(const std::string &node, const std::string &dsn, bool replication);
+    // Session set-up and the credentials rule, once connected.
+    std::unique_ptr<Connection> finish_connection(std::unique_ptr<LibpqConnection> conn);
+
     bool spi_connected_ = false;  // non-atomic SPI connection, for commits
+    std::string application_name_;
 };
 
 }  // namespace zodan::pg

@@ -14,6 +14,14 @@ int guc_connect_timeout_ms = 30 * 1000;
 int guc_progress_interval_ms = 5 * 1000;
 char *guc_fail_at_step = nullptr;
 char *guc_pause_at_step = nullptr;
+int guc_copy_streams = 4;
+int guc_copy_method = kCopyZodan;
+bool guc_verify_data = true;
+
+namespace {
+const struct config_enum_entry kCopyMethods[] = {
+    {"zodan", kCopyZodan, false}, {"spock", kCopySpock, false}, {nullptr, 0, false}};
+}
 
 void define_gucs() {
     DefineCustomIntVariable("zodan.sync_timeout",
@@ -29,6 +37,22 @@ void define_gucs() {
                             "How often spock.add_node reports the progress of its initial copy; 0 turns it off.",
                             "A copy shorter than this reports nothing.", &guc_progress_interval_ms, 5 * 1000, 0,
                             INT_MAX, PGC_USERSET, GUC_UNIT_MS, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("zodan.copy_streams",
+                            "How many tables spock.add_node copies from the source at once.",
+                            "Each stream is a pair of sessions, one on the source and one on the new node; the "
+                            "largest tables go first, and a very large table is split across streams.",
+                            &guc_copy_streams, 4, 1, 64, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomEnumVariable("zodan.copy_method",
+                             "How spock.add_node copies the source: its own copy point and parallel copy "
+                             "(zodan), or Spock's initial sync of the subscription (spock).",
+                             nullptr, &guc_copy_method, kCopyZodan, kCopyMethods, PGC_USERSET, 0, nullptr, nullptr,
+                             nullptr);
+    DefineCustomBoolVariable("zodan.verify_data",
+                             "Whether spock.add_node compares the new node with the source, table by table, "
+                             "after the join.",
+                             "Hashes over primary-key ranges; ranges that differ are compared again after a round "
+                             "of sync events, and what still differs fails the add.",
+                             &guc_verify_data, true, PGC_USERSET, 0, nullptr, nullptr, nullptr);
     // Testing aid: raise an error when spock.add_node reaches the named step.
     DefineCustomStringVariable("zodan.fail_at_step", "Test only: make spock.add_node fail at this step (\"step\" or \"step:after\").", nullptr,
                                &guc_fail_at_step, "", PGC_SUSET, GUC_NOT_IN_SAMPLE, nullptr, nullptr, nullptr);

@@ -61,7 +61,7 @@ std::string short_reason(const std::string &message) {
 
 void PgconnCloser::operator()(PGconn *conn) const { PQfinish(conn); }
 
-LibpqConnection::LibpqConnection(OpenedByOpen, const std::string &node, const std::string &dsn,
+LibpqConnection::LibpqConnection(OpenedByStart, const std::string &node, const std::string &dsn,
                                  std::unique_ptr<PGconn, PgconnCloser> conn)
     : Connection(node), dsn_(dsn), conn_(std::move(conn)) {}
 
@@ -152,55 +152,97 @@ void LibpqConnection::fail(const std::string &action, const std::string &message
     throw RemoteError(node(), action, secrets.scrub(scrub_secrets(message, dsn_)), sqlstate, secrets.scrub(hint));
 }
 
-std::unique_ptr<LibpqConnection> LibpqConnection::open(const std::string &node, const std::string &dsn,
-                                                       int timeout_ms) {
-    // TCP keepalives notice a node that vanished mid-statement (Spock sets
-    // them for its own connections too). They come before the DSN, so that
-    // what the DSN says wins.
-    const char *keys[] = {"keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
-                          "dbname", "fallback_application_name", nullptr};
-    const char *values[] = {"1", "20", "5", "3", dsn.c_str(), "zodan", nullptr};
-    std::unique_ptr<PGconn, PgconnCloser> conn(PQconnectStartParams(keys, values, 1));
+void LibpqConnection::fail_connect(const std::string &why) {
     // The message names the node and libpq's reason; where it connected
     // (host, port: unstable in tests, noisy in logs) goes to DETAIL.
-    auto fail_connect = [&](const std::string &why) -> void {
-        std::string clean = call_secrets().scrub(scrub_secrets(why, dsn));
-        throw RemoteError(node, "connecting", short_reason(clean), "08006",
-                          "Check that the node is running and that the DSN's host, port, user and password are right.",
-                          "DSN: " + mask_dsn(dsn) + "\nlibpq: " + clean);
-    };
-    if (!conn) fail_connect("out of memory");
-    if (PQstatus(conn.get()) == CONNECTION_BAD) fail_connect(clean_message(PQerrorMessage(conn.get())));
+    std::string clean = call_secrets().scrub(scrub_secrets(why, dsn_));
+    throw RemoteError(node(), "connecting", short_reason(clean), "08006",
+                      "Check that the node is running and that the DSN's host, port, user and password are right.",
+                      "DSN: " + mask_dsn(dsn_) + "\nlibpq: " + clean);
+}
 
-    auto self = std::make_unique<LibpqConnection>(OpenedByOpen{}, node, dsn, std::move(conn));
-    const int64_t deadline = steady_ms() + timeout_ms;
-    PostgresPollingStatusType state = PGRES_POLLING_WRITING;
-    while (state != PGRES_POLLING_OK) {
-        if (state == PGRES_POLLING_FAILED) fail_connect(clean_message(PQerrorMessage(self->conn_.get())));
-        long left = static_cast<long>(deadline - steady_ms());
-        if (left <= 0) fail_connect("timed out after " + std::to_string(timeout_ms / 1000) + " s");
-        if (self->wait_socket(state == PGRES_POLLING_WRITING, left)) state = PQconnectPoll(self->conn_.get());
+std::unique_ptr<LibpqConnection> LibpqConnection::start(const std::string &node, const std::string &dsn,
+                                                        const ConnectOptions &options) {
+    // TCP keepalives notice a node that vanished mid-statement (Spock sets
+    // them for its own connections too). They come before the DSN, so that
+    // what the DSN says wins; our application_name comes after it, so that
+    // every node can tell our sessions (and who runs them) from others.
+    std::vector<const char *> keys = {"keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
+                                      "dbname"};
+    std::vector<const char *> values = {"1", "20", "5", "3", dsn.c_str()};
+    const std::string app = options.application_name.empty() ? "zodan" : options.application_name;
+    keys.push_back("application_name");
+    values.push_back(app.c_str());
+    if (options.replication) {
+        keys.push_back("replication");
+        values.push_back("database");
     }
-    PQsetNoticeReceiver(self->conn_.get(), ignore_notice, nullptr);
-    if (PQsetnonblocking(self->conn_.get(), 1) != 0) fail_connect("cannot switch to non-blocking mode");
-    // Should this backend die (pg_terminate_backend, a crash) while a
-    // statement runs there, the node ends that statement within a second
-    // instead of letting it run on unobserved.
-    self->set_statement_limit(timeout_ms);
-    try {
-        self->exec({"watch the caller", "SET client_connection_check_interval = 1000", {}});
-    } catch (const RemoteError &) {
-        // A server before PostgreSQL 14 lacks the setting; nothing else depends on it.
-    }
-    // DSNs travel as statement parameters; a node that logs statements
-    // (log_statement) would log their values, passwords included. The
-    // statements themselves stay logged. Only a superuser may change it.
-    try {
-        self->exec({"keep parameters out of the log", "SET log_parameter_max_length = 0", {}});
-    } catch (const RemoteError &) {
-    }
+    keys.push_back(nullptr);
+    values.push_back(nullptr);
+    std::unique_ptr<PGconn, PgconnCloser> conn(PQconnectStartParams(keys.data(), values.data(), 1));
+    auto self = std::make_unique<LibpqConnection>(OpenedByStart{}, node, dsn, std::move(conn));
+    self->connect_timeout_ms_ = options.timeout_ms;
+    self->connect_deadline_ms_ = steady_ms() + options.timeout_ms;
+    if (!self->conn_) self->fail_connect("out of memory");
+    if (PQstatus(self->conn_.get()) == CONNECTION_BAD) self->fail_connect(clean_message(PQerrorMessage(self->conn_.get())));
+    self->poll_state_ = PGRES_POLLING_WRITING;
     return self;
 }
+
+unsigned LibpqConnection::advance() {
+    if (!connecting_) return 0;
+    auto state = static_cast<PostgresPollingStatusType>(poll_state_);
+    if (state == PGRES_POLLING_OK) {
+        connecting_ = false;
+        return 0;
+    }
+    if (steady_ms() >= connect_deadline_ms_)
+        fail_connect("timed out after " + std::to_string(connect_timeout_ms_ / 1000) + " s");
+    state = PQconnectPoll(conn_.get());
+    poll_state_ = state;
+    if (state == PGRES_POLLING_FAILED) fail_connect(clean_message(PQerrorMessage(conn_.get())));
+    if (state == PGRES_POLLING_OK) {
+        connecting_ = false;
+        return 0;
+    }
+    return state == PGRES_POLLING_WRITING ? WL_SOCKET_WRITEABLE : WL_SOCKET_READABLE;
+}
+
+void LibpqConnection::set_up_session() {
+    PQsetNoticeReceiver(conn_.get(), ignore_notice, nullptr);
+    if (PQsetnonblocking(conn_.get(), 1) != 0) fail_connect("cannot switch to non-blocking mode");
+    set_statement_limit(connect_timeout_ms_);
+    // - search_path: names resolve in pg_catalog only, never through the
+    //   DSN role's own search_path ("$user" schemas could shadow functions);
+    // - the parameters of a failed statement (DSNs, passwords) stay out of
+    //   the node's log;
+    // - should this backend die (pg_terminate_backend, a crash) while a
+    //   statement runs there, the node ends that statement within a second
+    //   instead of letting it run on unobserved.
+    exec({"set up the session",
+          "SET search_path = pg_catalog; SET log_parameter_max_length_on_error = 0; "
+          "SET client_connection_check_interval = 1000",
+          {}, true});
+    // DSNs travel as statement parameters; a node that logs statements
+    // (log_statement) would log their values, passwords included. Only a
+    // superuser may change it.
+    const char *su = PQparameterStatus(conn_.get(), "is_superuser");
+    if (su && std::string(su) == "on")
+        exec({"keep parameters out of the log", "SET log_parameter_max_length = 0", {}, true});
+}
+
+std::unique_ptr<LibpqConnection> LibpqConnection::open(const std::string &node, const std::string &dsn,
+                                                       const ConnectOptions &options) {
+    auto self = start(node, dsn, options);
+    for (unsigned events; (events = self->advance()) != 0;) {
+        long left = static_cast<long>(self->connect_deadline_ms_ - steady_ms());
+        self->wait_socket(events == WL_SOCKET_WRITEABLE, left > 0 ? left : 1);
+    }
+    self->set_up_session();
+    return self;
+}
+
+int LibpqConnection::socket() const { return PQsocket(conn_.get()); }
 
 bool LibpqConnection::used_password() const { return PQconnectionUsedPassword(conn_.get()) == 1; }
 
@@ -221,8 +263,10 @@ void LibpqConnection::send(const Query &query) {
     std::vector<const char *> values;
     values.reserve(query.params.size());
     for (const Value &v : query.params) values.push_back(v ? v->c_str() : nullptr);
-    if (!PQsendQueryParams(conn_.get(), query.sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
-                           nullptr, nullptr, 0))
+    const int sent = query.simple ? PQsendQuery(conn_.get(), query.sql.c_str())
+                                  : PQsendQueryParams(conn_.get(), query.sql.c_str(), static_cast<int>(values.size()),
+                                                      nullptr, values.data(), nullptr, nullptr, 0);
+    if (!sent)
         fail(query.name, clean_message(PQerrorMessage(conn_.get())));
     current_ = query;
     busy_ = true;
@@ -240,8 +284,10 @@ void LibpqConnection::wait_result(int64_t deadline) {
             long left = static_cast<long>(deadline - steady_ms());
             if (left <= 0) {
                 cancel_running();
-                fail(current_.name, "no answer within " + std::to_string(statement_limit_ms_ / 1000) +
-                                        " s (zodan.sync_timeout); the statement was cancelled");
+                throw StatementTimedOut(node(), current_.name,
+                                        "no answer within " + std::to_string(statement_limit_ms_ / 1000) +
+                                            " s (zodan.sync_timeout); the statement was cancelled",
+                                        "57014");
             }
             if (wait_socket(false, left) && !PQconsumeInput(conn_.get())) {
                 busy_ = false;

@@ -18,14 +18,32 @@ struct PgconnCloser {
     void operator()(PGconn *conn) const;
 };
 
+struct ConnectOptions {
+    int timeout_ms = 30000;         // bound of the whole attempt
+    bool replication = false;       // a walsender (replication=database)
+    std::string application_name;   // how the node's pg_stat_activity shows the session
+};
+
 class LibpqConnection : public Connection {
-    struct OpenedByOpen {};  // only open() constructs, yet std::make_unique works
+    struct OpenedByStart {};  // only start() constructs, yet std::make_unique works
 
 public:
-    // Connects (non-blocking, latch-aware); throws RemoteError with the
-    // masked DSN in the message. `timeout_ms` bounds the whole attempt.
-    static std::unique_ptr<LibpqConnection> open(const std::string &node, const std::string &dsn, int timeout_ms);
+    // Starts connecting without waiting (see connecting()/advance()).
+    // Throws RemoteError with the masked DSN in DETAIL.
+    static std::unique_ptr<LibpqConnection> start(const std::string &node, const std::string &dsn,
+                                                  const ConnectOptions &options);
+    // start(), waited for, and set up.
+    static std::unique_ptr<LibpqConnection> open(const std::string &node, const std::string &dsn,
+                                                 const ConnectOptions &options);
     ~LibpqConnection() override;
+
+    // While connecting: the socket events the attempt waits for next
+    // (WL_SOCKET_READABLE / WRITEABLE); 0 once connected. Throws on failure
+    // or past the attempt's deadline.
+    unsigned advance();
+    int64_t connect_deadline() const { return connect_deadline_ms_; }
+    // Once connected: the session settings every session of ours has.
+    void set_up_session();
 
     void send(const Query &query) override;
     QueryResult receive() override;
@@ -35,11 +53,17 @@ public:
     // Whether the server asked for the password (and so it authenticated
     // the connection, not trust, peer or the server's own ~/.pgpass).
     bool used_password() const;
+    int socket() const;
+    // For the copy engine, which drives COPY on the raw connection.
+    PGconn *raw() { return conn_.get(); }
+    // The connection was left mid-COPY or otherwise unusable: closed
+    // without a cancel.
+    void mark_broken() { broken_ = true; busy_ = false; }
 
     // Bound for each statement (ms); the statement is cancelled past it.
     void set_statement_limit(int ms) { statement_limit_ms_ = ms; }
 
-    LibpqConnection(OpenedByOpen, const std::string &node, const std::string &dsn,
+    LibpqConnection(OpenedByStart, const std::string &node, const std::string &dsn,
                     std::unique_ptr<PGconn, PgconnCloser> conn);
 
 private:
@@ -52,13 +76,18 @@ private:
     void cancel_running();
     [[noreturn]] void fail(const std::string &action, const std::string &message, const std::string &sqlstate = "",
                            const std::string &hint = "");
+    [[noreturn]] void fail_connect(const std::string &why);
 
     std::string dsn_;
     std::unique_ptr<PGconn, PgconnCloser> conn_;
     Query current_;
     bool busy_ = false;
     bool broken_ = false;  // a cancelled statement could not be drained
+    bool connecting_ = true;
     int statement_limit_ms_ = 600000;
+    int connect_timeout_ms_ = 30000;
+    int64_t connect_deadline_ms_ = 0;
+    int poll_state_ = 0;  // PostgresPollingStatusType of the attempt
 };
 
 }  // namespace zodan::pg

@@ -9,15 +9,20 @@ namespace fake {
 
 namespace {
 
-bool has(const std::string &s, const char *part) { return s.find(part) != std::string::npos; }
+bool starts(const std::string &s, const char *prefix) { return s.rfind(prefix, 0) == 0; }
 
 QueryResult one(const std::string &column, const Value &v) { return QueryResult({column}, {{v}}); }
+QueryResult none(const std::vector<std::string> &columns) { return QueryResult(columns, {}); }
 
 std::string host_of(const std::string &dsn) { return *zodan::Dsn::parse(dsn).get("host"); }
 
 class Conn : public zodan::Connection {
 public:
     Conn(Cluster &c, const std::string &node) : zodan::Connection(node), cluster_(c) {}
+    // Like a session's advisory lock: it goes with the session.
+    ~Conn() override {
+        if (holds_join_lock_) cluster_.nodes.at(node()).join_lock = false;
+    }
     void send(const Query &q) override {
         pending_ = q;
         batch_ = cluster_.current_batch();
@@ -25,74 +30,27 @@ public:
     QueryResult receive() override {
         cluster_.calls.push_back({node(), pending_.name, pending_.params, batch_});
         for (const auto &[key, message] : cluster_.failures)
-            if (key.first == node() && has(pending_.name, key.second.c_str()))
+            if (key.first == node() && starts(pending_.name, key.second.c_str()))
                 throw zodan::RemoteError(node(), pending_.name, message);
+        if (pending_.name == "take the join lock" && !cluster_.nodes.at(node()).join_lock) holds_join_lock_ = true;
+        if (pending_.name == "release the join lock") holds_join_lock_ = false;
         return cluster_.handle(node(), pending_);
     }
 
 private:
+    bool holds_join_lock_ = false;
     Cluster &cluster_;
     Query pending_;
     int batch_ = 0;
 };
 
-}  // namespace
+class NoDir : public zodan::ScratchDir {
+public:
+    const std::string &path() const override { return path_; }
 
-Cluster Cluster::mesh(int k, int total) {
-    Cluster c;
-    for (int i = 1; i <= total; ++i) {
-        Node n;
-        n.name = "n" + std::to_string(i);
-        n.sysid = std::to_string(7000 + i);
-        c.nodes[n.name] = n;
-    }
-    for (int i = 1; i <= k; ++i) {
-        Node &n = c.nodes["n" + std::to_string(i)];
-        n.registered = true;
-        for (int j = 1; j <= k; ++j) {
-            std::string other = "n" + std::to_string(j);
-            n.known[other] = dsn_of(other);
-            if (j != i) n.subs["sub_" + other + "_" + n.name] = Sub{other};
-        }
-    }
-    c.local_node = "n" + std::to_string(total);
-    return c;
-}
-
-std::unique_ptr<zodan::Connection> Cluster::connect(const std::string &node, const std::string &dsn) {
-    std::string host = host_of(dsn);
-    if (!nodes.count(host)) throw zodan::RemoteError(node, "connecting", "could not connect to server");
-    return std::make_unique<Conn>(*this, host);
-}
-
-std::vector<QueryResult> Cluster::exec_all(const std::vector<std::pair<zodan::Connection *, Query>> &work) {
-    batch_ = next_batch_++;
-    struct Reset {
-        int &b;
-        ~Reset() { b = 0; }
-    } reset{batch_};
-    return Runtime::exec_all(work);
-}
-
-std::vector<Call> Cluster::calls_named(const std::string &prefix) const {
-    std::vector<Call> out;
-    for (const Call &c : calls)
-        if (c.name.rfind(prefix, 0) == 0) out.push_back(c);
-    return out;
-}
-
-void Cluster::sync_event_applied(const std::string &origin, Lsn lsn) {
-    if (apply_after_polls > 0) {
-        pending_.push_back({origin, lsn, apply_after_polls});
-        return;
-    }
-    for (auto &[name, n] : nodes)
-        for (auto &[sub, s] : n.subs)
-            if (s.provider == origin && s.enabled && !stalled.count({name, origin}))
-                n.progress[origin] = std::max(n.progress[origin], lsn);
-}
-
-namespace {
+private:
+    std::string path_ = "/fake/scratch";
+};
 
 // The flat JSON objects JsonObject writes, one level of nesting: each
 // "key": value, and "key.field" for the fields of a nested object.
@@ -128,50 +86,109 @@ void flatten_json(const std::string &json, std::map<std::string, std::string> &o
     if (!json.empty()) object("");
 }
 
-std::string csv(const std::map<int, JournalStep> &steps, bool done_only) {
+std::string csv(const std::map<std::string, JournalStep> &steps, bool done_only) {
     std::string out;
-    for (const auto &[no, step] : steps)
-        if (!done_only || step.state == "done") out += (out.empty() ? "" : ",") + std::to_string(no);
+    for (const auto &[name, step] : steps)
+        if (!done_only || step.state == "done") out += (out.empty() ? "" : ",") + name;
     return out;
 }
 
 }  // namespace
 
-std::optional<QueryResult> Cluster::journal(Node &n, const Query &q) {
-    auto p = [&](size_t i) { return q.params.at(i).value_or(""); };
-    auto run = [&]() -> JournalRun & { return n.runs.at(std::stoul(p(0)) - 1); };
-    auto step = [&]() -> JournalStep & { return run().steps[std::stoi(p(1))]; };
-    if (q.name == "record the run") {
-        n.runs.push_back({p(0), p(1), p(2), p(5), "running", {}});
-        return QueryResult({"run_id"}, {{std::to_string(n.runs.size())}});
+Cluster Cluster::mesh(int k, int total) {
+    Cluster c;
+    for (int i = 1; i <= total; ++i) {
+        Node n;
+        n.name = "n" + std::to_string(i);
+        n.sysid = std::to_string(7000 + i);
+        c.nodes[n.name] = n;
     }
-    if (q.name == "read the journal") {
-        for (size_t i = n.runs.size(); i-- > 0;) {
-            const JournalRun &r = n.runs[i];
-            if (r.operation != p(0)) continue;
-            // The calling session is never alive in the fake: each run() is a new call.
-            return QueryResult({"run_id", "state", "src_name", "new_name", "same_args", "pid", "alive", "started", "done"},
-                               {{std::to_string(i + 1), r.state, r.src, r.new_node,
-                                 std::string(r.fingerprint == p(1) ? "true" : "false"), std::string("0"),
-                                 std::string("false"), csv(r.steps, false), csv(r.steps, true)}});
+    for (int i = 1; i <= k; ++i) {
+        Node &n = c.nodes["n" + std::to_string(i)];
+        n.registered = true;
+        n.data["public.items"] = {{"1", "one"}, {"2", "two"}, {"3", "three"}};
+        for (int j = 1; j <= k; ++j) {
+            std::string other = "n" + std::to_string(j);
+            n.known[other] = dsn_of(other);
+            if (j != i) {
+                n.subs["sub_" + other + "_" + n.name] = Sub{other};
+                n.progress[other] = 0x2000000 + 0x10 * j;  // what it has applied of each other node
+            }
         }
-        return QueryResult({"run_id"}, {});
     }
-    if (q.name == "take over the run") return run().state = "running", QueryResult();
-    if (q.name == "record the run end" || q.name == "record the run state") return run().state = p(1), QueryResult();
-    if (q.name == "record a step start") return step().state = "running", QueryResult();
-    if (q.name == "record a step failure") return step().state = "failed", QueryResult();
-    if (q.name == "record a step end" || q.name == "record a step's progress") {
-        if (q.name == "record a step end") step().state = "done";
-        flatten_json(p(2), step().output);
-        return QueryResult();
+    c.local_node = "n" + std::to_string(total);
+    return c;
+}
+
+std::unique_ptr<zodan::Connection> Cluster::connect(const std::string &node, const std::string &dsn) {
+    std::string host = host_of(dsn);
+    if (!nodes.count(host)) throw zodan::RemoteError(node, "connecting", "could not connect to server");
+    return std::make_unique<Conn>(*this, host);
+}
+
+std::unique_ptr<zodan::Connection> Cluster::connect_replication(const std::string &node, const std::string &dsn) {
+    return connect(node, dsn);
+}
+
+std::vector<QueryResult> Cluster::exec_all(const std::vector<std::pair<zodan::Connection *, Query>> &work) {
+    batch_ = next_batch_++;
+    struct Reset {
+        int &b;
+        ~Reset() { b = 0; }
+    } reset{batch_};
+    return Runtime::exec_all(work);
+}
+
+std::vector<std::optional<QueryResult>> Cluster::exec_all_until(
+    const std::vector<std::pair<zodan::Connection *, Query>> &work, int64_t deadline_ms) {
+    batch_ = next_batch_++;
+    struct Reset {
+        int &b;
+        ~Reset() { b = 0; }
+    } reset{batch_};
+    return Runtime::exec_all_until(work, deadline_ms);
+}
+
+std::string Cluster::run_program(const zodan::Program &program) {
+    programs.push_back(program.name);
+    calls.push_back({"program", program.name, {program.dsn}, 0});
+    return "";
+}
+
+std::unique_ptr<zodan::ScratchDir> Cluster::scratch_dir() { return std::make_unique<NoDir>(); }
+
+void Cluster::copy_jobs(const std::vector<zodan::CopyLane> &lanes, const std::vector<zodan::CopyJob> &jobs,
+                        const std::function<void(const zodan::CopyState &)> &progress) {
+    // The copy holds what the source held at the copy point: its data, and
+    // for each other origin what it had applied of it.
+    Node &from = nodes.at(lanes.at(0).from->node());
+    Node &to = nodes.at(lanes.at(0).to->node());
+    for (const auto &[origin, lsn] : from.progress)
+        if (origin != to.name) to.copied[origin] = to.progress[origin] = lsn;
+    for (const zodan::CopyJob &job : jobs) to.data[job.table] = from.data[job.table];
+    calls.push_back({to.name, "copy the data", {std::to_string(jobs.size()), std::to_string(lanes.size())}, 0});
+    zodan::CopyState state;
+    state.bytes.assign(jobs.size(), 100);
+    state.done.assign(jobs.size(), true);
+    if (progress) progress(state);
+}
+
+std::vector<Call> Cluster::calls_named(const std::string &prefix) const {
+    std::vector<Call> out;
+    for (const Call &c : calls)
+        if (c.name.rfind(prefix, 0) == 0) out.push_back(c);
+    return out;
+}
+
+void Cluster::sync_event_applied(const std::string &origin, Lsn lsn) {
+    if (apply_after_polls > 0) {
+        pending_.push_back({origin, lsn, apply_after_polls});
+        return;
     }
-    if (q.name == "read a step's output") {
-        std::vector<std::vector<Value>> rows;
-        for (const auto &[k, v] : step().output) rows.push_back({k, v});
-        return QueryResult({"key", "value"}, rows);
-    }
-    return std::nullopt;
+    for (auto &[name, n] : nodes)
+        for (auto &[sub, s] : n.subs)
+            if (s.provider == origin && s.enabled && !stalled.count({name, origin}))
+                n.progress[origin] = std::max(n.progress[origin], lsn);
 }
 
 void Cluster::apply_pending() {
@@ -190,32 +207,132 @@ void Cluster::apply_pending() {
     apply_after_polls = lag;
 }
 
-QueryResult Cluster::handle(const std::string &name, const Query &q) {
-    Node &n = nodes.at(name);
-    const std::string &sql = q.sql;
+std::optional<QueryResult> Cluster::journal(Node &n, const Query &q) {
+    auto p = [&](size_t i) { return q.params.at(i).value_or(""); };
+    auto run = [&]() -> JournalRun & { return n.runs.at(std::stoul(p(0)) - 1); };
+    const std::string &name = q.name;
+    if (name == "look for the journal") return one("here", "true");
+    if (name == "record the run") {
+        n.runs.push_back({p(0), p(1), p(2), p(5), "running", {}});
+        return one("run_id", std::to_string(n.runs.size()));
+    }
+    if (name == "read the journal") {
+        for (size_t i = n.runs.size(); i-- > 0;) {
+            const JournalRun &r = n.runs[i];
+            if (r.operation != p(0)) continue;
+            // The calling session is never alive in the fake: each run() is a new call.
+            return QueryResult({"run_id", "state", "src_name", "new_name", "same_args", "pid", "alive", "started", "done"},
+                               {{std::to_string(i + 1), r.state, r.src, r.new_node,
+                                 std::string(r.fingerprint == p(1) ? "true" : "false"), std::string("0"),
+                                 std::string("false"), csv(r.steps, false), csv(r.steps, true)}});
+        }
+        return none({"run_id"});
+    }
+    if (name == "take over the run") return run().state = "running", QueryResult();
+    if (name == "record the run end" || name == "record the run state") return run().state = p(1), QueryResult();
+    if (name == "record a step start") return run().steps[p(2)].state = "running", QueryResult();
+    if (name == "record a step failure") return run().steps[p(1)].state = "failed", QueryResult();
+    if (name == "record a step end" || name == "record a step's progress") {
+        JournalStep &step = run().steps[p(1)];
+        if (name == "record a step end") step.state = "done";
+        flatten_json(p(2), step.output);
+        return QueryResult();
+    }
+    if (name == "read a step's output") {
+        std::vector<std::vector<Value>> rows;
+        for (const auto &[k, v] : run().steps[p(1)].output) rows.push_back({k, v});
+        return QueryResult({"key", "value"}, rows);
+    }
+    return std::nullopt;
+}
+
+std::optional<QueryResult> Cluster::copy_and_compare(Node &n, const Query &q) {
+    const std::string &name = q.name;
+    if (name == "read spock.pause_timeout") return one("seconds", "10");
+    if (starts(name, "pause the apply workers") || starts(name, "resume the apply workers")) return QueryResult();
+    if (name == "list long transactions") return none({"pid", "what", "seconds"});
+    if (starts(name, "create slot ") && name.find(" with its snapshot") != std::string::npos) {
+        const std::string slot = name.substr(12, name.find(" with its snapshot") - 12);
+        n.slots[slot] = n.wal;
+        if (++copy_point_attempts <= moving_attempts)  // the pause did not hold: S applied more meanwhile
+            for (auto &[origin, lsn] : n.progress) lsn += 0x10;
+        return QueryResult({"slot_name", "consistent_point", "snapshot_name", "output_plugin"},
+                           {{slot, zodan::format_lsn(n.wal), std::string("00000003-00000002-1"), std::string("spock_output")}});
+    }
+    if (name == "open the copy's snapshot" || name == "end the transaction" || name == "commit the copy" ||
+        starts(name, "create origin") || starts(name, "mark the copy with origin") || name == "date the copied rows" ||
+        name == "turn triggers off" || name == "begin the copy" || name == "end the copy's origin")
+        return QueryResult();
+    if (name == "list the tables to copy") {
+        std::vector<std::vector<Value>> rows;
+        for (const auto &[table, rows_of] : n.data)
+            rows.push_back({table, std::string("8192"), "COPY " + table + " TO STDOUT", "COPY " + table + " FROM STDIN"});
+        return QueryResult({"job", "bytes", "out_sql", "in_sql"}, rows);
+    }
+    if (name == "read the sequences") return none({"stmt"});
+    if (name == "list the copy's origins") return none({"roname"});
+    if (name == "read the settings the restore needs") return one("options", "");
+    if (name == "list the tables to compare") {
+        std::vector<std::vector<Value>> rows;
+        for (const auto &[table, r] : n.data) rows.push_back({table, std::to_string(r.size())});
+        return QueryResult({"rel", "rows"}, rows);
+    }
+    if (starts(name, "write the comparison of "))
+        return QueryResult({"sums", "rows"}, {{std::string("sums"), std::string("rows")}});
+    if (starts(name, "sum ")) {  // one range per table: its row count and a hash
+        const std::string table = name.substr(4, name.find(" by key range") - 4);
+        const auto &rows = n.data[table];
+        std::string hash;
+        for (const auto &[k, v] : rows) hash += k + "=" + v + ";";
+        return QueryResult({"range", "n", "hash"}, {{std::string("0"), std::to_string(rows.size()), std::to_string(std::hash<std::string>{}(hash))}});
+    }
+    if (starts(name, "read ") && name.find(" by key") != std::string::npos) {
+        const std::string table = name.substr(5, name.find(" by key") - 5);
+        std::vector<std::vector<Value>> rows;
+        for (const auto &[k, v] : n.data[table]) rows.push_back({k, v});
+        return QueryResult({"k", "h"}, rows);
+    }
+    if (name == "take the join lock") {
+        const bool got = !n.join_lock;
+        n.join_lock = true;
+        return one("got", got ? "true" : "false");
+    }
+    if (name == "release the join lock") return n.join_lock = false, QueryResult();
+    if (name == "find who holds the join lock")
+        return QueryResult({"pid", "who", "seconds"}, {{std::string("999"), std::string("zodan: add_node n9"), std::string("3")}});
+    if (name == "look at the apply workers")
+        return QueryResult({"manager", "workers", "missing", "without"},
+                           {{std::string("100"), std::string("101"), std::string("0"), Value()}});
+    return std::nullopt;
+}
+
+QueryResult Cluster::handle(const std::string &node, const Query &q) {
+    Node &n = nodes.at(node);
+    const std::string &name = q.name;
     auto p = [&](size_t i) { return q.params.at(i).value_or(""); };
 
-    if (has(sql, "extname = 'spock'")) return one("extversion", n.version);
-    if (has(sql, "pg_control_system")) return QueryResult({"sysid", "db"}, {{n.sysid, std::string("inventory")}});
-    if (has(sql, "spock.local_node l JOIN"))
-        return n.registered ? one("node_name", n.name) : QueryResult({"node_name"}, {});
-    if (has(sql, "DISTINCT ON (n.node_name)")) {
+    if (auto r = journal(n, q)) return *r;
+    if (auto r = copy_and_compare(n, q)) return *r;
+    if (name == "read the Spock version") return one("extversion", n.version);
+    if (name == "read the system identifier") return QueryResult({"sysid", "db"}, {{n.sysid, std::string("inventory")}});
+    if (name == "read the local Spock node") return n.registered ? one("node_name", n.name) : none({"node_name"});
+    if (name == "list the cluster's nodes") {
         std::vector<std::vector<Value>> rows;
         for (const auto &[k, dsn] : n.known) rows.push_back({k, dsn});
         return QueryResult({"node_name", "dsn"}, rows);
     }
-    if (has(sql, "FROM spock.node WHERE node_name")) return one("n", std::to_string(n.known.count(p(0))));
-    if (has(sql, "current_setting('wal_level')"))
+    if (starts(name, "look up node ")) return one("n", std::to_string(n.known.count(p(0))));
+    if (name == "read settings and use")
         return QueryResult({"wal_level", "track_commit_timestamp", "shared_preload_libraries", "output_plugin_libraries",
-                            "origins_setting", "max_origins", "origins_used", "max_slots", "slots_used",
-                            "max_senders", "senders_used", "max_workers", "workers_used", "max_connections",
-                            "connections_used", "database_bytes"},
+                            "origins_setting", "max_origins", "origins_used", "max_slots", "slots_used", "max_senders",
+                            "senders_used", "max_workers", "workers_used", "max_connections", "connections_used",
+                            "database_bytes"},
                            {{std::string("logical"), std::string("on"), std::string("spock"), Value(),
                              std::string("max_replication_slots"), std::string("32"), std::to_string(n.origins.size()),
-                             std::string("32"),
-                             std::to_string(n.slots.size()), std::string("32"), std::string("2"), std::string("48"),
-                             std::string("4"), std::string("100"), std::string("5"), std::string("8000000")}});
-    if (has(sql, "spock.sub_enable(sub_name")) {
+                             std::string("32"), std::to_string(n.slots.size()), std::string("32"), std::string("2"),
+                             std::string("48"), std::string("4"), std::string("100"), std::string("5"),
+                             std::string("8000000")}});
+    if (name == "enable subscriptions") {
         std::vector<std::vector<Value>> rows;
         for (const std::string &sub : zodan::parse_text_array(p(0))) {
             auto it = n.subs.find(sub);
@@ -225,31 +342,31 @@ QueryResult Cluster::handle(const std::string &name, const Query &q) {
         }
         return QueryResult({"sub_name", "enabled"}, rows);
     }
-    if (has(sql, "NOT sub_enabled")) {
+    if (name == "list disabled subscriptions") {
         std::vector<std::vector<Value>> rows;
         for (const auto &[k, s] : n.subs)
             if (!s.enabled) rows.push_back({k});
         return QueryResult({"sub_name"}, rows);
     }
-    if (has(sql, "relkind IN")) {
+    if (name == "list user tables") {
         std::vector<std::vector<Value>> rows;
         for (const auto &t : n.user_tables) rows.push_back({t});
         return QueryResult({"rel"}, rows);
     }
-    if (has(sql, "pg_roles")) {
+    if (name == "list login roles" || name == "list roles") {
         std::vector<std::vector<Value>> rows;
         for (const auto &r : n.roles) rows.push_back({r});
         return QueryResult({"rolname"}, rows);
     }
-    if (has(sql, "sub_slot_name::text AS slot FROM spock.subscription WHERE sub_name")) {
+    if (starts(name, "look up the slot of ")) {
         auto it = n.subs.find(p(0));
-        if (it == n.subs.end()) return QueryResult({"slot"}, {});
+        if (it == n.subs.end()) return none({"slot"});
         return one("slot", "spk_inventory_" + it->second.provider + "_" + p(0));
     }
-    if (has(sql, "FROM spock.subscription WHERE sub_name")) return one("n", std::to_string(n.subs.count(p(0))));
-    if (has(sql, "count(*) AS n FROM spock.subscription")) return one("n", std::to_string(n.subs.size()));
-    if (has(sql, "count(*) AS n FROM spock.replication_set")) return one("n", n.registered ? "3" : "0");
-    if (has(sql, "FROM spock.replication_set WHERE set_nodeid")) {
+    if (starts(name, "look up subscription ")) return one("n", std::to_string(n.subs.count(p(0))));
+    if (name == "count subscriptions") return one("n", std::to_string(n.subs.size()));
+    if (name == "count replication sets") return one("n", n.registered ? "3" : "0");
+    if (name == "read replication sets") {
         std::vector<std::vector<Value>> rows;
         if (n.registered)
             for (const char *s : {"ddl_sql", "default", "default_insert_only"})
@@ -257,48 +374,51 @@ QueryResult Cluster::handle(const std::string &name, const Query &q) {
                                 std::string("true")});
         return QueryResult({"set_name", "ins", "upd", "del", "trunc"}, rows);
     }
-    if (has(sql, "replication_set_table")) return QueryResult({"set_name", "rel", "att_list", "row_filter"}, {});
-    if (has(sql, "replication_set_seq")) return QueryResult({"set_name", "seq"}, {});
-    if (has(sql, "FROM pg_catalog.pg_namespace n")) return QueryResult({"nspname"}, {});
-    if (has(sql, "spock.node_create")) {
+    if (name == "read replication set tables") return none({"set_name", "rel", "att_list", "row_filter"});
+    if (name == "read replication set sequences") return none({"set_name", "seq"});
+    if (name == "list local schemas") return none({"nspname"});
+    if (name == "list user objects") return none({"obj"});
+    if (name == "list what the copy brought") return none({"stmt"});
+    if (starts(name, "create node ")) {
         n.registered = true;
         n.known[n.name] = p(1);
         return one("node_id", "1234");
     }
-    if (has(sql, "pg_replication_slot_advance")) {  // never backwards, like the real one
+    if (starts(name, "advance slot ")) {  // never backwards, like the real one
         auto &slot = n.slots.at(p(0));
         slot = std::max(slot, zodan::parse_lsn(p(1)));
         return one("lsn", zodan::format_lsn(slot));
     }
-    if (has(sql, "FROM pg_catalog.pg_replication_slots")) {
+    if (starts(name, "look up slot ")) {
         auto s = n.slots.find(p(0));
-        if (s == n.slots.end()) return QueryResult({"active", "lsn"}, {});
+        if (s == n.slots.end()) return none({"active", "lsn"});
         return QueryResult({"active", "lsn"}, {{std::string("false"), zodan::format_lsn(s->second)}});
     }
-    if (has(sql, "spock_gen_slot_name")) return one("slot", "spk_" + p(0) + "_" + p(1) + "_" + p(2));
-    if (has(sql, "pg_create_logical_replication_slot")) {
+    if (name == "look up slots") {
+        std::vector<std::vector<Value>> rows;
+        for (const std::string &slot : zodan::parse_text_array(p(0)))
+            if (n.slots.count(slot)) rows.push_back({slot, std::string("0")});
+        return QueryResult({"slot_name", "active_pid"}, rows);
+    }
+    if (starts(name, "stop the walsender of slot ")) return QueryResult();
+    if (starts(name, "drop slot ")) return n.slots.erase(p(0)), QueryResult();
+    if (starts(name, "name the slot for ")) return one("slot", "spk_" + p(0) + "_" + p(1) + "_" + p(2));
+    if (starts(name, "create slot ")) {
         n.slots[p(0)] = n.wal;
         return one("lsn", zodan::format_lsn(n.wal));
     }
-    if (has(sql, "pg_replication_origin_drop")) {
-        n.origins.erase(p(0));
-        return QueryResult();
-    }
-    if (has(sql, "pg_replication_origin_advance")) {
-        n.origins[p(0)] = zodan::parse_lsn(p(1));
-        return QueryResult();
-    }
-    if (has(sql, "pg_try_advisory_lock")) return one("locked", "true");
-    if (has(sql, "spock.sync_event")) {
+    if (starts(name, "drop leftover origin ") || starts(name, "drop origin ")) return n.origins.erase(p(0)), QueryResult();
+    if (starts(name, "advance origin ")) return n.origins[p(0)] = zodan::parse_lsn(p(1)), QueryResult();
+    if (name == "write a sync event") {
         n.wal += 0x100;
-        sync_event_applied(name, n.wal);
+        sync_event_applied(node, n.wal);
         return one("lsn", zodan::format_lsn(n.wal));
     }
-    if (has(sql, "pg_replication_origin_status")) {
-        ++progress_reads;
-        apply_pending();
-    }
-    if (has(sql, "FROM spock.progress") || has(sql, "pg_replication_origin_status")) {
+    if (name == "read replication progress" || name == "read the copy's per-origin positions") {
+        if (name == "read replication progress") {
+            ++progress_reads;
+            apply_pending();
+        }
         std::vector<std::vector<Value>> rows;
         for (const std::string &origin : zodan::parse_text_array(p(0))) {
             auto it = n.progress.find(origin);
@@ -306,26 +426,34 @@ QueryResult Cluster::handle(const std::string &name, const Query &q) {
         }
         return QueryResult({"origin", "lsn"}, rows);
     }
-    if (has(sql, "sub_show_status")) {
+    if (name == "read subscription status") {
         std::vector<std::vector<Value>> rows;
         for (const auto &[k, s] : n.subs) rows.push_back({k, s.enabled ? s.status : "disabled", s.provider});
         return QueryResult({"subscription_name", "status", "provider_node"}, rows);
     }
-    if (has(sql, "local_sync_status")) return QueryResult({"total", "pending"}, {{std::string("1"), std::string("0")}});
-    if (has(sql, "spock.sub_create")) {
+    if (starts(name, "read the sync state of ")) return QueryResult({"total", "pending"}, {{std::string("1"), std::string("0")}});
+    if (starts(name, "create subscription ")) {
         std::string provider = host_of(p(1));
         n.known[provider] = p(1);
-        Sub s{provider, p(5) == "true"};
-        n.subs[p(0)] = s;
-        if (p(4) == "true")  // a copy brings the provider's per-origin positions
+        n.subs[p(0)] = Sub{provider, p(5) == "true"};
+        if (p(4) == "true") {  // Spock's copy brings the provider's data and per-origin positions
+            n.data = nodes.at(provider).data;
             for (const auto &[origin, lsn] : nodes.at(provider).progress)
-                if (origin != name && !no_copy_progress_for.count(origin)) n.progress[origin] = n.copied[origin] = lsn;
+                if (origin != node && !no_copy_progress_for.count(origin)) n.progress[origin] = n.copied[origin] = lsn;
+        }
         return one("sub_id", "42");
     }
-    if (has(sql, "spock.repset_")) return one("ok", "true");
-    if (has(sql, "lag_tracker")) return QueryResult({"bytes", "lag"}, {{std::string("0"), std::string("00:00:00")}});
-    if (has(sql, "to_regclass('spock.zodan_runs')")) return one("here", "true");
-    if (auto r = journal(n, q)) return *r;
+    if (starts(name, "disable subscription ")) {
+        if (n.subs.count(p(0))) n.subs[p(0)].enabled = false;
+        return QueryResult();
+    }
+    if (starts(name, "look for the workers of ")) return one("n", "0");
+    if (starts(name, "drop subscription ")) return n.subs.erase(p(0)), QueryResult();
+    if (starts(name, "create replication set ") || starts(name, "alter replication set ") || starts(name, "add ") ||
+        starts(name, "remove "))
+        return one("ok", "true");
+    if (name == "read lag") return QueryResult({"bytes", "lag"}, {{std::string("0"), std::string("00:00:00")}});
+    if (name == "pause" || name == "end the pause") return QueryResult();
     throw std::logic_error("fake cluster: unexpected statement \"" + q.name + "\"");
 }
 

@@ -1,6 +1,9 @@
 // A fake Spock cluster for driving the step logic without a server: each
-// node keeps just the state add_node reads and writes, replication is
-// instantaneous, and every call is logged with the batch it was sent in.
+// node keeps just the state add_node and remove_node read and write,
+// replication is instantaneous (or lags, or stalls, as a test asks), and
+// every call is logged with the batch it was sent in. Statements are told
+// apart by their names (the functions of spock_sql.cpp name them), never by
+// their SQL text, so rewording a query changes nothing here.
 #pragma once
 
 #include <functional>
@@ -28,14 +31,14 @@ struct Sub {
 };
 
 // The journal as the node keeps it (spock.zodan_runs, spock.zodan_steps):
-// step outputs flattened as Journal::step_output reads them.
+// step outputs flattened as Journal::step_output reads them, by step name.
 struct JournalStep {
     std::string state;
     std::map<std::string, std::string> output;  // "key" or "key.field" -> text
 };
 struct JournalRun {
     std::string operation, src, new_node, fingerprint, state;
-    std::map<int, JournalStep> steps;
+    std::map<std::string, JournalStep> steps;
 };
 
 struct Node {
@@ -51,7 +54,10 @@ struct Node {
     std::map<std::string, Lsn> origins;
     std::vector<std::string> user_tables;
     std::vector<std::string> roles{"pgedge", "postgres"};
+    // Replicated data: table -> key -> row (what the comparison hashes).
+    std::map<std::string, std::map<std::string, std::string>> data;
     Lsn wal = 0x3000000;
+    bool join_lock = false;
     std::vector<JournalRun> runs;  // run_id = index + 1
 };
 
@@ -67,16 +73,23 @@ public:
     std::map<std::string, Node> nodes;
     std::vector<Call> calls;
     std::vector<std::string> notices;
+    std::vector<std::string> programs;  // program names run, in order
     std::string local_node;  // where the procedure "runs"
-    // (node, substring of the statement name) -> fail with this message
+    // (node, prefix of the statement name) -> fail with this message
     std::map<std::pair<std::string, std::string>, std::string> failures;
-    std::set<std::string> no_copy_progress_for;  // origins the copy "forgets"
+    std::set<std::string> no_copy_progress_for;  // origins Spock's copy "forgets"
     // Replication that is slow or stuck: a sync event is applied only after
     // this many progress reads; a (subscriber, origin) pair never applies.
     int apply_after_polls = 0;
     std::set<std::pair<std::string, std::string>> stalled;
     int progress_reads = 0;
     std::string fail_at;  // like zodan.fail_at_step: "step" or "step:after"
+    std::string method = "zodan";  // zodan.copy_method
+    bool verify = true;            // zodan.verify_data
+    // Origins applied on the source while its copy point is taken (the
+    // pause did not hold) on the first `moving_attempts` attempts.
+    int moving_attempts = 0;
+    int copy_point_attempts = 0;
 
     static std::string dsn_of(const std::string &node) {
         return "host=" + node + " dbname=inventory user=pgedge password=s3cret";
@@ -85,7 +98,14 @@ public:
     static Cluster mesh(int k, int total);
 
     std::unique_ptr<zodan::Connection> connect(const std::string &node, const std::string &dsn) override;
+    std::unique_ptr<zodan::Connection> connect_replication(const std::string &node, const std::string &dsn) override;
     std::vector<QueryResult> exec_all(const std::vector<std::pair<zodan::Connection *, Query>> &work) override;
+    std::vector<std::optional<QueryResult>> exec_all_until(const std::vector<std::pair<zodan::Connection *, Query>> &work,
+                                                           int64_t deadline_ms) override;
+    std::string run_program(const zodan::Program &program) override;
+    std::unique_ptr<zodan::ScratchDir> scratch_dir() override;
+    void copy_jobs(const std::vector<zodan::CopyLane> &lanes, const std::vector<zodan::CopyJob> &jobs,
+                   const std::function<void(const zodan::CopyState &)> &progress) override;
     void sleep_ms(int ms) override { clock_ += ms; }
     int64_t now_ms() override { return clock_ += 1; }
     void report(zodan::Level, const std::string &message, const std::string &) override { notices.push_back(message); }
@@ -97,6 +117,8 @@ public:
     void maybe_fail_at(const std::string &point) override {
         if (!fail_at.empty() && point == fail_at) throw zodan::UserError("injected failure at \"" + point + "\"");
     }
+    std::string copy_method() override { return method; }
+    bool verify_data() override { return verify; }
 
     QueryResult handle(const std::string &node, const Query &q);
     std::vector<Call> calls_named(const std::string &prefix) const;
@@ -106,6 +128,7 @@ private:
     void sync_event_applied(const std::string &origin, Lsn lsn);
     void apply_pending();
     std::optional<QueryResult> journal(Node &n, const Query &q);
+    std::optional<QueryResult> copy_and_compare(Node &n, const Query &q);
     struct Pending {
         std::string origin;
         Lsn lsn;

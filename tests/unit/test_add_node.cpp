@@ -44,6 +44,14 @@ size_t position(const Cluster &c, const std::string &node, const std::string &pr
 
 }  // namespace
 
+// Slot creations on the other nodes (not the copy point's, on S).
+std::vector<Call> peer_slots(const Cluster &c) {
+    std::vector<Call> out;
+    for (const Call &call : c.calls_named("create slot"))
+        if (call.name.find(" with its snapshot") == std::string::npos) out.push_back(call);
+    return out;
+}
+
 TEST_CASE("multi-node join follows the protocol", "[add_node]") {
     Cluster c = Cluster::mesh(3, 4);
     zodan::AddNode(c, args_for("n1", "n4")).run();
@@ -52,42 +60,57 @@ TEST_CASE("multi-node join follows the protocol", "[add_node]") {
     std::vector<std::string> phases;
     for (const auto &n : c.notices)
         if (n.rfind("add_node phase ", 0) == 0) phases.push_back(n);
-    REQUIRE(phases.size() == 12);
-    CHECK(phases[0] == "add_node phase 0/11: check Spock versions");
-    CHECK(phases[11] == "add_node phase 11/11: confirm the cluster");
+    REQUIRE(phases.size() == 13);
+    CHECK(phases[0] == "add_node phase 0/12: check Spock versions");
+    CHECK(phases[6] == "add_node phase 6/12: let the new node catch up with the source (nothing to do: the copy "
+                       "starts at the copy point itself)");
+    CHECK(phases[12] == "add_node phase 12/12: compare the new node with the source");
 
-    // Slots only on the other nodes, made together.
-    auto slots = c.calls_named("create slot");
+    // The join lock on every member and the new node, at once.
+    auto locks = c.calls_named("take the join lock");
+    CHECK(nodes_of(locks) == std::vector<std::string>{"n1", "n2", "n3", "n4"});
+    CHECK(same_batch(locks));
+
+    // Slots on the other nodes, made together; the copy's own slot on S.
+    auto slots = peer_slots(c);
     CHECK(nodes_of(slots) == std::vector<std::string>{"n2", "n3"});
     CHECK(same_batch(slots));
     CHECK(c.nodes["n2"].slots.count("spk_inventory_n2_sub_n2_n4") == 1);
+    CHECK(c.nodes["n1"].slots.count("spk_inventory_n1_sub_n1_n4") == 1);
 
-    // Disabled subscriptions from the others, an enabled copying one from S.
+    // Every subscription into N is made disabled: none copies.
     auto subs = c.calls_named("create subscription");
     std::vector<std::string> on_new;
     for (const Call &s : subs)
         if (s.node == "n4") on_new.push_back(*s.params[0] + (*s.params[5] == "true" ? "+" : "-"));
     std::sort(on_new.begin(), on_new.end());
-    CHECK(on_new == std::vector<std::string>{"sub_n1_n4+", "sub_n2_n4-", "sub_n3_n4-"});
+    CHECK(on_new == std::vector<std::string>{"sub_n1_n4-", "sub_n2_n4-", "sub_n3_n4-"});
 
-    // The copy comes after S caught up with the others, the slot advance after
-    // the copy, the enabling after the advance, the reverse paths last.
-    CHECK(position(c, "n2", "write a sync event") < position(c, "n4", "create subscription sub_n1_n4"));
-    CHECK(position(c, "n4", "create subscription sub_n1_n4") < position(c, "n2", "advance slot"));
+    // The copy point comes after S caught up with the others (with the
+    // apply workers paused around it), the data after it, the slot advance
+    // after the data, the enabling after the advance, the reverse paths last.
+    CHECK(position(c, "n2", "write a sync event") < position(c, "n1", "pause the apply workers"));
+    CHECK(position(c, "n1", "pause the apply workers") < position(c, "n1", "create slot spk_inventory_n1_sub_n1_n4 with"));
+    CHECK(position(c, "n1", "create slot spk_inventory_n1_sub_n1_n4 with") < position(c, "n1", "resume the apply workers"));
+    CHECK(c.programs == std::vector<std::string>{"pg_dump", "pg_restore", "pg_restore"});
+    CHECK(position(c, "n1", "resume the apply workers") < position(c, "n4", "copy the data"));
+    CHECK(position(c, "n4", "copy the data") < position(c, "n2", "advance slot"));
     CHECK(position(c, "n2", "advance slot") < position(c, "n4", "enable subscriptions"));
     CHECK(position(c, "n4", "enable subscriptions") < position(c, "n1", "create subscription sub_n4_n1"));
-    CHECK(c.nodes["n4"].subs.at("sub_n2_n4").enabled);
-    CHECK(c.nodes["n4"].subs.at("sub_n3_n4").enabled);
+    for (const char *sub : {"sub_n1_n4", "sub_n2_n4", "sub_n3_n4"}) CHECK(c.nodes["n4"].subs.at(sub).enabled);
 
-    // Slot and origin are advanced to exactly the copy's position of that origin.
+    // Slot and origin are advanced to exactly what the copy holds of that
+    // origin (what S had applied at the copy point); S's own stream starts
+    // at the copy point's slot.
     auto advance = c.calls_named("advance slot");
     REQUIRE(advance.size() == 2);
     CHECK(same_batch(advance));
     for (const Call &a : advance) {
-        zodan::Lsn p = c.nodes["n4"].copied.at(a.node);  // what S had applied at the copy
+        zodan::Lsn p = c.nodes["n4"].copied.at(a.node);
         CHECK(*a.params[1] == zodan::format_lsn(p));
         CHECK(c.nodes["n4"].origins.at(*a.params[0]) == p);
     }
+    CHECK(c.nodes["n4"].origins.at("spk_inventory_n1_sub_n1_n4") == c.nodes["n1"].slots.at("spk_inventory_n1_sub_n1_n4"));
 
     // The new node's paths out, made on every existing node at once.
     std::vector<Call> reverse;
@@ -96,23 +119,94 @@ TEST_CASE("multi-node join follows the protocol", "[add_node]") {
     CHECK(nodes_of(reverse) == std::vector<std::string>{"n1", "n2", "n3"});
     CHECK(same_batch(reverse));
 
-    CHECK(c.notices.back().find("node n4 joined through n1: 4 nodes, 12 subscriptions replicating") !=
-          std::string::npos);
+    // The data compared, table by table, on S and N at once.
+    auto sums = c.calls_named("sum public.items by key range");
+    CHECK(nodes_of(sums) == std::vector<std::string>{"n1", "n4"});
+    CHECK(same_batch(sums));
+    CHECK(std::find_if(c.notices.begin(), c.notices.end(), [](const std::string &n) {
+              return n.find("node n4 joined through n1: 4 nodes, 12 subscriptions replicating") != std::string::npos;
+          }) != c.notices.end());
+}
+
+TEST_CASE("with Spock's sync, the copy is sub_S_N's own", "[add_node]") {
+    Cluster c = Cluster::mesh(3, 4);
+    c.method = "spock";
+    zodan::AddNode(c, args_for("n1", "n4")).run();
+    std::vector<std::string> on_new;
+    for (const Call &s : c.calls_named("create subscription"))
+        if (s.node == "n4") on_new.push_back(*s.params[0] + (*s.params[5] == "true" ? "+" : "-"));
+    std::sort(on_new.begin(), on_new.end());
+    CHECK(on_new == std::vector<std::string>{"sub_n1_n4+", "sub_n2_n4-", "sub_n3_n4-"});
+    CHECK(c.calls_named("pause the apply workers").empty());
+    CHECK(c.programs.empty());
+    for (const Call &a : c.calls_named("advance slot")) CHECK(*a.params[1] == zodan::format_lsn(c.nodes["n4"].copied.at(a.node)));
 }
 
 TEST_CASE("two-node join has no other nodes to prepare", "[add_node]") {
     Cluster c = Cluster::mesh(1, 2);
     zodan::AddNode(c, args_for("n1", "n2")).run();
-    CHECK(c.calls_named("create slot").empty());
+    CHECK(peer_slots(c).empty());
     CHECK(c.calls_named("advance slot").empty());
-    CHECK(c.calls_named("enable subscriptions").empty());
     auto subs = c.calls_named("create subscription");
     REQUIRE(subs.size() == 2);
     CHECK(subs[0].node == "n2");
     CHECK(*subs[0].params[0] == "sub_n1_n2");
     CHECK(subs[1].node == "n1");
     CHECK(*subs[1].params[0] == "sub_n2_n1");
+    CHECK(c.nodes["n2"].subs.at("sub_n1_n2").enabled);
     CHECK(c.nodes["n1"].subs.count("sub_n2_n1") == 1);
+}
+
+TEST_CASE("a copy point whose positions moved is taken again", "[add_node][copy_point]") {
+    Cluster c = Cluster::mesh(3, 4);
+    c.moving_attempts = 2;  // S applied more while the first two slots were made
+    zodan::AddNode(c, args_for("n1", "n4")).run();
+    CHECK(c.copy_point_attempts == 3);
+    CHECK(c.calls_named("drop slot spk_inventory_n1_sub_n1_n4").size() == 2);
+    CHECK(std::count(c.notices.begin(), c.notices.end(), "add_node: taking the copy point on n1 again (attempt 2)") == 1);
+    // The positions used are those of the attempt that held: what the copy holds.
+    for (const Call &a : c.calls_named("advance slot"))
+        CHECK(*a.params[1] == zodan::format_lsn(c.nodes["n4"].copied.at(a.node)));
+}
+
+TEST_CASE("a second join in the cluster is refused, naming the one that runs", "[add_node][lock]") {
+    Cluster c = Cluster::mesh(3, 4);
+    c.nodes["n2"].join_lock = true;  // another run holds it there
+    CHECK_THROWS_WITH(zodan::AddNode(c, args_for("n1", "n4")).run(),
+                      Catch::Contains("zodan: add_node n9 holds the join lock on node \"n2\" (process 999)"));
+    CHECK(c.calls_named("create node").empty());
+    CHECK(c.calls_named("record the run").empty());
+    // What it got elsewhere it let go again.
+    CHECK_FALSE(c.nodes["n1"].join_lock);
+    CHECK_FALSE(c.nodes["n4"].join_lock);
+}
+
+TEST_CASE("a difference left after the join is found and named", "[add_node][verify]") {
+    Cluster c = Cluster::mesh(3, 4);
+    c.fail_at = "verify_data";
+    CHECK_THROWS(zodan::AddNode(c, args_for("n1", "n4")).run());
+    c.nodes["n4"].data["public.items"]["2"] = "TWO";  // changed on n4 alone
+    c.nodes["n4"].data["public.items"].erase("3");
+    c.fail_at.clear();
+    CHECK_THROWS_WITH(zodan::AddNode(c, args_for("n1", "n4")).run(),
+                      Catch::Contains("node \"n4\" differs from the source \"n1\": public.items: 2 row(s) differ "
+                                      "(key 2 differs; key 3 missing on n4)"));
+    // It looked again after a round of sync events before calling it a divergence.
+    CHECK(c.calls_named("read public.items by key").size() == 4);
+}
+
+TEST_CASE("a run is not resumed into a cluster whose membership changed", "[add_node][resume]") {
+    Cluster c = Cluster::mesh(3, 5);
+    c.local_node = "n5";
+    c.fail_at = "copy_source:after";
+    CHECK_THROWS(zodan::AddNode(c, args_for("n1", "n5")).run());
+    // n4 joins meanwhile (by hand here): every member knows it.
+    for (int i = 1; i <= 3; ++i) c.nodes["n" + std::to_string(i)].known["n4"] = Cluster::dsn_of("n4");
+    c.nodes["n4"].registered = true;
+    c.nodes["n4"].known = c.nodes["n1"].known;
+    c.fail_at.clear();
+    CHECK_THROWS_WITH(zodan::AddNode(c, args_for("n1", "n5")).run(),
+                      Catch::Contains("the cluster changed since this run of spock.add_node began"));
 }
 
 TEST_CASE("work on the other nodes runs concurrently however many there are", "[add_node]") {
@@ -124,7 +218,7 @@ TEST_CASE("work on the other nodes runs concurrently however many there are", "[
         std::set<int> batches;
         int alone = 0;
         for (const Call &call : c.calls) {
-            if (call.node == "n1" || call.node == c.local_node) continue;
+            if (call.node == "n1" || call.node == c.local_node || call.node == "program") continue;
             if (call.batch == 0) ++alone;
             else
                 batches.insert(call.batch);
@@ -149,12 +243,12 @@ TEST_CASE("a failing remote call stops the run and names the node", "[add_node]"
         CHECK(std::string(e.what()).find("too many replication slots") != std::string::npos);
     }
     // Nothing after the failing step ran: no copy, no sync event.
-    CHECK(c.calls_named("create subscription sub_n1_n4").empty());
+    CHECK(c.calls_named("pause the apply workers").empty());
     CHECK(c.calls_named("write a sync event").empty());
-    // The journal recorded the failure of step 3 and of the run.
+    // The journal recorded the failure of the step and of the run.
     bool step_failed = false, run_failed = false;
     for (const Call &call : c.calls) {
-        if (call.name == "record a step failure" && *call.params[1] == "3") step_failed = true;
+        if (call.name == "record a step failure" && *call.params[1] == "prepare_other_nodes") step_failed = true;
         if (call.name == "record the run end" && *call.params[1] == "failed") run_failed = true;
     }
     CHECK(step_failed);
@@ -163,6 +257,7 @@ TEST_CASE("a failing remote call stops the run and names the node", "[add_node]"
 
 TEST_CASE("a missing copy position stops the run before any slot moves", "[add_node]") {
     Cluster c = Cluster::mesh(3, 4);
+    c.method = "spock";
     c.no_copy_progress_for.insert("n3");
     CHECK_THROWS_WITH(zodan::AddNode(c, args_for("n1", "n4")).run(),
                       Catch::Contains("no position for origin \"n3\""));
@@ -176,6 +271,7 @@ void refused_without_change(Cluster &c, const std::string &message) {
     CHECK(c.calls_named("create node").empty());
     CHECK(c.calls_named("create slot").empty());
     CHECK(c.calls_named("create subscription").empty());
+    CHECK(c.calls_named("pause the apply workers").empty());
 }
 
 TEST_CASE("preconditions fail with their own errors", "[add_node][checks]") {
@@ -244,7 +340,7 @@ TEST_CASE("a wait that never ends times out after zodan.sync_timeout, naming wha
     CHECK_THROWS_WITH(zodan::AddNode(c, args_for("n1", "n4")).run(),
                       Catch::Contains("timed out after 60 s waiting for n1 to apply the changes of n2, n3"));
     // It stopped in phase 3: nothing was copied, nothing opened towards n4.
-    CHECK(c.calls_named("create subscription sub_n1_n4").empty());
+    CHECK(c.programs.empty());
     CHECK(c.nodes["n1"].subs.count("sub_n4_n1") == 0);
 }
 
@@ -255,22 +351,22 @@ TEST_CASE("a failed run is resumed where it stopped, and nothing done is done ag
     const auto &journal = c.nodes["n4"].runs;
     REQUIRE(journal.size() == 1);
     CHECK(journal[0].state == "failed");
-    CHECK(journal[0].steps.at(7).state == "failed");
+    CHECK(journal[0].steps.at("advance_slots").state == "failed");
     const size_t slots = c.calls_named("create slot").size();
-    const size_t copies = c.calls_named("create subscription sub_n1_n4").size();
+    const size_t copies = c.programs.size();
     CHECK(c.nodes["n1"].subs.count("sub_n4_n1") == 0);
 
     c.fail_at.clear();
     c.notices.clear();
     zodan::AddNode(c, args_for("n1", "n4")).run();
-    CHECK(std::find(c.notices.begin(), c.notices.end(), "add_node: resuming the unfinished run at phase 7") !=
+    CHECK(std::find(c.notices.begin(), c.notices.end(), "add_node: resuming the unfinished run at step advance_slots") !=
           c.notices.end());
     CHECK(journal.size() == 1);
     CHECK(journal[0].state == "done");
-    // Steps 0..6 were not run again: no new slot, no second copy.
+    // The steps before were not run again: no new slot, no second copy.
     CHECK(c.calls_named("create slot").size() == slots);
-    CHECK(c.calls_named("create subscription sub_n1_n4").size() == copies);
-    // Step 7 ran again, from the positions the journal kept; the join completed.
+    CHECK(c.programs.size() == copies);
+    // advance_slots ran again, from the positions the journal kept; the join completed.
     CHECK(c.nodes["n1"].subs.count("sub_n4_n1") == 1);
     CHECK(c.nodes["n4"].subs.at("sub_n2_n4").enabled);
 }

@@ -2,54 +2,54 @@
 
 #include <algorithm>
 #include <iterator>
-#include <stdexcept>
 #include <optional>
 #include <set>
+#include <stdexcept>
 
 #include "core/protocol/checks.hpp"
-#include "core/protocol/cleanup.hpp"
-#include "core/text/sql_quote.hpp"
-#include "core/protocol/copy_progress.hpp"
-#include "core/text/dsn.hpp"
 #include "core/protocol/headroom.hpp"
+#include "core/protocol/join_lock.hpp"
+#include "core/protocol/mirror_sets.hpp"
 #include "core/protocol/names.hpp"
+#include "core/protocol/replication_waits.hpp"
+#include "core/protocol/slots.hpp"
 #include "core/protocol/spock_sql.hpp"
 #include "core/protocol/util.hpp"
-#include "core/protocol/replication_waits.hpp"
+#include "core/protocol/verify_data.hpp"
 #include "core/protocol/waiter.hpp"
+#include "core/text/dsn.hpp"
 
 namespace zodan {
 
-// The protocol of zodan-protocol.md, one row per step, in order; a step's
-// journal number is its row.
+// The steps of docs/protocol.md, in order. A step is known by its name (the
+// journal's key, zodan.fail_at_step); its place here is only its number in
+// the NOTICEs.
 struct AddNode::Step {
-    const char *name;   // stable identifier (journal, zodan.fail_at_step)
+    const char *name;
     const char *title;  // what the operator reads
     void (AddNode::*run)(JsonObject &out);
-    bool only_other_nodes;  // nothing to do in a two-node cluster
 };
 
 const AddNode::Step AddNode::kSteps[] = {
-    {"check_versions", "check Spock versions", &AddNode::check_versions_step, false},
-    {"check_preconditions", "check preconditions", &AddNode::check_preconditions_step, false},
-    {"create_node", "register the new node", &AddNode::create_node, false},
-    {"prepare_other_nodes", "create slots and disabled subscriptions for the other nodes", &AddNode::prepare_other_nodes,
-     false},
-    {"sync_source", "bring the source up to date", &AddNode::sync_source, true},
-    {"copy_source", "copy the source to the new node", &AddNode::copy_source, false},
-    {"catch_up", "let the new node catch up with the source", &AddNode::catch_up, false},
-    {"advance_slots", "skip what the copy already holds", &AddNode::advance_slots, false},
-    {"mirror_replication_sets", "mirror replication sets", &AddNode::mirror_replication_sets, false},
-    {"enable_other_subscriptions", "open the paths from the other nodes", &AddNode::enable_other_subscriptions, true},
-    {"create_reverse_subscriptions", "open the paths from the new node", &AddNode::create_reverse_subscriptions,
-     false},
-    {"confirm", "confirm the cluster", &AddNode::confirm, false},
+    {"check_versions", "check Spock versions", &AddNode::check_versions_step},
+    {"check_preconditions", "check preconditions", &AddNode::check_preconditions_step},
+    {"create_node", "register the new node", &AddNode::create_node},
+    {"prepare_other_nodes", "create slots and disabled subscriptions for the other nodes", &AddNode::prepare_other_nodes},
+    {"sync_source", "bring the source up to date", &AddNode::sync_source},
+    {"copy_source", "copy the source to the new node", &AddNode::copy_source},
+    {"catch_up", "let the new node catch up with the source", &AddNode::catch_up},
+    {"advance_slots", "skip what the copy already holds", &AddNode::advance_slots},
+    {"mirror_replication_sets", "mirror replication sets", &AddNode::mirror_sets},
+    {"enable_other_subscriptions", "open the paths to the new node", &AddNode::enable_other_subscriptions},
+    {"create_reverse_subscriptions", "open the paths from the new node", &AddNode::create_reverse_subscriptions},
+    {"confirm", "confirm the cluster", &AddNode::confirm},
+    {"verify_data", "compare the new node with the source", &AddNode::verify_data_step},
 };
 
-int AddNode::step_no(const std::string &step_name) {
-    for (size_t i = 0; i < std::size(kSteps); ++i)
-        if (step_name == kSteps[i].name) return static_cast<int>(i);
-    throw std::logic_error("no add_node step named \"" + step_name + "\"");
+std::vector<std::string> AddNode::step_names() {
+    std::vector<std::string> names;
+    for (const Step &s : kSteps) names.emplace_back(s.name);
+    return names;
 }
 
 AddNode::AddNode(Runtime &rt, AddNodeArgs args) : rt_(rt), args_(std::move(args)) {}
@@ -64,23 +64,25 @@ std::string add_node_fingerprint(const AddNodeArgs &args) {
     return args.src_name + "\n" + mask_dsn(args.src_dsn) + "\n" + args.new_name + "\n" + mask_dsn(args.new_dsn);
 }
 
+Member *AddNode::member(const std::string &name) {
+    if (name == view_.source.name) return &view_.source;
+    for (Member &o : view_.others)
+        if (o.name == name) return &o;
+    return nullptr;
+}
+
 void AddNode::run() {
     started_ms_ = rt_.now_ms();
     if (args_.src_name == args_.new_name)
         throw UserError("src_node_name and new_node_name are both \"" + args_.new_name + "\"", "",
                         "The source must be an existing member and the new node a different one.");
-    view_ = discover_cluster(rt_, args_);
-    require_all({check_runs_on_new_node(rt_, view_)});
-    // One add at a time on a node. The lock belongs to our own session on N
-    // and goes with it, however this call ends.
-    if (view_.new_node.db().exec(sql::try_add_node_lock()).text(0, "locked") != "true")
-        throw UserError("spock.add_node is already running on this node", "",
-                        "Wait for it to finish (spock.zodan_add_node_status shows its progress), or stop it with "
-                        "pg_cancel_backend() and call spock.add_node again to resume it.");
+    discover_and_lock();
     const std::string fingerprint = add_node_fingerprint(args_);
-    if (!resume_earlier_run(fingerprint))
+    if (!resume_earlier_run(fingerprint)) {
         journal_.begin(view_.new_node.db(), "add_node", args_.src_name, args_.new_name, mask_dsn(args_.src_dsn),
                        mask_dsn(args_.new_dsn), fingerprint, rt_.backend_pid());
+        state_.copy_method = rt_.copy_method();
+    }
 
     try {
         for (size_t no = 0; no < std::size(kSteps); ++no) run_step(static_cast<int>(no), kSteps[no]);
@@ -93,6 +95,28 @@ void AddNode::run() {
         }
         throw;
     }
+}
+
+void AddNode::discover_and_lock() {
+    // The lock is taken on the members found; a member that joined just
+    // before would be missed, so once nothing can change any more, the
+    // membership is read again, and found anew when it grew.
+    for (int attempt = 0; attempt < 3; ++attempt) {
+        view_ = discover_cluster(rt_, args_);
+        require_all({check_runs_on_new_node(rt_, view_)});
+        std::vector<Member *> locked = view_.existing();
+        locked.push_back(&view_.new_node);
+        take_join_lock(rt_, locked, "spock.add_node of \"" + args_.new_name + "\"");
+        std::set<std::string> found{view_.source.name};
+        for (const Member &o : view_.others) found.insert(o.name);
+        QueryResult now = view_.source.db().exec(sql::nodes_with_dsn());
+        std::set<std::string> listed;
+        for (size_t i = 0; i < now.size(); ++i)
+            if (now.text(i, "node_name") != args_.new_name) listed.insert(now.text(i, "node_name"));
+        if (listed == found) return;
+    }
+    throw UserError("the membership of the cluster kept changing while spock.add_node started", "",
+                    "Let the other adds and removes finish, then call spock.add_node again.");
 }
 
 bool AddNode::resume_earlier_run(const std::string &fingerprint) {
@@ -113,50 +137,86 @@ bool AddNode::resume_earlier_run(const std::string &fingerprint) {
     journal_.resume(view_.new_node.db(), prior->run_id, rt_.backend_pid());
     done_earlier_ = prior->done_steps;
     started_earlier_ = prior->started_steps;
-    int first = 0;
-    while (done_earlier_.count(first)) ++first;
-    rt_.report(Level::Notice, "add_node: resuming the unfinished run at phase " + std::to_string(first));
     restore_outputs();
+    // A run resumed into a cluster whose membership changed would leave a
+    // path out: it made slots and subscriptions for the members it found.
+    if (!state_.members.empty()) {
+        std::vector<std::string> now{view_.source.name};
+        for (const Member &o : view_.others) now.push_back(o.name);
+        std::vector<std::string> then = state_.members;
+        std::sort(now.begin(), now.end());
+        std::sort(then.begin(), then.end());
+        if (now != then)
+            throw UserError("the cluster changed since this run of spock.add_node began: its members were " +
+                                join(then) + ", now they are " + join(now),
+                            "The run prepared slots and subscriptions for the members it found.",
+                            "Roll it back with CALL spock.remove_node('" + args_.new_name +
+                                "', <its DSN>) on this node, then add the node again.");
+    }
+    std::string first;
+    for (const Step &s : kSteps)
+        if (!done_earlier_.count(s.name)) {
+            first = s.name;
+            break;
+        }
+    rt_.report(Level::Notice, "add_node: resuming the unfinished run at step " + first);
     return true;
 }
 
 void AddNode::restore_outputs() {
-    const int prepare = step_no("prepare_other_nodes");
-    if (!done_earlier_.count(prepare) && !started_earlier_.count(prepare)) return;
-    for (const auto &[key, value] : Journal::step_output(view_.new_node.db(), journal_.run_id(), prepare)) {
+    // A run begun before the copy method was recorded used Spock's sync.
+    auto versions = Journal::step_output(view_.new_node.db(), journal_.run_id(), "check_versions");
+    state_.copy_method = versions.count("copy_method") ? versions["copy_method"] : "spock";
+    for (const auto &[key, value] :
+         Journal::step_output(view_.new_node.db(), journal_.run_id(), "prepare_other_nodes")) {
+        if (key == "members") state_.members = split(value, ",");
         size_t dot = key.find('.');
         if (dot == std::string::npos) continue;
         std::string node = key.substr(0, dot), field = key.substr(dot + 1);
         if (field == "slot") state_.slot_of[node] = value;
         if (field == "sync_lsn") state_.slot_sync_lsn[node] = parse_lsn(value);
     }
+    if (!done_earlier_.count("copy_source")) return;
+    for (const auto &[key, value] : Journal::step_output(view_.new_node.db(), journal_.run_id(), "copy_source")) {
+        if (key.rfind("positions.", 0) == 0) state_.copy_position[key.substr(10)] = parse_lsn(value);
+        if (key == "consistent_point") state_.copy_start = parse_lsn(value);
+    }
 }
 
-void AddNode::run_step(int no, const Step &step) {
-    const std::string phase = "add_node phase " + std::to_string(no) + "/" + std::to_string(std::size(kSteps) - 1) +
+std::string AddNode::nothing_to_do(const Step &step) const {
+    const std::string name = step.name;
+    const bool alone = view_.others.empty();
+    if (alone && (name == "sync_source" || name == "advance_slots")) return "no other nodes";
+    if (name == "catch_up" && state_.copy_method == "zodan") return "the copy starts at the copy point itself";
+    if (name == "verify_data" && !rt_.verify_data()) return "zodan.verify_data is off";
+    return "";
+}
+
+void AddNode::run_step(int order, const Step &step) {
+    const std::string phase = "add_node phase " + std::to_string(order) + "/" + std::to_string(std::size(kSteps) - 1) +
                               ": " + step.title;
-    if (done_earlier_.count(no)) {
+    if (done_earlier_.count(step.name)) {
         rt_.report(Level::Notice, phase + " (done before)");
         return;
     }
-    rt_.report(Level::Notice,
-               phase + (step.only_other_nodes && view_.others.empty() ? " (nothing to do: no other nodes)" : ""));
-    journal_.step_started(no, step.name);
+    const std::string idle = nothing_to_do(step);
+    rt_.report(Level::Notice, phase + (idle.empty() ? "" : " (nothing to do: " + idle + ")"));
+    journal_.step_started(step.name, order);
     const int64_t t0 = rt_.now_ms();
     JsonObject out;
     try {
         rt_.maybe_fail_at(step.name);
         if (rt_.pause_requested(step.name)) pause_here(step.name);
-        (this->*step.run)(out);
+        if (idle.empty()) (this->*step.run)(out);
         rt_.maybe_fail_at(std::string(step.name) + ":after");
     } catch (const std::exception &e) {
         try {
-            journal_.step_failed(no, e.what());
+            journal_.step_failed(step.name, e.what());
         } catch (...) {
         }
         throw;
     }
-    journal_.step_done(no, out.str());
+    journal_.step_done(step.name, out.str());
     rt_.between_steps();
     detail(std::string(step.name) + " done", "took " + std::to_string(rt_.now_ms() - t0) + " ms");
 }
@@ -164,14 +224,15 @@ void AddNode::run_step(int no, const Step &step) {
 void AddNode::pause_here(const std::string &step) {
     // A test holds this lock to keep the run waiting here, like a real wait.
     rt_.report(Level::Notice, "pausing at step \"" + step + "\" while the advisory lock zodan.pause is held");
-    view_.new_node.db().exec({"pause", "SELECT pg_catalog.pg_advisory_lock(hashtext('zodan.pause'))", {}});
-    view_.new_node.db().exec({"end the pause", "SELECT pg_catalog.pg_advisory_unlock(hashtext('zodan.pause'))", {}});
+    view_.new_node.db().exec({"pause", "SELECT pg_catalog.pg_advisory_lock(pg_catalog.hashtext('zodan.pause'))", {}});
+    view_.new_node.db().exec(
+        {"end the pause", "SELECT pg_catalog.pg_advisory_unlock(pg_catalog.hashtext('zodan.pause'))", {}});
 }
 
 void AddNode::check_versions_step(JsonObject &out) {
     std::vector<CheckResult> results = check_versions(rt_, view_);
     require_all(results);
-    out.add("nodes", static_cast<long long>(results.size()));
+    out.add("nodes", static_cast<long long>(results.size())).add("copy_method", state_.copy_method);
 }
 
 void AddNode::check_preconditions_step(JsonObject &out) {
@@ -206,50 +267,57 @@ std::vector<std::string> AddNode::local_set_names(Member &node) {
 }
 
 void AddNode::prepare_other_nodes(JsonObject &out) {
+    // The disabled subscriptions on N come first, each asking its provider
+    // for the provider's own sets. They change nothing on the provider and
+    // start nothing, and from now on N's catalog knows every node: a
+    // rollback finds them there without our keeping any DSN. Spock names
+    // each one's slot (after N's database).
+    std::vector<Member *> providers;
+    for (Member &o : view_.others) providers.push_back(&o);
+    if (own_copy()) providers.push_back(&view_.source);  // S -> N starts at the copy point
+    std::vector<QueryResult> sets = rt_.exec_all(same_query(providers, sql::local_sets()));
+    std::map<std::string, std::string> set_list;
+    for (size_t i = 0; i < providers.size(); ++i) {
+        Member &p = *providers[i];
+        std::vector<std::string> set_names;
+        for (size_t r = 0; r < sets[i].size(); ++r) set_names.push_back(sets[i].text(r, "set_name"));
+        set_list[p.name] = join(set_names);
+        const std::string sub = subscription_name(p.name, args_.new_name);
+        QueryResult existing = view_.new_node.db().exec(sql::subscription_slot(sub));
+        if (existing.empty()) {
+            view_.new_node.db().exec(sql::drop_origin_if_exists(
+                *view_.new_node.db().exec(sql::slot_name(view_.new_node.dbname, p.name, sub)).scalar()));
+            view_.new_node.db().exec(sql::sub_create(sub, p.dsn, set_names, false, false, false, {}));
+            existing = view_.new_node.db().exec(sql::subscription_slot(sub));
+        }
+        state_.slot_of[p.name] = existing.text(0, "slot");
+    }
+    std::vector<std::string> members{view_.source.name};
+    for (const Member &o : view_.others) members.push_back(o.name);
+    state_.members = members;
+    out.add("members", join(members, ","));
+    if (own_copy()) out.add_raw(view_.source.name, JsonObject().add("slot", state_.slot_of[view_.source.name]).str());
+
     if (view_.others.empty()) {
-        // Two nodes: nothing to hold back; a marker in S's stream records the start.
-        out.add("source_sync_lsn", *view_.source.db().exec(sql::sync_event()).scalar());
+        // Two nodes: nothing to hold back. With Spock's copy, a marker in
+        // S's stream records the start.
+        if (!own_copy()) out.add("source_sync_lsn", *view_.source.db().exec(sql::sync_event()).scalar());
         return;
     }
     std::vector<Member *> others;
     for (Member &o : view_.others) others.push_back(&o);
 
-    // The disabled subscriptions on N come first, each asking O for O's own
-    // sets. They change nothing on O and start nothing, and from now on N's
-    // catalog knows every O: a rollback finds them there without our keeping
-    // any DSN. Spock names each one's slot (after N's database).
-    std::vector<QueryResult> sets = rt_.exec_all(same_query(others, sql::local_sets()));
-    std::map<std::string, std::string> set_list;
-    for (size_t i = 0; i < others.size(); ++i) {
-        Member &o = *others[i];
-        std::vector<std::string> set_names;
-        for (size_t r = 0; r < sets[i].size(); ++r) set_names.push_back(sets[i].text(r, "set_name"));
-        set_list[o.name] = join(set_names);
-        const std::string sub = subscription_name(o.name, args_.new_name);
-        QueryResult existing = view_.new_node.db().exec(sql::subscription_slot(sub));
-        if (existing.empty()) {
-            view_.new_node.db().exec(sql::drop_origin_if_exists(*view_.new_node.db().exec(
-                sql::slot_name(view_.new_node.dbname, o.name, sub)).scalar()));
-            view_.new_node.db().exec(sql::sub_create(sub, o.dsn, set_names, false, false, false, {}));
-            existing = view_.new_node.db().exec(sql::subscription_slot(sub));
-        }
-        state_.slot_of[o.name] = existing.text(0, "slot");
-    }
-
     // A slot on every O, created at once: from here on O keeps what N needs.
-    std::vector<std::pair<Connection *, Query>> lookups, creates;
-    for (Member *o : others) {
-        lookups.emplace_back(o->conn.get(), sql::slot_exists(state_.slot_of[o->name]));
-        creates.emplace_back(o->conn.get(), sql::create_slot(state_.slot_of[o->name]));
-    }
+    std::vector<std::pair<Connection *, Query>> lookups;
+    for (Member *o : others) lookups.emplace_back(o->conn.get(), sql::slot_exists(state_.slot_of[o->name]));
     std::vector<QueryResult> found = rt_.exec_all(lookups);
-    // A slot this run already made (an earlier call stopped inside step 3)
-    // is kept: it started before everything the sync events below cover.
-    const bool own_slots = started_earlier_.count(step_no("prepare_other_nodes")) > 0;
-    std::vector<std::pair<Connection *, Query>> missing;
+    // A slot this run already made (an earlier call stopped inside this
+    // step) is kept: it started before everything the sync events below cover.
+    const bool own_slots = started_earlier_.count("prepare_other_nodes") > 0;
+    std::vector<std::pair<Member *, std::string>> missing;
     for (size_t i = 0; i < others.size(); ++i) {
         if (found[i].empty()) {
-            missing.push_back(creates[i]);
+            missing.emplace_back(others[i], state_.slot_of[others[i]->name]);
             continue;
         }
         if (!own_slots)
@@ -259,7 +327,7 @@ void AddNode::prepare_other_nodes(JsonObject &out) {
                             "Run spock.remove_node for \"" + args_.new_name +
                                 "\" to clean up what that run left, then call spock.add_node again.");
     }
-    rt_.exec_all(missing);
+    create_slots(rt_, missing);
 
     // A commit after each slot's start, applied by S: every O change from
     // before the slot is now in S.
@@ -281,103 +349,7 @@ void AddNode::prepare_other_nodes(JsonObject &out) {
 void AddNode::sync_source(JsonObject &out) {
     std::vector<Member *> others;
     for (Member &o : view_.others) others.push_back(&o);
-    if (others.empty()) return;
     for (const auto &[name, lsn] : sync_and_wait(rt_, others, view_.source)) out.add(name, format_lsn(lsn));
-}
-
-void AddNode::copy_source(JsonObject &out) {
-    const std::string sub = subscription_name(args_.src_name, args_.new_name);
-    if (has_subscription(view_.new_node, sub)) {
-        // An earlier call got this far. A copy still running or finished is
-        // kept (step 6 waits for it); a failed one is discarded and redone.
-        QueryResult st = view_.new_node.db().exec(sql::subscription_status());
-        std::string status;
-        for (size_t i = 0; i < st.size(); ++i)
-            if (st.text(i, "subscription_name") == sub) status = st.text(i, "status");
-        if (status != "down" && status != "disabled") {
-            // What was here before that copy stays on record for a rollback.
-            auto note = Journal::step_output(view_.new_node.db(), journal_.run_id(), step_no("copy_source"));
-            out.add("subscription", sub).add("kept", status);
-            if (note.count("before_copy")) out.add("before_copy", note["before_copy"]);
-            wait_for_copy(sub);
-            return;
-        }
-        discard_failed_copy(sub);
-    }
-    QueryResult schemas = view_.new_node.db().exec(sql::schemas_to_skip());
-    for (size_t i = 0; i < schemas.size(); ++i) state_.skip_schema.push_back(schemas.text(i, "nspname"));
-    // Recorded before the copy starts: a rollback must know what was here before.
-    const std::string before_copy = text_array_literal(objects_before_copy(view_.new_node.db()));
-    journal_.step_note(step_no("copy_source"), JsonObject()
-                              .add("skip_schema", text_array_literal(state_.skip_schema))
-                              .add("before_copy", before_copy)
-                              .str());
-    std::vector<std::string> sets = local_set_names(view_.source);
-    copy_started_ms_ = rt_.now_ms();
-    view_.new_node.db().exec(sql::sub_create(sub, args_.src_dsn, sets, true, true, true, state_.skip_schema));
-    out.add("subscription", sub)
-        .add("sets", join(sets))
-        .add("skip_schema", text_array_literal(state_.skip_schema))
-        .add("before_copy", before_copy);
-    detail("subscription " + sub + " created; copying " + join(sets));
-    wait_for_copy(sub);
-}
-
-void AddNode::wait_for_copy(const std::string &sub) {
-    // The phase lasts as long as the copy does: its time is the copy's, and
-    // a copy that fails (its worker down) fails this phase. A long copy
-    // reports its progress every zodan.progress_interval, as a NOTICE and in
-    // the journal (spock.zodan_copy_progress); a short one says nothing.
-    const int interval = rt_.progress_interval_ms();
-    if (copy_started_ms_ == 0) copy_started_ms_ = rt_.now_ms();  // a resumed call found the copy running
-    std::optional<CopyProgress> progress;
-    int64_t next_report = rt_.now_ms() + interval;
-    bool reported_complete = false;
-    auto report_progress = [&](bool last) {
-        if (interval <= 0 || (!last && rt_.now_ms() < next_report) || (last && (!progress || reported_complete)))
-            return;
-        next_report = rt_.now_ms() + interval;
-        if (!progress) {
-            QueryResult sizes = view_.source.db().exec(sql::source_table_sizes());
-            std::vector<TableSize> tables;
-            for (size_t i = 0; i < sizes.size(); ++i)
-                tables.push_back({sizes.text(i, "rel"), std::stoll(sizes.text(i, "bytes", "0"))});
-            progress.emplace(std::move(tables), copy_started_ms_);
-        }
-        std::vector<std::string> names;
-        for (const TableSize &t : progress->tables()) names.push_back(t.name);
-        QueryResult state = view_.new_node.db().exec(sql::copy_state(names));
-        std::map<std::string, CopiedTable> on_new;
-        for (size_t i = 0; i < state.size(); ++i)
-            on_new[state.text(i, "rel")] = {std::stoll(state.text(i, "bytes", "0")), state.text(i, "copying") == "true"};
-        CopySample s = progress->sample(rt_.now_ms(), on_new);
-        reported_complete = s.tables_done == s.tables_total;
-        rt_.report(Level::Notice, describe_copy(args_.src_name, s));
-        journal_.step_note(step_no("copy_source"), JsonObject()
-                                  .add_raw("progress", JsonObject()
-                                                           .add("source", args_.src_name)
-                                                           .add("tables_done", s.tables_done)
-                                                           .add("tables_total", s.tables_total)
-                                                           .add("bytes_done", s.bytes_done)
-                                                           .add("bytes_total", s.bytes_total)
-                                                           .add("bytes_per_second", static_cast<long long>(s.bytes_per_second))
-                                                           .add("seconds_left", s.seconds_left)
-                                                           .str())
-                                  .str());
-    };
-    wait_replicating(rt_, {&view_.new_node}, {sub}, [&] { report_progress(false); });
-    wait_until(rt_, "the copy of " + sub + " to finish", [&] {
-        QueryResult r = view_.new_node.db().exec(sql::sync_state(sub));
-        return r.text(0, "total") != "0" && r.text(0, "pending") == "0";
-    });
-    report_progress(true);  // the end of a copy that reported on its way
-}
-
-void AddNode::discard_failed_copy(const std::string &sub) {
-    rt_.report(Level::Notice, "the earlier copy from " + args_.src_name + " failed: discarding it and copying again");
-    auto note = Journal::step_output(view_.new_node.db(), journal_.run_id(), step_no("copy_source"));
-    view_.new_node.db().exec(sql::sub_drop(sub));
-    if (note.count("before_copy")) drop_copied_objects(view_.new_node.db(), parse_text_array(note["before_copy"]));
 }
 
 void AddNode::catch_up(JsonObject &out) {
@@ -387,13 +359,14 @@ void AddNode::catch_up(JsonObject &out) {
 }
 
 void AddNode::advance_slots(JsonObject &out) {
-    // Phase 5 ended with the copy complete, so the positions are final.
-    if (view_.others.empty()) return;
-
-    QueryResult progress = view_.new_node.db().exec(sql::copy_positions(view_.other_names()));
-    for (size_t i = 0; i < progress.size(); ++i)
-        if (progress.at(i, "lsn")) state_.copy_position[progress.text(i, "origin")] = parse_lsn(progress.text(i, "lsn"));
-
+    // With the product's own copy, P_O is what the copy point proved; with
+    // Spock's sync, what Spock recorded on N (its copy is complete by now).
+    if (!own_copy()) {
+        QueryResult progress = view_.new_node.db().exec(sql::copy_positions(view_.other_names()));
+        for (size_t i = 0; i < progress.size(); ++i)
+            if (progress.at(i, "lsn"))
+                state_.copy_position[progress.text(i, "origin")] = parse_lsn(progress.text(i, "lsn"));
+    }
     std::vector<std::pair<Connection *, Query>> advances;
     for (Member &o : view_.others) {
         auto p = state_.copy_position.find(o.name);
@@ -415,92 +388,54 @@ void AddNode::advance_slots(JsonObject &out) {
     }
 }
 
-void AddNode::mirror_replication_sets(JsonObject &out) {
-    Connection &s = view_.source.db();
-    Connection &n = view_.new_node.db();
-    QueryResult src_sets = s.exec(sql::local_sets()), src_tables = s.exec(sql::local_set_tables()),
-                src_seqs = s.exec(sql::local_set_sequences());
-    QueryResult new_sets = n.exec(sql::local_sets()), new_tables = n.exec(sql::local_set_tables()),
-                new_seqs = n.exec(sql::local_set_sequences());
-
-    auto flag = [](const QueryResult &r, size_t i, const char *c) { return r.text(i, c) == "true"; };
-    std::map<std::string, size_t> existing;
-    for (size_t i = 0; i < new_sets.size(); ++i) existing[new_sets.text(i, "set_name")] = i;
-    int changes = 0;
-    for (size_t i = 0; i < src_sets.size(); ++i) {
-        const std::string set = src_sets.text(i, "set_name");
-        bool ins = flag(src_sets, i, "ins"), upd = flag(src_sets, i, "upd"), del = flag(src_sets, i, "del"),
-             trunc = flag(src_sets, i, "trunc");
-        auto e = existing.find(set);
-        if (e == existing.end()) {
-            n.exec(sql::repset_create(set, ins, upd, del, trunc));
-            ++changes;
-        } else if (new_sets.rows()[e->second] != src_sets.rows()[i]) {
-            n.exec(sql::repset_alter(set, ins, upd, del, trunc));
-            ++changes;
-        }
-    }
-
-    // Memberships keyed by (set, relation); the rest of the row must match too.
-    auto rows_by_key = [](const QueryResult &r, const char *rel) {
-        std::map<std::pair<std::string, std::string>, std::vector<Value>> m;
-        for (size_t i = 0; i < r.size(); ++i) m[{r.text(i, "set_name"), r.text(i, rel)}] = r.rows()[i];
-        return m;
-    };
-    auto want_tables = rows_by_key(src_tables, "rel"), have_tables = rows_by_key(new_tables, "rel");
-    for (const auto &[key, row] : have_tables) {
-        auto w = want_tables.find(key);
-        if (w == want_tables.end() || w->second != row) {
-            n.exec(sql::repset_remove_table(key.first, key.second));
-            ++changes;
-        }
-    }
-    for (size_t i = 0; i < src_tables.size(); ++i) {
-        std::pair<std::string, std::string> key{src_tables.text(i, "set_name"), src_tables.text(i, "rel")};
-        auto h = have_tables.find(key);
-        if (h != have_tables.end() && h->second == src_tables.rows()[i]) continue;
-        n.exec(sql::repset_add_table(key.first, key.second, src_tables.at(i, "att_list"), src_tables.at(i, "row_filter")));
-        ++changes;
-    }
-    auto want_seqs = rows_by_key(src_seqs, "seq"), have_seqs = rows_by_key(new_seqs, "seq");
-    for (const auto &[key, row] : have_seqs)
-        if (!want_seqs.count(key)) {
-            n.exec(sql::repset_remove_seq(key.first, key.second));
-            ++changes;
-        }
-    for (const auto &[key, row] : want_seqs)
-        if (!have_seqs.count(key)) {
-            n.exec(sql::repset_add_seq(key.first, key.second));
-            ++changes;
-        }
-
-    // Changes made on S while we copied are reported, not fatal: the
-    // operator decides whether N should follow them.
-    QueryResult again_sets = s.exec(sql::local_sets()), again_tables = s.exec(sql::local_set_tables());
-    if (again_sets.rows() != src_sets.rows() || again_tables.rows() != src_tables.rows())
-        rt_.report(Level::Warning,
-                   "replication sets of \"" + args_.src_name + "\" changed while they were being mirrored",
-                   "Compare spock.replication_set_table on \"" + args_.src_name + "\" and \"" + args_.new_name +
-                       "\" and adjust the new node by hand.");
-    out.add("sets", static_cast<long long>(src_sets.size()))
-        .add("tables", static_cast<long long>(src_tables.size()))
-        .add("sequences", static_cast<long long>(src_seqs.size()))
-        .add("changes", changes);
+void AddNode::mirror_sets(JsonObject &out) {
+    MirrorOutcome m = mirror_replication_sets(rt_, view_.source, view_.new_node);
+    out.add("sets", static_cast<long long>(m.sets))
+        .add("tables", static_cast<long long>(m.tables))
+        .add("sequences", static_cast<long long>(m.sequences))
+        .add("changes", m.changes);
     detail("replication sets mirrored from " + args_.src_name,
-           std::to_string(src_sets.size()) + " sets, " + std::to_string(src_tables.size()) + " table memberships, " +
-               std::to_string(changes) + " changes");
+           std::to_string(m.sets) + " sets, " + std::to_string(m.tables) + " table memberships, " +
+               std::to_string(m.changes) + " changes");
 }
 
 void AddNode::enable_other_subscriptions(JsonObject &out) {
-    if (view_.others.empty()) return;
     std::vector<std::string> subs;
     for (Member &o : view_.others) subs.push_back(subscription_name(o.name, args_.new_name));
-    // One statement for all: Spock's manager on N starts their apply workers
-    // one after another, which takes a while per worker; the next phase runs
-    // meanwhile, and phase 11 waits for them. Only disabled ones are enabled:
-    // enabling an enabled subscription restarts its worker.
+    if (own_copy()) subs.push_back(subscription_name(args_.src_name, args_.new_name));
+    // One statement for all; only disabled ones are enabled (enabling an
+    // enabled subscription restarts its worker).
     QueryResult enabled = view_.new_node.db().exec(sql::enable_disabled(subs));
     for (size_t i = 0; i < enabled.size(); ++i) out.add(enabled.text(i, "sub_name"), "enabled");
+    help_workers_start();
+}
+
+void AddNode::help_workers_start() {
+    // Spock's manager on N starts one apply worker at a time and, after
+    // each, sleeps on its latch for up to a second (or, when our enabling
+    // commit woke it mid-wait, for spock.restart_delay_default) although the
+    // worker attached long before; nothing else sets its latch. Its latch is
+    // set as soon as a worker it started has attached, and while an enabled
+    // subscription still has none.
+    Connection &n = view_.new_node.db();
+    std::string last_workers;
+    const int64_t deadline = rt_.now_ms() + rt_.sync_timeout_ms();
+    for (int delay = 2;; delay = std::min(delay * 2, 20)) {
+        QueryResult w = n.exec(sql::apply_workers());
+        if (w.text(0, "missing", "0") == "0") return;
+        const std::string manager = w.text(0, "manager");
+        if (!manager.empty()) {
+            const std::string workers = w.text(0, "workers");
+            if (workers != last_workers || delay >= 20) rt_.wake_local_process(std::stoi(manager));
+            last_workers = workers;
+        }
+        if (rt_.now_ms() >= deadline)
+            throw UserError("timed out after " + std::to_string(rt_.sync_timeout_ms() / 1000) +
+                                " s waiting for Spock's apply workers on node \"" + args_.new_name + "\" to start",
+                            "Subscriptions without a worker: " + w.text(0, "without", "?"),
+                            "Check that node's log; calling spock.add_node again resumes the run.");
+        rt_.sleep_ms(delay);
+    }
 }
 
 void AddNode::create_reverse_subscriptions(JsonObject &out) {
@@ -526,14 +461,18 @@ void AddNode::confirm(JsonObject &out) {
     all.push_back(&view_.new_node);
     wait_replicating(rt_, all, {});
 
-    // Every O -> N path delivers: the e_O of phase 3 first (the protocol's
-    // own check), then a fresh event on each O. N's own changes reach every node.
-    std::vector<Member *> others;
-    for (Member &o : view_.others) others.push_back(&o);
+    // Every path into N delivers: the e_O of phase 3 first (the protocol's
+    // own check), then a fresh event on each O and on S. N's own changes
+    // reach every node.
+    std::vector<Member *> existing = view_.existing();
     wait_applied(rt_, {&view_.new_node}, state_.slot_sync_lsn);
-    for (const auto &[name, lsn] : sync_and_wait(rt_, others, view_.new_node)) out.add(name, format_lsn(lsn));
+    for (const auto &[name, lsn] : sync_and_wait(rt_, existing, view_.new_node)) out.add(name, format_lsn(lsn));
     Lsn n_event = lsn_of(view_.new_node.db().exec(sql::sync_event()).scalar());
-    wait_applied(rt_, view_.existing(), {{args_.new_name, n_event}});
+    wait_applied(rt_, existing, {{args_.new_name, n_event}});
+
+    // The membership as every member sees it now: a full mesh, and no
+    // member this run did not take part with.
+    require_all(check_full_mesh(rt_, all));
 
     std::vector<QueryResult> statuses = rt_.exec_all(same_query(all, sql::subscription_status()));
     size_t total = 0;
@@ -553,6 +492,15 @@ void AddNode::confirm(JsonObject &out) {
                "lag " + args_.src_name + " -> " + args_.new_name + ": " + lag_text + "; took " +
                    std::to_string(rt_.now_ms() - started_ms_) + " ms");
     out.add("nodes", static_cast<long long>(all.size())).add("subscriptions", static_cast<long long>(total));
+}
+
+void AddNode::verify_data_step(JsonObject &out) {
+    std::vector<Member *> existing = view_.existing();
+    VerifyOutcome v = verify_against_source(rt_, view_.source, view_.new_node, existing);
+    out.add("tables", v.tables).add("ranges", v.ranges).add("rows", v.rows).add("rounds", v.rounds);
+    detail("the new node equals " + args_.src_name + " table by table",
+           std::to_string(v.tables) + " tables, " + std::to_string(v.rows) + " rows in " + std::to_string(v.ranges) +
+               " key ranges, " + std::to_string(v.rounds) + " round(s), " + std::to_string(v.took_ms) + " ms");
 }
 
 }  // namespace zodan

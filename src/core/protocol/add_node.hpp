@@ -1,8 +1,10 @@
-// spock.add_node: the zero-downtime join of zodan-protocol.md, step by step.
+// spock.add_node: the zero-downtime join of docs/protocol.md, step by step.
 //
 // Each step is a named unit with explicit inputs (the cluster view and the
 // outputs of earlier steps, held in AddNodeState) and outputs (recorded in
-// the journal on N as the step completes).
+// the journal on N, keyed by the step's name, as the step completes). The
+// steps are the table AddNode::kSteps in add_node.cpp; the copy's steps are
+// in add_node_copy.cpp.
 #pragma once
 
 #include <map>
@@ -17,14 +19,16 @@
 
 namespace zodan {
 
-
 // What the steps hand to each other.
 struct AddNodeState {
-    std::map<std::string, std::string> slot_of;    // O -> slot on O for sub_O_N
-    std::map<std::string, Lsn> slot_sync_lsn;      // O -> e_O (step 3)
-    Lsn source_sync_lsn = 0;                       // e_S (step 6)
-    std::map<std::string, Lsn> copy_position;      // O -> P_O (step 7)
-    std::vector<std::string> skip_schema;          // step 5
+    std::string copy_method;                       // "zodan" or "spock", fixed when the run begins
+    std::map<std::string, std::string> slot_of;    // X -> slot on X serving sub_X_N (O, and S for the zodan copy)
+    std::map<std::string, Lsn> slot_sync_lsn;      // O -> e_O (prepare_other_nodes)
+    Lsn source_sync_lsn = 0;                       // e_S (catch_up, Spock's copy)
+    std::map<std::string, Lsn> copy_position;      // O -> P_O
+    Lsn copy_start = 0;                            // C: where the copy's S -> N stream starts (zodan copy)
+    std::vector<std::string> skip_schema;          // copy_source
+    std::vector<std::string> members;              // S and every O, as the run found them
 };
 
 // Fingerprint of the arguments that identify a run (a retry must repeat them).
@@ -34,48 +38,63 @@ class AddNode {
 public:
     AddNode(Runtime &rt, AddNodeArgs args);
     void run();
-    // A step's journal number: its row in kSteps, the table of the steps
-    // (add_node.cpp). Throws std::logic_error for an unknown name.
-    static int step_no(const std::string &step_name);
+    // The names of the steps, in order.
+    static std::vector<std::string> step_names();
 
 private:
     struct Step;
     static const Step kSteps[];
-    void run_step(int no, const Step &step);
+    void run_step(int order, const Step &step);
+    // Why a step has nothing to do in this run, or "".
+    std::string nothing_to_do(const Step &step) const;
     void check_versions_step(JsonObject &out);
     void check_preconditions_step(JsonObject &out);
     void create_node(JsonObject &out);
     void prepare_other_nodes(JsonObject &out);
     void sync_source(JsonObject &out);
-    void copy_source(JsonObject &out);
+    void copy_source(JsonObject &out);  // add_node_copy.cpp, with the two ways of copying
     void catch_up(JsonObject &out);
     void advance_slots(JsonObject &out);
-    void mirror_replication_sets(JsonObject &out);
+    void mirror_sets(JsonObject &out);
     void enable_other_subscriptions(JsonObject &out);
     void create_reverse_subscriptions(JsonObject &out);
     void confirm(JsonObject &out);
+    void verify_data_step(JsonObject &out);
 
+    // The copy (add_node_copy.cpp).
+    void copy_with_own_copy_point(JsonObject &out);
+    void copy_with_spock_sync(JsonObject &out);
+    void discard_earlier_copy();
+    void wait_for_spock_copy(const std::string &sub);
+    void report_copy(const struct CopySample &sample);
+
+    // Discovers the cluster and takes the join lock on every member; again
+    // when the membership changed meanwhile.
+    void discover_and_lock();
     std::vector<std::string> local_set_names(Member &node);
     bool has_subscription(Member &node, const std::string &name);
     // Takes over an unfinished earlier run, or refuses; false when there is none.
     bool resume_earlier_run(const std::string &fingerprint);
     void restore_outputs();
     void pause_here(const std::string &step);
-    // Step 5 again after its copy failed: the subscription and what it copied go first.
-    void discard_failed_copy(const std::string &sub);
-    // Until the copy into N is complete (Spock's initial sync of `sub`).
-    void wait_for_copy(const std::string &sub);
+    // Spock's manager on N starts the apply workers of the enabled
+    // subscriptions one at a time; it is woken as each one attaches.
+    void help_workers_start();
     void detail(const std::string &message, const std::string &detail_text = "");
+    Member *member(const std::string &name);
+    bool own_copy() const { return state_.copy_method == "zodan"; }
 
     Runtime &rt_;
     AddNodeArgs args_;
     ClusterView view_;
     AddNodeState state_;
     Journal journal_;
-    std::set<int> done_earlier_;     // steps an earlier call of this run finished
-    std::set<int> started_earlier_;  // steps an earlier call of this run began
+    std::set<std::string> done_earlier_;     // steps an earlier call of this run finished
+    std::set<std::string> started_earlier_;  // steps an earlier call of this run began
     int64_t started_ms_ = 0;
     int64_t copy_started_ms_ = 0;  // when this call started or found the copy
+    int64_t next_copy_report_ms_ = 0;
+    bool copy_reported_ = false, copy_reported_complete_ = false;
 };
 
 }  // namespace zodan

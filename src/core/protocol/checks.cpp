@@ -253,6 +253,35 @@ CheckResult check_tables_match(Runtime &rt, ClusterView &view) {
                   "Compare those tables on both nodes; spock.remove_node and a new add start the node afresh.");
 }
 
+std::vector<CheckResult> check_full_mesh(Runtime &rt, const std::vector<Member *> &members) {
+    std::set<std::string> names;
+    for (const Member *m : members) names.insert(m->name);
+    std::vector<QueryResult> known = on_each(rt, members, sql::nodes_with_dsn());
+    std::vector<QueryResult> subs = on_each(rt, members, sql::subscription_status());
+    std::vector<CheckResult> out;
+    for (size_t i = 0; i < members.size(); ++i) {
+        const std::string me = members[i]->name, check = "mesh seen from " + me;
+        std::vector<std::string> strangers, missing;
+        for (const std::string &n : column(known[i], "node_name"))
+            if (!names.count(n)) strangers.push_back(n);
+        std::set<std::string> providers;
+        for (const std::string &p : column(subs[i], "provider_node")) providers.insert(p);
+        for (const std::string &n : names)
+            if (n != me && !providers.count(n)) missing.push_back(n);
+        if (!strangers.empty())
+            out.push_back(failed(check, "node \"" + me + "\" knows node(s) " + join(strangers) +
+                                            " that took no part in this join",
+                                 "Another add or remove ran at the same time. Check that run, then run "
+                                 "spock.health_check('post') and add the missing paths."));
+        else if (!missing.empty())
+            out.push_back(failed(check, "node \"" + me + "\" has no subscription from " + join(missing),
+                                 "The mesh is incomplete; call spock.add_node again to finish the join."));
+        else
+            out.push_back(pass(check));
+    }
+    return out;
+}
+
 void require_all(const std::vector<CheckResult> &results) {
     std::vector<const CheckResult *> failures;
     for (const CheckResult &r : results)

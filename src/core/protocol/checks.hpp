@@ -27,6 +27,10 @@ CheckResult check_subscriptions_enabled(Runtime &rt, ClusterView &view);
 CheckResult check_tables_match(Runtime &rt, ClusterView &view);
 std::vector<CheckResult> check_joined(Runtime &rt, ClusterView &view);
 
+// Every member subscribes to every other one, and no member knows of a node
+// outside `members` (one that joined while this run did not look).
+std::vector<CheckResult> check_full_mesh(Runtime &rt, const std::vector<Member *> &members);
+
 // Throws a UserError for the first failed check, listing the others in DETAIL.
 void require_all(const std::vector<CheckResult> &results);
 

@@ -16,6 +16,19 @@ bool drop_slot_if_exists(Runtime &rt, Connection &node, const std::string &slot)
     return true;
 }
 
+void stop_and_drop_subscription(Runtime &rt, Connection &node, const std::string &sub) {
+    node.exec(sql::sub_disable(sub));
+    const int64_t give_up = rt.now_ms() + 5000;
+    wait_until(rt, "the worker of " + sub + " on node \"" + node.node() + "\" to stop", [&] {
+        if (node.exec(sql::subscription_workers(sub)).text(0, "n") == "0") return true;
+        // A worker that does not notice the disable (stuck on a lock) is
+        // ended: its subscription is going anyway.
+        if (rt.now_ms() >= give_up) node.exec(sql::terminate_subscription_workers(sub));
+        return false;
+    });
+    node.exec(sql::sub_drop(sub));
+}
+
 std::vector<std::string> objects_before_copy(Connection &node) {
     QueryResult r = node.exec(sql::user_objects());
     std::vector<std::string> out;

@@ -13,6 +13,13 @@ namespace zodan {
 // it first. Returns true when there was one.
 bool drop_slot_if_exists(Runtime &rt, Connection &node, const std::string &slot);
 
+// Drops a subscription without Spock's sub_drop trap: sub_drop deletes the
+// subscription's rows and then waits for its worker to exit, while a worker
+// updating those rows (a copy running or just failed) waits for sub_drop's
+// transaction: both forever. So the worker is stopped first (sub_disable,
+// committed), its exit waited for (and forced after a while), then dropped.
+void stop_and_drop_subscription(Runtime &rt, Connection &node, const std::string &sub);
+
 // What is on a node before a copy: its user objects as "kind:oid"
 // (sql::user_objects), to tell later what the copy brought.
 std::vector<std::string> objects_before_copy(Connection &node);

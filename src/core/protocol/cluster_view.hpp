@@ -12,7 +12,10 @@ namespace zodan {
 struct AddNodeArgs {
     std::string src_name, src_dsn, new_name, new_dsn;
     bool verbose = false;
-    std::string location = "NY", country = "USA", info_json = "{}";
+    // As the caller gave them: NULL stays NULL (the SQL defaults are the
+    // published procedure's).
+    Value location, country;
+    std::string info_json = "{}";
 };
 
 struct ClusterView {

@@ -26,7 +26,21 @@ struct CopySample {
     long long bytes_done = 0, bytes_total = 0;
     double bytes_per_second = 0;  // since the first sample
     long long seconds_left = -1;  // -1: not known yet
+    // The share done, when bytes_done and bytes_total measure different
+    // things (bytes streamed against the source's table sizes); -1: use
+    // bytes_done / bytes_total.
+    double fraction = -1;
 };
+
+// The product's own copy: bytes streamed per job (exact) against each
+// job's table size on the source (an estimate of what it will stream). A
+// table counts as done once all its jobs are done.
+struct StreamedJob {
+    std::string table;
+    long long estimated_bytes = 0, streamed_bytes = 0;
+    bool done = false;
+};
+CopySample sample_streams(const std::vector<StreamedJob> &jobs, int64_t started_ms, int64_t now_ms);
 
 class CopyProgress {
 public:

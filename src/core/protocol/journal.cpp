@@ -30,10 +30,13 @@ std::optional<PriorRun> Journal::latest(Connection &node, const std::string &ope
          "SELECT r.run_id::text AS run_id, r.state, r.src_node_name::text AS src_name, "
          "r.new_node_name::text AS new_name, "
          "(r.args_fingerprint = $2)::text AS same_args, coalesce(r.backend_pid, 0)::text AS pid, "
-         "EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity a WHERE a.pid = r.backend_pid "
-         "        AND a.backend_start = r.backend_start)::text AS alive, "
-         "(SELECT string_agg(step_no::text, ',') FROM spock.zodan_steps s WHERE s.run_id = r.run_id) AS started, "
-         "(SELECT string_agg(step_no::text, ',') FROM spock.zodan_steps s WHERE s.run_id = r.run_id "
+         // Alive: a session holds the join lock here (pg_locks shows it to
+         // every role, unlike pg_stat_activity's details).
+         "EXISTS (SELECT 1 FROM pg_catalog.pg_locks l WHERE l.locktype = 'advisory' AND l.granted "
+         "        AND l.classid = pg_catalog.hashtext('zodan')::oid AND l.objid = 1 AND l.objsubid = 2 "
+         "        AND l.pid <> pg_catalog.pg_backend_pid())::text AS alive, "
+         "(SELECT pg_catalog.string_agg(step_name, ',') FROM spock.zodan_steps s WHERE s.run_id = r.run_id) AS started, "
+         "(SELECT pg_catalog.string_agg(step_name, ',') FROM spock.zodan_steps s WHERE s.run_id = r.run_id "
          "   AND s.state = 'done') AS done "
          "FROM spock.zodan_runs r WHERE r.operation = $1 ORDER BY r.run_id DESC LIMIT 1",
          {operation, args_fingerprint}});
@@ -47,12 +50,12 @@ std::optional<PriorRun> Journal::latest(Connection &node, const std::string &ope
     p.alive = r.text(0, "alive") == "true";
     p.backend_pid = std::stoi(r.text(0, "pid"));
     auto parse_set = [](const std::string &csv) {
-        std::set<int> out;
+        std::set<std::string> out;
         size_t start = 0;
         while (start < csv.size()) {
             size_t end = csv.find(',', start);
             if (end == std::string::npos) end = csv.size();
-            out.insert(std::stoi(csv.substr(start, end - start)));
+            out.insert(csv.substr(start, end - start));
             start = end + 1;
         }
         return out;
@@ -62,14 +65,15 @@ std::optional<PriorRun> Journal::latest(Connection &node, const std::string &ope
     return p;
 }
 
-std::map<std::string, std::string> Journal::step_output(Connection &node, int64_t run_id, int step_no) {
+std::map<std::string, std::string> Journal::step_output(Connection &node, int64_t run_id,
+                                                        const std::string &step_name) {
     QueryResult r = node.exec(
         {"read a step's output",
          "SELECT e.key || coalesce('.' || f.key, '') AS key, coalesce(f.value, e.value #>> '{}') AS value "
          "FROM spock.zodan_steps s, jsonb_each(s.output) e "
          "LEFT JOIN LATERAL jsonb_each_text(CASE WHEN jsonb_typeof(e.value) = 'object' THEN e.value END) f ON true "
-         "WHERE s.run_id = $1::bigint AND s.step_no = $2::int",
-         {id(run_id), std::to_string(step_no)}});
+         "WHERE s.run_id = $1::bigint AND s.step_name = $2",
+         {id(run_id), step_name}});
     std::map<std::string, std::string> out;
     for (size_t i = 0; i < r.size(); ++i) out[r.text(i, "key")] = r.text(i, "value");
     return out;
@@ -108,39 +112,39 @@ void Journal::resume(Connection &new_node, int64_t run_id, int backend_pid) {
     conn_ = &new_node;
 }
 
-void Journal::step_started(int step_no, const std::string &step_name) {
+void Journal::step_started(const std::string &step_name, int order) {
     if (!conn_) return;
     conn_->exec({"record a step start",
                  "INSERT INTO spock.zodan_steps (run_id, step_no, step_name, state, started_at) "
                  "VALUES ($1::bigint, $2::int, $3, 'running', clock_timestamp()) "
-                 "ON CONFLICT (run_id, step_no) DO UPDATE SET state = 'running', started_at = clock_timestamp(), "
-                 "finished_at = NULL, error = NULL",
-                 {id(run_id_), std::to_string(step_no), step_name}});
+                 "ON CONFLICT (run_id, step_name) DO UPDATE SET state = 'running', step_no = EXCLUDED.step_no, "
+                 "started_at = clock_timestamp(), finished_at = NULL, error = NULL",
+                 {id(run_id_), std::to_string(order), step_name}});
 }
 
-void Journal::step_done(int step_no, const std::string &output_json) {
+void Journal::step_done(const std::string &step_name, const std::string &output_json) {
     if (!conn_) return;
     conn_->exec({"record a step end",
                  "UPDATE spock.zodan_steps SET state = 'done', finished_at = clock_timestamp(), "
                  "output = coalesce(output, '{}') || $3::jsonb "
-                 "WHERE run_id = $1::bigint AND step_no = $2::int",
-                 {id(run_id_), std::to_string(step_no), output_json}});
+                 "WHERE run_id = $1::bigint AND step_name = $2",
+                 {id(run_id_), step_name, output_json}});
 }
 
-void Journal::step_note(int step_no, const std::string &output_json) {
+void Journal::step_note(const std::string &step_name, const std::string &output_json) {
     if (!conn_) return;
     conn_->exec({"record a step's progress",
                  "UPDATE spock.zodan_steps SET output = coalesce(output, '{}') || $3::jsonb "
-                 "WHERE run_id = $1::bigint AND step_no = $2::int",
-                 {id(run_id_), std::to_string(step_no), output_json}});
+                 "WHERE run_id = $1::bigint AND step_name = $2",
+                 {id(run_id_), step_name, output_json}});
 }
 
-void Journal::step_failed(int step_no, const std::string &error) {
+void Journal::step_failed(const std::string &step_name, const std::string &error) {
     if (!conn_) return;
     conn_->exec({"record a step failure",
                  "UPDATE spock.zodan_steps SET state = 'failed', finished_at = clock_timestamp(), error = $3 "
-                 "WHERE run_id = $1::bigint AND step_no = $2::int",
-                 {id(run_id_), std::to_string(step_no), error}});
+                 "WHERE run_id = $1::bigint AND step_name = $2",
+                 {id(run_id_), step_name, error}});
 }
 
 void Journal::finish(bool ok, const std::string &error) {

@@ -22,22 +22,28 @@ struct PriorRun {
     bool same_arguments = false;  // fingerprint equals the current call's
     bool alive = false;           // its session still runs
     int backend_pid = 0;
-    std::set<int> started_steps;  // steps with a row (done or not)
-    std::set<int> done_steps;
+    std::set<std::string> started_steps;  // steps with a row (done or not), by name
+    std::set<std::string> done_steps;
 
     // Changed the cluster (got past the checks) and did not finish.
     bool unfinished() const {
-        return (state == "running" || state == "failed") && started_steps.upper_bound(1) != started_steps.end();
+        if (state != "running" && state != "failed") return false;
+        for (const std::string &s : started_steps)
+            if (s != "check_versions" && s != "check_preconditions") return true;
+        return false;
     }
 };
 
 class Journal {
 public:
-    // The latest run of `operation` recorded on this node, if any.
+    // The latest run of `operation` recorded on this node, if any. It is
+    // alive while a session holds the join lock on this node (the lock of
+    // a running call: see join_lock.hpp).
     static std::optional<PriorRun> latest(Connection &node, const std::string &operation,
                                           const std::string &args_fingerprint);
-    // Outputs of one finished step as (key, text) pairs, nested objects flattened "key.field".
-    static std::map<std::string, std::string> step_output(Connection &node, int64_t run_id, int step_no);
+    // Outputs of one step as (key, text) pairs, nested objects flattened "key.field".
+    static std::map<std::string, std::string> step_output(Connection &node, int64_t run_id,
+                                                          const std::string &step_name);
     static void set_state(Connection &node, int64_t run_id, const std::string &state);
 
     // Starts a run record.
@@ -46,14 +52,14 @@ public:
                const std::string &args_fingerprint, int backend_pid);
     // Takes over an unfinished run for this session.
     void resume(Connection &new_node, int64_t run_id, int backend_pid);
-    bool active() const { return conn_ != nullptr; }
     int64_t run_id() const { return run_id_; }
 
-    void step_started(int step_no, const std::string &step_name);
-    void step_done(int step_no, const std::string &output_json);
+    // A step is known by its name; `order` is only where it shows.
+    void step_started(const std::string &step_name, int order);
+    void step_done(const std::string &step_name, const std::string &output_json);
     // Records part of a step's output before the step ends (merged into what is there).
-    void step_note(int step_no, const std::string &output_json);
-    void step_failed(int step_no, const std::string &error);
+    void step_note(const std::string &step_name, const std::string &output_json);
+    void step_failed(const std::string &step_name, const std::string &error);
     void finish(bool ok, const std::string &error = "");
 
 private:

@@ -56,8 +56,8 @@ void RemoveNode::run() {
     if (target_) {
         clean_target();
         if (prior && prior->unfinished()) {
-            auto copy_note = Journal::step_output(target_->db(), prior->run_id, AddNode::step_no("copy_source"));
-            if (prior->started_steps.count(AddNode::step_no("copy_source")) && copy_note.count("before_copy"))
+            auto copy_note = Journal::step_output(target_->db(), prior->run_id, "copy_source");
+            if (prior->started_steps.count("copy_source") && copy_note.count("before_copy"))
                 for (const std::string &stmt : drop_copied_objects(target_->db(), parse_text_array(copy_note["before_copy"])))
                     note(args_.target_name, stmt.substr(0, stmt.find(" CASCADE")));
             Journal::set_state(target_->db(), prior->run_id, "rolled_back");

@@ -13,6 +13,9 @@ namespace zodan {
 struct RemoveNodeArgs {
     std::string target_name, target_dsn;
     bool verbose = true;
+    // Roll back even a new node that was written to since its copy (what
+    // was written goes with it).
+    bool force = false;
 };
 
 class RemoveNode {

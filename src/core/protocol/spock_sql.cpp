@@ -1,5 +1,7 @@
 #include "core/protocol/spock_sql.hpp"
 
+#include <stdexcept>
+
 #include "core/text/sql_quote.hpp"
 
 namespace zodan::sql {
@@ -122,8 +124,8 @@ Query schemas_to_skip() {
             {}};
 }
 
-Query node_create(const std::string &name, const std::string &dsn, const std::string &location,
-                  const std::string &country, const std::string &info_json) {
+Query node_create(const std::string &name, const std::string &dsn, const Value &location, const Value &country,
+                  const std::string &info_json) {
     return {"create node " + name, "SELECT spock.node_create($1, $2, $3, $4, $5::jsonb) AS node_id",
             {name, dsn, location, country, info_json}};
 }
@@ -313,6 +315,43 @@ Query sub_drop(const std::string &name) {
     return {"drop subscription " + name, "SELECT spock.sub_drop($1, true)", {name}};
 }
 
+Query sub_disable(const std::string &name) {
+    return {"disable subscription " + name,
+            "SELECT spock.sub_disable(s.sub_name, true) FROM spock.subscription s WHERE s.sub_name = $1 AND s.sub_enabled",
+            {name}};
+}
+
+// Spock names its workers' sessions (application_name) "spock apply
+// <database oid>:<subscription id>" and "spock sync <table> <oid>:<id>".
+static const char *kWorkersOf =
+    "FROM pg_catalog.pg_stat_activity a, spock.subscription s WHERE s.sub_name = $1 "
+    "AND a.application_name LIKE 'spock %' AND a.application_name LIKE pg_catalog.format('%% %s:%s', "
+    "(SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()), s.sub_id)";
+
+Query subscription_workers(const std::string &name) {
+    return {"look for the workers of " + name, std::string("SELECT count(*) AS n ") + kWorkersOf, {name}};
+}
+
+Query terminate_subscription_workers(const std::string &name) {
+    return {"stop the workers of " + name, std::string("SELECT pg_catalog.pg_terminate_backend(a.pid) ") + kWorkersOf,
+            {name}};
+}
+
+Query apply_workers() {
+    return {"look at the apply workers",
+            "WITH db AS (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()), "
+            "w AS (SELECT a.pid, a.application_name FROM pg_catalog.pg_stat_activity a, db "
+            "  WHERE a.application_name LIKE pg_catalog.format('spock apply %s:%%', db.oid)), "
+            "lacking AS (SELECT s.sub_name FROM spock.subscription s, db WHERE s.sub_enabled AND NOT EXISTS "
+            "  (SELECT 1 FROM w WHERE w.application_name = pg_catalog.format('spock apply %s:%s', db.oid, s.sub_id))) "
+            "SELECT (SELECT a.pid::text FROM pg_catalog.pg_stat_activity a, db "
+            "   WHERE a.application_name = pg_catalog.format('spock manager %s', db.oid) LIMIT 1) AS manager, "
+            "(SELECT pg_catalog.string_agg(w.pid::text, ',' ORDER BY w.pid) FROM w) AS workers, "
+            "(SELECT count(*) FROM lacking)::text AS missing, "
+            "(SELECT pg_catalog.string_agg(sub_name::text, ', ' ORDER BY sub_name) FROM lacking) AS without",
+            {}};
+}
+
 Query subscription_exists(const std::string &name) {
     return {"look up subscription " + name, "SELECT count(*) AS n FROM spock.subscription WHERE sub_name = $1", {name}};
 }
@@ -485,6 +524,210 @@ Query lag_from(const std::string &origin) {
             "greatest(replication_lag, interval '0')::text AS lag FROM spock.lag_tracker "
             "WHERE origin_name = $1",
             {origin}};
+}
+
+}  // namespace zodan::sql
+
+namespace zodan::sql {
+
+namespace {
+
+// Names inlined into simple-protocol statements (replication commands take
+// no parameters) must be plain: Spock's slot names and our origin names are.
+const std::string &plain_name(const std::string &name) {
+    if (name.empty() || name.size() > 63) throw std::invalid_argument("unusable name \"" + name + "\"");
+    for (char c : name)
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+            throw std::invalid_argument("unusable name \"" + name + "\"");
+    return name;
+}
+
+const std::string &snapshot_id(const std::string &id) {
+    if (id.empty() || id.size() > 64) throw std::runtime_error("unexpected snapshot name from the source");
+    for (char c : id)
+        if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') || c == '-'))
+            throw std::runtime_error("unexpected snapshot name from the source");
+    return id;
+}
+
+}  // namespace
+
+Query pause_timeout_seconds() {
+    return {"read spock.pause_timeout",
+            "SELECT coalesce(pg_catalog.current_setting('spock.pause_timeout', true), '10') AS seconds", {}};
+}
+
+Query pause_apply_workers() { return {"pause the apply workers", "SELECT spock.pause_apply_workers()", {}}; }
+
+Query resume_apply_workers() { return {"resume the apply workers", "SELECT spock.resume_apply_workers()", {}}; }
+
+Query transactions_holding_xids(int min_seconds) {
+    return {"list long transactions",
+            "SELECT a.pid::text AS pid, pg_catalog.format('application %s, database %s, user %s', "
+            "  coalesce(nullif(a.application_name, ''), '?'), coalesce(a.datname::text, '?'), "
+            "  coalesce(a.usename::text, '?')) AS what, "
+            "  pg_catalog.floor(extract(epoch FROM pg_catalog.clock_timestamp() - a.xact_start))::bigint::text AS seconds "
+            "FROM pg_catalog.pg_stat_activity a "
+            "WHERE a.backend_xid IS NOT NULL AND a.pid <> pg_catalog.pg_backend_pid() "
+            "AND a.xact_start < pg_catalog.clock_timestamp() - pg_catalog.make_interval(secs => $1::int) "
+            "UNION ALL SELECT NULL, pg_catalog.format('prepared transaction %L, database %s', p.gid, p.database), "
+            "  pg_catalog.floor(extract(epoch FROM pg_catalog.clock_timestamp() - p.prepared))::bigint::text "
+            "FROM pg_catalog.pg_prepared_xacts p ORDER BY 3 DESC",
+            {std::to_string(min_seconds)}};
+}
+
+Query create_slot_exporting_snapshot(const std::string &slot) {
+    return {"create slot " + slot + " with its snapshot",
+            "CREATE_REPLICATION_SLOT \"" + plain_name(slot) + "\" LOGICAL spock_output (SNAPSHOT 'export')", {}, true};
+}
+
+Query begin_in_snapshot(const std::string &snapshot) {
+    return {"open the copy's snapshot",
+            "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET TRANSACTION SNAPSHOT '" + snapshot_id(snapshot) +
+                "'; SET LOCAL DateStyle = ISO; SET LOCAL IntervalStyle = postgres; SET LOCAL extra_float_digits = 3",
+            {}, true};
+}
+
+Query rollback() { return {"end the transaction", "ROLLBACK", {}, true}; }
+Query commit() { return {"commit the copy", "COMMIT", {}, true}; }
+
+Query copy_job_list(const std::vector<std::string> &skip_schema, int streams) {
+    return {"list the tables to copy",
+            "WITH member AS ("
+            "  SELECT t.set_reloid::oid AS relid, t.set_att_list, t.set_row_filter IS NOT NULL AS filtered, rs.set_name "
+            "  FROM spock.replication_set_table t JOIN spock.replication_set rs ON rs.set_id = t.set_id "
+            "  WHERE rs.set_nodeid = (SELECT node_id FROM spock.local_node)), "
+            "rel AS ("
+            "  SELECT m.relid, bool_or(m.filtered) AS filtered, bool_or(m.set_att_list IS NULL) AS all_columns, "
+            "    array_agg(DISTINCT m.set_name::text) AS sets, "
+            "    (SELECT array_agg(DISTINCT a) FROM member m2, unnest(m2.set_att_list) a WHERE m2.relid = m.relid) AS cols "
+            "  FROM member m GROUP BY m.relid), "
+            // A table whose ancestor is in a set too comes with the ancestor.
+            "own AS ("
+            "  SELECT r.* FROM rel r JOIN pg_catalog.pg_class c ON c.oid = r.relid "
+            "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+            "  WHERE n.nspname <> 'spock' AND n.nspname <> ALL ($1::text[]) "
+            "  AND NOT (c.relispartition AND EXISTS (SELECT 1 FROM pg_catalog.pg_partition_ancestors(r.relid) x "
+            "    WHERE x.relid <> r.relid AND x.relid IN (SELECT relid FROM rel)))), "
+            // What each COPY reads: a plain table, a partitioned table's
+            // leaves, or a filtered query over the whole of a filtered one.
+            "part AS ("
+            "  SELECT o.relid AS setrel, CASE WHEN c.relkind = 'p' AND NOT o.filtered THEN l.relid ELSE o.relid END AS relid, "
+            "    o.filtered, o.all_columns, o.cols, o.sets, c.relkind = 'p' AS partitioned "
+            "  FROM own o JOIN pg_catalog.pg_class c ON c.oid = o.relid "
+            "  LEFT JOIN LATERAL pg_catalog.pg_partition_tree(o.relid) l ON c.relkind = 'p' AND NOT o.filtered AND l.isleaf "
+            "  WHERE c.relkind <> 'p' OR o.filtered OR l.relid IS NOT NULL), "
+            "job AS ("
+            "  SELECT p.*, c.relkind, pg_catalog.pg_relation_size(p.relid) AS bytes, "
+            "    (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum) "
+            "     FROM pg_catalog.pg_attribute a WHERE a.attrelid = p.setrel AND a.attnum > 0 AND NOT a.attisdropped "
+            "     AND a.attgenerated = '' AND (p.all_columns OR a.attname::text = ANY (p.cols))) AS collist "
+            "  FROM part p JOIN pg_catalog.pg_class c ON c.oid = p.relid), "
+            "total AS (SELECT coalesce(sum(bytes), 0) AS bytes FROM job), "
+            // Large plain tables in block ranges, so that streams share them.
+            "piece AS ("
+            "  SELECT j.*, g.i, g.n FROM job j, total t, LATERAL (SELECT "
+            "    CASE WHEN j.relkind = 'r' AND NOT j.filtered AND j.bytes > 67108864 AND $2::int > 1 "
+            "      AND j.bytes * $2::int > t.bytes THEN $2::int ELSE 1 END AS n) k, "
+            "    LATERAL (SELECT i, k.n FROM generate_series(0, k.n - 1) i) g) "
+            "SELECT pg_catalog.format('%s%s', p.relid::regclass, CASE WHEN p.n > 1 THEN pg_catalog.format(' (part %s of %s)', p.i + 1, p.n) ELSE '' END) AS job, "
+            "  (p.bytes / p.n)::text AS bytes, "
+            "  CASE WHEN p.filtered THEN pg_catalog.format("
+            "      'COPY (SELECT %s FROM spock.table_data_filtered(NULL::%s, %L::regclass, %L::text[])) TO STDOUT', "
+            "      p.collist, p.setrel::regclass, p.setrel::regclass::text, p.sets) "
+            "    WHEN p.n > 1 THEN pg_catalog.format("
+            "      'COPY (SELECT %s FROM %s WHERE ctid >= ''(%s,0)''::tid%s) TO STDOUT', p.collist, p.relid::regclass, "
+            "      p.i * (p.bytes / 8192 / p.n), CASE WHEN p.i < p.n - 1 THEN "
+            "        pg_catalog.format(' AND ctid < ''(%s,0)''::tid', (p.i + 1) * (p.bytes / 8192 / p.n)) ELSE '' END) "
+            "    ELSE pg_catalog.format('COPY %s (%s) TO STDOUT', p.relid::regclass, p.collist) END AS out_sql, "
+            "  pg_catalog.format('COPY %s (%s) FROM STDIN', CASE WHEN p.filtered THEN p.setrel ELSE p.relid END::regclass, "
+            "    p.collist) AS in_sql "
+            "FROM piece p WHERE p.collist IS NOT NULL ORDER BY p.bytes / p.n DESC, 1",
+            {text_array_literal(skip_schema), std::to_string(streams)}};
+}
+
+Query sequence_values(const std::vector<std::string> &skip_schema) {
+    return {"read the sequences",
+            "SELECT pg_catalog.format('SELECT pg_catalog.setval(%L, %s, true)', "
+            "  pg_catalog.format('%I.%I', s.schemaname, s.sequencename), s.last_value) AS stmt "
+            "FROM pg_catalog.pg_sequences s WHERE s.last_value IS NOT NULL AND s.schemaname <> 'spock' "
+            "AND s.schemaname <> ALL ($1::text[]) ORDER BY 1",
+            {text_array_literal(skip_schema)}};
+}
+
+Query create_origin(const std::string &origin) {
+    return {"create origin " + origin, "SELECT pg_catalog.pg_replication_origin_create($1)", {origin}};
+}
+
+Query setup_origin_session(const std::string &origin) {
+    return {"mark the copy with origin " + origin, "SELECT pg_catalog.pg_replication_origin_session_setup($1)",
+            {origin}};
+}
+
+Query mark_copied_rows() {
+    return {"date the copied rows", "SELECT pg_catalog.pg_replication_origin_xact_setup('0/0', 'epoch')", {}};
+}
+
+Query replica_role() { return {"turn triggers off", "SET session_replication_role = replica", {}, true}; }
+
+Query begin_copy_target() { return {"begin the copy", "BEGIN", {}, true}; }
+
+Query reset_origin_session() {
+    return {"end the copy's origin",
+            "SELECT pg_catalog.pg_replication_origin_xact_reset(), pg_catalog.pg_replication_origin_session_reset()",
+            {}};
+}
+
+Query copy_origins() {
+    return {"list the copy's origins",
+            "SELECT roname::text AS roname FROM pg_catalog.pg_replication_origin WHERE roname LIKE 'zodan\\_copy\\_%' "
+            "ORDER BY 1",
+            {}};
+}
+
+Query restore_settings() {
+    return {"read the settings the restore needs",
+            "SELECT pg_catalog.string_agg(pg_catalog.format('-c %s=off', name), ' ' ORDER BY name) AS options "
+            "FROM pg_catalog.pg_settings WHERE name IN ('spock.enable_ddl_replication', 'spock.include_ddl_repset')",
+            {}};
+}
+
+}  // namespace zodan::sql
+
+namespace zodan::sql {
+
+Query verify_tables() {
+    return {"list the tables to compare",
+            "WITH rel AS (SELECT DISTINCT t.set_reloid::oid AS relid FROM spock.replication_set_table t "
+            "  JOIN spock.replication_set rs ON rs.set_id = t.set_id "
+            "  WHERE rs.set_nodeid = (SELECT node_id FROM spock.local_node)) "
+            "SELECT r.relid::regclass::text AS rel, "
+            "  greatest((SELECT coalesce(sum(greatest(c2.reltuples, 0)), 0) FROM pg_catalog.pg_partition_tree(r.relid) p "
+            "    JOIN pg_catalog.pg_class c2 ON c2.oid = p.relid), 0)::bigint::text AS rows "
+            "FROM rel r JOIN pg_catalog.pg_class c ON c.oid = r.relid "
+            "WHERE NOT (c.relispartition AND EXISTS (SELECT 1 FROM pg_catalog.pg_partition_ancestors(r.relid) x "
+            "  WHERE x.relid <> r.relid AND x.relid IN (SELECT relid FROM rel))) ORDER BY 1",
+            {}};
+}
+
+Query verify_statements(const std::string &rel, int ranges) {
+    // The range of a row is its key's hash modulo the range count; a row's
+    // own hash is that of its text form, which two nodes print alike for
+    // equal rows of tables of the same shape.
+    return {"write the comparison of " + rel,
+            "WITH k AS (SELECT coalesce((SELECT pg_catalog.string_agg(pg_catalog.format('zodan_row.%I', a.attname), ', ' "
+            "    ORDER BY array_position(i.indkey::int2[], a.attnum)) "
+            "  FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid "
+            "  AND a.attnum = ANY (i.indkey::int2[]) WHERE i.indrelid = $1::regclass AND i.indisprimary), "
+            "  'zodan_row.*') AS key), "
+            "b AS (SELECT pg_catalog.format('(((pg_catalog.hashtextextended((ROW(%s))::text, 7) %% %s) + %s) %% %s)', "
+            "  k.key, $2::int, $2::int, $2::int) AS range, k.key FROM k) "
+            "SELECT pg_catalog.format('SELECT x.range::text AS range, count(*)::text AS n, sum(x.h)::text AS hash FROM "
+            "  (SELECT %s AS range, pg_catalog.hashtextextended(zodan_row::text, 0) AS h FROM %s AS zodan_row) x "
+            "  WHERE $1::int[] IS NULL OR x.range = ANY ($1::int[]) GROUP BY 1', b.range, $1::regclass) AS sums, "
+            "pg_catalog.format('SELECT (ROW(%s))::text AS k, pg_catalog.hashtextextended(zodan_row::text, 0)::text AS h "
+            "  FROM %s AS zodan_row WHERE %s = ANY ($1::int[])', b.key, $1::regclass, b.range) AS rows FROM b",
+            {rel, std::to_string(ranges)}};
 }
 
 }  // namespace zodan::sql

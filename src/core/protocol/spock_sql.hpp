@@ -27,8 +27,8 @@ Query local_sets();                // set_name, replicate_* of the local node's 
 Query local_set_tables();          // set_name, rel, att_list, row_filter
 Query local_set_sequences();       // set_name, seq
 Query schemas_to_skip();           // schemas other than public/spock/system/extensions
-Query node_create(const std::string &name, const std::string &dsn, const std::string &location,
-                  const std::string &country, const std::string &info_json);
+Query node_create(const std::string &name, const std::string &dsn, const Value &location, const Value &country,
+                  const std::string &info_json);
 Query slot_name(const std::string &subscriber_db, const std::string &provider_node, const std::string &subscription);
 Query create_slot(const std::string &slot);
 Query slot_exists(const std::string &slot);
@@ -53,6 +53,13 @@ Query sub_create(const std::string &name, const std::string &provider_dsn, const
                  bool sync_structure, bool sync_data, bool enabled, const std::vector<std::string> &skip_schema);
 Query enable_disabled(const std::vector<std::string> &subscriptions);  // sub_name of each enabled
 Query sub_drop(const std::string &name);
+Query sub_disable(const std::string &name);
+Query subscription_workers(const std::string &name);            // n: Spock workers (apply, sync) of it
+Query terminate_subscription_workers(const std::string &name);
+// On the new node: Spock's manager of this database (pid, or none), the
+// apply workers running (pids), and how many enabled subscriptions have none
+// yet (missing; their names in `without`).
+Query apply_workers();
 Query subscription_exists(const std::string &name);   // n
 // subscriptions here whose provider or subscriber is the node named
 Query subscription_slot(const std::string &name);  // slot, when the subscription exists
@@ -78,5 +85,62 @@ Query repset_remove_table(const std::string &set, const std::string &rel);
 Query repset_add_seq(const std::string &set, const std::string &seq);
 Query repset_remove_seq(const std::string &set, const std::string &seq);
 Query lag_from(const std::string &origin);  // replication_lag_bytes, replication_lag
+
+}  // namespace zodan::sql
+
+// --- the copy point and the product's own copy (copy_point.cpp, copy_data.cpp)
+namespace zodan::sql {
+
+Query pause_timeout_seconds();  // seconds: spock.pause_timeout on this node (10 when unknown)
+Query pause_apply_workers();
+Query resume_apply_workers();
+// Sessions of this instance whose open transaction holds an xid for longer
+// than `min_seconds` (a slot creation waits for each), and prepared
+// transactions: pid, what ("application x, database d"), seconds.
+Query transactions_holding_xids(int min_seconds);
+// The replication command creating `slot` (Spock's output plugin) with an
+// exported snapshot: slot_name, consistent_point, snapshot_name, output_plugin.
+Query create_slot_exporting_snapshot(const std::string &slot);
+// On a source session: a read-only REPEATABLE READ transaction in `snapshot`.
+Query begin_in_snapshot(const std::string &snapshot);
+Query rollback();
+Query commit();
+// On the source, in the snapshot: one row per COPY to run, largest first:
+// job (table name for messages), bytes (estimate), out_sql, in_sql.
+// Tables of the local node's replication sets outside `skip_schema` and
+// spock; a partitioned table as its leaves (or, when row-filtered, as one
+// filtered query); a table larger than 1/streams of the total (and 64 MB)
+// split into block ranges.
+Query copy_job_list(const std::vector<std::string> &skip_schema, int streams);
+// On the source, in the snapshot: setval statements for its sequences.
+Query sequence_values(const std::vector<std::string> &skip_schema);
+// On the new node: a session that copies as Spock's sync does: its rows
+// marked with a replication origin of their own and the timestamp 'epoch'
+// (any later change from any node wins over them), triggers off.
+Query create_origin(const std::string &origin);
+Query setup_origin_session(const std::string &origin);
+Query mark_copied_rows();  // pg_replication_origin_xact_setup('0/0', 'epoch')
+Query replica_role();
+Query begin_copy_target();
+Query reset_origin_session();
+Query copy_origins();  // roname of origins a copy left (zodan_copy_%)
+// Settings pg_restore on the new node must run with (PGOPTIONS), as
+// "-c name=value" words: DDL replication off where Spock has it.
+Query restore_settings();
+
+}  // namespace zodan::sql
+
+// --- the post-join comparison (verify_data.cpp)
+namespace zodan::sql {
+
+// On the source: the tables of the local node's sets that the comparison
+// reads (a partitioned table whole, its partitions not again): rel, rows
+// (an estimate).
+Query verify_tables();
+// On the source, for one table cut into `ranges` key ranges, the two
+// statements it runs on both nodes, written there: sums (range, n, hash of
+// every range, or of those in $1::int[]) and rows (k, h of the rows in the
+// ranges $1::int[]). The key is the primary key, or the whole row.
+Query verify_statements(const std::string &rel, int ranges);
 
 }  // namespace zodan::sql

@@ -30,3 +30,17 @@ inline Lsn lsn_of(const Value &v) {
 }
 
 }  // namespace zodan
+
+namespace zodan {
+
+inline std::vector<std::string> split(const std::string &text, const std::string &sep) {
+    std::vector<std::string> out;
+    if (text.empty()) return out;
+    size_t start = 0;
+    for (size_t at; (at = text.find(sep, start)) != std::string::npos; start = at + sep.size())
+        out.push_back(text.substr(start, at - start));
+    out.push_back(text.substr(start));
+    return out;
+}
+
+}  // namespace zodan

@@ -1,0 +1,145 @@
+#include "core/protocol/copy_data.hpp"
+
+#include <algorithm>
+
+#include "core/protocol/spock_sql.hpp"
+#include "core/protocol/util.hpp"
+
+namespace zodan {
+
+namespace {
+
+// pg_dump reads --exclude-schema as a pattern; a quoted name is literal.
+std::string literal_pattern(const std::string &name) {
+    std::string out = "\"";
+    for (char c : name) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return out + "\"";
+}
+
+// One stream: a source session in the snapshot, a new-node session that
+// writes as the copy (its own origin, 'epoch', no triggers).
+struct Stream {
+    std::unique_ptr<Connection> from, to;
+    std::string origin;
+};
+
+void open_source_side(Connection &from, const std::string &snapshot) { from.exec(sql::begin_in_snapshot(snapshot)); }
+
+void open_target_side(Connection &to, const std::string &origin) {
+    to.exec(sql::drop_origin_if_exists(origin));
+    to.exec(sql::create_origin(origin));
+    to.exec(sql::setup_origin_session(origin));
+    to.exec(sql::mark_copied_rows());
+    to.exec(sql::replica_role());
+    to.exec(sql::begin_copy_target());
+}
+
+}  // namespace
+
+std::string copy_origin_name(int stream) { return "zodan_copy_" + std::to_string(stream); }
+
+CopyOutcome copy_at_point(Runtime &rt, ClusterView &view, CopyPoint &point, const std::vector<std::string> &skip_schema,
+                          int streams, const std::function<void(const CopySample &)> &on_progress) {
+    CopyOutcome outcome;
+    std::unique_ptr<ScratchDir> scratch = rt.scratch_dir();
+    const std::string dump = scratch->path() + "/structure.dump";
+
+    // The structure, as the snapshot has it.
+    Program pg_dump{"dump the structure of " + view.source.name, "pg_dump",
+                    {"--format=custom", "--schema-only", "--snapshot=" + point.snapshot, "--no-publications",
+                     "--no-subscriptions", "--exclude-schema=spock", "--file=" + dump},
+                    view.source.dsn, {}};
+    for (const std::string &s : skip_schema) pg_dump.args.push_back("--exclude-schema=" + literal_pattern(s));
+    rt.run_program(pg_dump);
+    // DDL replication off where Spock would otherwise queue the restore's DDL.
+    const std::string options = view.new_node.db().exec(sql::restore_settings()).text(0, "options");
+    std::vector<std::pair<std::string, std::string>> restore_env;
+    if (!options.empty()) restore_env.emplace_back("PGOPTIONS", options);
+    rt.run_program({"restore the structure on " + view.new_node.name, "pg_restore",
+                    {"--section=pre-data", "--exit-on-error", "--single-transaction", dump}, view.new_node.dsn,
+                    restore_env});
+
+    // The data. The first stream's source session lists the jobs, inside
+    // the snapshot, so the list is the snapshot's.
+    std::vector<Stream> lanes(1);
+    lanes[0].from = rt.connect(view.source.name, view.source.dsn);
+    open_source_side(*lanes[0].from, point.snapshot);
+    QueryResult list = lanes[0].from->exec(sql::copy_job_list(skip_schema, streams));
+    QueryResult sequences = lanes[0].from->exec(sql::sequence_values(skip_schema));
+    std::vector<CopyJob> jobs;
+    std::vector<StreamedJob> progress;
+    for (size_t i = 0; i < list.size(); ++i) {
+        const std::string label = list.text(i, "job");
+        jobs.push_back({label,
+                        {"copy " + label + " out", list.text(i, "out_sql"), {}, true},
+                        {"copy " + label + " in", list.text(i, "in_sql"), {}, true},
+                        std::stoll(list.text(i, "bytes", "0"))});
+        progress.push_back({label.substr(0, label.find(" (part ")), jobs.back().estimated_bytes, 0, false});
+    }
+    const int lane_count = std::max(1, std::min(streams, static_cast<int>(jobs.size())));
+    {
+        std::vector<std::pair<std::string, std::string>> wanted;
+        wanted.emplace_back(view.new_node.name, view.new_node.dsn);
+        for (int k = 1; k < lane_count; ++k) {
+            wanted.emplace_back(view.source.name, view.source.dsn);
+            wanted.emplace_back(view.new_node.name, view.new_node.dsn);
+        }
+        std::vector<std::unique_ptr<Connection>> opened = rt.connect_all(wanted);
+        lanes[0].to = std::move(opened[0]);
+        for (int k = 1; k < lane_count; ++k) {
+            Stream lane;
+            lane.from = std::move(opened[2 * k - 1]);
+            lane.to = std::move(opened[2 * k]);
+            lanes.push_back(std::move(lane));
+        }
+    }
+    std::vector<std::pair<Connection *, Query>> begins, targets;
+    for (int k = 1; k < lane_count; ++k) begins.emplace_back(lanes[k].from.get(), sql::begin_in_snapshot(point.snapshot));
+    rt.exec_all(begins);
+    for (int k = 0; k < lane_count; ++k) {
+        lanes[k].origin = copy_origin_name(k + 1);
+        open_target_side(*lanes[k].to, lanes[k].origin);
+    }
+    // Every session that needs the snapshot has it now: its exporter may go.
+    point.holder.reset();
+
+    std::vector<CopyLane> copy_lanes;
+    for (Stream &lane : lanes) copy_lanes.push_back({lane.from.get(), lane.to.get()});
+    const int64_t started = rt.now_ms();
+    rt.copy_jobs(copy_lanes, jobs, [&](const CopyState &state) {
+        for (size_t j = 0; j < progress.size(); ++j) {
+            progress[j].streamed_bytes = state.bytes[j];
+            progress[j].done = state.done[j];
+        }
+        if (on_progress) on_progress(sample_streams(progress, started, rt.now_ms()));
+    });
+    std::vector<std::pair<Connection *, Query>> commits, ends;
+    for (Stream &lane : lanes) {
+        commits.emplace_back(lane.to.get(), sql::commit());
+        ends.emplace_back(lane.from.get(), sql::rollback());
+    }
+    rt.exec_all(commits);
+    rt.exec_all(ends);
+    for (Stream &lane : lanes) {
+        lane.to->exec(sql::reset_origin_session());
+        lane.to->exec(sql::drop_origin(lane.origin));
+    }
+    for (const StreamedJob &j : progress) outcome.bytes += j.streamed_bytes;
+    outcome.jobs = static_cast<int>(jobs.size());
+    outcome.tables = sample_streams(progress, started, rt.now_ms()).tables_total;
+    outcome.streams = lane_count;
+
+    // Sequences as the snapshot saw them (pg_dump --schema-only leaves them out).
+    for (size_t i = 0; i < sequences.size(); ++i)
+        view.new_node.db().exec(sql::run_generated("set a sequence", sequences.text(i, "stmt")));
+    outcome.sequences = static_cast<int>(sequences.size());
+    lanes.clear();
+
+    // Indexes, constraints, triggers: after the data, several at once.
+    rt.run_program({"restore indexes and constraints on " + view.new_node.name, "pg_restore",
+                    {"--section=post-data", "--exit-on-error", "--jobs=" + std::to_string(std::max(1, streams)), dump},
+                    view.new_node.dsn, restore_env});
+    return outcome;
+}
+
+}  // namespace zodan

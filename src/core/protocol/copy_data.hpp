@@ -1,0 +1,34 @@
+// The product's own copy of the source S into the new node N, from the copy
+// point (copy_point.hpp): the structure from the point's snapshot
+// (pg_dump --snapshot, restored before the data), the tables over several
+// streams at once (largest first, very large ones in block ranges), the
+// sequences, then indexes and constraints (pg_restore -j). The rows are
+// written as Spock's own sync writes them: with a replication origin and the
+// timestamp 'epoch', so any later change from any node wins over them.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/protocol/cluster_view.hpp"
+#include "core/protocol/copy_point.hpp"
+#include "core/protocol/copy_progress.hpp"
+
+namespace zodan {
+
+struct CopyOutcome {
+    int tables = 0, jobs = 0, streams = 0, sequences = 0;
+    long long bytes = 0;  // streamed
+};
+
+// `streams` caps the parallel data streams; `on_progress` is called now and
+// then during the data copy. The point's snapshot holder is closed once no
+// one needs the snapshot any more.
+CopyOutcome copy_at_point(Runtime &rt, ClusterView &view, CopyPoint &point, const std::vector<std::string> &skip_schema,
+                          int streams, const std::function<void(const CopySample &)> &on_progress);
+
+// The names of the copy's own replication origins on N (one per stream).
+std::string copy_origin_name(int stream);
+
+}  // namespace zodan

@@ -1,0 +1,58 @@
+#include "core/protocol/join_lock.hpp"
+
+#include "core/protocol/util.hpp"
+
+namespace zodan {
+
+namespace {
+
+// Two-int advisory key (hashtext('zodan'), 1): pg_locks shows it as
+// classid = hashtext('zodan')::oid, objid = 1, objsubid = 2.
+Query try_lock() {
+    return {"take the join lock", "SELECT pg_catalog.pg_try_advisory_lock(pg_catalog.hashtext('zodan'), 1)::text AS got",
+            {}};
+}
+
+Query unlock() {
+    return {"release the join lock", "SELECT pg_catalog.pg_advisory_unlock(pg_catalog.hashtext('zodan'), 1)", {}};
+}
+
+Query holder() {
+    return {"find who holds the join lock",
+            "SELECT l.pid::text AS pid, coalesce(nullif(a.application_name, ''), 'a session') AS who, "
+            "  coalesce(pg_catalog.floor(extract(epoch FROM pg_catalog.clock_timestamp() - a.backend_start))::bigint::text, "
+            "  '?') AS seconds "
+            "FROM pg_catalog.pg_locks l LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid "
+            "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = pg_catalog.hashtext('zodan')::oid "
+            "AND l.objid = 1 AND l.objsubid = 2 AND l.pid <> pg_catalog.pg_backend_pid() LIMIT 1",
+            {}};
+}
+
+}  // namespace
+
+void take_join_lock(Runtime &rt, const std::vector<Member *> &members, const std::string &operation) {
+    std::vector<QueryResult> got = rt.exec_all(same_query(members, try_lock()));
+    std::vector<Member *> taken, busy;
+    for (size_t i = 0; i < members.size(); ++i) (got[i].text(0, "got") == "true" ? taken : busy).push_back(members[i]);
+    if (busy.empty()) return;
+    // Let go of what we got, so that the other run is not held up by us.
+    if (!taken.empty()) rt.exec_all(same_query(taken, unlock()));
+    Member &where = *busy.front();
+    QueryResult h = where.db().exec(holder());
+    std::string who = "another run";
+    std::string pid;
+    if (!h.empty()) {
+        who = h.text(0, "who");
+        pid = h.text(0, "pid");
+    }
+    std::vector<std::string> names;
+    for (Member *m : busy) names.push_back(m->name);
+    throw UserError("another change of the cluster's membership is running: " + who + " holds the join lock on node \"" +
+                        where.name + "\"" + (pid.empty() ? "" : " (process " + pid + ")"),
+                    "Held on " + join(names) + ". Only one add_node or remove_node may run in a cluster at a time; " +
+                        operation + " changed nothing.",
+                    "Wait for it to finish (its progress is in spock.zodan_add_node_status on the node it adds), "
+                    "then call again.");
+}
+
+}  // namespace zodan

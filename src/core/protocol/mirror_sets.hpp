@@ -1,0 +1,20 @@
+// Making the new node's replication sets exactly the source's: the sets and
+// their flags, table memberships (column lists, row filters) and sequences.
+#pragma once
+
+#include <cstddef>
+
+#include "core/protocol/member.hpp"
+
+namespace zodan {
+
+struct MirrorOutcome {
+    size_t sets = 0, tables = 0, sequences = 0;
+    int changes = 0;
+};
+
+// Changes made on the source meanwhile are reported as a WARNING, not
+// fatal: the operator decides whether the new node should follow them.
+MirrorOutcome mirror_replication_sets(Runtime &rt, Member &source, Member &new_node);
+
+}  // namespace zodan

@@ -1,0 +1,30 @@
+// Creating replication slots, and waiting for what they wait for. A logical
+// slot cannot start while a transaction holding an xid is open anywhere on
+// its node's instance (PostgreSQL waits for each); an add must then wait,
+// and say what it waits for.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/protocol/member.hpp"
+
+namespace zodan {
+
+// Until no transaction that holds an xid has been open longer than a
+// second on any of the nodes. Every zodan.progress_interval it reports
+// each one (node, process, application, how long it has been open); at
+// `deadline_ms` it fails with an error naming the oldest. `why` finishes
+// "a replication slot there cannot start before it ends".
+void wait_for_long_transactions(Runtime &rt, const std::vector<Member *> &nodes, int64_t deadline_ms,
+                                const std::string &why);
+
+// Creates each (node, slot) at once (Spock's output plugin), waiting for
+// long transactions as above. An attempt that waits more than a few seconds
+// is cancelled (PostgreSQL then drops the half-made slot) and made again
+// once the nodes have no long transaction.
+void create_slots(Runtime &rt, const std::vector<std::pair<Member *, std::string>> &slots);
+
+}  // namespace zodan

@@ -1,0 +1,227 @@
+// The copy's data streams: on each lane a COPY ... TO STDOUT on the source
+// feeds a COPY ... FROM STDIN on the new node, chunk by chunk, and all lanes
+// advance in one wait over their sockets and the latch (a cancel stops every
+// stream at once). Lanes take the next job from the queue as they finish.
+#include <chrono>
+#include <string>
+#include <vector>
+#include <tuple>
+#include <stdexcept>
+
+extern "C" {
+#include "postgres.h"
+#include "miscadmin.h"
+#include "libpq-fe.h"
+#include "storage/latch.h"
+}
+
+#include "pg/backend_runtime.hpp"
+#include "pg/call_secrets.hpp"
+#include "pg/guard.hpp"
+#include "pg/libpq_connection.hpp"
+#include "pg/wait_set.hpp"
+
+namespace zodan::pg {
+
+namespace {
+
+std::string last_error(PGconn *conn) {
+    std::string s = PQerrorMessage(conn);
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+    return s;
+}
+
+// The one result a statement ends with, once libpq has all of it.
+std::string error_of(PGresult *res, PGconn *conn) {
+    const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+    return primary ? primary : last_error(conn);
+}
+
+struct Lane {
+    LibpqConnection *from = nullptr, *to = nullptr;
+    int job = -1;
+    enum class Phase { Idle, Starting, Streaming, Flushing, Ending } phase = Phase::Idle;
+    bool out_started = false, in_started = false;
+    bool consumed = false;  // input was read since the last chunk
+    std::string pending;  // a chunk read from the source, not yet queued for the new node
+    unsigned from_events = 0, to_events = 0;
+    int from_pos = 0, to_pos = 0;
+};
+
+}  // namespace
+
+void BackendRuntime::copy_jobs(const std::vector<CopyLane> &lanes_in, const std::vector<CopyJob> &jobs,
+                               const std::function<void(const CopyState &)> &progress) {
+    std::vector<Lane> lanes(lanes_in.size());
+    for (size_t i = 0; i < lanes_in.size(); ++i) {
+        lanes[i].from = dynamic_cast<LibpqConnection *>(lanes_in[i].from);
+        lanes[i].to = dynamic_cast<LibpqConnection *>(lanes_in[i].to);
+        if (!lanes[i].from || !lanes[i].to) throw std::logic_error("copy lanes need libpq connections");
+    }
+    CopyState state;
+    state.bytes.assign(jobs.size(), 0);
+    state.done.assign(jobs.size(), false);
+    size_t next_job = 0, finished = 0;
+
+    auto fail = [&](Lane &lane, LibpqConnection *side, const std::string &why) {
+        // Both ends are mid-COPY: closed, not cancelled (their transactions go).
+        for (Lane &l : lanes) {
+            l.from->mark_broken();
+            l.to->mark_broken();
+        }
+        throw RemoteError(side->node(), "copy table " + jobs[lane.job].table, call_secrets().scrub(why));
+    };
+
+    // Advances one lane as far as it goes without blocking; sets what it waits for.
+    auto advance = [&](Lane &lane) {
+        lane.from_events = lane.to_events = 0;
+        for (;;) {
+            PGconn *src = lane.from->raw(), *dst = lane.to->raw();
+            switch (lane.phase) {
+            case Lane::Phase::Idle: {
+                if (next_job >= jobs.size()) return;
+                lane.job = static_cast<int>(next_job++);
+                const CopyJob &job = jobs[lane.job];
+                if (!PQsendQuery(src, job.out.sql.c_str())) fail(lane, lane.from, last_error(src));
+                if (!PQsendQuery(dst, job.in.sql.c_str())) fail(lane, lane.to, last_error(dst));
+                lane.out_started = lane.in_started = false;
+                lane.phase = Lane::Phase::Starting;
+                continue;
+            }
+            case Lane::Phase::Starting: {
+                // Both statements must reach their COPY state.
+                for (auto [conn, side, started] : {std::make_tuple(src, lane.from, &lane.out_started),
+                                                   std::make_tuple(dst, lane.to, &lane.in_started)}) {
+                    if (*started) continue;
+                    if (PQflush(conn) == 1) {
+                        (conn == src ? lane.from_events : lane.to_events) = WL_SOCKET_WRITEABLE;
+                        continue;
+                    }
+                    if (!PQconsumeInput(conn)) fail(lane, side, last_error(conn));
+                    if (PQisBusy(conn)) {
+                        (conn == src ? lane.from_events : lane.to_events) = WL_SOCKET_READABLE;
+                        continue;
+                    }
+                    PGresult *res = PQgetResult(conn);
+                    const ExecStatusType want = conn == src ? PGRES_COPY_OUT : PGRES_COPY_IN;
+                    const bool ok = res && PQresultStatus(res) == want;
+                    const std::string why = ok ? "" : error_of(res, conn);
+                    PQclear(res);
+                    if (!ok) fail(lane, side, why);
+                    *started = true;
+                }
+                if (!(lane.out_started && lane.in_started)) return;
+                lane.phase = Lane::Phase::Streaming;
+                continue;
+            }
+            case Lane::Phase::Streaming: {
+                if (!lane.pending.empty()) {
+                    const int put = PQputCopyData(dst, lane.pending.data(), static_cast<int>(lane.pending.size()));
+                    if (put < 0) fail(lane, lane.to, last_error(dst));
+                    if (put == 0) {
+                        lane.to_events = WL_SOCKET_WRITEABLE;
+                        return;
+                    }
+                    state.bytes[lane.job] += static_cast<long long>(lane.pending.size());
+                    lane.pending.clear();
+                    const int flushed = PQflush(dst);
+                    if (flushed < 0) fail(lane, lane.to, last_error(dst));
+                    if (flushed == 1) {
+                        lane.phase = Lane::Phase::Flushing;
+                        continue;
+                    }
+                }
+                char *buf = nullptr;
+                const int n = PQgetCopyData(src, &buf, 1);
+                if (n > 0) {
+                    lane.pending.assign(buf, static_cast<size_t>(n));
+                    PQfreemem(buf);
+                    lane.consumed = false;
+                    continue;
+                }
+                if (n == 0) {
+                    // Nothing whole buffered: read what the socket has, try
+                    // once more, then wait for it.
+                    if (!lane.consumed) {
+                        if (!PQconsumeInput(src)) fail(lane, lane.from, last_error(src));
+                        lane.consumed = true;
+                        continue;
+                    }
+                    lane.consumed = false;
+                    lane.from_events = WL_SOCKET_READABLE;
+                    return;
+                }
+                lane.consumed = false;
+                if (n == -2) fail(lane, lane.from, last_error(src));
+                // -1: the source's COPY is done; its own result follows.
+                PGresult *res = PQgetResult(src);
+                const bool ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
+                const std::string why = ok ? "" : error_of(res, src);
+                PQclear(res);
+                while (PGresult *more = PQgetResult(src)) PQclear(more);
+                if (!ok) fail(lane, lane.from, why);
+                if (PQputCopyEnd(dst, nullptr) < 0) fail(lane, lane.to, last_error(dst));
+                lane.phase = Lane::Phase::Ending;
+                continue;
+            }
+            case Lane::Phase::Flushing: {
+                const int flushed = PQflush(dst);
+                if (flushed < 0) fail(lane, lane.to, last_error(dst));
+                if (flushed == 1) {
+                    lane.to_events = WL_SOCKET_WRITEABLE;
+                    return;
+                }
+                lane.phase = Lane::Phase::Streaming;
+                continue;
+            }
+            case Lane::Phase::Ending: {
+                const int flushed = PQflush(dst);
+                if (flushed < 0) fail(lane, lane.to, last_error(dst));
+                if (flushed == 1) {
+                    lane.to_events = WL_SOCKET_WRITEABLE;
+                    return;
+                }
+                if (!PQconsumeInput(dst)) fail(lane, lane.to, last_error(dst));
+                if (PQisBusy(dst)) {
+                    lane.to_events = WL_SOCKET_READABLE;
+                    return;
+                }
+                PGresult *res = PQgetResult(dst);
+                const bool ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
+                const std::string why = ok ? "" : error_of(res, dst);
+                PQclear(res);
+                while (PGresult *more = PQgetResult(dst)) PQclear(more);
+                if (!ok) fail(lane, lane.to, why);
+                state.done[lane.job] = true;
+                ++finished;
+                lane.job = -1;
+                lane.phase = Lane::Phase::Idle;
+                continue;
+            }
+            }
+        }
+    };
+
+    WaitSet waits(static_cast<int>(lanes.size() * 2));
+    for (Lane &lane : lanes) {
+        lane.from_pos = waits.add_socket(lane.from->socket(), 0);
+        lane.to_pos = waits.add_socket(lane.to->socket(), 0);
+    }
+    int64_t next_report = now_ms() + 250;
+    while (finished < jobs.size()) {
+        for (Lane &lane : lanes) {
+            advance(lane);
+            waits.set_events(lane.from_pos, lane.from_events);
+            waits.set_events(lane.to_pos, lane.to_events);
+        }
+        if (finished == jobs.size()) break;
+        if (progress && now_ms() >= next_report) {
+            progress(state);
+            next_report = now_ms() + 250;
+        }
+        waits.wait(250);
+    }
+    if (progress) progress(state);
+}
+
+}  // namespace zodan::pg

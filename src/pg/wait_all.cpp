@@ -1,0 +1,125 @@
+// Work on several nodes at once waits for all of them in one wait over
+// every socket and the latch: connections are opened in parallel, and the
+// statements of Runtime::exec_all are collected as they finish, not one
+// socket after another.
+#include <chrono>
+#include <exception>
+#include <memory>
+#include <vector>
+
+extern "C" {
+#include "postgres.h"
+#include "miscadmin.h"
+#include "libpq-fe.h"
+#include "storage/latch.h"
+}
+
+#include "pg/backend_runtime.hpp"
+#include "pg/guard.hpp"
+#include "pg/libpq_connection.hpp"
+#include "pg/wait_set.hpp"
+
+namespace zodan::pg {
+
+std::vector<std::unique_ptr<Connection>> BackendRuntime::connect_all(
+    const std::vector<std::pair<std::string, std::string>> &node_and_dsn) {
+    std::vector<std::unique_ptr<LibpqConnection>> pending;
+    for (const auto &[node, dsn] : node_and_dsn) pending.push_back(start_connection(node, dsn, false));
+    WaitSet waits(static_cast<int>(pending.size()));
+    std::vector<int> position(pending.size());
+    std::vector<bool> ready(pending.size(), false);
+    for (size_t i = 0; i < pending.size(); ++i) position[i] = waits.add_socket(pending[i]->socket(), 0);
+    for (;;) {
+        bool all = true;
+        int64_t deadline = INT64_MAX;
+        for (size_t i = 0; i < pending.size(); ++i) {
+            if (ready[i]) continue;
+            const unsigned events = pending[i]->advance();  // throws on failure or timeout
+            if (events == 0) {
+                ready[i] = true;
+                waits.set_events(position[i], 0);
+                continue;
+            }
+            all = false;
+            // libpq may change the socket while it tries another address.
+            waits.set_events(position[i], events);
+            deadline = std::min(deadline, pending[i]->connect_deadline());
+        }
+        if (all) break;
+        long left = static_cast<long>(deadline - now_ms());
+        waits.wait(left > 0 ? std::min(left, 1000L) : 1);
+    }
+    std::vector<std::unique_ptr<Connection>> out;
+    for (size_t i = 0; i < pending.size(); ++i) out.push_back(finish_connection(std::move(pending[i])));
+    return out;
+}
+
+std::vector<std::optional<QueryResult>> BackendRuntime::exec_all_until(
+    const std::vector<std::pair<Connection *, Query>> &work, int64_t deadline) {
+    // Send everything first so the nodes work at the same time, then wait
+    // on all their sockets at once, taking each result as it is complete,
+    // against one deadline: k stuck nodes cost one wait, not k. After a
+    // remote failure the other results are still collected, so no
+    // connection is left busy; anything else (a cancel, a timeout of the
+    // caller) gives up every statement still in flight, then propagates.
+    std::vector<LibpqConnection *> conns;
+    for (const auto &[conn, query] : work) {
+        auto *lc = dynamic_cast<LibpqConnection *>(conn);
+        if (!lc) return Runtime::exec_all_until(work, deadline);
+        conns.push_back(lc);
+    }
+    for (const auto &[conn, query] : work) conn->send(query);
+    std::vector<std::optional<QueryResult>> results(work.size());
+    std::vector<bool> done(work.size(), false);
+    std::exception_ptr first_failure;
+    try {
+        WaitSet waits(static_cast<int>(work.size()));
+        std::vector<int> position;
+        for (LibpqConnection *c : conns) position.push_back(waits.add_socket(c->socket(), WL_SOCKET_READABLE));
+        size_t left = work.size();
+        while (left > 0) {
+            for (size_t i = 0; i < conns.size(); ++i) {
+                if (done[i]) continue;
+                PGconn *raw = conns[i]->raw();
+                if (!PQconsumeInput(raw) || !PQisBusy(raw) || now_ms() >= deadline) {
+                    // Complete (or lost, or late): receive() reads it or says why.
+                    try {
+                        results[i] = conns[i]->receive_before(deadline);
+                    } catch (const StatementTimedOut &) {
+                        // cancelled on its node; no result
+                    } catch (const RemoteError &) {
+                        if (!first_failure) first_failure = std::current_exception();
+                    }
+                    done[i] = true;
+                    waits.set_events(position[i], 0);
+                    --left;
+                }
+            }
+            if (left == 0) break;
+            long wait_ms = static_cast<long>(deadline - now_ms());
+            waits.wait(wait_ms > 0 ? std::min(wait_ms, 1000L) : 1);
+        }
+    } catch (...) {
+        for (size_t i = 0; i < conns.size(); ++i)
+            if (!done[i]) conns[i]->abandon();
+        throw;
+    }
+    if (first_failure) std::rethrow_exception(first_failure);
+    return results;
+}
+
+std::vector<QueryResult> BackendRuntime::exec_all(const std::vector<std::pair<Connection *, Query>> &work) {
+    std::vector<std::optional<QueryResult>> got = exec_all_until(work, now_ms() + sync_timeout_ms());
+    std::vector<QueryResult> results;
+    for (size_t i = 0; i < got.size(); ++i) {
+        if (!got[i])
+            throw StatementTimedOut(work[i].first->node(), work[i].second.name,
+                                    "no answer within " + std::to_string(sync_timeout_ms() / 1000) +
+                                        " s (zodan.sync_timeout); the statement was cancelled",
+                                    "57014");
+        results.push_back(std::move(*got[i]));
+    }
+    return results;
+}
+
+}  // namespace zodan::pg
