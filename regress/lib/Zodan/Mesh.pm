@@ -136,6 +136,15 @@ SQL
     $self->converge(1 .. $k);
 }
 
+# Whether node TO applies everything node FROM wrote so far (a sync event
+# from FROM) within TIMEOUT seconds.
+sub sync_reaches {
+    my ($self, $from, $to, $timeout, $lsn) = @_;
+    $lsn //= $self->node($from)->sql("SELECT spock.sync_event()");
+    return $self->node($to)->sql("CALL spock.wait_for_sync_event(NULL, \$1, \$2::pg_lsn, \$3)",
+        $self->node($from)->name, $lsn, $timeout) eq 't';
+}
+
 # A sync event from every listed node, waited for on every other listed
 # node: afterwards all have applied everything written before.
 sub converge {
@@ -144,10 +153,8 @@ sub converge {
         my $lsn = $self->node($from)->sql("SELECT spock.sync_event()");
         for my $to (@idx) {
             next if $to == $from;
-            my $name = $self->node($from)->name;
-            my $r = $self->node($to)->sql(
-                "CALL spock.wait_for_sync_event(NULL, \$1, \$2::pg_lsn, 120)", $name, $lsn);
-            die "n$to did not apply ${name}'s changes within 120 s\n" unless $r eq 't';
+            $self->sync_reaches($from, $to, 120, $lsn)
+              or die "n$to did not apply n${from}'s changes within 120 s\n";
         }
     }
 }
