@@ -22,7 +22,7 @@ my $f = Zodan::Faults->new($c);
 my $load = Zodan::Load->start($c, nodes => [ 1, 2 ], tps => 50);
 $f->hold_pause_lock;
 my $caller = $n4->background($f->add_sql("zodan.pause_at_step = 'sync_source'"));
-$f->wait_paused('sync_source', $caller) or die "the add did not pause at sync_source\n";
+$f->wait_at_step('sync_source', $caller) or die "the add did not pause at sync_source\n";
 $n3->stop;
 $f->release_pause_lock;    # the add goes on now, and needs n3: it must fail, naming it
 my ($rc, $out, $err) = $caller->finish(60);

@@ -98,10 +98,10 @@ sub release_pause_lock {
     $h->finish(30) if $h;
 }
 
-# The run on NODE (default the new node) has reached STEP and waits there;
-# fails the test when CALLER (a background session) ends first or TIMEOUT
-# seconds pass.
-sub wait_paused {
+# The run on NODE (default the new node) has reached STEP and is in it (a
+# pause, or a wait that cannot end); fails the test when CALLER (a
+# background session) ends first or TIMEOUT seconds pass.
+sub wait_at_step {
     my ($self, $step, $caller, %o) = @_;
     my $n = $o{node} // $self->new_node;
     my $sql = "SELECT count(*) FROM spock.zodan_add_node_status
@@ -134,7 +134,7 @@ sub inject {
     die "no fault kind $kind\n" unless $kind eq 'kill';
     $self->hold_pause_lock;
     my $caller = $n->background($self->add_sql("zodan.pause_at_step = '$step'"), app => 'zodan_fault');
-    my $paused = $self->wait_paused($step, $caller);
+    my $paused = $self->wait_at_step($step, $caller);
     $n->sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'zodan_fault'");
     my ($rc, $out, $err) = $caller->finish(60);
     $self->release_pause_lock;
