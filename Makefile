@@ -12,10 +12,7 @@ PG_CXXFLAGS = -MMD -MP -std=c++17 -Wall -Wextra -Wno-unused-parameter -Wno-missi
 SHLIB_LINK_INTERNAL = $(libpq)
 SHLIB_LINK  = -lstdc++ -lpthread
 
-# pg_regress suites; they need the multi-node cluster the harness starts
-# (regress/test-all.sh runs them), so a bare `make installcheck` is not enough.
-REGRESS      = add_node_preconditions add_node health_check remove_node add_node_two_node
-REGRESS_OPTS = --use-existing --dbname=inventory --host=127.0.0.1
+# The pg_regress suites (sql/, expected/) need a Spock cluster: regress/t/050_regress.pl and 051 run them.
 
 # Debian's server is built with JIT; we ship no LLVM bitcode for C++ sources.
 override with_llvm = no

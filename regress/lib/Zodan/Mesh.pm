@@ -24,8 +24,9 @@ BEGIN {
 }
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
+use File::Path qw(make_path);
 use Test::More;
-use Time::HiRes qw(time);
+use Time::HiRes qw(time sleep);
 use Zodan::Node;
 
 our $INVENTORY_SETS = '{default,default_insert_only,ddl_sql,inventory_set}';
@@ -56,6 +57,7 @@ sub new {
 
 sub node  { my ($self, $i) = @_; return $self->{nodes}[ $i - 1 ] // die "no node $i" }
 sub nodes { @{ $_[0]{nodes} } }
+sub salt  { $_[0]{salt} }    # this run's, for passwords of further roles
 
 # node_create on n1..nK.
 sub create_nodes {
@@ -107,14 +109,24 @@ SELECT spock.repset_add_table('default_insert_only', 'public.audit_log');
 SQL
 }
 
+# Without the counters table (of Zodan::Load's checker): the data set the
+# pg_regress suites' expected output was written for.
+sub without_counters {
+    my ($sql) = @_;
+    return join '', grep { !/counters/ } split /^/, $sql;
+}
+
 # The data set of the add-node tests on n1..nK: tables in the built-in
 # replication sets and in a user-created one, a full mesh over all four
 # sets, and rows written on n1 that every node has applied.
+# inventory(K, counters => 0): without the counters table.
 sub inventory {
-    my ($self, $k) = @_;
-    $self->node($_)->sql(inventory_schema()) for 1 .. $k;
+    my ($self, $k, %o) = @_;
+    my ($schema, $sets) = (inventory_schema(), inventory_sets());
+    ($schema, $sets) = map { without_counters($_) } $schema, $sets if defined $o{counters} && !$o{counters};
+    $self->node($_)->sql($schema) for 1 .. $k;
     $self->create_nodes($k);
-    $self->node($_)->sql(inventory_sets()) for 1 .. $k;
+    $self->node($_)->sql($sets) for 1 .. $k;
     $self->subscribe_mesh($k, $INVENTORY_SETS);
     $self->node(1)->sql(<<'SQL');
 INSERT INTO items SELECT g, 'item ' || g, g % 17 FROM generate_series(1, 500) g;
@@ -122,6 +134,15 @@ INSERT INTO orders SELECT g, 1 + g % 500, 'order ' || g FROM generate_series(1, 
 INSERT INTO audit_log SELECT g, 'event ' || g FROM generate_series(1, 200) g;
 SQL
     $self->converge(1 .. $k);
+}
+
+# Whether node TO applies everything node FROM wrote so far (a sync event
+# from FROM) within TIMEOUT seconds.
+sub sync_reaches {
+    my ($self, $from, $to, $timeout, $lsn) = @_;
+    $lsn //= $self->node($from)->sql("SELECT spock.sync_event()");
+    return $self->node($to)->sql("CALL spock.wait_for_sync_event(NULL, \$1, \$2::pg_lsn, \$3)",
+        $self->node($from)->name, $lsn, $timeout) eq 't';
 }
 
 # A sync event from every listed node, waited for on every other listed
@@ -132,10 +153,8 @@ sub converge {
         my $lsn = $self->node($from)->sql("SELECT spock.sync_event()");
         for my $to (@idx) {
             next if $to == $from;
-            my $name = $self->node($from)->name;
-            my $r = $self->node($to)->sql(
-                "CALL spock.wait_for_sync_event(NULL, \$1, \$2::pg_lsn, 120)", $name, $lsn);
-            die "n$to did not apply ${name}'s changes within 120 s\n" unless $r eq 't';
+            $self->sync_reaches($from, $to, 120, $lsn)
+              or die "n$to did not apply n${from}'s changes within 120 s\n";
         }
     }
 }
@@ -155,6 +174,87 @@ sub same_tables {
         my $ref = $self->digest($first, $table);
         is($self->digest($_, $table), $ref, "$table on n$_ equals n$first") for @rest;
     }
+}
+
+# Sessions the product opened (application_name 'zodan', or 'zodan:<what>'),
+# counted over every running node.
+sub zodan_sessions {
+    my ($self) = @_;
+    my $total = 0;
+    for my $n (grep { $_->running } $self->nodes) {
+        $total += $n->sql("SELECT count(*) FROM pg_stat_activity
+                            WHERE application_name = 'zodan' OR application_name LIKE 'zodan:%'");
+    }
+    return $total;
+}
+
+# The product's sessions once none is left, or SECONDS have passed: the
+# remote ends need a moment to see a socket close. The caller asserts the
+# count (0), so a session still open after the bound fails its test.
+sub settled_zodan_sessions {
+    my ($self, $seconds) = @_;
+    my $deadline = time + $seconds;
+    my $left;
+    while (($left = $self->zodan_sessions) != 0 && time < $deadline) { sleep 0.1; }
+    return $left;
+}
+
+# The environment the pg_regress inputs read with \getenv (sql/*.sql):
+# every node's DSN, port, database and password.
+sub node_env {
+    my ($self) = @_;
+    my %env;
+    for my $n ($self->nodes) {
+        my $i = $n->index;
+        @env{ "N${i}_DSN", "N${i}_PORT", "N${i}_DB", "N${i}_PASSWORD" } = ($n->dsn, $n->port, $n->db, $n->password);
+    }
+    return %env;
+}
+
+# The status pg_regress printed for each test: PostgreSQL 15's
+# "test NAME ... ok" and the TAP lines "ok N - NAME" of 16 on.
+sub pg_regress_statuses {
+    my ($log) = @_;
+    my %status;
+    for (split /\n/, $log) {
+        if (/^(not )?ok\s+\d+\s+[-+]\s+(\S+)/) { $status{$2} = $1 ? 'failed' : 'ok'; }
+        elsif (/(?:^|\s)(\S+)\s+\.\.\.\s+(ok|FAILED|failed)\b/) { $status{$1} = $2 eq 'ok' ? 'ok' : 'failed'; }
+    }
+    return %status;
+}
+
+# pg_regress(I, SUITES...): the pg_regress suites of sql/ and expected/
+# against node I (where the procedures run), as role pgedge over TCP. One
+# ok() per suite; a failure prints pg_regress's log and the diffs.
+sub pg_regress {
+    my ($self, $i, @suites) = @_;
+    my $n = $self->node($i);
+    my $outdir = "$ENV{TESTDIR}/pg_regress-" . $n->name;
+    make_path($outdir);
+    my $cmd = join ' ', map { "'$_'" } "$Zodan::Env::pkglibdir/pgxs/src/test/regress/pg_regress",
+      '--use-existing', '--host=127.0.0.1', '--port=' . $n->port, "--user=$Zodan::Node::USER",
+      '--dbname=' . $n->db, '--inputdir=' . project_dir(), "--outputdir=$outdir", '--bindir=' . bindir(), @suites;
+    # The suites' own statements carry DSNs (they are the test's input, as
+    # the harness's are): not logged, as on a server without log_statement.
+    # The product's messages, and statements logged with an error, still are.
+    my $log = do {
+        local %ENV = (%ENV, $self->node_env, PGPASSWORD => $n->password, PGOPTIONS => '-c log_statement=none');
+        `$cmd 2>&1`;
+    };
+    my %status = pg_regress_statuses($log);
+    my $failed = 0;
+    for my $suite (@suites) {
+        ok(($status{$suite} // '') eq 'ok', "pg_regress $suite") or $failed++;
+    }
+    if ($failed) {
+        diag($log);
+        my $diffs = "$outdir/regression.diffs";
+        diag(PostgreSQL::Test::Utils::slurp_file($diffs)) if -f $diffs;
+        diag("pg_regress results kept in $outdir");
+    } else {
+        note($log);
+    }
+    return !$failed;
 }
 
 # No node's password in what a client session made a server log, nor in any
@@ -191,9 +291,18 @@ sub check_no_password_leaked {
       or diag(join '', @hits[0 .. ($#hits < 4 ? $#hits : 4)]);
 }
 
+# Nor in what the test's own client sessions saw (psql's output and the
+# messages of the calls), as a person running the procedures would.
+sub check_no_password_in_client_output {
+    my @seen = Zodan::Node::client_output_leaks();
+    ok(!@seen, "no password in what the clients were shown")
+      or diag(join "\n", @seen[0 .. ($#seen < 4 ? $#seen : 4)]);
+}
+
 sub done {
     my ($self) = @_;
     $self->check_no_password_leaked;
+    $self->check_no_password_in_client_output;
     done_testing();
 }
 

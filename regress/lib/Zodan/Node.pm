@@ -5,6 +5,7 @@ package Zodan::Node;
 
 use strict;
 use warnings;
+use File::Temp qw(tempfile);
 use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
@@ -12,6 +13,22 @@ use Test::More;
 use Time::HiRes qw(time sleep);
 
 our $USER = 'pgedge';
+
+# Every password of the tests starts so (nodes' and other roles').
+our $PASSWORD_MARK = 'Zodan-pw-';
+my @client_leaks;
+
+# Lines of client output (results and messages of the test's sessions)
+# that show a password; Zodan::Mesh->done fails on any.
+sub note_client_output {
+    my ($what, @texts) = @_;
+    for my $line (map { split /\n/ } grep { defined } @texts) {
+        next if index($line, $PASSWORD_MARK) < 0;
+        (my $shown = $line) =~ s/\Q$PASSWORD_MARK\E\S*/<password>/g;
+        push @client_leaks, "$what: $shown";
+    }
+}
+sub client_output_leaks { @client_leaks }
 
 sub create {
     my ($class, $i, $salt, %o) = @_;
@@ -106,6 +123,7 @@ sub psql {
     my $rc = eval { IPC::Run::run(\@cmd, '<', \$sql, '>', \$out, '2>', \$err, $timer); $? >> 8 };
     if (!defined $rc) { $err .= "\n[harness] psql timed out: $@"; $rc = 124; }
     chomp $out;
+    note_client_output($self->name, $out, $err) unless $o{quiet};
     return ($rc, $out, $err);
 }
 
@@ -153,8 +171,35 @@ sub background {
     $ENV{PGAPPNAME} = $o{app} // 'zodan_background';
     my @cmd = ('psql', '-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1', '-p', $self->port,
                '-U', $o{user} // $USER, '-d', $o{db} // $self->db, '-f', '-');
-    my $h = IPC::Run::start(\@cmd, '<', \$sql, '>', \$out, '2>', \$err);
-    return bless { h => $h, out => \$out, err => \$err, started => time }, 'Zodan::Background';
+    # From a file: IPC::Run feeds a scalar only while someone pumps, and a
+    # session waiting in the background must run without that.
+    my ($fh, $file) = tempfile("zodan-bg.XXXXXX", TMPDIR => 1, SUFFIX => '.sql', UNLINK => 1);
+    print $fh $sql;
+    close $fh;
+    my $h = IPC::Run::start(\@cmd, '<', $file, '>', \$out, '2>', \$err);
+    return bless { h => $h, out => \$out, err => \$err, started => time, name => $self->name }, 'Zodan::Background';
+}
+
+# The postmaster's process id while the node runs.
+sub postmaster_pid { $_[0]{pg}{_pid} }
+
+# Appends a line to postgresql.conf (the last one wins) and restarts;
+# restore_conf drops every line appended so and restarts again.
+sub reconfigure {
+    my ($self, $line) = @_;
+    $self->{pg}->append_conf('postgresql.conf', $line);
+    push @{ $self->{conf_lines} }, $line;
+    $self->restart;
+}
+sub restore_conf {
+    my ($self) = @_;
+    my $file = $self->{pg}->data_dir . '/postgresql.conf';
+    my %added = map { $_ => 1 } @{ delete $self->{conf_lines} // [] };
+    my @kept = grep { chomp; !$added{$_} } split /^/, PostgreSQL::Test::Utils::slurp_file($file);
+    open my $fh, '>', $file or die "cannot write $file: $!";
+    print $fh map { "$_\n" } @kept;
+    close $fh;
+    $self->restart;
 }
 
 sub stop    { my ($self, $mode) = @_; $self->{pg}->stop($mode // 'fast'); }
@@ -189,6 +234,7 @@ sub finish {
     }
     my $out = ${ $self->{out} };
     chomp $out;
+    Zodan::Node::note_client_output($self->{name}, $out, ${ $self->{err} });
     return ($rc, $out, ${ $self->{err} });
 }
 

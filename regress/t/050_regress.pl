@@ -1,0 +1,17 @@
+# The pg_regress suites of spock.add_node, run on n4 as it joins meshed
+# n1..n3 that hold data in the built-in sets and in a user-created one:
+# every precondition failure, the join itself, health_check before and
+# after, and remove_node.
+# matrix: every combination
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::RealBin/../lib";
+use Zodan::Mesh;
+use Test::More;
+
+my $c = Zodan::Mesh->new(nodes => 4);
+$c->inventory(3, counters => 0);    # as the expected output was written for
+$c->node(4)->sql("CREATE EXTENSION zodan");
+$c->pg_regress(4, qw(add_node_preconditions add_node health_check remove_node));
+$c->done;

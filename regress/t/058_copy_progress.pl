@@ -1,0 +1,66 @@
+# A copy longer than zodan.progress_interval reports its progress as
+# NOTICEs (tables and bytes done of the total, rate, time left) and in the
+# view spock.zodan_copy_progress, which another session reads while the add
+# runs. (A short copy says nothing: the pg_regress suites show that.) Then
+# the post-join check compares the new node with the source table by table
+# and names a table made to differ on purpose.
+# matrix: full suite only
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::RealBin/../lib";
+use Zodan::Mesh;
+use Test::More;
+use Time::HiRes qw(time sleep);
+
+my $c = Zodan::Mesh->new(nodes => 2);
+$c->inventory(1);
+my ($n1, $n2) = ($c->node(1), $c->node(2));
+$n1->sql(<<'SQL');
+CREATE TABLE public.big (id bigint PRIMARY KEY, payload text);
+SELECT spock.repset_add_table('default', 'public.big');
+INSERT INTO public.big SELECT g, repeat(md5(g::text), 4) FROM generate_series(1, 400000) g;
+SQL
+$n2->sql("CREATE EXTENSION zodan");
+my $size = $n1->sql("SELECT pg_size_pretty(pg_relation_size('public.big'))");
+my $tables = $n1->sql("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'");    # all replicated
+
+my $caller = $n2->background("SET zodan.progress_interval = '250ms';\n"
+      . Zodan::Node::bind_params("CALL spock.add_node('n1', \$1, 'n2', \$2)", $n1->dsn, $n2->dsn));
+# Another session samples the view while the add runs (a sample, not a
+# wait: the loop ends with the call).
+my $seen = '';
+my $deadline = time + 300;
+while ($caller->running && time < $deadline) {
+    my ($rc, $row) = $n2->psql("SELECT tables_done || '/' || tables_total || ' ' || bytes_done || ' of ' || bytes_total
+                                FROM spock.zodan_copy_progress WHERE copy_state = 'running'", { quiet => 1 });
+    $seen = $row if $rc == 0 && $row ne '';
+    sleep 0.1;
+}
+ok(!$caller->running, "the add ends within 300 s");
+my ($rc, $out, $err) = $caller->finish(10);
+is($rc, 0, "the add succeeds") or diag($err);
+my @progress = grep { /copying from/ } split /\n/, $err;
+note($_) for @progress;
+my $lines = grep { /NOTICE:  copying from n1: / } @progress;
+cmp_ok($lines, '>=', 2, "the copy of $size reported its progress ($lines lines)");
+my $B = qr/[0-9.]+ [kMG]?B(?:ytes)?/;
+ok((grep { /NOTICE:  copying from n1: \d+\/$tables tables, $B of $B \(\d+%\), $B\/s, about \d+ s left/ } @progress),
+    "a line says tables, bytes, percent, rate and time left");
+like($progress[-1] // '', qr/copying from n1: $tables\/$tables tables, .* \(100%\)/,
+    "the last line says all $tables tables, 100%");
+isnt($seen, '', "another session saw the copy in spock.zodan_copy_progress while it ran ($seen)");
+is($n2->sql("SELECT tables_done || '/' || tables_total || ' ' || copy_state FROM spock.zodan_copy_progress"),
+    "$tables/$tables done", "afterwards the view shows the finished copy");
+is($c->digest(2, 'big'), $c->digest(1, 'big'), "and n2 holds every row");
+
+($rc, $out, $err) = $n2->psql("CALL spock.health_check('n1', \$1, 'n2', \$2, 'post')", $n1->dsn, $n2->dsn);
+like("$out\n$err", qr/check passed: tables match the source/, "health_check post: the tables match the source");
+# Two rows gone on n2 alone (repair mode: not replicated), one table changed.
+$n2->sql("BEGIN; SELECT spock.repair_mode(true); DELETE FROM public.big WHERE id <= 2; SELECT spock.repair_mode(false); COMMIT");
+($rc, $out, $err) = $n2->psql("SET zodan.sync_timeout = '2s';\nCALL spock.health_check('n1', \$1, 'n2', \$2, 'post')",
+    $n1->dsn, $n2->dsn);
+like("$out\n$err", qr/check FAILED: tables match the source: .*public\.big has 399998 rows on n2, 400000 on n1/,
+    "health_check post names the table that differs");
+unlike("$out\n$err", qr/public\.(?!big\b)\w+ has/, "and only that one");
+$c->done;

@@ -1,0 +1,55 @@
+# A rollback drops exactly what the copy brought. n4 holds a view, a
+# sequence, a function, a type and a schema of its own (allowed: only
+# tables are refused); n1 has a function, a type, a domain and a schema with
+# a view that the copy brings along. The add stops after the copy,
+# remove_node rolls it back: n4's own objects stay, the copied ones are gone.
+# matrix: full suite only
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::RealBin/../lib";
+use Zodan::Mesh;
+use Test::More;
+
+my $c = Zodan::Mesh->new(nodes => 4);
+$c->inventory(3);
+my ($n1, $n4) = ($c->node(1), $c->node(4));
+$n1->sql(<<'SQL');
+CREATE TYPE public.item_state AS ENUM ('new', 'sold');
+CREATE FUNCTION public.item_label(i int) RETURNS text LANGUAGE sql AS $$ SELECT 'item ' || i $$;
+CREATE DOMAIN public.qty AS int CHECK (VALUE >= 0);
+CREATE SCHEMA reports;
+CREATE VIEW reports.stock AS SELECT id, qty FROM public.items;
+SQL
+$n4->sql(<<'SQL');
+CREATE EXTENSION zodan;
+CREATE SEQUENCE public.my_seq;
+CREATE VIEW public.my_view AS SELECT 1 AS one;
+CREATE FUNCTION public.my_fn() RETURNS int LANGUAGE sql AS $$ SELECT 4 $$;
+CREATE TYPE public.my_type AS ENUM ('a', 'b');
+CREATE SCHEMA mine;
+SQL
+
+sub n4_objects {
+    return $n4->sql(<<'SQL');
+SELECT string_agg(x, ' ' ORDER BY x) FROM (
+  SELECT 'rel:' || n.nspname || '.' || c.relname AS x FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE n.nspname IN ('public', 'reports', 'mine') AND c.relkind IN ('r', 'v', 'S', 'm', 'f')
+  UNION ALL SELECT 'fn:' || p.proname FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace
+  UNION ALL SELECT 'type:' || t.typname FROM pg_type t WHERE t.typnamespace = 'public'::regnamespace
+    AND t.typtype IN ('e', 'd')
+  UNION ALL SELECT 'schema:' || nspname FROM pg_namespace WHERE nspname IN ('reports', 'mine')) o
+SQL
+}
+my $before = n4_objects();
+my ($rc, $out, $err) = $n4->psql("SET zodan.fail_at_step = 'advance_slots';\nCALL spock.add_node('n1', \$1, 'n4', \$2)",
+    $n1->dsn, $n4->dsn);
+like($err, qr/injected failure at "advance_slots"/, "the add stops after the copy");
+my %copied = map { $_ => 1 } split ' ', n4_objects();
+ok((!grep { !$copied{$_} } qw(fn:item_label type:item_state type:qty schema:reports rel:reports.stock rel:public.items)),
+    "the copy brought n1's function, type, domain, schema, view and tables")
+  or diag("n4 holds: " . join(' ', sort keys %copied));
+($rc, $out, $err) = $n4->psql("CALL spock.remove_node('n4', \$1)", $n4->dsn);
+is($rc, 0, "remove_node rolls the add back") or diag($err);
+is(n4_objects(), $before, "n4 holds exactly what it held before the add");
+$c->done;
