@@ -1,44 +1,37 @@
 #!/usr/bin/env bash
-# The whole test suite: Catch2 unit tests (CTest), then every harness test in
-# regress/t/*.sh (each starts and stops its own cluster; the pg_regress suites
-# run inside them) on real Spock 6, then the tests marked "spock5: yes" again
-# on Spock 5.0.9. Both Spock builds come from regress/build-spock.sh (cached).
-# Ends with one line "N passed, N failed"; exits non-zero on any failure.
-#   PG_CONFIG=...   a server that already has Spock: run on it alone
-#   TESTS="50 60"   only the harness tests whose names start so
+# The whole test suite, on every supported server and Spock version:
+#  1. the Catch2 unit tests (CTest);
+#  2. real Spock built for each combination (regress/build-spock.sh, cached);
+#  3. the TAP tests regress/t/*.pl with prove: all of them on the main
+#     combination, those marked "# matrix: every combination" on the others,
+#     and the pg_regress suites on Spock 5.0.9 (the oldest supported).
+# Ends with one line "N passed, N failed" counting every unit test case and
+# every TAP test of every combination; exits non-zero on any failure.
+#
+#   TESTS="060 075"   only the TAP tests whose file names start so
+#   MATRIX="15:6"     only these combinations (server:spock, blank-separated)
+#   PG_CONFIG=...     a server that already has Spock: every test on it alone
+#
+# As root it first installs the Debian packages it needs (apt-get); the
+# servers run as the OS user postgres.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 suite_start=$(date +%s)
 passed=0 failed=0
 failures=()
-
-add_counts() { # add_counts NAME LOGFILE RC
-    local line p f
-    line=$(grep -E '^# counts: [0-9]+ passed, [0-9]+ failed' "$2" | tail -n1)
-    if [ -z "$line" ]; then
-        failed=$((failed + 1)); failures+=("$1 (no result line, rc=$3)")
-        return
-    fi
-    p=$(sed -E 's/^# counts: ([0-9]+) passed, ([0-9]+) failed.*/\1/' <<<"$line")
-    f=$(sed -E 's/^# counts: ([0-9]+) passed, ([0-9]+) failed.*/\2/' <<<"$line")
-    passed=$((passed + p)); failed=$((failed + f))
-    if [ "$f" != 0 ] || [ "$3" != 0 ]; then
-        [ "$f" = 0 ] && failed=$((failed + 1))
-        failures+=("$1")
-    fi
-}
-
 LOGDIR=$(mktemp -d "${TMPDIR:-/tmp}/zodan-tests.XXXXXX")
 chmod 755 "$LOGDIR"
+RESULTS="$LOGDIR/results.tsv"
 
+bash "$HERE/install-deps.sh" || { echo "installing the build and test packages failed"; exit 1; }
+
+# --- unit tests ------------------------------------------------------------
 echo "== unit tests (Catch2 via CTest)"
 if cmake -S "$ROOT" -B "$ROOT/build" -DCMAKE_BUILD_TYPE=Debug >"$LOGDIR/cmake.log" 2>&1 &&
    cmake --build "$ROOT/build" -j2 >>"$LOGDIR/cmake.log" 2>&1; then
     (cd "$ROOT/build" && ctest --output-on-failure) >"$LOGDIR/ctest.log" 2>&1
     rc=$?
-    tail -n 3 "$LOGDIR/ctest.log"
-    # One CTest test runs a whole Catch2 binary; count its individual test cases.
     "$ROOT/build/zodan_unit_tests" >"$LOGDIR/catch.log" 2>&1
     # Catch2's closing line: "All tests passed (A assertions in N test cases)"
     # or "test cases: N | P passed | F failed".
@@ -46,6 +39,7 @@ if cmake -S "$ROOT" -B "$ROOT/build" -DCMAKE_BUILD_TYPE=Debug >"$LOGDIR/cmake.lo
     if [ -n "$cp" ] && [ $rc = 0 ]; then
         passed=$((passed + cp))
         echo "unit tests: $cp test cases passed"
+        printf 'unit\tCatch2\t%s\t0\t-\n' "$cp" >>"$RESULTS"
     else
         cpp=$(sed -nE 's/^test cases: *([0-9]+) \| *([0-9]+) passed \| *([0-9]+) failed.*/\2/p' "$LOGDIR/catch.log")
         cf=$(sed -nE 's/^test cases: *([0-9]+) \| *([0-9]+) passed \| *([0-9]+) failed.*/\3/p' "$LOGDIR/catch.log")
@@ -57,52 +51,90 @@ else
     failed=$((failed + 1)); failures+=("unit test build"); cat "$LOGDIR/cmake.log"
 fi
 
-# run_harness_tests LABEL PG_CONFIG FILTER: every regress/t test (FILTER=all)
-# or those marked "# spock5: yes", on that server.
-run_harness_tests() {
-    local label=$1 pgc=$2 filter=$3 t name want start
-    for t in "$HERE"/t/*.sh; do
-        [ -e "$t" ] || continue
-        name=$(basename "$t" .sh)
+# --- TAP tests on real Spock -----------------------------------------------
+# tap_files FILTER: the test files to run (all, or those marked for every combination).
+tap_files() {
+    local t name want
+    for t in "$HERE"/t/*.pl; do
+        name=$(basename "$t" .pl)
         if [ -n "${TESTS:-}" ]; then
             want=0
             for w in $TESTS; do case "$name" in "$w"*) want=1 ;; esac; done
             [ $want = 1 ] || continue
         fi
-        [ "$filter" = all ] || grep -q '^# spock5: yes' "$t" || continue
-        echo "== $name on $label (started $(date +%H:%M:%S))"
-        start=$(date +%s)
-        # Each result line shows as it happens (a fault suite runs minutes).
-        PG_CONFIG=$pgc bash "$t" 2>&1 | tee "$LOGDIR/$name-$label.log" | grep --line-buffered -E '^(ok|not ok) '
-        rc=${PIPESTATUS[0]}
-        # The client side of the test must never see a password either.
-        if grep -q "Zodan-pw-" "$LOGDIR/$name-$label.log"; then
-            echo "not ok - client output of $name shows a password"
-            failed=$((failed + 1)); failures+=("$name on $label (password in client output)")
-        fi
-        add_counts "$name on $label" "$LOGDIR/$name-$label.log" "$rc"
-        if [ $rc != 0 ] || grep -q '^not ok' "$LOGDIR/$name-$label.log"; then
-            echo "-- last lines of $name:"; tail -n 40 "$LOGDIR/$name-$label.log"
-        fi
-        echo "   ($name took $(( $(date +%s) - start )) s)"
+        case "$1" in
+            all) ;;
+            matrix) grep -q '^# matrix: every combination' "$t" || continue ;;
+            regress) case "$name" in 05[01]_regress*) ;; *) continue ;; esac ;;
+        esac
+        echo "$t"
     done
 }
 
-if [ -n "${PG_CONFIG:-}" ]; then
-    run_harness_tests given "$PG_CONFIG" all
-else
-    echo "== building (or reusing) real Spock 6.0 and 5.0.9 with their patched PostgreSQL 15"
-    if pgc6=$(bash "$HERE/build-spock.sh" 6) && pgc5=$(bash "$HERE/build-spock.sh" 5); then
-        run_harness_tests spock6 "$pgc6" all
-        run_harness_tests spock5 "$pgc5" spock5
-    else
-        failed=$((failed + 1)); failures+=("building Spock")
+# install_zodan PG_CONFIG: builds zodan for that server out of tree (each
+# server its own objects) and installs it there.
+install_zodan() {
+    local pgc=$1 dir="$LOGDIR/build-$(echo "$1" | md5sum | cut -c1-8)"
+    mkdir -p "$dir"
+    cp -a "$ROOT/Makefile" "$ROOT/zodan.control" "$ROOT/src" "$ROOT/sql" "$dir/"
+    make -s -C "$dir" PG_CONFIG="$pgc" -j2 >"$dir/build.log" 2>&1 &&
+        make -s -C "$dir" PG_CONFIG="$pgc" install >>"$dir/build.log" 2>&1 ||
+        { cat "$dir/build.log"; return 1; }
+}
+
+# run_combination LABEL PG_CONFIG FILTER
+run_combination() {
+    local label=$1 pgc=$2 filter=$3 files start log p f tests
+    mapfile -t files < <(tap_files "$filter")
+    [ ${#files[@]} -gt 0 ] || return 0
+    echo "== $label: ${#files[@]} TAP test(s) (started $(date +%H:%M:%S))"
+    if ! install_zodan "$pgc"; then
+        failed=$((failed + 1)); failures+=("building zodan for $label"); return
     fi
+    start=$(date +%s)
+    log="$LOGDIR/prove-$(echo "$label" | tr ' /+.' '____').log"
+    # Each test's result line shows as it happens; the nodes run as postgres.
+    (cd "$ROOT" && PG_CONFIG=$pgc ZODAN_INSTALLED=1 prove --timer "${files[@]}") 2>&1 | tee "$log" |
+        grep --line-buffered -E '^\[|^regress/t/|ok$|^Result|^Files=|Failed|not ok'
+    # prove's summary: "Files=F, Tests=T, ..." and, per failing file,
+    # "... Tests: T Failed: F" (or a file that died before its plan).
+    tests=$(sed -nE 's/^Files=[0-9]+, Tests=([0-9]+),.*/\1/p' "$log" | tail -n1)
+    # Every failing file: its failed tests, or 1 when it died without any.
+    f=$(awk '/\(Wstat: [0-9]+/ { n = 0; if (match($0, /Failed: [0-9]+/)) n = substr($0, RSTART + 8, RLENGTH - 8) + 0;
+                                  s += (n > 0 ? n : 1) } END { print s + 0 }' "$log")
+    [ -n "$tests" ] || { tests=0; f=$((f + 1)); }
+    p=$((tests - f)); [ $p -ge 0 ] || p=0
+    passed=$((passed + p)); failed=$((failed + f))
+    if ! grep -q '^Result: PASS' "$log"; then
+        failures+=("$label")
+        [ "$f" -gt 0 ] || failed=$((failed + 1))
+    fi
+    printf '%s\t%s\t%s\t%s\t%s s\n' "$label" "${#files[@]} files" "$p" "$f" "$(( $(date +%s) - start ))" >>"$RESULTS"
+    echo "   ($label: $p passed, $f failed, $(( $(date +%s) - start )) s)"
+}
+
+if [ -n "${PG_CONFIG:-}" ]; then
+    run_combination "given server" "$PG_CONFIG" all
+else
+    # server:spock:what — the main combination runs everything.
+    combos=${MATRIX:-"18:6:all 15:6:matrix 15:5.0.11:matrix 18:5.0.11:matrix 15:5.0.9:regress"}
+    for combo in $combos; do
+        IFS=: read -r pg spock what <<<"$combo"
+        what=${what:-all}
+        label="PostgreSQL $pg + Spock $spock"
+        echo "== building (or reusing) $label"
+        if pgc=$(bash "$HERE/build-spock.sh" "$spock" "$pg"); then
+            run_combination "$label" "$pgc" "$what"
+        else
+            failed=$((failed + 1)); failures+=("building $label")
+        fi
+    done
 fi
 
-if [ ${#failures[@]} -gt 0 ]; then
-    echo "== failed: ${failures[*]}"
-fi
+echo
+echo "== results"
+column -t -s $'\t' "$RESULTS" 2>/dev/null || cat "$RESULTS"
+[ ${#failures[@]} -gt 0 ] && echo "== failed: ${failures[*]}"
 echo "logs: $LOGDIR"
 echo "suite took $(( $(date +%s) - suite_start )) s"
 echo "$passed passed, $failed failed"

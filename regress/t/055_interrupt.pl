@@ -129,13 +129,14 @@ cmp_ok($elapsed, '<', 7500, "within the timeout and the cancel's 2 s bound ($ela
 terminate($n2, 'zodan_holder');
 $holder->finish(30);
 
-# Two calls on one node: the second is refused at once, whatever the
-# journal says at that moment.
+# Two calls on one node: the second is refused at once by the join lock the
+# first holds, naming the first, whatever the journal says at that moment.
 $f5->hold_pause_lock;
 my $first = $n5->background($f5->add_sql("zodan.pause_at_step = 'catch_up'"), app => 'zodan_first');
 ok($f5->wait_at_step('catch_up', $first), "the first add is waiting at catch_up");
 ($rc, $out, $err) = $f5->add;
-like($err, qr/already running on this node/, "a second add_node on the same node is refused");
+like($err, qr/another change of the cluster's membership is running: zodan: add_node n5 holds the join lock on node "n\d"/,
+    "a second add_node on the same node is refused, naming the first");
 # The first call committed after each step: it holds no snapshot back while it waits.
 is($n5->sql("SELECT count(*) FILTER (WHERE backend_xmin IS NULL) || '/' || count(*)
                FROM pg_stat_activity WHERE application_name = 'zodan_first'"), '1/1',

@@ -45,9 +45,9 @@ note($_) for @progress;
 my $lines = grep { /NOTICE:  copying from n1: / } @progress;
 cmp_ok($lines, '>=', 2, "the copy of $size reported its progress ($lines lines)");
 my $B = qr/[0-9.]+ [kMG]?B(?:ytes)?/;
-ok((grep { /NOTICE:  copying from n1: \d+\/$tables tables, $B of $B \(\d+%\), $B\/s, about \d+ s left/ } @progress),
+ok((grep { /NOTICE:  copying from n1: \d+\/$tables tables, $B streamed \(\d+% of $B of tables\), $B\/s, about \d+ s left/ } @progress),
     "a line says tables, bytes, percent, rate and time left");
-like($progress[-1] // '', qr/copying from n1: $tables\/$tables tables, .* \(100%\)/,
+like($progress[-1] // '', qr/copying from n1: $tables\/$tables tables, .* \(100% of/,
     "the last line says all $tables tables, 100%");
 isnt($seen, '', "another session saw the copy in spock.zodan_copy_progress while it ran ($seen)");
 is($n2->sql("SELECT tables_done || '/' || tables_total || ' ' || copy_state FROM spock.zodan_copy_progress"),

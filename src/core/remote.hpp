@@ -79,6 +79,14 @@ public:
     using RemoteError::RemoteError;
 };
 
+// The caller passed an argument that cannot be used (SQLSTATE 22023); the
+// message names it. Nothing else is reported as the caller's bad argument:
+// a node's malformed reply is an internal error.
+class InvalidArgument : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
 // An error the operator must act on: a failed precondition or a run that
 // cannot go on. `hint` says what to do.
 class UserError : public std::runtime_error {

@@ -7,7 +7,7 @@
 //    frames (and their destructors) normally.
 //  - invoke_cpp() is the only way from an extern "C" entry point into C++;
 //    it catches every exception and, once all C++ frames are gone, turns it
-//    into ereport(ERROR) (see entry.cpp).
+//    into ereport(ERROR) (see zodan.cpp).
 // Include this after the PostgreSQL headers (postgres.h first).
 #pragma once
 

@@ -17,10 +17,18 @@ namespace zodan::pg {
 
 namespace {
 
-// Every text that leaves the call is masked with all the secrets it has seen.
-const char *keep(const std::string &s) {
-    return s.empty() ? nullptr : pstrdup(call_secrets().scrub(s).c_str());
+// The texts of the error being raised live here, in static storage, not in
+// a frame: raise_error's longjmp leaves nothing to destroy, and no palloc
+// (which may itself raise) runs while C++ objects are alive.
+struct RaisedTexts {
+    std::string message, detail, hint;
+};
+RaisedTexts &raised() {
+    static RaisedTexts texts;
+    return texts;
 }
+
+const char *or_null(const std::string &s) { return s.empty() ? nullptr : s.c_str(); }
 
 // SQLSTATE text ("08006") to PostgreSQL's packed form.
 int packed_sqlstate(const std::string &state) {
@@ -28,45 +36,73 @@ int packed_sqlstate(const std::string &state) {
     return MAKE_SQLSTATE(state[0], state[1], state[2], state[3], state[4]);
 }
 
-void spare_from_spock_log_filter(ErrorReport &report) {
-    // Spock's emit_log_hook overwrites everything after the word "password"
-    // in an ERROR's message with 'X' (its guard against leaked DSNs). Ours
-    // are masked already; so that they stay readable, the message stops
-    // before the word and DETAIL, which the filter leaves alone, has it all.
-    if (!report.message) return;
-    const std::string message = report.message;
-    std::string lower = message;
+// Spock's emit_log_hook overwrites everything after the word "password" in
+// an ERROR's message with 'X' (its guard against leaked DSNs). Ours are
+// masked already; so that they stay readable, the message stops before the
+// word and DETAIL, which the filter leaves alone, has it all.
+void spare_from_spock_log_filter(RaisedTexts &t) {
+    std::string lower = t.message;
     for (char &c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     const size_t at = lower.find("password");
     if (at == std::string::npos) return;
-    std::string detail = message;
-    if (report.detail) detail += std::string("\n") + report.detail;
-    report.message = keep(message.substr(0, at) + "... (see DETAIL)");
-    report.detail = keep(detail);
+    std::string detail = t.message + (t.detail.empty() ? "" : "\n" + t.detail);
+    t.message = t.message.substr(0, at) + "... (see DETAIL)";
+    t.detail = std::move(detail);
+}
+
+int describe(RaisedTexts &t) {
+    // Every text that leaves the call is masked with all the secrets it has seen.
+    const Secrets &secrets = call_secrets();
+    auto set = [&](const std::string &m, const std::string &d, const std::string &h) {
+        t.message = secrets.scrub(m);
+        t.detail = secrets.scrub(d);
+        t.hint = secrets.scrub(h);
+    };
+    try {
+        throw;
+    } catch (const PgError &e) {
+        // Raised again unchanged: a cancel stays a cancel, a timeout a timeout.
+        set(e.what(), e.detail(), e.hint());
+        return e.sqlerrcode();
+    } catch (const RemoteError &e) {
+        set(e.what(), e.detail(), e.hint());
+        const int code = packed_sqlstate(e.sqlstate());
+        return code ? code : ERRCODE_CONNECTION_FAILURE;
+    } catch (const UserError &e) {
+        set(e.what(), e.detail(), e.hint());
+        return ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE;
+    } catch (const InvalidArgument &e) {
+        set(e.what(), "", "");
+        return ERRCODE_INVALID_PARAMETER_VALUE;
+    } catch (const std::logic_error &e) {
+        // std::invalid_argument and std::out_of_range from reading a reply
+        // (std::stoll, a missing column): the node said something unexpected.
+        set(std::string("internal error: unexpected reply: ") + e.what(), "", "");
+    } catch (const std::exception &e) {
+        set(std::string("internal error: ") + e.what(), "", "");
+    } catch (...) {
+        set("internal error: unknown exception", "", "");
+    }
+    return ERRCODE_INTERNAL_ERROR;
 }
 
 }  // namespace
 
 void describe_current_exception(ErrorReport &report) {
-    report = {ERRCODE_INTERNAL_ERROR, nullptr, nullptr, nullptr};
+    RaisedTexts &t = raised();
+    int code = ERRCODE_INTERNAL_ERROR;
     try {
-        throw;
-    } catch (const PgError &e) {
-        // Raised again unchanged: a cancel stays a cancel, a timeout a timeout.
-        report = {e.sqlerrcode(), keep(e.what()), keep(e.detail()), keep(e.hint())};
-    } catch (const RemoteError &e) {
-        int code = packed_sqlstate(e.sqlstate());
-        report = {code ? code : ERRCODE_CONNECTION_FAILURE, keep(e.what()), keep(e.detail()), keep(e.hint())};
-    } catch (const UserError &e) {
-        report = {ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, keep(e.what()), keep(e.detail()), keep(e.hint())};
-    } catch (const std::invalid_argument &e) {
-        report = {ERRCODE_INVALID_PARAMETER_VALUE, keep(e.what()), nullptr, nullptr};
-    } catch (const std::exception &e) {
-        report.message = keep(std::string("internal error: ") + e.what());
+        code = describe(t);
+        spare_from_spock_log_filter(t);
     } catch (...) {
-        report.message = "internal error: unknown exception";
+        // Out of memory while describing: say so in words that need none.
+        t.message.clear();
+        t.detail.clear();
+        t.hint.clear();
+        code = ERRCODE_OUT_OF_MEMORY;
     }
-    spare_from_spock_log_filter(report);
+    report = {code, t.message.empty() ? "out of memory while reporting an error" : t.message.c_str(),
+              or_null(t.detail), or_null(t.hint)};
     forget_call_secrets();
 }
 

@@ -9,7 +9,7 @@
 
 namespace zodan::pg {
 
-// Plain data only (palloc'd strings), since ereport will longjmp over the
+// Plain data only (C strings in static storage, see invoke.cpp), since ereport will longjmp over the
 // frame that holds it.
 struct ErrorReport {
     int sqlerrcode;

@@ -25,27 +25,25 @@ std::vector<std::unique_ptr<Connection>> BackendRuntime::connect_all(
     const std::vector<std::pair<std::string, std::string>> &node_and_dsn) {
     std::vector<std::unique_ptr<LibpqConnection>> pending;
     for (const auto &[node, dsn] : node_and_dsn) pending.push_back(start_connection(node, dsn, false));
-    WaitSet waits(static_cast<int>(pending.size()));
-    std::vector<int> position(pending.size());
     std::vector<bool> ready(pending.size(), false);
-    for (size_t i = 0; i < pending.size(); ++i) position[i] = waits.add_socket(pending[i]->socket(), 0);
+    // The wait is made anew each round: libpq may change a connection's
+    // socket while it tries another address, and a finished one is left out.
     for (;;) {
-        bool all = true;
+        std::vector<std::pair<int, unsigned>> waiting;
         int64_t deadline = INT64_MAX;
         for (size_t i = 0; i < pending.size(); ++i) {
             if (ready[i]) continue;
             const unsigned events = pending[i]->advance();  // throws on failure or timeout
             if (events == 0) {
                 ready[i] = true;
-                waits.set_events(position[i], 0);
                 continue;
             }
-            all = false;
-            // libpq may change the socket while it tries another address.
-            waits.set_events(position[i], events);
+            waiting.emplace_back(pending[i]->socket(), events);
             deadline = std::min(deadline, pending[i]->connect_deadline());
         }
-        if (all) break;
+        if (waiting.empty()) break;
+        WaitSet waits(static_cast<int>(waiting.size()));
+        for (const auto &[fd, events] : waiting) waits.add_socket(fd, events);
         long left = static_cast<long>(deadline - now_ms());
         waits.wait(left > 0 ? std::min(left, 1000L) : 1);
     }
@@ -73,9 +71,6 @@ std::vector<std::optional<QueryResult>> BackendRuntime::exec_all_until(
     std::vector<bool> done(work.size(), false);
     std::exception_ptr first_failure;
     try {
-        WaitSet waits(static_cast<int>(work.size()));
-        std::vector<int> position;
-        for (LibpqConnection *c : conns) position.push_back(waits.add_socket(c->socket(), WL_SOCKET_READABLE));
         size_t left = work.size();
         while (left > 0) {
             for (size_t i = 0; i < conns.size(); ++i) {
@@ -91,11 +86,15 @@ std::vector<std::optional<QueryResult>> BackendRuntime::exec_all_until(
                         if (!first_failure) first_failure = std::current_exception();
                     }
                     done[i] = true;
-                    waits.set_events(position[i], 0);
                     --left;
                 }
             }
             if (left == 0) break;
+            // Anew each round, over the sockets still waited for: a lost
+            // connection's socket is closed and must not be in the set.
+            WaitSet waits(static_cast<int>(left));
+            for (size_t i = 0; i < conns.size(); ++i)
+                if (!done[i] && conns[i]->socket() >= 0) waits.add_socket(conns[i]->socket(), WL_SOCKET_READABLE);
             long wait_ms = static_cast<long>(deadline - now_ms());
             waits.wait(wait_ms > 0 ? std::min(wait_ms, 1000L) : 1);
         }

@@ -270,6 +270,10 @@ std::optional<QueryResult> Cluster::copy_and_compare(Node &n, const Query &q) {
         return QueryResult({"job", "bytes", "out_sql", "in_sql"}, rows);
     }
     if (name == "read the sequences") return none({"stmt"});
+    if (name == "read the database's oid") return one("oid", "16384");
+    if (name == "list unused origins") return none({"roname"});
+    if (name == "write the local-writes check") return one("stmt", "local writes");
+    if (name == "look for rows written on the node") return none({"rel"});
     if (name == "list the copy's origins") return none({"roname"});
     if (name == "read the settings the restore needs") return one("options", "");
     if (name == "list the tables to compare") {

@@ -256,7 +256,7 @@ sub scenario_body {
             # Stopped in the checks, the run changed nothing: a new one starts.
             unlike($err, qr/resuming the unfinished run/, "the run stopped in its checks is started afresh");
         } else {
-            like($err, qr/resuming the unfinished run at phase $no\b/, "it resumed the run at $step (phase $no)");
+            like($err, qr/resuming the unfinished run at step $step\b/, "it resumed the run at step $step");
         }
     } else {
         is($rc, 0, "remove_node rolls it back") or diag(error_lines($err));

@@ -81,7 +81,7 @@ void AddNode::copy_with_own_copy_point(JsonObject &out) {
     QueryResult schemas = n.exec(sql::schemas_to_skip());
     for (size_t i = 0; i < schemas.size(); ++i) state_.skip_schema.push_back(schemas.text(i, "nspname"));
     // Recorded before anything is made: a rollback must know what was here.
-    const std::string before_copy = text_array_literal(objects_before_copy(n));
+    const std::string before_copy = text_array_literal(user_objects_on(n));
     journal_.step_note("copy_source", JsonObject()
                                           .add("method", "zodan")
                                           .add("skip_schema", text_array_literal(state_.skip_schema))
@@ -99,6 +99,9 @@ void AddNode::copy_with_own_copy_point(JsonObject &out) {
 
     CopyOutcome copied = copy_at_point(rt_, view_, point, state_.skip_schema, rt_.copy_streams(),
                                        [&](const CopySample &s) { report_copy(s); });
+    // What the copy made, so that a rollback drops that and nothing users made since.
+    const std::string after_copy = text_array_literal(user_objects_on(n));
+    journal_.step_note("copy_source", JsonObject().add("after_copy", after_copy).str());
     // sub_S_N streams from the copy point once it is enabled.
     n.exec(sql::advance_origin(slot, point.consistent_point));
     out.add("method", "zodan")
@@ -112,7 +115,8 @@ void AddNode::copy_with_own_copy_point(JsonObject &out) {
         .add("sequences", copied.sequences)
         .add("bytes", copied.bytes)
         .add("skip_schema", text_array_literal(state_.skip_schema))
-        .add("before_copy", before_copy);
+        .add("before_copy", before_copy)
+        .add("after_copy", after_copy);
     detail("copied " + std::to_string(copied.tables) + " tables from " + args_.src_name + " over " +
                std::to_string(copied.streams) + " stream(s)",
            std::to_string(copied.bytes) + " bytes streamed in " + std::to_string(rt_.now_ms() - copy_started_ms_) +
@@ -139,7 +143,7 @@ void AddNode::copy_with_spock_sync(JsonObject &out) {
     }
     QueryResult schemas = view_.new_node.db().exec(sql::schemas_to_skip());
     for (size_t i = 0; i < schemas.size(); ++i) state_.skip_schema.push_back(schemas.text(i, "nspname"));
-    const std::string before_copy = text_array_literal(objects_before_copy(view_.new_node.db()));
+    const std::string before_copy = text_array_literal(user_objects_on(view_.new_node.db()));
     journal_.step_note("copy_source", JsonObject()
                                           .add("method", "spock")
                                           .add("skip_schema", text_array_literal(state_.skip_schema))
@@ -155,6 +159,9 @@ void AddNode::copy_with_spock_sync(JsonObject &out) {
         .add("before_copy", before_copy);
     detail("subscription " + sub + " created; copying " + join(sets));
     wait_for_spock_copy(sub);
+    const std::string after_copy = text_array_literal(user_objects_on(view_.new_node.db()));
+    journal_.step_note("copy_source", JsonObject().add("after_copy", after_copy).str());
+    out.add("after_copy", after_copy);
 }
 
 void AddNode::wait_for_spock_copy(const std::string &sub) {

@@ -1,6 +1,7 @@
 #include "core/protocol/cleanup.hpp"
 
 #include "core/protocol/spock_sql.hpp"
+#include "core/text/sql_quote.hpp"
 #include "core/protocol/waiter.hpp"
 
 namespace zodan {
@@ -29,15 +30,17 @@ void stop_and_drop_subscription(Runtime &rt, Connection &node, const std::string
     node.exec(sql::sub_drop(sub));
 }
 
-std::vector<std::string> objects_before_copy(Connection &node) {
+std::vector<std::string> user_objects_on(Connection &node) {
     QueryResult r = node.exec(sql::user_objects());
     std::vector<std::string> out;
     for (size_t i = 0; i < r.size(); ++i) out.push_back(r.text(i, "obj"));
     return out;
 }
 
-std::vector<std::string> drop_copied_objects(Connection &node, const std::vector<std::string> &before_copy) {
-    QueryResult drops = node.exec(sql::copied_objects_drops(before_copy));
+std::vector<std::string> drop_copied_objects(Connection &node, const std::vector<std::string> &before_copy,
+                                             const std::optional<std::vector<std::string>> &copied) {
+    QueryResult drops =
+        node.exec(sql::copied_objects_drops(before_copy, copied ? Value(text_array_literal(*copied)) : Value()));
     std::vector<std::string> done;
     for (size_t i = 0; i < drops.size(); ++i) {
         const std::string stmt = drops.text(i, "stmt");

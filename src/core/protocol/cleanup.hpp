@@ -2,6 +2,7 @@
 // copy) and remove_node (rolling a node out).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,10 +23,13 @@ void stop_and_drop_subscription(Runtime &rt, Connection &node, const std::string
 
 // What is on a node before a copy: its user objects as "kind:oid"
 // (sql::user_objects), to tell later what the copy brought.
-std::vector<std::string> objects_before_copy(Connection &node);
+std::vector<std::string> user_objects_on(Connection &node);
 
-// Drops exactly what a copy brought: every user object (schema, relation,
-// routine, type) that is not in `before_copy`. Returns the statements it ran.
-std::vector<std::string> drop_copied_objects(Connection &node, const std::vector<std::string> &before_copy);
+// Drops exactly what a copy brought: the user objects (schema, relation,
+// routine, type) in `copied` (what the copy recorded it made) that were not
+// there before it; with `copied` unknown (a copy that never finished),
+// every one not in `before_copy`. Returns the statements it ran.
+std::vector<std::string> drop_copied_objects(Connection &node, const std::vector<std::string> &before_copy,
+                                             const std::optional<std::vector<std::string>> &copied = std::nullopt);
 
 }  // namespace zodan

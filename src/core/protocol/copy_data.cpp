@@ -36,7 +36,9 @@ void open_target_side(Connection &to, const std::string &origin) {
 
 }  // namespace
 
-std::string copy_origin_name(int stream) { return "zodan_copy_" + std::to_string(stream); }
+std::string copy_origin_name(const std::string &database_oid, int stream) {
+    return "zodan_copy_" + database_oid + "_" + std::to_string(stream);
+}
 
 CopyOutcome copy_at_point(Runtime &rt, ClusterView &view, CopyPoint &point, const std::vector<std::string> &skip_schema,
                           int streams, const std::function<void(const CopySample &)> &on_progress) {
@@ -96,8 +98,9 @@ CopyOutcome copy_at_point(Runtime &rt, ClusterView &view, CopyPoint &point, cons
     std::vector<std::pair<Connection *, Query>> begins, targets;
     for (int k = 1; k < lane_count; ++k) begins.emplace_back(lanes[k].from.get(), sql::begin_in_snapshot(point.snapshot));
     rt.exec_all(begins);
+    const std::string dboid = view.new_node.db().exec(sql::database_oid()).text(0, "oid");
     for (int k = 0; k < lane_count; ++k) {
-        lanes[k].origin = copy_origin_name(k + 1);
+        lanes[k].origin = copy_origin_name(dboid, k + 1);
         open_target_side(*lanes[k].to, lanes[k].origin);
     }
     // Every session that needs the snapshot has it now: its exporter may go.

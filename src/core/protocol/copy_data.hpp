@@ -28,7 +28,8 @@ struct CopyOutcome {
 CopyOutcome copy_at_point(Runtime &rt, ClusterView &view, CopyPoint &point, const std::vector<std::string> &skip_schema,
                           int streams, const std::function<void(const CopySample &)> &on_progress);
 
-// The names of the copy's own replication origins on N (one per stream).
-std::string copy_origin_name(int stream);
+// The copy's own replication origins on N, one per stream. Origins belong
+// to the instance, not the database: the name carries N's database oid.
+std::string copy_origin_name(const std::string &database_oid, int stream);
 
 }  // namespace zodan

@@ -77,13 +77,14 @@ CopyPoint take_copy_point(Runtime &rt, ClusterView &view, const std::string &slo
     // Spock's apply workers give up a pause after spock.pause_timeout; the
     // slot must be made well within it, or the attempt is started again.
     const int pause_ms = std::max(2, std::stoi(s.exec(sql::pause_timeout_seconds()).text(0, "seconds", "10"))) * 1000;
-    const int slot_budget_ms = std::max(1000, pause_ms - 2000);
+    // Short, too: S applies nothing meanwhile.
+    const int slot_budget_ms = std::max(1000, std::min(3000, pause_ms - 2000));
     const int64_t deadline = rt.now_ms() + rt.sync_timeout_ms();
     CopyPoint point;
     point.slot = slot;
     for (int attempt = 1;; ++attempt) {
         wait_for_long_transactions(rt, {&view.source}, deadline,
-                                   "the copy's replication slot cannot start before it ends");
+                                   "the copy's replication slot cannot start before");
         std::unique_ptr<Connection> holder = rt.connect_replication(view.source.name, view.source.dsn);
         std::map<std::string, Lsn> before, after;
         QueryResult created;

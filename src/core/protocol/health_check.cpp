@@ -8,9 +8,9 @@ namespace zodan {
 
 void health_check(Runtime &rt, const AddNodeArgs &args, const std::string &check_type) {
     if (check_type != "pre" && check_type != "post")
-        throw std::invalid_argument("check_type must be 'pre' or 'post', not '" + check_type + "'");
+        throw InvalidArgument("check_type must be 'pre' or 'post', not '" + check_type + "'");
     if (args.new_name.empty() != args.new_dsn.empty())
-        throw std::invalid_argument("health_check needs both new_node_name and new_node_dsn, or neither");
+        throw InvalidArgument("health_check needs both new_node_name and new_node_dsn, or neither");
 
     std::vector<CheckResult> results;
     // Without a new node, 'pre' asks whether the cluster can take one and

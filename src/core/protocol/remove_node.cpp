@@ -6,6 +6,7 @@
 #include "core/protocol/add_node.hpp"
 #include "core/protocol/cleanup.hpp"
 #include "core/text/dsn.hpp"
+#include "core/protocol/join_lock.hpp"
 #include "core/protocol/journal.hpp"
 #include "core/protocol/names.hpp"
 #include "core/protocol/spock_sql.hpp"
@@ -34,6 +35,7 @@ void RemoveNode::run() {
     }
     // A run of add_node still in progress must not have the ground pulled away.
     std::optional<PriorRun> prior;
+    std::map<std::string, std::string> copy_note;
     if (target_) {
         prior = Journal::latest(target_->db(), "add_node", "");
         if (prior && prior->state == "running" && prior->alive)
@@ -41,8 +43,20 @@ void RemoveNode::run() {
                                 std::to_string(prior->backend_pid) + ")",
                             "", "Stop it with pg_cancel_backend(" + std::to_string(prior->backend_pid) +
                                     ") on that node, then call spock.remove_node again.");
+        if (prior && prior->unfinished() && prior->started_steps.count("copy_source"))
+            copy_note = Journal::step_output(target_->db(), prior->run_id, "copy_source");
+        // What the rollback would drop must be the copy's alone: a node
+        // written to since (it may have taken writes once its paths opened)
+        // is not rolled back without force.
+        if (copy_note.count("after_copy") && !args_.force) refuse_if_written_to(copy_note["after_copy"]);
     }
     find_members();
+    // One change of membership at a time: the members it cleans and the
+    // node itself are locked like an add locks them.
+    std::vector<Member *> locked;
+    for (Member &x : survivors_) locked.push_back(&x);
+    if (target_) locked.push_back(&*target_);
+    take_join_lock(rt_, locked, "spock.remove_node of \"" + args_.target_name + "\"");
     if (dsn_of_.empty() && !target_)
         throw UserError("node \"" + args_.target_name + "\" could not be reached and no other member is known here",
                         "connecting to it failed: " + target_unreachable_,
@@ -56,10 +70,13 @@ void RemoveNode::run() {
     if (target_) {
         clean_target();
         if (prior && prior->unfinished()) {
-            auto copy_note = Journal::step_output(target_->db(), prior->run_id, "copy_source");
-            if (prior->started_steps.count("copy_source") && copy_note.count("before_copy"))
-                for (const std::string &stmt : drop_copied_objects(target_->db(), parse_text_array(copy_note["before_copy"])))
+            if (copy_note.count("before_copy")) {
+                std::optional<std::vector<std::string>> copied;
+                if (copy_note.count("after_copy")) copied = parse_text_array(copy_note["after_copy"]);
+                for (const std::string &stmt :
+                     drop_copied_objects(target_->db(), parse_text_array(copy_note["before_copy"]), copied))
                     note(args_.target_name, stmt.substr(0, stmt.find(" CASCADE")));
+            }
             Journal::set_state(target_->db(), prior->run_id, "rolled_back");
             note(args_.target_name, "rolled back the unfinished add_node run " + std::to_string(prior->run_id));
         }
@@ -89,6 +106,21 @@ void RemoveNode::run() {
     rt_.report(Level::Notice, changed ? "remove_node: node " + args_.target_name + " removed; changes on " +
                                             std::to_string(changed) + " of " + reached
                                       : "remove_node: nothing of node " + args_.target_name + " was left on " + reached);
+}
+
+void RemoveNode::refuse_if_written_to(const std::string &after_copy) {
+    Connection &db = target_->db();
+    QueryResult stmt = db.exec(sql::tables_written_locally(after_copy));
+    QueryResult written = db.exec(sql::run_generated("look for rows written on the node", stmt.text(0, "stmt")));
+    if (written.empty()) return;
+    std::vector<std::string> tables;
+    for (size_t i = 0; i < written.size(); ++i) tables.push_back(written.text(i, "rel"));
+    throw UserError("node \"" + args_.target_name + "\" has been written to since its copy: " + join(tables) +
+                        " hold(s) rows written on it, not by the copy",
+                    "Rolling back the unfinished add would drop them with the tables the copy made. Nothing was "
+                    "changed.",
+                    "Keep what is there, or call spock.remove_node('" + args_.target_name +
+                        "', <its DSN>, force => true) to drop it anyway.");
 }
 
 void RemoveNode::add_members_from(Connection &node) {
@@ -139,7 +171,7 @@ void RemoveNode::clean_survivor(Member &x) {
     const bool knew_target = db.exec(sql::node_exists(args_.target_name)).text(0, "n") != "0";
     QueryResult subs = db.exec(sql::subscriptions_involving(args_.target_name));
     for (size_t i = 0; i < subs.size(); ++i) {
-        db.exec(sql::sub_drop(subs.text(i, "sub_name")));
+        stop_and_drop_subscription(rt_, db, subs.text(i, "sub_name"));
         note(x.name, "dropped subscription " + subs.text(i, "sub_name"));
     }
     // The slot serving the target's subscription from x (also made by step 3
@@ -155,14 +187,26 @@ void RemoveNode::clean_target() {
     QueryResult known_nodes = db.exec(sql::nodes_with_dsn());  // before sub_drop removes some of them
     QueryResult subs = db.exec(sql::subscriptions_involving(args_.target_name));
     for (size_t i = 0; i < subs.size(); ++i) {
-        db.exec(sql::sub_drop(subs.text(i, "sub_name")));
+        stop_and_drop_subscription(rt_, db, subs.text(i, "sub_name"));
         note(args_.target_name, "dropped subscription " + subs.text(i, "sub_name"));
     }
-    QueryResult origins = db.exec(sql::unused_spock_origins());
-    for (size_t i = 0; i < origins.size(); ++i) {
-        db.exec(sql::drop_origin(origins.text(i, "roname")));
-        note(args_.target_name, "dropped origin " + origins.text(i, "roname"));
+    // Replication origins belong to the instance, shared by its databases:
+    // only those this database's subscriptions from the known nodes would
+    // have (an add that stopped may leave them), and the copy's, go.
+    std::vector<std::string> candidates;
+    for (size_t i = 0; i < known_nodes.size(); ++i) {
+        const std::string provider = known_nodes.text(i, "node_name");
+        if (provider == args_.target_name) continue;
+        candidates.push_back(*db.exec(sql::slot_name(target_dbname_, provider,
+                                                     subscription_name(provider, args_.target_name))).scalar());
     }
+    QueryResult origins = db.exec(sql::unused_origins_among(candidates));
+    QueryResult copy_origins = db.exec(sql::copy_origins());
+    for (const QueryResult *r : {&origins, &copy_origins})
+        for (size_t i = 0; i < r->size(); ++i) {
+            db.exec(sql::drop_origin(r->text(i, "roname")));
+            note(args_.target_name, "dropped origin " + r->text(i, "roname"));
+        }
     // Every Spock slot here served a subscriber of the leaving node.
     QueryResult slots = db.exec(sql::spock_slots());
     for (size_t i = 0; i < slots.size(); ++i)

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,8 @@ private:
     void add_members_from(Connection &node);
     void clean_survivor(Member &x);
     void clean_target();
+    // Throws when a copied table holds rows written on the target itself.
+    void refuse_if_written_to(const std::string &after_copy);
     void note(const std::string &node, const std::string &what) { removed_[node].push_back(what); }
 
     Runtime &rt_;

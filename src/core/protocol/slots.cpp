@@ -9,14 +9,13 @@ namespace zodan {
 
 namespace {
 
-constexpr int kOldTransactionSeconds = 1;  // younger ones are ordinary traffic
+constexpr int kOldTransactionMs = 500;   // younger ones are ordinary traffic
 constexpr int kSlotAttemptMs = 5000;       // then look again at what it waits for
 
 std::string describe(const Member &node, const QueryResult &r, size_t i) {
     const std::string pid = r.text(i, "pid");
-    return "on node \"" + node.name + "\" the " +
-           (pid.empty() ? r.text(i, "what") : "transaction of process " + pid + " (" + r.text(i, "what") + ")") +
-           ", open for " + r.text(i, "seconds") + " s";
+    return "for the " + (pid.empty() ? r.text(i, "what") : "transaction of process " + pid + " (" + r.text(i, "what") + ")") +
+           " on node \"" + node.name + "\", open for " + r.text(i, "seconds") + " s, to end";
 }
 
 }  // namespace
@@ -27,7 +26,7 @@ void wait_for_long_transactions(Runtime &rt, const std::vector<Member *> &nodes,
     const int interval = rt.progress_interval_ms();
     int64_t next_report = rt.now_ms() + interval;
     for (int delay = 20;; delay = std::min(delay * 2, 250)) {
-        std::vector<QueryResult> open = rt.exec_all(same_query(nodes, sql::transactions_holding_xids(kOldTransactionSeconds)));
+        std::vector<QueryResult> open = rt.exec_all(same_query(nodes, sql::transactions_holding_xids(kOldTransactionMs)));
         std::vector<std::string> waits;
         for (size_t n = 0; n < nodes.size(); ++n)
             for (size_t i = 0; i < open[n].size(); ++i) waits.push_back(describe(*nodes[n], open[n], i));
@@ -54,7 +53,7 @@ void create_slots(Runtime &rt, const std::vector<std::pair<Member *, std::string
         std::vector<Member *> nodes;
         for (auto &[m, slot] : pending)
             if (std::find(nodes.begin(), nodes.end(), m) == nodes.end()) nodes.push_back(m);
-        wait_for_long_transactions(rt, nodes, deadline, "a replication slot there cannot start before it ends");
+        wait_for_long_transactions(rt, nodes, deadline, "a replication slot there cannot start before");
         std::vector<std::pair<Connection *, Query>> creates;
         for (auto &[m, slot] : pending) creates.emplace_back(m->conn.get(), sql::create_slot(slot));
         // An attempt that passes its deadline is cancelled, and PostgreSQL

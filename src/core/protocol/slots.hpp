@@ -13,11 +13,11 @@
 
 namespace zodan {
 
-// Until no transaction that holds an xid has been open longer than a
+// Until no transaction that holds an xid has been open longer than half a
 // second on any of the nodes. Every zodan.progress_interval it reports
 // each one (node, process, application, how long it has been open); at
-// `deadline_ms` it fails with an error naming the oldest. `why` finishes
-// "a replication slot there cannot start before it ends".
+// `deadline_ms` it fails with an error naming the oldest. `why` says what
+// cannot go on before ("a replication slot there cannot start before").
 void wait_for_long_transactions(Runtime &rt, const std::vector<Member *> &nodes, int64_t deadline_ms,
                                 const std::string &why);
 

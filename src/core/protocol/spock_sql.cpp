@@ -410,11 +410,11 @@ Query spock_slots() {
             {}};
 }
 
-Query unused_spock_origins() {
-    return {"list unused Spock origins",
-            "SELECT roname::text AS roname FROM pg_catalog.pg_replication_origin o WHERE roname LIKE 'spk\\_%' "
+Query unused_origins_among(const std::vector<std::string> &origins) {
+    return {"list unused origins",
+            "SELECT roname::text AS roname FROM pg_catalog.pg_replication_origin o WHERE roname = ANY ($1::text[]) "
             "AND NOT EXISTS (SELECT 1 FROM spock.subscription s WHERE s.sub_slot_name = o.roname) ORDER BY 1",
-            {}};
+            {text_array_literal(origins)}};
 }
 
 Query drop_origin(const std::string &origin) {
@@ -453,14 +453,14 @@ Query user_objects() {
     return {"list user objects", std::string("SELECT obj FROM (") + kUserObjects + ") o ORDER BY oid", {}};
 }
 
-Query copied_objects_drops(const std::vector<std::string> &before_copy) {
+Query copied_objects_drops(const std::vector<std::string> &before_copy, const Value &copied) {
     // Everything that is here now and was not before the copy: new schemas
     // whole, then whatever else is new, each with IF EXISTS (a CASCADE before
     // may have taken it). Tables' own sequences, indexes and row types go
     // with their tables.
     return {"list what the copy brought",
             std::string("WITH new AS (SELECT obj FROM (") + kUserObjects +
-                ") o WHERE obj <> ALL ($1::text[])), "
+                ") o WHERE obj <> ALL ($1::text[]) AND ($2::text[] IS NULL OR obj = ANY ($2::text[]))), "
                 "n AS (SELECT substr(obj, 3)::oid AS oid FROM new WHERE obj LIKE 'n:%'), "
                 "c AS (SELECT substr(obj, 3)::oid AS oid FROM new WHERE obj LIKE 'c:%'), "
                 "p AS (SELECT substr(obj, 3)::oid AS oid FROM new WHERE obj LIKE 'p:%'), "
@@ -482,7 +482,18 @@ Query copied_objects_drops(const std::vector<std::string> &before_copy) {
                 "  ELSE 'TYPE' END, ty.oid::regtype) "
                 "FROM t JOIN pg_catalog.pg_type ty ON ty.oid = t.oid WHERE ty.typnamespace NOT IN (SELECT oid FROM n)"
                 ") s ORDER BY ord, stmt",
-            {text_array_literal(before_copy)}};
+            {text_array_literal(before_copy), copied}};
+}
+
+Query tables_written_locally(const std::string &copied) {
+    // The node writes the statement (%L, regclass quoting); one EXISTS per
+    // table, each stopping at its first such row.
+    return {"write the local-writes check",
+            "SELECT coalesce(pg_catalog.string_agg(pg_catalog.format('SELECT %L AS rel WHERE EXISTS (SELECT 1 FROM %s t "
+            "WHERE (pg_catalog.pg_xact_commit_timestamp_origin(t.xmin)).roident = 0)', c.oid::regclass, c.oid::regclass), "
+            "' UNION ALL '), 'SELECT NULL::text AS rel WHERE false') AS stmt "
+            "FROM unnest($1::text[]) o JOIN pg_catalog.pg_class c ON o = 'c:' || c.oid WHERE c.relkind = 'r'",
+            {copied}};
 }
 
 Query repset_create(const std::string &set, bool ins, bool upd, bool del, bool trunc) {
@@ -561,7 +572,7 @@ Query pause_apply_workers() { return {"pause the apply workers", "SELECT spock.p
 
 Query resume_apply_workers() { return {"resume the apply workers", "SELECT spock.resume_apply_workers()", {}}; }
 
-Query transactions_holding_xids(int min_seconds) {
+Query transactions_holding_xids(int min_ms) {
     return {"list long transactions",
             "SELECT a.pid::text AS pid, pg_catalog.format('application %s, database %s, user %s', "
             "  coalesce(nullif(a.application_name, ''), '?'), coalesce(a.datname::text, '?'), "
@@ -569,11 +580,11 @@ Query transactions_holding_xids(int min_seconds) {
             "  pg_catalog.floor(extract(epoch FROM pg_catalog.clock_timestamp() - a.xact_start))::bigint::text AS seconds "
             "FROM pg_catalog.pg_stat_activity a "
             "WHERE a.backend_xid IS NOT NULL AND a.pid <> pg_catalog.pg_backend_pid() "
-            "AND a.xact_start < pg_catalog.clock_timestamp() - pg_catalog.make_interval(secs => $1::int) "
+            "AND a.xact_start < pg_catalog.clock_timestamp() - pg_catalog.make_interval(secs => $1::int / 1000.0) "
             "UNION ALL SELECT NULL, pg_catalog.format('prepared transaction %L, database %s', p.gid, p.database), "
             "  pg_catalog.floor(extract(epoch FROM pg_catalog.clock_timestamp() - p.prepared))::bigint::text "
             "FROM pg_catalog.pg_prepared_xacts p ORDER BY 3 DESC",
-            {std::to_string(min_seconds)}};
+            {std::to_string(min_ms)}};
 }
 
 Query create_slot_exporting_snapshot(const std::string &slot) {
@@ -680,9 +691,15 @@ Query reset_origin_session() {
 
 Query copy_origins() {
     return {"list the copy's origins",
-            "SELECT roname::text AS roname FROM pg_catalog.pg_replication_origin WHERE roname LIKE 'zodan\\_copy\\_%' "
-            "ORDER BY 1",
+            "SELECT roname::text AS roname FROM pg_catalog.pg_replication_origin WHERE roname LIKE "
+            "'zodan\\_copy\\_' || (SELECT d.oid FROM pg_catalog.pg_database d "
+            "  WHERE d.datname = pg_catalog.current_database()) || '\\_%' ORDER BY 1",
             {}};
+}
+
+Query database_oid() {
+    return {"read the database's oid",
+            "SELECT d.oid::text AS oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()", {}};
 }
 
 Query restore_settings() {

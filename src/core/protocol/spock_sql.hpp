@@ -70,14 +70,20 @@ Query slots_named(const std::vector<std::string> &slots);     // slot_name, acti
 Query terminate_slot_user(const std::string &slot);  // stops a walsender still streaming from it
 Query drop_slot(const std::string &slot);             // only when inactive
 Query spock_slots();                                  // every spk_ slot: slot_name, active_pid
-Query unused_spock_origins();                         // roname of spk_ origins no subscription uses
+// roname of those of `origins` that exist and that no subscription uses
+Query unused_origins_among(const std::vector<std::string> &origins);
 Query drop_origin(const std::string &origin);
 Query repset_drop(const std::string &set);
 // DROP statements, built by the server with %I quoting, for what a copy
 // brought: schemas other than those in keep (and system/extension/spock ones)
 // and the user relations in public.
 Query user_objects();                                      // obj ("kind:oid")
-Query copied_objects_drops(const std::vector<std::string> &before_copy);  // stmt
+// `copied`, when known (the copy finished and recorded what it made), limits
+// the drops to those objects: what users made on the node since stays.
+Query copied_objects_drops(const std::vector<std::string> &before_copy, const Value &copied);  // stmt
+// The tables among `copied` holding rows written on this node itself (not
+// by the copy, not by replication: their commit has no origin): rel.
+Query tables_written_locally(const std::string &copied);
 Query repset_create(const std::string &set, bool ins, bool upd, bool del, bool trunc);
 Query repset_alter(const std::string &set, bool ins, bool upd, bool del, bool trunc);
 Query repset_add_table(const std::string &set, const std::string &rel, const Value &columns, const Value &row_filter);
@@ -95,9 +101,9 @@ Query pause_timeout_seconds();  // seconds: spock.pause_timeout on this node (10
 Query pause_apply_workers();
 Query resume_apply_workers();
 // Sessions of this instance whose open transaction holds an xid for longer
-// than `min_seconds` (a slot creation waits for each), and prepared
+// than `min_ms` (a slot creation waits for each), and prepared
 // transactions: pid, what ("application x, database d"), seconds.
-Query transactions_holding_xids(int min_seconds);
+Query transactions_holding_xids(int min_ms);
 // The replication command creating `slot` (Spock's output plugin) with an
 // exported snapshot: slot_name, consistent_point, snapshot_name, output_plugin.
 Query create_slot_exporting_snapshot(const std::string &slot);
@@ -123,7 +129,8 @@ Query mark_copied_rows();  // pg_replication_origin_xact_setup('0/0', 'epoch')
 Query replica_role();
 Query begin_copy_target();
 Query reset_origin_session();
-Query copy_origins();  // roname of origins a copy left (zodan_copy_%)
+Query copy_origins();  // roname of origins a copy into this database left
+Query database_oid();  // oid of this database
 // Settings pg_restore on the new node must run with (PGOPTIONS), as
 // "-c name=value" words: DDL replication off where Spock has it.
 Query restore_settings();
