@@ -114,6 +114,9 @@ public:
     // Gives up the statement in flight, if any: cancelled on the node, and
     // the connection usable again. Never throws.
     virtual void abandon() {}
+    // Whether receive() would return without waiting (the statement in
+    // flight has finished, or failed). Never waits.
+    virtual bool finished() { return true; }
     QueryResult exec(const Query &query) {
         send(query);
         return receive();

@@ -146,6 +146,11 @@ void LibpqConnection::cancel_running() {
 
 void LibpqConnection::abandon() { cancel_running(); }
 
+bool LibpqConnection::finished() {
+    if (!busy_) return true;
+    return !PQconsumeInput(conn_.get()) || !PQisBusy(conn_.get());
+}
+
 void LibpqConnection::fail(const std::string &action, const std::string &message, const std::string &sqlstate,
                            const std::string &hint) {
     const Secrets &secrets = call_secrets();

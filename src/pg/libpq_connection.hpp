@@ -49,6 +49,7 @@ public:
     QueryResult receive() override;
     QueryResult receive_before(int64_t deadline_ms) override;
     void abandon() override;
+    bool finished() override;
 
     // Whether the server asked for the password (and so it authenticated
     // the connection, not trust, peer or the server's own ~/.pgpass).

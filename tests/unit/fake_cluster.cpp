@@ -25,9 +25,10 @@ public:
     }
     void send(const Query &q) override {
         pending_ = q;
-        batch_ = cluster_.current_batch();
+        batch_ = cluster_.batch_for_send();
     }
     QueryResult receive() override {
+        cluster_.received();
         cluster_.calls.push_back({node(), pending_.name, pending_.params, batch_});
         for (const auto &[key, message] : cluster_.failures)
             if (key.first == node() && starts(pending_.name, key.second.c_str()))
@@ -130,23 +131,12 @@ std::unique_ptr<zodan::Connection> Cluster::connect_replication(const std::strin
     return connect(node, dsn);
 }
 
-std::vector<QueryResult> Cluster::exec_all(const std::vector<std::pair<zodan::Connection *, Query>> &work) {
-    batch_ = next_batch_++;
-    struct Reset {
-        int &b;
-        ~Reset() { b = 0; }
-    } reset{batch_};
-    return Runtime::exec_all(work);
-}
-
-std::vector<std::optional<QueryResult>> Cluster::exec_all_until(
-    const std::vector<std::pair<zodan::Connection *, Query>> &work, int64_t deadline_ms) {
-    batch_ = next_batch_++;
-    struct Reset {
-        int &b;
-        ~Reset() { b = 0; }
-    } reset{batch_};
-    return Runtime::exec_all_until(work, deadline_ms);
+int Cluster::batch_for_send() {
+    // Statements sent one after another with nothing received in between
+    // are on their nodes at the same time: one batch.
+    if (received_since_send_ || batch_ == 0) batch_ = next_batch_++;
+    received_since_send_ = false;
+    return batch_;
 }
 
 std::string Cluster::run_program(const zodan::Program &program) {
@@ -305,8 +295,8 @@ std::optional<QueryResult> Cluster::copy_and_compare(Node &n, const Query &q) {
     if (name == "find who holds the join lock")
         return QueryResult({"pid", "who", "seconds"}, {{std::string("999"), std::string("zodan: add_node n9"), std::string("3")}});
     if (name == "look at the apply workers")
-        return QueryResult({"manager", "workers", "missing", "without"},
-                           {{std::string("100"), std::string("101"), std::string("0"), Value()}});
+        return QueryResult({"manager", "workers", "missing", "manager_busy", "without"},
+                           {{std::string("100"), std::string("101"), std::string("0"), std::string("false"), Value()}});
     return std::nullopt;
 }
 

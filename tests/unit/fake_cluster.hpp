@@ -65,7 +65,7 @@ struct Call {
     std::string node;
     std::string name;
     std::vector<Value> params;
-    int batch;  // calls sent together by exec_all share a batch; 0 = alone
+    int batch;  // calls sent before any answer was read share a batch
 };
 
 class Cluster : public zodan::Runtime {
@@ -99,9 +99,6 @@ public:
 
     std::unique_ptr<zodan::Connection> connect(const std::string &node, const std::string &dsn) override;
     std::unique_ptr<zodan::Connection> connect_replication(const std::string &node, const std::string &dsn) override;
-    std::vector<QueryResult> exec_all(const std::vector<std::pair<zodan::Connection *, Query>> &work) override;
-    std::vector<std::optional<QueryResult>> exec_all_until(const std::vector<std::pair<zodan::Connection *, Query>> &work,
-                                                           int64_t deadline_ms) override;
     std::string run_program(const zodan::Program &program) override;
     std::unique_ptr<zodan::ScratchDir> scratch_dir() override;
     void copy_jobs(const std::vector<zodan::CopyLane> &lanes, const std::vector<zodan::CopyJob> &jobs,
@@ -122,7 +119,9 @@ public:
 
     QueryResult handle(const std::string &node, const Query &q);
     std::vector<Call> calls_named(const std::string &prefix) const;
-    int current_batch() const { return batch_; }
+    // The batch a statement sent now belongs to (see Call::batch).
+    int batch_for_send();
+    void received() { received_since_send_ = true; }
 
 private:
     void sync_event_applied(const std::string &origin, Lsn lsn);
@@ -138,6 +137,7 @@ private:
     int64_t clock_ = 0;
     int batch_ = 0;
     int next_batch_ = 1;
+    bool received_since_send_ = true;
 };
 
 }  // namespace fake

@@ -30,7 +30,7 @@ std::vector<std::string> nodes_of(const std::vector<Call> &calls) {
 }
 
 bool same_batch(const std::vector<Call> &calls) {
-    if (calls.empty() || calls[0].batch == 0) return false;
+    if (calls.size() < 2) return false;
     return std::all_of(calls.begin(), calls.end(), [&](const Call &c) { return c.batch == calls[0].batch; });
 }
 
@@ -44,11 +44,19 @@ size_t position(const Cluster &c, const std::string &node, const std::string &pr
 
 }  // namespace
 
-// Slot creations on the other nodes (not the copy point's, on S).
+// Slot creations on the nodes other than S and N (not the copy point's on
+// S, not those on N serving the paths out of it).
 std::vector<Call> peer_slots(const Cluster &c) {
     std::vector<Call> out;
     for (const Call &call : c.calls_named("create slot"))
-        if (call.name.find(" with its snapshot") == std::string::npos) out.push_back(call);
+        if (call.name.find(" with its snapshot") == std::string::npos && call.node != c.local_node) out.push_back(call);
+    return out;
+}
+
+std::vector<Call> calls_on(const std::vector<Call> &calls, const std::string &node) {
+    std::vector<Call> out;
+    for (const Call &c : calls)
+        if (c.node == node) out.push_back(c);
     return out;
 }
 
@@ -60,11 +68,12 @@ TEST_CASE("multi-node join follows the protocol", "[add_node]") {
     std::vector<std::string> phases;
     for (const auto &n : c.notices)
         if (n.rfind("add_node phase ", 0) == 0) phases.push_back(n);
-    REQUIRE(phases.size() == 13);
-    CHECK(phases[0] == "add_node phase 0/12: check Spock versions");
-    CHECK(phases[6] == "add_node phase 6/12: let the new node catch up with the source (nothing to do: the copy "
+    REQUIRE(phases.size() == 14);
+    CHECK(phases[0] == "add_node phase 0/13: check Spock versions");
+    CHECK(phases[6] == "add_node phase 6/13: let the new node catch up with the source (nothing to do: the copy "
                        "starts at the copy point itself)");
-    CHECK(phases[12] == "add_node phase 12/12: compare the new node with the source");
+    CHECK(phases[11] == "add_node phase 11/13: compare the new node with the source");
+    CHECK(phases[13] == "add_node phase 13/13: confirm the cluster");
 
     // The join lock on every member and the new node, at once.
     auto locks = c.calls_named("take the join lock");
@@ -112,12 +121,20 @@ TEST_CASE("multi-node join follows the protocol", "[add_node]") {
     }
     CHECK(c.nodes["n4"].origins.at("spk_inventory_n1_sub_n1_n4") == c.nodes["n1"].slots.at("spk_inventory_n1_sub_n1_n4"));
 
-    // The new node's paths out, made on every existing node at once.
+    // The new node's paths out: disabled on every existing node at once,
+    // their slots made on N together, then enabled everywhere at once.
     std::vector<Call> reverse;
     for (const Call &s : subs)
         if (s.node != "n4") reverse.push_back(s);
     CHECK(nodes_of(reverse) == std::vector<std::string>{"n1", "n2", "n3"});
     CHECK(same_batch(reverse));
+    for (const Call &r : reverse) CHECK(*r.params[5] == "false");
+    auto out_slots = calls_on(c.calls_named("create slot"), "n4");
+    REQUIRE(out_slots.size() == 3);
+    CHECK(same_batch(out_slots));
+    CHECK(c.nodes["n4"].slots.count("spk_inventory_n4_sub_n4_n2") == 1);
+    CHECK(position(c, "n4", "create slot spk_inventory_n4_sub_n4_n1") < position(c, "n1", "enable subscriptions"));
+    CHECK(c.nodes["n2"].subs.at("sub_n4_n2").enabled);
 
     // The data compared, table by table, on S and N at once.
     auto sums = c.calls_named("sum public.items by key range");
@@ -215,15 +232,14 @@ TEST_CASE("work on the other nodes runs concurrently however many there are", "[
     auto rounds_on_others = [](int existing) {
         Cluster c = Cluster::mesh(existing, existing + 1);
         zodan::AddNode(c, args_for("n1", "n" + std::to_string(existing + 1))).run();
-        std::set<int> batches;
-        int alone = 0;
+        std::map<int, int> size;  // batch -> calls to the other nodes in it
         for (const Call &call : c.calls) {
             if (call.node == "n1" || call.node == c.local_node || call.node == "program") continue;
-            if (call.batch == 0) ++alone;
-            else
-                batches.insert(call.batch);
+            ++size[call.batch];
         }
-        return std::make_pair(batches.size(), alone);
+        int alone = 0;
+        for (const auto &[batch, n] : size) alone += n == 1 ? 1 : 0;
+        return std::make_pair(size.size(), alone);
     };
     auto three = rounds_on_others(3);
     auto six = rounds_on_others(6);
@@ -352,7 +368,7 @@ TEST_CASE("a failed run is resumed where it stopped, and nothing done is done ag
     REQUIRE(journal.size() == 1);
     CHECK(journal[0].state == "failed");
     CHECK(journal[0].steps.at("advance_slots").state == "failed");
-    const size_t slots = c.calls_named("create slot").size();
+    const size_t slots = peer_slots(c).size();
     const size_t copies = c.programs.size();
     CHECK(c.nodes["n1"].subs.count("sub_n4_n1") == 0);
 
@@ -364,7 +380,7 @@ TEST_CASE("a failed run is resumed where it stopped, and nothing done is done ag
     CHECK(journal.size() == 1);
     CHECK(journal[0].state == "done");
     // The steps before were not run again: no new slot, no second copy.
-    CHECK(c.calls_named("create slot").size() == slots);
+    CHECK(peer_slots(c).size() == slots);
     CHECK(c.programs.size() == copies);
     // advance_slots ran again, from the positions the journal kept; the join completed.
     CHECK(c.nodes["n1"].subs.count("sub_n4_n1") == 1);

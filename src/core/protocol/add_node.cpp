@@ -41,9 +41,10 @@ const AddNode::Step AddNode::kSteps[] = {
     {"advance_slots", "skip what the copy already holds", &AddNode::advance_slots},
     {"mirror_replication_sets", "mirror replication sets", &AddNode::mirror_sets},
     {"enable_other_subscriptions", "open the paths to the new node", &AddNode::enable_other_subscriptions},
+    {"confirm_inbound", "confirm the paths to the new node", &AddNode::confirm_inbound},
+    {"verify_data", "compare the new node with the source", &AddNode::verify_data_step},
     {"create_reverse_subscriptions", "open the paths from the new node", &AddNode::create_reverse_subscriptions},
     {"confirm", "confirm the cluster", &AddNode::confirm},
-    {"verify_data", "compare the new node with the source", &AddNode::verify_data_step},
 };
 
 std::vector<std::string> AddNode::step_names() {
@@ -314,10 +315,10 @@ void AddNode::prepare_other_nodes(JsonObject &out) {
     // A slot this run already made (an earlier call stopped inside this
     // step) is kept: it started before everything the sync events below cover.
     const bool own_slots = started_earlier_.count("prepare_other_nodes") > 0;
-    std::vector<std::pair<Member *, std::string>> missing;
+    std::vector<SlotToMake> missing;
     for (size_t i = 0; i < others.size(); ++i) {
         if (found[i].empty()) {
-            missing.emplace_back(others[i], state_.slot_of[others[i]->name]);
+            missing.push_back({others[i], state_.slot_of[others[i]->name]});
             continue;
         }
         if (!own_slots)
@@ -422,7 +423,9 @@ void AddNode::help_workers_start() {
     const int64_t deadline = rt_.now_ms() + rt_.sync_timeout_ms();
     for (int delay = 2;; delay = std::min(delay * 2, 20)) {
         QueryResult w = n.exec(sql::apply_workers());
-        if (w.text(0, "missing", "0") == "0") return;
+        // Done once every worker runs and the manager has left its round
+        // (it holds a lock the next steps' sync events need).
+        if (w.text(0, "missing", "0") == "0" && w.text(0, "manager_busy", "false") != "true") return;
         const std::string manager = w.text(0, "manager");
         if (!manager.empty()) {
             const std::string workers = w.text(0, "workers");
@@ -439,36 +442,70 @@ void AddNode::help_workers_start() {
 }
 
 void AddNode::create_reverse_subscriptions(JsonObject &out) {
+    // As for the paths into N: each X gets sub_N_X disabled, its slot is made
+    // on N by us, then it is enabled. (Created enabled, Spock's worker on X
+    // would pause N's apply workers and make the slot itself, waiting each
+    // time for the WAL writer of a node that commits nothing.)
     std::vector<std::string> sets = local_set_names(view_.new_node);
-    std::vector<std::pair<Connection *, Query>> work;
+    Connection &n = view_.new_node.db();
     std::vector<Member *> existing = view_.existing();
-    std::vector<std::pair<Connection *, Query>> lookups;
-    for (Member *x : existing)
-        lookups.emplace_back(x->conn.get(), sql::subscription_exists(subscription_name(args_.new_name, x->name)));
-    std::vector<QueryResult> found = rt_.exec_all(lookups);
-    for (size_t i = 0; i < existing.size(); ++i) {
-        if (found[i].text(0, "n") != "0") continue;  // made by an earlier call of this run
-        Member *x = existing[i];
-        work.emplace_back(x->conn.get(), sql::sub_create(subscription_name(args_.new_name, x->name), args_.new_dsn,
-                                                         sets, false, false, true, {}));
+    std::vector<std::string> subs, slots;
+    for (Member *x : existing) {
+        subs.push_back(subscription_name(args_.new_name, x->name));
+        slots.push_back(*n.exec(sql::slot_name(x->dbname, args_.new_name, subs.back())).scalar());
     }
-    rt_.exec_all(work);
-    out.add("sets", join(sets));
+    std::vector<std::pair<Connection *, Query>> lookups, creates;
+    for (size_t i = 0; i < existing.size(); ++i)
+        lookups.emplace_back(existing[i]->conn.get(), sql::subscription_exists(subs[i]));
+    std::vector<QueryResult> found = rt_.exec_all(lookups);
+    for (size_t i = 0; i < existing.size(); ++i)
+        if (found[i].text(0, "n") == "0")  // else made by an earlier call of this run
+            creates.emplace_back(existing[i]->conn.get(),
+                                 sql::sub_create(subs[i], args_.new_dsn, sets, false, false, false, {}));
+    rt_.exec_all(creates);
+
+    QueryResult have = n.exec(sql::slots_named(slots));
+    std::set<std::string> present;
+    for (size_t i = 0; i < have.size(); ++i) present.insert(have.text(i, "slot_name"));
+    std::vector<size_t> missing;
+    for (size_t i = 0; i < slots.size(); ++i)
+        if (!present.count(slots[i])) missing.push_back(i);
+    if (!missing.empty()) {
+        // One session per slot, so they are made at once; N's own session
+        // flushes N's WAL meanwhile.
+        std::vector<std::pair<std::string, std::string>> wanted(missing.size(), {args_.new_name, args_.new_dsn});
+        std::vector<std::unique_ptr<Connection>> makers = rt_.connect_all(wanted);
+        std::vector<SlotToMake> todo;
+        for (size_t k = 0; k < missing.size(); ++k) todo.push_back({&view_.new_node, slots[missing[k]], makers[k].get()});
+        create_slots(rt_, todo, [](Member &m) { m.db().exec(sql::sync_event()); });
+    }
+    std::vector<std::pair<Connection *, Query>> enables;
+    for (size_t i = 0; i < existing.size(); ++i) enables.emplace_back(existing[i]->conn.get(), sql::enable_disabled({subs[i]}));
+    rt_.exec_all(enables);
+    out.add("sets", join(sets)).add("slots", join(slots));
+}
+
+void AddNode::confirm_inbound(JsonObject &out) {
+    // Every path into N delivers: the e_O of prepare_other_nodes first (the
+    // protocol's own check), then a fresh event on S and each O. (Sync
+    // events are written before the paths out of N open: each existing
+    // node's manager then holds Spock's local_node lock for a second while
+    // it starts sub_N_X's worker, and a sync event waits for that lock.)
+    std::vector<Member *> existing = view_.existing();
+    wait_replicating(rt_, {&view_.new_node}, {});
+    wait_applied(rt_, {&view_.new_node}, state_.slot_sync_lsn);
+    for (const auto &[name, lsn] : sync_and_wait(rt_, existing, view_.new_node)) out.add(name, format_lsn(lsn));
 }
 
 void AddNode::confirm(JsonObject &out) {
     std::vector<Member *> all = view_.existing();
     all.push_back(&view_.new_node);
-    wait_replicating(rt_, all, {});
-
-    // Every path into N delivers: the e_O of phase 3 first (the protocol's
-    // own check), then a fresh event on each O and on S. N's own changes
-    // reach every node.
     std::vector<Member *> existing = view_.existing();
-    wait_applied(rt_, {&view_.new_node}, state_.slot_sync_lsn);
-    for (const auto &[name, lsn] : sync_and_wait(rt_, existing, view_.new_node)) out.add(name, format_lsn(lsn));
+    wait_replicating(rt_, all, {});
+    // N's own changes reach every node.
     Lsn n_event = lsn_of(view_.new_node.db().exec(sql::sync_event()).scalar());
     wait_applied(rt_, existing, {{args_.new_name, n_event}});
+    out.add(args_.new_name, format_lsn(n_event));
 
     // The membership as every member sees it now: a full mesh, and no
     // member this run did not take part with.

@@ -58,6 +58,7 @@ private:
     void mirror_sets(JsonObject &out);
     void enable_other_subscriptions(JsonObject &out);
     void create_reverse_subscriptions(JsonObject &out);
+    void confirm_inbound(JsonObject &out);
     void confirm(JsonObject &out);
     void verify_data_step(JsonObject &out);
 

@@ -20,8 +20,13 @@ std::vector<std::string> ClusterView::other_names() const {
 ClusterView discover_cluster(Runtime &rt, const AddNodeArgs &args) {
     ClusterView view;
     // health_check may look at the cluster alone, without a new node.
-    if (!args.new_dsn.empty()) view.new_node = connect_member(rt, args.new_name, args.new_dsn, "new_node_dsn");
-    view.source = connect_member(rt, args.src_name, args.src_dsn, "src_dsn");
+    std::vector<Member> first = connect_members(
+        rt, args.new_dsn.empty()
+                ? std::vector<MemberToReach>{{args.src_name, args.src_dsn, "src_dsn"}}
+                : std::vector<MemberToReach>{{args.src_name, args.src_dsn, "src_dsn"},
+                                             {args.new_name, args.new_dsn, "new_node_dsn"}});
+    view.source = std::move(first[0]);
+    if (first.size() > 1) view.new_node = std::move(first[1]);
 
     QueryResult me = view.source.db().exec(sql::local_node_name());
     if (me.empty())
@@ -33,11 +38,13 @@ ClusterView discover_cluster(Runtime &rt, const AddNodeArgs &args) {
                         "Pass the name of the node that src_dsn connects to as src_node_name.");
 
     QueryResult nodes = view.source.db().exec(sql::nodes_with_dsn());
+    std::vector<MemberToReach> listed;
     for (size_t i = 0; i < nodes.size(); ++i) {
         std::string name = nodes.text(i, "node_name");
         if (name == args.src_name || name == args.new_name) continue;
-        view.others.push_back(connect_member(rt, name, nodes.text(i, "dsn"), "the DSN listed in spock.node_interface"));
+        listed.push_back({name, nodes.text(i, "dsn"), "the DSN listed in spock.node_interface"});
     }
+    view.others = connect_members(rt, listed);
     // Every node the run will change must be the node it was listed as.
     std::vector<Member *> others;
     for (Member &o : view.others) others.push_back(&o);

@@ -93,8 +93,16 @@ CopyPoint take_copy_point(Runtime &rt, ClusterView &view, const std::string &slo
             ApplyPause pause(rt, s);
             before = positions_on_source(view);
             holder->send(sql::create_slot_exporting_snapshot(slot));
+            // The slot waits, among others, for S to flush the WAL it wrote
+            // to start from; S's own session flushes it (a sync event)
+            // rather than leaving it to the WAL writer's next round.
+            const int64_t attempt_deadline = std::min(deadline, rt.now_ms() + slot_budget_ms);
+            for (int delay = 2; !holder->finished() && rt.now_ms() < attempt_deadline; delay = std::min(delay * 2, 20)) {
+                s.exec(sql::sync_event());
+                rt.sleep_ms(delay);
+            }
             try {
-                created = holder->receive_before(std::min(deadline, rt.now_ms() + slot_budget_ms));
+                created = holder->receive_before(attempt_deadline);
             } catch (const StatementTimedOut &) {
                 timed_out = true;  // cancelled: PostgreSQL drops the half-made slot
             }

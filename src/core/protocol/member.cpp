@@ -30,4 +30,20 @@ Member connect_member(Runtime &rt, const std::string &name, const std::string &d
     return m;
 }
 
+std::vector<Member> connect_members(Runtime &rt, const std::vector<MemberToReach> &nodes) {
+    std::vector<Member> out;
+    std::vector<std::pair<std::string, std::string>> wanted;
+    for (const MemberToReach &n : nodes) {
+        Member m;
+        m.name = n.name;
+        m.dsn = n.dsn;
+        m.dbname = dsn_dbname(n.name, n.dsn, n.role);
+        out.push_back(std::move(m));
+        wanted.emplace_back(n.name, n.dsn);
+    }
+    std::vector<std::unique_ptr<Connection>> conns = rt.connect_all(wanted);
+    for (size_t i = 0; i < out.size(); ++i) out[i].conn = std::move(conns[i]);
+    return out;
+}
+
 }  // namespace zodan

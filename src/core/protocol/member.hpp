@@ -3,6 +3,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/remote.hpp"
 
@@ -23,5 +24,11 @@ std::string dsn_dbname(const std::string &name, const std::string &dsn, const st
 // Parses the DSN, insisting on a dbname (slot names and the database copied
 // depend on it), then connects. Throws UserError / RemoteError naming `role`.
 Member connect_member(Runtime &rt, const std::string &name, const std::string &dsn, const std::string &role);
+
+// The same for several nodes, connected to at once.
+struct MemberToReach {
+    std::string name, dsn, role;
+};
+std::vector<Member> connect_members(Runtime &rt, const std::vector<MemberToReach> &nodes);
 
 }  // namespace zodan

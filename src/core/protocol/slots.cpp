@@ -46,28 +46,54 @@ void wait_for_long_transactions(Runtime &rt, const std::vector<Member *> &nodes,
     }
 }
 
-void create_slots(Runtime &rt, const std::vector<std::pair<Member *, std::string>> &slots) {
+void create_slots(Runtime &rt, const std::vector<SlotToMake> &slots, const Flusher &flush) {
     const int64_t deadline = rt.now_ms() + rt.sync_timeout_ms();
-    std::vector<std::pair<Member *, std::string>> pending = slots;
+    std::vector<SlotToMake> pending = slots;
     while (!pending.empty()) {
         std::vector<Member *> nodes;
-        for (auto &[m, slot] : pending)
-            if (std::find(nodes.begin(), nodes.end(), m) == nodes.end()) nodes.push_back(m);
+        for (const SlotToMake &s : pending)
+            if (std::find(nodes.begin(), nodes.end(), s.node) == nodes.end()) nodes.push_back(s.node);
         wait_for_long_transactions(rt, nodes, deadline, "a replication slot there cannot start before");
-        std::vector<std::pair<Connection *, Query>> creates;
-        for (auto &[m, slot] : pending) creates.emplace_back(m->conn.get(), sql::create_slot(slot));
-        // An attempt that passes its deadline is cancelled, and PostgreSQL
-        // drops the half-made slot.
-        std::vector<std::optional<QueryResult>> made =
-            rt.exec_all_until(creates, std::min(deadline, rt.now_ms() + kSlotAttemptMs));
-        std::vector<std::pair<Member *, std::string>> again;
-        for (size_t i = 0; i < pending.size(); ++i)
-            if (!made[i]) again.push_back(pending[i]);
+        for (const SlotToMake &s : pending) (s.via ? *s.via : s.node->db()).send(sql::create_slot(s.slot));
+        const int64_t attempt_deadline = std::min(deadline, rt.now_ms() + kSlotAttemptMs);
+        std::vector<SlotToMake> again;
+        std::vector<bool> done(pending.size(), false);
+        try {
+            for (int delay = 2;; delay = std::min(delay * 2, 20)) {
+                bool all = true;
+                std::vector<Member *> waiting;
+                for (size_t i = 0; i < pending.size(); ++i) {
+                    Connection &c = pending[i].via ? *pending[i].via : pending[i].node->db();
+                    if (!done[i] && c.finished()) done[i] = true;
+                    if (!done[i]) {
+                        all = false;
+                        if (std::find(waiting.begin(), waiting.end(), pending[i].node) == waiting.end())
+                            waiting.push_back(pending[i].node);
+                    }
+                }
+                if (all || rt.now_ms() >= attempt_deadline) break;
+                if (flush)
+                    for (Member *m : waiting) flush(*m);
+                rt.sleep_ms(delay);
+            }
+            for (size_t i = 0; i < pending.size(); ++i) {
+                Connection &c = pending[i].via ? *pending[i].via : pending[i].node->db();
+                if (done[i]) {
+                    c.receive();
+                } else {
+                    c.abandon();  // cancelled; its half-made slot is gone
+                    again.push_back(pending[i]);
+                }
+            }
+        } catch (...) {
+            for (size_t i = 0; i < pending.size(); ++i) (pending[i].via ? *pending[i].via : pending[i].node->db()).abandon();
+            throw;
+        }
         pending = std::move(again);
         if (!pending.empty() && rt.now_ms() >= deadline)
             throw UserError("timed out after " + std::to_string(rt.sync_timeout_ms() / 1000) +
-                            " s creating replication slot " + pending.front().second + " on node \"" +
-                            pending.front().first->name + "\"");
+                            " s creating replication slot " + pending.front().slot + " on node \"" +
+                            pending.front().node->name + "\"");
     }
 }
 

@@ -348,6 +348,11 @@ Query apply_workers() {
             "   WHERE a.application_name = pg_catalog.format('spock manager %s', db.oid) LIMIT 1) AS manager, "
             "(SELECT pg_catalog.string_agg(w.pid::text, ',' ORDER BY w.pid) FROM w) AS workers, "
             "(SELECT count(*) FROM lacking)::text AS missing, "
+            // While the manager starts workers it holds Spock's local_node
+            // lock (which sync events need too).
+            "EXISTS (SELECT 1 FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid, db "
+            "  WHERE a.application_name = pg_catalog.format('spock manager %s', db.oid) AND l.granted "
+            "  AND l.locktype = 'relation' AND l.relation = 'spock.local_node'::regclass)::text AS manager_busy, "
             "(SELECT pg_catalog.string_agg(sub_name::text, ', ' ORDER BY sub_name) FROM lacking) AS without",
             {}};
 }

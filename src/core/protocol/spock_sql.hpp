@@ -57,8 +57,9 @@ Query sub_disable(const std::string &name);
 Query subscription_workers(const std::string &name);            // n: Spock workers (apply, sync) of it
 Query terminate_subscription_workers(const std::string &name);
 // On the new node: Spock's manager of this database (pid, or none), the
-// apply workers running (pids), and how many enabled subscriptions have none
-// yet (missing; their names in `without`).
+// apply workers running (pids), how many enabled subscriptions have none
+// yet (missing; their names in `without`), and whether the manager is busy
+// starting workers (manager_busy: it holds Spock's local_node lock).
 Query apply_workers();
 Query subscription_exists(const std::string &name);   // n
 // subscriptions here whose provider or subscriber is the node named
