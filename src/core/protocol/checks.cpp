@@ -8,6 +8,7 @@
 #include "core/protocol/names.hpp"
 #include "core/protocol/spock_sql.hpp"
 #include "core/protocol/util.hpp"
+#include "core/protocol/verify_data.hpp"
 #include "core/text/version.hpp"
 
 namespace zodan {
@@ -211,7 +212,6 @@ CheckResult check_tables_match(Runtime &rt, ClusterView &view) {
     for (size_t i = 0; i < shapes[1].size(); ++i)
         have[shapes[1].text(i, "rel")] = {shapes[1].text(i, "cols"), shapes[1].text(i, "key")};
     std::vector<std::string> problems;
-    std::vector<std::string> tables;
     for (const auto &[rel, shape] : want) {
         auto h = have.find(rel);
         if (h == have.end()) problems.push_back(rel + " is not replicated on " + view.new_node.name);
@@ -220,33 +220,20 @@ CheckResult check_tables_match(Runtime &rt, ClusterView &view) {
                                shape.first + " on " + view.source.name + ")");
         else if (h->second.second != shape.second)
             problems.push_back(rel + " has another primary key on " + view.new_node.name);
-        else
-            tables.push_back(rel);
     }
     for (const auto &[rel, shape] : have)
         if (!want.count(rel)) problems.push_back(rel + " is replicated on " + view.new_node.name + " only");
 
-    // Row counts may differ for a moment while changes are in flight: they
-    // are compared again until they agree or zodan.sync_timeout passes.
-    const int64_t deadline = rt.now_ms() + rt.sync_timeout_ms();
-    std::vector<std::string> differing;
-    for (int delay = 50;; delay = std::min(delay * 2, 1000)) {
-        std::vector<QueryResult> stmts = on_each(rt, {&view.source, &view.new_node}, sql::row_count_statement(tables));
-        std::vector<QueryResult> counts = rt.exec_all(
-            {{view.source.conn.get(), sql::run_generated("count rows", stmts[0].text(0, "stmt"))},
-             {view.new_node.conn.get(), sql::run_generated("count rows", stmts[1].text(0, "stmt"))}});
-        std::map<std::string, std::string> at_source, at_new;
-        for (size_t i = 0; i < counts[0].size(); ++i) at_source[counts[0].text(i, "rel")] = counts[0].text(i, "n");
-        for (size_t i = 0; i < counts[1].size(); ++i) at_new[counts[1].text(i, "rel")] = counts[1].text(i, "n");
-        differing.clear();
-        for (const std::string &rel : tables)
-            if (at_source[rel] != at_new[rel])
-                differing.push_back(rel + " has " + at_new[rel] + " rows on " + view.new_node.name + ", " +
-                                    at_source[rel] + " on " + view.source.name);
-        if (differing.empty() || rt.now_ms() >= deadline) break;
-        rt.sleep_ms(delay);
+    // Then the rows: the comparison of verify_data (key-range hashes,
+    // again after rounds of sync events while changes are in flight).
+    if (problems.empty()) {
+        try {
+            std::vector<Member *> existing = view.existing();
+            verify_against_source(rt, view.source, view.new_node, existing);
+        } catch (const UserError &e) {
+            problems.push_back(std::string(e.what()) + (e.detail().empty() ? "" : " " + e.detail()));
+        }
     }
-    for (std::string &d : differing) problems.push_back(std::move(d));
     if (problems.empty()) return pass(name);
     return failed(name, "tables of \"" + view.new_node.name + "\" differ from \"" + view.source.name + "\": " +
                             join(problems, "; "),

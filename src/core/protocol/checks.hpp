@@ -22,8 +22,7 @@ CheckResult check_runs_on_new_node(Runtime &rt, ClusterView &view);
 std::vector<CheckResult> check_preconditions(Runtime &rt, ClusterView &view);
 CheckResult check_subscriptions_enabled(Runtime &rt, ClusterView &view);
 // The new node against the source, table by table: the same replicated
-// tables with the same columns and keys, and equal row counts (compared
-// again until they agree or zodan.sync_timeout passes).
+// tables with the same columns and keys, and the same rows (verify_data.hpp).
 CheckResult check_tables_match(Runtime &rt, ClusterView &view);
 std::vector<CheckResult> check_joined(Runtime &rt, ClusterView &view);
 

@@ -202,16 +202,6 @@ Query table_shapes() {
             {}};
 }
 
-Query row_count_statement(const std::vector<std::string> &tables) {
-    // The node writes the counting statement itself, quoting each name
-    // (%L, regclass); run it with run_generated().
-    return {"write the row count statement",
-            "SELECT coalesce(string_agg(format('SELECT %L AS rel, count(*)::text AS n FROM %s', r, "
-            "pg_catalog.to_regclass(r)), ' UNION ALL '), 'SELECT NULL::text AS rel, NULL::text AS n WHERE false') "
-            "AS stmt FROM unnest($1::text[]) AS r WHERE pg_catalog.to_regclass(r) IS NOT NULL",
-            {text_array_literal(tables)}};
-}
-
 Query run_generated(const std::string &what, const std::string &statement) {
     return {what, statement, {}};
 }

@@ -38,7 +38,6 @@ Query advance_origin(const std::string &origin, Lsn lsn);
 Query source_table_sizes();  // on S: rel, bytes of every table in its sets
 Query copy_state(const std::vector<std::string> &tables);  // on N: rel, bytes, copying
 Query table_shapes();  // rel, cols, key of every table in the local sets
-Query row_count_statement(const std::vector<std::string> &tables);  // stmt: yields rel, n
 // A statement a node wrote for us (quoting done there), run as it is.
 Query run_generated(const std::string &what, const std::string &statement);
 Query node_capacity();     // settings and use, for the headroom check
