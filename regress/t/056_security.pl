@@ -36,9 +36,55 @@ like(as_operator("CALL spock.remove_node('n4', \$1)", $n4->dsn),
 $n4->sql("GRANT EXECUTE ON PROCEDURE spock.health_check(text, text, text, text, text, boolean) TO operator");
 my $trust_dsn = "host=" . $n1->pg->host . " port=" . $n1->port . " dbname=" . $n1->db . " user=" . getpwuid($<);
 like(as_operator("CALL spock.health_check('n1', \$1)", $trust_dsn),
-    qr/without credentials, which only a superuser may rely on/, "a granted role may not connect without a password");
+    qr/the DSN of node "n1" has no password, which only a superuser may leave out/,
+    "a granted role may not connect without a password");
 my ($rc, $out, $err) = $n4->psql("CALL spock.health_check('n1', \$1)", $trust_dsn);
 is($rc, 0, "a superuser may (the same call succeeds)") or diag($err);
+
+# Nor may it borrow a password the server holds: a password file readable by
+# the server's OS user, named in the DSN, with the DSN itself giving none.
+my $passfile = $n4->pg->basedir . "/borrowed.pgpass";
+open my $pf, '>', $passfile or die $!;
+print $pf "127.0.0.1:" . $n1->port . ":*:pgedge:" . $n1->password . "\n";
+close $pf;
+chmod 0600, $passfile;
+my $borrowing = $n1->dsn(no_password => 1) . " passfile=$passfile";
+like(as_operator("CALL spock.health_check('n1', \$1)", $borrowing),
+    qr/the DSN of node "n1" uses passfile, which only a superuser may use here/,
+    "a granted role may not name a password file of the server's");
+like(as_operator("CALL spock.health_check('n1', \$1)", $n1->dsn(no_password => 1)),
+    qr/the DSN of node "n1" has no password, which only a superuser may leave out/,
+    "nor leave the password out (the server's environment or ~/.pgpass would supply one)");
+like(as_operator("CALL spock.health_check('n1', \$1)", $n1->dsn . " sslkey=/etc/ssl/private/server.key"),
+    qr/uses sslkey, which only a superuser may use here/, "nor use a key file of the server's");
+($rc, $out, $err) = $n4->psql("CALL spock.health_check('n1', \$1)", $n1->dsn, { user => 'operator', password => $operator_pw });
+is($rc, 0, "with the password in its DSN, the granted role's call succeeds") or diag($err);
+# A superuser may keep the password out of the call altogether: the server's
+# password file answers for it (docs/security.md).
+($rc, $out, $err) = $n4->psql("CALL spock.health_check('n1', \$1)", $borrowing);
+is($rc, 0, "a superuser's DSN may name a password file instead of a password") or diag($err);
+unlike("$out$err", qr/Zodan-pw-/, "and nothing the call printed shows the password");
+
+# Bad arguments are the caller's (22023); NULLs stay NULL.
+($rc, $out, $err) = $n4->psql("\\set VERBOSITY verbose\nCALL spock.health_check('n1', \$1, NULL, NULL, 'sideways')", $n1->dsn);
+like($err, qr/ERROR:  22023: check_type must be 'pre' or 'post', not 'sideways'/,
+    "a bad check_type is an invalid parameter value (22023)");
+
+# The remote sessions resolve names in pg_catalog only: a schema named like
+# the DSN role (found first through "$user") with a better-matching
+# quote_ident and format on the source changes nothing and runs never.
+$n1->sql(<<'SQL');
+CREATE TABLE public.shadow_calls (fn text);
+CREATE SCHEMA pgedge;
+CREATE FUNCTION pgedge.quote_ident(name) RETURNS text LANGUAGE sql
+  AS $$ INSERT INTO public.shadow_calls VALUES ('quote_ident') RETURNING '1' || $1::text $$;
+CREATE FUNCTION pgedge.format(text, name) RETURNS text LANGUAGE sql
+  AS $$ INSERT INTO public.shadow_calls VALUES ('format') RETURNING 'x' $$;
+SQL
+($rc, $out, $err) = $n4->psql("CALL spock.health_check('n1', \$1, 'n4', \$2, 'pre')", $n1->dsn, $n4->dsn);
+is($rc, 0, "health_check 'pre' passes with shadowing functions on the source") or diag($err);
+is($n1->sql("SELECT count(*) FROM public.shadow_calls"), '0', "and none of them ever ran there");
+$n1->sql("DROP SCHEMA pgedge CASCADE; DROP TABLE public.shadow_calls");
 
 # What remove_node would touch on n1..n3.
 sub snapshot {
@@ -59,13 +105,22 @@ like($err, qr/target_node_dsn reaches node "n1", not "n2"/,
     "nor may the DSN name the node the call runs on, under another name");
 is(snapshot(), $before, "still nothing changed");
 
+# Replication origins belong to the instance: an origin of another Spock
+# database on n3's instance (named as Spock names them) must survive n3's
+# removal from this one.
+$n3->pg->safe_psql('postgres', "CREATE DATABASE other");
+$n3->pg->safe_psql('other', "SELECT pg_replication_origin_create('spk_other_n1_sub_n1_n3')");
+
 # n3 joined by hand and has no zodan extension: still removable from n1.
 ($rc, $out, $err) = $n1->psql("CALL spock.remove_node('n3', \$1)", $n3->dsn);
 is($rc, 0, "remove_node of a node without the zodan extension succeeds") or diag($err);
 is($n3->sql("SELECT count(*) FROM spock.local_node"), '0', "n3 is no Spock node any more");
+is($n3->sql("SELECT count(*) FROM pg_replication_origin WHERE roname = 'spk_other_n1_sub_n1_n3'"), '1',
+    "the origin of the other database on n3's instance is still there");
 is(join(' ', map { $_->sql("SELECT count(*) FROM spock.node WHERE node_name = 'n3'") } $n1, $n2), '0 0',
     "n1 and n2 no longer know n3");
 $n1->sql("INSERT INTO items VALUES (777001, 'after removing n3', 1)");
+
 ok($c->sync_reaches(1, 2, 30), "n1 and n2 still replicate (n2 applies n1's changes within 30 s)");
 is($n2->sql("SELECT count(*) FROM items WHERE id = 777001"), '1', "the row written on n1 after the removal is on n2");
 $c->done;

@@ -10,6 +10,7 @@ use FindBin;
 use lib "$FindBin::RealBin/../lib";
 use Zodan::Mesh;
 use Test::More;
+use Time::HiRes qw(time);
 
 my $c = Zodan::Mesh->new(nodes => 4);
 $c->inventory(3);
@@ -42,9 +43,12 @@ SELECT string_agg(x, ' ' ORDER BY x) FROM (
 SQL
 }
 my $before = n4_objects();
-my ($rc, $out, $err) = $n4->psql("SET zodan.fail_at_step = 'advance_slots';\nCALL spock.add_node('n1', \$1, 'n4', \$2)",
+my ($rc, $out, $err) = $n4->psql("SET zodan.fail_at_step = 'advance_slots';\n"
+      . "CALL spock.add_node('n1', \$1, 'n4', \$2, new_node_location := NULL, new_node_country := NULL)",
     $n1->dsn, $n4->dsn);
 like($err, qr/injected failure at "advance_slots"/, "the add stops after the copy");
+is($n4->sql("SELECT coalesce(location, '<null>') || ' ' || coalesce(country, '<null>') FROM spock.node WHERE node_name = 'n4'"),
+    '<null> <null>', "a NULL location and country stay NULL");
 my %copied = map { $_ => 1 } split ' ', n4_objects();
 ok((!grep { !$copied{$_} } qw(fn:item_label type:item_state type:qty schema:reports rel:reports.stock rel:public.items)),
     "the copy brought n1's function, type, domain, schema, view and tables")
@@ -52,4 +56,41 @@ ok((!grep { !$copied{$_} } qw(fn:item_label type:item_state type:qty schema:repo
 ($rc, $out, $err) = $n4->psql("CALL spock.remove_node('n4', \$1)", $n4->dsn);
 is($rc, 0, "remove_node rolls the add back") or diag($err);
 is(n4_objects(), $before, "n4 holds exactly what it held before the add");
+
+# A run that failed after its copy, on a node since written to: a user's
+# table made after the copy stays, and rows written on n4 itself make the
+# rollback refuse (they would go with the copied tables) unless forced.
+($rc, $out, $err) = $n4->psql("SET zodan.fail_at_step = 'mirror_replication_sets';\nCALL spock.add_node('n1', \$1, 'n4', \$2)",
+    $n1->dsn, $n4->dsn);
+like($err, qr/injected failure at "mirror_replication_sets"/, "a second add stops after its copy");
+$n4->sql("CREATE TABLE public.made_after (id int); INSERT INTO public.items VALUES (888001, 'written on n4', 1)");
+($rc, $out, $err) = $n4->psql("CALL spock.remove_node('n4', \$1)", $n4->dsn);
+like($err, qr/node "n4" has been written to since its copy: public\.items hold\(s\) rows written on it, not by the copy/,
+    "remove_node refuses to roll back a node written to since its copy, naming the table");
+is($n4->sql("SELECT count(*) FROM public.items WHERE id = 888001"), '1', "and changed nothing: the row is there");
+($rc, $out, $err) = $n4->psql("CALL spock.remove_node('n4', \$1, force => true)", $n4->dsn);
+is($rc, 0, "with force it rolls back") or diag($err);
+is($n4->sql("SELECT to_regclass('public.made_after') IS NOT NULL"), 't', "the user's table made after the copy stays");
+is($n4->sql("SELECT to_regclass('public.items') IS NULL"), 't', "the copied tables are gone");
+$n4->sql("DROP TABLE public.made_after");
+
+# A cancel while the copy runs, then the rollback: it completes promptly
+# (Spock's sub_drop would wait for ever on a copy worker: the product's copy
+# has none, and a subscription's worker is stopped before it is dropped).
+$n1->sql("CREATE TABLE public.big (id int PRIMARY KEY, pad text); SELECT spock.repset_add_table('default', 'public.big');
+           INSERT INTO public.big SELECT g, repeat('x', 200) FROM generate_series(1, 400000) g");
+$before = n4_objects();
+for my $method ('zodan', 'spock') {
+    my $f = $n4->background("SET zodan.copy_method = '$method';\n"
+          . Zodan::Node::bind_params("CALL spock.add_node('n1', \$1, 'n4', \$2)", $n1->dsn, $n4->dsn), app => 'zodan_cancel_me');
+    # Cancelled while rows stream into n4.
+    $n4->poll("SELECT count(*) > 0 FROM pg_stat_progress_copy", 't', 120, "the $method copy is running");
+    $n4->sql("SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'zodan_cancel_me'");
+    $f->finish(30);
+    my $t0 = time;
+    ($rc, $out, $err) = $n4->psql("CALL spock.remove_node('n4', \$1)", $n4->dsn, { timeout => 120 });
+    is($rc, 0, "after a cancel, the rollback of a $method copy completes") or diag($err);
+    cmp_ok(time - $t0, '<', 30, "promptly (" . int(time - $t0) . " s)");
+    is(n4_objects(), $before, "and n4 holds what it held before");
+}
 $c->done;

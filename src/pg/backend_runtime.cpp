@@ -1,8 +1,11 @@
 #include <chrono>
+#include <cstring>
+#include <memory>
 #include <string>
 
 extern "C" {
 #include "postgres.h"
+#include "libpq-fe.h"
 #include "access/xlog.h"
 #include "commands/dbcommands.h"
 #include "executor/spi.h"
@@ -42,9 +45,46 @@ void BackendRuntime::between_steps() {
     if (spi_connected_) pg_call([] { SPI_commit(); });
 }
 
+namespace {
+
+// Keywords that let libpq take a secret from this server's own files (a
+// password file, a service file, a client certificate and its key, Kerberos
+// credentials): a caller who is not a superuser must not use them, as with
+// dblink and postgres_fdw.
+const char *const kServerSecretKeywords[] = {"passfile", "service", "sslcert", "sslkey", "sslpassword",
+                                             "sslrootcert", "sslcrl", "sslcrldir", "krbsrvname", "gsslib",
+                                             "gssdelegation", nullptr};
+
+void require_own_credentials(const std::string &node, const std::string &dsn) {
+    char *err = nullptr;
+    std::unique_ptr<PQconninfoOption, void (*)(PQconninfoOption *)> options(PQconninfoParse(dsn.c_str(), &err),
+                                                                              PQconninfoFree);
+    if (err) PQfreemem(err);
+    if (!options) return;  // connecting says why it does not parse
+    bool has_password = false;
+    for (PQconninfoOption *o = options.get(); o->keyword; ++o) {
+        if (!o->val || !*o->val) continue;
+        if (std::strcmp(o->keyword, "password") == 0) has_password = true;
+        for (const char *const *k = kServerSecretKeywords; *k; ++k)
+            if (std::strcmp(o->keyword, *k) == 0)
+                throw UserError("the DSN of node \"" + node + "\" uses " + o->keyword +
+                                    ", which only a superuser may use here",
+                                "It would let this server use credentials of its own on the caller's behalf.",
+                                "Put the password of a role that the node authenticates by password into the DSN, "
+                                "or call the procedure as a superuser.");
+    }
+    if (!has_password)
+        throw UserError("the DSN of node \"" + node + "\" has no password, which only a superuser may leave out",
+                        "Without one, this server would authenticate with its own password file or environment.",
+                        "Put the password of a role that the node authenticates by password into the DSN.");
+}
+
+}  // namespace
+
 std::unique_ptr<LibpqConnection> BackendRuntime::start_connection(const std::string &node, const std::string &dsn,
                                                                   bool replication) {
     remember_dsn_secrets(dsn);
+    if (!caller_is_superuser()) require_own_credentials(node, dsn);
     ConnectOptions options;
     options.timeout_ms = guc_connect_timeout_ms;
     options.replication = replication;
@@ -71,17 +111,9 @@ std::unique_ptr<Connection> BackendRuntime::connect(const std::string &node, con
 }
 
 std::unique_ptr<Connection> BackendRuntime::connect_replication(const std::string &node, const std::string &dsn) {
-    remember_dsn_secrets(dsn);
-    ConnectOptions options;
-    options.timeout_ms = guc_connect_timeout_ms;
-    options.replication = true;
-    options.application_name = application_name_;
-    auto conn = LibpqConnection::open(node, dsn, options);
-    if (!conn->used_password() && !caller_is_superuser())
-        throw UserError("node \"" + node + "\" let the connection in without credentials, which only a superuser "
-                        "may rely on");
-    conn->set_statement_limit(guc_sync_timeout_ms);
-    return conn;
+    auto conn = start_connection(node, dsn, true);
+    conn->wait_connected();
+    return finish_connection(std::move(conn));
 }
 
 bool BackendRuntime::caller_is_superuser() {

@@ -239,12 +239,16 @@ void LibpqConnection::set_up_session() {
 std::unique_ptr<LibpqConnection> LibpqConnection::open(const std::string &node, const std::string &dsn,
                                                        const ConnectOptions &options) {
     auto self = start(node, dsn, options);
-    for (unsigned events; (events = self->advance()) != 0;) {
-        long left = static_cast<long>(self->connect_deadline_ms_ - steady_ms());
-        self->wait_socket(events == WL_SOCKET_WRITEABLE, left > 0 ? left : 1);
-    }
+    self->wait_connected();
     self->set_up_session();
     return self;
+}
+
+void LibpqConnection::wait_connected() {
+    for (unsigned events; (events = advance()) != 0;) {
+        long left = static_cast<long>(connect_deadline_ms_ - steady_ms());
+        wait_socket(events == WL_SOCKET_WRITEABLE, left > 0 ? left : 1);
+    }
 }
 
 int LibpqConnection::socket() const { return PQsocket(conn_.get()); }

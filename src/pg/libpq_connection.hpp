@@ -42,6 +42,8 @@ public:
     // or past the attempt's deadline.
     unsigned advance();
     int64_t connect_deadline() const { return connect_deadline_ms_; }
+    // advance() until connected, waiting on the socket and the latch.
+    void wait_connected();
     // Once connected: the session settings every session of ours has.
     void set_up_session();
 

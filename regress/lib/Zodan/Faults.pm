@@ -23,7 +23,7 @@ use Zodan::Load;
 # add_node's steps in order (src/core/protocol/add_node.cpp, kSteps).
 our @STEPS = qw(check_versions check_preconditions create_node prepare_other_nodes sync_source
   copy_source catch_up advance_slots mirror_replication_sets enable_other_subscriptions
-  create_reverse_subscriptions confirm);
+  confirm_inbound verify_data create_reverse_subscriptions confirm);
 
 # The tables of Zodan::Mesh->inventory, all replicated.
 our @TABLES = qw(items orders audit_log counters);

@@ -78,7 +78,7 @@ CopyPoint take_copy_point(Runtime &rt, ClusterView &view, const std::string &slo
     // slot must be made well within it, or the attempt is started again.
     const int pause_ms = std::max(2, std::stoi(s.exec(sql::pause_timeout_seconds()).text(0, "seconds", "10"))) * 1000;
     // Short, too: S applies nothing meanwhile.
-    const int slot_budget_ms = std::max(1000, std::min(3000, pause_ms - 2000));
+    const int slot_budget_ms = std::max(1000, std::min(1500, pause_ms - 2000));
     const int64_t deadline = rt.now_ms() + rt.sync_timeout_ms();
     CopyPoint point;
     point.slot = slot;

@@ -10,7 +10,7 @@ namespace zodan {
 namespace {
 
 constexpr int kOldTransactionMs = 500;   // younger ones are ordinary traffic
-constexpr int kSlotAttemptMs = 5000;       // then look again at what it waits for
+constexpr int kSlotAttemptMs = 1500;  // then look again, and say, what it waits for
 
 std::string describe(const Member &node, const QueryResult &r, size_t i) {
     const std::string pid = r.text(i, "pid");
