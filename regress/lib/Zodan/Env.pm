@@ -13,6 +13,7 @@ use strict;
 use warnings;
 use Cwd qw(abs_path);
 use File::Basename qw(dirname basename);
+use File::Path ();
 use File::Temp qw(tempdir);
 
 our $root = abs_path(dirname(__FILE__) . '/../../..');    # the project
@@ -64,8 +65,23 @@ sub setup {
       run_or_die("sed -nE \"s/^default_version *= *'([^']*)'.*/\\1/p\" '$sharedir/extension/spock.control'");
     ($pg_major) = run_or_die("'$pg_config' --version") =~ /PostgreSQL (\d+)/;
 
+    # A test that swaps the installed zodan (the upgrade test) gets a copy of
+    # the installation of its own (an installation is relocatable).
+    if ($ENV{ZODAN_PRIVATE_INSTALL} && !$ENV{ZODAN_PRIVATE_PREFIX}) {
+        my $prefix = run_or_die("dirname \"\$(dirname '$pg_config')\"");
+        my $copy = tempdir("zodan-install.XXXXXX", TMPDIR => 1, CLEANUP => 0);
+        system('cp', '-a', "$prefix/.", $copy) == 0 or die "[harness] cannot copy $prefix\n";
+        $ENV{ZODAN_PRIVATE_PREFIX} = $copy;
+        $ENV{PG_CONFIG} = "$copy/bin/pg_config";
+        return setup();
+    }
     if ($> == 0) {
         ensure_zodan();
+        if ($ENV{ZODAN_PRIVATE_PREFIX}) {
+            my $user = $ENV{ZODAN_TEST_USER} // 'postgres';
+            system('chown', '-R', $user, $ENV{ZODAN_PRIVATE_PREFIX}) == 0
+              or die "[harness] cannot chown $ENV{ZODAN_PRIVATE_PREFIX}\n";
+        }
         # Again as the unprivileged owner of the servers, output unchanged.
         my $user = $ENV{ZODAN_TEST_USER} // 'postgres';
         my $scratch = tempdir("zodan-tap.XXXXXX", TMPDIR => 1, CLEANUP => 0);
@@ -91,6 +107,12 @@ sub setup {
     $ENV{TESTLOGDIR}  = "$base/tmp_check/log";
     $ENV{PG_TEST_TIMEOUT_DEFAULT} //= 120;
     return;
+}
+
+# A test's own copy of the installation goes with the test (after
+# PostgreSQL::Test::Cluster's END has stopped the servers it ran).
+END {
+    File::Path::remove_tree($ENV{ZODAN_PRIVATE_PREFIX}) if $ENV{ZODAN_PRIVATE_PREFIX} && $> != 0 && -d $ENV{ZODAN_PRIVATE_PREFIX};
 }
 
 1;
