@@ -38,7 +38,6 @@ public:
 
     size_t size() const { return rows_.size(); }
     bool empty() const { return rows_.empty(); }
-    const std::vector<std::string> &columns() const { return columns_; }
     const std::vector<std::vector<Value>> &rows() const { return rows_; }
 
     // Cell by row and column name; throws std::out_of_range naming the column.
@@ -60,17 +59,16 @@ public:
     RemoteError(std::string node, std::string action, std::string server_message,
                 std::string sqlstate = "", std::string hint = "", std::string detail = "")
         : std::runtime_error("node \"" + node + "\": " + action + " failed: " + server_message),
-          node_(std::move(node)), action_(std::move(action)), server_message_(std::move(server_message)),
+          node_(std::move(node)), server_message_(std::move(server_message)),
           sqlstate_(std::move(sqlstate)), hint_(std::move(hint)), detail_(std::move(detail)) {}
     const std::string &node() const { return node_; }
-    const std::string &action() const { return action_; }
     const std::string &server_message() const { return server_message_; }
     const std::string &sqlstate() const { return sqlstate_; }
     const std::string &hint() const { return hint_; }
     const std::string &detail() const { return detail_; }
 
 private:
-    std::string node_, action_, server_message_, sqlstate_, hint_, detail_;
+    std::string node_, server_message_, sqlstate_, hint_, detail_;
 };
 
 // A statement passed the deadline it was given; it was cancelled on the node.

@@ -9,8 +9,7 @@ namespace zodan::pg {
 
 Secrets &call_secrets();
 
-// Adds a connection string's secrets, as libpq itself parses it (the
-// authority on what the password is), and as our own parser reads it.
+// Adds a connection string's secrets (Secrets::add_dsn).
 void remember_dsn_secrets(const std::string &dsn);
 
 }  // namespace zodan::pg

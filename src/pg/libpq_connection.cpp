@@ -8,7 +8,9 @@
 
 #include <pthread.h>
 
-#include "core/text/dsn.hpp"
+#include "core/text/conninfo.hpp"
+#include "core/text/libpq_messages.hpp"
+#include "core/text/secrets.hpp"
 
 extern "C" {
 #include "postgres.h"
@@ -31,31 +33,7 @@ int64_t steady_ms() {
     return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
 }
 
-// libpq messages end with a newline and may span lines; keep one clean line.
-std::string clean_message(const char *text) {
-    std::string s = text ? text : "";
-    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-    for (char &c : s)
-        if (c == '\n') c = ' ';
-    return s;
-}
-
 void ignore_notice(void *, const PGresult *) {}
-
-// libpq says 'connection to server at "h" (addr), port p failed: FATAL:  why';
-// keep the why.
-std::string short_reason(const std::string &message) {
-    const std::string marker = "failed: ";
-    size_t at = message.rfind(marker);
-    std::string why = at == std::string::npos ? message : message.substr(at + marker.size());
-    for (const char *prefix : {"FATAL:  ", "ERROR:  "})
-        if (why.rfind(prefix, 0) == 0) why = why.substr(std::string(prefix).size());
-    // Spock blanks an ERROR message after the word "password" (see
-    // invoke.cpp); say the same without it. DETAIL keeps libpq's words.
-    const std::string pw_failed = "password authentication failed for user ";
-    if (why.rfind(pw_failed, 0) == 0) why = "authentication failed for user " + why.substr(pw_failed.size());
-    return why;
-}
 
 }  // namespace
 
@@ -154,14 +132,14 @@ bool LibpqConnection::finished() {
 void LibpqConnection::fail(const std::string &action, const std::string &message, const std::string &sqlstate,
                            const std::string &hint) {
     const Secrets &secrets = call_secrets();
-    throw RemoteError(node(), action, secrets.scrub(scrub_secrets(message, dsn_)), sqlstate, secrets.scrub(hint));
+    throw RemoteError(node(), action, secrets.scrub(message), sqlstate, secrets.scrub(hint));
 }
 
 void LibpqConnection::fail_connect(const std::string &why) {
     // The message names the node and libpq's reason; where it connected
     // (host, port: unstable in tests, noisy in logs) goes to DETAIL.
-    std::string clean = call_secrets().scrub(scrub_secrets(why, dsn_));
-    throw RemoteError(node(), "connecting", short_reason(clean), "08006",
+    std::string clean = call_secrets().scrub(why);
+    throw RemoteError(node(), "connecting", connection_failure_reason(clean), "08006",
                       "Check that the node is running and that the DSN's host, port, user and password are right.",
                       "DSN: " + mask_dsn(dsn_) + "\nlibpq: " + clean);
 }
@@ -189,7 +167,7 @@ std::unique_ptr<LibpqConnection> LibpqConnection::start(const std::string &node,
     self->connect_timeout_ms_ = options.timeout_ms;
     self->connect_deadline_ms_ = steady_ms() + options.timeout_ms;
     if (!self->conn_) self->fail_connect("out of memory");
-    if (PQstatus(self->conn_.get()) == CONNECTION_BAD) self->fail_connect(clean_message(PQerrorMessage(self->conn_.get())));
+    if (PQstatus(self->conn_.get()) == CONNECTION_BAD) self->fail_connect(one_line(PQerrorMessage(self->conn_.get())));
     self->poll_state_ = PGRES_POLLING_WRITING;
     return self;
 }
@@ -205,7 +183,7 @@ unsigned LibpqConnection::advance() {
         fail_connect("timed out after " + std::to_string(connect_timeout_ms_ / 1000) + " s");
     state = PQconnectPoll(conn_.get());
     poll_state_ = state;
-    if (state == PGRES_POLLING_FAILED) fail_connect(clean_message(PQerrorMessage(conn_.get())));
+    if (state == PGRES_POLLING_FAILED) fail_connect(one_line(PQerrorMessage(conn_.get())));
     if (state == PGRES_POLLING_OK) {
         connecting_ = false;
         return 0;
@@ -276,13 +254,13 @@ void LibpqConnection::send(const Query &query) {
                                   : PQsendQueryParams(conn_.get(), query.sql.c_str(), static_cast<int>(values.size()),
                                                       nullptr, values.data(), nullptr, nullptr, 0);
     if (!sent)
-        fail(query.name, clean_message(PQerrorMessage(conn_.get())));
+        fail(query.name, one_line(PQerrorMessage(conn_.get())));
     current_ = query;
     busy_ = true;
     // Push the whole statement out; in non-blocking mode that may take waits.
     int pending;
     while ((pending = PQflush(conn_.get())) == 1) wait_socket(true, 1000);
-    if (pending < 0) fail(query.name, clean_message(PQerrorMessage(conn_.get())));
+    if (pending < 0) fail(query.name, one_line(PQerrorMessage(conn_.get())));
 }
 
 QueryResult LibpqConnection::receive() { return receive_before(steady_ms() + statement_limit_ms_); }
@@ -301,7 +279,7 @@ void LibpqConnection::wait_result(int64_t deadline) {
             if (wait_socket(false, left) && !PQconsumeInput(conn_.get())) {
                 busy_ = false;
                 broken_ = true;
-                fail(current_.name, clean_message(PQerrorMessage(conn_.get())));
+                fail(current_.name, one_line(PQerrorMessage(conn_.get())));
             }
         }
     } catch (const RemoteError &) {
@@ -341,7 +319,7 @@ QueryResult LibpqConnection::receive_before(int64_t deadline) {
             const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
             const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
             const char *h = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
-            error = primary ? primary : clean_message(PQresultErrorMessage(res));
+            error = primary ? primary : one_line(PQresultErrorMessage(res));
             if (detail) error += " (" + std::string(detail) + ")";
             sqlstate = state ? state : "";
             hint = h ? h : "";
@@ -349,7 +327,7 @@ QueryResult LibpqConnection::receive_before(int64_t deadline) {
     }
     busy_ = false;
     if (!error.empty()) fail(current_.name, error, sqlstate, hint);
-    if (PQstatus(conn_.get()) == CONNECTION_BAD) fail(current_.name, clean_message(PQerrorMessage(conn_.get())));
+    if (PQstatus(conn_.get()) == CONNECTION_BAD) fail(current_.name, one_line(PQerrorMessage(conn_.get())));
     return QueryResult(std::move(columns), std::move(rows));
 }
 

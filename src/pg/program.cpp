@@ -18,7 +18,8 @@
 #include <dirent.h>
 #include <tuple>
 
-#include "core/text/dsn.hpp"
+#include "core/text/conninfo.hpp"
+#include "core/text/secrets.hpp"
 
 extern "C" {
 #include "postgres.h"

@@ -3,7 +3,8 @@
 #include <cstring>
 #include <string>
 
-#include "core/text/dsn.hpp"
+#include "core/text/conninfo.hpp"
+#include "core/text/secrets.hpp"
 
 extern "C" {
 #include "postgres.h"

@@ -3,7 +3,7 @@
 #include <functional>
 
 #include "core/protocol/names.hpp"
-#include "core/text/sql_quote.hpp"
+#include "core/text/text_array.hpp"
 
 namespace fake {
 
@@ -14,7 +14,7 @@ bool starts(const std::string &s, const char *prefix) { return s.rfind(prefix, 0
 QueryResult one(const std::string &column, const Value &v) { return QueryResult({column}, {{v}}); }
 QueryResult none(const std::vector<std::string> &columns) { return QueryResult(columns, {}); }
 
-std::string host_of(const std::string &dsn) { return *zodan::Dsn::parse(dsn).get("host"); }
+std::string host_of(const std::string &dsn) { return *zodan::conninfo_value(zodan::parse_conninfo(dsn), "host"); }
 
 class Conn : public zodan::Connection {
 public:
@@ -263,7 +263,11 @@ std::optional<QueryResult> Cluster::copy_and_compare(Node &n, const Query &q) {
     if (name == "read the database's oid") return one("oid", "16384");
     if (name == "list unused origins") return none({"roname"});
     if (name == "write the local-writes check") return one("stmt", "local writes");
-    if (name == "look for rows written on the node") return none({"rel"});
+    if (name == "look for rows written on the node") {
+        std::vector<std::vector<Value>> rows;
+        for (const std::string &t : written_locally) rows.push_back({t});
+        return QueryResult({"rel"}, rows);
+    }
     if (name == "list the copy's origins") return none({"roname"});
     if (name == "read the settings the restore needs") return one("options", "");
     if (name == "list the tables to compare") {
@@ -316,6 +320,11 @@ QueryResult Cluster::handle(const std::string &node, const Query &q) {
         return QueryResult({"node_name", "dsn"}, rows);
     }
     if (starts(name, "look up node ")) return one("n", std::to_string(n.known.count(p(0))));
+    if (name == "look for a node id collision") {
+        auto taken = n_id_collisions.find(p(0));
+        if (taken == n_id_collisions.end()) return none({"node_name", "node_id"});
+        return QueryResult({"node_name", "node_id"}, {{taken->second, std::string("4242")}});
+    }
     if (name == "read settings and use")
         return QueryResult({"wal_level", "track_commit_timestamp", "shared_preload_libraries", "output_plugin_libraries",
                             "origins_setting", "max_origins", "origins_used", "max_slots", "slots_used", "max_senders",
@@ -446,6 +455,30 @@ QueryResult Cluster::handle(const std::string &node, const Query &q) {
     if (starts(name, "create replication set ") || starts(name, "alter replication set ") || starts(name, "add ") ||
         starts(name, "remove "))
         return one("ok", "true");
+    if (name == "read the local node") {
+        if (!n.registered) return none({"node_name", "dsn"});
+        return QueryResult({"node_name", "dsn"}, {{n.name, n.known[n.name]}});
+    }
+    if (starts(name, "list subscriptions involving ")) {
+        std::vector<std::vector<Value>> rows;
+        for (const auto &[sub, s] : n.subs) {
+            const std::string target = n.name;
+            if (s.provider == p(0) || target == p(0))
+                rows.push_back({sub, s.provider, target, "spk_inventory_" + s.provider + "_" + sub});
+        }
+        return QueryResult({"sub_name", "provider", "subscriber", "slot"}, rows);
+    }
+    if (starts(name, "drop node ")) {
+        n.known.erase(p(0));
+        if (p(0) == n.name) n.registered = false;
+        return one("dropped", "true");
+    }
+    if (name == "list Spock slots") {
+        std::vector<std::vector<Value>> rows;
+        for (const auto &[slot, lsn] : n.slots) rows.push_back({slot, std::string("0")});
+        return QueryResult({"slot_name", "active_pid"}, rows);
+    }
+    if (starts(name, "drop replication set ")) return QueryResult();
     if (name == "read lag") return QueryResult({"bytes", "lag"}, {{std::string("0"), std::string("00:00:00")}});
     if (name == "pause" || name == "end the pause") return QueryResult();
     throw std::logic_error("fake cluster: unexpected statement \"" + q.name + "\"");

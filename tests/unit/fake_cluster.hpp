@@ -13,7 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "core/text/dsn.hpp"
+#include "core/text/conninfo.hpp"
+#include "core/text/secrets.hpp"
 #include "core/text/lsn.hpp"
 #include "core/remote.hpp"
 
@@ -85,6 +86,8 @@ public:
     int progress_reads = 0;
     std::string fail_at;  // like zodan.fail_at_step: "step" or "step:after"
     std::string method = "zodan";  // zodan.copy_method
+    std::map<std::string, std::string> n_id_collisions;
+    std::vector<std::string> written_locally;  // tables the local-writes check finds  // new name -> existing node whose id it would take
     bool verify = true;            // zodan.verify_data
     // Origins applied on the source while its copy point is taken (the
     // pause did not hold) on the first `moving_attempts` attempts.

@@ -319,6 +319,11 @@ TEST_CASE("preconditions fail with their own errors", "[add_node][checks]") {
         c.nodes["n4"].user_tables = {"public.t"};
         refused_without_change(c, "public.t");
     }
+    SECTION("node id taken") {
+        Cluster c = Cluster::mesh(3, 4);
+        c.n_id_collisions["n4"] = "n2";  // the source says n4's id is n2's
+        refused_without_change(c, "has the node id 4242 of existing node \"n2\"");
+    }
     SECTION("login role missing") {
         Cluster c = Cluster::mesh(3, 4);
         c.nodes["n1"].roles.push_back("alice");

@@ -17,7 +17,8 @@
 #include "core/protocol/util.hpp"
 #include "core/protocol/verify_data.hpp"
 #include "core/protocol/waiter.hpp"
-#include "core/text/dsn.hpp"
+#include "core/text/conninfo.hpp"
+#include "core/text/secrets.hpp"
 
 namespace zodan {
 

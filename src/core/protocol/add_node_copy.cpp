@@ -14,7 +14,7 @@
 #include "core/protocol/spock_sql.hpp"
 #include "core/protocol/util.hpp"
 #include "core/protocol/waiter.hpp"
-#include "core/text/sql_quote.hpp"
+#include "core/text/text_array.hpp"
 
 namespace zodan {
 

@@ -121,6 +121,17 @@ std::vector<CheckResult> check_preconditions(Runtime &rt, ClusterView &view) {
                                 : failed("new node name follows Spock's rules", *name_problem,
                                          "Choose another name for the new node."));
 
+    // Spock derives a node's id from its name (hashtext & 65535); the source
+    // computes it, and node_create would refuse a name whose id is taken.
+    QueryResult collision = view.source.db().exec(sql::node_id_taken(view.new_node.name));
+    out.push_back(collision.empty()
+                      ? pass("new node id is free")
+                      : failed("new node id is free",
+                               "node name \"" + view.new_node.name + "\" has the node id " + collision.text(0, "node_id") +
+                                   " of existing node \"" + collision.text(0, "node_name") +
+                                   "\" (Spock derives ids from names)",
+                               "Choose another name for the new node."));
+
     std::vector<QueryResult> known = on_each(rt, existing, sql::node_exists(view.new_node.name));
     std::vector<std::string> where;
     for (size_t i = 0; i < existing.size(); ++i)

@@ -1,7 +1,7 @@
 #include "core/protocol/cleanup.hpp"
 
 #include "core/protocol/spock_sql.hpp"
-#include "core/text/sql_quote.hpp"
+#include "core/text/text_array.hpp"
 #include "core/protocol/waiter.hpp"
 
 namespace zodan {

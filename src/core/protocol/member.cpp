@@ -2,21 +2,22 @@
 
 #include <stdexcept>
 
-#include "core/text/dsn.hpp"
+#include "core/text/conninfo.hpp"
+#include "core/text/secrets.hpp"
 
 namespace zodan {
 
 std::string dsn_dbname(const std::string &name, const std::string &dsn, const std::string &role) {
-    Dsn parsed;
+    ConnInfo info;
     try {
-        parsed = Dsn::parse(dsn);
-    } catch (const std::invalid_argument &e) {
+        info = parse_conninfo(dsn);
+    } catch (const InvalidArgument &e) {
         throw UserError(role + " of node \"" + name + "\" is not a valid connection string: " + e.what(), "",
                         "Use libpq key=value form, for example host=... port=... dbname=... user=...");
     }
-    auto db = parsed.dbname();
+    auto db = conninfo_value(info, "dbname");
     if (!db || db->empty())
-        throw UserError(role + " of node \"" + name + "\" names no dbname", "DSN: " + parsed.masked(),
+        throw UserError(role + " of node \"" + name + "\" names no dbname", "DSN: " + mask_dsn(dsn),
                         "Add dbname=<database> to the connection string: each node's database must be explicit.");
     return *db;
 }

@@ -5,13 +5,14 @@
 
 #include "core/protocol/add_node.hpp"
 #include "core/protocol/cleanup.hpp"
-#include "core/text/dsn.hpp"
+#include "core/text/conninfo.hpp"
+#include "core/text/secrets.hpp"
 #include "core/protocol/join_lock.hpp"
 #include "core/protocol/journal.hpp"
 #include "core/protocol/names.hpp"
 #include "core/protocol/spock_sql.hpp"
 #include "core/protocol/util.hpp"
-#include "core/text/sql_quote.hpp"
+#include "core/text/text_array.hpp"
 
 namespace zodan {
 

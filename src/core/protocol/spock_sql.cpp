@@ -2,7 +2,7 @@
 
 #include <stdexcept>
 
-#include "core/text/sql_quote.hpp"
+#include "core/text/text_array.hpp"
 
 namespace zodan::sql {
 
@@ -49,6 +49,13 @@ Query nodes_with_dsn() {
 
 Query node_exists(const std::string &node_name) {
     return {"look up node " + node_name, "SELECT count(*) AS n FROM spock.node WHERE node_name = $1", {node_name}};
+}
+
+Query node_id_taken(const std::string &node_name) {
+    return {"look for a node id collision",
+            "SELECT n.node_name::text AS node_name, n.node_id::text AS node_id FROM spock.node n "
+            "WHERE n.node_id = (pg_catalog.hashtext($1) & 65535)::oid AND n.node_name <> $1",
+            {node_name}};
 }
 
 Query disabled_subscriptions() {
@@ -235,10 +242,6 @@ Query node_capacity() {
             {}};
 }
 
-Query try_add_node_lock() {
-    return {"lock out other add_node calls",
-            "SELECT pg_catalog.pg_try_advisory_lock(pg_catalog.hashtext('zodan.add_node'))::text AS locked", {}};
-}
 
 Query sync_event() { return {"write a sync event", "SELECT spock.sync_event()::text AS lsn", {}}; }
 

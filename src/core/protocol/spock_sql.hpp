@@ -1,7 +1,10 @@
-// Every statement the product sends to a node, in one place: the product's
-// whole use of the Spock SQL surface (spock-api.md) can be read here.
-// Values are always parameters; names that must become SQL are quoted by the
-// server (quote_ident) inside the statement.
+// The statements of the protocol that the product sends to Spock's nodes:
+// its whole use of Spock's SQL surface can be read here. (The journal,
+// journal.cpp, the join lock, join_lock.cpp, and a connection's session
+// set-up, pg/libpq_connection.cpp, send their own.) Values are always
+// parameters; names that must become SQL are quoted by the server
+// (quote_ident, format's %I and %L) inside the statement, or the statement
+// is written by the node itself (run_generated).
 #pragma once
 
 #include <string>
@@ -15,8 +18,10 @@ namespace zodan::sql {
 Query spock_version();
 Query local_identity();            // sysid, db
 Query local_node_name();           // node_name or no row
-Query nodes_with_dsn();            // node_name, if_dsn
+Query nodes_with_dsn();            // node_name, dsn
 Query node_exists(const std::string &node_name);
+// The existing node whose id equals the one Spock derives from `node_name`: node_name, node_id.
+Query node_id_taken(const std::string &node_name);
 Query disabled_subscriptions();    // sub_name of every disabled subscription
 Query user_tables();               // qualified names of user tables
 Query login_roles();               // rolname of login roles
@@ -41,10 +46,10 @@ Query table_shapes();  // rel, cols, key of every table in the local sets
 // A statement a node wrote for us (quoting done there), run as it is.
 Query run_generated(const std::string &what, const std::string &statement);
 Query node_capacity();     // settings and use, for the headroom check
-Query try_add_node_lock();  // locked: true / false
 Query sync_event();
-// remote_commit_lsn per origin node name, for the given origins.
-Query applied_through(const std::vector<std::string> &origins);  // on a subscriber: origin, lsn
+// On a subscriber: per origin node, the position of its subscription from
+// it (the replication origin's remote_lsn): origin, lsn.
+Query applied_through(const std::vector<std::string> &origins);
 Query copy_positions(const std::vector<std::string> &origins);   // on the new node: origin, lsn
 Query subscription_status();       // subscription_name, status, provider_node
 Query sync_state(const std::string &subscription);  // total, pending
@@ -61,9 +66,10 @@ Query terminate_subscription_workers(const std::string &name);
 // starting workers (manager_busy: it holds Spock's local_node lock).
 Query apply_workers();
 Query subscription_exists(const std::string &name);   // n
-// subscriptions here whose provider or subscriber is the node named
 Query subscription_slot(const std::string &name);  // slot, when the subscription exists
-Query subscriptions_involving(const std::string &node_name);  // sub_name, provider, slot
+// Subscriptions here whose provider or subscriber is the node named:
+// sub_name, provider, subscriber, slot.
+Query subscriptions_involving(const std::string &node_name);
 Query node_drop(const std::string &name);
 Query local_node_with_dsn();                          // node_name, dsn of this database's node
 Query slots_named(const std::vector<std::string> &slots);     // slot_name, active_pid
@@ -74,12 +80,12 @@ Query spock_slots();                                  // every spk_ slot: slot_n
 Query unused_origins_among(const std::vector<std::string> &origins);
 Query drop_origin(const std::string &origin);
 Query repset_drop(const std::string &set);
-// DROP statements, built by the server with %I quoting, for what a copy
-// brought: schemas other than those in keep (and system/extension/spock ones)
-// and the user relations in public.
-Query user_objects();                                      // obj ("kind:oid")
-// `copied`, when known (the copy finished and recorded what it made), limits
-// the drops to those objects: what users made on the node since stays.
+// The user objects here (schemas, relations, routines, types; not system,
+// temporary or extension ones): obj, as "kind:oid".
+Query user_objects();
+// DROP statements, written by the server (%I quoting), for the user objects
+// not in `before_copy`; `copied`, when known (the copy finished and recorded
+// what it made), limits them to those: what users made since stays.
 Query copied_objects_drops(const std::vector<std::string> &before_copy, const Value &copied);  // stmt
 // The tables among `copied` holding rows written on this node itself (not
 // by the copy, not by replication: their commit has no origin): rel.

@@ -5,7 +5,7 @@
 #include <utility>
 #include <vector>
 
-#include "core/text/sql_quote.hpp"
+#include "core/text/text_array.hpp"
 
 using namespace zodan;
 

@@ -1,4 +1,4 @@
-#include "core/text/sql_quote.hpp"
+#include "core/text/text_array.hpp"
 
 #include <algorithm>
 #include <iterator>

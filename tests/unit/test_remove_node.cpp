@@ -1,0 +1,86 @@
+// remove_node against the fake cluster: what it removes where, what it
+// refuses, and that it takes the join lock.
+#include <algorithm>
+#include <catch2/catch.hpp>
+
+#include "core/protocol/add_node.hpp"
+#include "core/protocol/remove_node.hpp"
+#include "fake_cluster.hpp"
+
+using fake::Cluster;
+
+namespace {
+
+zodan::AddNodeArgs add_args(const std::string &src, const std::string &n) {
+    zodan::AddNodeArgs a;
+    a.src_name = src;
+    a.src_dsn = Cluster::dsn_of(src);
+    a.new_name = n;
+    a.new_dsn = Cluster::dsn_of(n);
+    return a;
+}
+
+zodan::RemoveNodeArgs remove_args(const std::string &n, bool force = false) {
+    zodan::RemoveNodeArgs a;
+    a.target_name = n;
+    a.target_dsn = Cluster::dsn_of(n);
+    a.force = force;
+    return a;
+}
+
+// Anything on `node` that still ties it to `gone`.
+size_t ties(const fake::Node &node, const std::string &gone) {
+    size_t n = node.known.count(gone);
+    for (const auto &[sub, s] : node.subs) n += sub.find(gone) != std::string::npos;
+    for (const auto &[slot, lsn] : node.slots) n += slot.find(gone) != std::string::npos;
+    return n;
+}
+
+}  // namespace
+
+TEST_CASE("remove_node cuts every tie to the node, on every member and on the node", "[remove_node]") {
+    Cluster c = Cluster::mesh(3, 4);
+    zodan::AddNode(c, add_args("n1", "n4")).run();
+    REQUIRE(ties(c.nodes["n2"], "n4") > 0);
+    c.local_node = "n1";  // run on a member
+    c.calls.clear();
+    zodan::RemoveNode(c, remove_args("n4")).run();
+    for (const char *x : {"n1", "n2", "n3"}) CHECK(ties(c.nodes[x], "n4") == 0);
+    CHECK(c.nodes["n4"].subs.empty());
+    CHECK_FALSE(c.nodes["n4"].registered);
+    // The members locked first, n4 too.
+    auto locks = c.calls_named("take the join lock");
+    std::vector<std::string> where;
+    for (const auto &l : locks) where.push_back(l.node);
+    std::sort(where.begin(), where.end());
+    CHECK(where == std::vector<std::string>{"n1", "n2", "n3", "n4"});
+    // The other members still form a mesh.
+    CHECK(c.nodes["n2"].subs.count("sub_n1_n2") == 1);
+    CHECK(c.notices.back().find("node n4 removed") != std::string::npos);
+}
+
+TEST_CASE("remove_node refuses while another change of membership runs, changing nothing", "[remove_node][lock]") {
+    Cluster c = Cluster::mesh(3, 4);
+    zodan::AddNode(c, add_args("n1", "n4")).run();
+    c.local_node = "n1";
+    c.nodes["n3"].join_lock = true;
+    CHECK_THROWS_WITH(zodan::RemoveNode(c, remove_args("n4")).run(), Catch::Contains("holds the join lock on node \"n3\""));
+    CHECK(ties(c.nodes["n2"], "n4") > 0);
+    CHECK(c.calls_named("drop subscription").empty());
+}
+
+TEST_CASE("a rollback drops only what the copy made, and refuses a node written to since", "[remove_node][rollback]") {
+    Cluster c = Cluster::mesh(3, 4);
+    c.fail_at = "mirror_replication_sets";
+    CHECK_THROWS(zodan::AddNode(c, add_args("n1", "n4")).run());
+    c.written_locally = {"public.items"};
+    CHECK_THROWS_WITH(zodan::RemoveNode(c, remove_args("n4")).run(),
+                      Catch::Contains("node \"n4\" has been written to since its copy: public.items"));
+    CHECK(c.calls_named("drop subscription").empty());
+    zodan::RemoveNode(c, remove_args("n4", true)).run();
+    CHECK(c.nodes["n4"].subs.empty());
+    // The drops were limited to what the copy recorded it made.
+    auto drops = c.calls_named("list what the copy brought");
+    REQUIRE(drops.size() == 1);
+    CHECK(drops[0].params.at(1).has_value());
+}
