@@ -245,7 +245,9 @@ bool LibpqConnection::wait_socket(bool for_write, long timeout_ms) {
 }
 
 void LibpqConnection::send(const Query &query) {
-    if (broken_) fail(query.name, "the connection was lost when an earlier statement was cancelled");
+    if (broken_)
+        fail(query.name, "the node stopped answering: a cancelled statement (" + current_.name +
+                             ") could not be ended there within 2 s");
     if (busy_) fail(query.name, "connection is still busy with \"" + current_.name + "\"");
     std::vector<const char *> values;
     values.reserve(query.params.size());

@@ -30,23 +30,23 @@ std::vector<std::string> failures(const std::vector<CheckResult> &results) {
 }  // namespace
 
 TEST_CASE("headroom: a node with room passes every check", "[headroom]") {
-    CHECK(failures(capacity_checks(roomy("n2"), needs_of_existing_node(false))).empty());
-    CHECK(failures(capacity_checks(roomy("n4"), needs_of_new_node(3))).empty());
+    CHECK(failures(capacity_checks(roomy("n2"), needs_of_existing_node(false, 4))).empty());
+    CHECK(failures(capacity_checks(roomy("n4"), needs_of_new_node(3, 4))).empty());
 }
 
 TEST_CASE("headroom: each shortfall names node, setting, configured, used and needed", "[headroom]") {
     NodeCapacity c = roomy("n2");
     c.max_slots = 2;  // both in use, the join needs one more
-    auto f = failures(capacity_checks(c, needs_of_existing_node(false)));
+    auto f = failures(capacity_checks(c, needs_of_existing_node(false, 4)));
     REQUIRE(f.size() == 1);
     CHECK(f[0] == "node \"n2\": max_replication_slots = 2, 2 in use, the join needs 1 more");
 
     NodeCapacity n = roomy("n4");
     n.max_workers = 6;  // 5 in use; 3 apply workers and a sync worker needed
     n.max_senders = 3;  // 2 in use; 3 needed
-    f = failures(capacity_checks(n, needs_of_new_node(3)));
+    f = failures(capacity_checks(n, needs_of_new_node(3, 4)));
     REQUIRE(f.size() == 2);
-    CHECK(f[0] == "node \"n4\": max_wal_senders = 3, 2 in use, the join needs 3 more");
+    CHECK(f[0] == "node \"n4\": max_wal_senders = 3, 2 in use, the join needs 7 more");  // 3 subscriptions, 4 copy streams
     CHECK(f[1] == "node \"n4\": max_worker_processes = 6, 5 in use, the join needs 4 more");
 }
 
@@ -55,7 +55,7 @@ TEST_CASE("headroom: Spock's settings", "[headroom]") {
     c.wal_level = "replica";
     c.track_commit_timestamp = "off";
     c.shared_preload_libraries = "spockish";
-    auto f = failures(capacity_checks(c, needs_of_existing_node(true)));
+    auto f = failures(capacity_checks(c, needs_of_existing_node(true, 4)));
     REQUIRE(f.size() == 3);
     CHECK(f[0] == "node \"n3\": wal_level is 'replica', Spock needs 'logical'");
     CHECK(f[1] == "node \"n3\": track_commit_timestamp is 'off', Spock needs 'on'");
@@ -65,11 +65,11 @@ TEST_CASE("headroom: Spock's settings", "[headroom]") {
 TEST_CASE("headroom: a server that gates output plugins must list spock_output", "[headroom]") {
     NodeCapacity c = roomy("n2");
     c.output_plugin_libraries = "pgoutput, test_decoding";
-    auto f = failures(capacity_checks(c, needs_of_existing_node(false)));
+    auto f = failures(capacity_checks(c, needs_of_existing_node(false, 4)));
     REQUIRE(f.size() == 1);
     CHECK(f[0] == "node \"n2\": output_plugin_libraries is 'pgoutput, test_decoding', it must list spock_output "
                   "(every Spock replication slot uses that plugin)");
-    auto all = capacity_checks(c, needs_of_existing_node(false));
+    auto all = capacity_checks(c, needs_of_existing_node(false, 4));
     bool hint_names_fix = false;
     for (const CheckResult &r : all)
         if (!r.passed)
@@ -78,18 +78,18 @@ TEST_CASE("headroom: a server that gates output plugins must list spock_output",
     CHECK(hint_names_fix);
 
     c.output_plugin_libraries = "pgoutput, \"spock_output\"";
-    CHECK(failures(capacity_checks(c, needs_of_existing_node(false))).empty());
+    CHECK(failures(capacity_checks(c, needs_of_existing_node(false, 4))).empty());
     c.output_plugin_libraries.reset();  // a server without the setting: nothing to check
-    CHECK(failures(capacity_checks(c, needs_of_existing_node(false))).empty());
+    CHECK(failures(capacity_checks(c, needs_of_existing_node(false, 4))).empty());
 }
 
 TEST_CASE("headroom: replication origins, under the setting that bounds them", "[headroom]") {
     NodeCapacity n = roomy("n4");
     n.origins_setting = "max_active_replication_origins";
     n.max_origins = 10, n.origins_used = 9;
-    auto f = failures(capacity_checks(n, needs_of_new_node(3)));
+    auto f = failures(capacity_checks(n, needs_of_new_node(3, 4)));
     REQUIRE(f.size() == 1);
-    CHECK(f[0] == "node \"n4\": max_active_replication_origins = 10, 9 in use, the join needs 3 more");
+    CHECK(f[0] == "node \"n4\": max_active_replication_origins = 10, 9 in use, the join needs 7 more");  // 3 subscriptions, 4 copy streams
 }
 
 TEST_CASE("human_bytes", "[headroom]") {

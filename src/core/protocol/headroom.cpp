@@ -1,5 +1,6 @@
 #include "core/protocol/headroom.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "core/protocol/spock_sql.hpp"
@@ -16,11 +17,17 @@ long long number(const QueryResult &r, const char *column) { return std::stoll(r
 
 }  // namespace
 
-JoinNeeds needs_of_existing_node(bool is_source) { return {1, 1, 1, is_source ? 3 : 1, 1}; }
+JoinNeeds needs_of_existing_node(bool is_source, int streams) {
+    const long long s = streams;
+    return {1, is_source ? 2 : 1, 1, is_source ? s + 3 : 1, 1};
+}
 
-JoinNeeds needs_of_new_node(size_t existing) {
+JoinNeeds needs_of_new_node(size_t existing, int streams) {
     const auto k = static_cast<long long>(existing);
-    return {k, k, k + 1, 1, k};
+    const long long s = streams;
+    // Apply workers, plus Spock's sync worker when it copies
+    // (zodan.copy_method = spock).
+    return {k, k, k + 1, 2 + s + std::max(s, 2 * k), k + s};
 }
 
 static bool lists_library(const std::string &list, const std::string &library) {
@@ -127,7 +134,8 @@ std::vector<CheckResult> check_headroom(Runtime &rt, ClusterView &view, long lon
         c.connections_used = number(read[i], "connections_used");
         c.database_bytes = number(read[i], "database_bytes");
         const bool is_new = i == existing;
-        JoinNeeds needs = is_new ? needs_of_new_node(existing) : needs_of_existing_node(nodes[i] == &view.source);
+        JoinNeeds needs = is_new ? needs_of_new_node(existing, rt.copy_streams())
+                                 : needs_of_existing_node(nodes[i] == &view.source, rt.copy_streams());
         // One line per node when all is well; each shortfall on its own.
         bool all_passed = true;
         for (CheckResult &r : capacity_checks(c, needs))

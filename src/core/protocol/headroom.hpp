@@ -32,16 +32,20 @@ struct NodeCapacity {
     long long database_bytes = 0;
 };
 
-// What the join adds on a node: an existing node gets one subscription from
-// the new node (a slot and a WAL sender there, an apply worker) plus our
-// connection; the new node gets one subscription from each of the
-// `existing` nodes (apply workers), serves one to each (slots, WAL senders),
-// and runs the copy's sync worker.
+// What the join adds on a node, with `streams` copy streams
+// (zodan.copy_streams): an existing node serves one subscription to the new
+// node (a slot, a WAL sender) and gets one from it (an apply worker, an
+// origin), plus our session; the source also serves the copy (a session per
+// stream, pg_dump, the copy point's replication session). The new node gets
+// one subscription from each of the `existing` nodes (apply workers,
+// origins), serves one to each (slots, WAL senders), and takes the copy (a
+// session and an origin per stream, pg_restore's sessions) and the other
+// nodes' sessions while they subscribe to it.
 struct JoinNeeds {
     long long slots, senders, workers, connections, origins;
 };
-JoinNeeds needs_of_existing_node(bool is_source);
-JoinNeeds needs_of_new_node(size_t existing);
+JoinNeeds needs_of_existing_node(bool is_source, int streams);
+JoinNeeds needs_of_new_node(size_t existing, int streams);
 
 // The checks for one node: one result per setting or resource.
 std::vector<CheckResult> capacity_checks(const NodeCapacity &node, const JoinNeeds &needs);

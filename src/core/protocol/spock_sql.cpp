@@ -730,17 +730,20 @@ Query verify_statements(const std::string &rel, int ranges) {
     // own hash is that of its text form, which two nodes print alike for
     // equal rows of tables of the same shape.
     return {"write the comparison of " + rel,
-            "WITH k AS (SELECT coalesce((SELECT pg_catalog.string_agg(pg_catalog.format('zodan_row.%I', a.attname), ', ' "
-            "    ORDER BY array_position(i.indkey::int2[], a.attnum)) "
+            // The key as one value: the primary key's column, a ROW of its
+            // columns, or the whole row.
+            "WITH pk AS (SELECT pg_catalog.string_agg(pg_catalog.format('zodan_row.%I', a.attname), ', ' "
+            "    ORDER BY array_position(i.indkey::int2[], a.attnum)) AS cols, count(*) AS n "
             "  FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid "
             "  AND a.attnum = ANY (i.indkey::int2[]) WHERE i.indrelid = $1::regclass AND i.indisprimary), "
-            "  'zodan_row.*') AS key), "
-            "b AS (SELECT pg_catalog.format('(((pg_catalog.hashtextextended((ROW(%s))::text, 7) %% %s) + %s) %% %s)', "
+            "k AS (SELECT CASE WHEN pk.n = 1 THEN pk.cols WHEN pk.n > 1 THEN 'ROW(' || pk.cols || ')' "
+            "  ELSE 'zodan_row' END AS key FROM pk), "
+            "b AS (SELECT pg_catalog.format('(((pg_catalog.hashtextextended((%s)::text, 7) %% %s) + %s) %% %s)', "
             "  k.key, $2::int, $2::int, $2::int) AS range, k.key FROM k) "
             "SELECT pg_catalog.format('SELECT x.range::text AS range, count(*)::text AS n, sum(x.h)::text AS hash FROM "
             "  (SELECT %s AS range, pg_catalog.hashtextextended(zodan_row::text, 0) AS h FROM %s AS zodan_row) x "
             "  WHERE $1::int[] IS NULL OR x.range = ANY ($1::int[]) GROUP BY 1', b.range, $1::regclass) AS sums, "
-            "pg_catalog.format('SELECT (ROW(%s))::text AS k, pg_catalog.hashtextextended(zodan_row::text, 0)::text AS h "
+            "pg_catalog.format('SELECT (%s)::text AS k, pg_catalog.hashtextextended(zodan_row::text, 0)::text AS h "
             "  FROM %s AS zodan_row WHERE %s = ANY ($1::int[])', b.key, $1::regclass, b.range) AS rows FROM b",
             {rel, std::to_string(ranges)}};
 }
