@@ -3,6 +3,8 @@
 # joins with spock.add_node while the writes go on; then the load stops and
 # each node's row counts and checksums are printed (all four identical) with
 # the add's wall time. Servers listen on 127.0.0.1 only and are stopped at the end.
+# As root it first installs the Debian packages it needs (apt-get).
+bash "$(dirname "$0")/install-deps.sh" || exit 1
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/inventory.sh"
 source "$(dirname "$0")/load.sh"

@@ -24,6 +24,10 @@ Value QueryResult::scalar() const {
 
 std::vector<std::optional<QueryResult>> Runtime::exec_all_until(const std::vector<std::pair<Connection *, Query>> &work,
                                                                 int64_t deadline) {
+    // Send everything first so the nodes work at the same time, then
+    // collect. After a remote failure the other results are still collected,
+    // so no connection is left busy; anything else (a cancel, a timeout of
+    // the caller) gives up every statement still in flight, then propagates.
     for (const auto &[conn, query] : work) conn->send(query);
     std::vector<std::optional<QueryResult>> results;
     std::exception_ptr first_failure;
@@ -45,27 +49,18 @@ std::vector<std::optional<QueryResult>> Runtime::exec_all_until(const std::vecto
 }
 
 std::vector<QueryResult> Runtime::exec_all(const std::vector<std::pair<Connection *, Query>> &work) {
-    // Send everything first so the nodes work at the same time, then collect,
-    // all against one deadline: k stuck nodes cost one zodan.sync_timeout,
-    // not k. After a remote failure the other results are still collected, so
-    // no connection is left busy; anything else (a cancel, a timeout) gives up
-    // every statement still in flight, then propagates.
-    for (const auto &[conn, query] : work) conn->send(query);
-    const int64_t deadline = now_ms() + sync_timeout_ms();
+    // One deadline for all of them: k stuck nodes cost one
+    // zodan.sync_timeout, not k; a statement still running then is an error.
+    std::vector<std::optional<QueryResult>> got = exec_all_until(work, now_ms() + sync_timeout_ms());
     std::vector<QueryResult> results;
-    std::exception_ptr first_failure;
-    for (size_t i = 0; i < work.size(); ++i) {
-        try {
-            results.push_back(work[i].first->receive_before(deadline));
-        } catch (const RemoteError &) {
-            if (!first_failure) first_failure = std::current_exception();
-            results.emplace_back();
-        } catch (...) {
-            for (size_t j = i + 1; j < work.size(); ++j) work[j].first->abandon();
-            throw;
-        }
+    for (size_t i = 0; i < got.size(); ++i) {
+        if (!got[i])
+            throw StatementTimedOut(work[i].first->node(), work[i].second.name,
+                                    "no answer within " + std::to_string(sync_timeout_ms() / 1000) +
+                                        " s (zodan.sync_timeout); the statement was cancelled",
+                                    "57014");
+        results.push_back(std::move(*got[i]));
     }
-    if (first_failure) std::rethrow_exception(first_failure);
     return results;
 }
 

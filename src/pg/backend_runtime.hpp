@@ -39,7 +39,6 @@ public:
     std::vector<std::unique_ptr<Connection>> connect_all(
         const std::vector<std::pair<std::string, std::string>> &node_and_dsn) override;
     std::unique_ptr<Connection> connect_replication(const std::string &node, const std::string &dsn) override;
-    std::vector<QueryResult> exec_all(const std::vector<std::pair<Connection *, Query>> &work) override;
     std::vector<std::optional<QueryResult>> exec_all_until(const std::vector<std::pair<Connection *, Query>> &work,
                                                            int64_t deadline_ms) override;
     std::string run_program(const Program &program) override;

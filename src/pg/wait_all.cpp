@@ -107,18 +107,4 @@ std::vector<std::optional<QueryResult>> BackendRuntime::exec_all_until(
     return results;
 }
 
-std::vector<QueryResult> BackendRuntime::exec_all(const std::vector<std::pair<Connection *, Query>> &work) {
-    std::vector<std::optional<QueryResult>> got = exec_all_until(work, now_ms() + sync_timeout_ms());
-    std::vector<QueryResult> results;
-    for (size_t i = 0; i < got.size(); ++i) {
-        if (!got[i])
-            throw StatementTimedOut(work[i].first->node(), work[i].second.name,
-                                    "no answer within " + std::to_string(sync_timeout_ms() / 1000) +
-                                        " s (zodan.sync_timeout); the statement was cancelled",
-                                    "57014");
-        results.push_back(std::move(*got[i]));
-    }
-    return results;
-}
-
 }  // namespace zodan::pg

@@ -96,6 +96,15 @@ std::string csv(const std::map<std::string, JournalStep> &steps, bool done_only)
 
 }  // namespace
 
+zodan::AddNodeArgs Cluster::add_args(const std::string &src, const std::string &new_node) {
+    zodan::AddNodeArgs a;
+    a.src_name = src;
+    a.src_dsn = dsn_of(src);
+    a.new_name = new_node;
+    a.new_dsn = dsn_of(new_node);
+    return a;
+}
+
 Cluster Cluster::mesh(int k, int total) {
     Cluster c;
     for (int i = 1; i <= total; ++i) {

@@ -16,6 +16,7 @@
 #include "core/text/conninfo.hpp"
 #include "core/text/secrets.hpp"
 #include "core/text/lsn.hpp"
+#include "core/protocol/cluster_view.hpp"
 #include "core/remote.hpp"
 
 namespace fake {
@@ -97,6 +98,8 @@ public:
     static std::string dsn_of(const std::string &node) {
         return "host=" + node + " dbname=inventory user=pgedge password=s3cret";
     }
+    // The arguments of an add of `new_node` through `src`, DSNs included.
+    static zodan::AddNodeArgs add_args(const std::string &src, const std::string &new_node);
     // Meshed nodes n1..n<k>, bare n<k+1>..n<total>; the procedure runs on n<total>.
     static Cluster mesh(int k, int total);
 

@@ -13,14 +13,6 @@ using fake::Cluster;
 
 namespace {
 
-zodan::AddNodeArgs args_for(const std::string &src, const std::string &new_node) {
-    zodan::AddNodeArgs a;
-    a.src_name = src;
-    a.src_dsn = Cluster::dsn_of(src);
-    a.new_name = new_node;
-    a.new_dsn = Cluster::dsn_of(new_node);
-    return a;
-}
 
 std::vector<std::string> nodes_of(const std::vector<Call> &calls) {
     std::vector<std::string> out;
@@ -62,7 +54,7 @@ std::vector<Call> calls_on(const std::vector<Call> &calls, const std::string &no
 
 TEST_CASE("multi-node join follows the protocol", "[add_node]") {
     Cluster c = Cluster::mesh(3, 4);
-    zodan::AddNode(c, args_for("n1", "n4")).run();
+    zodan::AddNode(c, Cluster::add_args("n1", "n4")).run();
 
     // One phase line per step, in order.
     std::vector<std::string> phases;
@@ -148,7 +140,7 @@ TEST_CASE("multi-node join follows the protocol", "[add_node]") {
 TEST_CASE("with Spock's sync, the copy is sub_S_N's own", "[add_node]") {
     Cluster c = Cluster::mesh(3, 4);
     c.method = "spock";
-    zodan::AddNode(c, args_for("n1", "n4")).run();
+    zodan::AddNode(c, Cluster::add_args("n1", "n4")).run();
     std::vector<std::string> on_new;
     for (const Call &s : c.calls_named("create subscription"))
         if (s.node == "n4") on_new.push_back(*s.params[0] + (*s.params[5] == "true" ? "+" : "-"));
@@ -161,7 +153,7 @@ TEST_CASE("with Spock's sync, the copy is sub_S_N's own", "[add_node]") {
 
 TEST_CASE("two-node join has no other nodes to prepare", "[add_node]") {
     Cluster c = Cluster::mesh(1, 2);
-    zodan::AddNode(c, args_for("n1", "n2")).run();
+    zodan::AddNode(c, Cluster::add_args("n1", "n2")).run();
     CHECK(peer_slots(c).empty());
     CHECK(c.calls_named("advance slot").empty());
     auto subs = c.calls_named("create subscription");
@@ -177,7 +169,7 @@ TEST_CASE("two-node join has no other nodes to prepare", "[add_node]") {
 TEST_CASE("a copy point whose positions moved is taken again", "[add_node][copy_point]") {
     Cluster c = Cluster::mesh(3, 4);
     c.moving_attempts = 2;  // S applied more while the first two slots were made
-    zodan::AddNode(c, args_for("n1", "n4")).run();
+    zodan::AddNode(c, Cluster::add_args("n1", "n4")).run();
     CHECK(c.copy_point_attempts == 3);
     CHECK(c.calls_named("drop slot spk_inventory_n1_sub_n1_n4").size() == 2);
     CHECK(std::count(c.notices.begin(), c.notices.end(), "add_node: taking the copy point on n1 again (attempt 2)") == 1);
@@ -189,7 +181,7 @@ TEST_CASE("a copy point whose positions moved is taken again", "[add_node][copy_
 TEST_CASE("a second join in the cluster is refused, naming the one that runs", "[add_node][lock]") {
     Cluster c = Cluster::mesh(3, 4);
     c.nodes["n2"].join_lock = true;  // another run holds it there
-    CHECK_THROWS_WITH(zodan::AddNode(c, args_for("n1", "n4")).run(),
+    CHECK_THROWS_WITH(zodan::AddNode(c, Cluster::add_args("n1", "n4")).run(),
                       Catch::Contains("zodan: add_node n9 holds the join lock on node \"n2\" (process 999)"));
     CHECK(c.calls_named("create node").empty());
     CHECK(c.calls_named("record the run").empty());
@@ -201,11 +193,11 @@ TEST_CASE("a second join in the cluster is refused, naming the one that runs", "
 TEST_CASE("a difference left after the join is found and named", "[add_node][verify]") {
     Cluster c = Cluster::mesh(3, 4);
     c.fail_at = "verify_data";
-    CHECK_THROWS(zodan::AddNode(c, args_for("n1", "n4")).run());
+    CHECK_THROWS(zodan::AddNode(c, Cluster::add_args("n1", "n4")).run());
     c.nodes["n4"].data["public.items"]["2"] = "TWO";  // changed on n4 alone
     c.nodes["n4"].data["public.items"].erase("3");
     c.fail_at.clear();
-    CHECK_THROWS_WITH(zodan::AddNode(c, args_for("n1", "n4")).run(),
+    CHECK_THROWS_WITH(zodan::AddNode(c, Cluster::add_args("n1", "n4")).run(),
                       Catch::Contains("node \"n4\" differs from the source \"n1\": public.items: 2 row(s) differ "
                                       "(key 2 differs; key 3 missing on n4)"));
     // It looked again after a round of sync events before calling it a divergence.
@@ -216,13 +208,13 @@ TEST_CASE("a run is not resumed into a cluster whose membership changed", "[add_
     Cluster c = Cluster::mesh(3, 5);
     c.local_node = "n5";
     c.fail_at = "copy_source:after";
-    CHECK_THROWS(zodan::AddNode(c, args_for("n1", "n5")).run());
+    CHECK_THROWS(zodan::AddNode(c, Cluster::add_args("n1", "n5")).run());
     // n4 joins meanwhile (by hand here): every member knows it.
     for (int i = 1; i <= 3; ++i) c.nodes["n" + std::to_string(i)].known["n4"] = Cluster::dsn_of("n4");
     c.nodes["n4"].registered = true;
     c.nodes["n4"].known = c.nodes["n1"].known;
     c.fail_at.clear();
-    CHECK_THROWS_WITH(zodan::AddNode(c, args_for("n1", "n5")).run(),
+    CHECK_THROWS_WITH(zodan::AddNode(c, Cluster::add_args("n1", "n5")).run(),
                       Catch::Contains("the cluster changed since this run of spock.add_node began"));
 }
 
@@ -231,7 +223,7 @@ TEST_CASE("work on the other nodes runs concurrently however many there are", "[
     // with their number: everything sent to them goes out in shared batches.
     auto rounds_on_others = [](int existing) {
         Cluster c = Cluster::mesh(existing, existing + 1);
-        zodan::AddNode(c, args_for("n1", "n" + std::to_string(existing + 1))).run();
+        zodan::AddNode(c, Cluster::add_args("n1", "n" + std::to_string(existing + 1))).run();
         std::map<int, int> size;  // batch -> calls to the other nodes in it
         for (const Call &call : c.calls) {
             if (call.node == "n1" || call.node == c.local_node || call.node == "program") continue;
@@ -252,7 +244,7 @@ TEST_CASE("a failing remote call stops the run and names the node", "[add_node]"
     Cluster c = Cluster::mesh(3, 4);
     c.failures[{"n3", "create slot"}] = "too many replication slots";
     try {
-        zodan::AddNode(c, args_for("n1", "n4")).run();
+        zodan::AddNode(c, Cluster::add_args("n1", "n4")).run();
         FAIL("add_node should have failed");
     } catch (const zodan::RemoteError &e) {
         CHECK(e.node() == "n3");
@@ -275,7 +267,7 @@ TEST_CASE("a missing copy position stops the run before any slot moves", "[add_n
     Cluster c = Cluster::mesh(3, 4);
     c.method = "spock";
     c.no_copy_progress_for.insert("n3");
-    CHECK_THROWS_WITH(zodan::AddNode(c, args_for("n1", "n4")).run(),
+    CHECK_THROWS_WITH(zodan::AddNode(c, Cluster::add_args("n1", "n4")).run(),
                       Catch::Contains("no position for origin \"n3\""));
     CHECK(c.calls_named("advance slot").empty());
 }
@@ -283,7 +275,7 @@ TEST_CASE("a missing copy position stops the run before any slot moves", "[add_n
 // The add is refused with `message`, and nothing changed anywhere: no node,
 // slot or subscription was created.
 void refused_without_change(Cluster &c, const std::string &message) {
-    CHECK_THROWS_WITH(zodan::AddNode(c, args_for("n1", "n4")).run(), Catch::Contains(message));
+    CHECK_THROWS_WITH(zodan::AddNode(c, Cluster::add_args("n1", "n4")).run(), Catch::Contains(message));
     CHECK(c.calls_named("create node").empty());
     CHECK(c.calls_named("create slot").empty());
     CHECK(c.calls_named("create subscription").empty());
@@ -294,12 +286,12 @@ TEST_CASE("preconditions fail with their own errors", "[add_node][checks]") {
     SECTION("called on another node") {
         Cluster c = Cluster::mesh(3, 4);
         c.local_node = "n2";
-        CHECK_THROWS_WITH(zodan::AddNode(c, args_for("n1", "n4")).run(),
+        CHECK_THROWS_WITH(zodan::AddNode(c, Cluster::add_args("n1", "n4")).run(),
                           Catch::Contains("must be called on the new node \"n4\""));
     }
     SECTION("DSN without dbname") {
         Cluster c = Cluster::mesh(3, 4);
-        auto a = args_for("n1", "n4");
+        auto a = Cluster::add_args("n1", "n4");
         a.new_dsn = "host=n4 user=pgedge password=s3cret";
         try {
             zodan::AddNode(c, a).run();
@@ -349,7 +341,7 @@ TEST_CASE("preconditions fail with their own errors", "[add_node][checks]") {
 TEST_CASE("replication that lags is waited for", "[add_node][waits]") {
     Cluster c = Cluster::mesh(3, 4);
     c.apply_after_polls = 5;  // every sync event shows up only on the fifth look
-    zodan::AddNode(c, args_for("n1", "n4")).run();
+    zodan::AddNode(c, Cluster::add_args("n1", "n4")).run();
     CHECK(c.progress_reads >= 5);
     CHECK(c.nodes["n4"].subs.size() == 3);
     CHECK(c.nodes["n1"].subs.count("sub_n4_n1") == 1);
@@ -358,7 +350,7 @@ TEST_CASE("replication that lags is waited for", "[add_node][waits]") {
 TEST_CASE("a wait that never ends times out after zodan.sync_timeout, naming what it waited for", "[add_node][waits]") {
     Cluster c = Cluster::mesh(3, 4);
     c.stalled.insert({"n1", "n3"});  // the source never applies n3's stream
-    CHECK_THROWS_WITH(zodan::AddNode(c, args_for("n1", "n4")).run(),
+    CHECK_THROWS_WITH(zodan::AddNode(c, Cluster::add_args("n1", "n4")).run(),
                       Catch::Contains("timed out after 60 s waiting for n1 to apply the changes of n2, n3"));
     // It stopped in phase 3: nothing was copied, nothing opened towards n4.
     CHECK(c.programs.empty());
@@ -368,7 +360,7 @@ TEST_CASE("a wait that never ends times out after zodan.sync_timeout, naming wha
 TEST_CASE("a failed run is resumed where it stopped, and nothing done is done again", "[add_node][resume]") {
     Cluster c = Cluster::mesh(3, 4);
     c.fail_at = "advance_slots:after";  // the slots were advanced, the step not recorded
-    CHECK_THROWS_WITH(zodan::AddNode(c, args_for("n1", "n4")).run(), Catch::Contains("injected failure"));
+    CHECK_THROWS_WITH(zodan::AddNode(c, Cluster::add_args("n1", "n4")).run(), Catch::Contains("injected failure"));
     const auto &journal = c.nodes["n4"].runs;
     REQUIRE(journal.size() == 1);
     CHECK(journal[0].state == "failed");
@@ -379,7 +371,7 @@ TEST_CASE("a failed run is resumed where it stopped, and nothing done is done ag
 
     c.fail_at.clear();
     c.notices.clear();
-    zodan::AddNode(c, args_for("n1", "n4")).run();
+    zodan::AddNode(c, Cluster::add_args("n1", "n4")).run();
     CHECK(std::find(c.notices.begin(), c.notices.end(), "add_node: resuming the unfinished run at step advance_slots") !=
           c.notices.end());
     CHECK(journal.size() == 1);
@@ -395,15 +387,15 @@ TEST_CASE("a failed run is resumed where it stopped, and nothing done is done ag
 TEST_CASE("a second call with other arguments is refused while a run is unfinished", "[add_node][resume]") {
     Cluster c = Cluster::mesh(3, 4);
     c.fail_at = "copy_source:after";
-    CHECK_THROWS(zodan::AddNode(c, args_for("n1", "n4")).run());
+    CHECK_THROWS(zodan::AddNode(c, Cluster::add_args("n1", "n4")).run());
     c.fail_at.clear();
-    CHECK_THROWS_WITH(zodan::AddNode(c, args_for("n2", "n4")).run(), Catch::Contains("did not finish"));
+    CHECK_THROWS_WITH(zodan::AddNode(c, Cluster::add_args("n2", "n4")).run(), Catch::Contains("did not finish"));
 }
 
 TEST_CASE("a subscription that stays down ends a wait early, naming it", "[add_node][waits]") {
     Cluster c = Cluster::mesh(3, 4);
     c.stalled.insert({"n1", "n2"});
     c.nodes["n1"].subs.at("sub_n2_n1").status = "down";  // its apply worker is gone
-    CHECK_THROWS_WITH(zodan::AddNode(c, args_for("n1", "n4")).run(),
+    CHECK_THROWS_WITH(zodan::AddNode(c, Cluster::add_args("n1", "n4")).run(),
                       Catch::Contains("subscription sub_n2_n1 on node \"n1\" is down"));
 }

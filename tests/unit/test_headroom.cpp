@@ -46,7 +46,7 @@ TEST_CASE("headroom: each shortfall names node, setting, configured, used and ne
     n.max_senders = 3;  // 2 in use; 3 needed
     f = failures(capacity_checks(n, needs_of_new_node(3, 4)));
     REQUIRE(f.size() == 2);
-    CHECK(f[0] == "node \"n4\": max_wal_senders = 3, 2 in use, the join needs 7 more");  // 3 subscriptions, 4 copy streams
+    CHECK(f[0] == "node \"n4\": max_wal_senders = 3, 2 in use, the join needs 3 more");
     CHECK(f[1] == "node \"n4\": max_worker_processes = 6, 5 in use, the join needs 4 more");
 }
 

@@ -11,14 +11,6 @@ using fake::Cluster;
 
 namespace {
 
-zodan::AddNodeArgs add_args(const std::string &src, const std::string &n) {
-    zodan::AddNodeArgs a;
-    a.src_name = src;
-    a.src_dsn = Cluster::dsn_of(src);
-    a.new_name = n;
-    a.new_dsn = Cluster::dsn_of(n);
-    return a;
-}
 
 zodan::RemoveNodeArgs remove_args(const std::string &n, bool force = false) {
     zodan::RemoveNodeArgs a;
@@ -40,7 +32,7 @@ size_t ties(const fake::Node &node, const std::string &gone) {
 
 TEST_CASE("remove_node cuts every tie to the node, on every member and on the node", "[remove_node]") {
     Cluster c = Cluster::mesh(3, 4);
-    zodan::AddNode(c, add_args("n1", "n4")).run();
+    zodan::AddNode(c, Cluster::add_args("n1", "n4")).run();
     REQUIRE(ties(c.nodes["n2"], "n4") > 0);
     c.local_node = "n1";  // run on a member
     c.calls.clear();
@@ -61,7 +53,7 @@ TEST_CASE("remove_node cuts every tie to the node, on every member and on the no
 
 TEST_CASE("remove_node refuses while another change of membership runs, changing nothing", "[remove_node][lock]") {
     Cluster c = Cluster::mesh(3, 4);
-    zodan::AddNode(c, add_args("n1", "n4")).run();
+    zodan::AddNode(c, Cluster::add_args("n1", "n4")).run();
     c.local_node = "n1";
     c.nodes["n3"].join_lock = true;
     CHECK_THROWS_WITH(zodan::RemoveNode(c, remove_args("n4")).run(), Catch::Contains("holds the join lock on node \"n3\""));
@@ -72,7 +64,7 @@ TEST_CASE("remove_node refuses while another change of membership runs, changing
 TEST_CASE("a rollback drops only what the copy made, and refuses a node written to since", "[remove_node][rollback]") {
     Cluster c = Cluster::mesh(3, 4);
     c.fail_at = "mirror_replication_sets";
-    CHECK_THROWS(zodan::AddNode(c, add_args("n1", "n4")).run());
+    CHECK_THROWS(zodan::AddNode(c, Cluster::add_args("n1", "n4")).run());
     c.written_locally = {"public.items"};
     CHECK_THROWS_WITH(zodan::RemoveNode(c, remove_args("n4")).run(),
                       Catch::Contains("node \"n4\" has been written to since its copy: public.items"));

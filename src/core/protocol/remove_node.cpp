@@ -145,23 +145,36 @@ void RemoveNode::find_members() {
     if (target_) {
         add_members_from(target_->db());
     }
-    for (const auto &[name, dsn] : dsn_of_) {
-        try {
-            Member m = connect_member(rt_, name, dsn, "the DSN listed in spock.node_interface");
-            // Only the node it was listed as is cleaned through that DSN.
-            QueryResult who = m.db().exec(sql::local_node_name());
-            if (who.empty() || who.text(0, "node_name") != name) {
-                rt_.report(Level::Warning, "the DSN listed for node " + name + " reaches " +
-                                               (who.empty() ? std::string("no Spock node") : "node " + who.text(0, "node_name")) +
-                                               "; nothing was changed there");
-                unreachable_.push_back(name);
-                continue;
+    // All at once; only when one of them cannot be reached, one by one, so
+    // that the others are still cleaned.
+    std::vector<MemberToReach> wanted;
+    for (const auto &[name, dsn] : dsn_of_) wanted.push_back({name, dsn, "the DSN listed in spock.node_interface"});
+    std::vector<Member> reached;
+    try {
+        reached = connect_members(rt_, wanted);
+    } catch (const std::exception &) {
+        for (const MemberToReach &w : wanted) {
+            try {
+                reached.push_back(connect_member(rt_, w.name, w.dsn, w.role));
+            } catch (const std::exception &) {
+                unreachable_.push_back(w.name);
             }
-            survivors_.push_back(std::move(m));
-        } catch (const std::exception &) {
-            if (std::find(unreachable_.begin(), unreachable_.end(), name) == unreachable_.end())
-                unreachable_.push_back(name);
         }
+    }
+    std::vector<Member *> all;
+    for (Member &m : reached) all.push_back(&m);
+    std::vector<QueryResult> who = rt_.exec_all(same_query(all, sql::local_node_name()));
+    for (size_t i = 0; i < reached.size(); ++i) {
+        // Only the node it was listed as is cleaned through that DSN.
+        const std::string &name = reached[i].name;
+        if (who[i].empty() || who[i].text(0, "node_name") != name) {
+            rt_.report(Level::Warning, "the DSN listed for node " + name + " reaches " +
+                                           (who[i].empty() ? std::string("no Spock node") : "node " + who[i].text(0, "node_name")) +
+                                           "; nothing was changed there");
+            unreachable_.push_back(name);
+            continue;
+        }
+        survivors_.push_back(std::move(reached[i]));
     }
 }
 
