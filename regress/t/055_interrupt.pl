@@ -114,8 +114,12 @@ $_->finish(30) for @holders;
 my $holder = hold_xid($n2, 990099);
 $f5->remove;
 $caller = $n5->background($f5->add_sql("statement_timeout = '4s'"), app => 'zodan_stopped_test');
-$n2->poll("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_create_logical_replication_slot%'
-            AND state = 'active' AND pid <> pg_backend_pid()", '1', 30, "the add's slot creation waits on n2");
+# The slot is made once no transaction on n2 is older than it would have to
+# wait for; until then the add polls n2 for the transaction it waits on.
+ok($f5->wait_at_step('prepare_other_nodes', $caller), "the add waits on n2 to make its slot there");
+$n2->poll("SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name LIKE 'zodan: add_node%'", 't', 30,
+    "the add has its session on n2");
+sleep 0.3;
 my $postmaster = $n2->postmaster_pid;
 $t0 = time;
 kill 'STOP', $postmaster;

@@ -52,7 +52,8 @@ sub script_file {
     return $path;
 }
 
-# start($cluster, nodes => [...], tps => per node and kind, seconds => upper bound)
+# start($cluster, nodes => [...], tps => per node and kind, seconds => upper bound,
+#       log_dir => D: every transaction's latency in pgbench's logs under D)
 sub start {
     my ($class, $cluster, %o) = @_;
     my $self = bless { cluster => $cluster, writers => [], tps => $o{tps} // 50 }, $class;
@@ -67,6 +68,7 @@ sub start {
             $ENV{PGAPPNAME}  = "zodan_writer_$kind";
             my @cmd = ('pgbench', '-n', '-c', '1', '-R', $self->{tps}, '-T', $o{seconds} // 3600,
                        '-D', 'base=' . ($i * 1000000), '-f', $script{$kind},
+                       $o{log_dir} ? ('-l', "--log-prefix=$o{log_dir}/n$i-$kind") : (),
                        '-h', '127.0.0.1', '-p', $n->port, '-U', 'pgedge', $n->db);
             my $h = IPC::Run::start(\@cmd, '>', \$out, '2>', \$err);
             push @{ $self->{writers} }, { node => $i, kind => $kind, h => $h, out => \$out, err => \$err };

@@ -299,10 +299,27 @@ sub check_no_password_in_client_output {
       or diag(join "\n", @seen[0 .. ($#seen < 4 ? $#seen : 4)]);
 }
 
-sub done {
+# The leak checks of done(), for a test that runs several clusters one
+# after another (each checked, then torn down).
+sub checks {
     my ($self) = @_;
     $self->check_no_password_leaked;
     $self->check_no_password_in_client_output;
+}
+
+# Stops every node and removes its data, so that the next cluster of the
+# same test can use the node names again. The logs stay.
+sub teardown {
+    my ($self) = @_;
+    for my $n ($self->nodes) {
+        $n->pg->teardown_node;
+        File::Path::rmtree($n->pg->basedir);
+    }
+}
+
+sub done {
+    my ($self) = @_;
+    $self->checks;
     done_testing();
 }
 

@@ -106,9 +106,7 @@ void AddNode::discover_and_lock() {
     for (int attempt = 0; attempt < 3; ++attempt) {
         view_ = discover_cluster(rt_, args_);
         require_all({check_runs_on_new_node(rt_, view_)});
-        std::vector<Member *> locked = view_.existing();
-        locked.push_back(&view_.new_node);
-        take_join_lock(rt_, locked, "spock.add_node of \"" + args_.new_name + "\"");
+        take_join_lock(rt_, view_.existing(), "spock.add_node of \"" + args_.new_name + "\"", &view_.new_node);
         std::set<std::string> found{view_.source.name};
         for (const Member &o : view_.others) found.insert(o.name);
         QueryResult now = view_.source.db().exec(sql::nodes_with_dsn());

@@ -2,6 +2,8 @@
 
 #include "core/protocol/util.hpp"
 
+#include <algorithm>
+
 namespace zodan {
 
 namespace {
@@ -30,10 +32,21 @@ Query holder() {
 
 }  // namespace
 
-void take_join_lock(Runtime &rt, const std::vector<Member *> &members, const std::string &operation) {
-    std::vector<QueryResult> got = rt.exec_all(same_query(members, try_lock()));
+void take_join_lock(Runtime &rt, const std::vector<Member *> &cluster_members, const std::string &operation,
+                    Member *new_node) {
+    // The lowest-named member is the gate, locked alone first: two runs
+    // started at once both try it first, so one of them wins the whole
+    // cluster rather than each getting half of it and both being refused.
+    std::vector<Member *> order = cluster_members;
+    std::sort(order.begin(), order.end(), [](const Member *a, const Member *b) { return a->name < b->name; });
+    if (new_node) order.push_back(new_node);
     std::vector<Member *> taken, busy;
-    for (size_t i = 0; i < members.size(); ++i) (got[i].text(0, "got") == "true" ? taken : busy).push_back(members[i]);
+    auto try_take = [&](const std::vector<Member *> &some) {
+        std::vector<QueryResult> got = rt.exec_all(same_query(some, try_lock()));
+        for (size_t i = 0; i < some.size(); ++i) (got[i].text(0, "got") == "true" ? taken : busy).push_back(some[i]);
+    };
+    if (!order.empty()) try_take({order.front()});
+    if (busy.empty() && order.size() > 1) try_take(std::vector<Member *>(order.begin() + 1, order.end()));
     if (busy.empty()) return;
     // Let go of what we got, so that the other run is not held up by us.
     if (!taken.empty()) rt.exec_all(same_query(taken, unlock()));

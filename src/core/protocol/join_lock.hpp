@@ -13,9 +13,11 @@
 
 namespace zodan {
 
-// Takes the lock on every member, all at once, never waiting. When any
-// member's lock is taken, throws UserError naming the holder, its node and
-// process (the locks this call did get are released again).
-void take_join_lock(Runtime &rt, const std::vector<Member *> &members, const std::string &operation);
+// Takes the lock on every member of the cluster and on the new node (of an
+// add), never waiting: first on the lowest-named member, then on the rest
+// at once. When any is taken, throws UserError naming the holder, its node
+// and process (the locks this call did get are released again).
+void take_join_lock(Runtime &rt, const std::vector<Member *> &cluster_members, const std::string &operation,
+                    Member *new_node = nullptr);
 
 }  // namespace zodan

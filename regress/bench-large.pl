@@ -1,0 +1,134 @@
+#!/usr/bin/env perl
+# Large-data benchmark on one real Spock server: adding n3 to n1..n2 when
+# they hold ROWS rows (about 260 MB per million) in one indexed table `big`
+# plus the inventory data set, against the bare copy of the same data:
+#   pg_dump|psql       pg_dump -t big of n1 piped into psql, one stream
+#   pg_dump -Fd -j     pg_dump -Fd -j STREAMS of n1, then pg_restore -j STREAMS
+#   zodan              spock.add_node with its own copy (zodan.copy_method
+#                      'zodan', zodan.copy_streams STREAMS)
+#   spock sync         spock.add_node with Spock's single-stream sync
+#                      (zodan.copy_method 'spock')
+# For each add: the CALL, the copy step (copy_source) within it, and our
+# overhead over the copy (the CALL less copy_source). The bare copies go into
+# a database of their own on n3 (no Spock there), dropped afterwards; each
+# add is rolled back with spock.remove_node before the next, so every
+# measurement starts from the same cluster. The data is generated on each
+# node in repair mode (the same rows everywhere, not replicated).
+#
+#   SPOCK=6 PG=15 perl regress/bench-large.pl
+# Environment: ROWS_LIST ("1000000 5000000"), STREAMS (4), RESULTS (a file
+# to append "rows|what|seconds|copy_s|note" lines to).
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::RealBin/lib";
+use Zodan::Mesh;
+use Zodan::Bench;
+use Test::More;
+use Time::HiRes qw(time);
+
+Zodan::Bench::quiet_tap();
+my @rows_list = split ' ', ($ENV{ROWS_LIST} // '1000000 5000000');
+my $streams = $ENV{STREAMS} // 4;
+/^\d+$/ or die "ROWS_LIST and STREAMS are numbers\n" for @rows_list, $streams;
+my $bindir = Zodan::Mesh::bindir();
+
+print "# " . Zodan::Bench::server() . "\n# machine: " . Zodan::Bench::machine() . "\n";
+print "# n3 joins n1..n2 holding `big` (ROWS rows, primary key and one more index) and the inventory data set\n";
+my (@lines, $failed);
+for my $rows (@rows_list) {
+    my $c = Zodan::Mesh->new(nodes => 3);
+    eval { one_size($c, $rows); 1 } or do { $failed++; print "$rows rows: FAILED: $@"; };
+    $c->teardown;
+}
+if ($ENV{RESULTS}) {
+    open my $fh, '>>', $ENV{RESULTS} or die "cannot append to $ENV{RESULTS}: $!\n";
+    print $fh "$_\n" for @lines;
+    close $fh;
+}
+done_testing();
+exit($failed ? 1 : 0);
+
+sub one_size {
+    my ($c, $rows) = @_;
+    $c->inventory(2);
+    for my $i (1, 2) {
+        $c->node($i)->sql(<<"SQL");
+CREATE TABLE public.big (id bigint PRIMARY KEY, k int NOT NULL, pad text NOT NULL);
+SELECT spock.repset_add_table('default', 'public.big');
+BEGIN;
+SELECT spock.repair_mode(true);
+INSERT INTO public.big SELECT g, (g * 7919) % 100000, repeat(md5(g::text), 7) FROM generate_series(1, $rows) g;
+COMMIT;
+CREATE INDEX big_k ON public.big (k);
+VACUUM ANALYZE public.big;
+SQL
+    }
+    my ($n1, $n3) = ($c->node(1), $c->node(3));
+    my $size = $n1->sql("SELECT pg_size_pretty(pg_total_relation_size('public.big'))");
+    is($c->digest(2, 'big'), $c->digest(1, 'big'), "n1 and n2 hold the same rows") or die "the data differs on n1 and n2\n";
+    print "\n## $rows rows in big ($size with its indexes)\n";
+    my %t;
+    $t{pipe} = bare($c, "pg_dump|psql", sub {
+        my ($db) = @_;
+        sh(env_for($n1) . " '$bindir/pg_dump' -h 127.0.0.1 -p " . $n1->port . " -U pgedge -t public.big " . $n1->db
+           . " | " . env_for($n3) . " '$bindir/psql' -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p " . $n3->port . " -U pgedge $db");
+    });
+    $t{dir} = bare($c, "pg_dump -Fd -j $streams | pg_restore -j $streams", sub {
+        my ($db) = @_;
+        my $dir = "$ENV{TESTDIR}/dump-" . int(rand(1e9));
+        sh(env_for($n1) . " '$bindir/pg_dump' -Fd -j $streams -f '$dir' -h 127.0.0.1 -p " . $n1->port
+           . " -U pgedge -t public.big " . $n1->db);
+        sh(env_for($n3) . " '$bindir/pg_restore' -j $streams -h 127.0.0.1 -p " . $n3->port . " -U pgedge -d $db '$dir'");
+        sh("rm -rf '$dir'");
+    });
+    for my $method ('zodan', 'spock') {
+        my $r = Zodan::Bench::timed_add($c, 'spock.add_node', 1, 3, "zodan.copy_method = '$method'",
+            "zodan.copy_streams = $streams");
+        die "the add with copy_method $method failed: $r->{err}\n" unless $r->{ok};
+        $c->converge(1 .. 3);
+        is($c->digest(3, 'big'), $c->digest(1, 'big'), "n3 holds n1's big after the add ($method)")
+          or die "n3's big differs from n1's after the add ($method)\n";
+        my $copy = Zodan::Bench::step_ms($n3, 'copy_source') / 1000;
+        my $line = sprintf("add, copy %-6s  CALL %7.2f s, copy_source %7.2f s, the rest %5.2f s, mesh %7.2f s",
+            $method, $r->{call_s}, $copy, $r->{call_s} - $copy, $r->{mesh_s});
+        print "$line\n    " . join(', ', map { "$_->[0] $_->[1]" } Zodan::Bench::phases($n3)) . "\n";
+        push @lines, join('|', $rows, "add ($method copy)", sprintf('%.2f', $r->{call_s}), sprintf('%.2f', $copy),
+            sprintf('mesh %.2f s', $r->{mesh_s}));
+        $t{$method} = $r;
+        my ($rc, undef, $err) = $n3->psql("CALL spock.remove_node('n3', \$1, true, true)", $n3->dsn, { quiet => 1 });
+        $rc == 0 or die "removing n3 again failed: " . Zodan::Bench::first_error($err) . "\n";
+        $n3->sql("DROP TABLE IF EXISTS public.big, public.items, public.orders, public.audit_log, public.counters CASCADE;
+                  DROP EXTENSION zodan");
+    }
+    my $bare = $t{dir} < $t{pipe} ? $t{dir} : $t{pipe};
+    printf "- our add (zodan copy) %.2f s against the faster bare copy %.2f s: overhead %.2f s (target <= 0.5 s: %s)\n",
+      $t{zodan}{call_s}, $bare, $t{zodan}{call_s} - $bare, $t{zodan}{call_s} - $bare <= 0.5 ? 'met' : 'missed';
+    push @lines, join('|', $rows, 'bare pg_dump|psql', sprintf('%.2f', $t{pipe}), '', ''),
+      join('|', $rows, "bare pg_dump -Fd -j $streams + pg_restore -j $streams", sprintf('%.2f', $t{dir}), '', '');
+}
+
+# A bare copy into a fresh database on n3; returns its seconds.
+sub bare {
+    my ($c, $what, $run) = @_;
+    my ($n1, $n3) = ($c->node(1), $c->node(3));
+    my $db = "bare_" . int(rand(1e6));
+    $n3->sql("CREATE DATABASE $db", { db => 'postgres' });
+    my $t0 = time;
+    $run->($db);
+    my $s = time - $t0;
+    my $got = $n3->sql("SELECT count(*) FROM public.big", { db => $db });
+    my $want = $n1->sql("SELECT count(*) FROM public.big");
+    $n3->sql("DROP DATABASE $db", { db => 'postgres' });
+    die "$what copied $got of $want rows\n" unless $got eq $want;
+    printf "bare copy, %-40s %7.2f s\n", $what, $s;
+    return $s;
+}
+
+sub env_for { my ($n) = @_; return "PGPASSWORD='" . $n->password . "'" }
+
+sub sh {
+    my ($cmd) = @_;
+    my $out = `$cmd 2>&1`;
+    die "failed: " . ($out =~ s/password\S*/***/gr) . "\n" if $? != 0;
+}

@@ -1,0 +1,183 @@
+#!/usr/bin/env perl
+# Side-by-side benchmark of the ways to add node n(K+1) to a full mesh
+# n1..nK, in one run on one real Spock server (regress/bench.sh runs it on
+# each server it compares):
+#   spock.add_node  this extension
+#   zodan.sql       the published PL/pgSQL script of the server's Spock
+#                   source (samples/Z0DAN/zodan.sql), over dblink
+#   attach_node     Spock's in-core C port (PR #545), where the server has it
+# Every measurement gets a fresh cluster holding the inventory data set plus
+# ROWS rows in items; the tools take turns in each round, so all see the
+# same machine. For each: the CALL's wall time, and the time from the CALL's
+# start to a working mesh (a row written on every node seen on every
+# other). Busy = 50 counting upserts and 50 inventory writes per second on
+# every existing node during the add; then the checker of the tests proves
+# every acknowledged write arrived exactly once everywhere, and the write
+# latency during the add is set against the seconds before it.
+#
+#   SPOCK=pr545 PG=15 perl regress/bench.pl
+# Environment: SIZES ("3 6"), LOADS ("quiet busy"), RUNS (1; the table
+# shows the best), ROWS (20000), TOOLS (those the server has), RESULTS (a
+# file to append "server|K|load|tool|run|ok|call_ms|mesh_ms|note" lines to).
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::RealBin/lib";
+use Zodan::Mesh;
+use Zodan::Load;
+use Zodan::Bench;
+use File::Path qw(make_path);
+use Test::More;
+use Time::HiRes qw(time sleep);
+
+Zodan::Bench::quiet_tap();
+my @sizes = split ' ', ($ENV{SIZES} // '3 6');
+my @loads = split ' ', ($ENV{LOADS} // 'quiet busy');
+my $runs  = $ENV{RUNS} // 1;
+my $rows  = $ENV{ROWS} // 20000;
+my $has_attach = -f "$Zodan::Env::sharedir/extension/spock.control"
+  && `grep -l 'spock_attach_node' '$Zodan::Env::sharedir'/extension/spock--*.sql 2>/dev/null` ne '';
+my @tools = $ENV{TOOLS} ? split(' ', $ENV{TOOLS})
+  : ('spock.add_node', 'zodan.sql', $has_attach ? 'attach_node' : ());
+/^\d+$/ or die "SIZES, RUNS and ROWS are numbers\n" for @sizes, $runs, $rows;
+/^(quiet|busy)$/ or die "LOADS: '$_' is neither quiet nor busy\n" for @loads;
+$Zodan::Bench::TOOL{$_} or die "TOOLS: no tool '$_'\n" for @tools;
+my $server = Zodan::Bench::server();
+my $label = "PostgreSQL " . Zodan::Mesh::pg_major() . ", Spock " . Zodan::Mesh::spock_version();
+
+print "# $server\n# machine: " . Zodan::Bench::machine() . "\n";
+print "# zodan.sql from " . Zodan::Bench::zodan_sql_file() . "\n" if grep { $_ eq 'zodan.sql' } @tools;
+print "# each add: n(K+1) joins n1..nK (inventory data set + $rows rows in items), through n1\n";
+
+my (%best, @lines);
+for my $k (@sizes) {
+    for my $load (@loads) {
+        for my $run (1 .. $runs) {
+            for my $tool (@tools) {
+                my $r = eval { measure($tool, $k, $load) } // { ok => 0, err => "harness: " . (split /\n/, $@)[0] };
+                my $note = $r->{ok} ? ($r->{note} // '') : "FAILED: $r->{err}";
+                printf "%d existing, %-5s %-15s run %d: CALL %6s ms, mesh %6s ms  %s\n", $k, $load, $tool, $run,
+                  ms($r->{call_s}), ms($r->{mesh_s}), $note;
+                print "    $_\n" for @{ $r->{detail} // [] };
+                push @lines, join('|', $label, $k, $load, $tool, $run, $r->{ok} ? 1 : 0, ms($r->{call_s}), ms($r->{mesh_s}), $note);
+                next unless $r->{ok};
+                my $cell = $best{$k}{$load}{$tool};
+                $best{$k}{$load}{$tool} = $r if !$cell || $r->{mesh_s} < $cell->{mesh_s};
+            }
+        }
+    }
+}
+if ($ENV{RESULTS}) {
+    open my $fh, '>>', $ENV{RESULTS} or die "cannot append to $ENV{RESULTS}: $!\n";
+    print $fh "$_\n" for @lines;
+    close $fh;
+}
+table();
+done_testing();
+my $failed = grep { (split /\|/)[5] eq '0' } @lines;
+exit($failed ? 1 : 0);
+
+sub ms { defined $_[0] ? sprintf('%.0f', $_[0] * 1000) : '-' }
+
+sub measure {
+    my ($tool, $k, $load) = @_;
+    my $new = $k + 1;
+    my $c = Zodan::Mesh->new(nodes => $new);
+    my $r = eval {
+        $c->inventory($k);
+        $c->node(1)->sql("INSERT INTO items SELECT g, 'bench ' || g, g FROM generate_series(1001, 1000 + $rows) g");
+        $c->converge(1 .. $k);
+        my ($w, $logs, $t_load);
+        if ($load eq 'busy') {
+            $logs = "$ENV{TESTDIR}/latency-" . int(rand(1e9));
+            make_path($logs);
+            $w = Zodan::Load->start($c, nodes => [ 1 .. $k ], tps => 50, log_dir => $logs);
+            $t_load = time;
+            sleep 3;    # the latency before the add
+        }
+        my $t0 = time;
+        my $r = Zodan::Bench::timed_add($c, $tool, 1, $new);
+        my $t1 = $t0 + ($r->{call_s} // 0);
+        if ($tool eq 'spock.add_node' && $r->{ok}) {
+            $r->{detail} = [ join ', ', map { "$_->[0] $_->[1]" } Zodan::Bench::phases($c->node($new)) ];
+        }
+        if ($w) {
+            sleep 1;
+            $w->stop;
+            my @err = $w->errors;
+            $c->converge(1 .. $new) if $r->{ok};
+            my $divergent = $r->{ok} ? $w->check([ 1 .. $new ], label => "$tool: ") : 0;
+            my @before = Zodan::Bench::latencies($logs, $t_load + 0.5, $t0);
+            my @during = Zodan::Bench::latencies($logs, $t0, $t1);
+            $r->{note} = sprintf("write latency avg/p95 before %s, during %s; %d writes, %d failed, %d divergent",
+                Zodan::Bench::latency_summary(@before), Zodan::Bench::latency_summary(@during), $w->acked,
+                scalar @err, $divergent);
+            $r->{lat_before} = [@before];
+            $r->{lat_during} = [@during];
+            if (@err || $divergent) { $r->{ok} = 0; $r->{err} = "writes failed or diverged: " . join('; ', @err, "$divergent divergent keys"); }
+        } elsif ($r->{ok}) {
+            $c->converge(1 .. $new);
+            my $d1 = $c->digest(1, 'items');
+            if ($c->digest($new, 'items') ne $d1) { $r->{ok} = 0; $r->{err} = "n$new's items differ from n1's"; }
+            else { $r->{note} = "n$new holds n1's items (" . (split ' ', $d1)[0] . " rows)"; }
+        }
+        $r;
+    };
+    my $died = $@;
+    $c->teardown;
+    die $died unless $r;
+    return $r;
+}
+
+sub table {
+    print "\nBest of $runs run(s) per cell; milliseconds from the CALL's start; mesh = a row written on every node seen on every other.\n\n";
+    print "| existing nodes | load | " . join(' | ', map { "$_ CALL | $_ mesh" } @tools) . " |\n";
+    print "|---:|---|" . join('', map { "---:|---:|" } @tools) . "\n";
+    for my $k (@sizes) {
+        for my $load (@loads) {
+            print "| $k | $load | " . join(' | ', map {
+                my $r = $best{$k}{$load}{$_};
+                $r ? (ms($r->{call_s}), ms($r->{mesh_s})) : ('failed', 'failed')
+            } @tools) . " |\n";
+        }
+    }
+    my $ours = 'spock.add_node';
+    return unless grep { $_ eq $ours } @tools;
+    print "\nTargets (time to a working mesh, this run):\n";
+    for my $load (@loads) {
+        my $three = $best{3}{$load}{$ours} or next;
+        verdict("3 existing, $load: spock.add_node <= 1000 ms", $three->{mesh_s} * 1000, 1000);
+        for my $peer (grep { $_ ne $ours } @tools) {
+            my $p = $best{3}{$load}{$peer} or next;
+            my $need = $peer eq 'zodan.sql' ? 25 : 2;
+            ratio("3 existing, $load: vs $peer", $p->{mesh_s} / $three->{mesh_s}, $need);
+        }
+        for my $k (grep { $_ > 3 } @sizes) {
+            my $big = $best{$k}{$load}{$ours} or next;
+            verdict("$k existing, $load: spock.add_node <= 1.1 x the 3-node time", $big->{mesh_s} * 1000,
+                $three->{mesh_s} * 1100);
+            my $p = $best{$k}{$load}{attach_node} or next;
+            ratio("$k existing, $load: vs attach_node", $p->{mesh_s} / $big->{mesh_s}, 2);
+        }
+        if ($load eq 'busy') {
+            for my $k (@sizes) {
+                my $r = $best{$k}{busy}{$ours} or next;
+                my ($b, $d) = map { @$_ ? List::Util::sum(@$_) / @$_ : undef } $r->{lat_before}, $r->{lat_during};
+                next unless defined $b && defined $d && $b > 0;
+                ratio("$k existing, busy: write latency during / before the add (<= 1.5)", $d / $b, 1.5, 'le');
+            }
+        }
+    }
+}
+
+sub verdict {
+    my ($what, $value, $limit) = @_;
+    printf "- %s: %.0f ms: %s\n", $what, $value,
+      $value <= $limit ? 'met' : sprintf('missed by %.0f ms (limit %.0f)', $value - $limit, $limit);
+}
+
+sub ratio {
+    my ($what, $value, $need, $le) = @_;
+    my $met = $le ? $value <= $need : $value >= $need;
+    printf "- %s: %.2fx (target %s %sx): %s\n", $what, $value, $le ? '<=' : '>=', $need, $met ? 'met' : 'missed';
+}

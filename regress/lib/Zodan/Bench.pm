@@ -1,0 +1,196 @@
+# What the two benchmarks (regress/bench.pl, regress/bench-large.pl) share:
+# the tools that add a node, a timed add, the time to a working mesh, the
+# phase breakdown of ours, write latency from pgbench's per-transaction
+# logs, and the machine's description. On the clusters of Zodan::Mesh (real
+# Spock, fresh servers), so a benchmark measures what the tests test.
+#
+# The benchmarks are scripts, not tests: Test::More's "ok" lines are
+# silenced; a failed assertion of the harness still prints to stderr.
+package Zodan::Bench;
+
+use strict;
+use warnings;
+use Test::More;
+use Time::HiRes qw(time sleep);
+use Cwd ();
+use File::Spec;
+use List::Util qw(max sum);
+use POSIX qw(floor);
+use Zodan::Mesh;
+use Zodan::Node;
+
+sub quiet_tap {
+    Test::More->builder->output(File::Spec->devnull);
+    Test::More->builder->todo_output(File::Spec->devnull);
+}
+
+# The tools, by name: what the new node needs first, and the CALL.
+our %TOOL = (
+    'spock.add_node' => { prepare => \&prepare_ours, call => 'spock.add_node' },
+    'zodan.sql'      => { prepare => \&prepare_zodan_sql, call => 'spock.add_node' },
+    'attach_node'    => { prepare => sub { }, call => 'spock.attach_node' },
+);
+
+sub prepare_ours { my ($n) = @_; $n->sql("CREATE EXTENSION zodan"); }
+
+# The published PL/pgSQL script of the server's own Spock source, loaded
+# over dblink's extension on the new node.
+sub prepare_zodan_sql {
+    my ($n) = @_;
+    $n->sql("CREATE EXTENSION dblink");
+    my $file = zodan_sql_file();
+    my ($rc, $out, $err) = $n->psql("SET client_min_messages = warning;\n" . PostgreSQL::Test::Utils::slurp_file($file), { quiet => 1 });
+    die "loading $file failed: $err\n" if $rc != 0;
+}
+
+# samples/Z0DAN/zodan.sql out of the source tarball the server was built
+# from (regress/build-spock.sh's inputs), or ZODAN_SQL.
+my $zodan_sql;
+sub zodan_sql_file {
+    return $ENV{ZODAN_SQL} if $ENV{ZODAN_SQL};
+    return $zodan_sql if $zodan_sql;
+    my $shared = $ENV{ZODAN_SHARED} // Cwd::abs_path("$Zodan::Env::root/..") . '/shared/spock';
+    my %pattern = ('6' => 'spock-6.0.0-devel-*.tar.gz', 'pr545' => 'spock-attach-node-pr545-*.tar.gz',
+                   '5.0.11' => 'spock-5.0.11.tar.gz', '5.0.9' => 'spock-5.0.9.tar.gz', '5' => 'spock-5.0.11.tar.gz');
+    my ($tarball) = glob("$shared/" . ($pattern{ $ENV{SPOCK} // '6' } // die "no zodan.sql known for SPOCK=$ENV{SPOCK}\n"));
+    die "no Spock source tarball in $shared for SPOCK=" . ($ENV{SPOCK} // '6') . " (set ZODAN_SQL)\n" unless $tarball && -f $tarball;
+    $zodan_sql = "$ENV{TESTDIR}/zodan.sql";
+    system("tar -xOzf '$tarball' --wildcards '*/samples/Z0DAN/zodan.sql' > '$zodan_sql'") == 0 && -s $zodan_sql
+      or die "$tarball has no samples/Z0DAN/zodan.sql\n";
+    $ENV{ZODAN_SQL_FROM} = "$tarball (samples/Z0DAN/zodan.sql)";
+    return $zodan_sql;
+}
+
+sub zodan_sql_from { $ENV{ZODAN_SQL_FROM} // $ENV{ZODAN_SQL} // '-' }
+
+# timed_add(C, TOOL, SRC, NEW, settings...) -> { ok, call_s, mesh_s, err }:
+# the CALL on the new node, then a row written on every node, and the
+# moment the last node has seen every node's row.
+sub timed_add {
+    my ($c, $tool, $src, $new, @settings) = @_;
+    my $t = $TOOL{$tool} or die "no tool $tool\n";
+    my ($s, $n) = ($c->node($src), $c->node($new));
+    $t->{prepare}->($n);
+    my $sql = join('', map { "SET $_;\n" } @settings)
+      . Zodan::Node::bind_params("CALL $t->{call}(\$1, \$2, \$3, \$4)", $s->name, $s->dsn, $n->name, $n->dsn);
+    my $t0 = time;
+    my ($rc, $out, $err) = $n->psql($sql, { quiet => 1 });
+    my $call = time - $t0;
+    my %r = (ok => $rc == 0, call_s => $call, err => first_error($err));
+    return \%r unless $r{ok};
+    my $seen = mesh_seen_at($c, [ 1 .. $new ], 120);
+    $r{mesh_s} = defined $seen ? $seen - $t0 : undef;
+    $r{ok} = defined $seen;
+    $r{err} = "a row written on every node was not seen on every other within 120 s" unless $r{ok};
+    return \%r;
+}
+
+sub first_error {
+    my ($err) = @_;
+    my ($line) = grep { /ERROR|FATAL/ } split /\n/, $err // '';
+    $line //= '';
+    $line =~ s/password=\S+/password=***/g;
+    return substr($line, 0, 240);
+}
+
+# Each listed node writes a row (audit_log, in every replication set's
+# reach); the time (epoch seconds) the last node saw all of them, or undef
+# after TIMEOUT. Each node watches in one session of its own (a loop on the
+# server, a fresh snapshot per look), so the moment is the server's, not a
+# poll's.
+sub mesh_seen_at {
+    my ($c, $idx, $timeout) = @_;
+    my $k = @$idx;
+    my $base = 700000 + int(rand(90000)) * 10;
+    my %watch;
+    for my $i (@$idx) {
+        $watch{$i} = $c->node($i)->background(<<"SQL", app => 'zodan_bench_watch');
+SET statement_timeout = '${timeout}s';
+DO \$\$ BEGIN
+  LOOP
+    EXIT WHEN (SELECT count(*) FROM public.audit_log WHERE id BETWEEN $base AND $base + 99) >= $k;
+    PERFORM pg_sleep(0.002);
+  END LOOP;
+END \$\$;
+SELECT extract(epoch FROM clock_timestamp());
+SQL
+    }
+    my %write;
+    $write{$_} = $c->node($_)->background("INSERT INTO public.audit_log VALUES ($base + $_, 'mesh check')",
+        app => 'zodan_bench_write') for @$idx;
+    my @at;
+    for my $i (@$idx) {
+        my ($rc) = $write{$i}->finish(30);
+        return undef if $rc != 0;
+    }
+    for my $i (@$idx) {
+        my ($rc, $out) = $watch{$i}->finish($timeout + 10);
+        return undef if $rc != 0 || $out !~ /^[\d.]+$/;
+        push @at, $out;
+    }
+    return max(@at);
+}
+
+# The steps of the last run on NODE with their milliseconds.
+sub phases {
+    my ($n) = @_;
+    my $rows = $n->sql("SELECT step_name || '|' || coalesce(round(extract(epoch FROM duration) * 1000)::text, '-')
+                          FROM spock.zodan_add_node_status ORDER BY step_no");
+    return map { [ split /\|/ ] } split /\n/, $rows;
+}
+
+sub step_ms {
+    my ($n, $step) = @_;
+    my ($p) = grep { $_->[0] eq $step } phases($n);
+    return $p ? $p->[1] : undef;
+}
+
+# Latencies (ms) of the writers' transactions that ended in [FROM, TO)
+# (epoch seconds), from pgbench's per-transaction logs under DIR.
+sub latencies {
+    my ($dir, $from, $to) = @_;
+    my @ms;
+    for my $f (glob("$dir/*")) {
+        open my $fh, '<', $f or next;
+        while (<$fh>) {
+            my @x = split;
+            next unless @x >= 6 && $x[2] =~ /^\d+$/;
+            my $end = $x[4] + $x[5] / 1e6;
+            push @ms, $x[2] / 1000 if $end >= $from && $end < $to;
+        }
+    }
+    return @ms;
+}
+
+sub percentile {
+    my ($p, @v) = @_;
+    return undef unless @v;
+    @v = sort { $a <=> $b } @v;
+    return $v[ floor($p / 100 * $#v + 0.5) ];
+}
+
+sub latency_summary {
+    my (@ms) = @_;
+    return '-' unless @ms;
+    return sprintf("%.1f/%.1f ms (%d)", sum(@ms) / @ms, percentile(95, @ms), scalar @ms);
+}
+
+sub machine {
+    my ($cpu) = map { /^model name\s*:\s*(.*)/ ? $1 : () } split /\n/, `cat /proc/cpuinfo 2>/dev/null`;
+    my $commit = `git -C '$Zodan::Env::root' rev-parse --short HEAD 2>/dev/null`;
+    chomp $commit;
+    my $dirty = `git -C '$Zodan::Env::root' status --porcelain -- src sql 2>/dev/null`;
+    $commit .= " (src/ or sql/ modified)" if $dirty;
+    my $load = (split ' ', `cat /proc/loadavg`)[0];
+    my $cpus = `nproc`;
+    chomp $cpus;
+    return sprintf("%s CPU(s)%s, load average %s; zodan commit %s", $cpus, $cpu ? ", $cpu" : '', $load,
+        $commit || 'unknown');
+}
+
+sub server {
+    return sprintf("PostgreSQL %s with Spock %s (%s)", Zodan::Mesh::pg_major(), Zodan::Mesh::spock_version(),
+        Zodan::Mesh::pg_config());
+}
+
+1;
