@@ -33,12 +33,12 @@ my $streams = $ENV{STREAMS} // 4;
 /^\d+$/ or die "ROWS_LIST and STREAMS are numbers\n" for @rows_list, $streams;
 my $bindir = Zodan::Mesh::bindir();
 
-print "# " . Zodan::Bench::server() . "\n# machine: " . Zodan::Bench::machine() . "\n";
-print "# n3 joins n1..n2 holding `big` (ROWS rows, primary key and one more index) and the inventory data set\n";
+Zodan::Bench::out("# " . Zodan::Bench::server() . "\n# machine: " . Zodan::Bench::machine() . "\n");
+Zodan::Bench::out("# n3 joins n1..n2 holding `big` (ROWS rows, primary key and one more index) and the inventory data set\n");
 my (@lines, $failed);
 for my $rows (@rows_list) {
     my $c = Zodan::Mesh->new(nodes => 3);
-    eval { one_size($c, $rows); 1 } or do { $failed++; print "$rows rows: FAILED: $@"; };
+    eval { one_size($c, $rows); 1 } or do { $failed++; Zodan::Bench::out("$rows rows: FAILED: $@"); };
     $c->teardown;
 }
 if ($ENV{RESULTS}) {
@@ -67,7 +67,7 @@ SQL
     my ($n1, $n3) = ($c->node(1), $c->node(3));
     my $size = $n1->sql("SELECT pg_size_pretty(pg_total_relation_size('public.big'))");
     is($c->digest(2, 'big'), $c->digest(1, 'big'), "n1 and n2 hold the same rows") or die "the data differs on n1 and n2\n";
-    print "\n## $rows rows in big ($size with its indexes)\n";
+    Zodan::Bench::out("\n## $rows rows in big ($size with its indexes)\n");
     my %t;
     $t{pipe} = bare($c, "pg_dump|psql", sub {
         my ($db) = @_;
@@ -92,7 +92,7 @@ SQL
         my $copy = Zodan::Bench::step_ms($n3, 'copy_source') / 1000;
         my $line = sprintf("add, copy %-6s  CALL %7.2f s, copy_source %7.2f s, the rest %5.2f s, mesh %7.2f s",
             $method, $r->{call_s}, $copy, $r->{call_s} - $copy, $r->{mesh_s});
-        print "$line\n    " . join(', ', map { "$_->[0] $_->[1]" } Zodan::Bench::phases($n3)) . "\n";
+        Zodan::Bench::out("$line\n    " . join(', ', map { "$_->[0] $_->[1]" } Zodan::Bench::phases($n3)) . "\n");
         push @lines, join('|', $rows, "add ($method copy)", sprintf('%.2f', $r->{call_s}), sprintf('%.2f', $copy),
             sprintf('mesh %.2f s', $r->{mesh_s}));
         $t{$method} = $r;
@@ -102,8 +102,8 @@ SQL
                   DROP EXTENSION zodan");
     }
     my $bare = $t{dir} < $t{pipe} ? $t{dir} : $t{pipe};
-    printf "- our add (zodan copy) %.2f s against the faster bare copy %.2f s: overhead %.2f s (target <= 0.5 s: %s)\n",
-      $t{zodan}{call_s}, $bare, $t{zodan}{call_s} - $bare, $t{zodan}{call_s} - $bare <= 0.5 ? 'met' : 'missed';
+    Zodan::Bench::outf("- our add (zodan copy) %.2f s against the faster bare copy %.2f s: overhead %.2f s (target <= 0.5 s: %s)\n",
+      $t{zodan}{call_s}, $bare, $t{zodan}{call_s} - $bare, $t{zodan}{call_s} - $bare <= 0.5 ? 'met' : 'missed');
     push @lines, join('|', $rows, 'bare pg_dump|psql', sprintf('%.2f', $t{pipe}), '', ''),
       join('|', $rows, "bare pg_dump -Fd -j $streams + pg_restore -j $streams", sprintf('%.2f', $t{dir}), '', '');
 }
@@ -121,7 +121,7 @@ sub bare {
     my $want = $n1->sql("SELECT count(*) FROM public.big");
     $n3->sql("DROP DATABASE $db", { db => 'postgres' });
     die "$what copied $got of $want rows\n" unless $got eq $want;
-    printf "bare copy, %-40s %7.2f s\n", $what, $s;
+    Zodan::Bench::outf("bare copy, %-40s %7.2f s\n", $what, $s);
     return $s;
 }
 

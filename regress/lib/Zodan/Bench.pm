@@ -5,7 +5,9 @@
 # Spock, fresh servers), so a benchmark measures what the tests test.
 #
 # The benchmarks are scripts, not tests: Test::More's "ok" lines are
-# silenced; a failed assertion of the harness still prints to stderr.
+# silenced; a failed assertion of the harness still prints to stderr. What
+# a benchmark reports goes through out()/outf(): PostgreSQL::Test::Utils
+# sends a plain print to the test's log file, not to the terminal.
 package Zodan::Bench;
 
 use strict;
@@ -19,10 +21,23 @@ use POSIX qw(floor);
 use Zodan::Mesh;
 use Zodan::Node;
 
+our $OUT;        # the terminal's stdout
+our $MISSING;    # after a failed mesh check: who lacks whose row
+our $CALLS = 0;
+
 sub quiet_tap {
-    Test::More->builder->output(File::Spec->devnull);
-    Test::More->builder->todo_output(File::Spec->devnull);
+    my $tb = Test::More->builder;
+    # The builder's handle is the terminal's stdout (the test framework
+    # keeps it there while STDOUT itself goes to the log).
+    open($OUT, '>&', $tb->output) or die "cannot duplicate stdout: $!\n";
+    $OUT->autoflush(1);
+    $tb->output(File::Spec->devnull);
+    $tb->todo_output(File::Spec->devnull);
+    $tb->no_ending(1);
 }
+
+sub out  { print { $OUT // \*STDOUT } @_; }
+sub outf { my $fmt = shift; out(sprintf($fmt, @_)); }
 
 # The tools, by name: what the new node needs first, and the CALL.
 our %TOOL = (
@@ -73,16 +88,31 @@ sub timed_add {
     $t->{prepare}->($n);
     my $sql = join('', map { "SET $_;\n" } @settings)
       . Zodan::Node::bind_params("CALL $t->{call}(\$1, \$2, \$3, \$4)", $s->name, $s->dsn, $n->name, $n->dsn);
+    my $mesh = mesh_arm($c, [ 1 .. $new ], 120);
     my $t0 = time;
     my ($rc, $out, $err) = $n->psql($sql, { quiet => 1 });
     my $call = time - $t0;
-    my %r = (ok => $rc == 0, call_s => $call, err => first_error($err));
-    return \%r unless $r{ok};
-    my $seen = mesh_seen_at($c, [ 1 .. $new ], 120);
+    # What the CALL said (NOTICEs included), kept for a look afterwards.
+    my $log = sprintf("%s/call-%s-%d.log", $ENV{TESTDIR}, $tool =~ s/\W/_/gr, ++$CALLS);
+    if (open my $fh, '>', $log) { print $fh ($out // ''), "\n", ($err // ''); close $fh; }
+    my %r = (ok => $rc == 0, call_ok => $rc == 0, call_s => $call, err => first_error($err), log => $log);
+    unless ($r{ok}) { mesh_disarm($mesh); return \%r; }
+    my $seen = mesh_fire($mesh);
     $r{mesh_s} = defined $seen ? $seen - $t0 : undef;
     $r{ok} = defined $seen;
-    $r{err} = "a row written on every node was not seen on every other within 120 s" unless $r{ok};
+    $r{err} = "a row written on every node was not seen on every other within 120 s: "
+      . ($MISSING || 'unknown') . why_not_replicated($n) . " (the CALL's output: $log)" unless $r{ok};
     return \%r;
+}
+
+# The usual reason a new node's writes stay at home: the script that added
+# it put its tables in none of its replication sets.
+sub why_not_replicated {
+    my ($n) = @_;
+    my $sets = eval {
+        $n->sql("SELECT count(*) FROM spock.replication_set_table WHERE set_reloid = 'public.audit_log'::regclass")
+    } // '?';
+    return $sets eq '0' ? "; on " . $n->name . ", audit_log is in none of its replication sets" : '';
 }
 
 sub first_error {
@@ -93,42 +123,93 @@ sub first_error {
     return substr($line, 0, 240);
 }
 
-# Each listed node writes a row (audit_log, in every replication set's
-# reach); the time (epoch seconds) the last node saw all of them, or undef
-# after TIMEOUT. Each node watches in one session of its own (a loop on the
-# server, a fresh snapshot per look), so the moment is the server's, not a
-# poll's.
-sub mesh_seen_at {
+# The mesh check, armed before the CALL so that the harness's own start-up
+# (a psql and a connection per node) stays out of the time: on every listed
+# node a session waits for the go, an advisory lock a holder session of
+# that node has; fire() ends the holders, and each waiting session writes
+# its row (audit_log, in every replication set's reach) and watches, in a
+# loop on the server with a fresh snapshot per look, until it has every
+# node's row. The result: the moment (epoch seconds, the servers' clock)
+# the last node had them all, or undef after TIMEOUT s, with $MISSING
+# naming who lacks whose row.
+# A two-int key (pg_locks: classid, objid, objsubid 2) of the benchmark's
+# own, apart from zodan's (hashtext('zodan'), n).
+my ($GO1, $GO2) = (20261202, 7);
+my $GO = "$GO1, $GO2";
+
+sub mesh_arm {
     my ($c, $idx, $timeout) = @_;
     my $k = @$idx;
-    my $base = 700000 + int(rand(90000)) * 10;
-    my %watch;
+    my %m = (c => $c, idx => $idx, timeout => $timeout, base => 700000 + int(rand(90000)) * 10);
     for my $i (@$idx) {
-        $watch{$i} = $c->node($i)->background(<<"SQL", app => 'zodan_bench_watch');
+        $m{hold}{$i} = $c->node($i)->holding_session("SELECT pg_catalog.pg_advisory_lock($GO);\n", app => 'zodan_bench_go');
+    }
+    wait_locks($c, $idx, 't') or die "the mesh check's holders did not get their locks\n";
+    for my $i (@$idx) {
+        my $id = $m{base} + $i;
+        $m{watch}{$i} = $c->node($i)->background(<<"SQL", app => 'zodan_bench_watch');
+SET statement_timeout = 0;
+SELECT pg_catalog.pg_advisory_lock_shared($GO);
 SET statement_timeout = '${timeout}s';
+INSERT INTO public.audit_log VALUES ($id, 'mesh check');
 DO \$\$ BEGIN
   LOOP
-    EXIT WHEN (SELECT count(*) FROM public.audit_log WHERE id BETWEEN $base AND $base + 99) >= $k;
+    EXIT WHEN (SELECT count(*) FROM public.audit_log WHERE id BETWEEN $m{base} AND $m{base} + 99) >= $k;
     PERFORM pg_sleep(0.002);
   END LOOP;
 END \$\$;
 SELECT extract(epoch FROM clock_timestamp());
 SQL
     }
-    my %write;
-    $write{$_} = $c->node($_)->background("INSERT INTO public.audit_log VALUES ($base + $_, 'mesh check')",
-        app => 'zodan_bench_write') for @$idx;
-    my @at;
+    wait_locks($c, $idx, 'f') or die "the mesh check's sessions did not start waiting\n";
+    return \%m;
+}
+
+# Every listed node shows a granted ('t') or a waiting ('f') go lock.
+sub wait_locks {
+    my ($c, $idx, $granted) = @_;
     for my $i (@$idx) {
-        my ($rc) = $write{$i}->finish(30);
-        return undef if $rc != 0;
+        $c->node($i)->poll("SELECT count(*) > 0 FROM pg_catalog.pg_locks WHERE locktype = 'advisory'
+                              AND classid = $GO1 AND objid = $GO2 AND objsubid = 2 AND granted = '$granted'", 't', 30)
+          or return 0;
     }
+    return 1;
+}
+
+sub mesh_disarm {
+    my ($m) = @_;
+    for my $h (values %{ $m->{hold} }, values %{ $m->{watch} }) { $h->kill_it; $h->finish(5); }
+}
+
+sub mesh_fire {
+    my ($m) = @_;
+    my ($c, $idx, $timeout) = @$m{qw(c idx timeout)};
+    $m->{hold}{$_}->kill_it for @$idx;
+    my (@at, @late);
     for my $i (@$idx) {
-        my ($rc, $out) = $watch{$i}->finish($timeout + 10);
-        return undef if $rc != 0 || $out !~ /^[\d.]+$/;
-        push @at, $out;
+        my ($rc, $out) = $m->{watch}{$i}->finish($timeout + 10);
+        my ($last) = reverse split /\n/, $out // '';
+        if ($rc == 0 && defined $last && $last =~ /^[\d.]+$/) { push @at, $last; next; }
+        push @late, $i;
     }
-    return max(@at);
+    $m->{hold}{$_}->finish(5) for @$idx;
+    $MISSING = '';
+    return max(@at) unless @late;
+    my @lack;
+    for my $i (@late) {
+        my %have = map { $_ - $m->{base} => 1 } split /\n/,
+          (eval { $c->node($i)->sql("SELECT id FROM public.audit_log WHERE id BETWEEN $m->{base} AND $m->{base} + 99") } // '');
+        my @from = grep { !$have{$_} } @$idx;
+        push @lack, "n$i lacks the rows of " . join(', ', map { "n$_" } @from) if @from;
+    }
+    $MISSING = join('; ', @lack) || 'a session failed';
+    return undef;
+}
+
+# Unarmed, for a mesh that is already there: arm and fire at once.
+sub mesh_seen_at {
+    my ($c, $idx, $timeout) = @_;
+    return mesh_fire(mesh_arm($c, $idx, $timeout));
 }
 
 # The steps of the last run on NODE with their milliseconds.
@@ -177,9 +258,9 @@ sub latency_summary {
 
 sub machine {
     my ($cpu) = map { /^model name\s*:\s*(.*)/ ? $1 : () } split /\n/, `cat /proc/cpuinfo 2>/dev/null`;
-    my $commit = `git -C '$Zodan::Env::root' rev-parse --short HEAD 2>/dev/null`;
+    my $commit = `git -c safe.directory='*' -C '$Zodan::Env::root' rev-parse --short HEAD 2>/dev/null`;
     chomp $commit;
-    my $dirty = `git -C '$Zodan::Env::root' status --porcelain -- src sql 2>/dev/null`;
+    my $dirty = `git -c safe.directory='*' -C '$Zodan::Env::root' status --porcelain -- src sql 2>/dev/null`;
     $commit .= " (src/ or sql/ modified)" if $dirty;
     my $load = (split ' ', `cat /proc/loadavg`)[0];
     my $cpus = `nproc`;

@@ -180,6 +180,21 @@ sub background {
     return bless { h => $h, out => \$out, err => \$err, started => time, name => $self->name }, 'Zodan::Background';
 }
 
+# A session fed from a pipe that stays open: it runs SQL and then sits
+# idle, holding whatever it took, until kill_it() (or finish) ends it.
+sub holding_session {
+    my ($self, $sql, %o) = @_;
+    my ($in, $out, $err) = ($sql, '', '');
+    local %ENV = %ENV;
+    $ENV{PGPASSWORD} = $self->password;
+    $ENV{PGAPPNAME} = $o{app} // 'zodan_holder';
+    my @cmd = ('psql', '-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1', '-p', $self->port,
+               '-U', $USER, '-d', $self->db);
+    my $h = IPC::Run::start(\@cmd, '<', \$in, '>', \$out, '2>', \$err);
+    $h->pump_nb while length $in && $h->pumpable;
+    return bless { h => $h, out => \$out, err => \$err, started => time, name => $self->name }, 'Zodan::Background';
+}
+
 # The postmaster's process id while the node runs.
 sub postmaster_pid { $_[0]{pg}{_pid} }
 
