@@ -153,7 +153,8 @@ sub table {
             } elsif (($p = $last{3}{$load}{$peer}) && defined $p->{call_s} && $p->{call_ok}) {
                 # It returned but its mesh never worked: its CALL alone
                 # against our time to a working mesh.
-                ratio("3 existing, $load: vs $peer (its CALL; it never reached a working mesh)",
+                ratio("3 existing, $load: vs $peer (its CALL: "
+                      . ($p->{lost} ? "rows written as it returned were lost" : "it never reached a working mesh") . ")",
                     $p->{call_s} / $three->{mesh_s}, $need);
             }
         }
@@ -161,8 +162,13 @@ sub table {
             my $big = $best{$k}{$load}{$ours} or next;
             verdict("$k existing, $load: spock.add_node <= 1.1 x the 3-node time", $big->{mesh_s} * 1000,
                 $three->{mesh_s} * 1100);
-            my $p = $best{$k}{$load}{attach_node} or next;
-            ratio("$k existing, $load: vs attach_node", $p->{mesh_s} / $big->{mesh_s}, 2);
+            if (my $p = $best{$k}{$load}{attach_node}) {
+                ratio("$k existing, $load: vs attach_node", $p->{mesh_s} / $big->{mesh_s}, 2);
+            } elsif (($p = $last{$k}{$load}{attach_node}) && $p->{call_ok}) {
+                ratio("$k existing, $load: vs attach_node (its CALL: "
+                      . ($p->{lost} ? "rows written as it returned were lost" : "it never reached a working mesh") . ")",
+                    $p->{call_s} / $big->{mesh_s}, 2);
+            }
         }
         if ($load eq 'busy') {
             for my $k (@sizes) {
@@ -182,7 +188,7 @@ sub cells {
     my $r = $best{$k}{$load}{$tool};
     return (ms($r->{call_s}), ms($r->{mesh_s})) if $r;
     $r = $last{$k}{$load}{$tool};
-    return (ms($r->{call_s}), 'never') if $r && $r->{call_ok};
+    return (ms($r->{call_s}), $r->{lost} ? 'rows lost' : 'never') if $r && $r->{call_ok};
     return ('failed', 'failed');
 }
 

@@ -24,6 +24,9 @@ use Zodan::Node;
 our $OUT;        # the terminal's stdout
 our $MISSING;    # after a failed mesh check: who lacks whose row
 our $CALLS = 0;
+# How long a row written after the CALL may take to reach every node: a
+# working path delivers in milliseconds.
+our $MESH_TIMEOUT = 30;
 
 sub quiet_tap {
     my $tb = Test::More->builder;
@@ -88,7 +91,7 @@ sub timed_add {
     $t->{prepare}->($n);
     my $sql = join('', map { "SET $_;\n" } @settings)
       . Zodan::Node::bind_params("CALL $t->{call}(\$1, \$2, \$3, \$4)", $s->name, $s->dsn, $n->name, $n->dsn);
-    my $mesh = mesh_arm($c, [ 1 .. $new ], 120);
+    my $mesh = mesh_arm($c, [ 1 .. $new ], $MESH_TIMEOUT);
     my $t0 = time;
     my ($rc, $out, $err) = $n->psql($sql, { quiet => 1 });
     my $call = time - $t0;
@@ -100,8 +103,22 @@ sub timed_add {
     my $seen = mesh_fire($mesh);
     $r{mesh_s} = defined $seen ? $seen - $t0 : undef;
     $r{ok} = defined $seen;
-    $r{err} = "a row written on every node was not seen on every other within 120 s: "
-      . ($MISSING || 'unknown') . why_not_replicated($n) . " (the CALL's output: $log)" unless $r{ok};
+    return \%r if $r{ok};
+    my $first = $MISSING;
+    # A second round, written now. Each path delivers in order: where its
+    # rows arrive and the first round's still have not, those were lost,
+    # not late (written before the path existed).
+    my $again = mesh_seen_at($c, [ 1 .. $new ], $MESH_TIMEOUT);
+    my $still = lacking($mesh, 1 .. $new);
+    if (defined $again && $still) {
+        $r{lost} = 1;
+        $r{err} = sprintf("rows written as the CALL returned never arrived: %s; rows written %.0f s later did, so the first were lost",
+            $still, $again - $t0 - $call);
+    } else {
+        $r{err} = "a row written on every node was not seen on every other within $MESH_TIMEOUT s: "
+          . ($first || 'unknown') . why_not_replicated($n);
+    }
+    $r{err} .= " (the CALL's output: $log)";
     return \%r;
 }
 
@@ -195,15 +212,21 @@ sub mesh_fire {
     $m->{hold}{$_}->finish(5) for @$idx;
     $MISSING = '';
     return max(@at) unless @late;
+    $MISSING = lacking($m, @late) || 'a session failed';
+    return undef;
+}
+
+# Which of the listed nodes lack which node's row of this check, now.
+sub lacking {
+    my ($m, @nodes) = @_;
     my @lack;
-    for my $i (@late) {
+    for my $i (@nodes) {
         my %have = map { $_ - $m->{base} => 1 } split /\n/,
-          (eval { $c->node($i)->sql("SELECT id FROM public.audit_log WHERE id BETWEEN $m->{base} AND $m->{base} + 99") } // '');
-        my @from = grep { !$have{$_} } @$idx;
+          (eval { $m->{c}->node($i)->sql("SELECT id FROM public.audit_log WHERE id BETWEEN $m->{base} AND $m->{base} + 99") } // '');
+        my @from = grep { !$have{$_} } @{ $m->{idx} };
         push @lack, "n$i lacks the rows of " . join(', ', map { "n$_" } @from) if @from;
     }
-    $MISSING = join('; ', @lack) || 'a session failed';
-    return undef;
+    return join('; ', @lack);
 }
 
 # Unarmed, for a mesh that is already there: arm and fire at once.
