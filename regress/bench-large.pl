@@ -58,7 +58,7 @@ CREATE TABLE public.big (id bigint PRIMARY KEY, k int NOT NULL, pad text NOT NUL
 SELECT spock.repset_add_table('default', 'public.big');
 BEGIN;
 SELECT spock.repair_mode(true);
-INSERT INTO public.big SELECT g, (g * 7919) % 100000, repeat(md5(g::text), 7) FROM generate_series(1, $rows) g;
+INSERT INTO public.big SELECT g, (g::bigint * 7919 % 100000)::int, repeat(md5(g::text), 7) FROM generate_series(1, $rows) g;
 COMMIT;
 CREATE INDEX big_k ON public.big (k);
 VACUUM ANALYZE public.big;
