@@ -68,7 +68,7 @@ SQL
     my $size = $n1->sql("SELECT pg_size_pretty(pg_total_relation_size('public.big'))");
     is(big_digest($c->node(2)), big_digest($c->node(1)), "n1 and n2 hold the same rows") or die "the data differs on n1 and n2\n";
     Zodan::Bench::out("\n## $rows rows in big ($size with its indexes)\n");
-    my (%t, %copy_s);
+    my %t;
     $t{pipe} = bare($c, "pg_dump|psql", sub {
         my ($db) = @_;
         sh(env_for($n1) . " '$bindir/pg_dump' -h 127.0.0.1 -p " . $n1->port . " -U pgedge -t public.big " . $n1->db
@@ -99,8 +99,8 @@ SQL
         Zodan::Bench::out("$line\n    " . join(', ', map { "$_->[0] $_->[1]" } Zodan::Bench::phases($n3)) . "\n");
         push @lines, join('|', $rows, "add ($label copy)", sprintf('%.2f', $r->{call_s}), sprintf('%.2f', $copy),
             sprintf('verify %.2f s, mesh %.2f s', $verify_s, $r->{mesh_s}));
+        $r->{copy_s} = $copy;
         $t{$label} = $r;
-        $copy_s{$label} = $copy;
         my ($rc, undef, $err) = $n3->psql("CALL spock.remove_node('n3', \$1, true, true)", $n3->dsn, { quiet => 1 });
         $rc == 0 or die "removing n3 again failed: " . Zodan::Bench::first_error($err) . "\n";
         $n3->sql("DROP TABLE IF EXISTS public.big, public.items, public.orders, public.audit_log, public.counters CASCADE;
@@ -112,8 +112,9 @@ SQL
         Zodan::Bench::outf("- our add (%s) %.2f s against the faster bare copy %.2f s: overhead %.2f s (target <= 0.5 s: %s)\n",
           $label, $t{$label}{call_s}, $bare, $over, $over <= 0.5 ? 'met' : 'missed');
     }
-    Zodan::Bench::outf("- our copy (copy_source) %.2f s against Spock's sync %.2f s: %s\n", $copy_s{zodan},
-      $copy_s{spock}, $copy_s{zodan} <= $copy_s{spock} ? 'no slower' : 'slower');
+    my ($ours, $spock) = ($t{zodan}{copy_s}, $t{spock}{copy_s});
+    Zodan::Bench::outf("- our copy (copy_source) %.2f s against Spock's sync %.2f s: %s\n", $ours, $spock,
+      $ours <= $spock ? 'no slower' : 'slower');
     push @lines, join('|', $rows, 'bare pg_dump|psql', sprintf('%.2f', $t{pipe}), '', ''),
       join('|', $rows, "bare pg_dump -Fd -j $streams + pg_restore -j $streams", sprintf('%.2f', $t{dir}), '', '');
 }

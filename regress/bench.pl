@@ -148,27 +148,13 @@ sub table {
         verdict("3 existing, $load: spock.add_node <= 1000 ms", $three->{mesh_s} * 1000, 1000);
         for my $peer (grep { $_ ne $ours } @tools) {
             my $need = $peer eq 'zodan.sql' ? 25 : 2;
-            if (my $p = $best{3}{$load}{$peer}) {
-                ratio("3 existing, $load: vs $peer", $p->{mesh_s} / $three->{mesh_s}, $need);
-            } elsif (($p = $last{3}{$load}{$peer}) && defined $p->{call_s} && $p->{call_ok}) {
-                # It returned but its mesh never worked: its CALL alone
-                # against our time to a working mesh.
-                ratio("3 existing, $load: vs $peer (its CALL: "
-                      . ($p->{lost} ? "rows written as it returned were lost" : "it never reached a working mesh") . ")",
-                    $p->{call_s} / $three->{mesh_s}, $need);
-            }
+            peer_ratio(3, $load, $peer, $three, $need);
         }
         for my $k (grep { $_ > 3 } @sizes) {
             my $big = $best{$k}{$load}{$ours} or next;
             verdict("$k existing, $load: spock.add_node <= 1.1 x the 3-node time", $big->{mesh_s} * 1000,
                 $three->{mesh_s} * 1100);
-            if (my $p = $best{$k}{$load}{attach_node}) {
-                ratio("$k existing, $load: vs attach_node", $p->{mesh_s} / $big->{mesh_s}, 2);
-            } elsif (($p = $last{$k}{$load}{attach_node}) && $p->{call_ok}) {
-                ratio("$k existing, $load: vs attach_node (its CALL: "
-                      . ($p->{lost} ? "rows written as it returned were lost" : "it never reached a working mesh") . ")",
-                    $p->{call_s} / $big->{mesh_s}, 2);
-            }
+            peer_ratio($k, $load, 'attach_node', $big, 2) if grep { $_ eq 'attach_node' } @tools;
         }
         if ($load eq 'busy') {
             for my $k (@sizes) {
@@ -178,6 +164,19 @@ sub table {
                 ratio("$k existing, busy: write latency during / before the add (<= 1.5)", $d / $b, 1.5, 'le');
             }
         }
+    }
+}
+
+# Our time to a working mesh against a peer's: its mesh time, or, when it
+# returned but its mesh never worked, its CALL alone.
+sub peer_ratio {
+    my ($k, $load, $peer, $ours, $need) = @_;
+    if (my $p = $best{$k}{$load}{$peer}) {
+        ratio("$k existing, $load: vs $peer", $p->{mesh_s} / $ours->{mesh_s}, $need);
+    } elsif (($p = $last{$k}{$load}{$peer}) && $p->{call_ok}) {
+        ratio("$k existing, $load: vs $peer (its CALL: "
+              . ($p->{lost} ? "rows written as it returned were lost" : "it never reached a working mesh") . ")",
+            $p->{call_s} / $ours->{mesh_s}, $need);
     }
 }
 
