@@ -165,33 +165,35 @@ sub wait_replicating {
 # and returns (exit code, stdout, stderr).
 sub background {
     my ($self, $sql, %o) = @_;
-    my ($out, $err) = ('', '');
-    local %ENV = %ENV;
-    $ENV{PGPASSWORD} = $o{password} // $self->password;
-    $ENV{PGAPPNAME} = $o{app} // 'zodan_background';
-    my @cmd = ('psql', '-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1', '-p', $self->port,
-               '-U', $o{user} // $USER, '-d', $o{db} // $self->db, '-f', '-');
     # From a file: IPC::Run feeds a scalar only while someone pumps, and a
     # session waiting in the background must run without that.
     my ($fh, $file) = tempfile("zodan-bg.XXXXXX", TMPDIR => 1, SUFFIX => '.sql', UNLINK => 1);
     print $fh $sql;
     close $fh;
-    my $h = IPC::Run::start(\@cmd, '<', $file, '>', \$out, '2>', \$err);
-    return bless { h => $h, out => \$out, err => \$err, started => time, name => $self->name }, 'Zodan::Background';
+    return $self->start_session($file, app => 'zodan_background', %o);
 }
 
 # A session fed from a pipe that stays open: it runs SQL and then sits
 # idle, holding whatever it took, until kill_it() (or finish) ends it.
 sub holding_session {
     my ($self, $sql, %o) = @_;
-    my ($in, $out, $err) = ($sql, '', '');
+    my $in = $sql;
+    my $s = $self->start_session(\$in, app => 'zodan_holder', %o);
+    $s->{h}->pump_nb while length $in && $s->{h}->pumpable;
+    return $s;
+}
+
+# psql on this node reading INPUT (a file name, or a scalar that is fed as
+# it is pumped).
+sub start_session {
+    my ($self, $input, %o) = @_;
+    my ($out, $err) = ('', '');
     local %ENV = %ENV;
-    $ENV{PGPASSWORD} = $self->password;
-    $ENV{PGAPPNAME} = $o{app} // 'zodan_holder';
+    $ENV{PGPASSWORD} = $o{password} // $self->password;
+    $ENV{PGAPPNAME} = $o{app};
     my @cmd = ('psql', '-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1', '-p', $self->port,
-               '-U', $USER, '-d', $self->db);
-    my $h = IPC::Run::start(\@cmd, '<', \$in, '>', \$out, '2>', \$err);
-    $h->pump_nb while length $in && $h->pumpable;
+               '-U', $o{user} // $USER, '-d', $o{db} // $self->db, '-f', '-');
+    my $h = IPC::Run::start(\@cmd, '<', $input, '>', \$out, '2>', \$err);
     return bless { h => $h, out => \$out, err => \$err, started => time, name => $self->name }, 'Zodan::Background';
 }
 
