@@ -44,6 +44,7 @@ struct Lane {
     bool out_started = false, in_started = false;
     bool consumed = false;  // input was read since the last chunk
     std::string pending;  // a chunk read from the source, not yet queued for the new node
+    bool more = false;    // stopped for fairness with rows still buffered: wait no longer than a poll
     unsigned from_events = 0, to_events = 0;
     int from_pos = 0, to_pos = 0;
 };
@@ -75,6 +76,10 @@ void BackendRuntime::copy_jobs(const std::vector<CopyLane> &lanes_in, const std:
     // Advances one lane as far as it goes without blocking; sets what it waits for.
     auto advance = [&](Lane &lane) {
         lane.from_events = lane.to_events = 0;
+        lane.more = false;
+        // A lane whose source never runs dry yields after this many rows, so
+        // the other lanes and interrupts are served.
+        int rows_left = 4096;
         for (;;) {
             PGconn *src = lane.from->raw(), *dst = lane.to->raw();
             switch (lane.phase) {
@@ -115,6 +120,9 @@ void BackendRuntime::copy_jobs(const std::vector<CopyLane> &lanes_in, const std:
                 continue;
             }
             case Lane::Phase::Streaming: {
+                // Rows go into libpq's output buffer, which sends itself once
+                // it holds 8 kB; a flush per row would cost a send() and a
+                // recv() on the new node for every row.
                 if (!lane.pending.empty()) {
                     const int put = PQputCopyData(dst, lane.pending.data(), static_cast<int>(lane.pending.size()));
                     if (put < 0) fail(lane, lane.to, last_error(dst));
@@ -124,30 +132,45 @@ void BackendRuntime::copy_jobs(const std::vector<CopyLane> &lanes_in, const std:
                     }
                     state.bytes[lane.job] += static_cast<long long>(lane.pending.size());
                     lane.pending.clear();
-                    const int flushed = PQflush(dst);
-                    if (flushed < 0) fail(lane, lane.to, last_error(dst));
-                    if (flushed == 1) {
-                        lane.phase = Lane::Phase::Flushing;
-                        continue;
-                    }
                 }
                 char *buf = nullptr;
                 const int n = PQgetCopyData(src, &buf, 1);
                 if (n > 0) {
-                    lane.pending.assign(buf, static_cast<size_t>(n));
+                    const int put = PQputCopyData(dst, buf, n);
+                    if (put > 0) state.bytes[lane.job] += n;
+                    else if (put == 0) lane.pending.assign(buf, static_cast<size_t>(n));
                     PQfreemem(buf);
+                    if (put < 0) fail(lane, lane.to, last_error(dst));
                     lane.consumed = false;
+                    if (put == 0) {
+                        lane.to_events = WL_SOCKET_WRITEABLE;
+                        return;
+                    }
+                    if (--rows_left == 0) {
+                        lane.more = true;
+                        return;
+                    }
                     continue;
                 }
                 if (n == 0) {
                     // Nothing whole buffered: read what the socket has, try
-                    // once more, then wait for it.
+                    // once more; before waiting for the source, send what
+                    // the buffer holds so the new node never waits on us.
                     if (!lane.consumed) {
                         if (!PQconsumeInput(src)) fail(lane, lane.from, last_error(src));
                         lane.consumed = true;
                         continue;
                     }
                     lane.consumed = false;
+                    const int flushed = PQflush(dst);
+                    if (flushed < 0) fail(lane, lane.to, last_error(dst));
+                    if (flushed == 1) {
+                        // The new node is behind: no more reading until it
+                        // has taken what is buffered, so memory stays bounded.
+                        lane.phase = Lane::Phase::Flushing;
+                        lane.to_events = WL_SOCKET_WRITEABLE;
+                        return;
+                    }
                     lane.from_events = WL_SOCKET_READABLE;
                     return;
                 }
@@ -209,17 +232,19 @@ void BackendRuntime::copy_jobs(const std::vector<CopyLane> &lanes_in, const std:
     }
     int64_t next_report = now_ms() + 250;
     while (finished < jobs.size()) {
+        bool more = false;
         for (Lane &lane : lanes) {
             advance(lane);
             waits.set_events(lane.from_pos, lane.from_events);
             waits.set_events(lane.to_pos, lane.to_events);
+            more = more || lane.more;
         }
         if (finished == jobs.size()) break;
         if (progress && now_ms() >= next_report) {
             progress(state);
             next_report = now_ms() + 250;
         }
-        waits.wait(250);
+        waits.wait(more ? 0 : 250);
     }
     if (progress) progress(state);
 }
