@@ -20,6 +20,13 @@ $n1->sql(<<'SQL');
 CREATE TABLE public.big (id bigint PRIMARY KEY, payload text);
 SELECT spock.repset_add_table('default', 'public.big');
 INSERT INTO public.big SELECT g, repeat(md5(g::text), 4) FROM generate_series(1, 400000) g;
+-- Types the comparison hashes as text (an enum hashes by a node-local OID,
+-- numeric and interval by a looser equality) and by their own hash.
+CREATE TYPE public.mood AS ENUM ('sad', 'ok', 'happy');
+CREATE TABLE public.typed (id int PRIMARY KEY, m public.mood, n numeric, i interval, t timestamptz, a int[], j jsonb, v varchar(20));
+SELECT spock.repset_add_table('default', 'public.typed');
+INSERT INTO public.typed SELECT g, 'ok', 1.5, '1 day', '2026-01-01', ARRAY[g], jsonb_build_object('g', g), 'v' || g
+  FROM generate_series(1, 100) g;
 SQL
 $n2->sql("CREATE EXTENSION zodan");
 my $size = $n1->sql("SELECT pg_size_pretty(pg_relation_size('public.big'))");
@@ -57,10 +64,15 @@ is($c->digest(2, 'big'), $c->digest(1, 'big'), "and n2 holds every row");
 ($rc, $out, $err) = $n2->psql("CALL spock.health_check('n1', \$1, 'n2', \$2, 'post')", $n1->dsn, $n2->dsn);
 like("$out\n$err", qr/check passed: tables match the source/, "health_check post: the tables match the source");
 # Two rows gone on n2 alone (repair mode: not replicated), one table changed.
-$n2->sql("BEGIN; SELECT spock.repair_mode(true); DELETE FROM public.big WHERE id <= 2; SELECT spock.repair_mode(false); COMMIT");
+# In public.typed, values equal to the source's but printed otherwise.
+$n2->sql("BEGIN; SELECT spock.repair_mode(true); DELETE FROM public.big WHERE id <= 2; "
+      . "UPDATE public.typed SET n = 1.50 WHERE id = 7; UPDATE public.typed SET i = '24 hours' WHERE id = 8; "
+      . "UPDATE public.typed SET m = 'happy' WHERE id = 9; SELECT spock.repair_mode(false); COMMIT");
 ($rc, $out, $err) = $n2->psql("SET zodan.sync_timeout = '2s';\nCALL spock.health_check('n1', \$1, 'n2', \$2, 'post')",
     $n1->dsn, $n2->dsn);
 like("$out\n$err", qr/check FAILED: tables match the source: .*public\.big: 2 row\(s\) differ \(key 1 missing on n2; key 2 missing on n2\)/,
     "health_check post names the table and the keys that differ");
-unlike("$out\n$err", qr/public\.(?!big\b)\w+: \d+ row/, "and only that one");
+like("$out\n$err", qr/public\.typed: 3 row\(s\) differ \(key 7 differs; key 8 differs; key 9 differs\)/,
+    "and the rows of public.typed whose numeric, interval and enum print otherwise");
+unlike("$out\n$err", qr/public\.(?!big\b|typed\b)\w+: \d+ row/, "and no other table");
 $c->done;
