@@ -3,6 +3,8 @@
 #include <memory>
 #include <string>
 
+#include <unistd.h>
+
 extern "C" {
 #include "postgres.h"
 #include "libpq-fe.h"
@@ -114,6 +116,16 @@ std::unique_ptr<Connection> BackendRuntime::connect_replication(const std::strin
     auto conn = start_connection(node, dsn, true);
     conn->wait_connected();
     return finish_connection(std::move(conn));
+}
+
+int BackendRuntime::copy_streams() {
+    if (guc_copy_streams > 0) return guc_copy_streams;
+    // The new node runs every stream's COPY FROM and the pump of them all:
+    // more streams than its CPUs only queue (measured, docs/benchmark.md).
+    // At most 4, so that the default needs no more slots, origins and
+    // connections than it always did (the headroom check).
+    const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    return static_cast<int>(cpus < 1 ? 1 : cpus > 4 ? 4 : cpus);
 }
 
 bool BackendRuntime::caller_is_superuser() {

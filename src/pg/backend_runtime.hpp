@@ -47,7 +47,7 @@ public:
                    const std::function<void(const CopyState &)> &progress) override;
     void wake_local_process(int pid) override;
     bool caller_is_superuser() override;
-    int copy_streams() override { return guc_copy_streams; }
+    int copy_streams() override;
     std::string copy_method() override { return guc_copy_method == kCopySpock ? "spock" : "zodan"; }
     bool verify_data() override { return guc_verify_data; }
     void sleep_ms(int ms) override;

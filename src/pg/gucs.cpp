@@ -14,7 +14,7 @@ int guc_connect_timeout_ms = 30 * 1000;
 int guc_progress_interval_ms = 5 * 1000;
 char *guc_fail_at_step = nullptr;
 char *guc_pause_at_step = nullptr;
-int guc_copy_streams = 4;
+int guc_copy_streams = 0;
 int guc_copy_method = kCopyZodan;
 bool guc_verify_data = true;
 
@@ -38,10 +38,11 @@ void define_gucs() {
                             "A copy shorter than this reports nothing.", &guc_progress_interval_ms, 5 * 1000, 0,
                             INT_MAX, PGC_USERSET, GUC_UNIT_MS, nullptr, nullptr, nullptr);
     DefineCustomIntVariable("zodan.copy_streams",
-                            "How many tables spock.add_node copies from the source at once.",
+                            "How many tables spock.add_node copies from the source at once; 0: one per CPU of "
+                            "the new node, at most 4.",
                             "Each stream is a pair of sessions, one on the source and one on the new node; the "
                             "largest tables go first, and a very large table is split across streams.",
-                            &guc_copy_streams, 4, 1, 64, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+                            &guc_copy_streams, 0, 0, 64, PGC_USERSET, 0, nullptr, nullptr, nullptr);
     DefineCustomEnumVariable("zodan.copy_method",
                              "How spock.add_node copies the source: its own copy point and parallel copy "
                              "(zodan), or Spock's initial sync of the subscription (spock).",
