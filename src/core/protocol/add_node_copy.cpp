@@ -114,12 +114,17 @@ void AddNode::copy_with_own_copy_point(JsonObject &out) {
         .add("streams", copied.streams)
         .add("sequences", copied.sequences)
         .add("bytes", copied.bytes)
+        .add("structure_ms", copied.structure_ms)
+        .add("data_ms", copied.data_ms)
+        .add("indexes_ms", copied.indexes_ms)
         .add("skip_schema", text_array_literal(state_.skip_schema))
         .add("before_copy", before_copy)
         .add("after_copy", after_copy);
     detail("copied " + std::to_string(copied.tables) + " tables from " + args_.src_name + " over " +
                std::to_string(copied.streams) + " stream(s)",
-           std::to_string(copied.bytes) + " bytes streamed in " + std::to_string(rt_.now_ms() - copy_started_ms_) +
+           std::to_string(copied.bytes) + " bytes streamed; " + std::to_string(rt_.now_ms() - copy_started_ms_) +
+               " ms in all: structure " + std::to_string(copied.structure_ms) + " ms, data " +
+               std::to_string(copied.data_ms) + " ms, indexes and constraints " + std::to_string(copied.indexes_ms) +
                " ms");
 }
 

@@ -43,6 +43,12 @@ std::string copy_origin_name(const std::string &database_oid, int stream) {
 CopyOutcome copy_at_point(Runtime &rt, ClusterView &view, CopyPoint &point, const std::vector<std::string> &skip_schema,
                           int streams, const std::function<void(const CopySample &)> &on_progress) {
     CopyOutcome outcome;
+    int64_t mark = rt.now_ms();
+    auto lap = [&] {
+        const int64_t now = rt.now_ms(), took = now - mark;
+        mark = now;
+        return took;
+    };
     std::unique_ptr<ScratchDir> scratch = rt.scratch_dir();
     const std::string dump = scratch->path() + "/structure.dump";
 
@@ -60,6 +66,8 @@ CopyOutcome copy_at_point(Runtime &rt, ClusterView &view, CopyPoint &point, cons
     rt.run_program({"restore the structure on " + view.new_node.name, "pg_restore",
                     {"--section=pre-data", "--exit-on-error", "--single-transaction", dump}, view.new_node.dsn,
                     restore_env});
+
+    outcome.structure_ms = lap();
 
     // The data. The first stream's source session lists the jobs, inside
     // the snapshot, so the list is the snapshot's.
@@ -137,11 +145,13 @@ CopyOutcome copy_at_point(Runtime &rt, ClusterView &view, CopyPoint &point, cons
         view.new_node.db().exec(sql::run_generated("set a sequence", sequences.text(i, "stmt")));
     outcome.sequences = static_cast<int>(sequences.size());
     lanes.clear();
+    outcome.data_ms = lap();
 
     // Indexes, constraints, triggers: after the data, several at once.
     rt.run_program({"restore indexes and constraints on " + view.new_node.name, "pg_restore",
                     {"--section=post-data", "--exit-on-error", "--jobs=" + std::to_string(std::max(1, streams)), dump},
                     view.new_node.dsn, restore_env});
+    outcome.indexes_ms = lap();
     return outcome;
 }
 

@@ -20,6 +20,9 @@ namespace zodan {
 struct CopyOutcome {
     int tables = 0, jobs = 0, streams = 0, sequences = 0;
     long long bytes = 0;  // streamed
+    // Where the time went: the structure (dump and pre-data restore), the
+    // data streams with the sequences, the indexes and constraints.
+    long long structure_ms = 0, data_ms = 0, indexes_ms = 0;
 };
 
 // `streams` caps the parallel data streams; `on_progress` is called now and
