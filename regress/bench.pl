@@ -56,8 +56,9 @@ for my $k (@sizes) {
             for my $tool (@tools) {
                 my $r = eval { measure($tool, $k, $load) } // { ok => 0, err => "harness: " . (split /\n/, $@)[0] };
                 my $note = $r->{ok} ? ($r->{note} // '') : "FAILED: $r->{err}";
-                Zodan::Bench::outf("%d existing, %-5s %-15s run %d: CALL %6s ms, mesh %6s ms  %s\n", $k, $load, $tool, $run,
-                  ms($r->{call_s}), ms($r->{mesh_s}), $note);
+                Zodan::Bench::outf("%d existing, %-5s %-15s run %d: CALL %6s ms, mesh %6s ms, CPUs busy %4s  %s\n", $k, $load,
+                  $tool, $run, ms($r->{call_s}), ms($r->{mesh_s}),
+                  defined $r->{cpu_busy} ? sprintf('%.0f%%', 100 * $r->{cpu_busy}) : '-', $note);
                 Zodan::Bench::out("    $_\n") for @{ $r->{detail} // [] };
                 push @lines, join('|', $label, $k, $load, $tool, $run, $r->{ok} ? 1 : 0, ms($r->{call_s}), ms($r->{mesh_s}), $note);
                 $last{$k}{$load}{$tool} = $r;

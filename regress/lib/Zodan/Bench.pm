@@ -81,7 +81,17 @@ sub zodan_sql_file {
 
 sub zodan_sql_from { $ENV{ZODAN_SQL_FROM} // $ENV{ZODAN_SQL} // '-' }
 
-# timed_add(C, TOOL, SRC, NEW, settings...) -> { ok, call_s, mesh_s, err }:
+# The machine's CPU time from /proc/stat: (busy, total) in ticks.
+sub cpu_ticks {
+    open my $fh, '<', '/proc/stat' or return (0, 0);
+    my ($line) = grep { /^cpu\s/ } <$fh>;
+    close $fh;
+    my (undef, $user, $nice, $system, $idle, $iowait, $irq, $softirq, $steal) = split ' ', $line // '';
+    my $busy = ($user // 0) + ($nice // 0) + ($system // 0) + ($irq // 0) + ($softirq // 0) + ($steal // 0);
+    return ($busy, $busy + ($idle // 0) + ($iowait // 0));
+}
+
+# timed_add(C, TOOL, SRC, NEW, settings...) -> { ok, call_s, mesh_s, cpu_busy, err }:
 # the CALL on the new node, then a row written on every node, and the
 # moment the last node has seen every node's row.
 sub timed_add {
@@ -92,13 +102,18 @@ sub timed_add {
     my $sql = join('', map { "SET $_;\n" } @settings)
       . Zodan::Node::bind_params("CALL $t->{call}(\$1, \$2, \$3, \$4)", $s->name, $s->dsn, $n->name, $n->dsn);
     my $mesh = mesh_arm($c, [ 1 .. $new ], $MESH_TIMEOUT);
+    my @cpu0 = cpu_ticks();
     my $t0 = time;
     my ($rc, $out, $err) = $n->psql($sql, { quiet => 1 });
     my $call = time - $t0;
+    my @cpu1 = cpu_ticks();
     # What the CALL said (NOTICEs included), kept for a look afterwards.
     my $log = sprintf("%s/call-%s-%d.log", $ENV{TESTDIR}, $tool =~ s/\W/_/gr, ++$CALLS);
     if (open my $fh, '>', $log) { print $fh ($out // ''), "\n", ($err // ''); close $fh; }
     my %r = (ok => $rc == 0, call_ok => $rc == 0, call_s => $call, err => first_error($err), log => $log);
+    # How busy the whole machine was during the CALL (every server and the
+    # load share its CPUs): 1 is every CPU busy all the time.
+    $r{cpu_busy} = $cpu1[0] - $cpu0[0] > 0 && $cpu1[1] > $cpu0[1] ? ($cpu1[0] - $cpu0[0]) / ($cpu1[1] - $cpu0[1]) : undef;
     unless ($r{ok}) { mesh_disarm($mesh); return \%r; }
     my $seen = mesh_fire($mesh);
     $r{mesh_s} = defined $seen ? $seen - $t0 : undef;
