@@ -15,6 +15,7 @@ use Cwd qw(abs_path);
 use File::Basename qw(dirname basename);
 use File::Path ();
 use File::Temp qw(tempdir);
+use File::Spec;
 
 our $root = abs_path(dirname(__FILE__) . '/../../..');    # the project
 our ($pg_config, $bindir, $pkglibdir, $sharedir, $spock_version, $pg_major);
@@ -76,6 +77,14 @@ sub setup {
         return setup();
     }
     if ($> == 0) {
+        # The test re-runs from this checkout as the servers' owner: a
+        # checkout it cannot read (a 0700 directory, as mktemp -d makes)
+        # would otherwise end every test with perl's bare exit 13.
+        my $owner = $ENV{ZODAN_TEST_USER} // 'postgres';
+        my $script = File::Spec->rel2abs($0);
+        system('runuser', '-u', $owner, '--', 'test', '-r', $script) == 0
+          or die "[harness] the user $owner cannot read $script: make the checkout and every directory above it "
+          . "readable to $owner (chmod o+rx), or set ZODAN_TEST_USER\n";
         ensure_zodan();
         if ($ENV{ZODAN_PRIVATE_PREFIX}) {
             my $user = $ENV{ZODAN_TEST_USER} // 'postgres';
