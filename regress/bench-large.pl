@@ -78,49 +78,49 @@ SQL
     my (%t, %copy);
     my $best = sub { my ($k, $v) = @_; $t{$k} = $v if !defined $t{$k} || $v < $t{$k}; };
     for my $run (1 .. $runs) {
-    Zodan::Bench::out("run $run of $runs\n") if $runs > 1;
-    $best->(pipe => bare($c, "pg_dump|psql", sub {
-        my ($db) = @_;
-        sh(env_for($n1) . " '$bindir/pg_dump' -h 127.0.0.1 -p " . $n1->port . " -U pgedge -t public.big " . $n1->db
-           . " | " . env_for($n3) . " '$bindir/psql' -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p " . $n3->port . " -U pgedge $db");
-    }));
-    $best->(dir => bare($c, "pg_dump -Fd -j $streams | pg_restore -j $streams", sub {
-        my ($db) = @_;
-        my $dir = "$ENV{TESTDIR}/dump-" . int(rand(1e9));
-        sh(env_for($n1) . " '$bindir/pg_dump' -Fd -j $streams -f '$dir' -h 127.0.0.1 -p " . $n1->port
-           . " -U pgedge -t public.big " . $n1->db);
-        sh(env_for($n3) . " '$bindir/pg_restore' -j $streams -h 127.0.0.1 -p " . $n3->port . " -U pgedge -d $db '$dir'");
-        sh("rm -rf '$dir'");
-    }));
-    # Ours as it ships, ours without the comparison of the tables after
-    # the join (what it costs shows apart), and Spock's sync.
-    for my $way (['zodan', 'zodan', 'on'], ['zodan, no verify', 'zodan', 'off'], ['spock', 'spock', 'on']) {
-        my ($label, $method, $verify) = @$way;
-        my $r = Zodan::Bench::timed_add($c, 'spock.add_node', 1, 3, "zodan.copy_method = '$method'",
-            @stream_setting, "zodan.verify_data = $verify");
-        die "the add ($label) failed: $r->{err}\n" unless $r->{ok};
-        $c->converge(1 .. 3);
-        is(big_digest($n3), big_digest($n1), "n3 holds n1's big after the add ($label)")
-          or die "n3's big differs from n1's after the add ($label)\n";
-        my $copy = Zodan::Bench::step_ms($n3, 'copy_source') / 1000;
-        my $verify_s = (Zodan::Bench::step_ms($n3, 'verify_data') // 0) / 1000;
-        my $line = sprintf("add, copy %-16s CALL %7.2f s, copy_source %7.2f s, verify_data %5.2f s, the rest %5.2f s, mesh %7.2f s",
-            $label, $r->{call_s}, $copy, $verify_s, $r->{call_s} - $copy - $verify_s, $r->{mesh_s});
-        # Our copy's parts, from the step's own record.
-        my $parts = $n3->sql("SELECT coalesce(string_agg(k || ' ' || (output::jsonb ->> k), ', '), '')
-                                FROM spock.zodan_add_node_status, unnest(ARRAY['structure_ms', 'data_ms', 'indexes_ms']) k
-                               WHERE step_name = 'copy_source' AND output::jsonb ? k");
-        $line .= "\n    copy: $parts" if $parts ne '';
-        Zodan::Bench::out("$line\n    " . join(', ', map { "$_->[0] $_->[1]" } Zodan::Bench::phases($n3)) . "\n");
-        push @lines, join('|', $rows, "add ($label copy)", sprintf('%.2f', $r->{call_s}), sprintf('%.2f', $copy),
-            sprintf('verify %.2f s, mesh %.2f s', $verify_s, $r->{mesh_s}));
-        $t{$label} = $r if !$t{$label} || $r->{call_s} < $t{$label}{call_s};
-        $copy{$label} = $copy if !defined $copy{$label} || $copy < $copy{$label};
-        my ($rc, undef, $err) = $n3->psql("CALL spock.remove_node('n3', \$1, true, true)", $n3->dsn, { quiet => 1 });
-        $rc == 0 or die "removing n3 again failed: " . Zodan::Bench::first_error($err) . "\n";
-        $n3->sql("DROP TABLE IF EXISTS public.big, public.items, public.orders, public.audit_log, public.counters CASCADE;
-                  DROP EXTENSION zodan");
-    }
+        Zodan::Bench::out("run $run of $runs\n") if $runs > 1;
+        $best->(pipe => bare($c, "pg_dump|psql", sub {
+            my ($db) = @_;
+            sh(env_for($n1) . " '$bindir/pg_dump' -h 127.0.0.1 -p " . $n1->port . " -U pgedge -t public.big " . $n1->db
+               . " | " . env_for($n3) . " '$bindir/psql' -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p " . $n3->port . " -U pgedge $db");
+        }));
+        $best->(dir => bare($c, "pg_dump -Fd -j $streams | pg_restore -j $streams", sub {
+            my ($db) = @_;
+            my $dir = "$ENV{TESTDIR}/dump-" . int(rand(1e9));
+            sh(env_for($n1) . " '$bindir/pg_dump' -Fd -j $streams -f '$dir' -h 127.0.0.1 -p " . $n1->port
+               . " -U pgedge -t public.big " . $n1->db);
+            sh(env_for($n3) . " '$bindir/pg_restore' -j $streams -h 127.0.0.1 -p " . $n3->port . " -U pgedge -d $db '$dir'");
+            sh("rm -rf '$dir'");
+        }));
+        # Ours as it ships, ours without the comparison of the tables after
+        # the join (what it costs shows apart), and Spock's sync.
+        for my $way (['zodan', 'zodan', 'on'], ['zodan, no verify', 'zodan', 'off'], ['spock', 'spock', 'on']) {
+            my ($label, $method, $verify) = @$way;
+            my $r = Zodan::Bench::timed_add($c, 'spock.add_node', 1, 3, "zodan.copy_method = '$method'",
+                @stream_setting, "zodan.verify_data = $verify");
+            die "the add ($label) failed: $r->{err}\n" unless $r->{ok};
+            $c->converge(1 .. 3);
+            is(big_digest($n3), big_digest($n1), "n3 holds n1's big after the add ($label)")
+              or die "n3's big differs from n1's after the add ($label)\n";
+            my $copy = Zodan::Bench::step_ms($n3, 'copy_source') / 1000;
+            my $verify_s = (Zodan::Bench::step_ms($n3, 'verify_data') // 0) / 1000;
+            my $line = sprintf("add, copy %-16s CALL %7.2f s, copy_source %7.2f s, verify_data %5.2f s, the rest %5.2f s, mesh %7.2f s",
+                $label, $r->{call_s}, $copy, $verify_s, $r->{call_s} - $copy - $verify_s, $r->{mesh_s});
+            # Our copy's parts, from the step's own record.
+            my $parts = $n3->sql("SELECT coalesce(string_agg(k || ' ' || (output::jsonb ->> k), ', '), '')
+                                    FROM spock.zodan_add_node_status, unnest(ARRAY['structure_ms', 'data_ms', 'indexes_ms']) k
+                                   WHERE step_name = 'copy_source' AND output::jsonb ? k");
+            $line .= "\n    copy: $parts" if $parts ne '';
+            Zodan::Bench::out("$line\n    " . join(', ', map { "$_->[0] $_->[1]" } Zodan::Bench::phases($n3)) . "\n");
+            push @lines, join('|', $rows, "add ($label copy)", sprintf('%.2f', $r->{call_s}), sprintf('%.2f', $copy),
+                sprintf('verify %.2f s, mesh %.2f s', $verify_s, $r->{mesh_s}));
+            $t{$label} = $r if !$t{$label} || $r->{call_s} < $t{$label}{call_s};
+            $copy{$label} = $copy if !defined $copy{$label} || $copy < $copy{$label};
+            my ($rc, undef, $err) = $n3->psql("CALL spock.remove_node('n3', \$1, true, true)", $n3->dsn, { quiet => 1 });
+            $rc == 0 or die "removing n3 again failed: " . Zodan::Bench::first_error($err) . "\n";
+            $n3->sql("DROP TABLE IF EXISTS public.big, public.items, public.orders, public.audit_log, public.counters CASCADE;
+                      DROP EXTENSION zodan");
+        }
     }
     Zodan::Bench::out("best of $runs run(s):\n") if $runs > 1;
     my $bare = $t{dir} < $t{pipe} ? $t{dir} : $t{pipe};

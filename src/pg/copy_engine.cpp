@@ -73,6 +73,19 @@ void BackendRuntime::copy_jobs(const std::vector<CopyLane> &lanes_in, const std:
         throw RemoteError(side->node(), "copy table " + jobs[lane.job].table, call_secrets().scrub(why));
     };
 
+    // Hands one row to the new node's output buffer; false when the buffer
+    // is full (the lane then waits until the socket takes more).
+    auto queue_row = [&](Lane &lane, const char *row, int len) {
+        const int put = PQputCopyData(lane.to->raw(), row, len);
+        if (put < 0) fail(lane, lane.to, last_error(lane.to->raw()));
+        if (put == 0) {
+            lane.to_events = WL_SOCKET_WRITEABLE;
+            return false;
+        }
+        state.bytes[lane.job] += len;
+        return true;
+    };
+
     // Advances one lane as far as it goes without blocking; sets what it waits for.
     auto advance = [&](Lane &lane) {
         lane.from_events = lane.to_events = 0;
@@ -124,28 +137,18 @@ void BackendRuntime::copy_jobs(const std::vector<CopyLane> &lanes_in, const std:
                 // it holds 8 kB; a flush per row would cost a send() and a
                 // recv() on the new node for every row.
                 if (!lane.pending.empty()) {
-                    const int put = PQputCopyData(dst, lane.pending.data(), static_cast<int>(lane.pending.size()));
-                    if (put < 0) fail(lane, lane.to, last_error(dst));
-                    if (put == 0) {
-                        lane.to_events = WL_SOCKET_WRITEABLE;
-                        return;
-                    }
-                    state.bytes[lane.job] += static_cast<long long>(lane.pending.size());
+                    const bool queued = queue_row(lane, lane.pending.data(), static_cast<int>(lane.pending.size()));
+                    if (!queued) return;
                     lane.pending.clear();
                 }
                 char *buf = nullptr;
                 const int n = PQgetCopyData(src, &buf, 1);
                 if (n > 0) {
-                    const int put = PQputCopyData(dst, buf, n);
-                    if (put > 0) state.bytes[lane.job] += n;
-                    else if (put == 0) lane.pending.assign(buf, static_cast<size_t>(n));
+                    const bool queued = queue_row(lane, buf, n);
+                    if (!queued) lane.pending.assign(buf, static_cast<size_t>(n));
                     PQfreemem(buf);
-                    if (put < 0) fail(lane, lane.to, last_error(dst));
                     lane.consumed = false;
-                    if (put == 0) {
-                        lane.to_events = WL_SOCKET_WRITEABLE;
-                        return;
-                    }
+                    if (!queued) return;
                     if (--rows_left == 0) {
                         lane.more = true;
                         return;

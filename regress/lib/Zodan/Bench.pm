@@ -113,7 +113,7 @@ sub timed_add {
     my %r = (ok => $rc == 0, call_ok => $rc == 0, call_s => $call, err => first_error($err), log => $log);
     # How busy the whole machine was during the CALL (every server and the
     # load share its CPUs): 1 is every CPU busy all the time.
-    $r{cpu_busy} = $cpu1[0] - $cpu0[0] > 0 && $cpu1[1] > $cpu0[1] ? ($cpu1[0] - $cpu0[0]) / ($cpu1[1] - $cpu0[1]) : undef;
+    $r{cpu_busy} = $cpu1[1] > $cpu0[1] ? ($cpu1[0] - $cpu0[0]) / ($cpu1[1] - $cpu0[1]) : undef;
     unless ($r{ok}) { mesh_disarm($mesh); return \%r; }
     my $seen = mesh_fire($mesh);
     $r{mesh_s} = defined $seen ? $seen - $t0 : undef;

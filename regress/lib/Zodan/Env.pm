@@ -80,19 +80,17 @@ sub setup {
         # The test re-runs from this checkout as the servers' owner: a
         # checkout it cannot read (a 0700 directory, as mktemp -d makes)
         # would otherwise end every test with perl's bare exit 13.
-        my $owner = $ENV{ZODAN_TEST_USER} // 'postgres';
+        my $user = $ENV{ZODAN_TEST_USER} // 'postgres';
         my $script = File::Spec->rel2abs($0);
-        system('runuser', '-u', $owner, '--', 'test', '-r', $script) == 0
-          or die "[harness] the user $owner cannot read $script: make the checkout and every directory above it "
-          . "readable to $owner (chmod o+rx), or set ZODAN_TEST_USER\n";
+        system('runuser', '-u', $user, '--', 'test', '-r', $script) == 0
+          or die "[harness] the user $user cannot read $script: make the checkout and every directory above it "
+          . "readable to $user (chmod o+rx), or set ZODAN_TEST_USER\n";
         ensure_zodan();
         if ($ENV{ZODAN_PRIVATE_PREFIX}) {
-            my $user = $ENV{ZODAN_TEST_USER} // 'postgres';
             system('chown', '-R', $user, $ENV{ZODAN_PRIVATE_PREFIX}) == 0
               or die "[harness] cannot chown $ENV{ZODAN_PRIVATE_PREFIX}\n";
         }
         # Again as the unprivileged owner of the servers, output unchanged.
-        my $user = $ENV{ZODAN_TEST_USER} // 'postgres';
         my $scratch = tempdir("zodan-tap.XXXXXX", TMPDIR => 1, CLEANUP => 0);
         system('chown', $user, $scratch) == 0 or die "[harness] cannot chown $scratch to $user\n";
         chmod 0755, $scratch;

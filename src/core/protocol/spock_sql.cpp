@@ -739,10 +739,10 @@ Query verify_statements(const std::string &rel, int ranges) {
     // the range count.
     return {"write the comparison of " + rel,
             "WITH RECURSIVE att AS ("
-            "  SELECT a.attnum, a.attname, a.atttypid AS t, a.atttypid AS base, a.attcollation <> 0 AS collatable "
+            "  SELECT a.attnum, a.attname, a.atttypid AS base, a.attcollation <> 0 AS collatable "
             "  FROM pg_catalog.pg_attribute a WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped "
             "  UNION ALL "
-            "  SELECT att.attnum, att.attname, att.t, ty.typbasetype, att.collatable FROM att "
+            "  SELECT att.attnum, att.attname, ty.typbasetype, att.collatable FROM att "
             "  JOIN pg_catalog.pg_type ty ON ty.oid = att.base WHERE ty.typtype = 'd'), "
             "hashable AS (SELECT ty.oid FROM pg_catalog.pg_type ty "
             // Not those whose equality is looser than their text's (1.5 =
@@ -762,12 +762,11 @@ Query verify_statements(const std::string &rel, int ranges) {
             "    ELSE '(zodan_row.%I)::text COLLATE \"C\"' END, a.attname) AS expr "
             "  FROM att a JOIN pg_catalog.pg_type bt ON bt.oid = a.base WHERE bt.typtype <> 'd'), "
             "whole AS (SELECT pg_catalog.string_agg(c.expr, ', ' ORDER BY c.attnum) AS exprs FROM col c), "
-            "pk AS (SELECT pg_catalog.string_agg(pg_catalog.format('zodan_row.%I', a.attname), ', ' "
-            "    ORDER BY array_position(i.indkey::int2[], a.attnum)) AS cols, "
-            "  pg_catalog.string_agg(c.expr, ', ' ORDER BY array_position(i.indkey::int2[], a.attnum)) AS exprs, "
+            "pk AS (SELECT pg_catalog.string_agg(pg_catalog.format('zodan_row.%I', c.attname), ', ' "
+            "    ORDER BY array_position(i.indkey::int2[], c.attnum)) AS cols, "
+            "  pg_catalog.string_agg(c.expr, ', ' ORDER BY array_position(i.indkey::int2[], c.attnum)) AS exprs, "
             "  count(*) AS n "
-            "  FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid "
-            "  AND a.attnum = ANY (i.indkey::int2[]) JOIN col c ON c.attnum = a.attnum "
+            "  FROM pg_catalog.pg_index i JOIN col c ON c.attnum = ANY (i.indkey::int2[]) "
             "  WHERE i.indrelid = $1::regclass AND i.indisprimary), "
             // The key as one value for messages: the primary key's column, a
             // ROW of its columns, or the whole row.
