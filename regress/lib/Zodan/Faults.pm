@@ -114,7 +114,7 @@ sub wait_at_step {
     }
     return 1 if $n->sql($sql) eq '1';
     fail("the add on " . $n->name . " waits at $step ("
-        . ($caller->running ? "not there within " . ($o{timeout} // 30) . " s" : "the call ended: " . $caller->stderr) . ")");
+        . ($caller->running ? "not there within " . ($o{timeout} // 30) . " s" : "the call ended: " . (error_lines($caller->stderr) || $caller->stderr)) . ")");
     return 0;
 }
 
