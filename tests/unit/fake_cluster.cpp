@@ -245,6 +245,11 @@ std::optional<QueryResult> Cluster::journal(Node &n, const Query &q) {
     return std::nullopt;
 }
 
+void Cluster::write_hot_row(Node &n, const std::string &table) {
+    auto hot = hot_rows.find({n.name, table});
+    if (hot != hot_rows.end()) n.data[table][hot->second] += "+";
+}
+
 std::optional<QueryResult> Cluster::copy_and_compare(Node &n, const Query &q) {
     const std::string &name = q.name;
     if (name == "read spock.pause_timeout") return one("seconds", "10");
@@ -288,6 +293,7 @@ std::optional<QueryResult> Cluster::copy_and_compare(Node &n, const Query &q) {
         return QueryResult({"sums", "rows"}, {{std::string("sums"), std::string("rows")}});
     if (starts(name, "sum ")) {  // one range per table: its row count and a hash
         const std::string table = name.substr(4, name.find(" by key range") - 4);
+        write_hot_row(n, table);
         const auto &rows = n.data[table];
         std::string hash;
         for (const auto &[k, v] : rows) hash += k + "=" + v + ";";
@@ -295,6 +301,7 @@ std::optional<QueryResult> Cluster::copy_and_compare(Node &n, const Query &q) {
     }
     if (starts(name, "read ") && name.find(" by key") != std::string::npos) {
         const std::string table = name.substr(5, name.find(" by key") - 5);
+        write_hot_row(n, table);
         std::vector<std::vector<Value>> rows;
         for (const auto &[k, v] : n.data[table]) rows.push_back({k, v});
         return QueryResult({"k", "h"}, rows);

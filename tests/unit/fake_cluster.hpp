@@ -90,6 +90,9 @@ public:
     std::map<std::string, std::string> n_id_collisions;
     std::vector<std::string> written_locally;  // tables the local-writes check finds  // new name -> existing node whose id it would take
     bool verify = true;            // zodan.verify_data
+    // (node, table) -> key: that row is written again before every read of
+    // the table on that node (a hot row under steady writes).
+    std::map<std::pair<std::string, std::string>, std::string> hot_rows;
     // Origins applied on the source while its copy point is taken (the
     // pause did not hold) on the first `moving_attempts` attempts.
     int moving_attempts = 0;
@@ -134,6 +137,7 @@ private:
     void apply_pending();
     std::optional<QueryResult> journal(Node &n, const Query &q);
     std::optional<QueryResult> copy_and_compare(Node &n, const Query &q);
+    void write_hot_row(Node &n, const std::string &table);
     struct Pending {
         std::string origin;
         Lsn lsn;

@@ -23,22 +23,22 @@ std::vector<int> differing_ranges(const std::map<int, RangeSum> &source, const s
     return out;
 }
 
-std::vector<KeyDifference> differing_keys(const std::vector<KeyedRow> &source, const std::vector<KeyedRow> &target) {
-    // A key may repeat (a table without a primary key uses the whole row as
-    // its key): rows are compared as multisets per key.
-    std::map<std::string, std::multiset<std::string>> a, b;
-    for (const KeyedRow &r : source) a[r.key].insert(r.hash);
-    for (const KeyedRow &r : target) b[r.key].insert(r.hash);
-    std::vector<KeyDifference> out;
-    for (const auto &[key, hashes] : a) {
-        auto t = b.find(key);
-        if (t == b.end()) out.push_back({key, KeyDifference::MissingOnTarget});
-        else if (t->second != hashes) out.push_back({key, KeyDifference::Different});
-    }
-    for (const auto &[key, hashes] : b)
-        if (!a.count(key)) out.push_back({key, KeyDifference::OnlyOnTarget});
-    std::sort(out.begin(), out.end(), [](const KeyDifference &x, const KeyDifference &y) { return x.key < y.key; });
+std::map<std::string, KeyRows> rows_by_key(const std::vector<KeyedRow> &source, const std::vector<KeyedRow> &target) {
+    std::map<std::string, KeyRows> out;
+    for (const KeyedRow &r : source) out[r.key].source.insert(r.hash);
+    for (const KeyedRow &r : target) out[r.key].target.insert(r.hash);
     return out;
+}
+
+KeyVerdict judge_key(const KeyRows &before, const KeyRows &after) {
+    if (after.agree()) return KeyVerdict::Agrees;
+    return after == before ? KeyVerdict::Diverged : KeyVerdict::Moving;
+}
+
+KeyDifference difference_of(const std::string &key, const KeyRows &rows) {
+    if (rows.target.empty()) return {key, KeyDifference::MissingOnTarget};
+    if (rows.source.empty()) return {key, KeyDifference::OnlyOnTarget};
+    return {key, KeyDifference::Different};
 }
 
 std::string describe(const KeyDifference &d, const std::string &target_node) {

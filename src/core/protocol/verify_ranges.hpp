@@ -7,6 +7,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -30,13 +31,34 @@ struct KeyedRow {
     std::string key, hash;
 };
 
+// A key's rows on each side, as one read found them (a multiset: without a
+// primary key the whole row is the key, and rows may repeat).
+struct KeyRows {
+    std::multiset<std::string> source, target;
+    bool agree() const { return source == target; }
+    bool operator==(const KeyRows &o) const { return source == o.source && target == o.target; }
+};
+
+// The rows of the same ranges read on both sides, by key.
+std::map<std::string, KeyRows> rows_by_key(const std::vector<KeyedRow> &source, const std::vector<KeyedRow> &target);
+
+// What a second read of a key that differed, a round of sync events after
+// the first, says of it. Every change committed anywhere before the round
+// reached both sides during it, so a difference that neither side's rows
+// moved from is one no change in flight can mend.
+enum class KeyVerdict {
+    Agrees,    // what differed was in flight and has arrived
+    Diverged,  // neither side changed and they still differ
+    Moving,    // a side changed meanwhile (newer writes): read it again
+};
+KeyVerdict judge_key(const KeyRows &before, const KeyRows &after);
+
 struct KeyDifference {
     std::string key;
     enum Kind { MissingOnTarget, OnlyOnTarget, Different } kind;
 };
 
-// The keys whose rows differ between the two sides of the same ranges.
-std::vector<KeyDifference> differing_keys(const std::vector<KeyedRow> &source, const std::vector<KeyedRow> &target);
+KeyDifference difference_of(const std::string &key, const KeyRows &rows);
 
 // "key 17 missing on n4", "key 18 differs", "key 19 only on n4"
 std::string describe(const KeyDifference &d, const std::string &target_node);
