@@ -429,6 +429,8 @@ void AddNode::help_workers_start() {
         if (!manager.empty()) {
             const std::string workers = w.text(0, "workers");
             if (workers != last_workers || delay >= 20) rt_.wake_local_process(std::stoi(manager));
+            // A worker just attached: the next one is tens of ms away.
+            if (workers != last_workers) delay = 1;
             last_workers = workers;
         }
         if (rt_.now_ms() >= deadline)

@@ -4,6 +4,7 @@
 
 #include "core/protocol/spock_sql.hpp"
 #include "core/protocol/util.hpp"
+#include "core/protocol/waiter.hpp"
 
 namespace zodan {
 
@@ -59,7 +60,7 @@ void create_slots(Runtime &rt, const std::vector<SlotToMake> &slots, const Flush
         std::vector<SlotToMake> again;
         std::vector<bool> done(pending.size(), false);
         try {
-            for (int delay = 2;; delay = std::min(delay * 2, 20)) {
+            for (int delay = 2;; delay = std::min(delay * 2, kLongestPollMs)) {
                 bool all = true;
                 std::vector<Member *> waiting;
                 for (size_t i = 0; i < pending.size(); ++i) {
