@@ -15,7 +15,7 @@ namespace {
 
 constexpr int kRounds = 3;           // of range sums, sync events between them
 constexpr int kKeyRounds = 5;        // reads of the keys still differing, the same
-constexpr size_t kMaxRangesToNarrow = 64;
+constexpr size_t kRangesPerRead = 64;  // ranges whose rows one key-by-key read fetches
 constexpr size_t kExamples = 5;
 
 struct Table {
@@ -54,6 +54,46 @@ void sync_round(Runtime &rt, Member &source, Member &new_node, const std::vector
     }
     wait_applied(rt, {&new_node}, all);
     wait_applied(rt, {&source}, from_others);
+}
+
+// The rows of `ranges` key by key, read again after each sync round until
+// every differing key agrees, diverged or kKeyRounds passed.
+struct KeyOutcome {
+    std::map<std::string, KeyRows> diverged, moving;
+};
+
+KeyOutcome compare_keys(Runtime &rt, Member &source, Member &new_node, const std::vector<Member *> &existing,
+                        const Table &t, const std::vector<int> &ranges) {
+    auto read_keys = [&] {
+        std::vector<QueryResult> r =
+            rt.exec_all({{source.conn.get(), {"read " + t.rel + " by key", t.rows_sql, {int_array(ranges)}}},
+                         {new_node.conn.get(), {"read " + t.rel + " by key", t.rows_sql, {int_array(ranges)}}}});
+        return rows_by_key(rows_of(r[0]), rows_of(r[1]));
+    };
+    KeyOutcome out;
+    for (auto &[key, rows] : read_keys())
+        if (!rows.agree()) out.moving.emplace(key, std::move(rows));
+    for (int round = 1; round <= kKeyRounds && !out.moving.empty(); ++round) {
+        sync_round(rt, source, new_node, existing);
+        std::map<std::string, KeyRows> now = read_keys();
+        for (auto it = out.moving.begin(); it != out.moving.end();) {
+            const KeyRows after = now[it->first];
+            switch (judge_key(it->second, after)) {
+            case KeyVerdict::Agrees:
+                it = out.moving.erase(it);
+                break;
+            case KeyVerdict::Diverged:
+                out.diverged.emplace(it->first, after);
+                it = out.moving.erase(it);
+                break;
+            case KeyVerdict::Moving:
+                it->second = after;
+                ++it;
+                break;
+            }
+        }
+    }
+    return out;
 }
 
 }  // namespace
@@ -108,38 +148,15 @@ VerifyOutcome verify_against_source(Runtime &rt, Member &source, Member &new_nod
     // never be joined.
     std::vector<std::string> divergences;
     for (Table &t : tables) {
-        if (t.differing.empty()) continue;
-        std::vector<int> ranges(t.differing.begin(),
-                                t.differing.begin() + static_cast<long>(std::min(t.differing.size(), kMaxRangesToNarrow)));
-        auto read_keys = [&] {
-            std::vector<QueryResult> r = rt.exec_all(
-                {{source.conn.get(), {"read " + t.rel + " by key", t.rows_sql, {int_array(ranges)}}},
-                 {new_node.conn.get(), {"read " + t.rel + " by key", t.rows_sql, {int_array(ranges)}}}});
-            return rows_by_key(rows_of(r[0]), rows_of(r[1]));
-        };
-        std::map<std::string, KeyRows> pending;
-        for (auto &[key, rows] : read_keys())
-            if (!rows.agree()) pending.emplace(key, std::move(rows));
-        std::map<std::string, KeyRows> diverged;
-        for (int round = 1; round <= kKeyRounds && !pending.empty(); ++round) {
-            sync_round(rt, source, new_node, existing);
-            std::map<std::string, KeyRows> now = read_keys();
-            for (auto it = pending.begin(); it != pending.end();) {
-                const KeyRows after = now[it->first];
-                switch (judge_key(it->second, after)) {
-                case KeyVerdict::Agrees:
-                    it = pending.erase(it);
-                    break;
-                case KeyVerdict::Diverged:
-                    diverged.emplace(it->first, after);
-                    it = pending.erase(it);
-                    break;
-                case KeyVerdict::Moving:
-                    it->second = after;
-                    ++it;
-                    break;
-                }
-            }
+        std::map<std::string, KeyRows> pending, diverged;
+        // Every differing range, a batch at a time (a batch is read whole).
+        for (size_t first = 0; first < t.differing.size(); first += kRangesPerRead) {
+            const std::vector<int> ranges(t.differing.begin() + static_cast<long>(first),
+                                          t.differing.begin() +
+                                              static_cast<long>(std::min(t.differing.size(), first + kRangesPerRead)));
+            KeyOutcome got = compare_keys(rt, source, new_node, existing, t, ranges);
+            diverged.merge(got.diverged);
+            pending.merge(got.moving);
         }
         if (!pending.empty()) {
             std::vector<std::string> keys;
