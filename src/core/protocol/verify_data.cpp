@@ -56,44 +56,56 @@ void sync_round(Runtime &rt, Member &source, Member &new_node, const std::vector
     wait_applied(rt, {&source}, from_others);
 }
 
-// The rows of `ranges` key by key, read again after each sync round until
-// every differing key agrees, diverged or kKeyRounds passed.
-struct KeyOutcome {
-    std::map<std::string, KeyRows> diverged, moving;
+// Up to kRangesPerRead differing ranges of one table, read key by key, and
+// what its keys turned out to be so far.
+struct KeyBatch {
+    const Table *table;
+    std::vector<int> ranges;
+    std::map<std::string, KeyRows> moving, diverged;
 };
 
-KeyOutcome compare_keys(Runtime &rt, Member &source, Member &new_node, const std::vector<Member *> &existing,
-                        const Table &t, const std::vector<int> &ranges) {
-    auto read_keys = [&] {
+// Every batch read, then again after each sync round (one round for all of
+// them) until each differing key agrees, diverged or kKeyRounds passed.
+void compare_keys(Runtime &rt, Member &source, Member &new_node, const std::vector<Member *> &existing,
+                  std::vector<KeyBatch> &batches) {
+    auto read_keys = [&](const KeyBatch &b) {
+        const Table &t = *b.table;
         std::vector<QueryResult> r =
-            rt.exec_all({{source.conn.get(), {"read " + t.rel + " by key", t.rows_sql, {int_array(ranges)}}},
-                         {new_node.conn.get(), {"read " + t.rel + " by key", t.rows_sql, {int_array(ranges)}}}});
+            rt.exec_all({{source.conn.get(), {"read " + t.rel + " by key", t.rows_sql, {int_array(b.ranges)}}},
+                         {new_node.conn.get(), {"read " + t.rel + " by key", t.rows_sql, {int_array(b.ranges)}}}});
         return rows_by_key(rows_of(r[0]), rows_of(r[1]));
     };
-    KeyOutcome out;
-    for (auto &[key, rows] : read_keys())
-        if (!rows.agree()) out.moving.emplace(key, std::move(rows));
-    for (int round = 1; round <= kKeyRounds && !out.moving.empty(); ++round) {
+    bool any = false;
+    for (KeyBatch &b : batches) {
+        for (auto &[key, rows] : read_keys(b))
+            if (!rows.agree()) b.moving.emplace(key, std::move(rows));
+        any = any || !b.moving.empty();
+    }
+    for (int round = 1; round <= kKeyRounds && any; ++round) {
         sync_round(rt, source, new_node, existing);
-        std::map<std::string, KeyRows> now = read_keys();
-        for (auto it = out.moving.begin(); it != out.moving.end();) {
-            const KeyRows after = now[it->first];
-            switch (judge_key(it->second, after)) {
-            case KeyVerdict::Agrees:
-                it = out.moving.erase(it);
-                break;
-            case KeyVerdict::Diverged:
-                out.diverged.emplace(it->first, after);
-                it = out.moving.erase(it);
-                break;
-            case KeyVerdict::Moving:
-                it->second = after;
-                ++it;
-                break;
+        any = false;
+        for (KeyBatch &b : batches) {
+            if (b.moving.empty()) continue;
+            std::map<std::string, KeyRows> now = read_keys(b);
+            for (auto it = b.moving.begin(); it != b.moving.end();) {
+                const KeyRows after = now[it->first];
+                switch (judge_key(it->second, after)) {
+                case KeyVerdict::Agrees:
+                    it = b.moving.erase(it);
+                    break;
+                case KeyVerdict::Diverged:
+                    b.diverged.emplace(it->first, after);
+                    it = b.moving.erase(it);
+                    break;
+                case KeyVerdict::Moving:
+                    it->second = after;
+                    ++it;
+                    break;
+                }
             }
+            any = any || !b.moving.empty();
         }
     }
-    return out;
 }
 
 }  // namespace
@@ -146,24 +158,30 @@ VerifyOutcome verify_against_source(Runtime &rt, Member &source, Member &new_nod
     // not be compared by reading while writes go on: it is named in a
     // warning, not called a divergence, or a healthy busy cluster could
     // never be joined.
+    std::vector<KeyBatch> batches;
+    for (const Table &t : tables)
+        for (size_t first = 0; first < t.differing.size(); first += kRangesPerRead)
+            batches.push_back({&t,
+                               {t.differing.begin() + static_cast<long>(first),
+                                t.differing.begin() + static_cast<long>(std::min(t.differing.size(), first + kRangesPerRead))},
+                               {},
+                               {}});
+    compare_keys(rt, source, new_node, existing, batches);
+
     std::vector<std::string> divergences;
-    for (Table &t : tables) {
-        std::map<std::string, KeyRows> pending, diverged;
-        // Every differing range, a batch at a time (a batch is read whole).
-        for (size_t first = 0; first < t.differing.size(); first += kRangesPerRead) {
-            const std::vector<int> ranges(t.differing.begin() + static_cast<long>(first),
-                                          t.differing.begin() +
-                                              static_cast<long>(std::min(t.differing.size(), first + kRangesPerRead)));
-            KeyOutcome got = compare_keys(rt, source, new_node, existing, t, ranges);
-            diverged.merge(got.diverged);
-            pending.merge(got.moving);
-        }
-        if (!pending.empty()) {
+    for (const Table &t : tables) {
+        std::map<std::string, KeyRows> moving, diverged;
+        for (KeyBatch &b : batches)
+            if (b.table == &t) {
+                moving.merge(b.moving);
+                diverged.merge(b.diverged);
+            }
+        if (!moving.empty()) {
             std::vector<std::string> keys;
-            for (const auto &[key, rows] : pending)
+            for (const auto &[key, rows] : moving)
                 if (keys.size() < kExamples) keys.push_back(key);
-            outcome.unsettled.push_back(t.rel + ": " + std::to_string(pending.size()) + " key(s) (" + join(keys, ", ") +
-                                        (pending.size() > keys.size() ? ", ..." : "") + ")");
+            outcome.unsettled.push_back(t.rel + ": " + std::to_string(moving.size()) + " key(s) (" + join(keys, ", ") +
+                                        (moving.size() > keys.size() ? ", ..." : "") + ")");
         }
         std::vector<std::string> examples;
         for (const auto &[key, rows] : diverged) {
