@@ -35,4 +35,22 @@ $load->check([ 1 .. 4 ]);
 $c->same_tables([ 1 .. 4 ], qw(items orders audit_log counters));
 is($c->node($_)->sql("SELECT count(*) FROM spock.sub_show_status() WHERE status <> 'replicating'"),
     '0', "every subscription on n$_ replicating") for 1 .. 4;
+
+# What the cure for an apply worker Spock lost track of relies on
+# (replication_waits.cpp): Spock names each worker's process after its
+# database and subscription, and starts a new one after the old one is ended.
+my $named = "SELECT pg_catalog.format('spock apply %s:%s', d.oid, s.sub_id) FROM spock.subscription s,
+             pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database() AND s.sub_name = 'sub_n1_n4'";
+my $workers = "SELECT pid FROM pg_stat_activity WHERE application_name = ($named)";
+my $old_pid = $n4->sql($workers);
+like($old_pid, qr/^\d+$/, "one process on n4 carries the name of sub_n1_n4's apply worker");
+is($n4->sql("SELECT count(*) FROM pg_stat_activity a JOIN spock.subscription s ON a.application_name = pg_catalog.format('spock apply %s:%s',
+             (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()), s.sub_id)"),
+    $n4->sql("SELECT count(*) FROM spock.subscription"), "and so does every other subscription's");
+$n4->sql("SELECT pg_terminate_backend(\$1)", $old_pid);
+$n4->poll("SELECT count(*) FROM pg_stat_activity WHERE application_name = ($named) AND pid <> $old_pid", '1', 30,
+    "once that process is ended, Spock starts another");
+$n4->wait_replicating;
+$n1->sql("INSERT INTO items (id, name) VALUES (-1, 'after the restart')");
+$n4->poll("SELECT count(*) FROM items WHERE name = 'after the restart'", '1', 30, "and it applies again");
 $c->done;

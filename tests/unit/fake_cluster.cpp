@@ -121,7 +121,7 @@ Cluster Cluster::mesh(int k, int total) {
             std::string other = "n" + std::to_string(j);
             n.known[other] = dsn_of(other);
             if (j != i) {
-                n.subs["sub_" + other + "_" + n.name] = Sub{other};
+                n.subs["sub_" + other + "_" + n.name] = Sub{other, true, "replicating", ""};
                 n.progress[other] = 0x2000000 + 0x10 * j;  // what it has applied of each other node
             }
         }
@@ -275,6 +275,7 @@ std::optional<QueryResult> Cluster::copy_and_compare(Node &n, const Query &q) {
     }
     if (name == "read the sequences") return none({"stmt"});
     if (name == "read the database's oid") return one("oid", "16384");
+    if (name == "read the server's major version") return one("major", "15");
     if (name == "list unused origins") return none({"roname"});
     if (name == "write the local-writes check") return one("stmt", "local writes");
     if (name == "look for rows written on the node") {
@@ -450,11 +451,25 @@ QueryResult Cluster::handle(const std::string &node, const Query &q) {
         for (const auto &[k, s] : n.subs) rows.push_back({k, s.enabled ? s.status : "disabled", s.provider});
         return QueryResult({"subscription_name", "status", "provider_node"}, rows);
     }
+    if (starts(name, "end the lost apply worker of ")) {
+        std::vector<std::vector<Value>> rows;
+        auto it = n.subs.find(p(0));
+        if (it != n.subs.end() && !it->second.lost_worker_pid.empty()) {
+            rows.push_back({it->second.lost_worker_pid, std::string("t")});
+            it->second.lost_worker_pid.clear();
+            it->second.status = "replicating";
+            // The worker Spock starts next catches up with its provider.
+            const std::string &provider = it->second.provider;
+            stalled.erase({node, provider});
+            n.progress[provider] = std::max(n.progress[provider], nodes.at(provider).wal);
+        }
+        return QueryResult({"pid", "ended"}, rows);
+    }
     if (starts(name, "read the sync state of ")) return QueryResult({"total", "pending"}, {{std::string("1"), std::string("0")}});
     if (starts(name, "create subscription ")) {
         std::string provider = host_of(p(1));
         n.known[provider] = p(1);
-        n.subs[p(0)] = Sub{provider, p(5) == "true"};
+        n.subs[p(0)] = Sub{provider, p(5) == "true", "replicating", ""};
         if (p(4) == "true") {  // Spock's copy brings the provider's data and per-origin positions
             n.data = nodes.at(provider).data;
             for (const auto &[origin, lsn] : nodes.at(provider).progress)

@@ -30,6 +30,9 @@ struct Sub {
     std::string provider;
     bool enabled = true;
     std::string status = "replicating";
+    // A worker Spock lost track of: it runs and holds the origin while the
+    // status says down (see replication_waits.cpp); ending it heals the sub.
+    std::string lost_worker_pid;
 };
 
 // The journal as the node keeps it (spock.zodan_runs, spock.zodan_steps):

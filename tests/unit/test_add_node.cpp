@@ -10,6 +10,7 @@
 
 using fake::Call;
 using fake::Cluster;
+using fake::Sub;
 
 namespace {
 
@@ -408,6 +409,22 @@ TEST_CASE("a second call with other arguments is refused while a run is unfinish
     CHECK_THROWS(zodan::AddNode(c, Cluster::add_args("n1", "n4")).run());
     c.fail_at.clear();
     CHECK_THROWS_WITH(zodan::AddNode(c, Cluster::add_args("n2", "n4")).run(), Catch::Contains("did not finish"));
+}
+
+TEST_CASE("an apply worker Spock lost track of is ended so that Spock starts it again", "[add_node][waits]") {
+    Cluster c = Cluster::mesh(3, 4);
+    c.stalled.insert({"n1", "n2"});
+    Sub &sub = c.nodes["n1"].subs.at("sub_n2_n1");
+    sub.status = "down";
+    sub.lost_worker_pid = "4242";
+    zodan::AddNode(c, Cluster::add_args("n1", "n4")).run();
+    CHECK(c.calls_named("end the lost apply worker of sub_n2_n1").size() == 1);
+    CHECK(c.calls_named("end the lost apply worker of sub_n2_n1").front().node == "n1");
+    CHECK(std::count_if(c.notices.begin(), c.notices.end(), [](const std::string &m) {
+              return m.find("Spock lost track of the apply worker of subscription sub_n2_n1 on node \"n1\"") !=
+                     std::string::npos;
+          }) == 1);
+    CHECK(c.nodes["n4"].subs.count("sub_n2_n4") == 1);
 }
 
 TEST_CASE("a subscription that stays down ends a wait early, naming it", "[add_node][waits]") {

@@ -11,20 +11,56 @@ namespace zodan {
 namespace {
 
 constexpr int kDownGraceMs = 10000;  // a worker (re)starting may show 'down' briefly
+// Down this long with its worker's process still running means Spock lost track of it.
+constexpr int kLostWorkerAfterMs = 2000;
+constexpr int kLostWorkerChecksMs = 1000;
+constexpr int kLostWorkerEndings = 3;
+
+// A subscription's state across the polls of one wait.
+struct DownState {
+    int64_t since = 0;
+    int64_t last_check = 0;
+    int endings = 0;
+};
+
+// Spock keeps its workers in shared slots, and a manager exiting in another
+// database can clear a slot an apply worker has just taken: that worker keeps
+// applying, unlisted, sub_show_status says 'down', and every worker Spock
+// starts in its place fails on the replication origin the lost one holds.
+// Ending the lost worker (as a crash would) lets Spock's next start succeed.
+void end_lost_worker(Runtime &rt_, const Member &node, const std::string &sub, DownState &down) {
+    const int64_t now = rt_.now_ms();
+    if (down.endings >= kLostWorkerEndings || now - down.since < kLostWorkerAfterMs ||
+        now - down.last_check < kLostWorkerChecksMs)
+        return;
+    down.last_check = now;
+    QueryResult ended = node.db().exec(sql::end_lost_apply_workers(sub));
+    if (ended.size() == 0) return;
+    std::vector<std::string> pids;
+    for (size_t i = 0; i < ended.size(); ++i) pids.push_back(ended.text(i, "pid"));
+    ++down.endings;
+    down.since = now;  // Spock's restart of the worker gets a full grace period
+    rt_.report(Level::Warning,
+               "Spock lost track of the apply worker of subscription " + sub + " on node \"" + node.name +
+                   "\"; ended it so that Spock starts it again",
+               "process " + join(pids));
+}
 
 // Fails fast on a subscription that cannot deliver: disabled, or down for too long.
 void require_healthy(Runtime &rt_, const Member &node, const std::string &sub, const std::string &status,
-                     std::map<std::string, int64_t> &down_since) {
+                     std::map<std::string, DownState> &down) {
     const std::string key = node.name + "/" + sub;
     if (status == "disabled")
         throw UserError("subscription " + sub + " on node \"" + node.name + "\" is disabled", "",
                         "Check the node's log for an apply error.");
     if (status != "down") {
-        down_since.erase(key);
+        down.erase(key);
         return;
     }
-    auto [it, fresh] = down_since.emplace(key, rt_.now_ms());
-    if (!fresh && rt_.now_ms() - it->second > kDownGraceMs)
+    auto [it, fresh] = down.emplace(key, DownState{rt_.now_ms(), 0, 0});
+    if (fresh) return;
+    end_lost_worker(rt_, node, sub, it->second);
+    if (rt_.now_ms() - it->second.since > kDownGraceMs)
         throw UserError("subscription " + sub + " on node \"" + node.name + "\" is down", "",
                         "Check the node's log: its apply or copy worker stopped.");
 }
@@ -44,7 +80,7 @@ void wait_applied(Runtime &rt_, const std::vector<Member *> &targets, const std:
     std::vector<std::string> origins, target_names;
     for (const auto &item : through) origins.push_back(item.first);
     for (const Member *t : targets) target_names.push_back(t->name);
-    std::map<std::string, int64_t> down_since;
+    std::map<std::string, DownState> down_since;
     wait_until(rt_, join(target_names) + " to apply the changes of " + join(origins), [&] {
         std::vector<QueryResult> progress = rt_.exec_all(same_query(targets, sql::applied_through(origins)));
         std::vector<Member *> behind;
@@ -75,7 +111,7 @@ void wait_replicating(Runtime &rt_, const std::vector<Member *> &nodes, const st
                       const std::function<void()> &on_poll) {
     std::vector<std::string> names;
     for (const Member *m : nodes) names.push_back(m->name);
-    std::map<std::string, int64_t> down_since;
+    std::map<std::string, DownState> down_since;
     wait_until(rt_, "the subscriptions on " + join(names) + " to replicate", [&] {
         if (on_poll) on_poll();
         std::vector<QueryResult> statuses = rt_.exec_all(same_query(nodes, sql::subscription_status()));

@@ -278,6 +278,19 @@ Query subscription_status() {
             {}};
 }
 
+Query end_lost_apply_workers(const std::string &subscription) {
+    // Spock names an apply worker's process "spock apply <database oid>:<subscription id>".
+    return {"end the lost apply worker of " + subscription,
+            // The select list runs only for the rows the filter keeps.
+            "SELECT a.pid::text AS pid, pg_catalog.pg_terminate_backend(a.pid) AS ended "
+            "FROM pg_catalog.pg_stat_activity a "
+            "JOIN pg_catalog.pg_database d ON d.datname = pg_catalog.current_database() "
+            "JOIN spock.subscription s ON s.sub_name = $1 "
+            "WHERE a.application_name = pg_catalog.format('spock apply %s:%s', d.oid, s.sub_id) "
+            "AND a.backend_start < pg_catalog.clock_timestamp() - interval '2 seconds'",
+            {subscription}};
+}
+
 Query sync_state(const std::string &subscription) {
     return {"read the sync state of " + subscription,
             "SELECT count(*) AS total, count(*) FILTER (WHERE s.sync_status NOT IN ('r', 'y')) AS pending "
