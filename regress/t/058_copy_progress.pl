@@ -19,7 +19,7 @@ my ($n1, $n2) = ($c->node(1), $c->node(2));
 $n1->sql(<<'SQL');
 CREATE TABLE public.big (id bigint PRIMARY KEY, payload text);
 SELECT spock.repset_add_table('default', 'public.big');
-INSERT INTO public.big SELECT g, repeat(md5(g::text), 4) FROM generate_series(1, 400000) g;
+INSERT INTO public.big SELECT g, repeat(md5(g::text), 4) FROM generate_series(1, 800000) g;
 -- Types the comparison hashes as text (an enum hashes by a node-local OID,
 -- numeric and interval by a looser equality) and by their own hash.
 CREATE TYPE public.mood AS ENUM ('sad', 'ok', 'happy');

@@ -74,7 +74,8 @@ CopyOutcome copy_at_point(Runtime &rt, ClusterView &view, CopyPoint &point, cons
     std::vector<Stream> lanes(1);
     lanes[0].from = rt.connect(view.source.name, view.source.dsn);
     open_source_side(*lanes[0].from, point.snapshot);
-    QueryResult list = lanes[0].from->exec(sql::copy_job_list(skip_schema, streams));
+    const int new_node_major = std::stoi(view.new_node.db().exec(sql::server_major()).text(0, "major"));
+    QueryResult list = lanes[0].from->exec(sql::copy_job_list(skip_schema, streams, new_node_major));
     QueryResult sequences = lanes[0].from->exec(sql::sequence_values(skip_schema));
     std::vector<CopyJob> jobs;
     std::vector<StreamedJob> progress;

@@ -125,8 +125,11 @@ Query commit();
 // Tables of the local node's replication sets outside `skip_schema` and
 // spock; a partitioned table as its leaves (or, when row-filtered, as one
 // filtered query); a table larger than 1/streams of the total (and 64 MB)
-// split into block ranges.
-Query copy_job_list(const std::vector<std::string> &skip_schema, int streams);
+// split into block ranges. Rows go in binary where both ends read it alike
+// (same major version as `new_node_major`, built-in types only).
+Query copy_job_list(const std::vector<std::string> &skip_schema, int streams, int new_node_major);
+Query server_major();  // major
+
 // On the source, in the snapshot: setval statements for its sequences.
 Query sequence_values(const std::vector<std::string> &skip_schema);
 // On the new node: a session that copies as Spock's sync does: its rows
