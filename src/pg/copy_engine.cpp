@@ -37,13 +37,16 @@ std::string error_of(PGresult *res, PGconn *conn) {
     return primary ? primary : last_error(conn);
 }
 
+// About what a CopyData message of the new node's fills before it goes.
+constexpr size_t kBatchBytes = 64 * 1024;
+
 struct Lane {
     LibpqConnection *from = nullptr, *to = nullptr;
     int job = -1;
     enum class Phase { Idle, Starting, Streaming, Flushing, Ending } phase = Phase::Idle;
     bool out_started = false, in_started = false;
     bool consumed = false;  // input was read since the last chunk
-    std::string pending;  // a chunk read from the source, not yet queued for the new node
+    std::string batch;    // rows read from the source, not yet queued for the new node
     bool more = false;    // stopped for fairness with rows still buffered: wait no longer than a poll
     unsigned from_events = 0, to_events = 0;
     int from_pos = 0, to_pos = 0;
@@ -73,16 +76,29 @@ void BackendRuntime::copy_jobs(const std::vector<CopyLane> &lanes_in, const std:
         throw RemoteError(side->node(), "copy table " + jobs[lane.job].table, call_secrets().scrub(why));
     };
 
-    // Hands one row to the new node's output buffer; false when the buffer
-    // is full (the lane then waits until the socket takes more).
-    auto queue_row = [&](Lane &lane, const char *row, int len) {
-        const int put = PQputCopyData(lane.to->raw(), row, len);
-        if (put < 0) fail(lane, lane.to, last_error(lane.to->raw()));
-        if (put == 0) {
+    // Hands the rows read so far to the new node's output buffer, as one message.
+    auto queue_batch = [&](Lane &lane) {
+        if (lane.batch.empty()) return;
+        PGconn *dst = lane.to->raw();
+        if (PQputCopyData(dst, lane.batch.data(), static_cast<int>(lane.batch.size())) != 1)
+            fail(lane, lane.to, last_error(dst));
+        state.bytes[lane.job] += static_cast<long long>(lane.batch.size());
+        lane.batch.clear();
+    };
+    // The same, and starts sending them; false when the socket did not take
+    // them all (the lane then waits until it does, so memory stays bounded
+    // by a batch and the socket's buffers).
+    auto send_batch = [&](Lane &lane) {
+        if (lane.batch.empty()) return true;
+        queue_batch(lane);
+        PGconn *dst = lane.to->raw();
+        const int flushed = PQflush(dst);
+        if (flushed < 0) fail(lane, lane.to, last_error(dst));
+        if (flushed == 1) {
+            lane.phase = Lane::Phase::Flushing;
             lane.to_events = WL_SOCKET_WRITEABLE;
             return false;
         }
-        state.bytes[lane.job] += len;
         return true;
     };
 
@@ -133,22 +149,16 @@ void BackendRuntime::copy_jobs(const std::vector<CopyLane> &lanes_in, const std:
                 continue;
             }
             case Lane::Phase::Streaming: {
-                // Rows go into libpq's output buffer, which sends itself once
-                // it holds 8 kB; a flush per row would cost a send() and a
-                // recv() on the new node for every row.
-                if (!lane.pending.empty()) {
-                    const bool queued = queue_row(lane, lane.pending.data(), static_cast<int>(lane.pending.size()));
-                    if (!queued) return;
-                    lane.pending.clear();
-                }
+                // Rows go to the new node many to a message (COPY data need
+                // not keep to rows): a message per row would cost the new
+                // node a message read for every row.
+                if (lane.batch.size() >= kBatchBytes && !send_batch(lane)) return;
                 char *buf = nullptr;
                 const int n = PQgetCopyData(src, &buf, 1);
                 if (n > 0) {
-                    const bool queued = queue_row(lane, buf, n);
-                    if (!queued) lane.pending.assign(buf, static_cast<size_t>(n));
+                    lane.batch.append(buf, static_cast<size_t>(n));
                     PQfreemem(buf);
                     lane.consumed = false;
-                    if (!queued) return;
                     if (--rows_left == 0) {
                         lane.more = true;
                         return;
@@ -158,22 +168,14 @@ void BackendRuntime::copy_jobs(const std::vector<CopyLane> &lanes_in, const std:
                 if (n == 0) {
                     // Nothing whole buffered: read what the socket has, try
                     // once more; before waiting for the source, send what
-                    // the buffer holds so the new node never waits on us.
+                    // we hold so the new node never waits on us.
                     if (!lane.consumed) {
                         if (!PQconsumeInput(src)) fail(lane, lane.from, last_error(src));
                         lane.consumed = true;
                         continue;
                     }
                     lane.consumed = false;
-                    const int flushed = PQflush(dst);
-                    if (flushed < 0) fail(lane, lane.to, last_error(dst));
-                    if (flushed == 1) {
-                        // The new node is behind: no more reading until it
-                        // has taken what is buffered, so memory stays bounded.
-                        lane.phase = Lane::Phase::Flushing;
-                        lane.to_events = WL_SOCKET_WRITEABLE;
-                        return;
-                    }
+                    if (!send_batch(lane)) return;
                     lane.from_events = WL_SOCKET_READABLE;
                     return;
                 }
@@ -186,6 +188,8 @@ void BackendRuntime::copy_jobs(const std::vector<CopyLane> &lanes_in, const std:
                 PQclear(res);
                 while (PGresult *more = PQgetResult(src)) PQclear(more);
                 if (!ok) fail(lane, lane.from, why);
+                // The last rows go out with the end: Ending flushes both.
+                queue_batch(lane);
                 if (PQputCopyEnd(dst, nullptr) < 0) fail(lane, lane.to, last_error(dst));
                 lane.phase = Lane::Phase::Ending;
                 continue;
