@@ -127,7 +127,9 @@ private:
     std::string node_;
 };
 
-enum class Level { Notice, Warning };
+// Log: the server's log only (what the caller need not act on and may not
+// see happen every time).
+enum class Level { Notice, Warning, Log };
 
 // A program of this server's own bin directory (pg_dump, pg_restore), run
 // by the procedure's backend on the new node.

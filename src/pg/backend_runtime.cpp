@@ -154,7 +154,7 @@ int64_t BackendRuntime::now_ms() {
 }
 
 void BackendRuntime::report(Level level, const std::string &raw_message, const std::string &raw_detail) {
-    int elevel = level == Level::Warning ? WARNING : NOTICE;
+    const int elevel = level == Level::Warning ? WARNING : level == Level::Log ? LOG : NOTICE;
     const std::string message = call_secrets().scrub(raw_message), detail = call_secrets().scrub(raw_detail);
     pg_call([&] {
         if (detail.empty())

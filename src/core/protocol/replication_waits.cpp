@@ -40,7 +40,8 @@ void end_lost_worker(Runtime &rt_, const Member &node, const std::string &sub, D
     for (size_t i = 0; i < ended.size(); ++i) pids.push_back(ended.text(i, "pid"));
     ++down.endings;
     down.since = now;  // Spock's restart of the worker gets a full grace period
-    rt_.report(Level::Warning,
+    // Healed, and a race: the server's log, not the caller's output.
+    rt_.report(Level::Log,
                "Spock lost track of the apply worker of subscription " + sub + " on node \"" + node.name +
                    "\"; ended it so that Spock starts it again",
                "process " + join(pids));
