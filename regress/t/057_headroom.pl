@@ -80,6 +80,21 @@ if ($n4->sql("SELECT count(*) FROM pg_settings WHERE name = 'output_plugin_libra
 
 $_->wait_replicating for $n1, $n2, $n3;
 my $rc;
+# A new node whose database stores text in another encoding than the
+# source's is refused before anything changes: the copy moves the source's
+# bytes, and the comparison hashes what each node stores.
+$n4->pg->safe_psql('postgres',
+    "CREATE DATABASE latin OWNER pgedge ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0");
+$n4->sql("SET client_min_messages = warning; CREATE EXTENSION spock; CREATE EXTENSION zodan", { db => 'latin' });
+(undef, undef, $err) = $n4->psql("CALL spock.add_node('n1', \$1, 'n4', \$2)", $n1->dsn, $n4->dsn(db => 'latin'),
+    { db => 'latin' });
+like($err, qr/ERROR:  new node "n4" stores text as LATIN1, the source "n1" as UTF8/,
+    "a new node of another encoding is refused, naming both");
+like($err, qr/HINT:  Create the new node's database with ENCODING 'UTF8'/, "and the hint says how to make it right");
+is(state(), $before, "nothing changed on any node");
+is($n4->sql("SELECT count(*) FROM spock.node", { db => 'latin' }), '0', "nor in the refused database");
+$n4->pg->safe_psql('postgres', "DROP DATABASE latin");
+
 ($rc, $out, $err) = add();
 is($rc, 0, "with the settings back, the add succeeds") or diag($err);
 $c->done;

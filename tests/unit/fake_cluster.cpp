@@ -276,6 +276,7 @@ std::optional<QueryResult> Cluster::copy_and_compare(Node &n, const Query &q) {
     if (name == "read the sequences") return none({"stmt"});
     if (name == "read the database's oid") return one("oid", "16384");
     if (name == "read the server's major version") return one("major", "15");
+    if (name == "read the database's encoding") return one("encoding", n.encoding);
     if (name == "list unused origins") return none({"roname"});
     if (name == "write the local-writes check") return one("stmt", "local writes");
     if (name == "look for rows written on the node") {

@@ -49,6 +49,7 @@ struct JournalRun {
 struct Node {
     std::string name;
     std::string version = "5.0.9";
+    std::string encoding = "UTF8";
     std::string sysid;
     bool registered = false;
     std::map<std::string, std::string> known;  // spock.node: name -> dsn

@@ -355,6 +355,11 @@ TEST_CASE("preconditions fail with their own errors", "[add_node][checks]") {
         c.nodes["n2"].subs["sub_n3_n2"].enabled = false;
         refused_without_change(c, "sub_n3_n2 on n2");
     }
+    SECTION("another encoding on the new node") {
+        Cluster c = Cluster::mesh(3, 4);
+        c.nodes["n4"].encoding = "LATIN1";
+        refused_without_change(c, "new node \"n4\" stores text as LATIN1, the source \"n1\" as UTF8");
+    }
 }
 
 TEST_CASE("replication that lags is waited for", "[add_node][waits]") {

@@ -92,6 +92,18 @@ std::vector<CheckResult> check_preconditions(Runtime &rt, ClusterView &view) {
     out.push_back(check_runs_on_new_node(rt, view));
     Connection &n = view.new_node.db();
 
+    // The copy moves bytes as the source stores them, and the comparison
+    // hashes them as each node stores them: one encoding on both ends.
+    std::vector<QueryResult> encodings = on_each(rt, {&view.source, &view.new_node}, sql::database_encoding());
+    const std::string src_encoding = encodings[0].text(0, "encoding"), new_encoding = encodings[1].text(0, "encoding");
+    out.push_back(src_encoding == new_encoding
+                      ? pass("new node's encoding is the source's")
+                      : failed("new node's encoding is the source's",
+                               "new node \"" + view.new_node.name + "\" stores text as " + new_encoding +
+                                   ", the source \"" + view.source.name + "\" as " + src_encoding,
+                               "Create the new node's database with ENCODING '" + src_encoding +
+                                   "' (and TEMPLATE template0), then add it."));
+
     std::vector<std::string> tables = column(n.exec(sql::user_tables()), "rel");
     out.push_back(tables.empty()
                       ? pass("no user tables on the new node")

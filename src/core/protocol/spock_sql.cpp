@@ -684,6 +684,13 @@ Query server_major() {
             "SELECT (pg_catalog.current_setting('server_version_num')::int / 10000)::text AS major", {}};
 }
 
+Query database_encoding() {
+    return {"read the database's encoding",
+            "SELECT pg_catalog.pg_encoding_to_char(d.encoding)::text AS encoding FROM pg_catalog.pg_database d "
+            "WHERE d.datname = pg_catalog.current_database()",
+            {}};
+}
+
 Query sequence_values(const std::vector<std::string> &skip_schema) {
     return {"read the sequences",
             "SELECT pg_catalog.format('SELECT pg_catalog.setval(%L, %s, true)', "

@@ -129,6 +129,7 @@ Query commit();
 // (same major version as `new_node_major`, built-in types only).
 Query copy_job_list(const std::vector<std::string> &skip_schema, int streams, int new_node_major);
 Query server_major();  // major
+Query database_encoding();  // encoding: the name of the database's server encoding
 
 // On the source, in the snapshot: setval statements for its sequences.
 Query sequence_values(const std::vector<std::string> &skip_schema);
