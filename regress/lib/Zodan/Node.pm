@@ -154,11 +154,36 @@ sub poll {
     return 0;
 }
 
+# Spock can lose track of an apply worker it started (docs/add_node.md, "The
+# waits that remain"): the subscription then stays 'down' while that worker
+# runs. The harness's own meshes meet it too; it heals them as the product
+# does, by ending a worker that runs under the name of a 'down' subscription.
+my $end_lost_workers = <<'SQL';
+SELECT count(pg_catalog.pg_terminate_backend(a.pid)) FROM pg_catalog.pg_stat_activity a
+JOIN spock.subscription s ON a.application_name = pg_catalog.format('spock apply %s:%s',
+  (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()), s.sub_id)
+JOIN spock.sub_show_status() st ON st.subscription_name = s.sub_name
+WHERE st.status = 'down' AND a.backend_start < pg_catalog.clock_timestamp() - interval '3 seconds'
+SQL
+
 sub wait_replicating {
     my ($self, $timeout) = @_;
-    $self->poll("SELECT count(*) FROM spock.sub_show_status() WHERE status <> 'replicating'", '0',
-        $timeout // 60, "every subscription on " . $self->name . " replicating")
-      or die $self->name . ": subscriptions did not reach replicating\n";
+    my $deadline = time + ($timeout // 60);
+    my ($last, $next_cure) = ('', time + 3);
+    while (time < $deadline) {
+        my ($rc, $out, $err) = $self->psql("SELECT count(*) FROM spock.sub_show_status() WHERE status <> 'replicating'",
+            { quiet => 1 });
+        return 1 if $rc == 0 && $out eq '0';
+        $last = $rc == 0 ? $out : $err;
+        if (time >= $next_cure) {
+            my ($crc, $ended) = $self->psql($end_lost_workers, { quiet => 1 });
+            note($self->name . ": ended $ended apply worker(s) Spock had lost track of") if $crc == 0 && $ended;
+            $next_cure = time + 2;
+        }
+        sleep 0.1;
+    }
+    fail("every subscription on " . $self->name . " replicating (timed out; last: '$last', wanted '0')");
+    die $self->name . ": subscriptions did not reach replicating\n";
 }
 
 # A session running SQL in the background (IPC::Run); finish() waits for it
