@@ -27,6 +27,10 @@ CREATE TABLE public.typed (id int PRIMARY KEY, m public.mood, n numeric, i inter
 SELECT spock.repset_add_table('default', 'public.typed');
 INSERT INTO public.typed SELECT g, 'ok', 1.5, '1 day', '2026-01-01', ARRAY[g], jsonb_build_object('g', g), 'v' || g
   FROM generate_series(1, 100) g;
+-- A reg* type's binary form is an OID of the source's, not a name.
+CREATE TABLE public.refs (id int PRIMARY KEY, r regclass, rs regtype[]);
+SELECT spock.repset_add_table('default', 'public.refs');
+INSERT INTO public.refs VALUES (1, 'public.typed', ARRAY['public.mood']::regtype[]), (2, 'public.big', NULL);
 SQL
 $n2->sql("CREATE EXTENSION zodan");
 my $size = $n1->sql("SELECT pg_size_pretty(pg_relation_size('public.big'))");
@@ -60,6 +64,14 @@ isnt($seen, '', "another session saw the copy in spock.zodan_copy_progress while
 is($n2->sql("SELECT tables_done || '/' || tables_total || ' ' || copy_state FROM spock.zodan_copy_progress"),
     "$tables/$tables done", "afterwards the view shows the finished copy");
 is($c->digest(2, 'big'), $c->digest(1, 'big'), "and n2 holds every row");
+# Rows go in binary but for public.typed, whose enum has no built-in binary
+# form, and public.refs, whose reg* types' binary form is a node-local OID.
+my ($jobs, $binary) = split / /, $n2->sql("SELECT (output::jsonb ->> 'jobs') || ' ' || (output::jsonb ->> 'binary_jobs')
+                                             FROM spock.zodan_add_node_status WHERE step_name = 'copy_source'");
+is($binary, $jobs - 2, "every job but public.typed's and public.refs's copied its rows in binary ($binary of $jobs)");
+is($c->digest(2, 'typed'), $c->digest(1, 'typed'), "and public.typed, copied as text, arrived whole");
+is($n2->sql("SELECT string_agg(r::text || ' ' || coalesce(rs::text, '-'), ', ' ORDER BY id) FROM public.refs"),
+    'typed {mood}, big -', "and public.refs names n2's own relations and types");
 
 ($rc, $out, $err) = $n2->psql("CALL spock.health_check('n1', \$1, 'n2', \$2, 'post')", $n1->dsn, $n2->dsn);
 like("$out\n$err", qr/check passed: tables match the source/, "health_check post: the tables match the source");

@@ -647,12 +647,13 @@ Query copy_job_list(const std::vector<std::string> &skip_schema, int streams, in
             // Binary rows cost both ends less to write and to parse; they are
             // sent when both servers are of one major version and every column
             // is of a built-in type with binary I/O (a domain, an enum or an
-            // extension's type goes as text).
+            // extension's type goes as text; so do reg* types and their
+            // arrays, whose binary form is a node-local OID, not a name).
             "    (pg_catalog.current_setting('server_version_num')::int / 10000 = $3::int AND NOT EXISTS ("
             "     SELECT 1 FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid "
             "     WHERE a.attrelid = p.setrel AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' "
             "     AND (p.all_columns OR a.attname::text = ANY (p.cols)) "
-            "     AND (t.oid >= 16384 OR t.typsend::oid = 0 OR t.typreceive::oid = 0))) AS binary "
+            "     AND (t.oid >= 16384 OR t.typsend::oid = 0 OR t.typreceive::oid = 0 OR t.typname ~ '^_?reg'))) AS binary "
             "  FROM part p JOIN pg_catalog.pg_class c ON c.oid = p.relid), "
             "total AS (SELECT coalesce(sum(bytes), 0) AS bytes FROM job), "
             // Large plain tables in block ranges, so that streams share them.
