@@ -270,8 +270,9 @@ std::optional<QueryResult> Cluster::copy_and_compare(Node &n, const Query &q) {
     if (name == "list the tables to copy") {
         std::vector<std::vector<Value>> rows;
         for (const auto &[table, rows_of] : n.data)
-            rows.push_back({table, std::string("8192"), "COPY " + table + " TO STDOUT", "COPY " + table + " FROM STDIN"});
-        return QueryResult({"job", "bytes", "out_sql", "in_sql"}, rows);
+            rows.push_back({table, std::string("8192"), "COPY " + table + " TO STDOUT", "COPY " + table + " FROM STDIN",
+                            std::string("false")});
+        return QueryResult({"job", "bytes", "out_sql", "in_sql", "binary"}, rows);
     }
     if (name == "read the sequences") return none({"stmt"});
     if (name == "read the database's oid") return one("oid", "16384");

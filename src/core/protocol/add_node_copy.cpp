@@ -111,6 +111,7 @@ void AddNode::copy_with_own_copy_point(JsonObject &out) {
         .add("attempts", point.attempts)
         .add("tables", copied.tables)
         .add("jobs", copied.jobs)
+        .add("binary_jobs", copied.binary_jobs)
         .add("streams", copied.streams)
         .add("sequences", copied.sequences)
         .add("bytes", copied.bytes)

@@ -86,6 +86,7 @@ CopyOutcome copy_at_point(Runtime &rt, ClusterView &view, CopyPoint &point, cons
                         {"copy " + label + " in", list.text(i, "in_sql"), {}, true},
                         std::stoll(list.text(i, "bytes", "0"))});
         progress.push_back({label.substr(0, label.find(" (part ")), jobs.back().estimated_bytes, 0, false});
+        if (list.text(i, "binary", "false") == "true") ++outcome.binary_jobs;
     }
     const int lane_count = std::max(1, std::min(streams, static_cast<int>(jobs.size())));
     {

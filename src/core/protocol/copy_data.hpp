@@ -19,6 +19,7 @@ namespace zodan {
 
 struct CopyOutcome {
     int tables = 0, jobs = 0, streams = 0, sequences = 0;
+    int binary_jobs = 0;  // of the jobs, those whose rows went in binary
     long long bytes = 0;  // streamed
     // Where the time went: the structure (dump and pre-data restore), the
     // data streams with the sequences, the indexes and constraints.
