@@ -81,7 +81,7 @@ void wait_applied(Runtime &rt_, const std::vector<Member *> &targets, const std:
     std::vector<std::string> origins, target_names;
     for (const auto &item : through) origins.push_back(item.first);
     for (const Member *t : targets) target_names.push_back(t->name);
-    std::map<std::string, DownState> down_since;
+    std::map<std::string, DownState> down;
     wait_until(rt_, join(target_names) + " to apply the changes of " + join(origins), [&] {
         std::vector<QueryResult> progress = rt_.exec_all(same_query(targets, sql::applied_through(origins)));
         std::vector<Member *> behind;
@@ -103,7 +103,7 @@ void wait_applied(Runtime &rt_, const std::vector<Member *> &targets, const std:
             for (size_t i = 0; i < statuses[t].size(); ++i)
                 if (through.count(statuses[t].text(i, "provider_node")))
                     require_healthy(rt_, *behind[t], statuses[t].text(i, "subscription_name"), statuses[t].text(i, "status"),
-                                    down_since);
+                                    down);
         return false;
     });
 }
@@ -112,7 +112,7 @@ void wait_replicating(Runtime &rt_, const std::vector<Member *> &nodes, const st
                       const std::function<void()> &on_poll) {
     std::vector<std::string> names;
     for (const Member *m : nodes) names.push_back(m->name);
-    std::map<std::string, DownState> down_since;
+    std::map<std::string, DownState> down;
     wait_until(rt_, "the subscriptions on " + join(names) + " to replicate", [&] {
         if (on_poll) on_poll();
         std::vector<QueryResult> statuses = rt_.exec_all(same_query(nodes, sql::subscription_status()));
@@ -125,7 +125,7 @@ void wait_replicating(Runtime &rt_, const std::vector<Member *> &nodes, const st
                     continue;
                 if (status == "replicating") continue;
                 all = false;
-                require_healthy(rt_, *nodes[n], sub, status, down_since);
+                require_healthy(rt_, *nodes[n], sub, status, down);
             }
         return all;
     });

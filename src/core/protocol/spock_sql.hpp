@@ -52,8 +52,9 @@ Query sync_event();
 Query applied_through(const std::vector<std::string> &origins);
 Query copy_positions(const std::vector<std::string> &origins);   // on the new node: origin, lsn
 Query subscription_status();       // subscription_name, status, provider_node
-// Ends the apply workers of `subscription` that have run for over two seconds
-// although Spock's registry does not list them (see replication_waits.cpp): pid.
+// Ends the processes named for `subscription`'s apply worker that have run
+// for over two seconds; asked only while Spock reports it down, i.e. lists no
+// worker for it (see replication_waits.cpp): pid.
 Query end_lost_apply_workers(const std::string &subscription);
 Query sync_state(const std::string &subscription);  // total, pending
 Query sub_create(const std::string &name, const std::string &provider_dsn, const std::vector<std::string> &sets,
