@@ -1,5 +1,6 @@
 #include "fake_cluster.hpp"
 
+#include <algorithm>
 #include <functional>
 
 #include "core/protocol/names.hpp"
@@ -21,14 +22,21 @@ public:
     Conn(Cluster &c, const std::string &node) : zodan::Connection(node), cluster_(c) {}
     // Like a session's advisory lock: it goes with the session.
     ~Conn() override {
+        abandon();
         if (holds_join_lock_) cluster_.nodes.at(node()).join_lock = false;
     }
     void send(const Query &q) override {
         pending_ = q;
         batch_ = cluster_.batch_for_send();
+        busy_ = true;
+    }
+    void abandon() override {
+        if (busy_) cluster_.received();
+        busy_ = false;
     }
     QueryResult receive() override {
         cluster_.received();
+        busy_ = false;
         cluster_.calls.push_back({node(), pending_.name, pending_.params, batch_});
         for (const auto &[key, message] : cluster_.failures)
             if (key.first == node() && starts(pending_.name, key.second.c_str()))
@@ -40,6 +48,7 @@ public:
 
 private:
     bool holds_join_lock_ = false;
+    bool busy_ = false;
     Cluster &cluster_;
     Query pending_;
     int batch_ = 0;
@@ -141,10 +150,10 @@ std::unique_ptr<zodan::Connection> Cluster::connect_replication(const std::strin
 }
 
 int Cluster::batch_for_send() {
-    // Statements sent one after another with nothing received in between
-    // are on their nodes at the same time: one batch.
-    if (received_since_send_ || batch_ == 0) batch_ = next_batch_++;
-    received_since_send_ = false;
+    // A statement sent while another is still on its node runs at the same
+    // time as that one: one batch, until nothing is in flight any more.
+    if (in_flight_ == 0 || batch_ == 0) batch_ = next_batch_++;
+    ++in_flight_;
     return batch_;
 }
 
@@ -386,6 +395,20 @@ QueryResult Cluster::handle(const std::string &node, const Query &q) {
         return one("slot", "spk_inventory_" + it->second.provider + "_" + p(0));
     }
     if (starts(name, "look up subscription ")) return one("n", std::to_string(n.subs.count(p(0))));
+    if (starts(name, "look up the replication sets of ")) {
+        auto it = n.subs.find(p(0));
+        if (it == n.subs.end()) return none({"sets"});
+        return one("sets", zodan::text_array_literal(it->second.sets));
+    }
+    if (starts(name, "add replication set ") && n.subs.count(p(0))) {
+        n.subs[p(0)].sets.push_back(p(1));
+        return one("added", "true");
+    }
+    if (starts(name, "remove replication set ") && n.subs.count(p(0))) {
+        auto &sets = n.subs[p(0)].sets;
+        sets.erase(std::remove(sets.begin(), sets.end(), p(1)), sets.end());
+        return one("removed", "true");
+    }
     if (name == "count subscriptions") return one("n", std::to_string(n.subs.size()));
     if (name == "count replication sets") return one("n", n.registered ? "3" : "0");
     if (name == "read replication sets") {
@@ -471,7 +494,7 @@ QueryResult Cluster::handle(const std::string &node, const Query &q) {
     if (starts(name, "create subscription ")) {
         std::string provider = host_of(p(1));
         n.known[provider] = p(1);
-        n.subs[p(0)] = Sub{provider, p(5) == "true", "replicating", ""};
+        n.subs[p(0)] = Sub{provider, p(5) == "true", "replicating", "", zodan::parse_text_array(p(2))};
         if (p(4) == "true") {  // Spock's copy brings the provider's data and per-origin positions
             n.data = nodes.at(provider).data;
             for (const auto &[origin, lsn] : nodes.at(provider).progress)

@@ -33,6 +33,7 @@ struct Sub {
     // A worker Spock lost track of: it runs and holds the origin while the
     // status says down (see replication_waits.cpp); ending it heals the sub.
     std::string lost_worker_pid;
+    std::vector<std::string> sets;
 };
 
 // The journal as the node keeps it (spock.zodan_runs, spock.zodan_steps):
@@ -71,7 +72,7 @@ struct Call {
     std::string node;
     std::string name;
     std::vector<Value> params;
-    int batch;  // calls sent before any answer was read share a batch
+    int batch;  // calls in flight together (one sent while another still ran) share a batch
 };
 
 class Cluster : public zodan::Runtime {
@@ -134,7 +135,7 @@ public:
     std::vector<Call> calls_named(const std::string &prefix) const;
     // The batch a statement sent now belongs to (see Call::batch).
     int batch_for_send();
-    void received() { received_since_send_ = true; }
+    void received() { --in_flight_; }
 
 private:
     void sync_event_applied(const std::string &origin, Lsn lsn);
@@ -151,7 +152,7 @@ private:
     int64_t clock_ = 0;
     int batch_ = 0;
     int next_batch_ = 1;
-    bool received_since_send_ = true;
+    int in_flight_ = 0;  // statements sent and not yet received
 };
 
 }  // namespace fake

@@ -102,7 +102,15 @@ TEST_CASE("multi-node join follows the protocol", "[add_node]") {
     CHECK(position(c, "n1", "resume the apply workers") < position(c, "n4", "copy the data"));
     CHECK(position(c, "n4", "copy the data") < position(c, "n2", "advance slot"));
     CHECK(position(c, "n2", "advance slot") < position(c, "n4", "enable subscriptions"));
-    CHECK(position(c, "n4", "enable subscriptions") < position(c, "n1", "create subscription sub_n4_n1"));
+    // Each X's sub_N_X is made disabled once N's catalog knows X, while N
+    // goes on with the next provider; it is enabled last.
+    for (const char *x : {"n1", "n2", "n3"}) {
+        const std::string x_n4 = std::string("create subscription sub_") + x + "_n4",
+                          n4_x = std::string("create subscription sub_n4_") + x;
+        CHECK(position(c, "n4", x_n4) < position(c, x, n4_x));
+        CHECK(position(c, x, n4_x) < position(c, "n4", "copy the data"));
+        CHECK(position(c, "n4", "enable subscriptions") < position(c, x, "enable subscriptions"));
+    }
     for (const char *sub : {"sub_n1_n4", "sub_n2_n4", "sub_n3_n4"}) CHECK(c.nodes["n4"].subs.at(sub).enabled);
 
     // Slot and origin are advanced to exactly what the copy holds of that
@@ -376,9 +384,9 @@ TEST_CASE("a wait that never ends times out after zodan.sync_timeout, naming wha
     c.stalled.insert({"n1", "n3"});  // the source never applies n3's stream
     CHECK_THROWS_WITH(zodan::AddNode(c, Cluster::add_args("n1", "n4")).run(),
                       Catch::Contains("timed out after 60 s waiting for n1 to apply the changes of n2, n3"));
-    // It stopped in phase 3: nothing was copied, nothing opened towards n4.
+    // It stopped in phase 3: nothing was copied, nothing opened from n4.
     CHECK(c.programs.empty());
-    CHECK(c.nodes["n1"].subs.count("sub_n4_n1") == 0);
+    CHECK_FALSE(c.nodes["n1"].subs.at("sub_n4_n1").enabled);
 }
 
 TEST_CASE("a failed run is resumed where it stopped, and nothing done is done again", "[add_node][resume]") {
@@ -391,7 +399,7 @@ TEST_CASE("a failed run is resumed where it stopped, and nothing done is done ag
     CHECK(journal[0].steps.at("advance_slots").state == "failed");
     const size_t slots = peer_slots(c).size();
     const size_t copies = c.programs.size();
-    CHECK(c.nodes["n1"].subs.count("sub_n4_n1") == 0);
+    CHECK_FALSE(c.nodes["n1"].subs.at("sub_n4_n1").enabled);
 
     c.fail_at.clear();
     c.notices.clear();
@@ -406,6 +414,26 @@ TEST_CASE("a failed run is resumed where it stopped, and nothing done is done ag
     // advance_slots ran again, from the positions the journal kept; the join completed.
     CHECK(c.nodes["n1"].subs.count("sub_n4_n1") == 1);
     CHECK(c.nodes["n4"].subs.at("sub_n2_n4").enabled);
+}
+
+TEST_CASE("a path out of the new node made early follows the sets the new node ended up with", "[add_node][resume]") {
+    // sub_N_X is made in prepare_other_nodes with the sets N was to have;
+    // here they changed before the paths out opened.
+    Cluster c = Cluster::mesh(3, 4);
+    c.fail_at = "copy_source";
+    CHECK_THROWS_WITH(zodan::AddNode(c, Cluster::add_args("n1", "n4")).run(), Catch::Contains("injected failure"));
+    auto &early = c.nodes["n2"].subs.at("sub_n4_n2");
+    CHECK_FALSE(early.enabled);
+    CHECK(early.sets == std::vector<std::string>{"ddl_sql", "default", "default_insert_only"});
+    early.sets = {"default", "gone"};
+
+    c.fail_at.clear();
+    zodan::AddNode(c, Cluster::add_args("n1", "n4")).run();
+    auto sets = c.nodes["n2"].subs.at("sub_n4_n2").sets;
+    std::sort(sets.begin(), sets.end());
+    CHECK(sets == std::vector<std::string>{"ddl_sql", "default", "default_insert_only"});
+    CHECK(c.nodes["n2"].subs.at("sub_n4_n2").enabled);
+    CHECK(c.calls_named("create subscription sub_n4_n2").size() == 1);
 }
 
 TEST_CASE("a second call with other arguments is refused while a run is unfinished", "[add_node][resume]") {

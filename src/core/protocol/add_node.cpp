@@ -8,6 +8,7 @@
 
 #include "core/protocol/checks.hpp"
 #include "core/protocol/headroom.hpp"
+#include "core/protocol/in_flight.hpp"
 #include "core/protocol/join_lock.hpp"
 #include "core/protocol/mirror_sets.hpp"
 #include "core/protocol/names.hpp"
@@ -19,6 +20,7 @@
 #include "core/protocol/waiter.hpp"
 #include "core/text/conninfo.hpp"
 #include "core/text/secrets.hpp"
+#include "core/text/text_array.hpp"
 
 namespace zodan {
 
@@ -259,6 +261,14 @@ bool AddNode::has_subscription(Member &node, const std::string &name) {
     return node.db().exec(sql::subscription_exists(name)).text(0, "n") != "0";
 }
 
+std::vector<std::string> AddNode::sets_once_mirrored() {
+    std::vector<std::string> sets = local_set_names(view_.new_node);
+    for (const std::string &set : local_set_names(view_.source))
+        if (std::find(sets.begin(), sets.end(), set) == sets.end()) sets.push_back(set);
+    std::sort(sets.begin(), sets.end());
+    return sets;
+}
+
 std::vector<std::string> AddNode::local_set_names(Member &node) {
     QueryResult sets = node.db().exec(sql::local_sets());
     std::vector<std::string> names;
@@ -276,6 +286,18 @@ void AddNode::prepare_other_nodes(JsonObject &out) {
     for (Member &o : view_.others) providers.push_back(&o);
     if (own_copy()) providers.push_back(&view_.source);  // S -> N starts at the copy point
     std::vector<QueryResult> sets = rt_.exec_all(same_query(providers, sql::local_sets()));
+    // Each provider X also gets sub_N_X, disabled, while N goes on with the
+    // next provider: X's sub_create waits for connections to N, N's for
+    // connections to its providers, and neither for the other. Only once
+    // N's catalog knows X (its sub_X_N exists), so a rollback from N still
+    // finds every node that holds anything of this run. Its sets are those
+    // N will have once mirrored: its own and the source's.
+    const std::vector<std::string> reverse_sets = sets_once_mirrored();
+    std::vector<std::pair<Connection *, Query>> reverse_lookups;
+    for (Member *p : providers)
+        reverse_lookups.emplace_back(p->conn.get(), sql::subscription_exists(subscription_name(args_.new_name, p->name)));
+    std::vector<QueryResult> reverse_found = rt_.exec_all(reverse_lookups);
+    InFlight reverse_creates(rt_);
     std::map<std::string, std::string> set_list;
     for (size_t i = 0; i < providers.size(); ++i) {
         Member &p = *providers[i];
@@ -291,7 +313,11 @@ void AddNode::prepare_other_nodes(JsonObject &out) {
             existing = view_.new_node.db().exec(sql::subscription_slot(sub));
         }
         state_.slot_of[p.name] = existing.text(0, "slot");
+        if (reverse_found[i].text(0, "n") == "0")
+            reverse_creates.send(p.db(), sql::sub_create(subscription_name(args_.new_name, p.name), args_.new_dsn,
+                                                          reverse_sets, false, false, false, {}));
     }
+    reverse_creates.collect();
     std::vector<std::string> members{view_.source.name};
     for (const Member &o : view_.others) members.push_back(o.name);
     state_.members = members;
@@ -443,8 +469,8 @@ void AddNode::help_workers_start() {
 }
 
 void AddNode::create_reverse_subscriptions(JsonObject &out) {
-    // As for the paths into N: each X gets sub_N_X disabled, its slot is made
-    // on N by us, then it is enabled. (Created enabled, Spock's worker on X
+    // As for the paths into N: each X has sub_N_X disabled (most made in
+    // prepare_other_nodes), its slot is made on N by us, then it is enabled. (Created enabled, Spock's worker on X
     // would pause N's apply workers and make the slot itself, waiting each
     // time for the WAL writer of a node that commits nothing.)
     std::vector<std::string> sets = local_set_names(view_.new_node);
@@ -457,12 +483,24 @@ void AddNode::create_reverse_subscriptions(JsonObject &out) {
     }
     std::vector<std::pair<Connection *, Query>> lookups, creates;
     for (size_t i = 0; i < existing.size(); ++i)
-        lookups.emplace_back(existing[i]->conn.get(), sql::subscription_exists(subs[i]));
+        lookups.emplace_back(existing[i]->conn.get(), sql::subscription_sets(subs[i]));
     std::vector<QueryResult> found = rt_.exec_all(lookups);
-    for (size_t i = 0; i < existing.size(); ++i)
-        if (found[i].text(0, "n") == "0")  // else made by an earlier call of this run
+    for (size_t i = 0; i < existing.size(); ++i) {
+        if (found[i].empty()) {
             creates.emplace_back(existing[i]->conn.get(),
                                  sql::sub_create(subs[i], args_.new_dsn, sets, false, false, false, {}));
+            continue;
+        }
+        // Made in prepare_other_nodes with the sets N was to have; the
+        // source's may have changed since (the mirror warned then).
+        std::vector<std::string> had = parse_text_array(found[i].text(0, "sets"));
+        for (const std::string &set : sets)
+            if (std::find(had.begin(), had.end(), set) == had.end())
+                existing[i]->db().exec(sql::sub_add_repset(subs[i], set));
+        for (const std::string &set : had)
+            if (std::find(sets.begin(), sets.end(), set) == sets.end())
+                existing[i]->db().exec(sql::sub_remove_repset(subs[i], set));
+    }
     rt_.exec_all(creates);
 
     QueryResult have = n.exec(sql::slots_named(slots));

@@ -73,6 +73,7 @@ private:
     // when the membership changed meanwhile.
     void discover_and_lock();
     std::vector<std::string> local_set_names(Member &node);
+    std::vector<std::string> sets_once_mirrored();
     bool has_subscription(Member &node, const std::string &name);
     // Takes over an unfinished earlier run, or refuses; false when there is none.
     bool resume_earlier_run(const std::string &fingerprint);

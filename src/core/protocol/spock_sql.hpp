@@ -71,6 +71,9 @@ Query terminate_subscription_workers(const std::string &name);
 Query apply_workers();
 Query subscription_exists(const std::string &name);   // n
 Query subscription_slot(const std::string &name);  // slot, when the subscription exists
+Query subscription_sets(const std::string &name);  // sets (a text[] literal), when the subscription exists
+Query sub_add_repset(const std::string &subscription, const std::string &set);
+Query sub_remove_repset(const std::string &subscription, const std::string &set);
 // Subscriptions here whose provider or subscriber is the node named:
 // sub_name, provider, subscriber, slot.
 Query subscriptions_involving(const std::string &node_name);
