@@ -107,9 +107,7 @@ SQL
             my $line = sprintf("add, copy %-16s CALL %7.2f s, copy_source %7.2f s, verify_data %5.2f s, the rest %5.2f s, mesh %7.2f s",
                 $label, $r->{call_s}, $copy, $verify_s, $r->{call_s} - $copy - $verify_s, $r->{mesh_s});
             # Our copy's parts, from the step's own record.
-            my $parts = $n3->sql("SELECT coalesce(string_agg(k || ' ' || (output::jsonb ->> k), ', '), '')
-                                    FROM spock.zodan_add_node_status, unnest(ARRAY['structure_ms', 'data_ms', 'indexes_ms']) k
-                                   WHERE step_name = 'copy_source' AND output::jsonb ? k");
+            my $parts = Zodan::Bench::copy_parts($n3);
             $line .= "\n    copy: $parts" if $parts ne '';
             Zodan::Bench::out("$line\n    " . join(', ', map { "$_->[0] $_->[1]" } Zodan::Bench::phases($n3)) . "\n");
             push @lines, join('|', $rows, "add ($label copy)", sprintf('%.2f', $r->{call_s}), sprintf('%.2f', $copy),

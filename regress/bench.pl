@@ -102,7 +102,8 @@ sub measure {
         my $r = Zodan::Bench::timed_add($c, $tool, 1, $new);
         my $t1 = $t0 + ($r->{call_s} // 0);
         if ($tool eq 'spock.add_node' && $r->{ok}) {
-            $r->{detail} = [ join ', ', map { "$_->[0] $_->[1]" } Zodan::Bench::phases($c->node($new)) ];
+            $r->{detail} = [ join(', ', map { "$_->[0] $_->[1]" } Zodan::Bench::phases($c->node($new))),
+                             'copy: ' . Zodan::Bench::copy_parts($c->node($new)) ];
         }
         if ($w) {
             sleep 1;

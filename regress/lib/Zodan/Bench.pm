@@ -258,6 +258,15 @@ sub phases {
     return map { [ split /\|/ ] } split /\n/, $rows;
 }
 
+# The copy's own record of its parts (the copy_source step's output), as
+# "structure_ms 12, data_ms 34, indexes_ms 56"; empty for Spock's sync.
+sub copy_parts {
+    my ($n) = @_;
+    return $n->sql("SELECT coalesce(string_agg(k || ' ' || (output::jsonb ->> k), ', '), '')
+                      FROM spock.zodan_add_node_status, unnest(ARRAY['structure_ms', 'data_ms', 'indexes_ms']) k
+                     WHERE step_name = 'copy_source' AND output::jsonb ? k");
+}
+
 sub step_ms {
     my ($n, $step) = @_;
     my ($p) = grep { $_->[0] eq $step } phases($n);
