@@ -448,6 +448,29 @@ QueryResult Cluster::handle(const std::string &node, const Query &q) {
     if (starts(name, "stop the walsender of slot ")) return QueryResult();
     if (starts(name, "drop slot ")) return n.slots.erase(p(0)), QueryResult();
     if (starts(name, "name the slot for ")) return one("slot", "spk_" + p(0) + "_" + p(1) + "_" + p(2));
+    if (name == "look up subscriptions and their slots") {
+        std::vector<std::string> dbs = zodan::parse_text_array(p(0)), providers = zodan::parse_text_array(p(1)),
+                                 subs = zodan::parse_text_array(p(2));
+        std::vector<std::vector<Value>> rows;
+        for (size_t i = 0; i < subs.size(); ++i) {
+            const std::string named = "spk_" + dbs[i] + "_" + providers[i] + "_" + subs[i];
+            auto it = n.subs.find(subs[i]);
+            const bool present = it != n.subs.end();
+            rows.push_back({subs[i], present ? "spk_inventory_" + it->second.provider + "_" + subs[i] : named,
+                            std::string(present ? "true" : "false"),
+                            std::string(n.origins.count(named) ? "true" : "false")});
+        }
+        return QueryResult({"sub", "slot", "present", "origin_left"}, rows);
+    }
+    if (name == "advance origins") {
+        std::vector<std::string> origins = zodan::parse_text_array(p(0)), lsns = zodan::parse_text_array(p(1));
+        std::vector<std::vector<Value>> rows;
+        for (size_t i = 0; i < origins.size(); ++i) {
+            n.origins[origins[i]] = zodan::parse_lsn(lsns[i]);
+            rows.push_back({std::string("")});
+        }
+        return QueryResult({"advanced"}, rows);
+    }
     if (starts(name, "create slot ")) {
         n.slots[p(0)] = n.wal;
         return one("lsn", zodan::format_lsn(n.wal));

@@ -298,21 +298,28 @@ void AddNode::prepare_other_nodes(JsonObject &out) {
         reverse_lookups.emplace_back(p->conn.get(), sql::subscription_exists(subscription_name(args_.new_name, p->name)));
     std::vector<QueryResult> reverse_found = rt_.exec_all(reverse_lookups);
     InFlight reverse_creates(rt_);
+    // One look on N for all of them: which an earlier call of this run
+    // made, the slot each has or will get by Spock's rule, and origins of
+    // those names an earlier run left (sub_create would trip over them).
+    std::vector<std::string> dbs, names, subs;
+    for (Member *p : providers) {
+        dbs.push_back(view_.new_node.dbname);
+        names.push_back(p->name);
+        subs.push_back(subscription_name(p->name, args_.new_name));
+    }
+    QueryResult on_n = view_.new_node.db().exec(sql::subscription_slots(dbs, names, subs));
     std::map<std::string, std::string> set_list;
     for (size_t i = 0; i < providers.size(); ++i) {
         Member &p = *providers[i];
         std::vector<std::string> set_names;
         for (size_t r = 0; r < sets[i].size(); ++r) set_names.push_back(sets[i].text(r, "set_name"));
         set_list[p.name] = join(set_names);
-        const std::string sub = subscription_name(p.name, args_.new_name);
-        QueryResult existing = view_.new_node.db().exec(sql::subscription_slot(sub));
-        if (existing.empty()) {
-            view_.new_node.db().exec(sql::drop_origin_if_exists(
-                *view_.new_node.db().exec(sql::slot_name(view_.new_node.dbname, p.name, sub)).scalar()));
-            view_.new_node.db().exec(sql::sub_create(sub, p.dsn, set_names, false, false, false, {}));
-            existing = view_.new_node.db().exec(sql::subscription_slot(sub));
+        const std::string slot = on_n.text(i, "slot");
+        if (on_n.text(i, "present") != "true") {
+            if (on_n.text(i, "origin_left") == "true") view_.new_node.db().exec(sql::drop_origin_if_exists(slot));
+            view_.new_node.db().exec(sql::sub_create(subs[i], p.dsn, set_names, false, false, false, {}));
         }
-        state_.slot_of[p.name] = existing.text(0, "slot");
+        state_.slot_of[p.name] = slot;
         if (reverse_found[i].text(0, "n") == "0")
             reverse_creates.send(p.db(), sql::sub_create(subscription_name(args_.new_name, p.name), args_.new_dsn,
                                                           reverse_sets, false, false, false, {}));
@@ -405,10 +412,17 @@ void AddNode::advance_slots(JsonObject &out) {
                             "for the new node and try again.");
         advances.emplace_back(o.conn.get(), sql::advance_slot(state_.slot_of[o.name], p->second));
     }
+    // N's origins meanwhile, in one statement.
+    std::vector<std::string> origins;
+    std::vector<Lsn> positions;
+    for (Member &o : view_.others) {
+        origins.push_back(state_.slot_of[o.name]);
+        positions.push_back(state_.copy_position[o.name]);
+    }
+    advances.emplace_back(view_.new_node.conn.get(), sql::advance_origins(origins, positions));
     rt_.exec_all(advances);
     for (Member &o : view_.others) {
         Lsn p = state_.copy_position[o.name];
-        view_.new_node.db().exec(sql::advance_origin(state_.slot_of[o.name], p));
         out.add(o.name, format_lsn(p));
         detail(o.name + ": slot and origin " + state_.slot_of[o.name] + " advanced", "to " + format_lsn(p));
     }
@@ -476,11 +490,16 @@ void AddNode::create_reverse_subscriptions(JsonObject &out) {
     std::vector<std::string> sets = local_set_names(view_.new_node);
     Connection &n = view_.new_node.db();
     std::vector<Member *> existing = view_.existing();
-    std::vector<std::string> subs, slots;
+    std::vector<std::string> subs, slots, dbs, providers;
     for (Member *x : existing) {
         subs.push_back(subscription_name(args_.new_name, x->name));
-        slots.push_back(*n.exec(sql::slot_name(x->dbname, args_.new_name, subs.back())).scalar());
+        dbs.push_back(x->dbname);
+        providers.push_back(args_.new_name);
     }
+    // Only the names (Spock's rule, for each X's database): these
+    // subscriptions live on the X's, not here.
+    QueryResult named = n.exec(sql::subscription_slots(dbs, providers, subs));
+    for (size_t i = 0; i < existing.size(); ++i) slots.push_back(named.text(i, "slot"));
     std::vector<std::pair<Connection *, Query>> lookups, creates;
     for (size_t i = 0; i < existing.size(); ++i)
         lookups.emplace_back(existing[i]->conn.get(), sql::subscription_sets(subs[i]));

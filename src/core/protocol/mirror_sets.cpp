@@ -12,10 +12,12 @@ namespace zodan {
 MirrorOutcome mirror_replication_sets(Runtime &rt, Member &source, Member &new_node) {
     Connection &s = source.db();
     Connection &n = new_node.db();
-    QueryResult src_sets = s.exec(sql::local_sets()), src_tables = s.exec(sql::local_set_tables()),
-                src_seqs = s.exec(sql::local_set_sequences());
-    QueryResult new_sets = n.exec(sql::local_sets()), new_tables = n.exec(sql::local_set_tables()),
-                new_seqs = n.exec(sql::local_set_sequences());
+    // Each read on both nodes at once.
+    auto both = [&](const Query &q) { return rt.exec_all({{&s, q}, {&n, q}}); };
+    std::vector<QueryResult> set_reads = both(sql::local_sets()), table_reads = both(sql::local_set_tables()),
+                             seq_reads = both(sql::local_set_sequences());
+    const QueryResult &src_sets = set_reads[0], &new_sets = set_reads[1], &src_tables = table_reads[0],
+                      &new_tables = table_reads[1], &src_seqs = seq_reads[0], &new_seqs = seq_reads[1];
 
     auto flag = [](const QueryResult &r, size_t i, const char *c) { return r.text(i, c) == "true"; };
     std::map<std::string, size_t> existing;

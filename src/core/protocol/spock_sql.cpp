@@ -175,6 +175,15 @@ Query drop_origin_if_exists(const std::string &origin) {
             {origin}};
 }
 
+Query advance_origins(const std::vector<std::string> &origins, const std::vector<Lsn> &lsns) {
+    std::vector<std::string> positions;
+    for (Lsn l : lsns) positions.push_back(format_lsn(l));
+    return {"advance origins",
+            "SELECT pg_catalog.pg_replication_origin_advance(u.origin, u.lsn::pg_lsn)::text AS advanced "
+            "FROM unnest($1::text[], $2::text[]) AS u(origin, lsn)",
+            {text_array_literal(origins), text_array_literal(positions)}};
+}
+
 Query advance_origin(const std::string &origin, Lsn lsn) {
     return {"advance origin " + origin, "SELECT pg_catalog.pg_replication_origin_advance($1, $2::pg_lsn)",
             {origin, format_lsn(lsn)}};
@@ -370,6 +379,17 @@ Query subscription_exists(const std::string &name) {
 Query subscription_slot(const std::string &name) {
     return {"look up the slot of " + name,
             "SELECT sub_slot_name::text AS slot FROM spock.subscription WHERE sub_name = $1", {name}};
+}
+
+Query subscription_slots(const std::vector<std::string> &subscriber_dbs, const std::vector<std::string> &providers,
+                         const std::vector<std::string> &subscriptions) {
+    return {"look up subscriptions and their slots",
+            "SELECT u.sub, COALESCE(s.sub_slot_name::text, u.named) AS slot, (s.sub_id IS NOT NULL)::text AS present, "
+            "  EXISTS (SELECT 1 FROM pg_catalog.pg_replication_origin o WHERE o.roname = u.named)::text AS origin_left "
+            "FROM (SELECT v.ord, v.sub, spock.spock_gen_slot_name(v.db::name, v.provider::name, v.sub::name)::text AS named "
+            "      FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS v(db, provider, sub, ord)) u "
+            "LEFT JOIN spock.subscription s ON s.sub_name = u.sub ORDER BY u.ord",
+            {text_array_literal(subscriber_dbs), text_array_literal(providers), text_array_literal(subscriptions)}};
 }
 
 Query subscription_sets(const std::string &name) {

@@ -40,6 +40,8 @@ Query slot_exists(const std::string &slot);
 Query advance_slot(const std::string &slot, Lsn lsn);
 Query drop_origin_if_exists(const std::string &origin);
 Query advance_origin(const std::string &origin, Lsn lsn);
+// Each origin to its LSN, in one statement.
+Query advance_origins(const std::vector<std::string> &origins, const std::vector<Lsn> &lsns);
 Query source_table_sizes();  // on S: rel, bytes of every table in its sets
 Query copy_state(const std::vector<std::string> &tables);  // on N: rel, bytes, copying
 Query table_shapes();  // rel, cols, key of every table in the local sets
@@ -71,6 +73,12 @@ Query terminate_subscription_workers(const std::string &name);
 Query apply_workers();
 Query subscription_exists(const std::string &name);   // n
 Query subscription_slot(const std::string &name);  // slot, when the subscription exists
+// Per subscription (the i-th of `subscriptions`, from providers[i], living
+// in database subscriber_dbs[i]), in order: sub, slot (the subscription's
+// when it exists here, else the one Spock will give it), present (whether
+// it exists here), origin_left (whether an origin of that slot's name does).
+Query subscription_slots(const std::vector<std::string> &subscriber_dbs, const std::vector<std::string> &providers,
+                         const std::vector<std::string> &subscriptions);
 Query subscription_sets(const std::string &name);  // sets (a text[] literal), when the subscription exists
 Query sub_add_repset(const std::string &subscription, const std::string &set);
 Query sub_remove_repset(const std::string &subscription, const std::string &set);
