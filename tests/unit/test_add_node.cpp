@@ -102,15 +102,20 @@ TEST_CASE("multi-node join follows the protocol", "[add_node]") {
     CHECK(position(c, "n1", "resume the apply workers") < position(c, "n4", "copy the data"));
     CHECK(position(c, "n4", "copy the data") < position(c, "n2", "advance slot"));
     CHECK(position(c, "n2", "advance slot") < position(c, "n4", "enable subscriptions"));
-    // Each X's sub_N_X is made disabled once N's catalog knows X, while N
-    // goes on with the next provider; it is enabled last.
-    for (const char *x : {"n1", "n2", "n3"}) {
-        const std::string x_n4 = std::string("create subscription sub_") + x + "_n4",
-                          n4_x = std::string("create subscription sub_n4_") + x;
-        CHECK(position(c, "n4", x_n4) < position(c, x, n4_x));
-        CHECK(position(c, x, n4_x) < position(c, "n4", "copy the data"));
+    // The source's subscription with N, both ways, comes before anything is
+    // made elsewhere (N's catalog then knows the source, which knows every
+    // member); the others' are made while the copy runs, N's each on a
+    // session of its own, all in flight together with the others' sub_N_O.
+    CHECK(position(c, "n4", "create subscription sub_n1_n4") < position(c, "n1", "create subscription sub_n4_n1"));
+    CHECK(position(c, "n1", "create subscription sub_n4_n1") < position(c, "n2", "create slot"));
+    std::vector<Call> during_copy;
+    for (const Call &s : c.calls_named("create subscription"))
+        if (*s.params[0] != "sub_n1_n4" && *s.params[0] != "sub_n4_n1") during_copy.push_back(s);
+    REQUIRE(during_copy.size() == 4);
+    CHECK(same_batch(during_copy));
+    CHECK(position(c, "n2", "create slot") < position(c, "n4", "create subscription sub_n2_n4"));
+    for (const char *x : {"n1", "n2", "n3"})
         CHECK(position(c, "n4", "enable subscriptions") < position(c, x, "enable subscriptions"));
-    }
     for (const char *sub : {"sub_n1_n4", "sub_n2_n4", "sub_n3_n4"}) CHECK(c.nodes["n4"].subs.at(sub).enabled);
 
     // Slot and origin are advanced to exactly what the copy holds of that
@@ -126,13 +131,12 @@ TEST_CASE("multi-node join follows the protocol", "[add_node]") {
     }
     CHECK(c.nodes["n4"].origins.at("spk_inventory_n1_sub_n1_n4") == c.nodes["n1"].slots.at("spk_inventory_n1_sub_n1_n4"));
 
-    // The new node's paths out: disabled on every existing node at once,
-    // their slots made on N together, then enabled everywhere at once.
+    // The new node's paths out: disabled on every existing node, their
+    // slots made on N together, then enabled everywhere at once.
     std::vector<Call> reverse;
     for (const Call &s : subs)
         if (s.node != "n4") reverse.push_back(s);
     CHECK(nodes_of(reverse) == std::vector<std::string>{"n1", "n2", "n3"});
-    CHECK(same_batch(reverse));
     for (const Call &r : reverse) CHECK(*r.params[5] == "false");
     auto out_slots = calls_on(c.calls_named("create slot"), "n4");
     REQUIRE(out_slots.size() == 3);
@@ -420,7 +424,7 @@ TEST_CASE("a path out of the new node made early follows the sets the new node e
     // sub_N_X is made in prepare_other_nodes with the sets N was to have;
     // here they changed before the paths out opened.
     Cluster c = Cluster::mesh(3, 4);
-    c.fail_at = "copy_source";
+    c.fail_at = "advance_slots";
     CHECK_THROWS_WITH(zodan::AddNode(c, Cluster::add_args("n1", "n4")).run(), Catch::Contains("injected failure"));
     auto &early = c.nodes["n2"].subs.at("sub_n4_n2");
     CHECK_FALSE(early.enabled);

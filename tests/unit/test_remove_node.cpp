@@ -76,3 +76,28 @@ TEST_CASE("a rollback drops only what the copy made, and refuses a node written 
     REQUIRE(drops.size() == 1);
     CHECK(drops[0].params.at(1).has_value());
 }
+
+TEST_CASE("a rollback from the new node finds, through its source, the members it holds slots on", "[remove_node][rollback]") {
+    // Stopped before the copy: N's catalog knows only the source, while the
+    // other members already hold the slots for their paths into N.
+    Cluster c = Cluster::mesh(3, 4);
+    c.fail_at = "copy_source";
+    CHECK_THROWS(zodan::AddNode(c, Cluster::add_args("n1", "n4")).run());
+    CHECK(c.nodes["n4"].known.count("n2") == 0);
+    REQUIRE(ties(c.nodes["n2"], "n4") > 0);
+    zodan::RemoveNode(c, remove_args("n4")).run();
+    for (const char *x : {"n1", "n2", "n3"}) CHECK(ties(c.nodes[x], "n4") == 0);
+    CHECK(c.nodes["n4"].subs.empty());
+}
+
+TEST_CASE("a rollback names the members it could not find when the source is gone", "[remove_node][rollback]") {
+    Cluster c = Cluster::mesh(3, 4);
+    c.fail_at = "copy_source";
+    CHECK_THROWS(zodan::AddNode(c, Cluster::add_args("n1", "n4")).run());
+    c.nodes.erase("n1");  // refuses every connection
+    zodan::RemoveNode(c, remove_args("n4")).run();
+    for (const char *x : {"n1", "n2", "n3"})
+        CHECK(std::find(c.notices.begin(), c.notices.end(),
+                        std::string("node ") + x + " could not be reached; it may still hold subscriptions or slots for node n4") !=
+              c.notices.end());
+}

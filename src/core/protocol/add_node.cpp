@@ -276,55 +276,98 @@ std::vector<std::string> AddNode::local_set_names(Member &node) {
     return names;
 }
 
-void AddNode::prepare_other_nodes(JsonObject &out) {
-    // The disabled subscriptions on N come first, each asking its provider
-    // for the provider's own sets. They change nothing on the provider and
-    // start nothing, and from now on N's catalog knows every node: a
-    // rollback finds them there without our keeping any DSN. Spock names
-    // each one's slot (after N's database).
-    std::vector<Member *> providers;
-    for (Member &o : view_.others) providers.push_back(&o);
-    if (own_copy()) providers.push_back(&view_.source);  // S -> N starts at the copy point
-    std::vector<QueryResult> sets = rt_.exec_all(same_query(providers, sql::local_sets()));
-    // Each provider X also gets sub_N_X, disabled, while N goes on with the
-    // next provider: X's sub_create waits for connections to N, N's for
-    // connections to its providers, and neither for the other. Only once
-    // N's catalog knows X (its sub_X_N exists), so a rollback from N still
-    // finds every node that holds anything of this run. Its sets are those
-    // N will have once mirrored: its own and the source's.
-    const std::vector<std::string> reverse_sets = sets_once_mirrored();
-    std::vector<std::pair<Connection *, Query>> reverse_lookups;
-    for (Member *p : providers)
-        reverse_lookups.emplace_back(p->conn.get(), sql::subscription_exists(subscription_name(args_.new_name, p->name)));
-    std::vector<QueryResult> reverse_found = rt_.exec_all(reverse_lookups);
-    InFlight reverse_creates(rt_);
+void AddNode::subscribe_new_node(const std::vector<Member *> &providers, InFlight &in_flight,
+                                 std::vector<std::unique_ptr<Connection>> *sessions) {
+    if (providers.empty()) return;
+    Connection &n = view_.new_node.db();
     // One look on N for all of them: which an earlier call of this run
     // made, the slot each has or will get by Spock's rule, and origins of
     // those names an earlier run left (sub_create would trip over them).
     std::vector<std::string> dbs, names, subs;
+    std::vector<std::pair<Connection *, Query>> reverse_lookups;
     for (Member *p : providers) {
         dbs.push_back(view_.new_node.dbname);
         names.push_back(p->name);
         subs.push_back(subscription_name(p->name, args_.new_name));
+        reverse_lookups.emplace_back(p->conn.get(), sql::subscription_exists(subscription_name(args_.new_name, p->name)));
     }
-    QueryResult on_n = view_.new_node.db().exec(sql::subscription_slots(dbs, names, subs));
-    std::map<std::string, std::string> set_list;
+    std::vector<QueryResult> sets = rt_.exec_all(same_query(providers, sql::local_sets()));
+    std::vector<QueryResult> reverse_found = rt_.exec_all(reverse_lookups);
+    QueryResult on_n = n.exec(sql::subscription_slots(dbs, names, subs));
+    // sub_N_P's sets are those N will have once mirrored: its own and the source's.
+    const std::vector<std::string> reverse_sets = sets_once_mirrored();
+    size_t missing = 0;
+    for (size_t i = 0; i < providers.size(); ++i) missing += on_n.text(i, "present") == "true" ? 0 : 1;
+    std::vector<std::unique_ptr<Connection>> opened;
+    if (sessions && missing > 0)
+        opened = rt_.connect_all(std::vector<std::pair<std::string, std::string>>(missing, {args_.new_name, args_.new_dsn}));
+    size_t next = 0;
     for (size_t i = 0; i < providers.size(); ++i) {
         Member &p = *providers[i];
+        const std::string slot = on_n.text(i, "slot");
+        state_.slot_of[p.name] = slot;
+        if (on_n.text(i, "present") != "true") {
+            std::vector<std::string> set_names;
+            for (size_t r = 0; r < sets[i].size(); ++r) set_names.push_back(sets[i].text(r, "set_name"));
+            Connection &via = sessions ? *opened[next++] : n;
+            if (on_n.text(i, "origin_left") == "true") via.exec(sql::drop_origin_if_exists(slot));
+            const Query create = sql::sub_create(subs[i], p.dsn, set_names, false, false, false, {});
+            if (sessions)
+                in_flight.send(via, create);
+            else
+                via.exec(create);
+        }
+        if (reverse_found[i].text(0, "n") == "0")
+            in_flight.send(p.db(), sql::sub_create(subscription_name(args_.new_name, p.name), args_.new_dsn,
+                                                   reverse_sets, false, false, false, {}));
+    }
+    if (sessions)
+        for (std::unique_ptr<Connection> &c : opened) sessions->push_back(std::move(c));
+}
+
+void AddNode::prepare_other_nodes(JsonObject &out) {
+    // The disabled subscriptions on N, each asking its provider for the
+    // provider's own sets, and each provider's disabled subscription from
+    // N. They change nothing a provider sends and start nothing. The
+    // source's comes first, before anything is made on any node: from then
+    // on N's catalog knows the source, and the source knows every member,
+    // which is how a rollback from N finds every node holding anything of
+    // this run without our keeping any DSN. With the product's copy, the
+    // others' are made while the copy runs (copy_source): Spock makes N's
+    // one at a time (each holds N's local_node lock while it connects to
+    // its provider twice and to N once), and nothing before the copy needs
+    // them. With Spock's sync, the source's subscription is the sync's, and
+    // the others' come here. Spock names each one's slot (after N's database).
+    std::vector<Member *> providers;
+    if (own_copy())
+        providers.push_back(&view_.source);  // S -> N starts at the copy point
+    else
+        for (Member &o : view_.others) providers.push_back(&o);
+    {
+        InFlight reverse_creates(rt_);
+        subscribe_new_node(providers, reverse_creates, nullptr);
+        reverse_creates.collect();
+    }
+    std::vector<Member *> others;
+    for (Member &o : view_.others) others.push_back(&o);
+    if (own_copy() && !others.empty()) {
+        // Only their slots' names, by Spock's rule, for the slots below.
+        std::vector<std::string> dbs, names, subs;
+        for (Member *o : others) {
+            dbs.push_back(view_.new_node.dbname);
+            names.push_back(o->name);
+            subs.push_back(subscription_name(o->name, args_.new_name));
+        }
+        QueryResult named = view_.new_node.db().exec(sql::subscription_slots(dbs, names, subs));
+        for (size_t i = 0; i < others.size(); ++i) state_.slot_of[others[i]->name] = named.text(i, "slot");
+    }
+    std::map<std::string, std::string> set_list;
+    std::vector<QueryResult> sets = rt_.exec_all(same_query(others, sql::local_sets()));
+    for (size_t i = 0; i < others.size(); ++i) {
         std::vector<std::string> set_names;
         for (size_t r = 0; r < sets[i].size(); ++r) set_names.push_back(sets[i].text(r, "set_name"));
-        set_list[p.name] = join(set_names);
-        const std::string slot = on_n.text(i, "slot");
-        if (on_n.text(i, "present") != "true") {
-            if (on_n.text(i, "origin_left") == "true") view_.new_node.db().exec(sql::drop_origin_if_exists(slot));
-            view_.new_node.db().exec(sql::sub_create(subs[i], p.dsn, set_names, false, false, false, {}));
-        }
-        state_.slot_of[p.name] = slot;
-        if (reverse_found[i].text(0, "n") == "0")
-            reverse_creates.send(p.db(), sql::sub_create(subscription_name(args_.new_name, p.name), args_.new_dsn,
-                                                          reverse_sets, false, false, false, {}));
+        set_list[others[i]->name] = join(set_names);
     }
-    reverse_creates.collect();
     std::vector<std::string> members{view_.source.name};
     for (const Member &o : view_.others) members.push_back(o.name);
     state_.members = members;
@@ -337,9 +380,6 @@ void AddNode::prepare_other_nodes(JsonObject &out) {
         if (!own_copy()) out.add("source_sync_lsn", *view_.source.db().exec(sql::sync_event()).scalar());
         return;
     }
-    std::vector<Member *> others;
-    for (Member &o : view_.others) others.push_back(&o);
-
     // A slot on every O, created at once: from here on O keeps what N needs.
     std::vector<std::pair<Connection *, Query>> lookups;
     for (Member *o : others) lookups.emplace_back(o->conn.get(), sql::slot_exists(state_.slot_of[o->name]));

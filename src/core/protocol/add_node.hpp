@@ -8,11 +8,13 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "core/protocol/cluster_view.hpp"
+#include "core/protocol/in_flight.hpp"
 #include "core/protocol/journal.hpp"
 #include "core/text/json.hpp"
 #include "core/text/lsn.hpp"
@@ -74,6 +76,9 @@ private:
     void discover_and_lock();
     std::vector<std::string> local_set_names(Member &node);
     std::vector<std::string> sets_once_mirrored();
+    // sub_P_N on N for each provider P lacking it, and P's sub_N_P: see prepare_other_nodes.
+    void subscribe_new_node(const std::vector<Member *> &providers, InFlight &in_flight,
+                            std::vector<std::unique_ptr<Connection>> *sessions);
     bool has_subscription(Member &node, const std::string &name);
     // Takes over an unfinished earlier run, or refuses; false when there is none.
     bool resume_earlier_run(const std::string &fingerprint);

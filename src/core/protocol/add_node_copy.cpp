@@ -87,6 +87,15 @@ void AddNode::copy_with_own_copy_point(JsonObject &out) {
                                           .add("skip_schema", text_array_literal(state_.skip_schema))
                                           .add("before_copy", before_copy)
                                           .str());
+    // The others' subscriptions with N (prepare_other_nodes) are made
+    // meanwhile, each on a session of its own, so Spock's lock on N, not
+    // we, orders N's.
+    std::vector<std::unique_ptr<Connection>> subscription_sessions;
+    InFlight subscriptions(rt_);
+    std::vector<Member *> others;
+    for (Member &o : view_.others) others.push_back(&o);
+    subscribe_new_node(others, subscriptions, &subscription_sessions);
+
     const std::string &slot = state_.slot_of[args_.src_name];
     copy_started_ms_ = rt_.now_ms();
     CopyPoint point = take_copy_point(rt_, view_, slot);
@@ -99,6 +108,7 @@ void AddNode::copy_with_own_copy_point(JsonObject &out) {
 
     CopyOutcome copied = copy_at_point(rt_, view_, point, state_.skip_schema, rt_.copy_streams(),
                                        [&](const CopySample &s) { report_copy(s); });
+    subscriptions.collect();
     // What the copy made, so that a rollback drops that and nothing users made since.
     const std::string after_copy = text_array_literal(user_objects_on(n));
     journal_.step_note("copy_source", JsonObject().add("after_copy", after_copy).str());

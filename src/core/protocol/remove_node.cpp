@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <set>
 
 #include "core/protocol/add_node.hpp"
 #include "core/protocol/cleanup.hpp"
@@ -52,6 +53,16 @@ void RemoveNode::run() {
         if (copy_note.count("after_copy") && !args_.force) refuse_if_written_to(copy_note["after_copy"]);
     }
     find_members();
+    // A member the unfinished add took part with that no node reached lists
+    // (its source was down, say) may hold its slot: named, not forgotten.
+    if (prior && prior->unfinished() && target_) {
+        auto prepared = Journal::step_output(target_->db(), prior->run_id, "prepare_other_nodes");
+        if (prepared.count("members"))
+            for (const std::string &m : split(prepared["members"], ","))
+                if (m != args_.target_name && !dsn_of_.count(m) &&
+                    std::find(unreachable_.begin(), unreachable_.end(), m) == unreachable_.end())
+                    unreachable_.push_back(m);
+    }
     // One change of membership at a time: the members it cleans and the
     // node itself are locked like an add locks them.
     std::vector<Member *> locked;
@@ -133,9 +144,10 @@ void RemoveNode::add_members_from(Connection &node) {
 }
 
 void RemoveNode::find_members() {
-    // Who is in the cluster: what this node knows and what the target knows.
-    // An unfinished add of the target recorded every node it changed
-    // anything on in the target's catalog before changing it.
+    // Who is in the cluster: what this node knows, what the target knows,
+    // and what every member found so knows. An unfinished add of the target
+    // made the target know its source before it changed anything anywhere,
+    // and the source knows every member.
     QueryResult local = rt_.read_local(sql::local_node_with_dsn());
     if (!local.empty() && local.text(0, "node_name") != args_.target_name) {
         dsn_of_[local.text(0, "node_name")] = local.text(0, "dsn");
@@ -145,10 +157,27 @@ void RemoveNode::find_members() {
     if (target_) {
         add_members_from(target_->db());
     }
+    std::set<std::string> asked;
+    for (;;) {
+        reach_listed_members();
+        const size_t known = dsn_of_.size();
+        for (Member &m : survivors_)
+            if (asked.insert(m.name).second) add_members_from(m.db());
+        if (dsn_of_.size() == known) return;
+    }
+}
+
+void RemoveNode::reach_listed_members() {
     // All at once; only when one of them cannot be reached, one by one, so
     // that the others are still cleaned.
     std::vector<MemberToReach> wanted;
-    for (const auto &[name, dsn] : dsn_of_) wanted.push_back({name, dsn, "the DSN listed in spock.node_interface"});
+    for (const auto &[name, dsn] : dsn_of_) {
+        const bool reached_before = std::any_of(survivors_.begin(), survivors_.end(),
+                                                [&](const Member &m) { return m.name == name; });
+        if (!reached_before && std::find(unreachable_.begin(), unreachable_.end(), name) == unreachable_.end())
+            wanted.push_back({name, dsn, "the DSN listed in spock.node_interface"});
+    }
+    if (wanted.empty()) return;
     std::vector<Member> reached;
     try {
         reached = connect_members(rt_, wanted);

@@ -26,6 +26,7 @@ public:
 
 private:
     void find_members();
+    void reach_listed_members();  // those of dsn_of_ not tried yet
     void add_members_from(Connection &node);
     void clean_survivor(Member &x);
     void clean_target();
