@@ -395,20 +395,6 @@ QueryResult Cluster::handle(const std::string &node, const Query &q) {
         return one("slot", "spk_inventory_" + it->second.provider + "_" + p(0));
     }
     if (starts(name, "look up subscription ")) return one("n", std::to_string(n.subs.count(p(0))));
-    if (starts(name, "look up the replication sets of ")) {
-        auto it = n.subs.find(p(0));
-        if (it == n.subs.end()) return none({"sets"});
-        return one("sets", zodan::text_array_literal(it->second.sets));
-    }
-    if (starts(name, "add replication set ") && n.subs.count(p(0))) {
-        n.subs[p(0)].sets.push_back(p(1));
-        return one("added", "true");
-    }
-    if (starts(name, "remove replication set ") && n.subs.count(p(0))) {
-        auto &sets = n.subs[p(0)].sets;
-        sets.erase(std::remove(sets.begin(), sets.end(), p(1)), sets.end());
-        return one("removed", "true");
-    }
     if (name == "count subscriptions") return one("n", std::to_string(n.subs.size()));
     if (name == "count replication sets") return one("n", n.registered ? "3" : "0");
     if (name == "read replication sets") {
@@ -517,7 +503,7 @@ QueryResult Cluster::handle(const std::string &node, const Query &q) {
     if (starts(name, "create subscription ")) {
         std::string provider = host_of(p(1));
         n.known[provider] = p(1);
-        n.subs[p(0)] = Sub{provider, p(5) == "true", "replicating", "", zodan::parse_text_array(p(2))};
+        n.subs[p(0)] = Sub{provider, p(5) == "true", "replicating", ""};
         if (p(4) == "true") {  // Spock's copy brings the provider's data and per-origin positions
             n.data = nodes.at(provider).data;
             for (const auto &[origin, lsn] : nodes.at(provider).progress)

@@ -33,7 +33,6 @@ struct Sub {
     // A worker Spock lost track of: it runs and holds the origin while the
     // status says down (see replication_waits.cpp); ending it heals the sub.
     std::string lost_worker_pid;
-    std::vector<std::string> sets;
 };
 
 // The journal as the node keeps it (spock.zodan_runs, spock.zodan_steps):

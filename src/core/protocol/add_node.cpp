@@ -20,7 +20,6 @@
 #include "core/protocol/waiter.hpp"
 #include "core/text/conninfo.hpp"
 #include "core/text/secrets.hpp"
-#include "core/text/text_array.hpp"
 
 namespace zodan {
 
@@ -261,14 +260,6 @@ bool AddNode::has_subscription(Member &node, const std::string &name) {
     return node.db().exec(sql::subscription_exists(name)).text(0, "n") != "0";
 }
 
-std::vector<std::string> AddNode::sets_once_mirrored() {
-    std::vector<std::string> sets = local_set_names(view_.new_node);
-    for (const std::string &set : local_set_names(view_.source))
-        if (std::find(sets.begin(), sets.end(), set) == sets.end()) sets.push_back(set);
-    std::sort(sets.begin(), sets.end());
-    return sets;
-}
-
 std::vector<std::string> AddNode::local_set_names(Member &node) {
     QueryResult sets = node.db().exec(sql::local_sets());
     std::vector<std::string> names;
@@ -276,7 +267,7 @@ std::vector<std::string> AddNode::local_set_names(Member &node) {
     return names;
 }
 
-void AddNode::subscribe_new_node(const std::vector<Member *> &providers, InFlight &in_flight,
+void AddNode::subscribe_new_node(const std::vector<Member *> &providers, InFlight *in_flight,
                                  std::vector<std::unique_ptr<Connection>> *sessions) {
     if (providers.empty()) return;
     Connection &n = view_.new_node.db();
@@ -284,18 +275,13 @@ void AddNode::subscribe_new_node(const std::vector<Member *> &providers, InFligh
     // made, the slot each has or will get by Spock's rule, and origins of
     // those names an earlier run left (sub_create would trip over them).
     std::vector<std::string> dbs, names, subs;
-    std::vector<std::pair<Connection *, Query>> reverse_lookups;
     for (Member *p : providers) {
         dbs.push_back(view_.new_node.dbname);
         names.push_back(p->name);
         subs.push_back(subscription_name(p->name, args_.new_name));
-        reverse_lookups.emplace_back(p->conn.get(), sql::subscription_exists(subscription_name(args_.new_name, p->name)));
     }
     std::vector<QueryResult> sets = rt_.exec_all(same_query(providers, sql::local_sets()));
-    std::vector<QueryResult> reverse_found = rt_.exec_all(reverse_lookups);
     QueryResult on_n = n.exec(sql::subscription_slots(dbs, names, subs));
-    // sub_N_P's sets are those N will have once mirrored: its own and the source's.
-    const std::vector<std::string> reverse_sets = sets_once_mirrored();
     size_t missing = 0;
     for (size_t i = 0; i < providers.size(); ++i) missing += on_n.text(i, "present") == "true" ? 0 : 1;
     std::vector<std::unique_ptr<Connection>> opened;
@@ -313,13 +299,10 @@ void AddNode::subscribe_new_node(const std::vector<Member *> &providers, InFligh
             if (on_n.text(i, "origin_left") == "true") via.exec(sql::drop_origin_if_exists(slot));
             const Query create = sql::sub_create(subs[i], p.dsn, set_names, false, false, false, {});
             if (sessions)
-                in_flight.send(via, create);
+                in_flight->send(via, create);
             else
                 via.exec(create);
         }
-        if (reverse_found[i].text(0, "n") == "0")
-            in_flight.send(p.db(), sql::sub_create(subscription_name(args_.new_name, p.name), args_.new_dsn,
-                                                   reverse_sets, false, false, false, {}));
     }
     if (sessions)
         for (std::unique_ptr<Connection> &c : opened) sessions->push_back(std::move(c));
@@ -327,27 +310,25 @@ void AddNode::subscribe_new_node(const std::vector<Member *> &providers, InFligh
 
 void AddNode::prepare_other_nodes(JsonObject &out) {
     // The disabled subscriptions on N, each asking its provider for the
-    // provider's own sets, and each provider's disabled subscription from
-    // N. They change nothing a provider sends and start nothing. The
-    // source's comes first, before anything is made on any node: from then
-    // on N's catalog knows the source, and the source knows every member,
-    // which is how a rollback from N finds every node holding anything of
-    // this run without our keeping any DSN. With the product's copy, the
-    // others' are made while the copy runs (copy_source): Spock makes N's
-    // one at a time (each holds N's local_node lock while it connects to
-    // its provider twice and to N once), and nothing before the copy needs
-    // them. With Spock's sync, the source's subscription is the sync's, and
-    // the others' come here. Spock names each one's slot (after N's database).
+    // provider's own sets. They change nothing on the provider and start
+    // nothing. The source's comes first, before anything is made on any
+    // node: from then on N's catalog knows the source, and the source knows
+    // every member, which is how a rollback from N finds every node holding
+    // anything of this run without our keeping any DSN. With the product's
+    // copy, the others' are made while the copy runs (copy_source): Spock
+    // makes N's one at a time (each holds N's local_node lock while it
+    // connects to its provider twice and to N once), and nothing before
+    // the copy needs them. With Spock's sync, the source's subscription is
+    // the sync's, and the others' come here. No existing node learns of N
+    // before the paths out of N are made (create_reverse_subscriptions):
+    // until then another add or remove sees the cluster as it was. Spock
+    // names each one's slot (after N's database).
     std::vector<Member *> providers;
     if (own_copy())
         providers.push_back(&view_.source);  // S -> N starts at the copy point
     else
         for (Member &o : view_.others) providers.push_back(&o);
-    {
-        InFlight reverse_creates(rt_);
-        subscribe_new_node(providers, reverse_creates, nullptr);
-        reverse_creates.collect();
-    }
+    subscribe_new_node(providers, nullptr, nullptr);
     std::vector<Member *> others;
     for (Member &o : view_.others) others.push_back(&o);
     if (own_copy() && !others.empty()) {
@@ -523,8 +504,8 @@ void AddNode::help_workers_start() {
 }
 
 void AddNode::create_reverse_subscriptions(JsonObject &out) {
-    // As for the paths into N: each X has sub_N_X disabled (most made in
-    // prepare_other_nodes), its slot is made on N by us, then it is enabled. (Created enabled, Spock's worker on X
+    // As for the paths into N: each X gets sub_N_X disabled, its slot is made
+    // on N by us, then it is enabled. (Created enabled, Spock's worker on X
     // would pause N's apply workers and make the slot itself, waiting each
     // time for the WAL writer of a node that commits nothing.)
     std::vector<std::string> sets = local_set_names(view_.new_node);
@@ -542,24 +523,12 @@ void AddNode::create_reverse_subscriptions(JsonObject &out) {
     for (size_t i = 0; i < existing.size(); ++i) slots.push_back(named.text(i, "slot"));
     std::vector<std::pair<Connection *, Query>> lookups, creates;
     for (size_t i = 0; i < existing.size(); ++i)
-        lookups.emplace_back(existing[i]->conn.get(), sql::subscription_sets(subs[i]));
+        lookups.emplace_back(existing[i]->conn.get(), sql::subscription_exists(subs[i]));
     std::vector<QueryResult> found = rt_.exec_all(lookups);
-    for (size_t i = 0; i < existing.size(); ++i) {
-        if (found[i].empty()) {
+    for (size_t i = 0; i < existing.size(); ++i)
+        if (found[i].text(0, "n") == "0")  // else made by an earlier call of this run
             creates.emplace_back(existing[i]->conn.get(),
                                  sql::sub_create(subs[i], args_.new_dsn, sets, false, false, false, {}));
-            continue;
-        }
-        // Made in prepare_other_nodes with the sets N was to have; the
-        // source's may have changed since (the mirror warned then).
-        std::vector<std::string> had = parse_text_array(found[i].text(0, "sets"));
-        for (const std::string &set : sets)
-            if (std::find(had.begin(), had.end(), set) == had.end())
-                existing[i]->db().exec(sql::sub_add_repset(subs[i], set));
-        for (const std::string &set : had)
-            if (std::find(sets.begin(), sets.end(), set) == sets.end())
-                existing[i]->db().exec(sql::sub_remove_repset(subs[i], set));
-    }
     rt_.exec_all(creates);
 
     QueryResult have = n.exec(sql::slots_named(slots));

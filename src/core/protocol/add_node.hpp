@@ -75,9 +75,10 @@ private:
     // when the membership changed meanwhile.
     void discover_and_lock();
     std::vector<std::string> local_set_names(Member &node);
-    std::vector<std::string> sets_once_mirrored();
-    // sub_P_N on N for each provider P lacking it, and P's sub_N_P: see prepare_other_nodes.
-    void subscribe_new_node(const std::vector<Member *> &providers, InFlight &in_flight,
+    // sub_P_N on N for each provider P lacking it (see prepare_other_nodes):
+    // in line on N's session, or, given `sessions`, each sent on a new
+    // session of its own and left in `in_flight`.
+    void subscribe_new_node(const std::vector<Member *> &providers, InFlight *in_flight,
                             std::vector<std::unique_ptr<Connection>> *sessions);
     bool has_subscription(Member &node, const std::string &name);
     // Takes over an unfinished earlier run, or refuses; false when there is none.

@@ -392,21 +392,6 @@ Query subscription_slots(const std::vector<std::string> &subscriber_dbs, const s
             {text_array_literal(subscriber_dbs), text_array_literal(providers), text_array_literal(subscriptions)}};
 }
 
-Query subscription_sets(const std::string &name) {
-    return {"look up the replication sets of " + name,
-            "SELECT sub_replication_sets::text AS sets FROM spock.subscription WHERE sub_name = $1", {name}};
-}
-
-Query sub_add_repset(const std::string &subscription, const std::string &set) {
-    return {"add replication set " + set + " to " + subscription,
-            "SELECT spock.sub_add_repset($1, $2) AS added", {subscription, set}};
-}
-
-Query sub_remove_repset(const std::string &subscription, const std::string &set) {
-    return {"remove replication set " + set + " from " + subscription,
-            "SELECT spock.sub_remove_repset($1, $2) AS removed", {subscription, set}};
-}
-
 Query subscriptions_involving(const std::string &node_name) {
     return {"list subscriptions involving " + node_name,
             "SELECT s.sub_name::text AS sub_name, o.node_name::text AS provider, t.node_name::text AS subscriber, "

@@ -79,9 +79,6 @@ Query subscription_slot(const std::string &name);  // slot, when the subscriptio
 // it exists here), origin_left (whether an origin of that slot's name does).
 Query subscription_slots(const std::vector<std::string> &subscriber_dbs, const std::vector<std::string> &providers,
                          const std::vector<std::string> &subscriptions);
-Query subscription_sets(const std::string &name);  // sets (a text[] literal), when the subscription exists
-Query sub_add_repset(const std::string &subscription, const std::string &set);
-Query sub_remove_repset(const std::string &subscription, const std::string &set);
 // Subscriptions here whose provider or subscriber is the node named:
 // sub_name, provider, subscriber, slot.
 Query subscriptions_involving(const std::string &node_name);
