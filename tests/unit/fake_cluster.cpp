@@ -389,11 +389,6 @@ QueryResult Cluster::handle(const std::string &node, const Query &q) {
         for (const auto &r : n.roles) rows.push_back({r});
         return QueryResult({"rolname"}, rows);
     }
-    if (starts(name, "look up the slot of ")) {
-        auto it = n.subs.find(p(0));
-        if (it == n.subs.end()) return none({"slot"});
-        return one("slot", "spk_inventory_" + it->second.provider + "_" + p(0));
-    }
     if (starts(name, "look up subscription ")) return one("n", std::to_string(n.subs.count(p(0))));
     if (name == "count subscriptions") return one("n", std::to_string(n.subs.size()));
     if (name == "count replication sets") return one("n", n.registered ? "3" : "0");

@@ -267,10 +267,7 @@ std::vector<std::string> AddNode::local_set_names(Member &node) {
     return names;
 }
 
-void AddNode::subscribe_new_node(const std::vector<Member *> &providers, InFlight *in_flight,
-                                 std::vector<std::unique_ptr<Connection>> *sessions) {
-    if (providers.empty()) return;
-    Connection &n = view_.new_node.db();
+QueryResult AddNode::subscriptions_on_new_node(const std::vector<Member *> &providers) {
     // One look on N for all of them: which an earlier call of this run
     // made, the slot each has or will get by Spock's rule, and origins of
     // those names an earlier run left (sub_create would trip over them).
@@ -280,8 +277,15 @@ void AddNode::subscribe_new_node(const std::vector<Member *> &providers, InFligh
         names.push_back(p->name);
         subs.push_back(subscription_name(p->name, args_.new_name));
     }
+    return view_.new_node.db().exec(sql::subscription_slots(dbs, names, subs));
+}
+
+void AddNode::subscribe_new_node(const std::vector<Member *> &providers, InFlight *in_flight,
+                                 std::vector<std::unique_ptr<Connection>> *sessions) {
+    if (providers.empty()) return;
+    Connection &n = view_.new_node.db();
     std::vector<QueryResult> sets = rt_.exec_all(same_query(providers, sql::local_sets()));
-    QueryResult on_n = n.exec(sql::subscription_slots(dbs, names, subs));
+    QueryResult on_n = subscriptions_on_new_node(providers);
     size_t missing = 0;
     for (size_t i = 0; i < providers.size(); ++i) missing += on_n.text(i, "present") == "true" ? 0 : 1;
     std::vector<std::unique_ptr<Connection>> opened;
@@ -297,7 +301,7 @@ void AddNode::subscribe_new_node(const std::vector<Member *> &providers, InFligh
             for (size_t r = 0; r < sets[i].size(); ++r) set_names.push_back(sets[i].text(r, "set_name"));
             Connection &via = sessions ? *opened[next++] : n;
             if (on_n.text(i, "origin_left") == "true") via.exec(sql::drop_origin_if_exists(slot));
-            const Query create = sql::sub_create(subs[i], p.dsn, set_names, false, false, false, {});
+            const Query create = sql::sub_create(on_n.text(i, "sub"), p.dsn, set_names, false, false, false, {});
             if (sessions)
                 in_flight->send(via, create);
             else
@@ -333,13 +337,7 @@ void AddNode::prepare_other_nodes(JsonObject &out) {
     for (Member &o : view_.others) others.push_back(&o);
     if (own_copy() && !others.empty()) {
         // Only their slots' names, by Spock's rule, for the slots below.
-        std::vector<std::string> dbs, names, subs;
-        for (Member *o : others) {
-            dbs.push_back(view_.new_node.dbname);
-            names.push_back(o->name);
-            subs.push_back(subscription_name(o->name, args_.new_name));
-        }
-        QueryResult named = view_.new_node.db().exec(sql::subscription_slots(dbs, names, subs));
+        QueryResult named = subscriptions_on_new_node(others);
         for (size_t i = 0; i < others.size(); ++i) state_.slot_of[others[i]->name] = named.text(i, "slot");
     }
     std::map<std::string, std::string> set_list;

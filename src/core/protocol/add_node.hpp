@@ -80,6 +80,8 @@ private:
     // session of its own and left in `in_flight`.
     void subscribe_new_node(const std::vector<Member *> &providers, InFlight *in_flight,
                             std::vector<std::unique_ptr<Connection>> *sessions);
+    // sub_P_N for each provider P as N has it (sql::subscription_slots).
+    QueryResult subscriptions_on_new_node(const std::vector<Member *> &providers);
     bool has_subscription(Member &node, const std::string &name);
     // Takes over an unfinished earlier run, or refuses; false when there is none.
     bool resume_earlier_run(const std::string &fingerprint);

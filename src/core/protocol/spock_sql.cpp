@@ -376,11 +376,6 @@ Query subscription_exists(const std::string &name) {
     return {"look up subscription " + name, "SELECT count(*) AS n FROM spock.subscription WHERE sub_name = $1", {name}};
 }
 
-Query subscription_slot(const std::string &name) {
-    return {"look up the slot of " + name,
-            "SELECT sub_slot_name::text AS slot FROM spock.subscription WHERE sub_name = $1", {name}};
-}
-
 Query subscription_slots(const std::vector<std::string> &subscriber_dbs, const std::vector<std::string> &providers,
                          const std::vector<std::string> &subscriptions) {
     return {"look up subscriptions and their slots",
