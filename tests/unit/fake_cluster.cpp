@@ -495,6 +495,17 @@ QueryResult Cluster::handle(const std::string &node, const Query &q) {
         return QueryResult({"pid", "ended"}, rows);
     }
     if (starts(name, "read the sync state of ")) return QueryResult({"total", "pending"}, {{std::string("1"), std::string("0")}});
+    if (starts(name, "create subscriptions ")) {  // disabled, none copying
+        std::vector<std::string> subs = zodan::parse_text_array(p(0)), dsns = zodan::parse_text_array(p(1));
+        std::vector<std::vector<Value>> rows;
+        for (size_t i = 0; i < subs.size(); ++i) {
+            std::string provider = host_of(dsns.at(i));
+            n.known[provider] = dsns[i];
+            n.subs[subs[i]] = Sub{provider, false, "replicating", ""};
+            rows.push_back({subs[i], std::string("42")});
+        }
+        return QueryResult({"sub_name", "sub_id"}, rows);
+    }
     if (starts(name, "create subscription ")) {
         std::string provider = host_of(p(1));
         n.known[provider] = p(1);

@@ -6,6 +6,7 @@
 
 #include "core/protocol/add_node.hpp"
 #include "core/protocol/checks.hpp"
+#include "core/text/text_array.hpp"
 #include "fake_cluster.hpp"
 
 using fake::Call;
@@ -44,6 +45,43 @@ std::vector<Call> peer_slots(const Cluster &c) {
     for (const Call &call : c.calls_named("create slot"))
         if (call.name.find(" with its snapshot") == std::string::npos && call.node != c.local_node) out.push_back(call);
     return out;
+}
+
+// A subscription made: by "create subscription X" or as one of the
+// disabled ones of "create subscriptions X, Y".
+struct Made {
+    std::string node, sub;
+    bool enabled, copies;
+    int batch;
+    size_t call;  // index in the cluster's calls
+};
+
+std::vector<Made> subscriptions_made(const Cluster &c) {
+    std::vector<Made> out;
+    for (size_t i = 0; i < c.calls.size(); ++i) {
+        const Call &call = c.calls[i];
+        if (call.name.rfind("create subscriptions ", 0) == 0) {
+            for (const std::string &sub : zodan::parse_text_array(*call.params[0]))
+                out.push_back({call.node, sub, false, false, call.batch, i});
+        } else if (call.name.rfind("create subscription ", 0) == 0) {
+            out.push_back({call.node, *call.params[0], *call.params[5] == "true", *call.params[4] == "true", call.batch, i});
+        }
+    }
+    return out;
+}
+
+std::vector<Made> made_on(const std::vector<Made> &made, const std::string &node, bool on = true) {
+    std::vector<Made> out;
+    for (const Made &m : made)
+        if ((m.node == node) == on) out.push_back(m);
+    return out;
+}
+
+size_t made_at(const std::vector<Made> &made, const std::string &node, const std::string &sub) {
+    for (const Made &m : made)
+        if (m.node == node && m.sub == sub) return m.call;
+    FAIL("no subscription " << sub << " made on " << node);
+    return 0;
 }
 
 std::vector<Call> calls_on(const std::vector<Call> &calls, const std::string &node) {
@@ -85,10 +123,9 @@ TEST_CASE("multi-node join follows the protocol", "[add_node]") {
     CHECK(c.nodes["n1"].slots.count("spk_inventory_n1_sub_n1_n4") == 1);
 
     // Every subscription into N is made disabled: none copies.
-    auto subs = c.calls_named("create subscription");
+    auto made = subscriptions_made(c);
     std::vector<std::string> on_new;
-    for (const Call &s : subs)
-        if (s.node == "n4") on_new.push_back(*s.params[0] + (*s.params[5] == "true" ? "+" : "-"));
+    for (const Made &m : made_on(made, "n4")) on_new.push_back(m.sub + (m.enabled || m.copies ? "+" : "-"));
     std::sort(on_new.begin(), on_new.end());
     CHECK(on_new == std::vector<std::string>{"sub_n1_n4-", "sub_n2_n4-", "sub_n3_n4-"});
 
@@ -104,17 +141,18 @@ TEST_CASE("multi-node join follows the protocol", "[add_node]") {
     CHECK(position(c, "n2", "advance slot") < position(c, "n4", "enable subscriptions"));
     // The source's subscription on N comes before anything is made
     // elsewhere (N's catalog then knows the source, which knows every
-    // member); the others' are made while the copy runs, each on a session
-    // of its own, all in flight together. No existing node learns of N
-    // before the paths out of it are made, last.
-    CHECK(position(c, "n4", "create subscription sub_n1_n4") < position(c, "n2", "create slot"));
+    // member); the others' are made while the copy runs, in one statement
+    // on N's second session, in flight with the copy. No existing node
+    // learns of N before the paths out of it are made, last.
+    CHECK(made_at(made, "n4", "sub_n1_n4") < position(c, "n2", "create slot"));
     std::vector<Call> during_copy;
-    for (const Call &s : calls_on(c.calls_named("create subscription"), "n4"))
-        if (*s.params[0] != "sub_n1_n4") during_copy.push_back(s);
-    REQUIRE(during_copy.size() == 2);
-    CHECK(same_batch(during_copy));
-    CHECK(position(c, "n2", "create slot") < position(c, "n4", "create subscription sub_n2_n4"));
-    CHECK(position(c, "n4", "enable subscriptions") < position(c, "n1", "create subscription sub_n4_n1"));
+    for (const Call &call : calls_on(c.calls_named("create subscriptions "), "n4"))
+        if (*call.params[0] != "{sub_n1_n4}") during_copy.push_back(call);
+    REQUIRE(during_copy.size() == 1);
+    CHECK(zodan::parse_text_array(*during_copy[0].params[0]) == std::vector<std::string>{"sub_n2_n4", "sub_n3_n4"});
+    CHECK(during_copy[0].batch == c.calls[position(c, "n1", "create slot spk_inventory_n1_sub_n1_n4 with")].batch);
+    CHECK(position(c, "n2", "create slot") < made_at(made, "n4", "sub_n2_n4"));
+    CHECK(position(c, "n4", "enable subscriptions") < made_at(made, "n1", "sub_n4_n1"));
     for (const char *sub : {"sub_n1_n4", "sub_n2_n4", "sub_n3_n4"}) CHECK(c.nodes["n4"].subs.at(sub).enabled);
 
     // Slot and origin are advanced to exactly what the copy holds of that
@@ -131,16 +169,18 @@ TEST_CASE("multi-node join follows the protocol", "[add_node]") {
     CHECK(c.nodes["n4"].origins.at("spk_inventory_n1_sub_n1_n4") == c.nodes["n1"].slots.at("spk_inventory_n1_sub_n1_n4"));
 
     // The new node's paths out: disabled on every existing node at once,
-    // their slots made on N together, then enabled everywhere at once.
+    // their slots made on N meanwhile, one after another on one session,
+    // then enabled everywhere at once.
     std::vector<Call> reverse;
-    for (const Call &s : subs)
-        if (s.node != "n4") reverse.push_back(s);
+    for (const Made &m : made_on(made, "n4", false)) {
+        reverse.push_back(c.calls[m.call]);
+        CHECK(!m.enabled);
+    }
     CHECK(nodes_of(reverse) == std::vector<std::string>{"n1", "n2", "n3"});
     CHECK(same_batch(reverse));
-    for (const Call &r : reverse) CHECK(*r.params[5] == "false");
     auto out_slots = calls_on(c.calls_named("create slot"), "n4");
     REQUIRE(out_slots.size() == 3);
-    CHECK(same_batch(out_slots));
+    for (const Call &slot : out_slots) CHECK(slot.batch == reverse[0].batch);
     CHECK(c.nodes["n4"].slots.count("spk_inventory_n4_sub_n4_n2") == 1);
     CHECK(position(c, "n4", "create slot spk_inventory_n4_sub_n4_n1") < position(c, "n1", "enable subscriptions"));
     CHECK(c.nodes["n2"].subs.at("sub_n4_n2").enabled);
@@ -159,8 +199,7 @@ TEST_CASE("with Spock's sync, the copy is sub_S_N's own", "[add_node]") {
     c.method = "spock";
     zodan::AddNode(c, Cluster::add_args("n1", "n4")).run();
     std::vector<std::string> on_new;
-    for (const Call &s : c.calls_named("create subscription"))
-        if (s.node == "n4") on_new.push_back(*s.params[0] + (*s.params[5] == "true" ? "+" : "-"));
+    for (const Made &m : made_on(subscriptions_made(c), "n4")) on_new.push_back(m.sub + (m.enabled && m.copies ? "+" : "-"));
     std::sort(on_new.begin(), on_new.end());
     CHECK(on_new == std::vector<std::string>{"sub_n1_n4+", "sub_n2_n4-", "sub_n3_n4-"});
     CHECK(c.calls_named("pause the apply workers").empty());
@@ -173,12 +212,12 @@ TEST_CASE("two-node join has no other nodes to prepare", "[add_node]") {
     zodan::AddNode(c, Cluster::add_args("n1", "n2")).run();
     CHECK(peer_slots(c).empty());
     CHECK(c.calls_named("advance slot").empty());
-    auto subs = c.calls_named("create subscription");
+    auto subs = subscriptions_made(c);
     REQUIRE(subs.size() == 2);
     CHECK(subs[0].node == "n2");
-    CHECK(*subs[0].params[0] == "sub_n1_n2");
+    CHECK(subs[0].sub == "sub_n1_n2");
     CHECK(subs[1].node == "n1");
-    CHECK(*subs[1].params[0] == "sub_n2_n1");
+    CHECK(subs[1].sub == "sub_n2_n1");
     CHECK(c.nodes["n2"].subs.at("sub_n1_n2").enabled);
     CHECK(c.nodes["n1"].subs.count("sub_n2_n1") == 1);
 }

@@ -91,6 +91,96 @@ sub cpu_ticks {
     return ($busy, $busy + ($idle // 0) + ($iowait // 0));
 }
 
+our $CLK_TCK = POSIX::sysconf(POSIX::_SC_CLK_TCK()) || 100;
+
+# CPU time (ms) each server has used, by what its processes are: the
+# postmaster's count of its ended children (backends that connected and
+# left) plus every live process's own, children included. Read before and
+# after the CALL, the difference is what the add cost each server.
+sub server_cpu {
+    my ($c) = @_;
+    my $hz = $CLK_TCK;
+    my %ms;
+    for my $n ($c->nodes) {
+        my $pm = $n->postmaster_pid or next;
+        my %by;
+        for my $pid ($pm, children_of($pm)) {
+            open my $fh, '<', "/proc/$pid/stat" or next;
+            my $stat = <$fh>;
+            close $fh;
+            $stat =~ s/^.*\)\s+//;
+            my @f = split ' ', $stat;    # from field 3 (state) on
+            my ($u, $s, $cu, $cs) = @f[11 .. 14];
+            my $kind = 'ended';
+            if ($pid != $pm) {
+                open my $cf, '<', "/proc/$pid/cmdline" or next;
+                my $cmd = do { local $/; <$cf> } // '';
+                close $cf;
+                $cmd =~ s/\0+$//;
+                $cmd =~ tr/\0/ /;
+                $kind = process_kind($cmd);
+                $by{$kind} += ($u + $s + $cu + $cs) * 1000 / $hz;
+            } else {
+                $by{postmaster} += ($u + $s) * 1000 / $hz;
+                $by{ended} += ($cu + $cs) * 1000 / $hz;
+            }
+        }
+        $ms{ $n->name } = \%by;
+    }
+    return \%ms;
+}
+
+sub children_of {
+    my ($pm) = @_;
+    my $file = "/proc/$pm/task/$pm/children";
+    open my $fh, '<', $file or return;
+    my @pids = split ' ', (<$fh> // '');
+    close $fh;
+    return @pids;
+}
+
+sub process_kind {
+    my ($cmd) = @_;
+    return 'apply' if $cmd =~ /spock apply/;
+    return 'manager' if $cmd =~ /spock (manager|supervisor)/;
+    return 'walsender' if $cmd =~ /walsender/;
+    return 'backend' if $cmd =~ /^postgres: (?:\S+: )?\S+ \S+ (?:127\.|\[local\])/;
+    return 'other';
+}
+
+# Sessions each server has started so far (pg_stat_database).
+sub sessions {
+    my ($c) = @_;
+    my %n;
+    for my $node ($c->nodes) {
+        $n{ $node->name } = eval { $node->sql("SELECT sum(sessions) FROM pg_stat_database") } // 0;
+    }
+    return %n;
+}
+
+# The difference of two server_cpu readings, as one line per server.
+sub cpu_spent {
+    my ($before, $after) = @_;
+    my @lines;
+    my %total;
+    for my $node (sort { ($a =~ /(\d+)/)[0] <=> ($b =~ /(\d+)/)[0] } keys %$after) {
+        my ($b, $a) = ($before->{$node} // {}, $after->{$node});
+        # A process that ended moved its time from its kind to 'ended'.
+        my $sum = 0;
+        my %d;
+        for my $k (keys %$a, keys %$b) { next if exists $d{$k}; $d{$k} = ($a->{$k} // 0) - ($b->{$k} // 0); }
+        $sum += $_ for values %d;
+        $total{$_} += $d{$_} for keys %d;
+        push @lines, sprintf("%s %.0f ms (%s)", $node, $sum,
+            join(' ', map { sprintf('%s %+.0f', $_, $d{$_}) } grep { abs($d{$_}) >= 10 } sort keys %d));
+    }
+    my $all = 0;
+    $all += $_ for values %total;
+    unshift @lines, sprintf("servers' CPU during the CALL: %.0f ms (%s)", $all,
+        join(' ', map { sprintf('%s %+.0f', $_, $total{$_}) } grep { abs($total{$_}) >= 10 } sort keys %total));
+    return @lines;
+}
+
 # timed_add(C, TOOL, SRC, NEW, settings...) -> { ok, call_s, mesh_s, cpu_busy, err }:
 # the CALL on the new node, then a row written on every node, and the
 # moment the last node has seen every node's row.
@@ -102,15 +192,32 @@ sub timed_add {
     my $sql = join('', map { "SET $_;\n" } @settings)
       . Zodan::Node::bind_params("CALL $t->{call}(\$1, \$2, \$3, \$4)", $s->name, $s->dsn, $n->name, $n->dsn);
     my $mesh = mesh_arm($c, [ 1 .. $new ], $MESH_TIMEOUT);
+    my $servers0 = $ENV{CPU_DETAIL} ? server_cpu($c) : undef;
     my @cpu0 = cpu_ticks();
     my $t0 = time;
-    my ($rc, $out, $err) = $n->psql($sql, { quiet => 1 });
+    # With CPU_DETAIL, the CALL's own backend reports its CPU (its children,
+    # pg_dump and the restore, included) after the CALL, outside the time.
+    my $self_cpu = $servers0 ? "\n;SELECT 'self_cpu ' || pg_read_file('/proc/self/stat');\n" : '';
+    my %sessions0 = $servers0 ? sessions($c) : ();
+    my ($rc, $out, $err) = $n->psql($sql . $self_cpu, { quiet => 1 });
     my $call = time - $t0;
     my @cpu1 = cpu_ticks();
+    my $servers1 = $servers0 ? server_cpu($c) : undef;
     # What the CALL said (NOTICEs included), kept for a look afterwards.
     my $log = sprintf("%s/call-%s-%d.log", $ENV{TESTDIR}, $tool =~ s/\W/_/gr, ++$CALLS);
     if (open my $fh, '>', $log) { print $fh ($out // ''), "\n", ($err // ''); close $fh; }
     my %r = (ok => $rc == 0, call_ok => $rc == 0, call_s => $call, err => first_error($err), log => $log);
+    if ($servers0) {
+        $r{cpu_detail} = [ cpu_spent($servers0, $servers1) ];
+        if ($out =~ s/^self_cpu \d+ \(.*?\) (.*)$//m) {
+            my @f = split ' ', $1;
+            push @{ $r{cpu_detail} }, sprintf("the CALL's backend %.0f ms, its programs %.0f ms",
+                ($f[11] + $f[12]) * 1000 / $CLK_TCK, ($f[13] + $f[14]) * 1000 / $CLK_TCK);
+        }
+        my %sessions1 = sessions($c);
+        push @{ $r{cpu_detail} }, 'sessions started: ' . join(' ', map { "$_ " . ($sessions1{$_} - ($sessions0{$_} // 0)) }
+            sort { ($a =~ /(\d+)/)[0] <=> ($b =~ /(\d+)/)[0] } keys %sessions1);
+    }
     # How busy the whole machine was during the CALL (every server and the
     # load share its CPUs): 1 is every CPU busy all the time.
     $r{cpu_busy} = $cpu1[1] > $cpu0[1] ? ($cpu1[0] - $cpu0[0]) / ($cpu1[1] - $cpu0[1]) : undef;

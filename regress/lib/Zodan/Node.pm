@@ -58,6 +58,9 @@ EOF
       if $pg->pg_version >= 18;
     $pg->append_conf('postgresql.conf', "max_active_replication_origins = 32") if $pg->pg_version >= 18;
     $pg->append_conf('postgresql.conf', $o{conf}) if $o{conf};
+    # Settings of a run's own, e.g. ZODAN_NODE_CONF='log_statement = all' to
+    # read an add's timeline from the servers' logs afterwards.
+    $pg->append_conf('postgresql.conf', $ENV{ZODAN_NODE_CONF}) if $ENV{ZODAN_NODE_CONF};
     # The OS user reaches the node over its socket (test set-up); everybody
     # else over TCP with a password.
     open my $hba, '>', $pg->data_dir . '/pg_hba.conf' or die $!;

@@ -280,36 +280,42 @@ QueryResult AddNode::subscriptions_on_new_node(const std::vector<Member *> &prov
     return view_.new_node.db().exec(sql::subscription_slots(dbs, names, subs));
 }
 
-void AddNode::subscribe_new_node(const std::vector<Member *> &providers, InFlight *in_flight,
-                                 std::vector<std::unique_ptr<Connection>> *sessions) {
+void AddNode::subscribe_new_node(const std::vector<Member *> &providers, InFlight *in_flight) {
     if (providers.empty()) return;
     Connection &n = view_.new_node.db();
     std::vector<QueryResult> sets = rt_.exec_all(same_query(providers, sql::local_sets()));
     QueryResult on_n = subscriptions_on_new_node(providers);
-    size_t missing = 0;
-    for (size_t i = 0; i < providers.size(); ++i) missing += on_n.text(i, "present") == "true" ? 0 : 1;
-    std::vector<std::unique_ptr<Connection>> opened;
-    if (sessions && missing > 0)
-        opened = rt_.connect_all(std::vector<std::pair<std::string, std::string>>(missing, {args_.new_name, args_.new_dsn}));
-    size_t next = 0;
+    std::vector<std::string> names, dsns;
+    std::vector<std::vector<std::string>> set_lists;
+    Connection *via = &n;
     for (size_t i = 0; i < providers.size(); ++i) {
         Member &p = *providers[i];
         const std::string slot = on_n.text(i, "slot");
         state_.slot_of[p.name] = slot;
-        if (on_n.text(i, "present") != "true") {
-            std::vector<std::string> set_names;
-            for (size_t r = 0; r < sets[i].size(); ++r) set_names.push_back(sets[i].text(r, "set_name"));
-            Connection &via = sessions ? *opened[next++] : n;
-            if (on_n.text(i, "origin_left") == "true") via.exec(sql::drop_origin_if_exists(slot));
-            const Query create = sql::sub_create(on_n.text(i, "sub"), p.dsn, set_names, false, false, false, {});
-            if (sessions)
-                in_flight->send(via, create);
-            else
-                via.exec(create);
-        }
+        if (on_n.text(i, "present") == "true") continue;  // made by an earlier call of this run
+        if (in_flight && names.empty()) via = &second_new_node_session();
+        if (on_n.text(i, "origin_left") == "true") via->exec(sql::drop_origin_if_exists(slot));
+        names.push_back(on_n.text(i, "sub"));
+        dsns.push_back(p.dsn);
+        std::vector<std::string> set_names;
+        for (size_t r = 0; r < sets[i].size(); ++r) set_names.push_back(sets[i].text(r, "set_name"));
+        set_lists.push_back(std::move(set_names));
     }
-    if (sessions)
-        for (std::unique_ptr<Connection> &c : opened) sessions->push_back(std::move(c));
+    if (names.empty()) return;
+    // Spock makes them one at a time anyway (each sub_create holds N's
+    // local_node lock while it connects to its provider twice and to N
+    // once), so one statement on one session costs no time, only fewer
+    // connections.
+    const Query create = sql::sub_create_disabled(names, dsns, set_lists);
+    if (in_flight)
+        in_flight->send(*via, create);
+    else
+        via->exec(create);
+}
+
+Connection &AddNode::second_new_node_session() {
+    if (!second_session_) second_session_ = std::move(rt_.connect_all({{args_.new_name, args_.new_dsn}}).front());
+    return *second_session_;
 }
 
 void AddNode::prepare_other_nodes(JsonObject &out) {
@@ -332,7 +338,7 @@ void AddNode::prepare_other_nodes(JsonObject &out) {
         providers.push_back(&view_.source);  // S -> N starts at the copy point
     else
         for (Member &o : view_.others) providers.push_back(&o);
-    subscribe_new_node(providers, nullptr, nullptr);
+    subscribe_new_node(providers, nullptr);
     std::vector<Member *> others;
     for (Member &o : view_.others) others.push_back(&o);
     if (own_copy() && !others.empty()) {
@@ -519,31 +525,28 @@ void AddNode::create_reverse_subscriptions(JsonObject &out) {
     // subscriptions live on the X's, not here.
     QueryResult named = n.exec(sql::subscription_slots(dbs, providers, subs));
     for (size_t i = 0; i < existing.size(); ++i) slots.push_back(named.text(i, "slot"));
-    std::vector<std::pair<Connection *, Query>> lookups, creates;
+    std::vector<std::pair<Connection *, Query>> lookups;
     for (size_t i = 0; i < existing.size(); ++i)
         lookups.emplace_back(existing[i]->conn.get(), sql::subscription_exists(subs[i]));
     std::vector<QueryResult> found = rt_.exec_all(lookups);
+    // The existing nodes make theirs (each sub_create there connects to N
+    // twice) while N makes the slots.
+    InFlight creating(rt_);
     for (size_t i = 0; i < existing.size(); ++i)
         if (found[i].text(0, "n") == "0")  // else made by an earlier call of this run
-            creates.emplace_back(existing[i]->conn.get(),
-                                 sql::sub_create(subs[i], args_.new_dsn, sets, false, false, false, {}));
-    rt_.exec_all(creates);
+            creating.send(*existing[i]->conn, sql::sub_create(subs[i], args_.new_dsn, sets, false, false, false, {}));
 
     QueryResult have = n.exec(sql::slots_named(slots));
     std::set<std::string> present;
     for (size_t i = 0; i < have.size(); ++i) present.insert(have.text(i, "slot_name"));
-    std::vector<size_t> missing;
-    for (size_t i = 0; i < slots.size(); ++i)
-        if (!present.count(slots[i])) missing.push_back(i);
-    if (!missing.empty()) {
-        // One session per slot, so they are made at once; N's own session
-        // flushes N's WAL meanwhile.
-        std::vector<std::pair<std::string, std::string>> wanted(missing.size(), {args_.new_name, args_.new_dsn});
-        std::vector<std::unique_ptr<Connection>> makers = rt_.connect_all(wanted);
-        std::vector<SlotToMake> todo;
-        for (size_t k = 0; k < missing.size(); ++k) todo.push_back({&view_.new_node, slots[missing[k]], makers[k].get()});
-        create_slots(rt_, todo, [](Member &m) { m.db().exec(sql::sync_event()); });
-    }
+    // One after another on one session: on N, which commits nothing of its
+    // own, each takes a few milliseconds, less than a connection of its own
+    // would cost. N's own session flushes N's WAL meanwhile when needed.
+    for (const std::string &slot : slots)
+        if (!present.count(slot))
+            create_slots(rt_, {{&view_.new_node, slot, &second_new_node_session()}},
+                         [](Member &m) { m.db().exec(sql::sync_event()); });
+    creating.collect();
     std::vector<std::pair<Connection *, Query>> enables;
     for (size_t i = 0; i < existing.size(); ++i) enables.emplace_back(existing[i]->conn.get(), sql::enable_disabled({subs[i]}));
     rt_.exec_all(enables);

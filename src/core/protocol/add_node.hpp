@@ -76,10 +76,14 @@ private:
     void discover_and_lock();
     std::vector<std::string> local_set_names(Member &node);
     // sub_P_N on N for each provider P lacking it (see prepare_other_nodes):
-    // in line on N's session, or, given `sessions`, each sent on a new
-    // session of its own and left in `in_flight`.
-    void subscribe_new_node(const std::vector<Member *> &providers, InFlight *in_flight,
-                            std::vector<std::unique_ptr<Connection>> *sessions);
+    // in line on N's session, or, given `in_flight`, all in one statement
+    // sent on N's second session and left in `in_flight`.
+    void subscribe_new_node(const std::vector<Member *> &providers, InFlight *in_flight);
+    // A second session on N, opened once per call: it works while N's own
+    // session is busy elsewhere (see subscribe_new_node and
+    // create_reverse_subscriptions), and every connection costs the nodes
+    // a password exchange and a backend start.
+    Connection &second_new_node_session();
     // sub_P_N for each provider P as N has it (sql::subscription_slots).
     QueryResult subscriptions_on_new_node(const std::vector<Member *> &providers);
     bool has_subscription(Member &node, const std::string &name);
@@ -101,6 +105,7 @@ private:
     Journal journal_;
     std::set<std::string> done_earlier_;     // steps an earlier call of this run finished
     std::set<std::string> started_earlier_;  // steps an earlier call of this run began
+    std::unique_ptr<Connection> second_session_;  // see second_new_node_session()
     int64_t started_ms_ = 0;
     int64_t copy_started_ms_ = 0;  // when this call started or found the copy
     int64_t next_copy_report_ms_ = 0;

@@ -88,13 +88,11 @@ void AddNode::copy_with_own_copy_point(JsonObject &out) {
                                           .add("before_copy", before_copy)
                                           .str());
     // The others' subscriptions on N (prepare_other_nodes) are made
-    // meanwhile, each on a session of its own, so Spock's lock on N, not
-    // we, orders them.
-    std::vector<std::unique_ptr<Connection>> subscription_sessions;
+    // meanwhile, on N's second session.
     InFlight subscriptions(rt_);
     std::vector<Member *> others;
     for (Member &o : view_.others) others.push_back(&o);
-    subscribe_new_node(others, &subscriptions, &subscription_sessions);
+    subscribe_new_node(others, &subscriptions);
 
     const std::string &slot = state_.slot_of[args_.src_name];
     copy_started_ms_ = rt_.now_ms();

@@ -319,6 +319,21 @@ Query sub_create(const std::string &name, const std::string &provider_dsn, const
              text_array_literal(skip_schema)}};
 }
 
+Query sub_create_disabled(const std::vector<std::string> &names, const std::vector<std::string> &provider_dsns,
+                          const std::vector<std::vector<std::string>> &set_lists) {
+    std::vector<std::string> sets;
+    for (const std::vector<std::string> &list : set_lists) sets.push_back(text_array_literal(list));
+    std::string listed;
+    for (const std::string &n : names) listed += (listed.empty() ? "" : ", ") + n;
+    return {"create subscriptions " + listed,
+            "SELECT u.name AS sub_name, spock.sub_create(subscription_name := u.name, provider_dsn := u.dsn, "
+            "replication_sets := u.sets::text[], synchronize_structure := false, synchronize_data := false, "
+            "forward_origins := '{}'::text[], apply_delay := '0'::interval, force_text_transfer := false, "
+            "enabled := false, skip_schema := '{}'::text[]) AS sub_id "
+            "FROM unnest($1::text[], $2::text[], $3::text[]) AS u(name, dsn, sets)",
+            {text_array_literal(names), text_array_literal(provider_dsns), text_array_literal(sets)}};
+}
+
 Query enable_disabled(const std::vector<std::string> &subscriptions) {
     return {"enable subscriptions",
             "SELECT sub_name::text AS sub_name, spock.sub_enable(sub_name, true) AS enabled FROM spock.subscription "

@@ -61,6 +61,10 @@ Query end_lost_apply_workers(const std::string &subscription);
 Query sync_state(const std::string &subscription);  // total, pending
 Query sub_create(const std::string &name, const std::string &provider_dsn, const std::vector<std::string> &sets,
                  bool sync_structure, bool sync_data, bool enabled, const std::vector<std::string> &skip_schema);
+// Disabled subscriptions, none copying, one per (name, provider DSN, set
+// list), made in this order in one statement.
+Query sub_create_disabled(const std::vector<std::string> &names, const std::vector<std::string> &provider_dsns,
+                          const std::vector<std::vector<std::string>> &set_lists);
 Query enable_disabled(const std::vector<std::string> &subscriptions);  // sub_name of each enabled
 Query sub_drop(const std::string &name);
 Query sub_disable(const std::string &name);
