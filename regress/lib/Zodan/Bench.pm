@@ -192,13 +192,13 @@ sub timed_add {
     my $sql = join('', map { "SET $_;\n" } @settings)
       . Zodan::Node::bind_params("CALL $t->{call}(\$1, \$2, \$3, \$4)", $s->name, $s->dsn, $n->name, $n->dsn);
     my $mesh = mesh_arm($c, [ 1 .. $new ], $MESH_TIMEOUT);
+    my %sessions0 = $ENV{CPU_DETAIL} ? sessions($c) : ();
     my $servers0 = $ENV{CPU_DETAIL} ? server_cpu($c) : undef;
+    # With CPU_DETAIL, the CALL's own backend reports its CPU (its children,
+    # pg_dump and the restore, included) right after the CALL.
+    my $self_cpu = $servers0 ? "\n;SELECT 'self_cpu ' || pg_read_file('/proc/self/stat');\n" : '';
     my @cpu0 = cpu_ticks();
     my $t0 = time;
-    # With CPU_DETAIL, the CALL's own backend reports its CPU (its children,
-    # pg_dump and the restore, included) after the CALL, outside the time.
-    my $self_cpu = $servers0 ? "\n;SELECT 'self_cpu ' || pg_read_file('/proc/self/stat');\n" : '';
-    my %sessions0 = $servers0 ? sessions($c) : ();
     my ($rc, $out, $err) = $n->psql($sql . $self_cpu, { quiet => 1 });
     my $call = time - $t0;
     my @cpu1 = cpu_ticks();
