@@ -495,21 +495,24 @@ QueryResult Cluster::handle(const std::string &node, const Query &q) {
         return QueryResult({"pid", "ended"}, rows);
     }
     if (starts(name, "read the sync state of ")) return QueryResult({"total", "pending"}, {{std::string("1"), std::string("0")}});
+    // Spock's sub_create: N learns the provider's DSN; returns the provider.
+    auto make_subscription = [&](const std::string &sub, const std::string &dsn, bool enabled) {
+        std::string provider = host_of(dsn);
+        n.known[provider] = dsn;
+        n.subs[sub] = Sub{provider, enabled, "replicating", ""};
+        return provider;
+    };
     if (starts(name, "create subscriptions ")) {  // disabled, none copying
         std::vector<std::string> subs = zodan::parse_text_array(p(0)), dsns = zodan::parse_text_array(p(1));
         std::vector<std::vector<Value>> rows;
         for (size_t i = 0; i < subs.size(); ++i) {
-            std::string provider = host_of(dsns.at(i));
-            n.known[provider] = dsns[i];
-            n.subs[subs[i]] = Sub{provider, false, "replicating", ""};
+            make_subscription(subs[i], dsns.at(i), false);
             rows.push_back({subs[i], std::string("42")});
         }
         return QueryResult({"sub_name", "sub_id"}, rows);
     }
     if (starts(name, "create subscription ")) {
-        std::string provider = host_of(p(1));
-        n.known[provider] = p(1);
-        n.subs[p(0)] = Sub{provider, p(5) == "true", "replicating", ""};
+        const std::string provider = make_subscription(p(0), p(1), p(5) == "true");
         if (p(4) == "true") {  // Spock's copy brings the provider's data and per-origin positions
             n.data = nodes.at(provider).data;
             for (const auto &[origin, lsn] : nodes.at(provider).progress)

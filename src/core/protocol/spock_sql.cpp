@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "core/protocol/util.hpp"
 #include "core/text/text_array.hpp"
 
 namespace zodan::sql {
@@ -323,9 +324,7 @@ Query sub_create_disabled(const std::vector<std::string> &names, const std::vect
                           const std::vector<std::vector<std::string>> &set_lists) {
     std::vector<std::string> sets;
     for (const std::vector<std::string> &list : set_lists) sets.push_back(text_array_literal(list));
-    std::string listed;
-    for (const std::string &n : names) listed += (listed.empty() ? "" : ", ") + n;
-    return {"create subscriptions " + listed,
+    return {"create subscriptions " + join(names),
             "SELECT u.name AS sub_name, spock.sub_create(subscription_name := u.name, provider_dsn := u.dsn, "
             "replication_sets := u.sets::text[], synchronize_structure := false, synchronize_data := false, "
             "forward_origins := '{}'::text[], apply_delay := '0'::interval, force_text_transfer := false, "
