@@ -126,6 +126,9 @@ sub measure {
             $r->{note} = sprintf("write latency avg/p95 before %s, during %s; %d writes, %d failed, %d divergent",
                 Zodan::Bench::latency_summary(@before), Zodan::Bench::latency_summary(@during), $w->acked,
                 scalar @err, $divergent);
+            push @{ $r->{detail} }, 'write latency by step: '
+              . Zodan::Bench::latency_by_step($logs, Zodan::Bench::step_spans($c->node($new)))
+              if $tool eq 'spock.add_node' && $r->{ok};
             $r->{lat_before} = [@before];
             $r->{lat_during} = [@during];
             if (@err || $divergent) { $r->{ok} = 0; $r->{err} = "writes failed or diverged: " . join('; ', @err, "$divergent divergent keys"); }

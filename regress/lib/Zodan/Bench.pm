@@ -365,6 +365,29 @@ sub phases {
     return map { [ split /\|/ ] } split /\n/, $rows;
 }
 
+# Each step's wall-clock span on N (epoch seconds), for setting the writes
+# of a busy run against the step that ran while they did.
+sub step_spans {
+    my ($n) = @_;
+    my $rows = $n->sql("SELECT step_name || '|' || extract(epoch FROM started_at) || '|' || extract(epoch FROM finished_at)
+                          FROM spock.zodan_add_node_status WHERE finished_at IS NOT NULL ORDER BY step_no");
+    return map { [ split /\|/ ] } split /\n/, $rows;
+}
+
+# "step avg/p95 ms (writes)" for each step during which writes ended, the
+# steps of under 20 ms left out (too few writes to say anything).
+sub latency_by_step {
+    my ($dir, @spans) = @_;
+    my @parts;
+    for my $s (@spans) {
+        my ($name, $from, $to) = @$s;
+        next if $to - $from < 0.02;
+        my @ms = latencies($dir, $from, $to);
+        push @parts, "$name " . latency_summary(@ms) if @ms;
+    }
+    return join(', ', @parts);
+}
+
 # The copy's own record of its parts (the copy_source step's output), as
 # "structure_ms 12, data_ms 34, indexes_ms 56"; empty for Spock's sync.
 sub copy_parts {
