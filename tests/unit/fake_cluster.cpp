@@ -188,6 +188,15 @@ std::vector<Call> Cluster::calls_named(const std::string &prefix) const {
     return out;
 }
 
+// Spock's worker for `sub` on `node` starts again and catches up with its provider.
+void Cluster::worker_started(const std::string &node, Sub &sub) {
+    sub.status = "replicating";
+    sub.restarts_at = 0;
+    stalled.erase({node, sub.provider});
+    Lsn &applied = nodes.at(node).progress[sub.provider];
+    applied = std::max(applied, nodes.at(sub.provider).wal);
+}
+
 void Cluster::sync_event_applied(const std::string &origin, Lsn lsn) {
     if (apply_after_polls > 0) {
         pending_.push_back({origin, lsn, apply_after_polls});
@@ -475,7 +484,10 @@ QueryResult Cluster::handle(const std::string &node, const Query &q) {
         }
         return QueryResult({"origin", "lsn"}, rows);
     }
+    if (name == "read the apply workers' restart delay") return QueryResult({"ms"}, {{std::to_string(n.restart_delay_ms)}});
     if (name == "read subscription status") {
+        for (auto &[k, s] : n.subs)
+            if (s.status == "down" && s.restarts_at > 0 && clock_ >= s.restarts_at) worker_started(node, s);
         std::vector<std::vector<Value>> rows;
         for (const auto &[k, s] : n.subs) rows.push_back({k, s.enabled ? s.status : "disabled", s.provider});
         return QueryResult({"subscription_name", "status", "provider_node"}, rows);
@@ -486,11 +498,7 @@ QueryResult Cluster::handle(const std::string &node, const Query &q) {
         if (it != n.subs.end() && !it->second.lost_worker_pid.empty()) {
             rows.push_back({it->second.lost_worker_pid, std::string("t")});
             it->second.lost_worker_pid.clear();
-            it->second.status = "replicating";
-            // The worker Spock starts next catches up with its provider.
-            const std::string &provider = it->second.provider;
-            stalled.erase({node, provider});
-            n.progress[provider] = std::max(n.progress[provider], nodes.at(provider).wal);
+            worker_started(node, it->second);
         }
         return QueryResult({"pid", "ended"}, rows);
     }

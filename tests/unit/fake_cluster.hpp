@@ -33,6 +33,8 @@ struct Sub {
     // A worker Spock lost track of: it runs and holds the origin while the
     // status says down (see replication_waits.cpp); ending it heals the sub.
     std::string lost_worker_pid;
+    // Down until this clock time, when Spock starts its worker again (0: never).
+    int64_t restarts_at = 0;
 };
 
 // The journal as the node keeps it (spock.zodan_runs, spock.zodan_steps):
@@ -64,6 +66,7 @@ struct Node {
     std::map<std::string, std::map<std::string, std::string>> data;
     Lsn wal = 0x3000000;
     bool join_lock = false;
+    int64_t restart_delay_ms = 5000;  // spock.restart_delay_default
     std::vector<JournalRun> runs;  // run_id = index + 1
 };
 
@@ -138,6 +141,7 @@ public:
 
 private:
     void sync_event_applied(const std::string &origin, Lsn lsn);
+    void worker_started(const std::string &node, Sub &sub);
     void apply_pending();
     std::optional<QueryResult> journal(Node &n, const Query &q);
     std::optional<QueryResult> copy_and_compare(Node &n, const Query &q);

@@ -483,6 +483,42 @@ TEST_CASE("an apply worker Spock lost track of is ended so that Spock starts it 
     CHECK(c.nodes["n4"].subs.count("sub_n2_n4") == 1);
 }
 
+// n1's sub_n2_n1 is down, Spock starting its worker again 20 s from now.
+static Cluster with_worker_restarting_in_20s() {
+    Cluster c = Cluster::mesh(3, 4);
+    c.stalled.insert({"n1", "n2"});
+    Sub &sub = c.nodes["n1"].subs.at("sub_n2_n1");
+    sub.status = "down";
+    sub.restarts_at = c.now_ms() + 20000;
+    return c;
+}
+
+TEST_CASE("a wait outlasts a node's longer restart delay while Spock starts the worker again", "[add_node][waits]") {
+    Cluster c = with_worker_restarting_in_20s();
+    c.nodes["n1"].restart_delay_ms = 30000;
+    zodan::AddNode(c, Cluster::add_args("n1", "n4")).run();
+    CHECK(c.nodes["n1"].subs.at("sub_n2_n1").status == "replicating");
+    CHECK(c.nodes["n4"].subs.count("sub_n2_n4") == 1);
+    // Asked on the node whose subscription went down, once, and nowhere else.
+    std::vector<fake::Call> asked = c.calls_named("read the apply workers' restart delay");
+    REQUIRE(asked.size() == 1);
+    CHECK(asked.front().node == "n1");
+}
+
+TEST_CASE("with Spock's default restart delay the same outage ends the wait, saying how long it allowed",
+          "[add_node][waits]") {
+    Cluster c = with_worker_restarting_in_20s();
+    try {
+        zodan::AddNode(c, Cluster::add_args("n1", "n4")).run();
+        FAIL("the add went on past a subscription down for longer than Spock's restart takes");
+    } catch (const zodan::UserError &e) {
+        CHECK_THAT(e.what(), Catch::Contains("subscription sub_n2_n1 on node \"n1\" is down"));
+        CHECK_THAT(e.detail(), Catch::Contains("longer than the 10 s allowed"));
+        CHECK_THAT(e.detail(), Catch::Contains("5000 ms restart delay"));
+    }
+    CHECK(c.calls_named("read the apply workers' restart delay").size() == 1);
+}
+
 TEST_CASE("a subscription that stays down ends a wait early, naming it", "[add_node][waits]") {
     Cluster c = Cluster::mesh(3, 4);
     c.stalled.insert({"n1", "n2"});

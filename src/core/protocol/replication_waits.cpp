@@ -11,6 +11,8 @@ namespace zodan {
 namespace {
 
 constexpr int kDownGraceMs = 10000;  // a worker (re)starting may show 'down' briefly
+// After the node's restart delay, the new worker's own start and connection.
+constexpr int kRestartSlackMs = 5000;
 // Down this long with its worker's process still running means Spock lost track of it.
 constexpr int kLostWorkerAfterMs = 2000;
 constexpr int kLostWorkerChecksMs = 1000;
@@ -21,7 +23,18 @@ struct DownState {
     int64_t since = 0;
     int64_t last_check = 0;
     int endings = 0;
+    int64_t restart_delay_ms = 0;  // the node's, read on the first 'down'
+    int64_t grace_ms() const { return std::max<int64_t>(kDownGraceMs, restart_delay_ms + kRestartSlackMs); }
 };
+
+// Spock starts a failed apply worker again only after the node's restart
+// delay (5 s unless the operator set it longer), and its manager may sleep
+// that long before it notices a worker that simply exited: a node configured
+// slower must not fail an add that Spock would heal. Read on the first
+// 'down' of a subscription in a wait, so a healthy add never asks.
+int64_t restart_delay_ms(const Member &node) {
+    return std::stoll(node.db().exec(sql::apply_restart_delay()).text(0, "ms", "0"));
+}
 
 // Spock keeps its workers in shared slots, and a manager exiting in another
 // database can clear a slot an apply worker has just taken: that worker keeps
@@ -58,11 +71,18 @@ void require_healthy(Runtime &rt_, const Member &node, const std::string &sub, c
         down.erase(key);
         return;
     }
-    auto [it, fresh] = down.emplace(key, DownState{rt_.now_ms(), 0, 0});
-    if (fresh) return;
+    auto it = down.find(key);
+    if (it == down.end()) {
+        down.emplace(key, DownState{rt_.now_ms(), 0, 0, restart_delay_ms(node)});
+        return;
+    }
     end_lost_worker(rt_, node, sub, it->second);
-    if (rt_.now_ms() - it->second.since > kDownGraceMs)
-        throw UserError("subscription " + sub + " on node \"" + node.name + "\" is down", "",
+    const int64_t down_ms = rt_.now_ms() - it->second.since;
+    if (down_ms > it->second.grace_ms())
+        throw UserError("subscription " + sub + " on node \"" + node.name + "\" is down",
+                        "Down for " + std::to_string(down_ms / 1000) + " s, longer than the " +
+                            std::to_string(it->second.grace_ms() / 1000) + " s allowed for Spock to start its worker again (" +
+                            std::to_string(it->second.restart_delay_ms) + " ms restart delay on that node).",
                         "Check the node's log: its apply or copy worker stopped.");
 }
 

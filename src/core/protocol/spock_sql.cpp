@@ -301,6 +301,16 @@ Query end_lost_apply_workers(const std::string &subscription) {
             {subscription}};
 }
 
+Query apply_restart_delay() {
+    // pg_settings gives both in ms whatever unit the Spock version declares
+    // (none in 5.0, ms in 6.0). Which one a failed worker waits out depends
+    // on where it failed, so the longer one bounds it.
+    return {"read the apply workers' restart delay",
+            "SELECT coalesce(max(setting::bigint), 0)::text AS ms FROM pg_catalog.pg_settings "
+            "WHERE name IN ('spock.restart_delay_default', 'spock.restart_delay_on_exception')",
+            {}};
+}
+
 Query sync_state(const std::string &subscription) {
     return {"read the sync state of " + subscription,
             "SELECT count(*) AS total, count(*) FILTER (WHERE s.sync_status NOT IN ('r', 'y')) AS pending "

@@ -58,6 +58,7 @@ Query subscription_status();       // subscription_name, status, provider_node
 // for over two seconds; asked only while Spock reports it down, i.e. lists no
 // worker for it (see replication_waits.cpp): pid.
 Query end_lost_apply_workers(const std::string &subscription);
+Query apply_restart_delay();  // ms: the longer of Spock's two apply-worker restart delays
 Query sync_state(const std::string &subscription);  // total, pending
 Query sub_create(const std::string &name, const std::string &provider_dsn, const std::vector<std::string> &sets,
                  bool sync_structure, bool sync_data, bool enabled, const std::vector<std::string> &skip_schema);
