@@ -481,6 +481,8 @@ TEST_CASE("an apply worker Spock lost track of is ended so that Spock starts it 
                      std::string::npos;
           }) == 1);
     CHECK(c.nodes["n4"].subs.count("sub_n2_n4") == 1);
+    // Down for about 2 s only: not long enough to be worth asking the node's restart delay.
+    CHECK(c.calls_named("read the apply workers' restart delay").empty());
 }
 
 // n1's sub_n2_n1 is down, Spock starting its worker again 20 s from now.

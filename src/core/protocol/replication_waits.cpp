@@ -23,15 +23,16 @@ struct DownState {
     int64_t since = 0;
     int64_t last_check = 0;
     int endings = 0;
-    int64_t restart_delay_ms = 0;  // the node's, read on the first 'down'
+    int64_t restart_delay_ms = -1;  // the node's; read only once kDownGraceMs has passed
     int64_t grace_ms() const { return std::max<int64_t>(kDownGraceMs, restart_delay_ms + kRestartSlackMs); }
 };
 
 // Spock starts a failed apply worker again only after the node's restart
 // delay (5 s unless the operator set it longer), and its manager may sleep
 // that long before it notices a worker that simply exited: a node configured
-// slower must not fail an add that Spock would heal. Read on the first
-// 'down' of a subscription in a wait, so a healthy add never asks.
+// slower must not fail an add that Spock would heal. Every subscription just
+// enabled shows 'down' until its worker attaches, so the delay is read only
+// once a subscription has been down for longer than the default allowance.
 int64_t restart_delay_ms(const Member &node) {
     return std::stoll(node.db().exec(sql::apply_restart_delay()).text(0, "ms", "0"));
 }
@@ -73,11 +74,13 @@ void require_healthy(Runtime &rt_, const Member &node, const std::string &sub, c
     }
     auto it = down.find(key);
     if (it == down.end()) {
-        down.emplace(key, DownState{rt_.now_ms(), 0, 0, restart_delay_ms(node)});
+        down.emplace(key, DownState{rt_.now_ms(), 0, 0});
         return;
     }
     end_lost_worker(rt_, node, sub, it->second);
     const int64_t down_ms = rt_.now_ms() - it->second.since;
+    if (down_ms <= kDownGraceMs) return;
+    if (it->second.restart_delay_ms < 0) it->second.restart_delay_ms = restart_delay_ms(node);
     if (down_ms > it->second.grace_ms())
         throw UserError("subscription " + sub + " on node \"" + node.name + "\" is down",
                         "Down for " + std::to_string(down_ms / 1000) + " s, longer than the " +
