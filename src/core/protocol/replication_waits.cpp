@@ -72,11 +72,8 @@ void require_healthy(Runtime &rt_, const Member &node, const std::string &sub, c
         down.erase(key);
         return;
     }
-    auto it = down.find(key);
-    if (it == down.end()) {
-        down.emplace(key, DownState{rt_.now_ms(), 0, 0});
-        return;
-    }
+    auto [it, fresh] = down.emplace(key, DownState{rt_.now_ms(), 0, 0});
+    if (fresh) return;
     end_lost_worker(rt_, node, sub, it->second);
     const int64_t down_ms = rt_.now_ms() - it->second.since;
     if (down_ms <= kDownGraceMs) return;
