@@ -214,9 +214,6 @@ sub timed_add {
             push @{ $r{cpu_detail} }, sprintf("the CALL's backend %.0f ms, its programs %.0f ms",
                 ($f[11] + $f[12]) * 1000 / $CLK_TCK, ($f[13] + $f[14]) * 1000 / $CLK_TCK);
         }
-        my %sessions1 = sessions($c);
-        push @{ $r{cpu_detail} }, 'sessions started: ' . join(' ', map { "$_ " . ($sessions1{$_} - ($sessions0{$_} // 0)) }
-            sort { ($a =~ /(\d+)/)[0] <=> ($b =~ /(\d+)/)[0] } keys %sessions1);
     }
     # How busy the whole machine was during the CALL (every server and the
     # load share its CPUs): 1 is every CPU busy all the time.
@@ -224,6 +221,13 @@ sub timed_add {
     unless ($r{ok}) { mesh_disarm($mesh); return \%r; }
     my $seen = mesh_fire($mesh);
     $r{mesh_s} = defined $seen ? $seen - $t0 : undef;
+    # Read after the mesh check: a psql per server would otherwise be in
+    # the time to a working mesh.
+    if ($servers0) {
+        my %sessions1 = sessions($c);
+        push @{ $r{cpu_detail} }, 'sessions started: ' . join(' ', map { "$_ " . ($sessions1{$_} - ($sessions0{$_} // 0)) }
+            sort { ($a =~ /(\d+)/)[0] <=> ($b =~ /(\d+)/)[0] } keys %sessions1);
+    }
     $r{ok} = defined $seen;
     return \%r if $r{ok};
     my $first = $MISSING;
