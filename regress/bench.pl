@@ -20,7 +20,10 @@
 # shows the best), ROWS (20000), TOOLS (those the server has), RESULTS (a
 # file to append "server|K|load|tool|run|ok|call_ms|mesh_ms|note" lines to),
 # CPU_DETAIL (1: each server's CPU time during the CALL, the sessions it
-# started), NEW_NODE_NICE (a nice level for the new node's processes).
+# started), NEW_NODE_NICE (a nice level for the new node's processes),
+# CONTROL (1: in busy runs of ours, the add's own CPU burnt again by plain
+# processes over CONTROL_SPREADS, "1 2 4", times the CALL's time, and the
+# writers' latency during each).
 use strict;
 use warnings;
 use FindBin;
@@ -100,13 +103,20 @@ sub measure {
             system('renice', '-n', $nice, '-p', $pm, Zodan::Bench::children_of($pm)) == 0
               or die "cannot renice n$new\n";
         }
-        my ($w, $logs, $t_load);
+        my ($w, $logs, $t_load, $load_cpu_rate, @control);
         if ($load eq 'busy') {
             $logs = "$ENV{TESTDIR}/latency-" . int(rand(1e9));
             make_path($logs);
             $w = Zodan::Load->start($c, nodes => [ 1 .. $k ], tps => 50, log_dir => $logs);
             $t_load = time;
             sleep 3;    # the latency before the add
+            # CONTROL: the servers' CPU rate under the load alone, the
+            # second before the add, to tell the add's own CPU apart.
+            if ($ENV{CONTROL}) {
+                my ($cpu0, $at0) = (Zodan::Bench::server_cpu_total(Zodan::Bench::server_cpu($c)), time);
+                sleep 1;
+                $load_cpu_rate = (Zodan::Bench::server_cpu_total(Zodan::Bench::server_cpu($c)) - $cpu0) / (time - $at0);
+            }
         }
         my $t0 = time;
         my $r = Zodan::Bench::timed_add($c, $tool, 1, $new);
@@ -117,6 +127,18 @@ sub measure {
         }
         if ($w) {
             sleep 1;
+            # CONTROL: the add's own CPU again, burnt by plain processes
+            # with nothing else of the add, over 1, 2 and 4 times the CALL's
+            # time: what the writers feel of that much CPU alone.
+            if ($ENV{CONTROL} && $tool eq 'spock.add_node' && $r->{ok} && defined $r->{servers_cpu_ms}) {
+                my $add_ms = $r->{servers_cpu_ms} - $load_cpu_rate * $r->{call_s};
+                for my $spread (split ' ', $ENV{CONTROL_SPREADS} // '1 2 4') {
+                    sleep 1;
+                    my $at = time;
+                    my $took = Zodan::Bench::burn_cpu($add_ms, $spread * $r->{call_s}, 2);
+                    push @control, { spread => $spread, at => $at, took => $took, cpu_ms => $add_ms };
+                }
+            }
             $w->stop;
             my @err = $w->errors;
             $c->converge(1 .. $new) if $r->{ok};
@@ -129,6 +151,22 @@ sub measure {
             push @{ $r->{detail} }, 'write latency by step: '
               . Zodan::Bench::latency_by_step($logs, Zodan::Bench::step_spans($c->node($new)))
               if $tool eq 'spock.add_node' && $r->{ok};
+            if (@control) {
+                my @parts;
+                for my $b (@control) {
+                    my @pre = Zodan::Bench::latencies($logs, $b->{at} - 1, $b->{at});
+                    my @dur = Zodan::Bench::latencies($logs, $b->{at}, $b->{at} + $b->{took});
+                    my ($pa, $da) = map { @$_ ? List::Util::sum(@$_) / @$_ : undef } \@pre, \@dur;
+                    $b->{ratio} = $pa && defined $da ? $da / $pa : undef;
+                    push @parts, sprintf("over %sx the CALL (took %.0f ms): before %s, during %s, %s", $b->{spread},
+                        $b->{took} * 1000, Zodan::Bench::latency_summary(@pre), Zodan::Bench::latency_summary(@dur),
+                        defined $b->{ratio} ? sprintf('%.2fx', $b->{ratio}) : '-');
+                }
+                push @{ $r->{detail} }, sprintf("control: the add's own CPU, %.0f ms (the servers' %.0f during the CALL less "
+                    . "the load's %.0f), burnt by 2 plain processes: ", $control[0]{cpu_ms}, $r->{servers_cpu_ms},
+                    $load_cpu_rate * $r->{call_s}) . join('; ', @parts);
+                $r->{control} = \@control;
+            }
             $r->{lat_before} = [@before];
             $r->{lat_during} = [@during];
             if (@err || $divergent) { $r->{ok} = 0; $r->{err} = "writes failed or diverged: " . join('; ', @err, "$divergent divergent keys"); }
@@ -177,6 +215,10 @@ sub table {
                 my ($b, $d) = map { @$_ ? List::Util::sum(@$_) / @$_ : undef } $r->{lat_before}, $r->{lat_during};
                 next unless defined $b && defined $d && $b > 0;
                 ratio("$k existing, busy: write latency during / before the add (<= 1.5)", $d / $b, 1.5, 'le');
+                for my $ctl (@{ $r->{control} // [] }) {
+                    Zodan::Bench::outf("  control, the add's CPU (%.0f ms) alone over %sx its time: %s\n", $ctl->{cpu_ms},
+                        $ctl->{spread}, defined $ctl->{ratio} ? sprintf('%.2fx', $ctl->{ratio}) : '-');
+                }
             }
         }
     }

@@ -130,6 +130,48 @@ sub server_cpu {
     return \%ms;
 }
 
+# All the servers' CPU time (ms) of one server_cpu reading.
+sub server_cpu_total {
+    my ($reading) = @_;
+    my $ms = 0;
+    for my $by (values %$reading) { $ms += $_ for values %$by; }
+    return $ms;
+}
+
+# burn_cpu(MS, SECONDS, PROCS): PROCS processes that together use MS ms of
+# CPU, each spread evenly over SECONDS (in 10 ms periods, part spinning,
+# part asleep), at the servers' own priority. The control of the busy
+# runs: the CPU an add used, with nothing else of the add. A process that
+# fell behind (the CPUs were busy) spins on until it has used its share,
+# as the add's work would; returns the seconds the burn took.
+sub burn_cpu {
+    my ($ms, $seconds, $procs) = @_;
+    $procs //= 2;
+    my $share = $ms / 1000 / $procs;
+    my $duty = $seconds > 0 ? $share / $seconds : 1;
+    $duty = 1 if $duty > 1;
+    my $t0 = time;
+    my @pids;
+    for (1 .. $procs) {
+        my $pid = fork // die "fork: $!\n";
+        if (!$pid) {
+            my $cpu = sub { Time::HiRes::clock_gettime(Time::HiRes::CLOCK_PROCESS_CPUTIME_ID()) };
+            my $c0 = $cpu->();
+            my $start = time;
+            while ((my $used = $cpu->() - $c0) < $share) {
+                my $elapsed = time - $start;
+                my $due = $elapsed >= $seconds ? $share : $duty * ($elapsed + 0.01);
+                if ($used >= $due) { sleep(0.01 - ($elapsed - 0.01 * int($elapsed / 0.01))); next; }
+                1 while $cpu->() - $c0 < $due && time - $start < $elapsed + 0.01;
+            }
+            POSIX::_exit(0);
+        }
+        push @pids, $pid;
+    }
+    waitpid($_, 0) for @pids;
+    return time - $t0;
+}
+
 sub children_of {
     my ($pm) = @_;
     my $file = "/proc/$pm/task/$pm/children";
@@ -193,10 +235,10 @@ sub timed_add {
       . Zodan::Node::bind_params("CALL $t->{call}(\$1, \$2, \$3, \$4)", $s->name, $s->dsn, $n->name, $n->dsn);
     my $mesh = mesh_arm($c, [ 1 .. $new ], $MESH_TIMEOUT);
     my %sessions0 = $ENV{CPU_DETAIL} ? sessions($c) : ();
-    my $servers0 = $ENV{CPU_DETAIL} ? server_cpu($c) : undef;
+    my $servers0 = $ENV{CPU_DETAIL} || $ENV{CONTROL} ? server_cpu($c) : undef;
     # With CPU_DETAIL, the CALL's own backend reports its CPU (its children,
     # pg_dump and the restore, included) right after the CALL.
-    my $self_cpu = $servers0 ? "\n;SELECT 'self_cpu ' || pg_read_file('/proc/self/stat');\n" : '';
+    my $self_cpu = $ENV{CPU_DETAIL} ? "\n;SELECT 'self_cpu ' || pg_read_file('/proc/self/stat');\n" : '';
     my @cpu0 = cpu_ticks();
     my $t0 = time;
     my ($rc, $out, $err) = $n->psql($sql . $self_cpu, { quiet => 1 });
@@ -207,7 +249,8 @@ sub timed_add {
     my $log = sprintf("%s/call-%s-%d.log", $ENV{TESTDIR}, $tool =~ s/\W/_/gr, ++$CALLS);
     if (open my $fh, '>', $log) { print $fh ($out // ''), "\n", ($err // ''); close $fh; }
     my %r = (ok => $rc == 0, call_ok => $rc == 0, call_s => $call, err => first_error($err), log => $log);
-    if ($servers0) {
+    $r{servers_cpu_ms} = server_cpu_total($servers1) - server_cpu_total($servers0) if $servers0;
+    if ($ENV{CPU_DETAIL}) {
         $r{cpu_detail} = [ cpu_spent($servers0, $servers1) ];
         if ($out =~ s/^self_cpu \d+ \(.*?\) (.*)$//m) {
             my @f = split ' ', $1;
@@ -223,7 +266,7 @@ sub timed_add {
     $r{mesh_s} = defined $seen ? $seen - $t0 : undef;
     # Read after the mesh check: a psql per server would otherwise be in
     # the time to a working mesh.
-    if ($servers0) {
+    if ($ENV{CPU_DETAIL}) {
         my %sessions1 = sessions($c);
         push @{ $r{cpu_detail} }, 'sessions started: ' . join(' ', map { "$_ " . ($sessions1{$_} - ($sessions0{$_} // 0)) }
             sort { ($a =~ /(\d+)/)[0] <=> ($b =~ /(\d+)/)[0] } keys %sessions1);
