@@ -23,9 +23,15 @@
 # started), NEW_NODE_NICE (a nice level for the new node's processes),
 # CONTROL (1: in busy runs of ours, the add's own CPU burnt again by plain
 # processes over CONTROL_SPREADS, "1 2 4", times the CALL's time, and the
-# writers' latency during each).
+# writers' latency during each), PROCESS_DETAIL (1: the processes each
+# server started during the CALL, by what started them, from its log).
 use strict;
 use warnings;
+# PROCESS_DETAIL: the nodes log every connection and Spock's LOG lines.
+BEGIN {
+    $ENV{ZODAN_NODE_CONF} = join("\n", grep { defined } $ENV{ZODAN_NODE_CONF}, 'log_connections = on', 'log_min_messages = log', "log_timezone = 'UTC'")
+      if $ENV{PROCESS_DETAIL} && ($ENV{ZODAN_NODE_CONF} // '') !~ /log_connections/;
+}
 use FindBin;
 use lib "$FindBin::RealBin/lib";
 use Zodan::Mesh;

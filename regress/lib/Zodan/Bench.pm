@@ -18,6 +18,7 @@ use Cwd ();
 use File::Spec;
 use List::Util qw(max sum);
 use POSIX qw(floor);
+use Time::Local ();
 use Zodan::Mesh;
 use Zodan::Node;
 
@@ -200,6 +201,36 @@ sub sessions {
     return %n;
 }
 
+# PROCESS_DETAIL: the processes each server started from the log MARKS
+# (log_mark per node) on, up to epoch second UNTIL, by what started them;
+# the nodes log connections and Spock's LOG lines (bench.pl sets that up).
+# Lines "n2: ours 1, sub_create 2 + 1 replication, ...", then the totals.
+sub process_starts {
+    my ($c, $marks, $until) = @_;
+    my (%total, @lines);
+    for my $n ($c->nodes) {
+        my %kind;
+        for my $line (split /\n/, $n->log_since($marks->{ $n->name } // 0)) {
+            my ($y, $mo, $d, $h, $mi, $sec) = $line =~ /^(\d+)-(\d+)-(\d+) (\d+):(\d+):([\d.]+) UTC/ or next;
+            last if Time::Local::timegm(0, $mi, $h, $d, $mo - 1, $y) + $sec > $until;
+            my $k;
+            if ($line =~ /(replication )?connection authorized: .*application_name=(.*)$/) {
+                my ($repl, $app) = ($1, $2);
+                $k = $app =~ /_create$/ ? 'sub_create' : $app =~ /^spk_/ ? 'apply worker' : $app =~ /^zodan/ ? 'ours' : 'other';
+                $k .= ' (replication)' if $repl && $k ne 'apply worker';
+            } elsif ($line =~ /manager worker .* detaching cleanly/) {
+                $k = 'manager without Spock';
+            }
+            $kind{$k}++ if $k;
+        }
+        $total{$_} += $kind{$_} for keys %kind;
+        push @lines, $n->name . ': ' . join(', ', map { "$_ $kind{$_}" } sort keys %kind);
+    }
+    my $all = List::Util::sum(values %total) // 0;
+    unshift @lines, "processes started during the CALL: $all (" . join(', ', map { "$_ $total{$_}" } sort keys %total) . ')';
+    return @lines;
+}
+
 # The difference of two server_cpu readings, as one line per server.
 sub cpu_spent {
     my ($before, $after) = @_;
@@ -239,6 +270,7 @@ sub timed_add {
     # With CPU_DETAIL, the CALL's own backend reports its CPU (its children,
     # pg_dump and the restore, included) right after the CALL.
     my $self_cpu = $ENV{CPU_DETAIL} ? "\n;SELECT 'self_cpu ' || pg_read_file('/proc/self/stat');\n" : '';
+    my %log_marks = $ENV{PROCESS_DETAIL} ? map { ($_->name => $_->log_mark) } $c->nodes : ();
     my @cpu0 = cpu_ticks();
     my $t0 = time;
     my ($rc, $out, $err) = $n->psql($sql . $self_cpu, { quiet => 1 });
@@ -271,6 +303,7 @@ sub timed_add {
         push @{ $r{cpu_detail} }, 'sessions started: ' . join(' ', map { "$_ " . ($sessions1{$_} - ($sessions0{$_} // 0)) }
             sort { ($a =~ /(\d+)/)[0] <=> ($b =~ /(\d+)/)[0] } keys %sessions1);
     }
+    push @{ $r{cpu_detail} }, process_starts($c, \%log_marks, $t0 + $call) if $ENV{PROCESS_DETAIL};
     $r{ok} = defined $seen;
     return \%r if $r{ok};
     my $first = $MISSING;
