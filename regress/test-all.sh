@@ -77,6 +77,9 @@ install_zodan() {
     local pgc=$1 dir="$LOGDIR/build-$(echo "$1" | md5sum | cut -c1-8)"
     mkdir -p "$dir"
     cp -a "$ROOT/Makefile" "$ROOT/zodan.control" "$ROOT/src" "$ROOT/sql" "$dir/"
+    # Objects of an in-tree build (another server's, perhaps) must not be
+    # taken for this server's.
+    find "$dir/src" \( -name '*.o' -o -name '*.d' -o -name '*.bc' -o -name '*.so' \) -delete
     make -s -C "$dir" PG_CONFIG="$pgc" -j2 >"$dir/build.log" 2>&1 &&
         make -s -C "$dir" PG_CONFIG="$pgc" install >>"$dir/build.log" 2>&1 ||
         { cat "$dir/build.log"; return 1; }

@@ -65,14 +65,39 @@ sub add_sql {
 # add(SETTINGS...) -> (rc, stdout, stderr), on the new node.
 sub add {
     my ($self, @settings) = @_;
-    return $self->new_node->psql($self->add_sql(@settings));
+    return $self->surviving_spock_crash(sub { $self->new_node->psql($self->add_sql(@settings)) });
 }
 
 # remove_node of the new node, run on it -> (rc, stdout, stderr).
 sub remove {
     my ($self) = @_;
     my $n = $self->new_node;
-    return $n->psql("CALL spock.remove_node(\$1, \$2)", $n->name, $n->dsn);
+    return $self->surviving_spock_crash(sub { $n->psql("CALL spock.remove_node(\$1, \$2)", $n->name, $n->dsn) });
+}
+
+# CALL runs a call of the product -> (rc, stdout, stderr). When it failed
+# and one of Spock's own background workers was killed by a signal on some
+# node meanwhile (a crash of Spock's, not the product's: docs/testing.md,
+# "Spock's own crashes"), that node went down, as the test servers do not
+# restart after a crash; a production server would restart at once. The
+# product's promise for a node that restarts under it is that calling
+# again completes the job: the node is started, the crash reported, and
+# the call made once more. Any other failure is returned as it is.
+sub surviving_spock_crash {
+    my ($self, $call) = @_;
+    my @nodes = $self->{c}->nodes;
+    my %mark = map { ($_->name => $_->log_mark) } @nodes;
+    my @r = $call->();
+    return @r if $r[0] == 0;
+    my %crash = map { my ($line) = $_->spock_crashes_since($mark{ $_->name }); $line ? ($_->name => [ $_, $line ]) : () } @nodes;
+    return @r unless %crash;
+    for my $name (sort keys %crash) {
+        my ($n, $line) = @{ $crash{$name} };
+        diag("Spock crashed on $name ($line); " . ($n->start_if_down ? "started it again" : "it restarted")
+            . ", calling again (the failed call said: "
+            . (error_lines($r[2]) || (split /\n/, $r[2] // '')[0] // '') . ")");
+    }
+    return $call->();
 }
 
 # Held by a session of its own on NODE (default the new node): while it is,

@@ -252,6 +252,33 @@ sub start   { my ($self) = @_; $self->{pg}->start; }
 sub crash   { my ($self) = @_; $self->{pg}->stop('immediate'); }
 sub restart { my ($self) = @_; $self->{pg}->restart; }
 
+# Started again after it went down on its own (a crash, which the test
+# servers do not restart after: restart_after_crash = off). Returns 1 when
+# it had to be started, 0 when it was running.
+sub start_if_down {
+    my ($self) = @_;
+    my $pid = $self->{pg}{_pid};
+    for (1 .. 100) {
+        last unless defined $pid && kill(0, $pid);
+        return 0 if $self->sql_ok("SELECT 1");
+        sleep 0.1;
+    }
+    return 0 if defined $pid && kill(0, $pid);
+    $self->{pg}{_pid} = undef;
+    $self->{pg}->start;
+    return 1;
+}
+
+sub sql_ok { my ($self, $sql) = @_; my ($rc) = $self->psql($sql, { quiet => 1 }); return $rc == 0; }
+
+# The server log's lines since MARK that say one of Spock's background
+# workers was killed by a signal (a crash of Spock's own).
+sub spock_crashes_since {
+    my ($self, $mark) = @_;
+    return grep { /background worker "spock [^"]*" \(PID \d+\) was terminated by signal/ }
+      split /\n/, $self->log_since($mark);
+}
+
 # Lines appended to the server log since the mark (`log_mark` returns one).
 sub log_mark { -s $_[0]->logfile // 0 }
 sub log_since {
