@@ -162,7 +162,7 @@ sub measure {
                 for my $b (@control) {
                     my @pre = Zodan::Bench::latencies($logs, $b->{at} - 1, $b->{at});
                     my @dur = Zodan::Bench::latencies($logs, $b->{at}, $b->{at} + $b->{took});
-                    my ($pa, $da) = map { @$_ ? List::Util::sum(@$_) / @$_ : undef } \@pre, \@dur;
+                    my ($pa, $da) = (Zodan::Bench::mean(@pre), Zodan::Bench::mean(@dur));
                     $b->{ratio} = $pa && defined $da ? $da / $pa : undef;
                     push @parts, sprintf("over %sx the CALL (took %.0f ms): before %s, during %s, %s", $b->{spread},
                         $b->{took} * 1000, Zodan::Bench::latency_summary(@pre), Zodan::Bench::latency_summary(@dur),
@@ -218,7 +218,7 @@ sub table {
         if ($load eq 'busy') {
             for my $k (@sizes) {
                 my $r = $best{$k}{busy}{$ours} or next;
-                my ($b, $d) = map { @$_ ? List::Util::sum(@$_) / @$_ : undef } $r->{lat_before}, $r->{lat_during};
+                my ($b, $d) = (Zodan::Bench::mean(@{ $r->{lat_before} }), Zodan::Bench::mean(@{ $r->{lat_during} }));
                 next unless defined $b && defined $d && $b > 0;
                 ratio("$k existing, busy: write latency during / before the add (<= 1.5)", $d / $b, 1.5, 'le');
                 for my $ctl (@{ $r->{control} // [] }) {

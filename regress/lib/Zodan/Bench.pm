@@ -162,7 +162,7 @@ sub burn_cpu {
             while ((my $used = $cpu->() - $c0) < $share) {
                 my $elapsed = time - $start;
                 my $due = $elapsed >= $seconds ? $share : $duty * ($elapsed + 0.01);
-                if ($used >= $due) { sleep(0.01 - ($elapsed - 0.01 * int($elapsed / 0.01))); next; }
+                if ($used >= $due) { sleep(0.01 - POSIX::fmod($elapsed, 0.01)); next; }
                 1 while $cpu->() - $c0 < $due && time - $start < $elapsed + 0.01;
             }
             POSIX::_exit(0);
@@ -507,10 +507,12 @@ sub percentile {
     return $v[ floor($p / 100 * $#v + 0.5) ];
 }
 
+sub mean { return @_ ? sum(@_) / @_ : undef; }
+
 sub latency_summary {
     my (@ms) = @_;
     return '-' unless @ms;
-    return sprintf("%.1f/%.1f ms (%d)", sum(@ms) / @ms, percentile(95, @ms), scalar @ms);
+    return sprintf("%.1f/%.1f ms (%d)", mean(@ms), percentile(95, @ms), scalar @ms);
 }
 
 sub machine {

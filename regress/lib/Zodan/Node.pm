@@ -254,22 +254,22 @@ sub restart { my ($self) = @_; $self->{pg}->restart; }
 
 # Started again after it went down on its own (a crash, which the test
 # servers do not restart after: restart_after_crash = off). Returns 1 when
-# it had to be started, 0 when it was running.
+# it had to be started, 0 when it answers.
 sub start_if_down {
     my ($self) = @_;
     my $pid = $self->{pg}{_pid};
+    # A postmaster that crashed takes a moment to end its processes and exit.
     for (1 .. 100) {
         last unless defined $pid && kill(0, $pid);
-        return 0 if $self->sql_ok("SELECT 1");
+        my ($rc) = $self->psql("SELECT 1", { quiet => 1 });
+        return 0 if $rc == 0;
         sleep 0.1;
     }
-    return 0 if defined $pid && kill(0, $pid);
+    die "[harness] " . $self->name . " neither answers nor exits\n" if defined $pid && kill(0, $pid);
     $self->{pg}{_pid} = undef;
     $self->{pg}->start;
     return 1;
 }
-
-sub sql_ok { my ($self, $sql) = @_; my ($rc) = $self->psql($sql, { quiet => 1 }); return $rc == 0; }
 
 # The server log's lines since MARK that say one of Spock's background
 # workers was killed by a signal (a crash of Spock's own).
