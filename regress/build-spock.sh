@@ -27,8 +27,10 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 SHARED=${ZODAN_SHARED:-$(cd "$ROOT/.." && pwd)/shared/spock}
-# Bump when the server recipe below changes, so cached servers are rebuilt.
+# Bump when the server recipe below changes, so cached servers are rebuilt;
+# SPOCK_RECIPE when only the way Spock is built on top of one changes.
 RECIPE=2
+SPOCK_RECIPE=2
 
 say() { echo "[build-spock] $*" >&2; }
 die() { say "ERROR: $*"; exit 1; }
@@ -113,7 +115,7 @@ unpack "$spock_src" "$WORK/spock"
 # The patched server depends on the PostgreSQL source, the recipe and the
 # patches only, so Spock versions whose patches agree share it.
 pg_key=$({ echo "recipe $RECIPE"; fingerprint "$pg_src"; cat "$WORK"/spock/patches/"$pg_major"/*.diff; } | sha256sum | cut -c1-12)
-spock_key=$({ echo "$pg_key"; fingerprint "$spock_src"; } | sha256sum | cut -c1-12)
+spock_key=$({ echo "$pg_key spock-recipe $SPOCK_RECIPE"; fingerprint "$spock_src"; } | sha256sum | cut -c1-12)
 server="$CACHE/pg$pg_major-$pg_key"
 prefix="$CACHE/pg$pg_major-spock$spock-$spock_key"
 
@@ -149,13 +151,16 @@ if ! [ -f "$server/.complete" ]; then
 fi
 
 say "building Spock $spock ($(basename "$spock_src")) for PostgreSQL $pg_major into $prefix"
+# Built where it stays: a module linked against libpq records its build
+# prefix's lib folder as RUNPATH, and a folder renamed afterwards would make
+# the backend load whatever libpq the system has instead of this server's.
+# The prefix counts as built only once .complete is written.
 rm -rf "$prefix" "$prefix.tmp"
-cp -a "$server" "$prefix.tmp"   # an installation is relocatable
-rm -f "$prefix.tmp/.complete"
-( cd "$WORK/spock" && PATH="$prefix.tmp/bin:$PATH" make -s USE_PGXS=1 PG_CONFIG="$prefix.tmp/bin/pg_config" -j"$jobs" \
-    && PATH="$prefix.tmp/bin:$PATH" make -s USE_PGXS=1 PG_CONFIG="$prefix.tmp/bin/pg_config" install ) \
+cp -a "$server" "$prefix"   # an installation is relocatable
+rm -f "$prefix/.complete"
+( cd "$WORK/spock" && PATH="$prefix/bin:$PATH" make -s USE_PGXS=1 PG_CONFIG="$prefix/bin/pg_config" -j"$jobs" \
+    && PATH="$prefix/bin:$PATH" make -s USE_PGXS=1 PG_CONFIG="$prefix/bin/pg_config" install ) \
     >"$WORK/spock.log" 2>&1 || { tail -n 40 "$WORK/spock.log" >&2; die "Spock build failed"; }
-mv "$prefix.tmp" "$prefix"
 touch "$prefix/.complete"
 say "done: $prefix"
 echo "$prefix/bin/pg_config"
