@@ -201,10 +201,14 @@ void LibpqConnection::set_up_session() {
     //   the node's log;
     // - should this backend die (pg_terminate_backend, a crash) while a
     //   statement runs there, the node ends that statement within a second
-    //   instead of letting it run on unobserved.
+    //   instead of letting it run on unobserved;
+    // - values print alike on every node whatever the DSN role's or the
+    //   database's settings: the comparison hashes some columns as their
+    //   text, and the copy's text format reads back what was written.
     exec({"set up the session",
           "SET search_path = pg_catalog; SET log_parameter_max_length_on_error = 0; "
-          "SET client_connection_check_interval = 1000",
+          "SET client_connection_check_interval = 1000; SET DateStyle = ISO; SET TimeZone = 'UTC'; "
+          "SET IntervalStyle = postgres; SET bytea_output = hex; SET extra_float_digits = 3",
           {}, true});
     // DSNs travel as statement parameters; a node that logs statements
     // (log_statement) would log their values, passwords included. Only a

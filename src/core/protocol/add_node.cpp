@@ -20,6 +20,7 @@
 #include "core/protocol/waiter.hpp"
 #include "core/text/conninfo.hpp"
 #include "core/text/secrets.hpp"
+#include "core/text/text_array.hpp"
 
 namespace zodan {
 
@@ -177,6 +178,8 @@ void AddNode::restore_outputs() {
         if (field == "slot") state_.slot_of[node] = value;
         if (field == "sync_lsn") state_.slot_sync_lsn[node] = parse_lsn(value);
     }
+    const auto mirrored = Journal::step_output(view_.new_node.db(), journal_.run_id(), "mirror_replication_sets");
+    if (mirrored.count("deferred")) state_.sets_deferred = parse_text_array(mirrored.at("deferred"));
     if (!done_earlier_.count("copy_source")) return;
     for (const auto &[key, value] : Journal::step_output(view_.new_node.db(), journal_.run_id(), "copy_source")) {
         if (key.rfind("positions.", 0) == 0) state_.copy_position[key.substr(10)] = parse_lsn(value);
@@ -455,13 +458,34 @@ void AddNode::advance_slots(JsonObject &out) {
 
 void AddNode::mirror_sets(JsonObject &out) {
     MirrorOutcome m = mirror_replication_sets(rt_, view_.source, view_.new_node);
+    state_.sets_deferred = m.deferred;
     out.add("sets", static_cast<long long>(m.sets))
         .add("tables", static_cast<long long>(m.tables))
         .add("sequences", static_cast<long long>(m.sequences))
-        .add("changes", m.changes);
+        .add("changes", m.changes)
+        .add("deferred", text_array_literal(m.deferred));
     detail("replication sets mirrored from " + args_.src_name,
            std::to_string(m.sets) + " sets, " + std::to_string(m.tables) + " table memberships, " +
-               std::to_string(m.changes) + " changes");
+               std::to_string(m.changes) + " changes" +
+               (m.deferred.empty() ? "" : "; created after the copy point, mirrored once they arrive: " + join(m.deferred)));
+}
+
+void AddNode::mirror_deferred_sets(JsonObject &out) {
+    // Relations made after the copy point (Spock's DDL replication) have
+    // arrived by now: every path into N delivered a sync event written after
+    // mirror_replication_sets read the source's sets.
+    if (state_.sets_deferred.empty()) return;
+    MirrorOutcome m = mirror_replication_sets(rt_, view_.source, view_.new_node);
+    if (!m.deferred.empty())
+        throw UserError("relations in the replication sets of \"" + args_.src_name + "\" have not reached node \"" +
+                            args_.new_name + "\": " + join(m.deferred),
+                        "They were created after the copy point; their DDL should have arrived through the new "
+                        "node's subscriptions, which have delivered everything written before this step.",
+                        "Check that DDL replication (spock.enable_ddl_replication) is on for every node, or create "
+                        "them on \"" + args_.new_name + "\" by hand, then call spock.add_node again to resume.");
+    out.add("sets_mirrored_late", text_array_literal(state_.sets_deferred));
+    detail("replication sets mirrored for what arrived after the copy point", join(state_.sets_deferred));
+    state_.sets_deferred.clear();
 }
 
 void AddNode::enable_other_subscriptions(JsonObject &out) {
@@ -563,6 +587,7 @@ void AddNode::confirm_inbound(JsonObject &out) {
     wait_replicating(rt_, {&view_.new_node}, {});
     wait_applied(rt_, {&view_.new_node}, state_.slot_sync_lsn);
     for (const auto &[name, lsn] : sync_and_wait(rt_, existing, view_.new_node)) out.add(name, format_lsn(lsn));
+    mirror_deferred_sets(out);
 }
 
 void AddNode::confirm(JsonObject &out) {

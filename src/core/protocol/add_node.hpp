@@ -31,6 +31,7 @@ struct AddNodeState {
     Lsn copy_start = 0;                            // C: where the copy's S -> N stream starts (zodan copy)
     std::vector<std::string> skip_schema;          // copy_source
     std::vector<std::string> members;              // S and every O, as the run found them
+    std::vector<std::string> sets_deferred;        // mirror_replication_sets: relations N lacked then
 };
 
 // Fingerprint of the arguments that identify a run (a retry must repeat them).
@@ -61,6 +62,8 @@ private:
     void enable_other_subscriptions(JsonObject &out);
     void create_reverse_subscriptions(JsonObject &out);
     void confirm_inbound(JsonObject &out);
+    // The memberships mirror_sets had to leave for later (confirm_inbound).
+    void mirror_deferred_sets(JsonObject &out);
     void confirm(JsonObject &out);
     void verify_data_step(JsonObject &out);
 

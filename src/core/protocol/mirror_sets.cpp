@@ -1,6 +1,8 @@
 #include "core/protocol/mirror_sets.hpp"
 
+#include <algorithm>
 #include <map>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -51,11 +53,28 @@ MirrorOutcome mirror_replication_sets(Runtime &rt, Member &source, Member &new_n
             ++changes;
         }
     }
+    std::vector<size_t> to_add;
+    std::vector<std::string> to_add_rels;
     for (size_t i = 0; i < src_tables.size(); ++i) {
         std::pair<std::string, std::string> key{src_tables.text(i, "set_name"), src_tables.text(i, "rel")};
         auto h = have_tables.find(key);
         if (h != have_tables.end() && h->second == src_tables.rows()[i]) continue;
-        n.exec(sql::repset_add_table(key.first, key.second, src_tables.at(i, "att_list"), src_tables.at(i, "row_filter")));
+        to_add.push_back(i);
+        to_add_rels.push_back(key.second);
+    }
+    std::set<std::string> absent;
+    if (!to_add.empty()) {
+        QueryResult missing = n.exec(sql::relations_missing(to_add_rels));
+        for (size_t i = 0; i < missing.size(); ++i) absent.insert(missing.text(i, "rel"));
+    }
+    MirrorOutcome outcome;
+    for (size_t i : to_add) {
+        const std::string set = src_tables.text(i, "set_name"), rel = src_tables.text(i, "rel");
+        if (absent.count(rel)) {
+            outcome.deferred.push_back(rel);
+            continue;
+        }
+        n.exec(sql::repset_add_table(set, rel, src_tables.at(i, "att_list"), src_tables.at(i, "row_filter")));
         ++changes;
     }
     auto want_seqs = rows_by_key(src_seqs, "seq"), have_seqs = rows_by_key(new_seqs, "seq");
@@ -64,8 +83,19 @@ MirrorOutcome mirror_replication_sets(Runtime &rt, Member &source, Member &new_n
             n.exec(sql::repset_remove_seq(key.first, key.second));
             ++changes;
         }
+    std::vector<std::string> seqs_to_add;
+    for (const auto &[key, row] : want_seqs)
+        if (!have_seqs.count(key)) seqs_to_add.push_back(key.second);
+    if (!seqs_to_add.empty()) {
+        QueryResult missing = n.exec(sql::relations_missing(seqs_to_add));
+        for (size_t i = 0; i < missing.size(); ++i) absent.insert(missing.text(i, "rel"));
+    }
     for (const auto &[key, row] : want_seqs)
         if (!have_seqs.count(key)) {
+            if (absent.count(key.second)) {
+                outcome.deferred.push_back(key.second);
+                continue;
+            }
             n.exec(sql::repset_add_seq(key.first, key.second));
             ++changes;
         }
@@ -78,7 +108,8 @@ MirrorOutcome mirror_replication_sets(Runtime &rt, Member &source, Member &new_n
                    "replication sets of \"" + source.name + "\" changed while they were being mirrored",
                    "Compare spock.replication_set_table on \"" + source.name + "\" and \"" + new_node.name +
                        "\" and adjust the new node by hand.");
-    MirrorOutcome outcome;
+    std::sort(outcome.deferred.begin(), outcome.deferred.end());
+    outcome.deferred.erase(std::unique(outcome.deferred.begin(), outcome.deferred.end()), outcome.deferred.end());
     outcome.sets = src_sets.size();
     outcome.tables = src_tables.size();
     outcome.sequences = src_seqs.size();

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
+#include <vector>
 
 #include "core/protocol/member.hpp"
 
@@ -11,6 +13,11 @@ namespace zodan {
 struct MirrorOutcome {
     size_t sets = 0, tables = 0, sequences = 0;
     int changes = 0;
+    // Relations the source lists that the new node does not have yet:
+    // created after the copy point (Spock's DDL replication), they reach
+    // the new node through its subscriptions, so their memberships are
+    // mirrored once those deliver (see AddNode::confirm_inbound).
+    std::vector<std::string> deferred;
 };
 
 // Changes made on the source meanwhile are reported as a WARNING, not

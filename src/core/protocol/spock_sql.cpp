@@ -560,11 +560,20 @@ Query repset_alter(const std::string &set, bool ins, bool upd, bool del, bool tr
 
 Query repset_add_table(const std::string &set, const std::string &rel, const Value &columns, const Value &row_filter) {
     return {"add " + rel + " to replication set " + set,
-            "SELECT spock.repset_add_table($1, $2::regclass, false, $3::text[], $4)", {set, rel, columns, row_filter}};
+            // include_partitions off: the source lists a partitioned table's
+            // partitions as rows of their own, and each is added as listed.
+            "SELECT spock.repset_add_table($1, $2::regclass, false, $3::text[], $4, false)",
+            {set, rel, columns, row_filter}};
+}
+
+Query relations_missing(const std::vector<std::string> &rels) {
+    return {"find the relations not here yet",
+            "SELECT r AS rel FROM pg_catalog.unnest($1::text[]) r WHERE pg_catalog.to_regclass(r) IS NULL ORDER BY 1",
+            {text_array_literal(rels)}};
 }
 
 Query repset_remove_table(const std::string &set, const std::string &rel) {
-    return {"remove " + rel + " from replication set " + set, "SELECT spock.repset_remove_table($1, $2::regclass)",
+    return {"remove " + rel + " from replication set " + set, "SELECT spock.repset_remove_table($1, $2::regclass, false)",
             {set, rel}};
 }
 
@@ -811,7 +820,8 @@ Query verify_statements(const std::string &rel, int ranges) {
     // one, compared byte for byte (COLLATE "C"). Everything else (enums and
     // reg* types, which hash by node-local OID; composites, ranges, types
     // without a hash function, anything user-defined) is hashed as its text,
-    // which two nodes print alike for equal values. The range of a row is the
+    // which two nodes print alike for equal values (every session pins the
+    // settings that shape a value's text). The range of a row is the
     // same kind of hash of its key (the primary key, or the whole row) under
     // other seeds, modulo the range count.
     return {"write the comparison of " + rel,
@@ -827,7 +837,12 @@ Query verify_statements(const std::string &rel, int ranges) {
             "  JOIN pg_catalog.pg_am am ON am.oid = oc.opcmethod AND am.amname = 'hash' "
             "  JOIN pg_catalog.pg_amproc ap ON ap.amprocfamily = oc.opcfamily AND ap.amproclefttype = ty.oid "
             "    AND ap.amprocrighttype = ty.oid AND ap.amprocnum = 2 "
-            "  JOIN pg_catalog.pg_proc p ON p.oid = ap.amproc "
+            // Only a function declared for the type itself: a family's
+            // support function may be declared for another type (bytea's
+            // hashvarlenaextended takes internal, timestamptz's takes
+            // timestamp on PostgreSQL 15), and naming it with a column of
+            // this type does not resolve.
+            "  JOIN pg_catalog.pg_proc p ON p.oid = ap.amproc AND p.proargtypes[0] = ty.oid "
             // Not those whose equality is looser than their text's (1.5 =
             // 1.50, -0 = 0, '1 day' = '24 hours').
             "  WHERE ty.oid < 16384 AND ty.typtype = 'b' AND ty.typname !~ '^reg' "

@@ -109,6 +109,8 @@ Query tables_written_locally(const std::string &copied);
 Query repset_create(const std::string &set, bool ins, bool upd, bool del, bool trunc);
 Query repset_alter(const std::string &set, bool ins, bool upd, bool del, bool trunc);
 Query repset_add_table(const std::string &set, const std::string &rel, const Value &columns, const Value &row_filter);
+// Which of these relation names (quoted, schema-qualified) do not resolve here.
+Query relations_missing(const std::vector<std::string> &rels);
 Query repset_remove_table(const std::string &set, const std::string &rel);
 Query repset_add_seq(const std::string &set, const std::string &seq);
 Query repset_remove_seq(const std::string &set, const std::string &seq);
