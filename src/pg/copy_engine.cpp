@@ -43,7 +43,8 @@ constexpr size_t kBatchBytes = 64 * 1024;
 struct Lane {
     LibpqConnection *from = nullptr, *to = nullptr;
     int job = -1;
-    enum class Phase { Idle, Starting, Streaming, Flushing, Ending } phase = Phase::Idle;
+    // Releasing: no job is left for it, and its source transaction is ending.
+    enum class Phase { Idle, Starting, Streaming, Flushing, Ending, Releasing, Released } phase = Phase::Idle;
     bool out_started = false, in_started = false;
     bool consumed = false;  // input was read since the last chunk
     std::string batch;    // rows read from the source, not yet queued for the new node
@@ -113,7 +114,16 @@ void BackendRuntime::copy_jobs(const std::vector<CopyLane> &lanes_in, const std:
             PGconn *src = lane.from->raw(), *dst = lane.to->raw();
             switch (lane.phase) {
             case Lane::Phase::Idle: {
-                if (next_job >= jobs.size()) return;
+                if (next_job >= jobs.size()) {
+                    // A lane with nothing left ends its source transaction at
+                    // once: the locks it holds on the tables it copied could
+                    // otherwise hold up DDL on the source (Spock applying a
+                    // peer's ALTER TABLE) that another lane's next table then
+                    // queues behind, a wait no deadlock check sees through us.
+                    if (!PQsendQuery(src, "ROLLBACK")) fail(lane, lane.from, last_error(src));
+                    lane.phase = Lane::Phase::Releasing;
+                    continue;
+                }
                 lane.job = static_cast<int>(next_job++);
                 const CopyJob &job = jobs[lane.job];
                 if (!PQsendQuery(src, job.out.sql.c_str())) fail(lane, lane.from, last_error(src));
@@ -228,6 +238,27 @@ void BackendRuntime::copy_jobs(const std::vector<CopyLane> &lanes_in, const std:
                 lane.phase = Lane::Phase::Idle;
                 continue;
             }
+            case Lane::Phase::Releasing: {
+                if (PQflush(src) == 1) {
+                    lane.from_events = WL_SOCKET_WRITEABLE;
+                    return;
+                }
+                if (!PQconsumeInput(src)) fail(lane, lane.from, last_error(src));
+                if (PQisBusy(src)) {
+                    lane.from_events = WL_SOCKET_READABLE;
+                    return;
+                }
+                PGresult *res = PQgetResult(src);
+                const bool ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
+                const std::string why = ok ? "" : error_of(res, src);
+                PQclear(res);
+                while (PGresult *more = PQgetResult(src)) PQclear(more);
+                if (!ok) fail(lane, lane.from, why);
+                lane.phase = Lane::Phase::Released;
+                return;
+            }
+            case Lane::Phase::Released:
+                return;
             }
         }
     };
@@ -238,7 +269,12 @@ void BackendRuntime::copy_jobs(const std::vector<CopyLane> &lanes_in, const std:
         lane.to_pos = waits.add_socket(lane.to->socket(), 0);
     }
     int64_t next_report = now_ms() + 250;
-    while (finished < jobs.size()) {
+    auto all_released = [&] {
+        for (const Lane &lane : lanes)
+            if (lane.phase != Lane::Phase::Released) return false;
+        return true;
+    };
+    for (;;) {
         bool more = false;
         for (Lane &lane : lanes) {
             advance(lane);
@@ -246,7 +282,7 @@ void BackendRuntime::copy_jobs(const std::vector<CopyLane> &lanes_in, const std:
             waits.set_events(lane.to_pos, lane.to_events);
             more = more || lane.more;
         }
-        if (finished == jobs.size()) break;
+        if (finished == jobs.size() && all_released()) break;
         if (progress && now_ms() >= next_report) {
             progress(state);
             next_report = now_ms() + 250;

@@ -77,6 +77,11 @@ CopyOutcome copy_at_point(Runtime &rt, ClusterView &view, CopyPoint &point, cons
     const int new_node_major = std::stoi(view.new_node.db().exec(sql::server_major()).text(0, "major"));
     QueryResult list = lanes[0].from->exec(sql::copy_job_list(skip_schema, streams, new_node_major));
     QueryResult sequences = lanes[0].from->exec(sql::sequence_values(skip_schema));
+    // Sizing the jobs locked every table (pg_relation_size): that
+    // transaction ends here, and the lane takes the snapshot again, so it
+    // holds a table's lock only from its own COPY on.
+    lanes[0].from->exec(sql::rollback());
+    open_source_side(*lanes[0].from, point.snapshot);
     std::vector<CopyJob> jobs;
     std::vector<StreamedJob> progress;
     for (size_t i = 0; i < list.size(); ++i) {
