@@ -109,6 +109,66 @@ SELECT spock.repset_add_table('default_insert_only', 'public.audit_log');
 SQL
 }
 
+# What users' schemas hold beyond the inventory: a list-partitioned table
+# (its partitions listed in the set with it) and a table with a column of
+# every built-in type the comparison hashes, by its own function or as text.
+our @REAL_TABLES = qw(events events_eu events_us events_other typed);
+our @TYPED_COLUMNS = (
+    [ c_int2 => 'int2', 'g::int2' ],               [ c_int8 => 'int8', 'g * 1000000000::int8' ],
+    [ c_oid => 'oid', 'g::oid' ],                  [ c_float4 => 'float4', 'g / 3.0::float4' ],
+    [ c_float8 => 'float8', 'g / 7.0::float8' ],   [ c_numeric => 'numeric', 'g / 4.0' ],
+    [ c_text => 'text', "'t' || g" ],              [ c_varchar => 'varchar(20)', "'v' || g" ],
+    [ c_bpchar => 'char(6)', "'c' || g" ],         [ c_char => '"char"', "chr(65 + g % 26)::\"char\"" ],
+    [ c_name => 'name', "('n' || g)::name" ],      [ c_bytea => 'bytea', "decode(md5(g::text), 'hex')" ],
+    [ c_bool => 'boolean', 'g % 2 = 0' ],          [ c_date => 'date', "date '2024-01-01' + g" ],
+    [ c_time => 'time', "time '00:00' + g * interval '1 minute'" ],
+    [ c_timetz => 'timetz', "timetz '00:00+02' + g * interval '1 minute'" ],
+    [ c_ts => 'timestamp', "timestamp '2024-01-01' + g * interval '1 hour'" ],
+    [ c_tstz => 'timestamptz', "timestamptz '2024-01-01 00:00+00' + g * interval '1 hour'" ],
+    [ c_interval => 'interval', "g * interval '90 minutes'" ],
+    [ c_uuid => 'uuid', "md5(g::text)::uuid" ],    [ c_inet => 'inet', "('10.0.' || g % 256 || '.1')::inet" ],
+    [ c_cidr => 'cidr', "('10.' || g % 256 || '.0.0/16')::cidr" ],
+    [ c_macaddr => 'macaddr', "('08:00:2b:01:02:' || lpad(to_hex(g % 256), 2, '0'))::macaddr" ],
+    [ c_macaddr8 => 'macaddr8', "('08:00:2b:01:02:03:04:' || lpad(to_hex(g % 256), 2, '0'))::macaddr8" ],
+    [ c_jsonb => 'jsonb', "jsonb_build_object('g', g)" ], [ c_json => 'json', "json_build_object('g', g)" ],
+    [ c_lsn => 'pg_lsn', "('0/' || to_hex(g))::pg_lsn" ], [ c_money => 'money', 'g::money' ],
+    [ c_bit => 'bit(8)', 'g::bit(8)' ],            [ c_varbit => 'varbit', 'g::bit(12)::varbit' ],
+    [ c_int4range => 'int4range', 'int4range(g, g + 10)' ],
+    [ c_int_arr => 'int4[]', 'ARRAY[g, g + 1]' ], [ c_text_arr => 'text[]', "ARRAY['a' || g, NULL]" ],
+    [ c_bytea_arr => 'bytea[]', "ARRAY[decode(md5(g::text), 'hex')]" ],
+    [ c_tstz_arr => 'timestamptz[]', "ARRAY[timestamptz '2024-06-01 12:00+00' + g * interval '1 day']" ],
+    [ c_null => 'date', 'NULL::date' ],
+);
+
+sub real_schema {
+    my $cols = join(",\n  ", map { "$_->[0] $_->[1]" } @TYPED_COLUMNS);
+    return <<SQL;
+CREATE TABLE public.events (id int NOT NULL, region text NOT NULL, payload text, PRIMARY KEY (id, region))
+  PARTITION BY LIST (region);
+CREATE TABLE public.events_eu PARTITION OF public.events FOR VALUES IN ('eu');
+CREATE TABLE public.events_us PARTITION OF public.events FOR VALUES IN ('us');
+CREATE TABLE public.events_other PARTITION OF public.events DEFAULT;
+CREATE TABLE public.typed (id int PRIMARY KEY,
+  $cols);
+SQL
+}
+
+sub real_sets {
+    return <<'SQL';
+SELECT spock.repset_add_table('default', 'public.events');
+SELECT spock.repset_add_table('default', 'public.typed');
+SQL
+}
+
+# Rows for the real schema's tables, written on one node.
+sub real_rows {
+    my $values = join(', ', map { $_->[2] } @TYPED_COLUMNS);
+    return <<SQL;
+INSERT INTO events SELECT g, (ARRAY['eu', 'us', 'apac'])[1 + g % 3], 'event ' || g FROM generate_series(1, 300) g;
+INSERT INTO typed SELECT g, $values FROM generate_series(1, 100) g;
+SQL
+}
+
 # Without the counters table (of Zodan::Load's checker): the data set the
 # pg_regress suites' expected output was written for.
 sub without_counters {

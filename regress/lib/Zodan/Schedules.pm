@@ -24,7 +24,12 @@ use Zodan::Faults;
 # In the order they run; ZODAN_SCHEDULES (space-separated) picks some.
 our @NAMES = qw(long_txn_source long_txn_peer concurrent_adds add_during_remove
   crash_source_mid_copy crash_source_late crash_peer crash_peer_at_copy_point
-  crash_new_node_mid_copy crash_new_node_at_catch_up crash_new_node_mid_copy_rollback);
+  crash_new_node_mid_copy crash_new_node_at_catch_up crash_new_node_mid_copy_rollback
+  ddl_during_copy);
+
+# Spock's DDL replication on every node, for the schedules that need it.
+my $DDL_REPLICATION = "spock.enable_ddl_replication = on\nspock.include_ddl_repset = on\n";
+my %CONF = (ddl_during_copy => $DDL_REPLICATION);
 
 sub names { $ENV{ZODAN_SCHEDULES} ? split(' ', $ENV{ZODAN_SCHEDULES}) : @NAMES }
 
@@ -40,13 +45,14 @@ my %SCHEDULE = (
     crash_new_node_mid_copy => \&crash_new_node_mid_copy,
     crash_new_node_at_catch_up => \&crash_new_node_at_catch_up,
     crash_new_node_mid_copy_rollback => \&crash_new_node_mid_copy_rollback,
+    ddl_during_copy         => \&ddl_during_copy,
 );
 
 # run(NAME) -> { line => figures, divergent => keys, checked => rows }
 sub run {
     my ($name) = @_;
     my $body = $SCHEDULE{$name} or die "no schedule named $name\n";
-    my $c = Zodan::Mesh->new(nodes => 5);
+    my $c = Zodan::Mesh->new(nodes => 5, conf => $CONF{$name} // '');
     my $r = eval { $body->($c) };
     my $died = $@;
     fail("schedule $name ran to its end") or diag($died) if $died;
@@ -58,24 +64,33 @@ sub run {
 
 # ---- building blocks -------------------------------------------------
 
-# n1..nK meshed with the inventory tables and a table `big` of ROWS rows
-# (for a copy that lasts long enough to be hit in the middle), plus the
-# zodan extension on every node that is to join.
+# n1..nK meshed with the inventory tables, the real schema's (a
+# partitioned table, a column of every hashed type) and a table `big` of
+# ROWS rows (for a copy that lasts long enough to be hit in the middle),
+# plus the zodan extension on every node that is to join. With DDL
+# replication on (ddl => 1), tables made after the mesh are made on n1 and
+# reach the others as DDL.
 sub cluster_of {
     my ($c, $k, %o) = @_;
     $c->inventory($k);
-    if (my $rows = $o{big}) {
-        for my $i (1 .. $k) {
-            $c->node($i)->sql("CREATE TABLE public.big (id bigint PRIMARY KEY, pad text NOT NULL);
-                               SELECT spock.repset_add_table('default', 'public.big');");
-        }
-        $c->node(1)->sql("INSERT INTO big SELECT g, repeat(md5(g::text), 4) FROM generate_series(1, $rows) g");
-        $c->converge(1 .. $k);
+    my $later = Zodan::Mesh::real_schema();
+    $later .= "CREATE TABLE public.big (id bigint PRIMARY KEY, pad text NOT NULL);\n" if $o{big};
+    my $sets = $o{ddl} ? '' : Zodan::Mesh::real_sets();
+    $sets .= "SELECT spock.repset_add_table('default', 'public.big');\n" if $o{big} && !$o{ddl};
+    for my $i ($o{ddl} ? 1 : 1 .. $k) {
+        $c->node($i)->sql($later . $sets);
     }
+    $c->node(1)->sql(Zodan::Mesh::real_rows());
+    $c->node(1)->sql("INSERT INTO big SELECT g, repeat(md5(g::text), 4) FROM generate_series(1, $o{big}) g")
+      if $o{big};
+    $c->converge(1 .. $k);
     $c->node($_)->sql("CREATE EXTENSION zodan") for $k + 1 .. scalar $c->nodes;
 }
 
-sub tables { my (%o) = @_; return (@Zodan::Faults::TABLES, $o{big} ? 'big' : ()) }
+sub tables {
+    my (%o) = @_;
+    return (@Zodan::Faults::TABLES, @Zodan::Mesh::REAL_TABLES, $o{big} ? 'big' : (), @{ $o{extra} // [] });
+}
 
 sub add_sql {
     my ($c, $src, $new, @settings) = @_;
@@ -365,6 +380,31 @@ sub crash_new_node_mid_copy_then {
     stop_load($load);
     my $r = judge($c, $load, [ 1 .. 4 ], big => 1);
     return figures($r, "new node crashed mid-copy, resumed add %.1f s", $took);
+}
+
+# Spock's DDL replication on: while the copy reads the source, n2 creates
+# a table and writes to it and n3 adds a column to a replicated table, under
+# writes on n1..n3. The add completes; the new table reaches n4 with its
+# rows and its set membership, and every member holds the same.
+sub ddl_during_copy {
+    my ($c) = @_;
+    cluster_of($c, 3, big => 400000, ddl => 1);
+    my $load = Zodan::Load->start($c, nodes => [ 1, 2, 3 ], tps => 50);
+    my $call = $c->node(4)->background(add_sql($c, 1, 4), app => 'zodan_add_n4');
+    my $hit = until_true($c->node(1), copy_running_sql(), 60);
+    ok($hit, "the copy was caught reading the source");
+    $c->node(2)->sql("CREATE TABLE public.newt (id int PRIMARY KEY, v text)");
+    $c->node(2)->sql("INSERT INTO public.newt SELECT g, 'new ' || g FROM generate_series(1, 100) g");
+    $c->node(3)->sql("ALTER TABLE public.events ADD COLUMN note text");
+    $c->node(3)->sql("UPDATE public.events SET note = 'n3' WHERE id % 10 = 0");
+    my ($rc, $out, $err, $took) = (($call->finish(600)), 0);
+    is($rc, 0, "the add completes with DDL during its copy") or diag(errors_of($err));
+    stop_load($load);
+    my $members = "SELECT string_agg(m, ' ' ORDER BY m) FROM (SELECT rs.set_name || ':' || t.set_reloid::regclass AS m "
+      . "FROM spock.replication_set_table t JOIN spock.replication_set rs USING (set_id)) s";
+    my $r = judge($c, $load, [ 1 .. 4 ], big => 1, extra => ['newt']);
+    is($c->node(4)->sql($members), $c->node(1)->sql($members), "n4's set memberships equal n1's");
+    return figures($r, "DDL on two peers during the copy");
 }
 
 1;
