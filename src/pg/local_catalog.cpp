@@ -13,6 +13,7 @@ extern "C" {
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/resowner.h"
 }
 
@@ -37,6 +38,12 @@ RawResult run_in_rolled_back_subxact(const char *sql, int nargs, const char **ar
     BeginInternalSubTransaction(nullptr);
     PG_TRY();
     {
+        // Names resolve in pg_catalog first and never through the caller's or
+        // the database's search_path (whose owner could otherwise put an
+        // operator of their own in front of a superuser's call); the
+        // subtransaction's rollback restores the caller's setting.
+        (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_LOCAL,
+                                true, 0, false);
         Oid *types = static_cast<Oid *>(palloc(sizeof(Oid) * (nargs + 1)));
         Datum *values = static_cast<Datum *>(palloc(sizeof(Datum) * (nargs + 1)));
         char *nulls = static_cast<char *>(palloc(nargs + 1));

@@ -426,8 +426,11 @@ Query node_drop(const std::string &name) {
 
 Query local_node_with_dsn() {
     return {"read the local node",
-            "SELECT n.node_name::text AS node_name, i.if_dsn AS dsn FROM spock.local_node l "
-            "JOIN spock.node n ON n.node_id = l.node_id JOIN spock.node_interface i ON i.if_id = l.node_local_interface",
+            // Read in the caller's own session too (remove_node): every
+            // operator qualified.
+            "SELECT n.node_name::pg_catalog.text AS node_name, i.if_dsn AS dsn FROM spock.local_node l "
+            "JOIN spock.node n ON n.node_id OPERATOR(pg_catalog.=) l.node_id "
+            "JOIN spock.node_interface i ON i.if_id OPERATOR(pg_catalog.=) l.node_local_interface",
             {}};
 }
 
