@@ -57,16 +57,21 @@ char *copy_to(MemoryContext context, const std::string &text, size_t size) noexc
 }
 
 // A text of the entry (message, DETAIL, CONTEXT, ...), masked in place. The
-// old text stays in ErrorContext, which is reset with the entry. An entry
-// that cannot be masked is kept out of the server log.
+// texts are palloc'd in the entry's context, and freed with it after a
+// NOTICE or a LOG (FreeErrorDataContents): the copy is made there too, and
+// the old text freed now, or a session logging many statements would keep
+// them all until its next error. An entry that cannot be masked is kept out
+// of the server log.
 void mask_field(ErrorData *edata, char **field) noexcept {
     std::string masked;
     switch (mask_for_log(*field, masked)) {
     case Masking::Unchanged:
         return;
     case Masking::Masked:
-        if (char *copy = copy_to(CurrentMemoryContext, masked, masked.size() + 1)) {
+        if (char *copy = copy_to(edata->assoc_context, masked, masked.size() + 1)) {
+            char *old = *field;
             *field = copy;
+            pfree(old);
             return;
         }
         break;
