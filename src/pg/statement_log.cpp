@@ -100,9 +100,9 @@ void fit(std::string &text, size_t size) {
 //    reset MessageContext between statements, after debug_query_string;
 //    elsewhere the statement is left out of the log instead.
 //  - It is never longer than the original, zero-padded to its length:
-//    parallel index builds and VACUUM measure debug_query_string and copy
-//    that many bytes later (brin.c, nbtsort.c, vacuumparallel.c). A mask
-//    longer than a short password shortens the statement's tail.
+//    PostgreSQL's parallel index builds and parallel VACUUM measure
+//    debug_query_string and copy that many bytes of it later. A mask longer
+//    than a short password shortens the statement's tail.
 void mask_statement(ErrorData *edata) noexcept {
     const char *statement = debug_query_string;
     std::string masked;
