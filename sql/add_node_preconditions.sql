@@ -11,6 +11,33 @@
 CALL spock.add_node(NULL, :'n1_dsn', 'n4', :'n4_dsn');
 CALL spock.add_node('n1', :'n1_dsn', 'n1', :'n4_dsn');
 
+-- Errors name their cause, and their SQLSTATE says what kind it is.
+-- A node name longer than Spock's names (63 bytes) is refused as a bad
+-- argument (22023) before any connection is opened: the name would
+-- otherwise reach the nodes in application_name.
+CALL spock.add_node('n1', :'n1_dsn', repeat('x', 10240), :'n4_dsn');
+\echo :LAST_ERROR_SQLSTATE
+CALL spock.add_node(repeat('y', 64), :'n1_dsn', 'n4', :'n4_dsn');
+\echo :LAST_ERROR_SQLSTATE
+CALL spock.health_check(repeat('z', 10240), :'n1_dsn', 'n4', :'n4_dsn', 'pre');
+\echo :LAST_ERROR_SQLSTATE
+CALL spock.remove_node(repeat('w', 10240), :'n4_dsn');
+\echo :LAST_ERROR_SQLSTATE
+-- A role that is not a superuser may not make this server use credentials
+-- of its own: insufficient privilege (42501), before any connection.
+CREATE ROLE zodan_granted NOLOGIN;
+GRANT USAGE ON SCHEMA spock TO zodan_granted;
+GRANT EXECUTE ON PROCEDURE spock.health_check(text, text, text, text, text, boolean) TO zodan_granted;
+SELECT regexp_replace(:'n1_dsn', 'password=\S+', '') AS n1_dsn_no_password \gset
+SET ROLE zodan_granted;
+CALL spock.health_check('n1', :'n1_dsn_no_password' || ' passfile=/nonexistent/pgpass');
+\echo :LAST_ERROR_SQLSTATE
+CALL spock.health_check('n1', :'n1_dsn_no_password');
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+DROP OWNED BY zodan_granted;
+DROP ROLE zodan_granted;
+
 -- Not inside a transaction that already wrote: the other nodes' slot
 -- creation on this node would wait for it.
 BEGIN;

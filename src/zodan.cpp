@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/protocol/add_node.hpp"
+#include "core/protocol/names.hpp"
 #include "core/protocol/remove_node.hpp"
 #include "core/protocol/health_check.hpp"
 
@@ -93,6 +94,8 @@ Datum zodan_add_node(PG_FUNCTION_ARGS) {
     zodan::pg::run_or_raise([&] {
         zodan::pg::remember_dsn_secrets(src_dsn);
         zodan::pg::remember_dsn_secrets(new_dsn);
+        zodan::require_node_name_argument("src_node_name", src_name);
+        zodan::require_node_name_argument("new_node_name", new_name);
         zodan::AddNodeArgs args;
         args.src_name = src_name;
         args.src_dsn = src_dsn;
@@ -121,6 +124,8 @@ Datum zodan_health_check(PG_FUNCTION_ARGS) {
     zodan::pg::run_or_raise([&] {
         zodan::pg::remember_dsn_secrets(src_dsn);
         if (new_dsn) zodan::pg::remember_dsn_secrets(new_dsn);
+        zodan::require_node_name_argument("src_node_name", src_name);
+        if (new_name) zodan::require_node_name_argument("new_node_name", new_name);
         zodan::AddNodeArgs args;
         args.src_name = src_name;
         args.src_dsn = src_dsn;
@@ -143,6 +148,7 @@ Datum zodan_remove_node(PG_FUNCTION_ARGS) {
 
     zodan::pg::run_or_raise([&] {
         zodan::pg::remember_dsn_secrets(target_dsn);
+        zodan::require_node_name_argument("target_node_name", target_name);
         zodan::RemoveNodeArgs args;
         args.target_name = target_name;
         args.target_dsn = target_dsn;

@@ -98,6 +98,14 @@ private:
     std::string detail_, hint_;
 };
 
+// The caller's role may not do what the call needs (SQLSTATE 42501,
+// insufficient_privilege): use this server's own credentials without being
+// a superuser. A UserError otherwise (message, detail, hint).
+class PermissionDenied : public UserError {
+public:
+    using UserError::UserError;
+};
+
 // One open connection to one node.
 class Connection {
 public:

@@ -25,8 +25,23 @@ extern "C" {
 
 namespace zodan::pg {
 
-BackendRuntime::BackendRuntime(bool nonatomic, std::string label)
-    : application_name_(label.empty() ? "zodan" : "zodan: " + label) {
+namespace {
+
+// A node keeps NAMEDATALEN - 1 bytes of an application_name; a longer one
+// only lengthens the startup packet, which a server refuses beyond 10000
+// bytes by closing the connection without a word. Cut, never inside a
+// multibyte character.
+std::string application_name_for(const std::string &label) {
+    std::string name = label.empty() ? "zodan" : "zodan: " + label;
+    if (name.size() <= NAMEDATALEN - 1) return name;
+    name.resize(NAMEDATALEN - 1);
+    while (!name.empty() && static_cast<unsigned char>(name.back()) >= 0x80) name.pop_back();
+    return name;
+}
+
+}  // namespace
+
+BackendRuntime::BackendRuntime(bool nonatomic, std::string label) : application_name_(application_name_for(label)) {
     if (!nonatomic) return;
     pg_call([] {
         if (SPI_connect_ext(SPI_OPT_NONATOMIC) != SPI_OK_CONNECT) elog(ERROR, "SPI_connect_ext failed");
@@ -69,16 +84,16 @@ void require_own_credentials(const std::string &node, const std::string &dsn) {
         if (std::strcmp(o->keyword, "password") == 0) has_password = true;
         for (const char *const *k = kServerSecretKeywords; *k; ++k)
             if (std::strcmp(o->keyword, *k) == 0)
-                throw UserError("the DSN of node \"" + node + "\" uses " + o->keyword +
-                                    ", which only a superuser may use here",
-                                "It would let this server use credentials of its own on the caller's behalf.",
-                                "Put the password of a role that the node authenticates by password into the DSN, "
-                                "or call the procedure as a superuser.");
+                throw PermissionDenied("the DSN of node \"" + node + "\" uses " + o->keyword +
+                                           ", which only a superuser may use here",
+                                       "It would let this server use credentials of its own on the caller's behalf.",
+                                       "Put the password of a role that the node authenticates by password into the "
+                                       "DSN, or call the procedure as a superuser.");
     }
     if (!has_password)
-        throw UserError("the DSN of node \"" + node + "\" has no password, which only a superuser may leave out",
-                        "Without one, this server would authenticate with its own password file or environment.",
-                        "Put the password of a role that the node authenticates by password into the DSN.");
+        throw PermissionDenied("the DSN of node \"" + node + "\" has no password, which only a superuser may leave out",
+                               "Without one, this server would authenticate with its own password file or environment.",
+                               "Put the password of a role that the node authenticates by password into the DSN.");
 }
 
 }  // namespace
@@ -99,10 +114,10 @@ std::unique_ptr<Connection> BackendRuntime::finish_connection(std::unique_ptr<Li
     // borrow the server's own identity (trust, peer, its ~/.pgpass) to reach
     // a node; the connection must have authenticated with a password.
     if (!conn->used_password() && !caller_is_superuser())
-        throw UserError("node \"" + conn->node() + "\" let the connection in without credentials, which only a "
-                        "superuser may rely on",
-                        "The node authenticated it by trust, peer or a password file of this server's own.",
-                        "Put the password of a role that the node authenticates by password into the DSN.");
+        throw PermissionDenied("node \"" + conn->node() + "\" let the connection in without credentials, which only "
+                               "a superuser may rely on",
+                               "The node authenticated it by trust, peer or a password file of this server's own.",
+                               "Put the password of a role that the node authenticates by password into the DSN.");
     conn->set_up_session();
     conn->set_statement_limit(guc_sync_timeout_ms);
     return conn;

@@ -8,6 +8,8 @@
 //  - invoke_cpp() is the only way from an extern "C" entry point into C++;
 //    it catches every exception and, once all C++ frames are gone, turns it
 //    into ereport(ERROR) (see zodan.cpp).
+//  - cpp_noexcept() runs C++ code where nothing may be raised at all: in a
+//    hook called from inside error reporting (statement_log.cpp).
 // Include this after the PostgreSQL headers (postgres.h first).
 #pragma once
 
@@ -74,6 +76,17 @@ auto pg_call(Fn &&fn) -> decltype(fn()) {
         if (cpp_error) std::rethrow_exception(cpp_error);
         if (failed) throw error;
         return result;
+    }
+}
+
+// Runs `fn` (C++ only: nothing in it may ereport) and returns its result,
+// or `fallback` when it threw.
+template <typename Fn, typename T>
+T cpp_noexcept(Fn &&fn, T fallback) noexcept {
+    try {
+        return fn();
+    } catch (...) {
+        return fallback;
     }
 }
 

@@ -68,6 +68,9 @@ int describe(RaisedTexts &t) {
         set(e.what(), e.detail(), e.hint());
         const int code = packed_sqlstate(e.sqlstate());
         return code ? code : ERRCODE_CONNECTION_FAILURE;
+    } catch (const PermissionDenied &e) {
+        set(e.what(), e.detail(), e.hint());
+        return ERRCODE_INSUFFICIENT_PRIVILEGE;
     } catch (const UserError &e) {
         set(e.what(), e.detail(), e.hint());
         return ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE;

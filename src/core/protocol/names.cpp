@@ -2,13 +2,26 @@
 
 #include <algorithm>
 
+#include "core/remote.hpp"
+
 namespace zodan {
 std::string subscription_name(const std::string &provider_node, const std::string &subscriber_node) {
     return "sub_" + provider_node + "_" + subscriber_node;
 }
 
+void require_node_name_argument(const std::string &argument, const std::string &value) {
+    if (value.size() <= kNodeNameMaxBytes) return;
+    // The name itself may be very long: its start is enough to recognise it,
+    // cut before any byte >= 0x80 so that no character is split.
+    std::string start = value.substr(0, 20);
+    while (!start.empty() && static_cast<unsigned char>(start.back()) >= 0x80) start.pop_back();
+    throw InvalidArgument(argument + " \"" + start + "...\" is " + std::to_string(value.size()) +
+                          " bytes long; a node name has at most " + std::to_string(kNodeNameMaxBytes) +
+                          " bytes (Spock stores it as type name)");
+}
+
 std::optional<std::string> new_node_name_problem(const std::string &name, const std::vector<std::string> &existing) {
-    constexpr size_t kNameMaxBytes = 63;  // NAMEDATALEN - 1: Spock's names are of type name
+    constexpr size_t kNameMaxBytes = kNodeNameMaxBytes;
     if (name.empty()) return "the new node's name is empty";
     // Subscription names, which carry node names, are held to the rules of
     // replication slot names; Spock checks them only in sub_create.

@@ -122,6 +122,7 @@ std::string mask_spans(const std::string &text, const std::vector<Span> &spans) 
     size_t pos = 0;
     for (const Span &span : spans) {
         if (span.end <= pos) continue;  // inside one already masked
+        if (span.end == span.begin) continue;  // "password=" and nothing after it
         out.append(text, pos, std::max(span.begin, pos) - pos);
         out += kMask;
         pos = span.end;
@@ -157,39 +158,164 @@ void add_words(const std::string &raw, std::vector<std::string> &out) {
 
 std::string mask_secrets_in_text(const std::string &text) { return mask_spans(text, secret_spans(text)); }
 
-std::string mask_secrets_in_sql(const std::string &sql) {
+namespace {
+
+// SQL is read as PostgreSQL's lexer reads it, so that a quote inside a
+// comment, a dollar-quoted body or an E'' string cannot throw the reading
+// of the literals that follow out of step. What is masked: the text inside
+// every quoted piece ('', E'', $tag$ $tag$, "", comments), never the
+// statement's code itself (a query's "x.password = y.password" stays).
+
+bool is_ident_start(char ch) {
+    const unsigned char u = static_cast<unsigned char>(ch);
+    return std::isalpha(u) != 0 || ch == '_' || u >= 0x80;
+}
+
+bool is_ident_char(char ch) {
+    return is_ident_start(ch) || std::isdigit(static_cast<unsigned char>(ch)) != 0 || ch == '$';
+}
+
+// The tag of a dollar quote opening at `pos` ("$$" or "$tag$"), or nothing:
+// "$1" is a parameter, "a$b" part of an identifier.
+bool dollar_tag_at(const std::string &sql, size_t pos, std::string &tag) {
+    if (sql[pos] != '$' || (pos > 0 && is_ident_char(sql[pos - 1]))) return false;
+    size_t end = pos + 1;
+    if (end < sql.size() && is_ident_start(sql[end]))
+        while (end < sql.size() && is_ident_char(sql[end]) && sql[end] != '$') ++end;
+    if (end >= sql.size() || sql[end] != '$') return false;
+    tag = sql.substr(pos, end + 1 - pos);
+    return true;
+}
+
+// A quoted value with its quotes doubled ('' or ""), as it is written.
+std::string requote(const std::string &value, char quote) {
     std::string out;
-    size_t pos = 0;
-    while (pos < sql.size()) {
-        const size_t open = sql.find('\'', pos);
-        if (open == std::string::npos) break;
-        out.append(sql, pos, open + 1 - pos);
-        // The literal's text, '' read as one quote; an unterminated literal
-        // runs to the end (a statement cut short by a log's length limit).
-        std::string literal;
-        size_t at = open + 1;
-        bool closed = false;
-        while (at < sql.size()) {
-            if (sql[at] == '\'') {
-                if (at + 1 < sql.size() && sql[at + 1] == '\'') {
-                    literal += '\'';
-                    at += 2;
-                    continue;
-                }
-                closed = true;
-                break;
-            }
-            literal += sql[at++];
-        }
-        for (char ch : mask_secrets_in_text(literal)) {
-            if (ch == '\'') out += '\'';
-            out += ch;
-        }
-        if (closed) out += '\'';
-        pos = closed ? at + 1 : sql.size();
+    for (char ch : value) {
+        if (ch == quote) out += quote;
+        out += ch;
     }
-    if (pos < sql.size()) out.append(sql, pos, std::string::npos);
     return out;
+}
+
+std::string mask_sql(const std::string &sql, bool code_is_text);
+
+// Reads the quoted piece opening at `pos` (after any E prefix) and appends
+// it, masked, to `out`; returns where reading goes on.
+size_t mask_quoted(const std::string &sql, size_t pos, bool backslash_escapes, std::string &out) {
+    const char quote = sql[pos];
+    std::string value;  // the text as PostgreSQL reads it ('' as one quote)
+    size_t at = pos + 1;
+    bool closed = false;
+    while (at < sql.size()) {
+        const char ch = sql[at];
+        if (backslash_escapes && ch == '\\' && at + 1 < sql.size()) {
+            // \' and \\ stand for the character; any other escape is kept as written.
+            if (sql[at + 1] != '\'' && sql[at + 1] != '\\') value += ch;
+            value += sql[at + 1];
+            at += 2;
+            continue;
+        }
+        if (ch == quote) {
+            if (at + 1 < sql.size() && sql[at + 1] == quote) {
+                value += quote;
+                at += 2;
+                continue;
+            }
+            closed = true;
+            break;
+        }
+        value += ch;
+        ++at;
+    }
+    const std::string masked = mask_secrets_in_text(value);
+    out += quote;
+    // Unchanged pieces are copied as written, escapes and all.
+    out += masked == value ? sql.substr(pos + 1, at - pos - 1) : requote(masked, quote);
+    // An unterminated piece runs to the end (a statement cut short by a
+    // log's length limit).
+    if (!closed) return sql.size();
+    out += quote;
+    return at + 1;
+}
+
+std::string mask_sql(const std::string &sql, bool code_is_text) {
+    std::string out;
+    size_t code_from = 0;
+    // The code since the last quoted piece: as it is, or (inside a
+    // dollar-quoted body, which may be a plain string) masked as free text.
+    auto flush_code = [&](size_t until) {
+        const std::string code = sql.substr(code_from, until - code_from);
+        out += code_is_text ? mask_secrets_in_text(code) : code;
+    };
+    size_t pos = 0;
+    std::string tag;
+    while (pos < sql.size()) {
+        const char ch = sql[pos];
+        if (ch == '\'' || ch == '"') {
+            flush_code(pos);
+            // E'...' (not the end of a word such as "some'"): backslash escapes.
+            const bool escapes = ch == '\'' && pos > 0 && (sql[pos - 1] == 'E' || sql[pos - 1] == 'e') &&
+                                 (pos < 2 || !is_ident_char(sql[pos - 2]));
+            pos = code_from = mask_quoted(sql, pos, escapes, out);
+        } else if (ch == '-' && pos + 1 < sql.size() && sql[pos + 1] == '-') {
+            flush_code(pos);
+            size_t end = sql.find('\n', pos);
+            end = end == std::string::npos ? sql.size() : end;
+            out += mask_secrets_in_text(sql.substr(pos, end - pos));
+            pos = code_from = end;
+        } else if (ch == '/' && pos + 1 < sql.size() && sql[pos + 1] == '*') {
+            flush_code(pos);
+            // Block comments nest.
+            size_t end = pos + 2;
+            for (int depth = 1; end < sql.size() && depth > 0;) {
+                if (sql.compare(end, 2, "/*") == 0) {
+                    ++depth;
+                    end += 2;
+                } else if (sql.compare(end, 2, "*/") == 0) {
+                    --depth;
+                    end += 2;
+                } else {
+                    ++end;
+                }
+            }
+            end = std::min(end, sql.size());
+            out += mask_secrets_in_text(sql.substr(pos, end - pos));
+            pos = code_from = end;
+        } else if (ch == '$' && dollar_tag_at(sql, pos, tag)) {
+            flush_code(pos);
+            const size_t body = pos + tag.size();
+            size_t close = sql.find(tag, body);
+            const bool closed = close != std::string::npos;
+            if (!closed) close = sql.size();
+            // A body is often code itself (DO, CREATE FUNCTION): read it
+            // as SQL, its own code taken as free text.
+            out += tag + mask_sql(sql.substr(body, close - body), true);
+            if (closed) out += tag;
+            pos = code_from = closed ? close + tag.size() : sql.size();
+        } else {
+            ++pos;
+        }
+    }
+    flush_code(sql.size());
+    return out;
+}
+
+}  // namespace
+
+std::string mask_secrets_in_sql(const std::string &sql) { return mask_sql(sql, false); }
+
+bool may_hold_secrets(const char *text) {
+    // What mask_secrets_in_text looks for: "password" and "postgres(ql)://".
+    if (!text) return false;
+    for (const char *p = text; *p; ++p) {
+        if ((*p | 0x20) != 'p') continue;
+        for (const char *word : {"password", "postgres"}) {
+            size_t i = 0;
+            while (word[i] && p[i] && std::tolower(static_cast<unsigned char>(p[i])) == word[i]) ++i;
+            if (!word[i]) return true;
+        }
+    }
+    return false;
 }
 
 void Secrets::add_dsn(const std::string &dsn) {
@@ -218,11 +344,13 @@ void Secrets::add_secret(const std::string &value) {
     if (!value.empty() && std::find(values_.begin(), values_.end(), value) == values_.end()) values_.push_back(value);
 }
 
-std::string Secrets::scrub(const std::string &text) const {
-    std::string out = mask_secrets_in_text(text);
+std::string Secrets::scrub(const std::string &text) const { return replace_known(mask_secrets_in_text(text)); }
+
+std::string Secrets::replace_known(const std::string &text) const {
     // Longest first, so that a secret containing another is replaced whole.
     std::vector<std::string> values = values_;
     std::sort(values.begin(), values.end(), [](const std::string &a, const std::string &b) { return a.size() > b.size(); });
+    std::string out = text;
     for (const std::string &v : values) out = replace_all(std::move(out), v);
     return out;
 }
