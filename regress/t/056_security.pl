@@ -1,7 +1,7 @@
 # Safe by default: who may call the procedures, which connections a
-# non-superuser may use, that remove_node changes nothing when its DSN
-# reaches another node than the one named, and that a node without the
-# zodan extension can still be removed.
+# non-superuser may use (none stored in Spock's catalog), that remove_node
+# changes nothing when its DSN reaches another node than the one named, and
+# that a node without the zodan extension can still be removed.
 # matrix: full suite only
 use strict;
 use warnings;
@@ -104,6 +104,21 @@ is(snapshot(), $before, "and nothing changed on n1..n3");
 like($err, qr/target_node_dsn reaches node "n1", not "n2"/,
     "nor may the DSN name the node the call runs on, under another name");
 is(snapshot(), $before, "still nothing changed");
+
+# A role granted remove_node on a member may not have the server reach the
+# other members with the DSNs stored in spock.node_interface (the
+# credentials the cluster was set up with), though its own DSN of the node
+# it removes carries a password: refused before anything changes. (It may
+# read Spock's catalog here, so only that rule stands in its way.)
+$n1->sql("CREATE ROLE operator LOGIN PASSWORD \$1; GRANT USAGE ON SCHEMA spock TO operator;
+          GRANT SELECT ON ALL TABLES IN SCHEMA spock TO operator;
+          GRANT EXECUTE ON PROCEDURE spock.remove_node(text, text, boolean, boolean) TO operator", $operator_pw);
+($rc, $out, $err) = $n1->psql("\\set VERBOSITY verbose\nCALL spock.remove_node('n3', \$1)", $n3->dsn,
+    { user => 'operator', password => $operator_pw });
+isnt($rc, 0, "a granted role's remove_node run on a member is refused");
+like($err, qr/ERROR:  42501: spock.remove_node would reach node\(s\) n1, n2 with the DSNs stored in spock.node_interface, which only a superuser may have the server use/,
+    "saying it would use the DSNs stored in spock.node_interface") or diag($err);
+is(snapshot(), $before, "and nothing changed on n1..n3");
 
 # Replication origins belong to the instance: an origin of another Spock
 # database on n3's instance (named as Spock names them) must survive n3's

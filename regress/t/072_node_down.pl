@@ -2,7 +2,9 @@
 # error naming that node, and once it is back a retry resumes and completes
 # (n1 and n2 writing all along). Then remove_node, run from n1, of a node
 # whose server is down: it cleans n1..n3, says the node itself could not be
-# reached, and n1..n3 still replicate; run again it finds nothing to remove.
+# reached and what may be lost with it (what it committed that a member had
+# not applied), and n1..n3 still replicate; run again it finds nothing to
+# remove.
 # matrix: full suite only
 use strict;
 use warnings;
@@ -47,6 +49,8 @@ $n1->sql("CREATE EXTENSION zodan");
 is($rc, 0, "remove_node of a stopped n4 from n1 succeeds") or diag($err);
 note($err);
 like($err, qr/node n4 itself could not be reached/, "it says n4 itself could not be reached");
+like($err, qr/WARNING:  node n4 could not be reached: a change it committed that a member had not applied is missing on that member; n1, n2, n3 had applied the same of its changes\nDETAIL:  Applied of node n4's changes: n1 \S+, n2 \S+, n3 \S+\.\nIf node n4's server can be started/,
+    "and what may be lost with it, and how to check");
 is($f->leftovers, 0, "no slot, origin, subscription, node or interface of n4 left on n1..n3");
 $load = Zodan::Load->start($c, nodes => [ 1, 2, 3 ], tps => 50);
 sleep 1;    # a second of writes among n1..n3 alone, to show they still replicate

@@ -15,6 +15,9 @@ bool starts(const std::string &s, const char *prefix) { return s.rfind(prefix, 0
 QueryResult one(const std::string &column, const Value &v) { return QueryResult({column}, {{v}}); }
 QueryResult none(const std::vector<std::string> &columns) { return QueryResult(columns, {}); }
 
+// Like Spock's: derived from the name, the same in every cluster.
+std::string node_id_of(const std::string &name) { return std::to_string(std::hash<std::string>{}(name) & 65535); }
+
 std::string host_of(const std::string &dsn) { return *zodan::conninfo_value(zodan::parse_conninfo(dsn), "host"); }
 
 class Conn : public zodan::Connection {
@@ -345,12 +348,22 @@ QueryResult Cluster::handle(const std::string &node, const Query &q) {
     Node &n = nodes.at(node);
     const std::string &name = q.name;
     auto p = [&](size_t i) { return q.params.at(i).value_or(""); };
+    if (on_statement) on_statement(node, q);
 
     if (auto r = journal(n, q)) return *r;
     if (auto r = copy_and_compare(n, q)) return *r;
     if (name == "read the Spock version") return one("extversion", n.version);
     if (name == "read the system identifier") return QueryResult({"sysid", "db"}, {{n.sysid, std::string("inventory")}});
     if (name == "read the local Spock node") return n.registered ? one("node_name", n.name) : none({"node_name"});
+    if (name == "read the node's identity")
+        return QueryResult({"identity", "node_name", "node_id"},
+                           {{n.sysid + "/16384", n.registered ? Value(n.name) : Value(),
+                             n.registered ? Value(node_id_of(n.name)) : Value()}});
+    if (name == "list the cluster's nodes with their ids") {
+        std::vector<std::vector<Value>> rows;
+        for (const auto &[k, dsn] : n.known) rows.push_back({k, node_id_of(k), dsn});
+        return QueryResult({"node_name", "node_id", "dsn"}, rows);
+    }
     if (name == "list the cluster's nodes") {
         std::vector<std::vector<Value>> rows;
         for (const auto &[k, dsn] : n.known) rows.push_back({k, dsn});

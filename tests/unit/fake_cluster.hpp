@@ -97,6 +97,10 @@ public:
     std::map<std::string, std::string> n_id_collisions;
     std::vector<std::string> written_locally;  // tables the local-writes check finds  // new name -> existing node whose id it would take
     bool verify = true;            // zodan.verify_data
+    bool superuser = true;         // the caller's
+    // Called with every statement a node runs, before it runs (a test's
+    // view of the moment, e.g. to write on a node meanwhile).
+    std::function<void(const std::string &node, const Query &)> on_statement;
     // (node, table) -> key: that row is written again before every read of
     // the table on that node (a hot row under steady writes).
     std::map<std::pair<std::string, std::string>, std::string> hot_rows;
@@ -132,6 +136,7 @@ public:
     }
     std::string copy_method() override { return method; }
     bool verify_data() override { return verify; }
+    bool caller_is_superuser() override { return superuser; }
 
     QueryResult handle(const std::string &node, const Query &q);
     std::vector<Call> calls_named(const std::string &prefix) const;

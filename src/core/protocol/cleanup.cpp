@@ -1,6 +1,9 @@
 #include "core/protocol/cleanup.hpp"
 
+#include <algorithm>
+
 #include "core/protocol/spock_sql.hpp"
+#include "core/protocol/util.hpp"
 #include "core/text/text_array.hpp"
 #include "core/protocol/waiter.hpp"
 
@@ -17,16 +20,46 @@ bool drop_slot_if_exists(Runtime &rt, Connection &node, const std::string &slot)
     return true;
 }
 
-void stop_and_drop_subscription(Runtime &rt, Connection &node, const std::string &sub) {
-    node.exec(sql::sub_disable(sub));
+void stop_subscriptions(Runtime &rt, const std::vector<SubscriptionOn> &subs) {
+    if (subs.empty()) return;
+    // One statement per connection at a time: rounds, each taking the next
+    // subscription of every node.
+    std::vector<SubscriptionOn> left = subs;
+    while (!left.empty()) {
+        std::vector<std::pair<Connection *, Query>> round;
+        std::vector<SubscriptionOn> later;
+        for (const SubscriptionOn &s : left) {
+            const bool busy = std::any_of(round.begin(), round.end(), [&](const auto &w) { return w.first == s.node; });
+            if (busy) later.push_back(s);
+            else round.emplace_back(s.node, sql::sub_disable(s.sub));
+        }
+        rt.exec_all(round);
+        left = std::move(later);
+    }
+    std::vector<std::string> names;
+    for (const SubscriptionOn &s : subs) names.push_back(s.sub + " on node \"" + s.node->node() + "\"");
     const int64_t give_up = rt.now_ms() + 5000;
-    wait_until(rt, "the worker of " + sub + " on node \"" + node.node() + "\" to stop", [&] {
-        if (node.exec(sql::subscription_workers(sub)).text(0, "n") == "0") return true;
-        // A worker that does not notice the disable (stuck on a lock) is
-        // ended: its subscription is going anyway.
-        if (rt.now_ms() >= give_up) node.exec(sql::terminate_subscription_workers(sub));
-        return false;
+    std::vector<bool> stopped(subs.size(), false);
+    wait_until(rt, "the workers of " + join(names) + " to stop", [&] {
+        bool all = true;
+        for (size_t i = 0; i < subs.size(); ++i) {
+            if (stopped[i]) continue;
+            Connection &node = *subs[i].node;
+            if (node.exec(sql::subscription_workers(subs[i].sub)).text(0, "n") == "0") {
+                stopped[i] = true;
+                continue;
+            }
+            all = false;
+            // A worker that does not notice the disable (stuck on a lock) is
+            // ended: its subscription is going anyway.
+            if (rt.now_ms() >= give_up) node.exec(sql::terminate_subscription_workers(subs[i].sub));
+        }
+        return all;
     });
+}
+
+void stop_and_drop_subscription(Runtime &rt, Connection &node, const std::string &sub) {
+    stop_subscriptions(rt, {{&node, sub}});
     node.exec(sql::sub_drop(sub));
 }
 

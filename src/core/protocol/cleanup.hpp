@@ -14,11 +14,21 @@ namespace zodan {
 // it first. Returns true when there was one.
 bool drop_slot_if_exists(Runtime &rt, Connection &node, const std::string &slot);
 
+// Stops subscriptions: each disabled (committed), its workers' exit waited
+// for, and forced after a while. All are disabled before any exit is waited
+// for, each node's at the same time as the others', so that no subscriber
+// goes on applying its provider's changes long after another stopped.
+struct SubscriptionOn {
+    Connection *node;
+    std::string sub;
+};
+void stop_subscriptions(Runtime &rt, const std::vector<SubscriptionOn> &subs);
+
 // Drops a subscription without Spock's sub_drop trap: sub_drop deletes the
 // subscription's rows and then waits for its worker to exit, while a worker
 // updating those rows (a copy running or just failed) waits for sub_drop's
-// transaction: both forever. So the worker is stopped first (sub_disable,
-// committed), its exit waited for (and forced after a while), then dropped.
+// transaction: both forever. So the worker is stopped first
+// (stop_subscriptions), then the subscription dropped.
 void stop_and_drop_subscription(Runtime &rt, Connection &node, const std::string &sub);
 
 // What is on a node before a copy: its user objects as "kind:oid"

@@ -11,6 +11,7 @@
 #include "core/protocol/join_lock.hpp"
 #include "core/protocol/journal.hpp"
 #include "core/protocol/names.hpp"
+#include "core/protocol/replication_waits.hpp"
 #include "core/protocol/spock_sql.hpp"
 #include "core/protocol/util.hpp"
 #include "core/text/text_array.hpp"
@@ -27,14 +28,7 @@ void RemoveNode::run() {
         target_unreachable_ = e.server_message();
     }
     // Nothing changes anywhere before the DSN is shown to reach the node named.
-    if (target_) {
-        QueryResult who = target_->db().exec(sql::local_node_name());
-        if (!who.empty() && who.text(0, "node_name") != args_.target_name)
-            throw UserError("target_node_dsn reaches node \"" + who.text(0, "node_name") + "\", not \"" +
-                                args_.target_name + "\"",
-                            "DSN: " + mask_dsn(args_.target_dsn),
-                            "Nothing was changed. Pass the DSN of node \"" + args_.target_name + "\".");
-    }
+    identify_target();
     // A run of add_node still in progress must not have the ground pulled away.
     std::optional<PriorRun> prior;
     std::map<std::string, std::string> copy_note;
@@ -53,6 +47,9 @@ void RemoveNode::run() {
         if (copy_note.count("after_copy") && !args_.force) refuse_if_written_to(copy_note["after_copy"]);
     }
     find_members();
+    // ... and, run elsewhere than on the target, the node of that name in
+    // this cluster (another cluster's node may bear it).
+    if (target_ && !caller_is_target_) prove_target_is_ours();
     // A member the unfinished add took part with that no node reached lists
     // (its source was down, say) may hold its slot: named, not forgotten.
     if (prior && prior->unfinished() && target_) {
@@ -78,6 +75,7 @@ void RemoveNode::run() {
         rt_.report(Level::Notice,
                    "remove_node: no other member of the cluster is known here or on node " + args_.target_name +
                        "; to clean the others, run it on one of them");
+    drain_target(prior && prior->unfinished());
     for (Member &x : survivors_) clean_survivor(x);
     if (target_) {
         clean_target();
@@ -135,36 +133,252 @@ void RemoveNode::refuse_if_written_to(const std::string &after_copy) {
                         "', <its DSN>, force => true) to drop it anyway.");
 }
 
-void RemoveNode::add_members_from(Connection &node) {
-    QueryResult nodes = node.exec(sql::nodes_with_dsn());
+void RemoveNode::identify_target() {
+    QueryResult me = rt_.read_local(sql::node_identity());
+    caller_name_ = me.text(0, "node_name");
+    caller_identity_ = me.text(0, "identity");
+    if (!target_) return;
+    QueryResult who = target_->db().exec(sql::node_identity());
+    const std::string &t = args_.target_name;
+    if (!who.text(0, "node_name").empty() && who.text(0, "node_name") != t)
+        throw UserError("target_node_dsn reaches node \"" + who.text(0, "node_name") + "\", not \"" + t + "\"",
+                        "DSN: " + mask_dsn(args_.target_dsn),
+                        "Nothing was changed. Pass the DSN of node \"" + t + "\".");
+    target_identity_ = who.text(0, "identity");
+    target_node_id_ = who.text(0, "node_id");
+    caller_is_target_ = target_identity_ == caller_identity_;
+    if (caller_is_target_) return;
+    if (caller_name_ == t)
+        throw UserError("target_node_dsn reaches another database than this one, node \"" + t + "\"",
+                        "DSN: " + mask_dsn(args_.target_dsn),
+                        "Nothing was changed. To remove this node, pass its own DSN; to remove the node that DSN "
+                        "reaches, run spock.remove_node on a member of that node's cluster.");
+    if (caller_name_.empty())
+        throw UserError("spock.remove_node runs on a member of the cluster or on the node it removes",
+                        "This database is no Spock node, and target_node_dsn reaches another database.",
+                        "Nothing was changed. Call it on a member of node \"" + t + "\"'s cluster, or on node \"" +
+                            t + "\" itself.");
+}
+
+void RemoveNode::add_members(const QueryResult &nodes) {
     for (size_t i = 0; i < nodes.size(); ++i) {
-        std::string name = nodes.text(i, "node_name");
-        if (name != args_.target_name && !dsn_of_.count(name)) dsn_of_[name] = nodes.text(i, "dsn");
+        const std::string name = nodes.text(i, "node_name");
+        if (name == args_.target_name) {
+            if (target_listed_dsn_.empty()) target_listed_dsn_ = nodes.text(i, "dsn");
+        } else if (!dsn_of_.count(name)) {
+            dsn_of_[name] = nodes.text(i, "dsn");
+        }
     }
 }
 
 void RemoveNode::find_members() {
-    // Who is in the cluster: what this node knows, what the target knows,
-    // and what every member found so knows. An unfinished add of the target
-    // made the target know its source before it changed anything anywhere,
-    // and the source knows every member.
-    QueryResult local = rt_.read_local(sql::local_node_with_dsn());
-    if (!local.empty() && local.text(0, "node_name") != args_.target_name) {
-        dsn_of_[local.text(0, "node_name")] = local.text(0, "dsn");
-        Member self = connect_member(rt_, local.text(0, "node_name"), local.text(0, "dsn"), "the local node's DSN");
-        add_members_from(self.db());
+    // Who is in the cluster: the members this node lists, and those every
+    // member so found lists, until no new one turns up. The target's own
+    // list counts only when the call runs on the target itself: a node of
+    // another cluster that bears the target's name must not bring its
+    // members in. An unfinished add made the new node know its source
+    // before it changed anything anywhere, and the source knows every
+    // member, so run on the new node this finds them all.
+    if (!caller_name_.empty() && caller_name_ != args_.target_name) {
+        QueryResult mine = rt_.read_local(sql::cluster_nodes());
+        for (size_t i = 0; i < mine.size(); ++i) caller_ids_[mine.text(i, "node_name")] = mine.text(i, "node_id");
+        add_members(mine);
     }
-    if (target_) {
-        add_members_from(target_->db());
-    }
+    if (caller_is_target_) add_members(target_->db().exec(sql::cluster_nodes()));
     std::set<std::string> asked;
     for (;;) {
         reach_listed_members();
         const size_t known = dsn_of_.size();
         for (Member &m : survivors_)
-            if (asked.insert(m.name).second) add_members_from(m.db());
+            if (asked.insert(m.name).second) add_members(m.db().exec(sql::cluster_nodes()));
         if (dsn_of_.size() == known) return;
     }
+}
+
+void RemoveNode::refuse_stored_dsns(const std::vector<std::string> &nodes) {
+    // The DSNs in spock.node_interface carry the credentials the cluster
+    // was set up with: a caller who is not a superuser must not make the
+    // server use them on its behalf (docs/security.md).
+    if (nodes.empty() || rt_.caller_is_superuser()) return;
+    throw PermissionDenied("spock.remove_node would reach node(s) " + join(nodes) +
+                        " with the DSNs stored in spock.node_interface, which only a superuser may have the server use",
+                    "Those DSNs carry the credentials the cluster was set up with, not the caller's. Nothing was "
+                    "changed.",
+                    "Call spock.remove_node as a superuser.");
+}
+
+Member RemoveNode::connect_stored(const std::string &name, const std::string &dsn, const std::string &role) {
+    refuse_stored_dsns({name});
+    return connect_member(rt_, name, dsn, role);
+}
+
+void RemoveNode::prove_target_is_ours() {
+    const std::string &t = args_.target_name;
+    const std::string hint = "Nothing was changed. Pass the DSN of this cluster's node \"" + t +
+                             "\", or run spock.remove_node on that node itself.";
+    auto refuse = [&](const std::string &why) {
+        throw UserError("target_node_dsn reaches a node \"" + t + "\" that is not this cluster's",
+                        why + "\nDSN: " + mask_dsn(args_.target_dsn), hint);
+    };
+    auto identity_via = [&](const std::string &name, const std::string &dsn,
+                            const std::string &role) -> std::optional<std::string> {
+        try {
+            Member m = connect_stored(name, dsn, role);
+            return m.db().exec(sql::node_identity()).text(0, "identity");
+        } catch (const RemoteError &) {
+            return std::nullopt;  // another way may still show it
+        }
+    };
+    // Node ids are derived from names, so this catches a stale record more
+    // than another cluster; the DSNs below tell clusters apart.
+    auto id = caller_ids_.find(t);
+    if (id != caller_ids_.end() && !target_node_id_.empty() && id->second != target_node_id_)
+        refuse("Its node id is " + target_node_id_ + "; this node knows node \"" + t + "\" as " + id->second + ".");
+    // The DSN this cluster lists for the target reaches the same database.
+    if (!target_listed_dsn_.empty()) {
+        auto there = identity_via(t, target_listed_dsn_, "the DSN this cluster lists for node \"" + t + "\"");
+        if (there && *there == target_identity_) return;
+        if (there)
+            refuse("The DSN this cluster lists for node \"" + t + "\" (spock.node_interface) reaches another "
+                   "database.");
+    }
+    // Else (not listed here: an unfinished add's node; or its listed DSN
+    // unreachable from here) the target must list a member of this cluster
+    // under a DSN that reaches that very member.
+    QueryResult theirs = target_->db().exec(sql::cluster_nodes());
+    for (size_t i = 0; i < theirs.size(); ++i) {
+        const std::string name = theirs.text(i, "node_name");
+        auto member = std::find_if(survivors_.begin(), survivors_.end(), [&](const Member &m) { return m.name == name; });
+        if (name == t || member == survivors_.end()) continue;
+        auto via_target = identity_via(name, theirs.text(i, "dsn"),
+                                       "the DSN node \"" + t + "\" lists for node \"" + name + "\"");
+        if (!via_target) continue;
+        if (*via_target == member->db().exec(sql::node_identity()).text(0, "identity")) return;
+        refuse("It lists node \"" + name + "\" with a DSN that reaches another database than this cluster's node \"" +
+               name + "\".");
+    }
+    throw UserError("could not show that target_node_dsn reaches node \"" + t + "\" of this cluster",
+                    std::string(target_listed_dsn_.empty() ? "No member of this cluster lists a node \"" + t + "\""
+                                                           : "The DSN this cluster lists for node \"" + t +
+                                                                 "\" could not be reached") +
+                        ", and the node reached lists no member of this cluster under a DSN that reaches it.\nDSN: " +
+                        mask_dsn(args_.target_dsn),
+                    hint);
+}
+
+void RemoveNode::drain_target(bool unfinished_add) {
+    // An unfinished add's node took no writes of its own that the rollback
+    // keeps (refuse_if_written_to): nothing to wait for.
+    if (survivors_.empty() || unfinished_add) return;
+    const std::string &t = args_.target_name;
+    std::vector<Member *> all;
+    for (Member &x : survivors_) all.push_back(&x);
+    // Who receives the target's changes, and who was cut off from them before.
+    std::vector<QueryResult> statuses = rt_.exec_all(same_query(all, sql::subscription_status()));
+    std::vector<Member *> receiving, cut_off, had;
+    for (size_t i = 0; i < all.size(); ++i) {
+        bool from_target = false, enabled = false;
+        for (size_t r = 0; r < statuses[i].size(); ++r)
+            if (statuses[i].text(r, "provider_node") == t) {
+                from_target = true;
+                enabled = enabled || statuses[i].text(r, "status") != "disabled";
+            }
+        if (enabled) receiving.push_back(all[i]);
+        else if (from_target) cut_off.push_back(all[i]);
+        if (from_target) had.push_back(all[i]);
+    }
+    if (had.empty()) return;
+    auto names = [](const std::vector<Member *> &ms) {
+        std::vector<std::string> out;
+        for (const Member *m : ms) out.push_back(m->name);
+        return out;
+    };
+
+    // Everything the target committed before now, applied on every member
+    // that receives it, before any of them stops receiving.
+    std::optional<Lsn> event;
+    std::string not_waited;
+    if (target_ && !receiving.empty()) {
+        try {
+            event = lsn_of(target_->db().exec(sql::sync_event()).scalar());
+            wait_applied(rt_, receiving, {{t, *event}});
+        } catch (const UserError &e) {
+            if (!args_.force)
+                throw UserError(std::string(e.what()) + " (before node \"" + t +
+                                    "\" is removed, every member applies what it committed)",
+                                e.detail(),
+                                "Nothing was changed. Let that member catch up (its log says why it does not), or "
+                                "pass force => true to remove node \"" + t +
+                                    "\" without waiting: what it committed and a member had not applied is then "
+                                    "missing there.");
+            not_waited = e.what();
+            event.reset();
+        }
+    }
+
+    // Every subscription from the target stops, on all members together,
+    // before any is compared or dropped.
+    std::vector<QueryResult> subs = rt_.exec_all(same_query(had, sql::subscriptions_involving(t)));
+    std::vector<SubscriptionOn> to_stop;
+    for (size_t i = 0; i < had.size(); ++i)
+        for (size_t r = 0; r < subs[i].size(); ++r) to_stop.push_back({&had[i]->db(), subs[i].text(r, "sub_name")});
+    stop_subscriptions(rt_, to_stop);
+
+    // What each then had applied of the target's changes.
+    std::vector<QueryResult> applied = rt_.exec_all(same_query(had, sql::applied_through({t})));
+    std::map<std::string, Lsn> through;
+    std::vector<std::string> positions;
+    for (size_t i = 0; i < had.size(); ++i) {
+        const bool known = !applied[i].empty() && applied[i].at(0, "lsn").has_value();
+        through[had[i]->name] = known ? parse_lsn(applied[i].text(0, "lsn")) : 0;
+        positions.push_back(had[i]->name + " " + (known ? applied[i].text(0, "lsn") : std::string("nothing")));
+    }
+    const std::string detail = "Applied of node " + t + "'s changes: " + join(positions) +
+                               (event ? "; the sync event was at " + format_lsn(*event) : "") + ".";
+    // Those of `among` that applied less than the most any of them did, and the others.
+    auto split_behind = [&](const std::vector<Member *> &among) {
+        Lsn most = 0;
+        for (const Member *m : among) most = std::max(most, through[m->name]);
+        std::pair<std::vector<std::string>, std::vector<std::string>> out;
+        for (const Member *m : among) (through[m->name] < most ? out.first : out.second).push_back(m->name);
+        return out;
+    };
+
+    if (event) {
+        auto [behind, ahead] = split_behind(receiving);
+        rt_.report(Level::Notice,
+                   "remove_node: waited until " + join(names(receiving)) + " had applied everything node " + t +
+                       " committed before the remove (a sync event from " + t + ")" +
+                       (behind.empty() ? "; when their subscriptions from " + t +
+                                             " stopped, each had applied as much of it as the others"
+                                       : ""),
+                   detail);
+        if (!behind.empty())
+            rt_.report(Level::Warning,
+                       "node " + t + " committed changes during the remove that reached only some members: " +
+                           join(behind) + " applied less of them than " + join(ahead),
+                       detail + "\nNode " + t + " keeps those changes (removing a node keeps its data): compare the "
+                                "tables it writes to on " + join(behind) + " with its own, and write there what is "
+                                "missing.");
+    } else if (!target_ || !not_waited.empty()) {
+        auto [behind, ahead] = split_behind(had);
+        rt_.report(Level::Warning,
+                   "node " + t +
+                       (target_ ? " was not waited for (force: " + not_waited + ")" : " could not be reached") +
+                       ": a change it committed that a member had not applied is missing on that member" +
+                       (behind.empty() ? "; " + join(names(had)) + " had applied the same of its changes"
+                                       : "; " + join(behind) + " applied less of its changes than " + join(ahead)),
+                   detail + "\nIf node " + t + "'s server can be started, its data holds every change it "
+                            "committed: compare the tables it writes to with each member's before its data "
+                            "directory is discarded.");
+    }
+    if (target_ && not_waited.empty())
+        for (const Member *m : cut_off)
+            rt_.report(Level::Warning,
+                       "the subscription from node " + t + " on " + m->name + " was disabled: what " + t +
+                           " committed since is missing there",
+                       detail + "\nCompare the tables node " + t + " writes to on " + m->name +
+                           " with its own, and write there what is missing.");
 }
 
 void RemoveNode::reach_listed_members() {
@@ -178,6 +392,9 @@ void RemoveNode::reach_listed_members() {
             wanted.push_back({name, dsn, "the DSN listed in spock.node_interface"});
     }
     if (wanted.empty()) return;
+    std::vector<std::string> wanted_names;
+    for (const MemberToReach &w : wanted) wanted_names.push_back(w.name);
+    refuse_stored_dsns(wanted_names);
     std::vector<Member> reached;
     try {
         reached = connect_members(rt_, wanted);

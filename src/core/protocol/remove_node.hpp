@@ -25,9 +25,23 @@ public:
     void run();
 
 private:
+    // Which node the target's DSN reaches, and whether that is this very
+    // database; refuses a DSN that reaches another node of that name.
+    void identify_target();
     void find_members();
     void reach_listed_members();  // those of dsn_of_ not tried yet
-    void add_members_from(Connection &node);
+    void add_members(const QueryResult &nodes);  // cluster_nodes rows
+    // Refuses, changing nothing, a target that cannot be shown to be the
+    // node of that name in the caller's cluster.
+    void prove_target_is_ours();
+    // Connects with a DSN stored in a Spock catalog, which only a superuser
+    // may have the server use.
+    Member connect_stored(const std::string &name, const std::string &dsn, const std::string &role);
+    void refuse_stored_dsns(const std::vector<std::string> &nodes);
+    // Before any survivor's subscription from the target goes: waits until
+    // every survivor has applied what the target committed, stops those
+    // subscriptions all together, then says what each survivor applied.
+    void drain_target(bool unfinished_add);
     void clean_survivor(Member &x);
     void clean_target();
     // Throws when a copied table holds rows written on the target itself.
@@ -39,6 +53,12 @@ private:
     std::optional<Member> target_;
     std::string target_unreachable_;             // why, when it could not be reached
     std::string target_dbname_;                  // from its DSN: names the slots serving it
+    std::string target_identity_, target_node_id_;  // node_identity of what the DSN reaches
+    std::string target_listed_dsn_;              // the DSN the caller's cluster lists for the target
+    std::string caller_name_;                    // the caller's own Spock node, when it has one
+    std::string caller_identity_;
+    bool caller_is_target_ = false;              // the DSN reaches the database the call runs in
+    std::map<std::string, std::string> caller_ids_;  // node ids as the caller's node lists them
     std::map<std::string, std::string> dsn_of_;  // surviving members found
     std::vector<Member> survivors_;
     std::map<std::string, std::vector<std::string>> removed_;  // node -> what was removed there

@@ -434,6 +434,30 @@ Query local_node_with_dsn() {
             {}};
 }
 
+Query node_identity() {
+    // The postmaster's start (to the microsecond, in UTC: the same text in
+    // every session, whatever its TimeZone) tells apart two instances that
+    // share a system identifier (a physical copy); the oid, two databases of
+    // one instance.
+    return {"read the node's identity",
+            "SELECT pg_catalog.format('%s/%s', pg_catalog.to_char(pg_catalog.timezone('UTC', "
+            "pg_catalog.pg_postmaster_start_time()), 'YYYYMMDDHH24MISSUS'), d.oid) AS identity, "
+            "n.node_name::text AS node_name, n.node_id::text AS node_id "
+            "FROM pg_catalog.pg_database d LEFT JOIN spock.local_node l ON true "
+            "LEFT JOIN spock.node n ON n.node_id OPERATOR(pg_catalog.=) l.node_id "
+            "WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()",
+            {}};
+}
+
+Query cluster_nodes() {
+    return {"list the cluster's nodes with their ids",
+            "SELECT DISTINCT ON (n.node_name) n.node_name::text AS node_name, n.node_id::text AS node_id, "
+            "i.if_dsn AS dsn FROM spock.node n "
+            "JOIN spock.node_interface i ON i.if_nodeid OPERATOR(pg_catalog.=) n.node_id "
+            "ORDER BY n.node_name, i.if_id",
+            {}};
+}
+
 Query slots_named(const std::vector<std::string> &slots) {
     return {"look up slots",
             "SELECT slot_name::text AS slot_name, coalesce(active_pid, 0)::text AS active_pid "

@@ -88,6 +88,15 @@ Query subscription_slots(const std::vector<std::string> &subscriber_dbs, const s
 Query subscriptions_involving(const std::string &node_name);
 Query node_drop(const std::string &name);
 Query local_node_with_dsn();                          // node_name, dsn of this database's node
+// Which database a session is in, as a text that no other database, of this
+// instance or of any other (a physical copy included), gives: identity
+// (postmaster start and database oid); and the Spock node of that database,
+// when there is one: node_name, node_id. Written to be read in the caller's
+// own session too (every name and operator qualified).
+Query node_identity();
+// Every node the catalog lists, with its id and one DSN: node_name,
+// node_id, dsn. Qualified like node_identity, for the same reason.
+Query cluster_nodes();
 Query slots_named(const std::vector<std::string> &slots);     // slot_name, active_pid
 Query terminate_slot_user(const std::string &slot);  // stops a walsender still streaming from it
 Query drop_slot(const std::string &slot);             // only when inactive
