@@ -550,10 +550,6 @@ QueryResult Cluster::handle(const std::string &node, const Query &q) {
     if (starts(name, "create replication set ") || starts(name, "alter replication set ") || starts(name, "add ") ||
         starts(name, "remove "))
         return one("ok", "true");
-    if (name == "read the local node") {
-        if (!n.registered) return none({"node_name", "dsn"});
-        return QueryResult({"node_name", "dsn"}, {{n.name, n.known[n.name]}});
-    }
     if (starts(name, "list subscriptions involving ")) {
         std::vector<std::vector<Value>> rows;
         for (const auto &[sub, s] : n.subs) {

@@ -424,16 +424,6 @@ Query node_drop(const std::string &name) {
     return {"drop node " + name, "SELECT spock.node_drop($1, true)::text AS dropped", {name}};
 }
 
-Query local_node_with_dsn() {
-    return {"read the local node",
-            // Read in the caller's own session too (remove_node): every
-            // operator qualified.
-            "SELECT n.node_name::pg_catalog.text AS node_name, i.if_dsn AS dsn FROM spock.local_node l "
-            "JOIN spock.node n ON n.node_id OPERATOR(pg_catalog.=) l.node_id "
-            "JOIN spock.node_interface i ON i.if_id OPERATOR(pg_catalog.=) l.node_local_interface",
-            {}};
-}
-
 Query node_identity() {
     // The postmaster's start (to the microsecond, in UTC: the same text in
     // every session, whatever its TimeZone) tells apart two instances that

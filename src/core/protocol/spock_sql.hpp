@@ -87,7 +87,6 @@ Query subscription_slots(const std::vector<std::string> &subscriber_dbs, const s
 // sub_name, provider, subscriber, slot.
 Query subscriptions_involving(const std::string &node_name);
 Query node_drop(const std::string &name);
-Query local_node_with_dsn();                          // node_name, dsn of this database's node
 // Which database a session is in, as a text that no other database, of this
 // instance or of any other (a physical copy included), gives: identity
 // (postmaster start and database oid); and the Spock node of that database,
