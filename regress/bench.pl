@@ -17,7 +17,7 @@
 #
 #   SPOCK=pr545 PG=15 perl regress/bench.pl
 # Environment: SIZES ("3 6"), LOADS ("quiet busy"), RUNS (1; the table
-# shows the best), ROWS (20000), TOOLS (those the server has), RESULTS (a
+# shows the best), ROWS (20000), BUSY_TPS (50 per writer; 0: no rate limit), TOOLS (those the server has), RESULTS (a
 # file to append "server|K|load|tool|run|ok|call_ms|mesh_ms|note" lines to),
 # CPU_DETAIL (1: each server's CPU time during the CALL, the sessions it
 # started), NEW_NODE_NICE (a nice level for the new node's processes),
@@ -46,11 +46,12 @@ my @sizes = split ' ', ($ENV{SIZES} // '3 6');
 my @loads = split ' ', ($ENV{LOADS} // 'quiet busy');
 my $runs  = $ENV{RUNS} // 1;
 my $rows  = $ENV{ROWS} // 20000;
+my $busy_tps = $ENV{BUSY_TPS} // 50;
 my $has_attach = -f "$Zodan::Env::sharedir/extension/spock.control"
   && `grep -l 'spock_attach_node' '$Zodan::Env::sharedir'/extension/spock--*.sql 2>/dev/null` ne '';
 my @tools = $ENV{TOOLS} ? split(' ', $ENV{TOOLS})
   : ('spock.add_node', 'zodan.sql', $has_attach ? 'attach_node' : ());
-/^\d+$/ or die "SIZES, RUNS and ROWS are numbers\n" for @sizes, $runs, $rows;
+/^\d+$/ or die "SIZES, RUNS, ROWS and BUSY_TPS are numbers\n" for @sizes, $runs, $rows, $busy_tps;
 /^(quiet|busy)$/ or die "LOADS: '$_' is neither quiet nor busy\n" for @loads;
 $Zodan::Bench::TOOL{$_} or die "TOOLS: no tool '$_'\n" for @tools;
 my $server = Zodan::Bench::server();
@@ -113,7 +114,7 @@ sub measure {
         if ($load eq 'busy') {
             $logs = "$ENV{TESTDIR}/latency-" . int(rand(1e9));
             make_path($logs);
-            $w = Zodan::Load->start($c, nodes => [ 1 .. $k ], tps => 50, log_dir => $logs);
+            $w = Zodan::Load->start($c, nodes => [ 1 .. $k ], tps => $busy_tps, log_dir => $logs);
             $t_load = time;
             sleep 3;    # the latency before the add
             # CONTROL: the servers' CPU rate under the load alone, the

@@ -52,7 +52,7 @@ sub script_file {
     return $path;
 }
 
-# start($cluster, nodes => [...], tps => per node and kind, seconds => upper bound,
+# start($cluster, nodes => [...], tps => per node and kind (0: as fast as it goes), seconds => upper bound,
 #       log_dir => D: every transaction's latency in pgbench's logs under D)
 sub start {
     my ($class, $cluster, %o) = @_;
@@ -66,7 +66,7 @@ sub start {
             local %ENV = %ENV;
             $ENV{PGPASSWORD} = $n->password;
             $ENV{PGAPPNAME}  = "zodan_writer_$kind";
-            my @cmd = ('pgbench', '-n', '-c', '1', '-R', $self->{tps}, '-T', $o{seconds} // 3600,
+            my @cmd = ('pgbench', '-n', '-c', '1', $self->{tps} ? ('-R', $self->{tps}) : (), '-T', $o{seconds} // 3600,
                        '-D', 'base=' . ($i * 1000000), '-f', $script{$kind},
                        $o{log_dir} ? ('-l', "--log-prefix=$o{log_dir}/n$i-$kind") : (),
                        '-h', '127.0.0.1', '-p', $n->port, '-U', 'pgedge', $n->db);
