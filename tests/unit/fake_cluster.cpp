@@ -84,7 +84,7 @@ void flatten_json(const std::string &json, std::map<std::string, std::string> &o
         size_t end = json.find_first_of(",}", pos);
         std::string v = json.substr(pos, end - pos);
         pos = end;
-        return v;
+        return v == "null" ? std::string() : v;  // as the journal reads a JSON null
     };
     std::function<void(const std::string &)> object = [&](const std::string &prefix) {
         ++pos;  // {
@@ -426,7 +426,25 @@ QueryResult Cluster::handle(const std::string &node, const Query &q) {
     if (name == "read replication set sequences") return none({"set_name", "seq"});
     if (name == "list local schemas") return none({"nspname"});
     if (name == "list user objects") return none({"obj"});
-    if (name == "list what the copy brought") return none({"stmt"});
+    if (name == "plan the rollback of the copy") {
+        // The copy made public.items; copy_dependents depend on it.
+        const std::vector<std::string> cols = {"role", "what", "stmt", "verb", "target", "grp", "ord", "copy"};
+        std::vector<std::vector<Value>> rows;
+        rows.push_back({std::string("drop"), std::string("table public.items"), std::string("DROP TABLE public.items"),
+                        std::string("DROP TABLE"), std::string("public.items"), std::string("3"), std::string("16500"),
+                        std::string("true")});
+        for (const std::string &o : copy_dependents)
+            rows.push_back({std::string("other"), o, Value(), Value(), Value(), std::string("0"), std::string("16600"),
+                            std::string("false")});
+        rows.push_back({std::string("table"), std::string("c:16500"), Value(), Value(), Value(), std::string("0"),
+                        std::string("16500"), std::string("true")});
+        return QueryResult(cols, rows);
+    }
+    if (name == "write the lock of the copy's tables") return none({"stmt"});
+    if (name == "begin the rollback of the copy" || name == "keep the drops to this node" ||
+        name == "drop what the copy brought" || name == "undo a drop that must wait" ||
+        name == "commit the rollback of the copy" || name == "abandon the rollback of the copy")
+        return QueryResult();
     if (starts(name, "create node ")) {
         n.registered = true;
         n.known[n.name] = p(1);

@@ -95,6 +95,7 @@ public:
     std::string fail_at;  // like zodan.fail_at_step: "step" or "step:after"
     std::string method = "zodan";  // zodan.copy_method
     std::map<std::string, std::string> n_id_collisions;
+    std::vector<std::string> copy_dependents;  // objects not made by the copy that depend on it (rollback plan)
     std::vector<std::string> written_locally;  // tables the local-writes check finds  // new name -> existing node whose id it would take
     bool verify = true;            // zodan.verify_data
     bool superuser = true;         // the caller's

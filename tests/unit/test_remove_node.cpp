@@ -72,10 +72,39 @@ TEST_CASE("a rollback drops only what the copy made, and refuses a node written 
     CHECK(c.calls_named("drop subscription").empty());
     zodan::RemoveNode(c, remove_args("n4", true)).run();
     CHECK(c.nodes["n4"].subs.empty());
-    // The drops were limited to what the copy recorded it made.
-    auto drops = c.calls_named("list what the copy brought");
+    // The drops were limited to what the copy recorded it made, in the
+    // listing it was recorded in.
+    // (Planned by the refused call, then by the forced one.)
+    auto plans = c.calls_named("plan the rollback of the copy");
+    REQUIRE(plans.size() == 2);
+    CHECK(plans[1].params.at(1).has_value());
+    CHECK(plans[1].params.at(2) == zodan::Value("2"));
+    // In one transaction, without CASCADE.
+    auto drops = c.calls_named("drop what the copy brought");
     REQUIRE(drops.size() == 1);
-    CHECK(drops[0].params.at(1).has_value());
+    CHECK(c.calls_named("commit the rollback of the copy").size() == 1);
+}
+
+TEST_CASE("a rollback refuses, naming them, when objects not made by the copy depend on it", "[remove_node][rollback]") {
+    Cluster c = Cluster::mesh(3, 4);
+    c.fail_at = "mirror_replication_sets";
+    CHECK_THROWS(zodan::AddNode(c, Cluster::add_args("n1", "n4")).run());
+    c.copy_dependents = {"table app.user_notes", "view public.items_summary"};
+    CHECK_THROWS_WITH(zodan::RemoveNode(c, remove_args("n4")).run(),
+                      Catch::Contains("node \"n4\" holds objects not made by its copy that depend on what the copy "
+                                      "made: table app.user_notes, view public.items_summary"));
+    // Refused before anything changed anywhere.
+    CHECK(c.calls_named("drop subscription").empty());
+    CHECK(c.calls_named("begin the rollback of the copy").empty());
+    CHECK(ties(c.nodes["n2"], "n4") > 0);
+    // With force they go too, and are named.
+    c.calls.clear();
+    zodan::RemoveNode(c, remove_args("n4", true)).run();
+    CHECK(c.calls_named("commit the rollback of the copy").size() == 1);
+    CHECK(std::find_if(c.notices.begin(), c.notices.end(), [](const std::string &m) {
+              return m.find("force: node n4 lost objects not made by its copy") != std::string::npos &&
+                     m.find("table app.user_notes, view public.items_summary") != std::string::npos;
+          }) != c.notices.end());
 }
 
 TEST_CASE("a rollback from the new node finds, through its source, the members it holds slots on", "[remove_node][rollback]") {

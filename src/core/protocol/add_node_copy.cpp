@@ -72,7 +72,10 @@ void AddNode::discard_earlier_copy() {
         QueryResult origins = n.exec(sql::copy_origins());
         for (size_t i = 0; i < origins.size(); ++i) n.exec(sql::drop_origin(origins.text(i, "roname")));
     }
-    if (note.count("before_copy")) drop_copied_objects(n, parse_text_array(note["before_copy"]));
+    if (std::optional<CopyRecord> record = copy_record(note))
+        drop_copied_objects(rt_, n, *record, false,
+                            "Drop them (or move them out of what the copy made), then call spock.add_node again; "
+                            "or roll the node back with spock.remove_node(..., force => true), which drops them too.");
 }
 
 void AddNode::copy_with_own_copy_point(JsonObject &out) {
@@ -86,6 +89,9 @@ void AddNode::copy_with_own_copy_point(JsonObject &out) {
                                           .add("method", "zodan")
                                           .add("skip_schema", text_array_literal(state_.skip_schema))
                                           .add("before_copy", before_copy)
+                                          .add(kObjectListingKey, sql::kObjectListing)
+                                          // an earlier attempt's list is not this copy's
+                                          .add_raw("after_copy", "null")
                                           .str());
     // The others' subscriptions on N (prepare_other_nodes) are made
     // meanwhile, on N's second session.
@@ -162,6 +168,9 @@ void AddNode::copy_with_spock_sync(JsonObject &out) {
                                           .add("method", "spock")
                                           .add("skip_schema", text_array_literal(state_.skip_schema))
                                           .add("before_copy", before_copy)
+                                          .add(kObjectListingKey, sql::kObjectListing)
+                                          // an earlier attempt's list is not this copy's
+                                          .add_raw("after_copy", "null")
                                           .str());
     std::vector<std::string> sets = local_set_names(view_.source);
     copy_started_ms_ = rt_.now_ms();

@@ -2,6 +2,7 @@
 // copy) and remove_node (rolling a node out).
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,14 +33,46 @@ void stop_subscriptions(Runtime &rt, const std::vector<SubscriptionOn> &subs);
 void stop_and_drop_subscription(Runtime &rt, Connection &node, const std::string &sub);
 
 // What is on a node before a copy: its user objects as "kind:oid"
-// (sql::user_objects), to tell later what the copy brought.
+// (sql::user_objects, version sql::kObjectListing), to tell later what the
+// copy brought.
 std::vector<std::string> user_objects_on(Connection &node);
 
-// Drops exactly what a copy brought: the user objects (schema, relation,
-// routine, type) in `copied` (what the copy recorded it made) that were not
-// there before it; with `copied` unknown (a copy that never finished),
-// every one not in `before_copy`. Returns the statements it ran.
-std::vector<std::string> drop_copied_objects(Connection &node, const std::vector<std::string> &before_copy,
-                                             const std::optional<std::vector<std::string>> &copied = std::nullopt);
+// What a copy recorded in its run's journal (copy_source's output).
+struct CopyRecord {
+    std::vector<std::string> before;                // the node's objects before it
+    std::optional<std::vector<std::string>> after;  // and once complete; unknown when it never completed
+    std::string listing = "1";                      // sql::user_objects version of both lists
+};
+// The record in copy_source's output; nullopt when nothing was recorded
+// (the run stopped before its copy).
+std::optional<CopyRecord> copy_record(const std::map<std::string, std::string> &copy_output);
+// The key of copy_source's output that holds the lists' version.
+inline const char *const kObjectListingKey = "object_listing";
+
+// What a rollback of the copy would drop: the objects not made by the copy
+// that depend on what it made (named), and the copy's tables ("c:<oid>").
+struct CopyRollbackPlan {
+    std::vector<std::string> others;
+    std::vector<std::string> tables;
+};
+CopyRollbackPlan plan_copy_rollback(Connection &node, const CopyRecord &record);
+
+// The refusal naming `others` on node `node_name`; `hint` says what to do,
+// `what_changed` what the refused call changed ("Nothing was changed.").
+UserError copy_dependents_error(const std::string &node_name, const std::vector<std::string> &others,
+                                const std::string &hint, const std::string &what_changed);
+
+struct CopyRollback {
+    std::vector<std::string> dropped;  // the copy's objects dropped, described
+    std::vector<std::string> others;   // objects not made by the copy dropped too (force)
+};
+// Drops exactly what a copy made, in one transaction: nothing with CASCADE,
+// each object once nothing else depends on it. The objects not made by the
+// copy that depend on what it made are refused (copy_dependents_error with
+// `hint`), dropping nothing, unless `force`: then they are dropped too and
+// listed. The copy's tables are locked while the plan is made, so that what
+// comes to depend on them meanwhile is not dropped unseen.
+CopyRollback drop_copied_objects(Runtime &rt, Connection &node, const CopyRecord &record, bool force,
+                                 const std::string &hint);
 
 }  // namespace zodan

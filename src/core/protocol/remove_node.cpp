@@ -42,9 +42,10 @@ void RemoveNode::run() {
         if (prior && prior->unfinished() && prior->started_steps.count("copy_source"))
             copy_note = Journal::step_output(target_->db(), prior->run_id, "copy_source");
         // What the rollback would drop must be the copy's alone: a node
-        // written to since (it may have taken writes once its paths opened)
-        // is not rolled back without force.
-        if (copy_note.count("after_copy") && !args_.force) refuse_if_written_to(copy_note["after_copy"]);
+        // written to since (it may have taken writes once its paths opened),
+        // or holding objects that depend on what the copy made, is not
+        // rolled back without force.
+        refuse_if_written_to(copy_note);
     }
     find_members();
     // ... and, run elsewhere than on the target, the node of that name in
@@ -80,12 +81,17 @@ void RemoveNode::run() {
     if (target_) {
         clean_target();
         if (prior && prior->unfinished()) {
-            if (copy_note.count("before_copy")) {
-                std::optional<std::vector<std::string>> copied;
-                if (copy_note.count("after_copy")) copied = parse_text_array(copy_note["after_copy"]);
-                for (const std::string &stmt :
-                     drop_copied_objects(target_->db(), parse_text_array(copy_note["before_copy"]), copied))
-                    note(args_.target_name, stmt.substr(0, stmt.find(" CASCADE")));
+            if (std::optional<CopyRecord> record = copy_record(copy_note)) {
+                // Checked again, in the transaction that drops: something
+                // may have come to depend on the copy's objects since.
+                CopyRollback done = drop_copied_objects(rt_, target_->db(), *record, args_.force, force_hint());
+                for (const std::string &what : done.dropped) note(args_.target_name, "dropped " + what);
+                for (const std::string &what : done.others)
+                    note(args_.target_name, "dropped " + what + " (not made by the copy; force)");
+                if (!done.others.empty())
+                    rt_.report(Level::Warning, "force: node " + args_.target_name +
+                                                   " lost objects not made by its copy, which depended on what it "
+                                                   "made: " + join(done.others));
             }
             Journal::set_state(target_->db(), prior->run_id, "rolled_back");
             note(args_.target_name, "rolled back the unfinished add_node run " + std::to_string(prior->run_id));
@@ -118,9 +124,17 @@ void RemoveNode::run() {
                                       : "remove_node: nothing of node " + args_.target_name + " was left on " + reached);
 }
 
-void RemoveNode::refuse_if_written_to(const std::string &after_copy) {
+void RemoveNode::refuse_if_written_to(const std::map<std::string, std::string> &copy_note) {
+    std::optional<CopyRecord> record = copy_record(copy_note);
+    if (!record || args_.force) return;
     Connection &db = target_->db();
-    QueryResult stmt = db.exec(sql::tables_written_locally(after_copy));
+    CopyRollbackPlan plan = plan_copy_rollback(db, *record);
+    if (!plan.others.empty())
+        throw copy_dependents_error(args_.target_name, plan.others, force_hint(), "Nothing was changed.");
+    // Rows are looked for once the copy completed: before, its own rows
+    // may carry no origin.
+    if (!record->after) return;
+    QueryResult stmt = db.exec(sql::tables_written_locally(text_array_literal(plan.tables)));
     QueryResult written = db.exec(sql::run_generated("look for rows written on the node", stmt.text(0, "stmt")));
     if (written.empty()) return;
     std::vector<std::string> tables;
@@ -131,6 +145,11 @@ void RemoveNode::refuse_if_written_to(const std::string &after_copy) {
                     "changed.",
                     "Keep what is there, or call spock.remove_node('" + args_.target_name +
                         "', <its DSN>, force => true) to drop it anyway.");
+}
+
+std::string RemoveNode::force_hint() const {
+    return "Keep them (move them out of what the copy made, or drop them yourself), or call spock.remove_node('" +
+           args_.target_name + "', <its DSN>, force => true) to drop them with the copy.";
 }
 
 void RemoveNode::identify_target() {

@@ -14,8 +14,9 @@ namespace zodan {
 struct RemoveNodeArgs {
     std::string target_name, target_dsn;
     bool verbose = true;
-    // Roll back even a new node that was written to since its copy (what
-    // was written goes with it).
+    // Roll back even a new node that was written to since its copy, or
+    // that holds objects not made by the copy that depend on what it made
+    // (what was written, and those objects, go with it).
     bool force = false;
 };
 
@@ -45,7 +46,8 @@ private:
     void clean_survivor(Member &x);
     void clean_target();
     // Throws when a copied table holds rows written on the target itself.
-    void refuse_if_written_to(const std::string &after_copy);
+    void refuse_if_written_to(const std::map<std::string, std::string> &copy_note);
+    std::string force_hint() const;
     void note(const std::string &node, const std::string &what) { removed_[node].push_back(what); }
 
     Runtime &rt_;

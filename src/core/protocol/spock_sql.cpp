@@ -494,7 +494,8 @@ Query repset_drop(const std::string &set) {
 
 // User objects that a schema copy can bring, as "kind:oid" (an object's oid
 // stays its own for as long as it exists). Extension members are not the
-// copy's, nor are system and temporary schemas.
+// copy's, nor are system and temporary schemas. This is the whole listing of
+// version 1 (the journals of zodan 0.2.0 hold it).
 static const char *kUserObjects =
     "SELECT 'n:' || n.oid AS obj, n.oid FROM pg_catalog.pg_namespace n "
     "WHERE n.oid >= 16384 AND n.nspname NOT LIKE 'pg\\_%' "
@@ -516,41 +517,203 @@ static const char *kUserObjects =
     "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.deptype = 'e' "
     "  AND d.classid = 'pg_catalog.pg_type'::regclass AND d.objid = t.oid)";
 
-Query user_objects() {
-    return {"list user objects", std::string("SELECT obj FROM (") + kUserObjects + ") o ORDER BY oid", {}};
+// The listing as a CTE "listing (obj, classid, objid)". Version 2 adds every
+// other object of its own (an index, a constraint, a trigger, a rule, a
+// policy, a column default, an extension, an operator...) as
+// "o:<catalog oid>:<oid>": any object that records a dependency in
+// pg_depend. Left out are the parts of another object, which come and go with
+// it (a table's row type and TOAST table, a view's rule, a constraint's index,
+// an extension's members, a partition's copy of an index, operator family
+// entries), and what belongs to temporary or system schemas. `version` is the
+// SQL text of the version wanted ('2' or a parameter).
+static std::string listing_cte(const std::string &version) {
+    return std::string("listing AS (SELECT u.obj, CASE pg_catalog.left(u.obj, 1) "
+                       "  WHEN 'n' THEN 'pg_catalog.pg_namespace'::regclass WHEN 'c' THEN 'pg_catalog.pg_class'::regclass "
+                       "  WHEN 'p' THEN 'pg_catalog.pg_proc'::regclass ELSE 'pg_catalog.pg_type'::regclass END::oid AS classid, "
+                       "  u.oid AS objid FROM (") +
+           kUserObjects +
+           ") u "
+           "UNION ALL SELECT 'o:' || d.classid || ':' || d.objid, d.classid, d.objid "
+           "FROM (SELECT DISTINCT g.classid, g.objid FROM pg_catalog.pg_depend g WHERE g.objid >= 16384 AND g.objsubid = 0) d "
+           "WHERE " + version + " = '2' "
+           "AND d.classid NOT IN ('pg_catalog.pg_namespace'::regclass, 'pg_catalog.pg_proc'::regclass, "
+           "  'pg_catalog.pg_amop'::regclass, 'pg_catalog.pg_amproc'::regclass) "
+           "AND NOT (d.classid = 'pg_catalog.pg_class'::regclass AND EXISTS (SELECT 1 FROM pg_catalog.pg_class c "
+           "  WHERE c.oid = d.objid AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f', 'c'))) "
+           "AND NOT (d.classid = 'pg_catalog.pg_type'::regclass AND EXISTS (SELECT 1 FROM pg_catalog.pg_type t "
+           "  WHERE t.oid = d.objid AND t.typtype IN ('e', 'd', 'r'))) "
+           "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend p WHERE p.classid = d.classid AND p.objid = d.objid "
+           "  AND (p.deptype IN ('i', 'e', 'P') "
+           "    OR (p.refclassid = 'pg_catalog.pg_class'::regclass AND EXISTS (SELECT 1 FROM pg_catalog.pg_class t "
+           "      JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace "
+           "      WHERE t.oid = p.refobjid AND (t.relpersistence = 't' OR n.nspname LIKE 'pg\\_%'))) "
+           "    OR (p.refclassid = 'pg_catalog.pg_namespace'::regclass AND EXISTS (SELECT 1 FROM pg_catalog.pg_namespace t "
+           "      WHERE t.oid = p.refobjid AND t.nspname LIKE 'pg\\_%')) "
+           "    OR (p.deptype = 'a' AND EXISTS (SELECT 1 FROM pg_catalog.pg_depend x WHERE x.classid = p.refclassid "
+           "      AND x.objid = p.refobjid AND x.deptype = 'e')))))";
 }
 
-Query copied_objects_drops(const std::vector<std::string> &before_copy, const Value &copied) {
-    // Everything that is here now and was not before the copy: new schemas
-    // whole, then whatever else is new, each with IF EXISTS (a CASCADE before
-    // may have taken it). Tables' own sequences, indexes and row types go
-    // with their tables.
-    return {"list what the copy brought",
-            std::string("WITH new AS (SELECT obj FROM (") + kUserObjects +
-                ") o WHERE obj <> ALL ($1::text[]) AND ($2::text[] IS NULL OR obj = ANY ($2::text[]))), "
-                "n AS (SELECT substr(obj, 3)::oid AS oid FROM new WHERE obj LIKE 'n:%'), "
-                "c AS (SELECT substr(obj, 3)::oid AS oid FROM new WHERE obj LIKE 'c:%'), "
-                "p AS (SELECT substr(obj, 3)::oid AS oid FROM new WHERE obj LIKE 'p:%'), "
-                "t AS (SELECT substr(obj, 3)::oid AS oid FROM new WHERE obj LIKE 't:%') "
-                "SELECT stmt FROM ("
-                "SELECT 1 AS ord, format('DROP SCHEMA IF EXISTS %I CASCADE', ns.nspname) AS stmt "
-                "FROM n JOIN pg_catalog.pg_namespace ns ON ns.oid = n.oid "
-                "UNION ALL SELECT 2, format('DROP %s IF EXISTS %I.%I CASCADE', CASE r.relkind WHEN 'v' THEN 'VIEW' "
-                "  WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'S' THEN 'SEQUENCE' WHEN 'f' THEN 'FOREIGN TABLE' "
-                "  WHEN 'c' THEN 'TYPE' ELSE 'TABLE' END, ns.nspname, r.relname) "
-                "FROM c JOIN pg_catalog.pg_class r ON r.oid = c.oid "
-                "JOIN pg_catalog.pg_namespace ns ON ns.oid = r.relnamespace "
-                "WHERE r.relnamespace NOT IN (SELECT oid FROM n) AND NOT (r.relkind IN ('r', 'p') AND r.relispartition) "
-                "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.deptype IN ('a', 'i') "
-                "  AND d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = r.oid) "
-                "UNION ALL SELECT 3, format('DROP ROUTINE IF EXISTS %s CASCADE', p.oid::regprocedure) "
-                "FROM p JOIN pg_catalog.pg_proc pr ON pr.oid = p.oid WHERE pr.pronamespace NOT IN (SELECT oid FROM n) "
-                "UNION ALL SELECT 4, format('DROP %s IF EXISTS %s CASCADE', CASE ty.typtype WHEN 'd' THEN 'DOMAIN' "
-                "  ELSE 'TYPE' END, ty.oid::regtype) "
-                "FROM t JOIN pg_catalog.pg_type ty ON ty.oid = t.oid WHERE ty.typnamespace NOT IN (SELECT oid FROM n)"
-                ") s ORDER BY ord, stmt",
-            {text_array_literal(before_copy), copied}};
+// The copy's objects (made): those of the listing of the journal's version
+// ($3) not there before the copy ($1) and, when the copy recorded what was
+// there once it was complete ($2), there then.
+static const char *kMadeByCopy =
+    "made AS (SELECT l.classid, l.objid, l.obj FROM listing l "
+    "  WHERE l.obj NOT IN (SELECT pg_catalog.unnest($1::text[])) "
+    "  AND ($2::text[] IS NULL OR l.obj IN (SELECT pg_catalog.unnest($2::text[]))))";
+
+const char *const kObjectListing = "2";
+
+Query user_objects() {
+    return {"list user objects", "WITH " + listing_cte("'2'") + " SELECT obj FROM listing ORDER BY classid, objid", {}};
 }
+
+Query copy_rollback_plan(const std::vector<std::string> &before_copy, const Value &after_copy,
+                         const std::string &listing) {
+    // What dropping the copy's objects takes, as PostgreSQL's own DROP ...
+    // CASCADE would find it (reach): every object depending on one of them,
+    // and the owner of every part so reached (a view whose rule depends on a
+    // copied table goes whole). Each object reached is then the copy's
+    // (made), a part of another one, or not the copy's (other): an object
+    // of the listing that the copy did not make (version 1 lists no
+    // constraint, trigger, index...: of those only one owned by an object
+    // the rollback would not drop counts), or a column of a table that is
+    // not dropped. Rows:
+    // - other: each object not made by the copy that would go, named
+    //   (pg_describe_object), those that go with another one left out;
+    // - drop: one statement per object that does not go with another one
+    //   (a table's indexes, triggers, constraints and owned sequences go
+    //   with it), written by the server (identities quoted), without
+    //   CASCADE; verb and target when it is a DROP that takes a list; grp
+    //   the order in which to try them (the caller retries what others
+    //   still depend on);
+    // - table: the copy's tables, "c:<oid>" (for the local-writes check).
+    return {"plan the rollback of the copy",
+            "WITH RECURSIVE " + listing_cte("$3::text") + ", " + kMadeByCopy +
+                ", reach(classid, objid, objsubid) AS ("
+                "  SELECT m.classid, m.objid, 0 FROM made m "
+                "  UNION SELECT x.classid, x.objid, x.objsubid FROM reach r CROSS JOIN LATERAL ("
+                "    SELECT d.classid, d.objid, d.objsubid FROM pg_catalog.pg_depend d "
+                "    WHERE d.refclassid = r.classid AND d.refobjid = r.objid "
+                "    AND (r.objsubid = 0 OR d.refobjsubid = r.objsubid) AND d.deptype IN ('n', 'a', 'i', 'P', 'S', 'e', 'x') "
+                "    UNION ALL SELECT d.refclassid, d.refobjid, 0 FROM pg_catalog.pg_depend d "
+                "    WHERE r.objsubid = 0 AND d.classid = r.classid AND d.objid = r.objid AND d.objsubid = 0 "
+                "    AND d.deptype IN ('i', 'e')) x), "
+                "whole AS (SELECT DISTINCT r.classid, r.objid FROM reach r WHERE r.objsubid = 0), "
+                "cols AS (SELECT DISTINCT r.classid, r.objid, r.objsubid FROM reach r "
+                "  LEFT JOIN whole w ON w.classid = r.classid AND w.objid = r.objid "
+                "  WHERE r.objsubid <> 0 AND w.objid IS NULL), "
+                // Each object's own dependencies, and whether they point into what goes.
+                "deps AS (SELECT p.classid, p.objid, p.refclassid, p.refobjid, p.deptype, o.objid IS NOT NULL AS inside, "
+                "  (p.classid = p.refclassid AND p.objid = p.refobjid) AS self "
+                "  FROM whole w JOIN pg_catalog.pg_depend p ON p.classid = w.classid AND p.objid = w.objid "
+                "  AND p.objsubid = 0 LEFT JOIN whole o ON o.classid = p.refclassid AND o.objid = p.refobjid), "
+                "flags AS (SELECT d.classid, d.objid, pg_catalog.bool_or(d.deptype IN ('i', 'e', 'P')) AS part, "
+                "  pg_catalog.bool_or(d.deptype IN ('a', 'i', 'e', 'P', 'S') AND d.inside AND NOT d.self) AS follows, "
+                "  pg_catalog.bool_or(d.deptype = 'a' AND NOT d.inside) AS owned_outside "
+                "  FROM deps d GROUP BY d.classid, d.objid), "
+                "toast AS (SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+                "  WHERE n.nspname LIKE 'pg\\_toast%'), "
+                "node AS (SELECT w.classid, w.objid, l.obj, m.objid IS NOT NULL AS copy, "
+                "  (coalesce(f.part, false) OR t.oid IS NOT NULL "
+                "   OR w.classid IN ('pg_catalog.pg_amop'::regclass, 'pg_catalog.pg_amproc'::regclass)) AS part, "
+                "  coalesce(f.follows, false) AS follows, coalesce(f.owned_outside, false) AS owned_outside "
+                "  FROM whole w LEFT JOIN listing l ON l.classid = w.classid AND l.objid = w.objid "
+                "  LEFT JOIN made m ON m.classid = w.classid AND m.objid = w.objid "
+                "  LEFT JOIN flags f ON f.classid = w.classid AND f.objid = w.objid "
+                "  LEFT JOIN toast t ON w.classid = 'pg_catalog.pg_class'::regclass AND t.oid = w.objid), "
+                "judged AS (SELECT n.*, NOT n.copy AND NOT n.part "
+                "  AND (n.obj IS NOT NULL OR $3::text = '2' OR n.owned_outside) AS other FROM node n), "
+                // Objects not the copy's that belong to another such: named with it.
+                "with_other AS (SELECT DISTINCT d.classid, d.objid FROM deps d JOIN judged o "
+                "  ON o.classid = d.refclassid AND o.objid = d.refobjid AND o.other "
+                "  WHERE d.deptype IN ('a', 'i', 'e') AND NOT d.self), "
+                "stmts AS (SELECT j.classid, j.objid, j.other, i.type, i.identity, "
+                "  CASE i.type WHEN 'table' THEN 'DROP TABLE' WHEN 'view' THEN 'DROP VIEW' "
+                "    WHEN 'materialized view' THEN 'DROP MATERIALIZED VIEW' WHEN 'sequence' THEN 'DROP SEQUENCE' "
+                "    WHEN 'foreign table' THEN 'DROP FOREIGN TABLE' WHEN 'index' THEN 'DROP INDEX' "
+                "    WHEN 'composite type' THEN 'DROP TYPE' WHEN 'type' THEN 'DROP TYPE' WHEN 'domain' THEN 'DROP DOMAIN' "
+                "    WHEN 'function' THEN 'DROP FUNCTION' WHEN 'procedure' THEN 'DROP PROCEDURE' "
+                "    WHEN 'aggregate' THEN 'DROP AGGREGATE' WHEN 'schema' THEN 'DROP SCHEMA' "
+                "    WHEN 'extension' THEN 'DROP EXTENSION' WHEN 'operator' THEN 'DROP OPERATOR' "
+                "    WHEN 'operator class' THEN 'DROP OPERATOR CLASS' WHEN 'operator family' THEN 'DROP OPERATOR FAMILY' "
+                "    WHEN 'collation' THEN 'DROP COLLATION' WHEN 'conversion' THEN 'DROP CONVERSION' "
+                "    WHEN 'cast' THEN 'DROP CAST' WHEN 'statistics object' THEN 'DROP STATISTICS' "
+                "    WHEN 'trigger' THEN 'DROP TRIGGER' WHEN 'rule' THEN 'DROP RULE' WHEN 'policy' THEN 'DROP POLICY' "
+                "    WHEN 'event trigger' THEN 'DROP EVENT TRIGGER' WHEN 'server' THEN 'DROP SERVER' "
+                "    WHEN 'foreign-data wrapper' THEN 'DROP FOREIGN DATA WRAPPER' WHEN 'language' THEN 'DROP LANGUAGE' "
+                "    WHEN 'text search configuration' THEN 'DROP TEXT SEARCH CONFIGURATION' "
+                "    WHEN 'text search dictionary' THEN 'DROP TEXT SEARCH DICTIONARY' "
+                "    WHEN 'text search parser' THEN 'DROP TEXT SEARCH PARSER' "
+                "    WHEN 'text search template' THEN 'DROP TEXT SEARCH TEMPLATE' "
+                "    WHEN 'access method' THEN 'DROP ACCESS METHOD' WHEN 'publication' THEN 'DROP PUBLICATION' END AS verb, "
+                "  CASE i.type WHEN 'table constraint' THEN (SELECT pg_catalog.format('ALTER TABLE %s DROP CONSTRAINT %I', "
+                "      c.conrelid::pg_catalog.regclass, c.conname) FROM pg_catalog.pg_constraint c WHERE c.oid = j.objid) "
+                "    WHEN 'domain constraint' THEN (SELECT pg_catalog.format('ALTER DOMAIN %s DROP CONSTRAINT %I', "
+                "      c.contypid::pg_catalog.regtype, c.conname) FROM pg_catalog.pg_constraint c WHERE c.oid = j.objid) "
+                "    WHEN 'default value' THEN (SELECT pg_catalog.format('ALTER TABLE %s ALTER COLUMN %I DROP DEFAULT', "
+                "      a.adrelid::pg_catalog.regclass, t.attname) FROM pg_catalog.pg_attrdef a "
+                "      JOIN pg_catalog.pg_attribute t ON t.attrelid = a.adrelid AND t.attnum = a.adnum "
+                "      WHERE a.oid = j.objid) END AS altered "
+                "  FROM judged j CROSS JOIN LATERAL pg_catalog.pg_identify_object(j.classid, j.objid, 0) i "
+                "  WHERE NOT j.follows) "
+                "SELECT 'other' AS role, pg_catalog.pg_describe_object(j.classid, j.objid, 0) AS what, NULL AS stmt, "
+                "  NULL AS verb, NULL AS target, 0 AS grp, j.objid::bigint AS ord, 'false' AS copy FROM judged j "
+                "  LEFT JOIN with_other h ON h.classid = j.classid AND h.objid = j.objid WHERE j.other AND h.objid IS NULL "
+                "UNION ALL SELECT 'other', pg_catalog.pg_describe_object(c.classid, c.objid, c.objsubid), NULL, NULL, NULL, "
+                "  0, c.objid::bigint, 'false' FROM cols c "
+                "UNION ALL SELECT 'drop', pg_catalog.pg_describe_object(s.classid, s.objid, 0), "
+                "  coalesce(s.altered, s.verb || ' ' || s.identity), CASE WHEN s.altered IS NULL THEN s.verb END, "
+                "  CASE WHEN s.altered IS NULL THEN s.identity END, "
+                "  CASE WHEN s.verb IS NULL OR s.type IN ('trigger', 'rule', 'policy', 'statistics object', 'index') THEN 1 "
+                "    WHEN s.type IN ('view', 'materialized view') THEN 2 WHEN s.type IN ('table', 'foreign table') THEN 3 "
+                "    WHEN s.type = 'sequence' THEN 4 WHEN s.type IN ('type', 'composite type', 'domain') THEN 6 "
+                "    WHEN s.type = 'extension' THEN 7 WHEN s.type = 'schema' THEN 8 ELSE 5 END, "
+                "  s.objid::bigint, (NOT s.other)::text FROM stmts s "
+                "UNION ALL SELECT 'drop', pg_catalog.pg_describe_object(c.classid, c.objid, c.objsubid), "
+                "  (SELECT pg_catalog.format('ALTER TABLE %s DROP COLUMN %I', t.attrelid::pg_catalog.regclass, t.attname) "
+                "   FROM pg_catalog.pg_attribute t WHERE t.attrelid = c.objid AND t.attnum = c.objsubid), "
+                "  NULL, NULL, 1, c.objid::bigint, 'false' FROM cols c "
+                "UNION ALL SELECT 'table', 'c:' || m.objid, NULL, NULL, NULL, 0, m.objid::bigint, 'true' FROM made m "
+                "  JOIN pg_catalog.pg_class c ON c.oid = m.objid "
+                "  WHERE m.classid = 'pg_catalog.pg_class'::regclass AND c.relkind = 'r' "
+                "ORDER BY 1, 6, 7 DESC",
+            {text_array_literal(before_copy), after_copy, listing}};
+}
+
+Query copied_tables_lock(const std::vector<std::string> &before_copy, const Value &after_copy) {
+    // Nothing may come to depend on them (a trigger, an index, a policy,
+    // which a DROP without CASCADE would still take) between the plan and
+    // the drops.
+    return {"write the lock of the copy's tables",
+            std::string("WITH ") + listing_cte("'1'") + ", " + kMadeByCopy +
+                " SELECT pg_catalog.format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', "
+                "  pg_catalog.string_agg(c.oid::pg_catalog.regclass::text, ', ' ORDER BY c.oid)) AS stmt "
+                "FROM made m JOIN pg_catalog.pg_class c ON c.oid = m.objid "
+                "WHERE m.classid = 'pg_catalog.pg_class'::regclass AND c.relkind IN ('r', 'p') HAVING count(*) > 0",
+            {text_array_literal(before_copy), after_copy}};
+}
+
+Query begin_rollback() { return {"begin the rollback of the copy", "BEGIN", {}, true}; }
+
+Query ddl_replication_off() {
+    // Spock would otherwise send the node's DROPs to its subscribers.
+    return {"keep the drops to this node",
+            "SELECT pg_catalog.set_config(name, 'off', true) FROM pg_catalog.pg_settings "
+            "WHERE name IN ('spock.enable_ddl_replication', 'spock.include_ddl_repset') AND setting = 'on'",
+            {}};
+}
+
+Query drop_in_savepoint(const std::string &statement) {
+    // `statement` was written by the node (identities quoted by the server).
+    return {"drop what the copy brought", "SAVEPOINT zodan_drop; " + statement + "; RELEASE SAVEPOINT zodan_drop", {}, true};
+}
+
+Query undo_drop() {
+    return {"undo a drop that must wait", "ROLLBACK TO SAVEPOINT zodan_drop; RELEASE SAVEPOINT zodan_drop", {}, true};
+}
+
+Query commit_rollback() { return {"commit the rollback of the copy", "COMMIT", {}, true}; }
+Query abandon_rollback() { return {"abandon the rollback of the copy", "ROLLBACK", {}, true}; }
 
 Query tables_written_locally(const std::string &copied) {
     // The node writes the statement (%L, regclass quoting); one EXISTS per

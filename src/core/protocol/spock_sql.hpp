@@ -104,13 +104,31 @@ Query spock_slots();                                  // every spk_ slot: slot_n
 Query unused_origins_among(const std::vector<std::string> &origins);
 Query drop_origin(const std::string &origin);
 Query repset_drop(const std::string &set);
-// The user objects here (schemas, relations, routines, types; not system,
-// temporary or extension ones): obj, as "kind:oid".
+// The user objects here, as "kind:oid": schemas, relations, routines,
+// types, and every other object of its own (obj; see listing_cte in
+// spock_sql.cpp), not system, temporary or extension ones. Its version,
+// kObjectListing, is recorded with it: a journal without one holds version 1
+// (schemas, relations, routines and types only).
 Query user_objects();
-// DROP statements, written by the server (%I quoting), for the user objects
-// not in `before_copy`; `copied`, when known (the copy finished and recorded
-// what it made), limits them to those: what users made since stays.
-Query copied_objects_drops(const std::vector<std::string> &before_copy, const Value &copied);  // stmt
+extern const char *const kObjectListing;
+// What rolling back a copy takes on this node: the objects not in
+// `before_copy` (and, when known, in `after_copy`), listed in version
+// `listing`, what depends on them, and how to drop them without CASCADE:
+// role ('other': an object not made by the copy that would go, named;
+// 'drop': a statement; 'table': a copied table as "c:<oid>"), what, stmt,
+// verb and target (a DROP that takes a list), grp (the order to try), copy.
+Query copy_rollback_plan(const std::vector<std::string> &before_copy, const Value &after_copy,
+                         const std::string &listing);
+// LOCK TABLE of the copy's tables (stmt; no row when there are none).
+Query copied_tables_lock(const std::vector<std::string> &before_copy, const Value &after_copy);
+// The rollback's transaction: one DROP at a time in a savepoint, so that
+// one that something still depends on waits for a later pass.
+Query begin_rollback();
+Query ddl_replication_off();
+Query drop_in_savepoint(const std::string &statement);
+Query undo_drop();
+Query commit_rollback();
+Query abandon_rollback();
 // The tables among `copied` holding rows written on this node itself (not
 // by the copy, not by replication: their commit has no origin): rel.
 Query tables_written_locally(const std::string &copied);
