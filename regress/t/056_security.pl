@@ -57,8 +57,12 @@ like(as_operator("CALL spock.health_check('n1', \$1)", $n1->dsn(no_password => 1
     "nor leave the password out (the server's environment or ~/.pgpass would supply one)");
 like(as_operator("CALL spock.health_check('n1', \$1)", $n1->dsn . " sslkey=/etc/ssl/private/server.key"),
     qr/uses sslkey, which only a superuser may use here/, "nor use a key file of the server's");
-($rc, $out, $err) = $n4->psql("CALL spock.health_check('n1', \$1)", $n1->dsn, { user => 'operator', password => $operator_pw });
-is($rc, 0, "with the password in its DSN, the granted role's call succeeds") or diag($err);
+# With its own password it reaches n1; but n1's peers only through the DSNs
+# n1 stores, the cluster's credentials: refused (42501), nothing reached.
+($rc, $out, $err) = $n4->psql("\\set VERBOSITY verbose\nCALL spock.health_check('n1', \$1)", $n1->dsn,
+    { user => 'operator', password => $operator_pw });
+like($err, qr/ERROR:  42501: this call would reach node\(s\) n2, n3 with the DSNs stored in spock.node_interface, which only a superuser may have the server use/,
+    "the granted role's call may not reach the peers with the DSNs n1 stores") or diag($err);
 # A superuser may keep the password out of the call altogether: the server's
 # password file answers for it (docs/security.md).
 ($rc, $out, $err) = $n4->psql("CALL spock.health_check('n1', \$1)", $borrowing);

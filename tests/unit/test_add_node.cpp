@@ -207,6 +207,22 @@ TEST_CASE("with Spock's sync, the copy is sub_S_N's own", "[add_node]") {
     for (const Call &a : c.calls_named("advance slot")) CHECK(*a.params[1] == zodan::format_lsn(c.nodes["n4"].copied.at(a.node)));
 }
 
+TEST_CASE("a caller who is not a superuser may not have add_node use the stored DSNs", "[add_node][security]") {
+    Cluster c = Cluster::mesh(3, 4);
+    c.superuser = false;
+    CHECK_THROWS_AS(zodan::AddNode(c, Cluster::add_args("n1", "n4")).run(), zodan::PermissionDenied);
+    CHECK_THROWS_WITH(zodan::AddNode(c, Cluster::add_args("n1", "n4")).run(),
+                      Catch::Contains("this call would reach node(s) n2, n3 with the DSNs stored in "
+                                      "spock.node_interface, which only a superuser may have the server use"));
+    CHECK(c.calls_named("take the join lock").empty());
+    CHECK_FALSE(c.nodes["n4"].registered);
+    // A cluster of one node lists no other member: the caller's own DSNs suffice.
+    Cluster single = Cluster::mesh(1, 2);
+    single.superuser = false;
+    zodan::AddNode(single, Cluster::add_args("n1", "n2")).run();
+    CHECK(single.nodes["n2"].registered);
+}
+
 TEST_CASE("two-node join has no other nodes to prepare", "[add_node]") {
     Cluster c = Cluster::mesh(1, 2);
     zodan::AddNode(c, Cluster::add_args("n1", "n2")).run();

@@ -44,6 +44,19 @@ ClusterView discover_cluster(Runtime &rt, const AddNodeArgs &args) {
         if (name == args.src_name || name == args.new_name) continue;
         listed.push_back({name, nodes.text(i, "dsn"), "the DSN listed in spock.node_interface"});
     }
+    // The DSNs in spock.node_interface carry the credentials the cluster
+    // was set up with, not the caller's: only a superuser may have the
+    // server use them (docs/security.md).
+    if (!listed.empty() && !rt.caller_is_superuser()) {
+        std::vector<std::string> names;
+        for (const MemberToReach &m : listed) names.push_back(m.name);
+        throw PermissionDenied("this call would reach node(s) " + join(names) +
+                                   " with the DSNs stored in spock.node_interface, which only a superuser may have "
+                                   "the server use",
+                               "Those DSNs carry the credentials the cluster was set up with, not the caller's. "
+                               "Nothing was changed.",
+                               "Call it as a superuser.");
+    }
     view.others = connect_members(rt, listed);
     // Every node the run will change must be the node it was listed as.
     std::vector<Member *> others;
