@@ -315,12 +315,12 @@ void RemoveNode::drain_target(bool unfinished_add) {
 
     // Everything the target committed before now, applied on every member
     // that receives it, before any of them stops receiving.
-    std::optional<Lsn> event;
+    Lsn event = 0;  // the sync event waited for; 0 when none was
     std::string not_waited;
     if (target_ && !receiving.empty()) {
         try {
             event = lsn_of(target_->db().exec(sql::sync_event()).scalar());
-            wait_applied(rt_, receiving, {{t, *event}});
+            wait_applied(rt_, receiving, {{t, event}});
         } catch (const UserError &e) {
             if (!args_.force)
                 throw UserError(std::string(e.what()) + " (before node \"" + t +
@@ -331,7 +331,7 @@ void RemoveNode::drain_target(bool unfinished_add) {
                                     "\" without waiting: what it committed and a member had not applied is then "
                                     "missing there.");
             not_waited = e.what();
-            event.reset();
+            event = 0;
         }
     }
 
@@ -353,7 +353,7 @@ void RemoveNode::drain_target(bool unfinished_add) {
         positions.push_back(had[i]->name + " " + (known ? applied[i].text(0, "lsn") : std::string("nothing")));
     }
     const std::string detail = "Applied of node " + t + "'s changes: " + join(positions) +
-                               (event ? "; the sync event was at " + format_lsn(*event) : "") + ".";
+                               (event ? "; the sync event was at " + format_lsn(event) : "") + ".";
     // Those of `among` that applied less than the most any of them did, and the others.
     auto split_behind = [&](const std::vector<Member *> &among) {
         Lsn most = 0;
