@@ -103,6 +103,31 @@ void BackendRuntime::copy_jobs(const std::vector<CopyLane> &lanes_in, const std:
         return true;
     };
 
+    // Whether the command sent last on `side` (a COPY's end, a ROLLBACK) has
+    // completed, flushing and reading without blocking; false with `events`
+    // set to what to wait for. A failure fails the copy.
+    auto command_done = [&](Lane &lane, LibpqConnection *side, unsigned &events) {
+        PGconn *conn = side->raw();
+        const int flushed = PQflush(conn);
+        if (flushed < 0) fail(lane, side, last_error(conn));
+        if (flushed == 1) {
+            events = WL_SOCKET_WRITEABLE;
+            return false;
+        }
+        if (!PQconsumeInput(conn)) fail(lane, side, last_error(conn));
+        if (PQisBusy(conn)) {
+            events = WL_SOCKET_READABLE;
+            return false;
+        }
+        PGresult *res = PQgetResult(conn);
+        const bool ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
+        const std::string why = ok ? "" : error_of(res, conn);
+        PQclear(res);
+        while (PGresult *more = PQgetResult(conn)) PQclear(more);
+        if (!ok) fail(lane, side, why);
+        return true;
+    };
+
     // Advances one lane as far as it goes without blocking; sets what it waits for.
     auto advance = [&](Lane &lane) {
         lane.from_events = lane.to_events = 0;
@@ -215,23 +240,7 @@ void BackendRuntime::copy_jobs(const std::vector<CopyLane> &lanes_in, const std:
                 continue;
             }
             case Lane::Phase::Ending: {
-                const int flushed = PQflush(dst);
-                if (flushed < 0) fail(lane, lane.to, last_error(dst));
-                if (flushed == 1) {
-                    lane.to_events = WL_SOCKET_WRITEABLE;
-                    return;
-                }
-                if (!PQconsumeInput(dst)) fail(lane, lane.to, last_error(dst));
-                if (PQisBusy(dst)) {
-                    lane.to_events = WL_SOCKET_READABLE;
-                    return;
-                }
-                PGresult *res = PQgetResult(dst);
-                const bool ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
-                const std::string why = ok ? "" : error_of(res, dst);
-                PQclear(res);
-                while (PGresult *more = PQgetResult(dst)) PQclear(more);
-                if (!ok) fail(lane, lane.to, why);
+                if (!command_done(lane, lane.to, lane.to_events)) return;
                 state.done[lane.job] = true;
                 ++finished;
                 lane.job = -1;
@@ -239,21 +248,7 @@ void BackendRuntime::copy_jobs(const std::vector<CopyLane> &lanes_in, const std:
                 continue;
             }
             case Lane::Phase::Releasing: {
-                if (PQflush(src) == 1) {
-                    lane.from_events = WL_SOCKET_WRITEABLE;
-                    return;
-                }
-                if (!PQconsumeInput(src)) fail(lane, lane.from, last_error(src));
-                if (PQisBusy(src)) {
-                    lane.from_events = WL_SOCKET_READABLE;
-                    return;
-                }
-                PGresult *res = PQgetResult(src);
-                const bool ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
-                const std::string why = ok ? "" : error_of(res, src);
-                PQclear(res);
-                while (PGresult *more = PQgetResult(src)) PQclear(more);
-                if (!ok) fail(lane, lane.from, why);
+                if (!command_done(lane, lane.from, lane.from_events)) return;
                 lane.phase = Lane::Phase::Released;
                 return;
             }
