@@ -6,6 +6,11 @@
 
 #include "core/protocol/add_node.hpp"
 #include "core/protocol/checks.hpp"
+#include "core/protocol/util.hpp"
+#include "core/text/lsn.hpp"
+#include "core/protocol/member.hpp"
+#include "core/protocol/spock_sql.hpp"
+#include "core/protocol/replication_waits.hpp"
 #include "core/text/text_array.hpp"
 #include "fake_cluster.hpp"
 
@@ -436,6 +441,21 @@ TEST_CASE("replication that lags is waited for", "[add_node][waits]") {
     CHECK(c.progress_reads >= 5);
     CHECK(c.nodes["n4"].subs.size() == 3);
     CHECK(c.nodes["n1"].subs.count("sub_n4_n1") == 1);
+}
+
+TEST_CASE("a wait for a lagging sync event returns only once the event is applied", "[waits]") {
+    Cluster c = Cluster::mesh(3, 3);
+    c.local_node = "n1";
+    zodan::Member n2 = zodan::connect_member(c, "n2", Cluster::dsn_of("n2"), "test");
+    zodan::Member n3 = zodan::connect_member(c, "n3", Cluster::dsn_of("n3"), "test");
+    c.apply_after_polls = 5;  // n3 applies n2's event on the fifth look
+    const zodan::Lsn event = zodan::lsn_of(n2.db().exec(zodan::sql::sync_event()).scalar());
+    const int reads_before = c.progress_reads;
+    CHECK(c.nodes["n3"].progress["n2"] < event);
+    zodan::wait_applied(c, {&n3}, {{"n2", event}});
+    // What the wait saw is what n3 holds now: applied, after as many looks as it took.
+    CHECK(c.nodes["n3"].progress["n2"] >= event);
+    CHECK(c.progress_reads - reads_before >= 5);
 }
 
 TEST_CASE("a wait that never ends times out after zodan.sync_timeout, naming what it waited for", "[add_node][waits]") {
