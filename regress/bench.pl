@@ -130,7 +130,8 @@ sub measure {
         my $t1 = $t0 + ($r->{call_s} // 0);
         if ($tool eq 'spock.add_node' && $r->{ok}) {
             $r->{detail} = [ join(', ', map { "$_->[0] $_->[1]" } Zodan::Bench::phases($c->node($new))),
-                             'copy: ' . Zodan::Bench::copy_parts($c->node($new)) ];
+                             'copy: ' . Zodan::Bench::copy_parts($c->node($new)),
+                             'comparison: ' . Zodan::Bench::verify_parts($c->node($new)) ];
         }
         if ($w) {
             sleep 1;

@@ -470,11 +470,19 @@ sub latency_by_step {
 
 # The copy's own record of its parts (the copy_source step's output), as
 # "structure_ms 12, data_ms 34, indexes_ms 56"; empty for Spock's sync.
-sub copy_parts {
-    my ($n) = @_;
-    return $n->sql("SELECT coalesce(string_agg(k || ' ' || (output::jsonb ->> k), ', '), '')
-                      FROM spock.zodan_add_node_status, unnest(ARRAY['structure_ms', 'data_ms', 'indexes_ms']) k
-                     WHERE step_name = 'copy_source' AND output::jsonb ? k");
+sub copy_parts { step_figures($_[0], 'copy_source', qw(structure_ms data_ms indexes_ms)) }
+
+# The comparison's figures: its rounds of sync events tell how long writes
+# kept ranges in flight.
+sub verify_parts { step_figures($_[0], 'verify_data', qw(tables rows ranges rounds)) }
+
+# "key value, ..." of those keys of a step's journalled output on the new node N.
+sub step_figures {
+    my ($n, $step, @keys) = @_;
+    my $list = join(', ', map { "'$_'" } @keys);
+    return $n->sql("SELECT coalesce(string_agg(k || ' ' || (output::jsonb ->> k), ', ' ORDER BY o), '')
+                      FROM spock.zodan_add_node_status, unnest(ARRAY[$list]) WITH ORDINALITY AS u(k, o)
+                     WHERE step_name = '$step' AND output::jsonb ? k");
 }
 
 sub step_ms {
