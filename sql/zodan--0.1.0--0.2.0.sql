@@ -33,3 +33,12 @@ LANGUAGE c AS 'MODULE_PATHNAME', 'zodan_remove_node';
 COMMENT ON PROCEDURE spock.remove_node(text, text, boolean, boolean) IS
 'Remove a node from the cluster, or roll back a failed add_node of it; runs on any member, even with the target down. force: roll back even a node written to since its copy.';
 REVOKE ALL ON PROCEDURE spock.remove_node(text, text, boolean, boolean) FROM PUBLIC;
+
+-- Used by spock.add_node on the new node (docs/protocol.md, "Late
+-- conflicts"): the calling transaction commits with this timestamp and this
+-- Spock node id as its origin, as Spock's apply records a transaction of that
+-- node. Needs a replication origin set up in the session.
+CREATE FUNCTION spock.zodan_commit_as(origin_node oid, commit_ts timestamptz)
+RETURNS void
+LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'zodan_commit_as';
+REVOKE ALL ON FUNCTION spock.zodan_commit_as(oid, timestamptz) FROM PUBLIC;

@@ -12,7 +12,10 @@ extern "C" {
 #include "postgres.h"
 #include "fmgr.h"
 #include "access/xact.h"
+#include "miscadmin.h"
 #include "nodes/parsenodes.h"
+#include "replication/origin.h"
+#include "utils/timestamp.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 }
@@ -29,6 +32,7 @@ void _PG_init(void);
 PG_FUNCTION_INFO_V1(zodan_add_node);
 PG_FUNCTION_INFO_V1(zodan_health_check);
 PG_FUNCTION_INFO_V1(zodan_remove_node);
+PG_FUNCTION_INFO_V1(zodan_commit_as);
 }
 
 void _PG_init(void) {
@@ -151,5 +155,40 @@ Datum zodan_remove_node(PG_FUNCTION_ARGS) {
         zodan::pg::BackendRuntime rt(false, "remove_node " + args.target_name);
         zodan::RemoveNode(rt, std::move(args)).run();
     });
+    PG_RETURN_VOID();
+}
+
+// The copy's restamping of the join window (docs/protocol.md, "Late
+// conflicts"): the calling transaction commits with this commit timestamp
+// and, as its origin, a Spock node id, which is what Spock's apply records
+// for a transaction it applies from that node (it sets the session's origin
+// to the node id its provider sent) and what its conflict resolution reads
+// back from a row's xmin. SQL can only name an origin that exists on this
+// node, and Spock's node ids are not those. Only in a session that has set
+// up a replication origin (PostgreSQL then keeps that origin's progress
+// apart from the value recorded with the commit). No C++ here: nothing to
+// unwind when ereport leaves.
+Datum zodan_commit_as(PG_FUNCTION_ARGS) {
+    if (!superuser())
+        ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE), errmsg("only a superuser may mark a commit's origin")));
+    if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("origin and commit_ts must not be NULL")));
+    const Oid origin = PG_GETARG_OID(0);
+    const TimestampTz commit_ts = PG_GETARG_TIMESTAMPTZ(1);
+    // 0 means no origin, and PostgreSQL records neither for DoNotReplicateId.
+    if (origin == InvalidRepOriginId || origin >= DoNotReplicateId)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("%u cannot be recorded as a commit's origin", origin)));
+    if (TIMESTAMP_NOT_FINITE(commit_ts))
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("commit_ts must be finite")));
+    // Only pg_replication_origin_session_setup() makes it valid, and only its
+    // reset makes it invalid again: the session's origin is set up.
+    if (replorigin_session_origin == InvalidRepOriginId)
+        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                        errmsg("no replication origin is set up in this session"),
+                        errhint("Call pg_replication_origin_session_setup() first.")));
+    replorigin_session_origin = static_cast<RepOriginId>(origin);
+    replorigin_session_origin_lsn = InvalidXLogRecPtr;
+    replorigin_session_origin_timestamp = commit_ts;
     PG_RETURN_VOID();
 }

@@ -65,6 +65,7 @@ my $n2_id = $n1->sql("SELECT node_id FROM spock.node WHERE node_name = 'n2'");
 my $on_n1 = $n1->sql($stamp);
 like($on_n1, qr/ \Q$n2_id\E$/, "on n1, row 1 was last written by n2 (node id $n2_id)");
 is($n4->sql($stamp), $on_n1, "on n4, row 1 carries n1's commit timestamp and origin");
+note("the join window: " . $n4->sql("SELECT output->'window' FROM spock.zodan_add_node_status WHERE step_name = 'copy_source'"));
 my $window = $n4->sql("SELECT output->'window'->>'rows' FROM spock.zodan_add_node_status WHERE step_name = 'copy_source'");
 ok(defined $window && $window ne '' && $window >= 1 && $window < 10,
     "the copy restamped the rows of the join window only ($window)");

@@ -528,3 +528,57 @@ TEST_CASE("a subscription that stays down ends a wait early, naming it", "[add_n
     CHECK_THROWS_WITH(zodan::AddNode(c, Cluster::add_args("n1", "n4")).run(),
                       Catch::Contains("subscription sub_n2_n1 on node \"n1\" is down"));
 }
+
+TEST_CASE("the rows the source changed in the join window are rewritten on N with their own stamp", "[add_node][window]") {
+    Cluster c = Cluster::mesh(3, 4);
+    // The marks: n2's commit at ...02, n3's at ...03; the window starts at the earliest.
+    auto &rows = c.nodes["n1"].window_rows;
+    rows.push_back({"2026-01-01 00:00:00.000001+00", "9057", "public.items", "[\"9\"]"});   // before: left alone
+    rows.push_back({"2026-01-01 00:00:00.000007+00", "26863", "public.items", "[\"1\"]"});  // one transaction of n2's
+    rows.push_back({"2026-01-01 00:00:00.000007+00", "26863", "public.items", "[\"2\"]"});
+    rows.push_back({"2026-01-01 00:00:00.000008+00", "4242", "public.items", "[\"3\"]"});   // one of n1's own
+    zodan::AddNode(c, Cluster::add_args("n1", "n4")).run();
+
+    // Each other node's mark is a commit there before its slot, both at once.
+    auto marks = c.calls_named("mark the start of the join window");
+    CHECK(nodes_of(marks) == std::vector<std::string>{"n2", "n3"});
+    CHECK(same_batch(marks));
+    CHECK(position(c, "n2", "mark the start of the join window") < position(c, "n2", "create slot"));
+    CHECK(position(c, "n3", "mark the start of the join window") < position(c, "n3", "create slot"));
+    auto scans = c.calls_named("read the rows of the join window");
+    REQUIRE(scans.size() == 1);
+    CHECK(scans[0].node == "n1");
+    CHECK(*scans[0].params[0] == "2026-01-01 00:00:00.000002+00");
+
+    // One commit per (origin, timestamp), on N, after its indexes exist.
+    const auto &done = c.nodes["n4"].restamped;
+    REQUIRE(done.size() == 2);
+    CHECK(done[0] == std::vector<std::string>{"26863", "2026-01-01 00:00:00.000007+00", "{\"1\": [[\"1\"], [\"2\"]]}"});
+    CHECK(done[1] == std::vector<std::string>{"4242", "2026-01-01 00:00:00.000008+00", "{\"1\": [[\"3\"]]}"});
+    size_t indexes = 0;  // the last pg_restore: indexes and constraints
+    for (size_t i = 0; i < c.calls.size(); ++i)
+        if (c.calls[i].node == "program" && c.calls[i].name == "pg_restore") indexes = i;
+    CHECK(position(c, "n4", "restamp rows") > indexes);
+}
+
+TEST_CASE("with no other node no change can be late: no join window", "[add_node][window]") {
+    Cluster c = Cluster::mesh(1, 2);
+    c.nodes["n1"].window_rows.push_back({"2026-01-01 00:00:00.000007+00", "26863", "public.items", "[\"1\"]"});
+    zodan::AddNode(c, Cluster::add_args("n1", "n2")).run();
+    CHECK(c.calls_named("mark the start of the join window").empty());
+    CHECK(c.calls_named("list the tables of the join window").empty());
+    CHECK(c.nodes["n2"].restamped.empty());
+}
+
+TEST_CASE("a resumed run keeps the window's start its first call marked", "[add_node][window]") {
+    Cluster c = Cluster::mesh(3, 4);
+    c.fail_at = "prepare_other_nodes:after";  // the slots made, the step not recorded as done
+    CHECK_THROWS(zodan::AddNode(c, Cluster::add_args("n1", "n4")).run());
+    c.fail_at.clear();
+    const size_t before = c.calls_named("mark the start of the join window").size();
+    zodan::AddNode(c, Cluster::add_args("n1", "n4")).run();
+    CHECK(c.calls_named("mark the start of the join window").size() == before);
+    auto scans = c.calls_named("read the rows of the join window");
+    REQUIRE(scans.size() == 1);
+    CHECK(*scans[0].params[0] == "2026-01-01 00:00:00.000002+00");
+}
