@@ -300,9 +300,9 @@ std::optional<QueryResult> Cluster::copy_and_compare(Node &n, const Query &q) {
         int t = 0;
         for (const auto &[table, rows_of] : n.data) {
             const std::string num = std::to_string(++t);
-            rows.push_back({num, table, "select " + table, "u" + num + " AS (UPDATE " + table + ")"});
+            rows.push_back({num, table, "select " + table, "UPDATE " + table});
         }
-        return QueryResult({"t", "rel", "select_sql", "update_part"}, rows);
+        return QueryResult({"t", "rel", "select_sql", "update_sql"}, rows);
     }
     if (name == "read the rows of the join window") {
         std::map<std::string, std::string> number;
@@ -315,10 +315,14 @@ std::optional<QueryResult> Cluster::copy_and_compare(Node &n, const Query &q) {
     }
     if (name == "prepare the restamping") return QueryResult();
     if (name == "restamp rows of the join window") {
-        n.restamped.push_back({p(0), p(1), p(2)});
+        // statements, origins, stamps, entry_xact, entry_table, entry_keys
+        std::vector<std::string> call;
+        for (size_t i = 0; i < 6; ++i) call.push_back(p(i));
+        n.restamped.push_back(call);
         size_t keys = 0;
-        for (size_t at = 0; (at = p(2).find("[\"", at)) != std::string::npos; ++at) ++keys;
-        return one("n", std::to_string(keys));
+        for (const std::string &k : zodan::parse_text_array(p(5)))
+            for (size_t at = 0; (at = k.find("[\"", at)) != std::string::npos; ++at) ++keys;
+        return one("rewritten", std::to_string(keys));
     }
     if (name == "read the sequences") return none({"stmt"});
     if (name == "read the database's oid") return one("oid", "16384");

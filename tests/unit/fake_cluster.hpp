@@ -70,7 +70,7 @@ struct Node {
     std::vector<JournalRun> runs;  // run_id = index + 1
     // Rows written during the join window (on a source): commit time (UTC
     // text), origin, table, key; and on a new node, the restamp statements
-    // it committed: (origin, commit time, keys as JSON).
+    // made: the arguments of each call of spock.zodan_restamp.
     struct WindowRow {
         std::string ts, origin, table, key;
     };

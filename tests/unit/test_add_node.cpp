@@ -6,6 +6,7 @@
 
 #include "core/protocol/add_node.hpp"
 #include "core/protocol/checks.hpp"
+#include "core/protocol/join_window.hpp"
 #include "core/text/text_array.hpp"
 #include "fake_cluster.hpp"
 
@@ -550,11 +551,17 @@ TEST_CASE("the rows the source changed in the join window are rewritten on N wit
     CHECK(scans[0].node == "n1");
     CHECK(*scans[0].params[0] == "2026-01-01 00:00:00.000002+00");
 
-    // One commit per (origin, timestamp), on N, after its indexes exist.
+    // One transaction per (origin, timestamp), all in one call on N, after its indexes exist.
     const auto &done = c.nodes["n4"].restamped;
-    REQUIRE(done.size() == 2);
-    CHECK(done[0] == std::vector<std::string>{"26863", "2026-01-01 00:00:00.000007+00", "{\"1\": [[\"1\"], [\"2\"]]}"});
-    CHECK(done[1] == std::vector<std::string>{"4242", "2026-01-01 00:00:00.000008+00", "{\"1\": [[\"3\"]]}"});
+    REQUIRE(done.size() == 1);
+    using zodan::parse_text_array;
+    using V = std::vector<std::string>;
+    CHECK(parse_text_array(done[0][0]) == V{"UPDATE public.items"});
+    CHECK(parse_text_array(done[0][1]) == V{"26863", "4242"});
+    CHECK(parse_text_array(done[0][2]) == V{"2026-01-01 00:00:00.000007+00", "2026-01-01 00:00:00.000008+00"});
+    CHECK(parse_text_array(done[0][3]) == V{"1", "2"});
+    CHECK(parse_text_array(done[0][4]) == V{"1", "1"});
+    CHECK(parse_text_array(done[0][5]) == V{"[[\"1\"], [\"2\"]]", "[[\"3\"]]"});
     size_t indexes = 0;  // the last pg_restore: indexes and constraints
     for (size_t i = 0; i < c.calls.size(); ++i)
         if (c.calls[i].node == "program" && c.calls[i].name == "pg_restore") indexes = i;
@@ -581,4 +588,24 @@ TEST_CASE("a resumed run keeps the window's start its first call marked", "[add_
     auto scans = c.calls_named("read the rows of the join window");
     REQUIRE(scans.size() == 1);
     CHECK(*scans[0].params[0] == "2026-01-01 00:00:00.000002+00");
+}
+
+TEST_CASE("a source transaction of many rows is rewritten in statements of 1,000 rows, one transaction", "[add_node][window]") {
+    Cluster c = Cluster::mesh(3, 4);
+    for (int k = 0; k < 1500; ++k)
+        c.nodes["n1"].window_rows.push_back(
+            {"2026-01-01 00:00:00.000007+00", "26863", "public.items", "[\"" + std::to_string(k) + "\"]"});
+    zodan::AddNode(c, Cluster::add_args("n1", "n4")).run();
+    const auto &done = c.nodes["n4"].restamped;
+    REQUIRE(done.size() == 1);
+    CHECK(zodan::parse_text_array(done[0][1]) == std::vector<std::string>{"26863"});  // one transaction
+    CHECK(zodan::parse_text_array(done[0][3]) == std::vector<std::string>{"1", "1"});  // of two statements
+    CHECK(zodan::parse_text_array(done[0][5]).at(1).find("[\"1499\"]") != std::string::npos);
+}
+
+TEST_CASE("the join window starts at the earliest mark; an unknown one means every row", "[window]") {
+    CHECK(zodan::window_start({}) == "");
+    CHECK(zodan::window_start({{"n2", "2026-01-01 00:00:01.000000+00"}, {"n3", "2025-12-31 23:59:59.999999+00"}}) ==
+          "2025-12-31 23:59:59.999999+00");
+    CHECK(zodan::window_start({{"n2", "2026-01-01 00:00:01.000000+00"}, {"n3", "-infinity"}}) == "-infinity");
 }

@@ -29,7 +29,7 @@ struct WindowOutcome {
     int tables = 0;               // tables scanned
     long long found = 0;          // rows of the window on S
     long long rows = 0;           // rows rewritten on N
-    long long commits = 0;        // transactions on N (one per origin and timestamp, or part of one)
+    long long commits = 0;        // transactions on N: one per (origin, timestamp)
     long long scan_ms = 0, restamp_ms = 0;
 };
 
@@ -46,7 +46,7 @@ public:
 private:
     Runtime &rt_;
     InFlight scan_;
-    std::map<std::string, std::string> parts_;  // table number -> its part of a restamp statement
+    std::map<std::string, std::string> parts_;  // table number -> its UPDATE on N
     WindowOutcome outcome_;
     int64_t started_ms_ = 0;
 };

@@ -847,11 +847,11 @@ Query window_tables(const std::vector<std::string> &skip_schema) {
             "pg_catalog.jsonb_build_array(%s) AS key FROM %s%s x "
             "WHERE pg_catalog.pg_xact_commit_timestamp(x.xmin) >= $1::timestamptz%s', "
             "    t.t, t.keytext, CASE WHEN t.relkind = 'p' THEN '' ELSE 'ONLY ' END, t.relid::regclass, t.notnull) AS select_sql, "
-            // On N, one part of a statement: the rows of this table whose keys
-            // are under the table's number in $3::jsonb, each rewritten as it is.
-            "  pg_catalog.format('u%s AS (UPDATE %s%s x SET %I = x.%I FROM pg_catalog.jsonb_array_elements($3::jsonb -> %L) e "
-            "WHERE %s RETURNING 1)', t.t, CASE WHEN t.relkind = 'p' THEN '' ELSE 'ONLY ' END, t.relid::regclass, "
-            "    t.setcol, t.setcol, t.t::text, t.keymatch) AS update_part "
+            // On N: the rows of this table whose keys are in $1 (a jsonb array
+            // of keys), each rewritten as it is.
+            "  pg_catalog.format('UPDATE %s%s x SET %I = x.%I FROM pg_catalog.jsonb_array_elements($1) e WHERE %s', "
+            "    CASE WHEN t.relkind = 'p' THEN '' ELSE 'ONLY ' END, t.relid::regclass, t.setcol, t.setcol, t.keymatch) "
+            "    AS update_sql "
             "FROM tab t WHERE t.nkey = t.indnkeyatts ORDER BY t.t",
             {text_array_literal(skip_schema)}};
 }
@@ -876,17 +876,15 @@ Query restamp_session() {
     return {"prepare the restamping", "SET session_replication_role = replica; SET synchronous_commit = off", {}, true};
 }
 
-Query restamp(const std::vector<std::string> &parts, const std::vector<std::string> &tables, const std::string &origin,
-              const std::string &commit_ts, const std::string &keys_json) {
-    std::string with, count;
-    for (size_t i = 0; i < parts.size(); ++i) {
-        with += (i ? ", " : "") + parts[i];
-        count += (i ? " + " : "") + std::string("(SELECT count(*) FROM u") + tables[i] + ")";
-    }
+Query restamp(const std::vector<std::string> &statements, const std::vector<std::string> &origins,
+              const std::vector<std::string> &stamps, const std::vector<std::string> &entry_xact,
+              const std::vector<std::string> &entry_table, const std::vector<std::string> &entry_keys) {
+    // The transactions are committed inside the procedure: a round trip per
+    // transaction would cost a busy node milliseconds each.
     return {"restamp rows of the join window",
-            "WITH " + with + " SELECT spock.zodan_commit_as($1::oid, $2::timestamptz) AS stamped, (" + count +
-                ")::text AS n",
-            {origin, commit_ts, keys_json}};
+            "CALL spock.zodan_restamp($1::text[], $2::oid[], $3::timestamptz[], $4::int[], $5::int[], $6::jsonb[], NULL)",
+            {text_array_literal(statements), text_array_literal(origins), text_array_literal(stamps),
+             text_array_literal(entry_xact), text_array_literal(entry_table), text_array_literal(entry_keys)}};
 }
 
 Query restore_settings() {
