@@ -101,3 +101,21 @@ COMMENT ON PROCEDURE spock.remove_node(text, text, boolean, boolean) IS
 REVOKE ALL ON PROCEDURE spock.add_node(text, text, text, text, boolean, text, text, jsonb) FROM PUBLIC;
 REVOKE ALL ON PROCEDURE spock.health_check(text, text, text, text, text, boolean) FROM PUBLIC;
 REVOKE ALL ON PROCEDURE spock.remove_node(text, text, boolean, boolean) FROM PUBLIC;
+
+-- Used by spock.add_node on the new node (docs/protocol.md, "Late
+-- conflicts"): rewrites the rows of the join window, one transaction per
+-- element of origins/stamps, each committed with that origin (a Spock node
+-- id) and commit timestamp, as Spock's apply commits a transaction of that
+-- node. Entry i runs statements[entry_table[i]] (an UPDATE reading its keys
+-- from $1) with entry_keys[i] in transaction entry_xact[i] (ascending). In a
+-- session with a replication origin set up, outside a transaction block.
+CREATE PROCEDURE spock.zodan_restamp(
+    statements text[],
+    origins oid[],
+    stamps timestamptz[],
+    entry_xact int[],
+    entry_table int[],
+    entry_keys jsonb[],
+    INOUT rewritten bigint DEFAULT NULL)
+LANGUAGE c AS 'MODULE_PATHNAME', 'zodan_restamp';
+REVOKE ALL ON PROCEDURE spock.zodan_restamp(text[], oid[], timestamptz[], int[], int[], jsonb[], bigint) FROM PUBLIC;

@@ -13,7 +13,14 @@ extern "C" {
 #include "postgres.h"
 #include "fmgr.h"
 #include "access/xact.h"
+#include "miscadmin.h"
 #include "nodes/parsenodes.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "replication/origin.h"
+#include "utils/array.h"
+#include "utils/timestamp.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 }
@@ -30,6 +37,7 @@ void _PG_init(void);
 PG_FUNCTION_INFO_V1(zodan_add_node);
 PG_FUNCTION_INFO_V1(zodan_health_check);
 PG_FUNCTION_INFO_V1(zodan_remove_node);
+PG_FUNCTION_INFO_V1(zodan_restamp);
 }
 
 void _PG_init(void) {
@@ -158,4 +166,119 @@ Datum zodan_remove_node(PG_FUNCTION_ARGS) {
         zodan::RemoveNode(rt, std::move(args)).run();
     });
     PG_RETURN_VOID();
+}
+
+namespace {
+
+// The elements of a one-dimensional array argument without NULLs, or an
+// ERROR naming it. (Only C calls here: nothing to unwind when ereport leaves.)
+int array_arg(FunctionCallInfo fcinfo, int n, const char *name, Oid type, int16 len, bool byval, char align,
+              Datum **values) {
+    if (PG_ARGISNULL(n))
+        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("%s must not be NULL", name)));
+    ArrayType *array = PG_GETARG_ARRAYTYPE_P_COPY(n);  // in the call's memory, which outlives our commits
+    if (ARR_NDIM(array) > 1 || ARR_ELEMTYPE(array) != type)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("%s must be a one-dimensional array", name)));
+    bool *nulls = nullptr;
+    int count = 0;
+    deconstruct_array(array, type, len, byval, align, values, &nulls, &count);
+    for (int i = 0; i < count; ++i)
+        if (nulls[i])
+            ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("%s must not contain NULL", name)));
+    return count;
+}
+
+}  // namespace
+
+// The copy's rewriting of the join window (docs/protocol.md, "Late
+// conflicts"): each transaction commits with a Spock node id as its origin
+// and a given commit timestamp, which is what Spock's apply records for a
+// transaction it applies from that node (it sets the session's origin to
+// the node id its provider sent) and what its conflict resolution reads
+// back from a row's xmin. SQL can only name an origin that exists on this
+// node, and Spock's node ids are not those. Only in a session that has set
+// up a replication origin (PostgreSQL keeps that origin's progress apart
+// from the value recorded with the commit). One prepared plan per table and
+// the commits done here: a round trip, or a plan, per transaction costs a
+// busy node milliseconds each. No C++ objects here: ereport may leave at
+// any point.
+Datum zodan_restamp(PG_FUNCTION_ARGS) {
+    if (!superuser())
+        ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE), errmsg("only a superuser may rewrite rows' origins")));
+    if (!call_may_commit(fcinfo))
+        ereport(ERROR, (errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
+                        errmsg("spock.zodan_restamp must be called on its own, outside a transaction block")));
+    // Only pg_replication_origin_session_setup() makes it valid, and only its
+    // reset makes it invalid again: the session's origin is set up.
+    if (replorigin_session_origin == InvalidRepOriginId)
+        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                        errmsg("no replication origin is set up in this session"),
+                        errhint("Call pg_replication_origin_session_setup() first.")));
+    Datum *statements, *origins, *stamps, *entry_xact, *entry_table, *entry_keys;
+    const int nstatements = array_arg(fcinfo, 0, "statements", TEXTOID, -1, false, TYPALIGN_INT, &statements);
+    const int nxacts = array_arg(fcinfo, 1, "origins", OIDOID, sizeof(Oid), true, TYPALIGN_INT, &origins);
+    if (array_arg(fcinfo, 2, "stamps", TIMESTAMPTZOID, sizeof(TimestampTz), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+                  &stamps) != nxacts)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("origins and stamps differ in length")));
+    const int nentries = array_arg(fcinfo, 3, "entry_xact", INT4OID, sizeof(int32), true, TYPALIGN_INT, &entry_xact);
+    if (array_arg(fcinfo, 4, "entry_table", INT4OID, sizeof(int32), true, TYPALIGN_INT, &entry_table) != nentries ||
+        array_arg(fcinfo, 5, "entry_keys", JSONBOID, -1, false, TYPALIGN_INT, &entry_keys) != nentries)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("entry_xact, entry_table and entry_keys differ in length")));
+    for (int x = 0; x < nxacts; ++x) {
+        const Oid origin = DatumGetObjectId(origins[x]);
+        // 0 means no origin, and PostgreSQL records neither for DoNotReplicateId.
+        if (origin == InvalidRepOriginId || origin >= DoNotReplicateId)
+            ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                            errmsg("%u cannot be recorded as a commit's origin", origin)));
+        if (TIMESTAMP_NOT_FINITE(DatumGetTimestampTz(stamps[x])))
+            ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("stamps must be finite")));
+    }
+    for (int e = 0; e < nentries; ++e) {
+        const int32 x = DatumGetInt32(entry_xact[e]), t = DatumGetInt32(entry_table[e]);
+        if (x < 1 || x > nxacts || (e > 0 && x < DatumGetInt32(entry_xact[e - 1])) || t < 1 || t > nstatements)
+            ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                            errmsg("entry %d names no transaction or statement, or is out of order", e + 1)));
+    }
+    const RepOriginId session_origin = replorigin_session_origin;
+    SPIPlanPtr *plans = static_cast<SPIPlanPtr *>(palloc0(sizeof(SPIPlanPtr) * (nstatements > 0 ? nstatements : 1)));
+
+    SPI_connect_ext(SPI_OPT_NONATOMIC);
+    Oid key_type = JSONBOID;
+    for (int t = 0; t < nstatements; ++t) {
+        // Generic: the keys differ each time, the plan (an index lookup per key) does not.
+        plans[t] = SPI_prepare_cursor(TextDatumGetCString(statements[t]), 1, &key_type, CURSOR_OPT_GENERIC_PLAN);
+        if (!plans[t])
+            ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("could not prepare statement %d: %s", t + 1,
+                                                                     SPI_result_code_string(SPI_result))));
+        SPI_keepplan(plans[t]);
+    }
+    int64 rewritten = 0;
+    for (int e = 0; e < nentries;) {
+        const int32 x = DatumGetInt32(entry_xact[e]);
+        replorigin_session_origin = static_cast<RepOriginId>(DatumGetObjectId(origins[x - 1]));
+        replorigin_session_origin_lsn = InvalidXLogRecPtr;
+        replorigin_session_origin_timestamp = DatumGetTimestampTz(stamps[x - 1]);
+        for (; e < nentries && DatumGetInt32(entry_xact[e]) == x; ++e) {
+            Datum keys = entry_keys[e];
+            const int rc = SPI_execute_plan(plans[DatumGetInt32(entry_table[e]) - 1], &keys, nullptr, false, 0);
+            if (rc != SPI_OK_UPDATE)
+                ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
+                                errmsg("rewriting rows failed: %s", SPI_result_code_string(rc))));
+            rewritten += static_cast<int64>(SPI_processed);
+        }
+        SPI_commit();
+    }
+    replorigin_session_origin = session_origin;
+    replorigin_session_origin_timestamp = 0;
+    for (int t = 0; t < nstatements; ++t) SPI_freeplan(plans[t]);
+    SPI_finish();
+
+    TupleDesc desc;
+    if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
+        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("spock.zodan_restamp must return a record")));
+    desc = BlessTupleDesc(desc);
+    Datum result = Int64GetDatum(rewritten);
+    bool isnull = false;
+    PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, &result, &isnull)));
 }

@@ -273,6 +273,7 @@ void Cluster::write_hot_row(Node &n, const std::string &table) {
 
 std::optional<QueryResult> Cluster::copy_and_compare(Node &n, const Query &q) {
     const std::string &name = q.name;
+    auto p = [&](size_t i) { return q.params.at(i).value_or(""); };
     if (name == "read spock.pause_timeout") return one("seconds", "10");
     if (starts(name, "pause the apply workers") || starts(name, "resume the apply workers")) return QueryResult();
     if (name == "list long transactions") return none({"pid", "what", "seconds"});
@@ -294,6 +295,37 @@ std::optional<QueryResult> Cluster::copy_and_compare(Node &n, const Query &q) {
             rows.push_back({table, std::string("8192"), "COPY " + table + " TO STDOUT", "COPY " + table + " FROM STDIN",
                             std::string("false")});
         return QueryResult({"job", "bytes", "out_sql", "in_sql", "binary"}, rows);
+    }
+    if (name == "mark the start of the join window") return one("xid", "1000");
+    if (name == "read the join window's start") return one("ts", "2026-01-01 00:00:00.00000" + n.name.substr(1) + "+00");
+    if (name == "list the tables of the join window") {
+        std::vector<std::vector<Value>> rows;
+        int t = 0;
+        for (const auto &[table, rows_of] : n.data) {
+            const std::string num = std::to_string(++t);
+            rows.push_back({num, table, "select " + table, "UPDATE " + table});
+        }
+        return QueryResult({"t", "rel", "select_sql", "update_sql"}, rows);
+    }
+    if (name == "read the rows of the join window") {
+        std::map<std::string, std::string> number;
+        int t = 0;
+        for (const auto &[table, rows_of] : n.data) number[table] = std::to_string(++t);
+        std::vector<std::vector<Value>> rows;
+        for (const Node::WindowRow &w : n.window_rows)
+            if (w.ts >= p(0)) rows.push_back({number.at(w.table), w.ts, w.origin, w.key});
+        return QueryResult({"t", "ts", "origin", "key"}, rows);
+    }
+    if (name == "prepare the restamping") return QueryResult();
+    if (name == "restamp rows of the join window") {
+        // statements, origins, stamps, entry_xact, entry_table, entry_keys
+        std::vector<std::string> call;
+        for (size_t i = 0; i < 6; ++i) call.push_back(p(i));
+        n.restamped.push_back(call);
+        size_t keys = 0;
+        for (const std::string &k : zodan::parse_text_array(p(5)))
+            for (size_t at = 0; (at = k.find("[\"", at)) != std::string::npos; ++at) ++keys;
+        return one("rewritten", std::to_string(keys));
     }
     if (name == "read the sequences") return none({"stmt"});
     if (name == "read the database's oid") return one("oid", "16384");

@@ -68,6 +68,14 @@ struct Node {
     bool join_lock = false;
     int64_t restart_delay_ms = 5000;  // spock.restart_delay_default
     std::vector<JournalRun> runs;  // run_id = index + 1
+    // Rows written during the join window (on a source): commit time (UTC
+    // text), origin, table, key; and on a new node, the restamp statements
+    // made: the arguments of each call of spock.zodan_restamp.
+    struct WindowRow {
+        std::string ts, origin, table, key;
+    };
+    std::vector<WindowRow> window_rows;
+    std::vector<std::vector<std::string>> restamped;
 };
 
 struct Call {

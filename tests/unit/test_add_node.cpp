@@ -6,11 +6,12 @@
 
 #include "core/protocol/add_node.hpp"
 #include "core/protocol/checks.hpp"
+#include "core/protocol/join_window.hpp"
+#include "core/protocol/member.hpp"
+#include "core/protocol/replication_waits.hpp"
+#include "core/protocol/spock_sql.hpp"
 #include "core/protocol/util.hpp"
 #include "core/text/lsn.hpp"
-#include "core/protocol/member.hpp"
-#include "core/protocol/spock_sql.hpp"
-#include "core/protocol/replication_waits.hpp"
 #include "core/text/text_array.hpp"
 #include "fake_cluster.hpp"
 
@@ -563,4 +564,84 @@ TEST_CASE("a subscription that stays down ends a wait early, naming it", "[add_n
     c.nodes["n1"].subs.at("sub_n2_n1").status = "down";  // its apply worker is gone
     CHECK_THROWS_WITH(zodan::AddNode(c, Cluster::add_args("n1", "n4")).run(),
                       Catch::Contains("subscription sub_n2_n1 on node \"n1\" is down"));
+}
+
+TEST_CASE("the rows the source changed in the join window are rewritten on N with their own stamp", "[add_node][window]") {
+    Cluster c = Cluster::mesh(3, 4);
+    // The marks: n2's commit at ...02, n3's at ...03; the window starts at the earliest.
+    auto &rows = c.nodes["n1"].window_rows;
+    rows.push_back({"2026-01-01 00:00:00.000001+00", "9057", "public.items", "[\"9\"]"});   // before: left alone
+    rows.push_back({"2026-01-01 00:00:00.000007+00", "26863", "public.items", "[\"1\"]"});  // one transaction of n2's
+    rows.push_back({"2026-01-01 00:00:00.000007+00", "26863", "public.items", "[\"2\"]"});
+    rows.push_back({"2026-01-01 00:00:00.000008+00", "4242", "public.items", "[\"3\"]"});   // one of n1's own
+    zodan::AddNode(c, Cluster::add_args("n1", "n4")).run();
+
+    // Each other node's mark is a commit there before its slot, both at once.
+    auto marks = c.calls_named("mark the start of the join window");
+    CHECK(nodes_of(marks) == std::vector<std::string>{"n2", "n3"});
+    CHECK(same_batch(marks));
+    CHECK(position(c, "n2", "mark the start of the join window") < position(c, "n2", "create slot"));
+    CHECK(position(c, "n3", "mark the start of the join window") < position(c, "n3", "create slot"));
+    auto scans = c.calls_named("read the rows of the join window");
+    REQUIRE(scans.size() == 1);
+    CHECK(scans[0].node == "n1");
+    CHECK(*scans[0].params[0] == "2026-01-01 00:00:00.000002+00");
+
+    // One transaction per (origin, timestamp), all in one call on N, after its indexes exist.
+    const auto &done = c.nodes["n4"].restamped;
+    REQUIRE(done.size() == 1);
+    using zodan::parse_text_array;
+    using V = std::vector<std::string>;
+    CHECK(parse_text_array(done[0][0]) == V{"UPDATE public.items"});
+    CHECK(parse_text_array(done[0][1]) == V{"26863", "4242"});
+    CHECK(parse_text_array(done[0][2]) == V{"2026-01-01 00:00:00.000007+00", "2026-01-01 00:00:00.000008+00"});
+    CHECK(parse_text_array(done[0][3]) == V{"1", "2"});
+    CHECK(parse_text_array(done[0][4]) == V{"1", "1"});
+    CHECK(parse_text_array(done[0][5]) == V{"[[\"1\"], [\"2\"]]", "[[\"3\"]]"});
+    size_t indexes = 0;  // the last pg_restore: indexes and constraints
+    for (size_t i = 0; i < c.calls.size(); ++i)
+        if (c.calls[i].node == "program" && c.calls[i].name == "pg_restore") indexes = i;
+    CHECK(position(c, "n4", "restamp rows") > indexes);
+}
+
+TEST_CASE("with no other node no change can be late: no join window", "[add_node][window]") {
+    Cluster c = Cluster::mesh(1, 2);
+    c.nodes["n1"].window_rows.push_back({"2026-01-01 00:00:00.000007+00", "26863", "public.items", "[\"1\"]"});
+    zodan::AddNode(c, Cluster::add_args("n1", "n2")).run();
+    CHECK(c.calls_named("mark the start of the join window").empty());
+    CHECK(c.calls_named("list the tables of the join window").empty());
+    CHECK(c.nodes["n2"].restamped.empty());
+}
+
+TEST_CASE("a resumed run keeps the window's start its first call marked", "[add_node][window]") {
+    Cluster c = Cluster::mesh(3, 4);
+    c.fail_at = "prepare_other_nodes:after";  // the slots made, the step not recorded as done
+    CHECK_THROWS(zodan::AddNode(c, Cluster::add_args("n1", "n4")).run());
+    c.fail_at.clear();
+    const size_t before = c.calls_named("mark the start of the join window").size();
+    zodan::AddNode(c, Cluster::add_args("n1", "n4")).run();
+    CHECK(c.calls_named("mark the start of the join window").size() == before);
+    auto scans = c.calls_named("read the rows of the join window");
+    REQUIRE(scans.size() == 1);
+    CHECK(*scans[0].params[0] == "2026-01-01 00:00:00.000002+00");
+}
+
+TEST_CASE("a source transaction of many rows is rewritten in statements of 1,000 rows, one transaction", "[add_node][window]") {
+    Cluster c = Cluster::mesh(3, 4);
+    for (int k = 0; k < 1500; ++k)
+        c.nodes["n1"].window_rows.push_back(
+            {"2026-01-01 00:00:00.000007+00", "26863", "public.items", "[\"" + std::to_string(k) + "\"]"});
+    zodan::AddNode(c, Cluster::add_args("n1", "n4")).run();
+    const auto &done = c.nodes["n4"].restamped;
+    REQUIRE(done.size() == 1);
+    CHECK(zodan::parse_text_array(done[0][1]) == std::vector<std::string>{"26863"});  // one transaction
+    CHECK(zodan::parse_text_array(done[0][3]) == std::vector<std::string>{"1", "1"});  // of two statements
+    CHECK(zodan::parse_text_array(done[0][5]).at(1).find("[\"1499\"]") != std::string::npos);
+}
+
+TEST_CASE("the join window starts at the earliest mark; an unknown one means every row", "[window]") {
+    CHECK(zodan::window_start({}) == "");
+    CHECK(zodan::window_start({{"n2", "2026-01-01 00:00:01.000000+00"}, {"n3", "2025-12-31 23:59:59.999999+00"}}) ==
+          "2025-12-31 23:59:59.999999+00");
+    CHECK(zodan::window_start({{"n2", "2026-01-01 00:00:01.000000+00"}, {"n3", "-infinity"}}) == "-infinity");
 }

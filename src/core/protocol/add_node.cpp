@@ -177,6 +177,7 @@ void AddNode::restore_outputs() {
         std::string node = key.substr(0, dot), field = key.substr(dot + 1);
         if (field == "slot") state_.slot_of[node] = value;
         if (field == "sync_lsn") state_.slot_sync_lsn[node] = parse_lsn(value);
+        if (node == "window_from") state_.window_from[field] = value;
     }
     const auto mirrored = Journal::step_output(view_.new_node.db(), journal_.run_id(), "mirror_replication_sets");
     if (mirrored.count("deferred")) state_.sets_deferred = parse_text_array(mirrored.at("deferred"));
@@ -388,6 +389,7 @@ void AddNode::prepare_other_nodes(JsonObject &out) {
                             "Run spock.remove_node for \"" + args_.new_name +
                                 "\" to clean up what that run left, then call spock.add_node again.");
     }
+    if (own_copy()) mark_window_start(others, found);
     create_slots(rt_, missing);
 
     // A commit after each slot's start, applied by S: every O change from
@@ -405,6 +407,35 @@ void AddNode::prepare_other_nodes(JsonObject &out) {
                    slot + " created",
                "sync event at " + format_lsn(state_.slot_sync_lsn[o->name]));
     }
+}
+
+void AddNode::mark_window_start(const std::vector<Member *> &others, const std::vector<QueryResult> &slots_found) {
+    // On each O, a commit of its own before its slot starts: with Spock's
+    // commit clock every later commit of O's, every change that can reach N
+    // late among them, has a later timestamp (docs/protocol.md, "Late
+    // conflicts"). An earlier call's mark stays: it is older still. A slot
+    // made with no mark recorded (by an older version) leaves the start
+    // unknown: the window is then every row.
+    std::vector<Member *> unmarked;
+    for (size_t i = 0; i < others.size(); ++i) {
+        if (state_.window_from.count(others[i]->name)) continue;
+        if (!slots_found[i].empty())
+            state_.window_from[others[i]->name] = "-infinity";
+        else
+            unmarked.push_back(others[i]);
+    }
+    if (!unmarked.empty()) {
+        std::vector<QueryResult> xids = rt_.exec_all(same_query(unmarked, sql::window_mark()));
+        std::vector<std::pair<Connection *, Query>> times;
+        for (size_t i = 0; i < unmarked.size(); ++i)
+            times.emplace_back(unmarked[i]->conn.get(), sql::window_mark_time(xids[i].text(0, "xid")));
+        std::vector<QueryResult> at = rt_.exec_all(times);
+        for (size_t i = 0; i < unmarked.size(); ++i)
+            state_.window_from[unmarked[i]->name] = at[i].text(0, "ts", "-infinity");
+    }
+    JsonObject marks;
+    for (Member *o : others) marks.add(o->name, state_.window_from[o->name]);
+    journal_.step_note("prepare_other_nodes", JsonObject().add_raw("window_from", marks.str()).str());
 }
 
 void AddNode::sync_source(JsonObject &out) {

@@ -26,6 +26,10 @@ struct AddNodeState {
     std::string copy_method;                       // "zodan" or "spock", fixed when the run begins
     std::map<std::string, std::string> slot_of;    // X -> slot on X serving sub_X_N (O, and S for the zodan copy)
     std::map<std::string, Lsn> slot_sync_lsn;      // O -> e_O (prepare_other_nodes)
+    // O -> the commit time of a commit of O's made before its slot for N
+    // (UTC text; "-infinity": unknown): every change of O that can reach N
+    // late is later (the join window's start, join_window.hpp).
+    std::map<std::string, std::string> window_from;
     Lsn source_sync_lsn = 0;                       // e_S (catch_up, Spock's copy)
     std::map<std::string, Lsn> copy_position;      // O -> P_O
     Lsn copy_start = 0;                            // C: where the copy's S -> N stream starts (zodan copy)
@@ -90,6 +94,9 @@ private:
     // sub_P_N for each provider P as N has it (sql::subscription_slots).
     QueryResult subscriptions_on_new_node(const std::vector<Member *> &providers);
     bool has_subscription(Member &node, const std::string &name);
+    // The marks of window_from for `others`, taken (and journaled) before
+    // their slots are made.
+    void mark_window_start(const std::vector<Member *> &others, const std::vector<QueryResult> &slots_found);
     // Takes over an unfinished earlier run, or refuses; false when there is none.
     bool resume_earlier_run(const std::string &fingerprint);
     void restore_outputs();

@@ -110,7 +110,11 @@ void AddNode::copy_with_own_copy_point(JsonObject &out) {
     detail("copy point on " + args_.src_name + ": slot " + slot + " taken (attempt " + std::to_string(point.attempts) + ")",
            "starts at " + format_lsn(point.consistent_point) + "; positions " + positions.str());
 
-    CopyOutcome copied = copy_at_point(rt_, view_, point, state_.skip_schema, rt_.copy_streams(),
+    // With no other node, no change can reach N late.
+    std::map<std::string, std::string> marks;
+    for (const Member &o : view_.others)
+        marks[o.name] = state_.window_from.count(o.name) ? state_.window_from[o.name] : "-infinity";
+    CopyOutcome copied = copy_at_point(rt_, view_, point, state_.skip_schema, rt_.copy_streams(), window_start(marks),
                                        [&](const CopySample &s) { report_copy(s); });
     subscriptions.collect();
     // What the copy made, so that a rollback drops that and nothing users made since.
@@ -135,6 +139,23 @@ void AddNode::copy_with_own_copy_point(JsonObject &out) {
         .add("skip_schema", text_array_literal(state_.skip_schema))
         .add("before_copy", before_copy)
         .add("after_copy", after_copy);
+    const WindowOutcome &w = copied.window;
+    if (!w.from.empty()) {
+        out.add_raw("window", JsonObject()
+                                  .add("from", w.from)
+                                  .add("tables", static_cast<long long>(w.tables))
+                                  .add("found", w.found)
+                                  .add("rows", w.rows)
+                                  .add("commits", w.commits)
+                                  .add("scan_ms", w.scan_ms)
+                                  .add("restamp_ms", w.restamp_ms)
+                                  .str());
+        detail("the rows " + args_.src_name + " changed in the join window rewritten with their commit time and origin",
+               "from " + w.from + ": " + std::to_string(w.found) + " row(s) found in " + std::to_string(w.tables) +
+                   " table(s) (read in " + std::to_string(w.scan_ms) + " ms, beside the indexes), " +
+                   std::to_string(w.rows) + " rewritten in " + std::to_string(w.commits) + " commit(s) in " +
+                   std::to_string(w.restamp_ms) + " ms");
+    }
     detail("copied " + std::to_string(copied.tables) + " tables from " + args_.src_name + " over " +
                std::to_string(copied.streams) + " stream(s)",
            std::to_string(copied.bytes) + " bytes streamed; " + std::to_string(rt_.now_ms() - copy_started_ms_) +

@@ -41,7 +41,8 @@ std::string copy_origin_name(const std::string &database_oid, int stream) {
 }
 
 CopyOutcome copy_at_point(Runtime &rt, ClusterView &view, CopyPoint &point, const std::vector<std::string> &skip_schema,
-                          int streams, const std::function<void(const CopySample &)> &on_progress) {
+                          int streams, const std::string &window_from,
+                          const std::function<void(const CopySample &)> &on_progress) {
     CopyOutcome outcome;
     int64_t mark = rt.now_ms();
     auto lap = [&] {
@@ -132,11 +133,18 @@ CopyOutcome copy_at_point(Runtime &rt, ClusterView &view, CopyPoint &point, cons
         if (on_progress) on_progress(sample_streams(progress, started, rt.now_ms()));
     });
     std::vector<std::pair<Connection *, Query>> commits, ends;
-    for (Stream &lane : lanes) {
-        commits.emplace_back(lane.to.get(), sql::commit());
-        ends.emplace_back(lane.from.get(), sql::rollback());
-    }
+    for (Stream &lane : lanes) commits.emplace_back(lane.to.get(), sql::commit());
     rt.exec_all(commits);
+    // The join window's rows are read in the snapshot by the first source
+    // session while N builds its indexes, and rewritten once those exist.
+    std::unique_ptr<Connection> window_source;
+    std::unique_ptr<WindowScan> window;
+    if (!window_from.empty()) {
+        window_source = std::move(lanes[0].from);
+        window = std::make_unique<WindowScan>(rt, *window_source, skip_schema, window_from);
+    }
+    for (Stream &lane : lanes)
+        if (lane.from) ends.emplace_back(lane.from.get(), sql::rollback());
     rt.exec_all(ends);
     for (Stream &lane : lanes) {
         lane.to->exec(sql::reset_origin_session());
@@ -159,6 +167,11 @@ CopyOutcome copy_at_point(Runtime &rt, ClusterView &view, CopyPoint &point, cons
                     {"--section=post-data", "--exit-on-error", "--jobs=" + std::to_string(std::max(1, streams)), dump},
                     view.new_node.dsn, restore_env});
     outcome.indexes_ms = lap();
+
+    if (window) {
+        outcome.window = window->restamp(view.new_node, copy_origin_name(dboid, 0));
+        window_source->exec(sql::rollback());
+    }
     return outcome;
 }
 

@@ -841,24 +841,40 @@ Query begin_in_snapshot(const std::string &snapshot) {
 Query rollback() { return {"end the transaction", "ROLLBACK", {}, true}; }
 Query commit() { return {"commit the copy", "COMMIT", {}, true}; }
 
+namespace {
+
+// The tables the copy takes (`own`: relid, filtered, all_columns, sets,
+// cols), outside the schemas in $1::text[] and spock: those of the local
+// node's sets, a table whose ancestor is in a set too coming with the
+// ancestor.
+const char *const kCopiedTables =
+    "member AS ("
+    "  SELECT t.set_reloid::oid AS relid, t.set_att_list, t.set_row_filter IS NOT NULL AS filtered, rs.set_name "
+    "  FROM spock.replication_set_table t JOIN spock.replication_set rs ON rs.set_id = t.set_id "
+    "  WHERE rs.set_nodeid = (SELECT node_id FROM spock.local_node)), "
+    "rel AS ("
+    "  SELECT m.relid, bool_or(m.filtered) AS filtered, bool_or(m.set_att_list IS NULL) AS all_columns, "
+    "    array_agg(DISTINCT m.set_name::text) AS sets, "
+    "    (SELECT array_agg(DISTINCT a) FROM member m2, unnest(m2.set_att_list) a WHERE m2.relid = m.relid) AS cols "
+    "  FROM member m GROUP BY m.relid), "
+    "own AS ("
+    "  SELECT r.* FROM rel r JOIN pg_catalog.pg_class c ON c.oid = r.relid "
+    "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+    "  WHERE n.nspname <> 'spock' AND n.nspname <> ALL ($1::text[]) "
+    "  AND NOT (c.relispartition AND EXISTS (SELECT 1 FROM pg_catalog.pg_partition_ancestors(r.relid) x "
+    "    WHERE x.relid <> r.relid AND x.relid IN (SELECT relid FROM rel)))) ";
+
+// A commit timestamp as text that reads back the same whatever the
+// session's DateStyle and TimeZone: UTC, ISO order, microseconds.
+std::string utc_text(const std::string &expr) {
+    return "pg_catalog.to_char((" + expr + ") AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'";
+}
+
+}  // namespace
+
 Query copy_job_list(const std::vector<std::string> &skip_schema, int streams, int new_node_major) {
     return {"list the tables to copy",
-            "WITH member AS ("
-            "  SELECT t.set_reloid::oid AS relid, t.set_att_list, t.set_row_filter IS NOT NULL AS filtered, rs.set_name "
-            "  FROM spock.replication_set_table t JOIN spock.replication_set rs ON rs.set_id = t.set_id "
-            "  WHERE rs.set_nodeid = (SELECT node_id FROM spock.local_node)), "
-            "rel AS ("
-            "  SELECT m.relid, bool_or(m.filtered) AS filtered, bool_or(m.set_att_list IS NULL) AS all_columns, "
-            "    array_agg(DISTINCT m.set_name::text) AS sets, "
-            "    (SELECT array_agg(DISTINCT a) FROM member m2, unnest(m2.set_att_list) a WHERE m2.relid = m.relid) AS cols "
-            "  FROM member m GROUP BY m.relid), "
-            // A table whose ancestor is in a set too comes with the ancestor.
-            "own AS ("
-            "  SELECT r.* FROM rel r JOIN pg_catalog.pg_class c ON c.oid = r.relid "
-            "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-            "  WHERE n.nspname <> 'spock' AND n.nspname <> ALL ($1::text[]) "
-            "  AND NOT (c.relispartition AND EXISTS (SELECT 1 FROM pg_catalog.pg_partition_ancestors(r.relid) x "
-            "    WHERE x.relid <> r.relid AND x.relid IN (SELECT relid FROM rel)))), "
+            std::string("WITH ") + kCopiedTables + ", "
             // What each COPY reads: a plain table, a partitioned table's
             // leaves, or a filtered query over the whole of a filtered one.
             "part AS ("
@@ -963,6 +979,101 @@ Query copy_origins() {
 Query database_oid() {
     return {"read the database's oid",
             "SELECT d.oid::text AS oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()", {}};
+}
+
+Query window_mark() {
+    // A commit of its own (assigning an xid writes one), for its timestamp.
+    return {"mark the start of the join window", "SELECT pg_catalog.pg_current_xact_id()::text AS xid", {}};
+}
+
+Query window_mark_time(const std::string &xid) {
+    return {"read the join window's start",
+            "SELECT " + utc_text("pg_catalog.pg_xact_commit_timestamp(pg_catalog.xid($1::xid8))") + " AS ts", {xid}};
+}
+
+Query window_tables(const std::vector<std::string> &skip_schema) {
+    // Per table, the key an incoming change finds its row by: the replica
+    // identity index (Spock's), else the primary key or another unique
+    // index without expressions or predicate (what spock.check_all_uc_indexes
+    // searches); rows with a NULL in it are found by none. The column the
+    // restamping sets to itself: any but generated and GENERATED ALWAYS
+    // identity columns, which an UPDATE may not name.
+    return {"list the tables of the join window",
+            std::string("WITH ") + kCopiedTables + ", "
+            "loc AS ("
+            "  SELECT o.relid, c.relkind, i.indnkeyatts, i.indkey, i.indclass, "
+            "    (SELECT a.attname FROM pg_catalog.pg_attribute a WHERE a.attrelid = o.relid AND a.attnum > 0 "
+            "     AND NOT a.attisdropped AND a.attgenerated = '' AND a.attidentity <> 'a' ORDER BY a.attnum LIMIT 1) AS setcol "
+            "  FROM own o JOIN pg_catalog.pg_class c ON c.oid = o.relid "
+            "  JOIN LATERAL (SELECT i.* FROM pg_catalog.pg_index i WHERE i.indrelid = o.relid AND i.indisunique "
+            "    AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL "
+            "    ORDER BY CASE c.relreplident WHEN 'i' THEN i.indisreplident WHEN 'd' THEN i.indisprimary ELSE false END DESC, "
+            "      i.indisprimary DESC, i.indexrelid LIMIT 1) i ON true), "
+            "keycol AS ("
+            "  SELECT l.relid, k.p, a.attname, pg_catalog.format_type(a.atttypid, NULL) AS typ, "
+            "    pg_catalog.format('OPERATOR(%I.%s)', opn.nspname, op.oprname) AS eq "
+            "  FROM loc l CROSS JOIN LATERAL pg_catalog.generate_series(0, l.indnkeyatts - 1) k(p) "
+            "  JOIN pg_catalog.pg_attribute a ON a.attrelid = l.relid AND a.attnum = l.indkey[k.p] "
+            "  JOIN pg_catalog.pg_opclass oc ON oc.oid = l.indclass[k.p] "
+            "  JOIN pg_catalog.pg_amop ao ON ao.amopfamily = oc.opcfamily AND ao.amoplefttype = oc.opcintype "
+            "    AND ao.amoprighttype = oc.opcintype AND ao.amopstrategy = 3 "
+            "    AND ao.amopmethod = (SELECT oid FROM pg_catalog.pg_am WHERE amname = 'btree') "
+            "  JOIN pg_catalog.pg_operator op ON op.oid = ao.amopopr "
+            "  JOIN pg_catalog.pg_namespace opn ON opn.oid = op.oprnamespace), "
+            "tab AS ("
+            "  SELECT l.*, (row_number() OVER (ORDER BY l.relid))::int AS t, "
+            "    (SELECT pg_catalog.string_agg(pg_catalog.format('x.%I::text', k.attname), ', ' ORDER BY k.p) "
+            "     FROM keycol k WHERE k.relid = l.relid) AS keytext, "
+            "    (SELECT pg_catalog.string_agg(pg_catalog.format(' AND x.%I IS NOT NULL', k.attname), '' ORDER BY k.p) "
+            "     FROM keycol k WHERE k.relid = l.relid) AS notnull, "
+            "    (SELECT pg_catalog.string_agg(pg_catalog.format('x.%I %s (e.value ->> %s)::%s', k.attname, k.eq, k.p, k.typ), "
+            "       ' AND ' ORDER BY k.p) FROM keycol k WHERE k.relid = l.relid) AS keymatch, "
+            "    (SELECT count(*) FROM keycol k WHERE k.relid = l.relid) AS nkey "
+            "  FROM loc l WHERE l.setcol IS NOT NULL) "
+            "SELECT t.t::text AS t, t.relid::regclass::text AS rel, "
+            // Rows whose commit (their xmin's, as Spock reads it) is at or after $1.
+            "  pg_catalog.format('SELECT %s AS t, x.xmin AS xmin, pg_catalog.pg_xact_commit_timestamp(x.xmin) AS ts, "
+            "pg_catalog.jsonb_build_array(%s) AS key FROM %s%s x "
+            "WHERE pg_catalog.pg_xact_commit_timestamp(x.xmin) >= $1::timestamptz%s', "
+            "    t.t, t.keytext, CASE WHEN t.relkind = 'p' THEN '' ELSE 'ONLY ' END, t.relid::regclass, t.notnull) AS select_sql, "
+            // On N: the rows of this table whose keys are in $1 (a jsonb array
+            // of keys), each rewritten as it is.
+            "  pg_catalog.format('UPDATE %s%s x SET %I = x.%I FROM pg_catalog.jsonb_array_elements($1) e WHERE %s', "
+            "    CASE WHEN t.relkind = 'p' THEN '' ELSE 'ONLY ' END, t.relid::regclass, t.setcol, t.setcol, t.keymatch) "
+            "    AS update_sql "
+            "FROM tab t WHERE t.nkey = t.indnkeyatts ORDER BY t.t",
+            {text_array_literal(skip_schema)}};
+}
+
+Query window_rows(const std::vector<std::string> &selects, const std::string &from) {
+    // The origin as Spock compares it: S's own commits carry none (0) on S,
+    // and on N they arrive from S under S's node id.
+    std::string all;
+    for (size_t i = 0; i < selects.size(); ++i) all += (i ? " UNION ALL " : "") + selects[i];
+    return {"read the rows of the join window",
+            "SELECT w.t::text AS t, " + utc_text("w.ts") + " AS ts, "
+            "  CASE WHEN o.roident = 0 THEN (SELECT node_id FROM spock.local_node) ELSE o.roident END::text AS origin, "
+            "  w.key::text AS key "
+            "FROM (" + all + ") w, LATERAL spock.xact_commit_timestamp_origin(w.xmin) o",
+            {from}};
+}
+
+Query restamp_session() {
+    // Triggers off, as for the copy. Each statement commits on its own; a
+    // crash before the step is recorded redoes the copy, and the step's
+    // record (a synchronous commit) flushes these with it.
+    return {"prepare the restamping", "SET session_replication_role = replica; SET synchronous_commit = off", {}, true};
+}
+
+Query restamp(const std::vector<std::string> &statements, const std::vector<std::string> &origins,
+              const std::vector<std::string> &stamps, const std::vector<std::string> &entry_xact,
+              const std::vector<std::string> &entry_table, const std::vector<std::string> &entry_keys) {
+    // The transactions are committed inside the procedure: a round trip per
+    // transaction would cost a busy node milliseconds each.
+    return {"restamp rows of the join window",
+            "CALL spock.zodan_restamp($1::text[], $2::oid[], $3::timestamptz[], $4::int[], $5::int[], $6::jsonb[], NULL)",
+            {text_array_literal(statements), text_array_literal(origins), text_array_literal(stamps),
+             text_array_literal(entry_xact), text_array_literal(entry_table), text_array_literal(entry_keys)}};
 }
 
 Query restore_settings() {

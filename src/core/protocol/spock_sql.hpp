@@ -185,6 +185,28 @@ Query begin_copy_target();
 Query reset_origin_session();
 Query copy_origins();  // roname of origins a copy into this database left
 Query database_oid();  // oid of this database
+// The join window (docs/protocol.md, "Late conflicts"). On an O, before
+// its slot for N: a commit of its own (xid), then that commit's timestamp
+// as UTC text (ts; NULL where none is recorded).
+Query window_mark();
+Query window_mark_time(const std::string &xid);
+// On the source, in the snapshot: per copied table with a key that
+// identifies its rows: t (its number), rel, select_sql (its rows committed
+// at or after $1: t, xmin, ts, key as a jsonb array of text) and
+// update_sql (on N: an UPDATE rewriting the rows whose keys are in $1, a
+// jsonb array of such keys).
+Query window_tables(const std::vector<std::string> &skip_schema);
+// Runs the tables' select_sql at once from `from`: t, ts (UTC text),
+// origin (a Spock node id, S's for S's own commits), key.
+Query window_rows(const std::vector<std::string> &selects, const std::string &from);
+// On N, in a session with a replication origin set up: settings, then
+// spock.zodan_restamp: transaction x (1-based) commits with origins[x] and
+// stamps[x], running entry i (in x = entry_xact[i]) as
+// statements[entry_table[i]] with entry_keys[i]. rewritten: rows.
+Query restamp_session();
+Query restamp(const std::vector<std::string> &statements, const std::vector<std::string> &origins,
+              const std::vector<std::string> &stamps, const std::vector<std::string> &entry_xact,
+              const std::vector<std::string> &entry_table, const std::vector<std::string> &entry_keys);
 // Settings pg_restore on the new node must run with (PGOPTIONS), as
 // "-c name=value" words: DDL replication off where Spock has it.
 Query restore_settings();
