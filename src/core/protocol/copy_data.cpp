@@ -119,6 +119,15 @@ CopyOutcome copy_at_point(Runtime &rt, ClusterView &view, CopyPoint &point, cons
         lanes[k].origin = copy_origin_name(dboid, k + 1);
         open_target_side(*lanes[k].to, lanes[k].origin);
     }
+    // The join window's rows are read in the snapshot too, after the data,
+    // by a session of its own: the lanes end their source transactions as
+    // they finish (copy_engine.cpp says why), and this one holds no lock
+    // until it reads.
+    std::unique_ptr<Connection> window_source;
+    if (!window_from.empty()) {
+        window_source = rt.connect(view.source.name, view.source.dsn);
+        open_source_side(*window_source, point.snapshot);
+    }
     // Every session that needs the snapshot has it now: its exporter may go.
     point.holder.reset();
 
@@ -135,16 +144,11 @@ CopyOutcome copy_at_point(Runtime &rt, ClusterView &view, CopyPoint &point, cons
     std::vector<std::pair<Connection *, Query>> commits, ends;
     for (Stream &lane : lanes) commits.emplace_back(lane.to.get(), sql::commit());
     rt.exec_all(commits);
-    // The join window's rows are read in the snapshot by the first source
-    // session while N builds its indexes, and rewritten once those exist.
-    std::unique_ptr<Connection> window_source;
+    // The window's rows are read while N builds its indexes, and rewritten
+    // once those exist.
     std::unique_ptr<WindowScan> window;
-    if (!window_from.empty()) {
-        window_source = std::move(lanes[0].from);
-        window = std::make_unique<WindowScan>(rt, *window_source, skip_schema, window_from);
-    }
-    for (Stream &lane : lanes)
-        if (lane.from) ends.emplace_back(lane.from.get(), sql::rollback());
+    if (window_source) window = std::make_unique<WindowScan>(rt, *window_source, skip_schema, window_from);
+    for (Stream &lane : lanes) ends.emplace_back(lane.from.get(), sql::rollback());
     rt.exec_all(ends);
     for (Stream &lane : lanes) {
         lane.to->exec(sql::reset_origin_session());
