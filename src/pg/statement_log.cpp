@@ -24,6 +24,8 @@ namespace zodan::pg {
 namespace {
 
 bool call_in_progress = false;
+// The masked copy debug_query_string was last pointed at (mask_statement).
+const char *masked_statement = nullptr;
 emit_log_hook_type previous_emit_log_hook = nullptr;
 
 enum class Masking { Unchanged, Masked, Failed };
@@ -114,7 +116,7 @@ void mask_statement(ErrorData *edata) noexcept {
             const size_t size = std::strlen(statement) + 1;
             if (cpp_noexcept([&] { fit(masked, size - 1); return true; }, false))
                 if (char *copy = copy_to(MessageContext, masked, size)) {
-                    debug_query_string = copy;
+                    debug_query_string = masked_statement = copy;
                     return;
                 }
         }
@@ -170,6 +172,10 @@ void begin_call() {
     if (masked) {
         pgstat_report_activity(STATE_RUNNING, masked);
         free(masked);
+    } else if (debug_query_string && debug_query_string == masked_statement) {
+        // Masked already, by a log entry of this statement (log_statement
+        // logs it before it runs): pg_stat_activity still has it as sent.
+        pgstat_report_activity(STATE_RUNNING, debug_query_string);
     }
 }
 
