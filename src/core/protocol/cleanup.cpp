@@ -128,14 +128,8 @@ public:
     RollbackTransaction(Runtime &rt, Connection &node) : rt_(rt), node_(node) { node_.exec(sql::begin_rollback()); }
     ~RollbackTransaction() {
         if (!open_) return;
-        // On the way out of a failure: bounded, and never throwing. Should it
-        // not get through, the session's end rolls it back.
-        try {
-            node_.abandon();
-            node_.send(sql::abandon_rollback());
-            node_.receive_before(rt_.now_ms() + 2000);
-        } catch (...) {
-        }
+        // Should it not get through, the session's end rolls it back.
+        send_on_the_way_out(rt_, node_, sql::abandon_rollback());
     }
     RollbackTransaction(const RollbackTransaction &) = delete;
     RollbackTransaction &operator=(const RollbackTransaction &) = delete;

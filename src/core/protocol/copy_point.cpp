@@ -53,15 +53,9 @@ public:
     }
     ~ApplyPause() {
         if (!paused_) return;
-        // On the way out of a failure: bounded, and never throwing. Should
-        // it not get through, Spock's workers resume by themselves after
-        // spock.pause_timeout.
-        try {
-            source_.abandon();
-            source_.send(sql::resume_apply_workers());
-            source_.receive_before(rt_.now_ms() + 2000);
-        } catch (...) {
-        }
+        // Should it not get through, Spock's workers resume by themselves
+        // after spock.pause_timeout.
+        send_on_the_way_out(rt_, source_, sql::resume_apply_workers());
     }
 
 private:

@@ -24,6 +24,19 @@ inline std::vector<std::pair<Connection *, Query>> same_query(const std::vector<
     return work;
 }
 
+// Sends `q` on a connection that a failure may have left mid-statement,
+// from a destructor on the way out of that failure: the statement in
+// flight is abandoned, `q` gets two seconds, and nothing is thrown. Where
+// it does not get through, the caller says what undoes it anyway.
+inline void send_on_the_way_out(Runtime &rt, Connection &conn, const Query &q) noexcept {
+    try {
+        conn.abandon();
+        conn.send(q);
+        conn.receive_before(rt.now_ms() + 2000);
+    } catch (...) {
+    }
+}
+
 inline Lsn lsn_of(const Value &v) {
     if (!v) throw std::runtime_error("a node returned no LSN where one was expected");
     return parse_lsn(*v);
