@@ -98,7 +98,7 @@ run_combination() {
     log="$LOGDIR/prove-$(echo "$label" | tr ' /+.' '____').log"
     # Each test's result line shows as it happens; the nodes run as postgres.
     (cd "$ROOT" && PG_CONFIG=$pgc ZODAN_INSTALLED=1 prove --timer "${files[@]}") 2>&1 | tee "$log" |
-        grep --line-buffered -E '^\[|^regress/t/|ok$|^Result|^Files=|Failed|not ok'
+        grep --line-buffered -E '^\[|^regress/t/|ok$|^Result|^Files=|Failed|not ok|^ *#'
     # prove's summary: "Files=F, Tests=T, ..." and, per failing file,
     # "... Tests: T Failed: F" (or a file that died before its plan).
     tests=$(sed -nE 's/^Files=[0-9]+, Tests=([0-9]+),.*/\1/p' "$log" | tail -n1)

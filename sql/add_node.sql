@@ -91,3 +91,13 @@ SELECT md5(string_agg(t::text, ',' ORDER BY t::text)) = :'n3_items' AS n4_items_
 -- The journal shows every step done, watchable from any session.
 SELECT step_no, step_name, state FROM spock.zodan_add_node_status;
 SELECT state, src_dsn LIKE '%password=********%' AS dsn_masked FROM spock.zodan_runs ORDER BY run_id DESC LIMIT 1;
+
+-- The plan as the extension has it, every step of it done; and the run's
+-- paths into n4, typed: every existing node's slot, the others' sync
+-- events, where the copy left each node's changes, the join window's start.
+SELECT step_no, step_name, title FROM spock.zodan_add_node_steps;
+SELECT count(*) AS steps_not_done FROM spock.zodan_add_node_steps s
+LEFT JOIN spock.zodan_add_node_status j USING (step_no, step_name) WHERE j.state IS DISTINCT FROM 'done';
+SELECT node_name, slot_name LIKE 'spk\_%' AS has_slot, sync_lsn IS NOT NULL AS synced,
+       copy_lsn IS NOT NULL AS copied, window_from IS NOT NULL AS windowed
+FROM spock.zodan_add_node_paths;

@@ -4,7 +4,8 @@
 // frame has unwound.
 #include <string>
 
-#include "core/protocol/add_node.hpp"
+#include "core/plan/add_node.hpp"
+#include "core/plan/plan.hpp"
 #include "core/protocol/names.hpp"
 #include "core/protocol/remove_node.hpp"
 #include "core/protocol/health_check.hpp"
@@ -27,6 +28,7 @@ extern "C" {
 
 #include "pg/backend_runtime.hpp"
 #include "pg/call_secrets.hpp"
+#include "pg/guard.hpp"
 #include "pg/invoke.hpp"
 #include "pg/statement_log.hpp"
 
@@ -38,6 +40,7 @@ PG_FUNCTION_INFO_V1(zodan_add_node);
 PG_FUNCTION_INFO_V1(zodan_health_check);
 PG_FUNCTION_INFO_V1(zodan_remove_node);
 PG_FUNCTION_INFO_V1(zodan_restamp);
+PG_FUNCTION_INFO_V1(zodan_plan_json);
 }
 
 void _PG_init(void) {
@@ -281,4 +284,16 @@ Datum zodan_restamp(PG_FUNCTION_ARGS) {
     Datum result = Int64GetDatum(rewritten);
     bool isnull = false;
     PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, &result, &isnull)));
+}
+
+// The steps of spock.add_node as the running library has them, for the
+// view spock.zodan_add_node_steps: tests and tools read the plan from the
+// extension instead of keeping a list of their own.
+Datum zodan_plan_json(PG_FUNCTION_ARGS) {
+    text *out = nullptr;
+    zodan::pg::run_or_raise([&] {
+        const std::string json = zodan::plan_json();
+        out = zodan::pg::pg_call([&] { return cstring_to_text_with_len(json.data(), static_cast<int>(json.size())); });
+    });
+    PG_RETURN_TEXT_P(out);
 }

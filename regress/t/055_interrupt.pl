@@ -137,8 +137,8 @@ $holder->finish(30);
 # Two calls on one node: the second is refused at once by the join lock the
 # first holds, naming the first, whatever the journal says at that moment.
 $f5->hold_pause_lock;
-my $first = $n5->background($f5->add_sql("zodan.pause_at_step = 'catch_up'"), app => 'zodan_first');
-ok($f5->wait_at_step('catch_up', $first), "the first add is waiting at catch_up");
+my $first = $n5->background($f5->add_sql("zodan.pause_at_step = 'advance_slots'"), app => 'zodan_first');
+ok($f5->wait_at_step('advance_slots', $first), "the first add is waiting at advance_slots");
 ($rc, $out, $err) = $f5->add;
 like($err, qr/another change of the cluster's membership is running: zodan: add_node n5 holds the join lock on node "n\d"/,
     "a second add_node on the same node is refused, naming the first");

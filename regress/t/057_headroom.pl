@@ -60,7 +60,7 @@ $n4->restore_conf;
 # PostgreSQL 18 as Debian and Spock's patches ship it gates logical
 # decoding plugins (output_plugin_libraries): a node as an operator first
 # configures it refuses every Spock slot. The check names node, setting and
-# fix in phase 1, before anything changes. (Servers without the setting,
+# fix in step 1, before anything changes. (Servers without the setting,
 # PostgreSQL 15 here, have nothing of it to check: no assertion is made.)
 # The new node is the one a user sets up fresh: n4 here.
 if ($n4->sql("SELECT count(*) FROM pg_settings WHERE name = 'output_plugin_libraries'") eq '1') {
@@ -68,8 +68,8 @@ if ($n4->sql("SELECT count(*) FROM pg_settings WHERE name = 'output_plugin_libra
     my (undef, undef, $e) = add();
     like($e, qr/ERROR:  node "n4": output_plugin_libraries is 'pgoutput, test_decoding', it must list spock_output/,
         "on PostgreSQL 18, n4 without spock_output among its output plugins stops the add");
-    like($e, qr/phase 1\/\d+: check preconditions/, "in phase 1");
-    unlike($e, qr/phase 2\//, "before any phase that changes something");
+    like($e, qr/step 1\/\d+: check preconditions/, "in step 1");
+    unlike($e, qr/step 2\//, "before any step that changes something");
     like($e, qr/HINT:  On "n4": ALTER SYSTEM SET output_plugin_libraries = 'pgoutput, test_decoding, spock_output'; SELECT pg_reload_conf\(\)/,
         "and the hint gives the fix");
     is(state(), $before, "nothing has changed on any node");

@@ -241,7 +241,6 @@ public:
     virtual bool caller_is_superuser() { return true; }
     // Settings of the procedure's own (zodan.*), read fresh.
     virtual int copy_streams() { return 4; }
-    virtual std::string copy_method() { return "zodan"; }
     virtual bool verify_data() { return true; }
     // Test-only fault injection (zodan.fail_at_step): throws when `point` is
     // the one named ("step" before a step's work, "step:after" after it).

@@ -17,9 +17,7 @@ extern int guc_progress_interval_ms;
 extern char *guc_fail_at_step;
 extern char *guc_pause_at_step;
 extern int guc_copy_streams;
-extern int guc_copy_method;  // CopyMethod
 extern bool guc_verify_data;
-enum CopyMethod { kCopyZodan = 0, kCopySpock = 1 };
 
 void define_gucs();
 
@@ -48,7 +46,6 @@ public:
     void wake_local_process(int pid) override;
     bool caller_is_superuser() override;
     int copy_streams() override;
-    std::string copy_method() override { return guc_copy_method == kCopySpock ? "spock" : "zodan"; }
     bool verify_data() override { return guc_verify_data; }
     void sleep_ms(int ms) override;
     int64_t now_ms() override;

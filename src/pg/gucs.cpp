@@ -15,13 +15,7 @@ int guc_progress_interval_ms = 5 * 1000;
 char *guc_fail_at_step = nullptr;
 char *guc_pause_at_step = nullptr;
 int guc_copy_streams = 0;
-int guc_copy_method = kCopyZodan;
 bool guc_verify_data = true;
-
-namespace {
-const struct config_enum_entry kCopyMethods[] = {
-    {"zodan", kCopyZodan, false}, {"spock", kCopySpock, false}, {nullptr, 0, false}};
-}
 
 void define_gucs() {
     DefineCustomIntVariable("zodan.sync_timeout",
@@ -43,11 +37,6 @@ void define_gucs() {
                             "Each stream is a pair of sessions, one on the source and one on the new node; the "
                             "largest tables go first, and a very large table is split across streams.",
                             &guc_copy_streams, 0, 0, 64, PGC_USERSET, 0, nullptr, nullptr, nullptr);
-    DefineCustomEnumVariable("zodan.copy_method",
-                             "How spock.add_node copies the source: its own copy point and parallel copy "
-                             "(zodan), or Spock's initial sync of the subscription (spock).",
-                             nullptr, &guc_copy_method, kCopyZodan, kCopyMethods, PGC_USERSET, 0, nullptr, nullptr,
-                             nullptr);
     DefineCustomBoolVariable("zodan.verify_data",
                              "Whether spock.add_node compares the new node with the source, table by table, "
                              "after the join.",

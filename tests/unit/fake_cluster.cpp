@@ -65,38 +65,26 @@ private:
     std::string path_ = "/fake/scratch";
 };
 
-// The flat JSON objects JsonObject writes, one level of nesting: each
-// "key": value, and "key.field" for the fields of a nested object.
-void flatten_json(const std::string &json, std::map<std::string, std::string> &out) {
-    size_t pos = 0;
-    auto skip = [&] { while (pos < json.size() && (json[pos] == ' ' || json[pos] == ',' || json[pos] == ':')) ++pos; };
-    auto string_at = [&] {
-        std::string v;
-        for (++pos; pos < json.size() && json[pos] != '"'; ++pos) {
-            if (json[pos] == '\\') ++pos;
-            v += json[pos];
-        }
-        ++pos;
-        return v;
-    };
-    auto scalar_at = [&] {
-        if (json[pos] == '"') return string_at();
-        size_t end = json.find_first_of(",}", pos);
-        std::string v = json.substr(pos, end - pos);
-        pos = end;
-        return v == "null" ? std::string() : v;  // as the journal reads a JSON null
-    };
-    std::function<void(const std::string &)> object = [&](const std::string &prefix) {
-        ++pos;  // {
-        for (skip(); pos < json.size() && json[pos] != '}'; skip()) {
-            std::string key = prefix + string_at();
-            skip();
-            if (json[pos] == '{') object(key + ".");
-            else out[key] = scalar_at();
-        }
-        ++pos;  // }
-    };
-    if (!json.empty()) object("");
+// A parsed value written back as JSON (the fake keeps outputs as text).
+std::string raw_json(const zodan::JsonValue &v) {
+    using K = zodan::JsonValue::Kind;
+    switch (v.kind()) {
+    case K::Null: return "null";
+    case K::Bool:
+    case K::Number: return v.text();
+    case K::String: return zodan::json_quote(v.text());
+    case K::Array: {
+        std::string out = "[";
+        for (size_t i = 0; i < v.items().size(); ++i) out += (i ? ", " : "") + raw_json(v.items()[i]);
+        return out + "]";
+    }
+    case K::Object: {
+        zodan::JsonObject o;
+        for (const auto &[key, value] : v.members()) o.add_raw(key, raw_json(value));
+        return o.str();
+    }
+    }
+    return "null";
 }
 
 std::string csv(const std::map<std::string, JournalStep> &steps, bool done_only) {
@@ -255,13 +243,17 @@ std::optional<QueryResult> Cluster::journal(Node &n, const Query &q) {
     if (name == "record a step end" || name == "record a step's progress") {
         JournalStep &step = run().steps[p(1)];
         if (name == "record a step end") step.state = "done";
-        flatten_json(p(2), step.output);
+        zodan::JsonObject given;
+        const zodan::JsonValue parsed = zodan::parse_json(p(2));
+        for (const auto &[key, value] : parsed.members()) given.add_raw(key, raw_json(value));
+        step.output.merge(given);
         return QueryResult();
     }
-    if (name == "read a step's output") {
+    if (name == "read the run's record") {
         std::vector<std::vector<Value>> rows;
-        for (const auto &[k, v] : run().steps[p(1)].output) rows.push_back({k, v});
-        return QueryResult({"key", "value"}, rows);
+        for (const auto &[step, state] : run().steps)
+            if (!state.output.empty()) rows.push_back({step, state.output.str()});
+        return QueryResult({"step_name", "output"}, rows);
     }
     return std::nullopt;
 }

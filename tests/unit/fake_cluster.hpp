@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/text/conninfo.hpp"
+#include "core/text/json.hpp"
 #include "core/text/secrets.hpp"
 #include "core/text/lsn.hpp"
 #include "core/protocol/cluster_view.hpp"
@@ -38,10 +39,10 @@ struct Sub {
 };
 
 // The journal as the node keeps it (spock.zodan_runs, spock.zodan_steps):
-// step outputs flattened as Journal::step_output reads them, by step name.
+// each step's output merged key by key as jsonb's || merges it.
 struct JournalStep {
     std::string state;
-    std::map<std::string, std::string> output;  // "key" or "key.field" -> text
+    zodan::JsonObject output;
 };
 struct JournalRun {
     std::string operation, src, new_node, fingerprint, state;
@@ -101,7 +102,6 @@ public:
     std::set<std::pair<std::string, std::string>> stalled;
     int progress_reads = 0;
     std::string fail_at;  // like zodan.fail_at_step: "step" or "step:after"
-    std::string method = "zodan";  // zodan.copy_method
     std::map<std::string, std::string> n_id_collisions;
     std::vector<std::string> copy_dependents;  // objects not made by the copy that depend on it (rollback plan)
     std::vector<std::string> written_locally;  // tables the local-writes check finds  // new name -> existing node whose id it would take
@@ -143,7 +143,6 @@ public:
     void maybe_fail_at(const std::string &point) override {
         if (!fail_at.empty() && point == fail_at) throw zodan::UserError("injected failure at \"" + point + "\"");
     }
-    std::string copy_method() override { return method; }
     bool verify_data() override { return verify; }
     bool caller_is_superuser() override { return superuser; }
 

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 
-#include "core/protocol/add_node.hpp"
+#include "core/plan/add_node.hpp"
 #include "core/protocol/checks.hpp"
 #include "core/protocol/join_window.hpp"
 #include "core/protocol/member.hpp"
@@ -101,16 +101,16 @@ TEST_CASE("multi-node join follows the protocol", "[add_node]") {
     Cluster c = Cluster::mesh(3, 4);
     zodan::AddNode(c, Cluster::add_args("n1", "n4")).run();
 
-    // One phase line per step, in order.
-    std::vector<std::string> phases;
-    for (const auto &n : c.notices)
-        if (n.rfind("add_node phase ", 0) == 0) phases.push_back(n);
-    REQUIRE(phases.size() == 14);
-    CHECK(phases[0] == "add_node phase 0/13: check Spock versions");
-    CHECK(phases[6] == "add_node phase 6/13: let the new node catch up with the source (nothing to do: the copy "
-                       "starts at the copy point itself)");
-    CHECK(phases[11] == "add_node phase 11/13: compare the new node with the source");
-    CHECK(phases[13] == "add_node phase 13/13: confirm the cluster");
+    // One line per step of the plan, in its order, each naming its step as
+    // the plan does, and none saying it had nothing to do.
+    size_t at = 0;
+    for (const zodan::Step &step : zodan::add_node_plan()) {
+        auto line = std::find_if(c.notices.begin() + static_cast<long>(at), c.notices.end(),
+                                 [&](const std::string &n) { return n.find(step.title) != std::string::npos; });
+        REQUIRE(line != c.notices.end());
+        CHECK(line->find("nothing to do") == std::string::npos);
+        at = static_cast<size_t>(line - c.notices.begin()) + 1;
+    }
 
     // The join lock: first on the lowest-named member alone (two runs started
     // at once meet there, and one wins), then on the others and the new
@@ -198,19 +198,6 @@ TEST_CASE("multi-node join follows the protocol", "[add_node]") {
     CHECK(std::find_if(c.notices.begin(), c.notices.end(), [](const std::string &n) {
               return n.find("node n4 joined through n1: 4 nodes, 12 subscriptions replicating") != std::string::npos;
           }) != c.notices.end());
-}
-
-TEST_CASE("with Spock's sync, the copy is sub_S_N's own", "[add_node]") {
-    Cluster c = Cluster::mesh(3, 4);
-    c.method = "spock";
-    zodan::AddNode(c, Cluster::add_args("n1", "n4")).run();
-    std::vector<std::string> on_new;
-    for (const Made &m : made_on(subscriptions_made(c), "n4")) on_new.push_back(m.sub + (m.enabled && m.copies ? "+" : "-"));
-    std::sort(on_new.begin(), on_new.end());
-    CHECK(on_new == std::vector<std::string>{"sub_n1_n4+", "sub_n2_n4-", "sub_n3_n4-"});
-    CHECK(c.calls_named("pause the apply workers").empty());
-    CHECK(c.programs.empty());
-    for (const Call &a : c.calls_named("advance slot")) CHECK(*a.params[1] == zodan::format_lsn(c.nodes["n4"].copied.at(a.node)));
 }
 
 TEST_CASE("a caller who is not a superuser may not have add_node use the stored DSNs", "[add_node][security]") {
@@ -355,13 +342,17 @@ TEST_CASE("a failing remote call stops the run and names the node", "[add_node]"
     CHECK(run_failed);
 }
 
-TEST_CASE("a missing copy position stops the run before any slot moves", "[add_node]") {
+TEST_CASE("a run begun with Spock's own sync is not resumed: it is rolled back", "[add_node][resume]") {
     Cluster c = Cluster::mesh(3, 4);
-    c.method = "spock";
-    c.no_copy_progress_for.insert("n3");
+    c.fail_at = "copy_source";
+    CHECK_THROWS(zodan::AddNode(c, Cluster::add_args("n1", "n4")).run());
+    // As zodan 0.2.0 recorded a run with zodan.copy_method = spock.
+    c.nodes["n4"].runs.back().steps["check_versions"].output.merge(zodan::JsonObject().add("copy_method", "spock"));
+    c.fail_at.clear();
+    const size_t calls = c.calls.size();
     CHECK_THROWS_WITH(zodan::AddNode(c, Cluster::add_args("n1", "n4")).run(),
-                      Catch::Contains("no position for origin \"n3\""));
-    CHECK(c.calls_named("advance slot").empty());
+                      Catch::Contains("copied with Spock's own sync") && Catch::Contains("no longer has"));
+    for (size_t i = calls; i < c.calls.size(); ++i) CHECK(c.calls[i].name.rfind("create", 0) != 0);
 }
 
 // The add is refused with `message`, and nothing changed anywhere: no node,
@@ -464,7 +455,7 @@ TEST_CASE("a wait that never ends times out after zodan.sync_timeout, naming wha
     c.stalled.insert({"n1", "n3"});  // the source never applies n3's stream
     CHECK_THROWS_WITH(zodan::AddNode(c, Cluster::add_args("n1", "n4")).run(),
                       Catch::Contains("timed out after 60 s waiting for n1 to apply the changes of n2, n3"));
-    // It stopped in phase 3: nothing was copied, nothing opened towards n4.
+    // It stopped in step 3: nothing was copied, nothing opened towards n4.
     CHECK(c.programs.empty());
     CHECK(c.nodes["n1"].subs.count("sub_n4_n1") == 0);
 }

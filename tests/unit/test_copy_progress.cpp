@@ -4,27 +4,33 @@
 
 using namespace zodan;
 
-TEST_CASE("copy progress: tables done, bytes, rate and time left", "[progress]") {
+TEST_CASE("copy progress: tables done, share streamed, rate and time left", "[progress]") {
     const long long MB = 1024 * 1024;
-    CopyProgress p({{"public.a", 100 * MB}, {"public.b", 300 * MB}, {"public.c", 0}, {"public.d", 100 * MB}}, 0);
-
-    // Nothing there yet.
-    CopySample s = p.sample(1000, {});
-    CHECK(s.tables_total == 4);
+    // a in one job, b split in two, c empty.
+    std::vector<StreamedJob> jobs{{"public.a", 100 * MB, 0, false},
+                                  {"public.b", 150 * MB, 0, false},
+                                  {"public.b", 150 * MB, 0, false},
+                                  {"public.c", 0, 0, false}};
+    CopySample s = sample_streams(jobs, 0, 1000);
+    CHECK(s.tables_total == 3);
     CHECK(s.tables_done == 0);
-    CHECK(s.bytes_total == 500 * MB);
+    CHECK(s.bytes_total == 400 * MB);
     CHECK(s.seconds_left == -1);
-    CHECK(describe_copy("n1", s) == "copying from n1: 0/4 tables, 0 bytes of 500 MB (0%), time left not known yet");
+    CHECK(describe_copy("n1", s) == "copying from n1: 0/3 tables, 0 bytes streamed (0% of 400 MB of tables), time left not known yet");
 
-    // a copied, b half-way, c (empty) created, d not yet: 10 s in.
-    s = p.sample(10000, {{"public.a", {100 * MB, false}}, {"public.b", {150 * MB, true}}, {"public.c", {0, false}}});
-    CHECK(s.tables_done == 2);
-    CHECK(s.bytes_done == 250 * MB);
-    CHECK(s.bytes_per_second == Approx(25.0 * MB));
-    CHECK(s.seconds_left == 10);
-    CHECK(describe_copy("n1", s) == "copying from n1: 2/4 tables, 250 MB of 500 MB (50%), 25 MB/s, about 10 s left");
+    // a done, one half of b done, the other half-way, 10 s in.
+    jobs[0] = {"public.a", 100 * MB, 100 * MB, true};
+    jobs[1] = {"public.b", 150 * MB, 150 * MB, true};
+    jobs[2] = {"public.b", 150 * MB, 75 * MB, false};
+    s = sample_streams(jobs, 0, 10000);
+    CHECK(s.tables_done == 1);  // b counts once both its jobs are done
+    CHECK(s.bytes_done == 325 * MB);
+    CHECK(s.fraction == Approx(325.0 / 400.0).epsilon(0.001));
+    CHECK(s.bytes_per_second == Approx(32.5 * MB));
+    CHECK(s.seconds_left == 3);
+    CHECK(describe_copy("n1", s) == "copying from n1: 1/3 tables, 325 MB streamed (81% of 400 MB of tables), 32 MB/s, about 3 s left");
 
-    // A table larger on the new node than on the source counts no more than the source's size.
-    s = p.sample(20000, {{"public.a", {100 * MB, false}}, {"public.b", {320 * MB, true}}});
-    CHECK(s.bytes_done == 400 * MB);
+    // A job that streams more than its table's estimate counts as 99% until done.
+    jobs[2].streamed_bytes = 400 * MB;
+    CHECK(sample_streams(jobs, 0, 10000).fraction < 1.0);
 }

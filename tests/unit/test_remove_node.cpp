@@ -4,7 +4,7 @@
 #include <set>
 #include <catch2/catch.hpp>
 
-#include "core/protocol/add_node.hpp"
+#include "core/plan/add_node.hpp"
 #include "core/protocol/remove_node.hpp"
 #include "fake_cluster.hpp"
 

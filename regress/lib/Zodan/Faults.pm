@@ -20,11 +20,6 @@ use Test::More;
 use Time::HiRes qw(time sleep);
 use Zodan::Load;
 
-# add_node's steps in order (src/core/protocol/add_node.cpp, kSteps).
-our @STEPS = qw(check_versions check_preconditions create_node prepare_other_nodes sync_source
-  copy_source catch_up advance_slots mirror_replication_sets enable_other_subscriptions
-  confirm_inbound verify_data create_reverse_subscriptions confirm);
-
 # The tables of Zodan::Mesh->inventory, all replicated.
 our @TABLES = qw(items orders audit_log counters);
 
@@ -43,13 +38,24 @@ sub members  { @{ $_[0]{members} } }
 # The steps a suite goes through: all, or those in ZODAN_FAULT_STEPS
 # (space-separated), to rerun one scenario while debugging.
 sub steps {
+    my ($self) = @_;
     return split ' ', $ENV{ZODAN_FAULT_STEPS} if $ENV{ZODAN_FAULT_STEPS};
-    return @STEPS;
+    return $self->plan;
+}
+
+# add_node's steps in order, as the installed extension has them (the view
+# spock.zodan_add_node_steps), read once.
+sub plan {
+    my ($self) = @_;
+    $self->{plan} //= [ split ' ',
+        $self->new_node->sql("SELECT string_agg(step_name, ' ' ORDER BY step_no) FROM spock.zodan_add_node_steps") ];
+    return @{ $self->{plan} };
 }
 
 sub step_no {
-    my ($step) = @_;
-    my ($no) = grep { $STEPS[$_] eq $step } 0 .. $#STEPS;
+    my ($self, $step) = @_;
+    my @plan = $self->plan;
+    my ($no) = grep { $plan[$_] eq $step } 0 .. $#plan;
     return $no // die "no add_node step named $step\n";
 }
 
@@ -274,10 +280,10 @@ sub scenario_body {
         return;
     }
     my ($rc, $out, $err) = $way eq 'resume' ? $self->add : $self->remove;
-    my $no = step_no($step);
+    my $no = $self->step_no($step);
     if ($way eq 'resume') {
         is($rc, 0, "add_node again completes") or diag(error_lines($err));
-        if ($no <= step_no('check_preconditions')) {
+        if ($no <= $self->step_no('check_preconditions')) {
             # Stopped in the checks, the run changed nothing: a new one starts.
             unlike($err, qr/resuming the unfinished run/, "the run stopped in its checks is started afresh");
         } else {

@@ -24,7 +24,7 @@ use Zodan::Faults;
 # In the order they run; ZODAN_SCHEDULES (space-separated) picks some.
 our @NAMES = qw(long_txn_source long_txn_peer concurrent_adds add_during_remove
   crash_source_mid_copy crash_source_late crash_peer crash_peer_at_copy_point
-  crash_new_node_mid_copy crash_new_node_at_catch_up crash_new_node_mid_copy_rollback
+  crash_new_node_mid_copy crash_new_node_after_copy crash_new_node_mid_copy_rollback
   ddl_during_copy);
 
 # Spock's DDL replication on every node, for the schedules that need it.
@@ -43,7 +43,7 @@ my %SCHEDULE = (
     crash_peer              => \&crash_peer,
     crash_peer_at_copy_point => \&crash_peer_at_copy_point,
     crash_new_node_mid_copy => \&crash_new_node_mid_copy,
-    crash_new_node_at_catch_up => \&crash_new_node_at_catch_up,
+    crash_new_node_after_copy  => \&crash_new_node_after_copy,
     crash_new_node_mid_copy_rollback => \&crash_new_node_mid_copy_rollback,
     ddl_during_copy         => \&ddl_during_copy,
 );
@@ -351,7 +351,7 @@ sub crash_at_step {
 sub crash_peer                   { crash_at_step($_[0], 2, 'create_reverse_subscriptions', 'resume') }
 sub crash_peer_at_copy_point     { crash_at_step($_[0], 2, 'sync_source', 'rollback') }
 sub crash_source_late            { crash_at_step($_[0], 1, 'enable_other_subscriptions', 'resume') }
-sub crash_new_node_at_catch_up   { crash_at_step($_[0], 4, 'catch_up', 'resume') }
+sub crash_new_node_after_copy    { crash_at_step($_[0], 4, 'advance_slots', 'resume') }
 
 # The new node crashes (its caller with it) while the copy writes into it;
 # it comes back; the add, called again, resumes and completes.

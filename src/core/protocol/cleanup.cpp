@@ -70,23 +70,6 @@ std::vector<std::string> user_objects_on(Connection &node) {
     return out;
 }
 
-std::optional<CopyRecord> copy_record(const std::map<std::string, std::string> &copy_output) {
-    auto before = copy_output.find("before_copy");
-    if (before == copy_output.end()) return std::nullopt;
-    CopyRecord record;
-    record.before = parse_text_array(before->second);
-    auto after = copy_output.find("after_copy");
-    if (after != copy_output.end() && !after->second.empty()) record.after = parse_text_array(after->second);
-    auto listing = copy_output.find(kObjectListingKey);
-    if (listing != copy_output.end()) record.listing = listing->second;
-    // A list of another version cannot be compared with this one's.
-    if (record.listing != "1" && record.listing != sql::kObjectListing)
-        throw UserError("the unfinished add's copy was recorded by another version of zodan (object listing " +
-                            record.listing + ")",
-                        "", "Roll it back with the zodan version that ran it.");
-    return record;
-}
-
 namespace {
 
 Value after_value(const CopyRecord &record) {

@@ -37,15 +37,12 @@ void stop_and_drop_subscription(Runtime &rt, Connection &node, const std::string
 // copy brought.
 std::vector<std::string> user_objects_on(Connection &node);
 
-// What a copy recorded in its run's journal (copy_source's output).
+// What a copy recorded in its run's journal (core/journal/run_record.hpp).
 struct CopyRecord {
     std::vector<std::string> before;                // the node's objects before it
     std::optional<std::vector<std::string>> after;  // and once complete; unknown when it never completed
     std::string listing = "1";                      // sql::user_objects version of both lists
 };
-// The record in copy_source's output; nullopt when nothing was recorded
-// (the run stopped before its copy).
-std::optional<CopyRecord> copy_record(const std::map<std::string, std::string> &copy_output);
 // The key of copy_source's output that holds the lists' version.
 inline const char *const kObjectListingKey = "object_listing";
 

@@ -4,12 +4,12 @@
 #include <optional>
 #include <set>
 
-#include "core/protocol/add_node.hpp"
+#include "core/plan/add_node.hpp"
 #include "core/protocol/cleanup.hpp"
 #include "core/text/conninfo.hpp"
 #include "core/text/secrets.hpp"
 #include "core/protocol/join_lock.hpp"
-#include "core/protocol/journal.hpp"
+#include "core/journal/journal.hpp"
 #include "core/protocol/names.hpp"
 #include "core/protocol/replication_waits.hpp"
 #include "core/protocol/spock_sql.hpp"
@@ -31,7 +31,9 @@ void RemoveNode::run() {
     identify_target();
     // A run of add_node still in progress must not have the ground pulled away.
     std::optional<PriorRun> prior;
-    std::map<std::string, std::string> copy_note;
+    // What the unfinished add made that a rollback undoes (its record).
+    std::optional<CopyRecord> copied;
+    AddRecord record;
     if (target_) {
         prior = Journal::latest(target_->db(), "add_node", "");
         if (prior && prior->state == "running" && prior->alive)
@@ -39,13 +41,15 @@ void RemoveNode::run() {
                                 std::to_string(prior->backend_pid) + ")",
                             "", "Stop it with pg_cancel_backend(" + std::to_string(prior->backend_pid) +
                                     ") on that node, then call spock.remove_node again.");
-        if (prior && prior->unfinished() && prior->started_steps.count("copy_source"))
-            copy_note = Journal::step_output(target_->db(), prior->run_id, "copy_source");
+        if (prior && prior->unfinished()) {
+            record = Journal::read_record(target_->db(), prior->run_id);
+            if (prior->started_steps.count(StepId::CopySource) && record.copy) copied = record.copy->objects;
+        }
         // What the rollback would drop must be the copy's alone: a node
         // written to since (it may have taken writes once its paths opened),
         // or holding objects that depend on what the copy made, is not
         // rolled back without force.
-        refuse_if_written_to(copy_note);
+        refuse_if_written_to(copied);
     }
     find_members();
     // ... and, run elsewhere than on the target, the node of that name in
@@ -54,9 +58,8 @@ void RemoveNode::run() {
     // A member the unfinished add took part with that no node reached lists
     // (its source was down, say) may hold its slot: named, not forgotten.
     if (prior && prior->unfinished() && target_) {
-        auto prepared = Journal::step_output(target_->db(), prior->run_id, "prepare_other_nodes");
-        if (prepared.count("members"))
-            for (const std::string &m : split(prepared["members"], ","))
+        if (record.prepared)
+            for (const std::string &m : record.prepared->members)
                 if (m != args_.target_name && !dsn_of_.count(m) &&
                     std::find(unreachable_.begin(), unreachable_.end(), m) == unreachable_.end())
                     unreachable_.push_back(m);
@@ -81,10 +84,10 @@ void RemoveNode::run() {
     if (target_) {
         clean_target();
         if (prior && prior->unfinished()) {
-            if (std::optional<CopyRecord> record = copy_record(copy_note)) {
+            if (copied) {
                 // Checked again, in the transaction that drops: something
                 // may have come to depend on the copy's objects since.
-                CopyRollback done = drop_copied_objects(rt_, target_->db(), *record, args_.force, force_hint());
+                CopyRollback done = drop_copied_objects(rt_, target_->db(), *copied, args_.force, force_hint());
                 for (const std::string &what : done.dropped) note(args_.target_name, "dropped " + what);
                 for (const std::string &what : done.others)
                     note(args_.target_name, "dropped " + what + " (not made by the copy; force)");
@@ -124,8 +127,7 @@ void RemoveNode::run() {
                                       : "remove_node: nothing of node " + args_.target_name + " was left on " + reached);
 }
 
-void RemoveNode::refuse_if_written_to(const std::map<std::string, std::string> &copy_note) {
-    std::optional<CopyRecord> record = copy_record(copy_note);
+void RemoveNode::refuse_if_written_to(const std::optional<CopyRecord> &record) {
     if (!record || args_.force) return;
     Connection &db = target_->db();
     CopyRollbackPlan plan = plan_copy_rollback(db, *record);

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/protocol/cleanup.hpp"
 #include "core/protocol/member.hpp"
 
 namespace zodan {
@@ -46,7 +47,7 @@ private:
     void clean_survivor(Member &x);
     void clean_target();
     // Throws when a copied table holds rows written on the target itself.
-    void refuse_if_written_to(const std::map<std::string, std::string> &copy_note);
+    void refuse_if_written_to(const std::optional<CopyRecord> &copied);
     std::string force_hint() const;
     void note(const std::string &node, const std::string &what) { removed_[node].push_back(what); }
 

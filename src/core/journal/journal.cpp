@@ -1,4 +1,6 @@
-#include "core/protocol/journal.hpp"
+#include "core/journal/journal.hpp"
+
+#include "core/text/json.hpp"
 
 namespace zodan {
 
@@ -60,23 +62,23 @@ std::optional<PriorRun> Journal::latest(Connection &node, const std::string &ope
         }
         return out;
     };
-    p.started_steps = parse_set(r.text(0, "started"));
-    p.done_steps = parse_set(r.text(0, "done"));
+    for (const std::string &name : parse_set(r.text(0, "started")))
+        if (auto s = step_named(name)) p.started_steps.insert(*s);
+    for (const std::string &name : parse_set(r.text(0, "done")))
+        if (auto s = step_named(name)) p.done_steps.insert(*s);
     return p;
 }
 
-std::map<std::string, std::string> Journal::step_output(Connection &node, int64_t run_id,
-                                                        const std::string &step_name) {
-    QueryResult r = node.exec(
-        {"read a step's output",
-         "SELECT e.key || coalesce('.' || f.key, '') AS key, coalesce(f.value, e.value #>> '{}') AS value "
-         "FROM spock.zodan_steps s, jsonb_each(s.output) e "
-         "LEFT JOIN LATERAL jsonb_each_text(CASE WHEN jsonb_typeof(e.value) = 'object' THEN e.value END) f ON true "
-         "WHERE s.run_id = $1::bigint AND s.step_name = $2",
-         {id(run_id), step_name}});
-    std::map<std::string, std::string> out;
-    for (size_t i = 0; i < r.size(); ++i) out[r.text(i, "key")] = r.text(i, "value");
-    return out;
+AddRecord Journal::read_record(Connection &node, int64_t run_id) {
+    QueryResult r = node.exec({"read the run's record",
+                               "SELECT step_name, output::text AS output FROM spock.zodan_steps "
+                               "WHERE run_id = $1::bigint AND output IS NOT NULL ORDER BY step_no",
+                               {id(run_id)}});
+    AddRecord record;
+    for (size_t i = 0; i < r.size(); ++i)
+        if (auto step = step_named(r.text(i, "step_name")))
+            record_codec::decode(*step, parse_json(r.text(i, "output")), record);
+    return record;
 }
 
 void Journal::set_state(Connection &node, int64_t run_id, const std::string &state) {
@@ -112,39 +114,43 @@ void Journal::resume(Connection &new_node, int64_t run_id, int backend_pid) {
     conn_ = &new_node;
 }
 
-void Journal::step_started(const std::string &step_name, int order) {
+void Journal::step_started(StepId step, int order) {
     if (!conn_) return;
     conn_->exec({"record a step start",
                  "INSERT INTO spock.zodan_steps (run_id, step_no, step_name, state, started_at) "
                  "VALUES ($1::bigint, $2::int, $3, 'running', clock_timestamp()) "
                  "ON CONFLICT (run_id, step_name) DO UPDATE SET state = 'running', step_no = EXCLUDED.step_no, "
                  "started_at = clock_timestamp(), finished_at = NULL, error = NULL",
-                 {id(run_id_), std::to_string(order), step_name}});
+                 {id(run_id_), std::to_string(order), step_name(step)}});
 }
 
-void Journal::step_done(const std::string &step_name, const std::string &output_json) {
+void Journal::step_done(StepId step, const AddRecord &record, const Figures &figures) {
     if (!conn_) return;
+    JsonObject output = figures;
+    output.merge(record_codec::encode(step, record));
     conn_->exec({"record a step end",
                  "UPDATE spock.zodan_steps SET state = 'done', finished_at = clock_timestamp(), "
                  "output = coalesce(output, '{}') || $3::jsonb "
                  "WHERE run_id = $1::bigint AND step_name = $2",
-                 {id(run_id_), step_name, output_json}});
+                 {id(run_id_), step_name(step), output.str()}});
 }
 
-void Journal::step_note(const std::string &step_name, const std::string &output_json) {
-    if (!conn_) return;
+void Journal::save(StepId step, const AddRecord &record) { step_note(step, record_codec::encode(step, record)); }
+
+void Journal::step_note(StepId step, const Figures &figures) {
+    if (!conn_ || figures.empty()) return;
     conn_->exec({"record a step's progress",
                  "UPDATE spock.zodan_steps SET output = coalesce(output, '{}') || $3::jsonb "
                  "WHERE run_id = $1::bigint AND step_name = $2",
-                 {id(run_id_), step_name, output_json}});
+                 {id(run_id_), step_name(step), figures.str()}});
 }
 
-void Journal::step_failed(const std::string &step_name, const std::string &error) {
+void Journal::step_failed(StepId step, const std::string &error) {
     if (!conn_) return;
     conn_->exec({"record a step failure",
                  "UPDATE spock.zodan_steps SET state = 'failed', finished_at = clock_timestamp(), error = $3 "
                  "WHERE run_id = $1::bigint AND step_name = $2",
-                 {id(run_id_), step_name, error}});
+                 {id(run_id_), step_name(step), error}});
 }
 
 void Journal::finish(bool ok, const std::string &error) {

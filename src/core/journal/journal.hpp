@@ -5,11 +5,12 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <optional>
 #include <set>
 #include <string>
 
+#include "core/journal/run_record.hpp"
+#include "core/plan/plan.hpp"
 #include "core/remote.hpp"
 
 namespace zodan {
@@ -22,14 +23,16 @@ struct PriorRun {
     bool same_arguments = false;  // fingerprint equals the current call's
     bool alive = false;           // its session still runs
     int backend_pid = 0;
-    std::set<std::string> started_steps;  // steps with a row (done or not), by name
-    std::set<std::string> done_steps;
+    // Steps with a row (done or not); a step this version does not have
+    // (an older version's) is left out.
+    std::set<StepId> started_steps;
+    std::set<StepId> done_steps;
 
     // Changed the cluster (got past the checks) and did not finish.
     bool unfinished() const {
         if (state != "running" && state != "failed") return false;
-        for (const std::string &s : started_steps)
-            if (s != "check_versions" && s != "check_preconditions") return true;
+        for (StepId s : started_steps)
+            if (s != StepId::CheckVersions && s != StepId::CheckPreconditions) return true;
         return false;
     }
 };
@@ -41,9 +44,8 @@ public:
     // a running call: see join_lock.hpp).
     static std::optional<PriorRun> latest(Connection &node, const std::string &operation,
                                           const std::string &args_fingerprint);
-    // Outputs of one step as (key, text) pairs, nested objects flattened "key.field".
-    static std::map<std::string, std::string> step_output(Connection &node, int64_t run_id,
-                                                          const std::string &step_name);
+    // The run's record as its steps' outputs hold it (run_record.hpp).
+    static AddRecord read_record(Connection &node, int64_t run_id);
     static void set_state(Connection &node, int64_t run_id, const std::string &state);
 
     // Starts a run record.
@@ -55,11 +57,15 @@ public:
     int64_t run_id() const { return run_id_; }
 
     // A step is known by its name; `order` is only where it shows.
-    void step_started(const std::string &step_name, int order);
-    void step_done(const std::string &step_name, const std::string &output_json);
-    // Records part of a step's output before the step ends (merged into what is there).
-    void step_note(const std::string &step_name, const std::string &output_json);
-    void step_failed(const std::string &step_name, const std::string &error);
+    void step_started(StepId step, int order);
+    // The step's part of the record and its figures.
+    void step_done(StepId step, const AddRecord &record, const Figures &figures);
+    // The step's part of the record now, before the step ends: what a
+    // resume or a rollback needs should the call stop inside the step.
+    void save(StepId step, const AddRecord &record);
+    // Figures before the step ends (a long copy's progress).
+    void step_note(StepId step, const Figures &figures);
+    void step_failed(StepId step, const std::string &error);
     void finish(bool ok, const std::string &error = "");
 
 private:

@@ -1,0 +1,176 @@
+#include "core/plan/add_node.hpp"
+
+#include <algorithm>
+#include <optional>
+#include <set>
+
+#include "core/protocol/checks.hpp"
+#include "core/protocol/join_lock.hpp"
+#include "core/protocol/spock_sql.hpp"
+#include "core/protocol/util.hpp"
+#include "core/text/conninfo.hpp"
+#include "core/text/secrets.hpp"
+
+namespace zodan {
+
+std::vector<std::string> AddNode::step_names() {
+    std::vector<std::string> names;
+    for (const Step &s : add_node_plan()) names.emplace_back(s.name);
+    return names;
+}
+
+std::string add_node_fingerprint(const AddNodeArgs &args) {
+    // Masked: a retry is the same run whatever the passwords (they may have
+    // been rotated meanwhile), and the journal stores no secret.
+    return args.src_name + "\n" + mask_dsn(args.src_dsn) + "\n" + args.new_name + "\n" + mask_dsn(args.new_dsn);
+}
+
+void AddNode::run() {
+    Runtime &rt = run_.rt;
+    const AddNodeArgs &args = run_.args;
+    run_.started_ms = rt.now_ms();
+    if (args.src_name == args.new_name)
+        throw UserError("src_node_name and new_node_name are both \"" + args.new_name + "\"", "",
+                        "The source must be an existing member and the new node a different one.");
+    discover_and_lock();
+    const std::string fingerprint = add_node_fingerprint(args);
+    if (!resume_earlier_run(fingerprint))
+        run_.journal.begin(run_.new_node().db(), "add_node", args.src_name, args.new_name, mask_dsn(args.src_dsn),
+                           mask_dsn(args.new_dsn), fingerprint, rt.backend_pid());
+    try {
+        const std::vector<Step> &plan = add_node_plan();
+        for (size_t no = 0; no < plan.size(); ++no) run_step(static_cast<int>(no), plan[no]);
+        run_.journal.finish(true);
+    } catch (const std::exception &e) {
+        try {
+            run_.journal.finish(false, e.what());
+        } catch (...) {
+            // The journal is best effort once the run has failed; the original error matters.
+        }
+        throw;
+    }
+}
+
+void AddNode::discover_and_lock() {
+    // The lock is taken on the members found; a member that joined just
+    // before would be missed, so once nothing can change any more, the
+    // membership is read again, and found anew when it grew.
+    Runtime &rt = run_.rt;
+    const AddNodeArgs &args = run_.args;
+    for (int attempt = 0; attempt < 3; ++attempt) {
+        run_.view = discover_cluster(rt, args);
+        ClusterView &view = run_.view;
+        require_all({check_runs_on_new_node(rt, view)});
+        take_join_lock(rt, view.existing(), "spock.add_node of \"" + args.new_name + "\"", &view.new_node);
+        std::set<std::string> found{view.source.name};
+        for (const Member &o : view.others) found.insert(o.name);
+        QueryResult now = view.source.db().exec(sql::nodes_with_dsn());
+        std::set<std::string> listed;
+        for (size_t i = 0; i < now.size(); ++i)
+            if (now.text(i, "node_name") != args.new_name) listed.insert(now.text(i, "node_name"));
+        if (listed == found) return;
+    }
+    throw UserError("the membership of the cluster kept changing while spock.add_node started", "",
+                    "Let the other adds and removes finish, then call spock.add_node again.");
+}
+
+bool AddNode::resume_earlier_run(const std::string &fingerprint) {
+    Runtime &rt = run_.rt;
+    const AddNodeArgs &args = run_.args;
+    Connection &n = run_.new_node().db();
+    std::optional<PriorRun> prior = Journal::latest(n, "add_node", fingerprint);
+    if (!prior) return false;
+    if (prior->state == "running" && prior->alive)
+        throw UserError("spock.add_node is already running on this node (process " +
+                            std::to_string(prior->backend_pid) + ")",
+                        "", "Wait for it to finish, or stop it with pg_cancel_backend(" +
+                                std::to_string(prior->backend_pid) + ") and call spock.add_node again to resume it.");
+    if (!prior->unfinished()) return false;
+    const std::string roll_back = "Roll it back with CALL spock.remove_node('" + prior->new_name +
+                                  "', <its DSN>) on this node";
+    if (!prior->same_arguments)
+        throw UserError("an earlier spock.add_node of node \"" + prior->new_name + "\" through \"" + prior->src_name +
+                            "\" did not finish",
+                        "A new add cannot start before that one is resumed or rolled back.",
+                        "Call spock.add_node again with the arguments of that run to resume it, or r" +
+                            roll_back.substr(1) + ".");
+    AddRecord record = Journal::read_record(n, prior->run_id);
+    if (record.copy_method == CopyMethod::SpockSync)
+        throw UserError("the unfinished spock.add_node of node \"" + prior->new_name +
+                            "\" copied with Spock's own sync (zodan.copy_method = spock), which this version of "
+                            "zodan no longer has",
+                        "", roll_back + ", then add the node again.");
+    run_.journal.resume(n, prior->run_id, rt.backend_pid());
+    done_earlier_ = prior->done_steps;
+    run_.started_earlier = prior->started_steps;
+    run_.record = std::move(record);
+    // A run resumed into a cluster whose membership changed would leave a
+    // path out: it made slots and subscriptions for the members it found.
+    if (run_.record.prepared && !run_.record.prepared->members.empty()) {
+        std::vector<std::string> now{run_.view.source.name};
+        for (const Member &o : run_.view.others) now.push_back(o.name);
+        std::vector<std::string> then = run_.record.prepared->members;
+        std::sort(now.begin(), now.end());
+        std::sort(then.begin(), then.end());
+        if (now != then)
+            throw UserError("the cluster changed since this run of spock.add_node began: its members were " +
+                                join(then) + ", now they are " + join(now),
+                            "The run prepared slots and subscriptions for the members it found.",
+                            "Roll it back with CALL spock.remove_node('" + args.new_name +
+                                "', <its DSN>) on this node, then add the node again.");
+    }
+    std::string first;
+    for (const Step &s : add_node_plan())
+        if (!done_earlier_.count(s.id)) {
+            first = s.name;
+            break;
+        }
+    rt.report(Level::Notice, "add_node: resuming the unfinished run at step " + first);
+    return true;
+}
+
+void AddNode::run_step(int order, const Step &step) {
+    Runtime &rt = run_.rt;
+    const std::string line = "add_node step " + std::to_string(order) + "/" +
+                             std::to_string(add_node_plan().size() - 1) + ": " + step.title;
+    if (done_earlier_.count(step.id)) {
+        rt.report(Level::Notice, line + " (done before)");
+        return;
+    }
+    for (StepId needed : step.needs)
+        if (!done_earlier_.count(needed) || !run_.record.has(needed))
+            throw std::logic_error(std::string("step ") + step.name + " needs what step " + step_name(needed) +
+                                   " records, and the run holds none");
+    const std::string idle = step.idle ? step.idle(run_) : "";
+    rt.report(Level::Notice, line + (idle.empty() ? "" : " (nothing to do: " + idle + ")"));
+    run_.journal.step_started(step.id, order);
+    const int64_t t0 = rt.now_ms();
+    Figures figures;
+    try {
+        rt.maybe_fail_at(step.name);
+        if (rt.pause_requested(step.name)) pause_here(step);
+        if (idle.empty()) step.run(run_, figures);
+        rt.maybe_fail_at(std::string(step.name) + ":after");
+    } catch (const std::exception &e) {
+        try {
+            run_.journal.step_failed(step.id, e.what());
+        } catch (...) {
+        }
+        throw;
+    }
+    run_.journal.step_done(step.id, run_.record, figures);
+    done_earlier_.insert(step.id);
+    rt.between_steps();
+    run_.detail(std::string(step.name) + " done", "took " + std::to_string(rt.now_ms() - t0) + " ms");
+}
+
+void AddNode::pause_here(const Step &step) {
+    // A test holds this lock to keep the run waiting here, like a real wait.
+    run_.rt.report(Level::Notice,
+                   "pausing at step \"" + std::string(step.name) + "\" while the advisory lock zodan.pause is held");
+    Connection &n = run_.new_node().db();
+    n.exec({"pause", "SELECT pg_catalog.pg_advisory_lock(pg_catalog.hashtext('zodan.pause'))", {}});
+    n.exec({"end the pause", "SELECT pg_catalog.pg_advisory_unlock(pg_catalog.hashtext('zodan.pause'))", {}});
+}
+
+}  // namespace zodan

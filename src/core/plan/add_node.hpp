@@ -1,0 +1,36 @@
+// spock.add_node: the zero-downtime join of docs/protocol.md, run as the
+// plan of plan.hpp says, step after step, each recorded in the journal on
+// the new node so that a later call resumes where this one stopped.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/plan/add_run.hpp"
+
+namespace zodan {
+
+// Fingerprint of the arguments that identify a run (a retry must repeat them).
+std::string add_node_fingerprint(const AddNodeArgs &args);
+
+class AddNode {
+public:
+    AddNode(Runtime &rt, AddNodeArgs args) : run_(rt, std::move(args)) {}
+    void run();
+    // The names of the steps, in order.
+    static std::vector<std::string> step_names();
+
+private:
+    void run_step(int order, const Step &step);
+    // Discovers the cluster and takes the join lock on every member; again
+    // when the membership changed meanwhile.
+    void discover_and_lock();
+    // Takes over an unfinished earlier run, or refuses; false when there is none.
+    bool resume_earlier_run(const std::string &fingerprint);
+    void pause_here(const Step &step);
+
+    AddRun run_;
+    std::set<StepId> done_earlier_;  // steps an earlier call of this run finished
+};
+
+}  // namespace zodan

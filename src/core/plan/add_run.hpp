@@ -1,0 +1,49 @@
+// One run of spock.add_node as its steps see it: the arguments, the cluster
+// found, the run's record (what earlier steps made, run_record.hpp) and the
+// journal it is kept in. The runner (add_node.hpp) owns it; each step reads
+// and writes it.
+#pragma once
+
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/journal/journal.hpp"
+#include "core/journal/run_record.hpp"
+#include "core/plan/plan.hpp"
+#include "core/protocol/cluster_view.hpp"
+
+namespace zodan {
+
+class AddRun {
+public:
+    AddRun(Runtime &rt, AddNodeArgs args) : rt(rt), args(std::move(args)) {}
+
+    Runtime &rt;
+    const AddNodeArgs args;
+    ClusterView view;
+    AddRecord record;
+    Journal journal;
+    std::set<StepId> started_earlier;  // steps an earlier call of this run began
+    int64_t started_ms = 0;
+
+    Member &source() { return view.source; }
+    Member &new_node() { return view.new_node; }
+    std::vector<Member *> others();
+    Member *member(const std::string &name);
+    // The path from `node` into N that prepare_other_nodes recorded.
+    PathIn &path(const std::string &node);
+    // A line for the operator with zodan's verbose output on.
+    void detail(const std::string &message, const std::string &detail_text = "") const;
+    // A second session on N, opened once per call: it works while N's own
+    // session is busy elsewhere (the others' subscriptions on N made during
+    // the copy, the slots on N for the paths out of it), and every
+    // connection costs the nodes a password exchange and a backend start.
+    Connection &second_new_node_session();
+
+private:
+    std::unique_ptr<Connection> second_session_;
+};
+
+}  // namespace zodan

@@ -1,0 +1,19 @@
+// Step verify_data: N equals S table by table (verify_data.hpp), before any
+// other node starts taking N's changes.
+#include "core/plan/add_run.hpp"
+#include "core/protocol/verify_data.hpp"
+
+namespace zodan {
+
+std::string verify_data_off(const AddRun &run) { return run.rt.verify_data() ? "" : "zodan.verify_data is off"; }
+
+void verify_data(AddRun &run, Figures &figures) {
+    VerifyOutcome v = verify_against_source(run.rt, run.source(), run.new_node(), run.view.existing());
+    figures.add("tables", v.tables).add("ranges", v.ranges).add("rows", v.rows).add("rounds", v.rounds);
+    run.detail("the new node equals " + run.args.src_name + " table by table",
+               std::to_string(v.tables) + " tables, " + std::to_string(v.rows) + " rows in " +
+                   std::to_string(v.ranges) + " key ranges, " + std::to_string(v.rounds) + " round(s), " +
+                   std::to_string(v.took_ms) + " ms");
+}
+
+}  // namespace zodan
