@@ -40,12 +40,12 @@ sub members  { @{ $_[0]{members} } }
 sub steps {
     my ($self) = @_;
     return split ' ', $ENV{ZODAN_FAULT_STEPS} if $ENV{ZODAN_FAULT_STEPS};
-    return $self->plan;
+    return $self->plan_steps;
 }
 
 # add_node's steps in order, as the installed extension has them (the view
 # spock.zodan_add_node_steps), read once.
-sub plan {
+sub plan_steps {
     my ($self) = @_;
     $self->{plan} //= [ split ' ',
         $self->new_node->sql("SELECT string_agg(step_name, ' ' ORDER BY step_no) FROM spock.zodan_add_node_steps") ];
@@ -54,7 +54,7 @@ sub plan {
 
 sub step_no {
     my ($self, $step) = @_;
-    my @plan = $self->plan;
+    my @plan = $self->plan_steps;
     my ($no) = grep { $plan[$_] eq $step } 0 .. $#plan;
     return $no // die "no add_node step named $step\n";
 }
