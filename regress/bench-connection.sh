@@ -5,11 +5,15 @@
 # test clusters, and most real ones, authenticate) and once with trust.
 # The server's share is its ended backends' CPU (the postmaster's reaped
 # children), the client's is pgbench's own. docs/benchmark.md sets the
-# result against the processes an add starts per existing node.
+# result against the processes an add starts per existing node. Each run
+# appends its rows to figures/connection.tsv (RESULTS_DIR: another folder;
+# "none": record nothing).
 #
 #   SPOCK=pr545 PG=15 bash regress/bench-connection.sh      [SECONDS_EACH=5]
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
+results=${RESULTS_DIR:-$HERE/../figures}
+[ "$results" = none ] || results="$results/connection.tsv"
 pgc=$(bash "$HERE/build-spock.sh" "${SPOCK:-6}" "${PG:-15}")
 bin=$("$pgc" --bindir)
 seconds=${SECONDS_EACH:-5}
@@ -46,7 +50,12 @@ pm=$(head -1 "$dir/data/postmaster.pid")
 hz=$(getconf CLK_TCK)
 reaped() { awk '{ print $16 + $17 }' "/proc/$pm/stat"; }
 
-echo "# PostgreSQL $("$pgc" --version | awk '{print $2}') with Spock ${SPOCK:-6}; $(nproc) CPU(s), $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
+# The columns every figures file starts with (regress/lib/Zodan/Results.pm).
+common=$(perl -I"$HERE/lib" -MZodan::Results -e 'print Zodan::Results::run_columns(), "\t", Zodan::Results::server(shift)' "$pgc")
+if [ "$results" != none ] && [ ! -s "$results" ]; then
+    printf 'date\tcommit\tmachine\tserver\tauth\tconnections\tseconds\tserver_ms\tclient_ms\n' >"$results"
+fi
+echo "# $(tr '\t' ';' <<<"$common"); figures: $results"
 for auth in scram-sha-256 trust; do
     hba "$auth"
     as_user "$bin/pg_ctl" -D "$dir/data" reload >/dev/null
@@ -58,7 +67,10 @@ for auth in scram-sha-256 trust; do
     after=$(reaped)
     n=$(sed -nE 's/^number of transactions actually processed: ([0-9]+).*/\1/p' <<<"$out")
     read -r cu cs < <(sed -nE 's/^client ([0-9.]+) ([0-9.]+)$/\1 \2/p' <<<"$out")
-    awk -v n="$n" -v srv="$(( after - before ))" -v hz="$hz" -v cu="$cu" -v cs="$cs" -v auth="$auth" -v s="$seconds" 'BEGIN {
-        printf "%-13s %5d connections in %d s: server %.2f ms CPU each, client %.2f ms CPU each, %.2f ms apart\n",
-               auth, n, s, srv * 1000 / hz / n, (cu + cs) * 1000 / n, s * 1000 / n }'
+    read -r srv_ms cli_ms apart < <(awk -v n="$n" -v srv="$(( after - before ))" -v hz="$hz" -v cu="$cu" -v cs="$cs" \
+        -v s="$seconds" 'BEGIN { printf "%.2f %.2f %.2f\n", srv * 1000 / hz / n, (cu + cs) * 1000 / n, s * 1000 / n }')
+    printf '%-13s %5d connections in %d s: server %s ms CPU each, client %s ms CPU each, %s ms apart\n' \
+        "$auth" "$n" "$seconds" "$srv_ms" "$cli_ms" "$apart"
+    [ "$results" = none ] ||
+        printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$common" "$auth" "$n" "$seconds" "$srv_ms" "$cli_ms" >>"$results"
 done

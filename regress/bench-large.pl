@@ -20,18 +20,26 @@
 # Every measurement RUNS times (2), the five in turn within a run, so all
 # see the same machine; the summary takes each one's best.
 # Environment: ROWS_LIST ("1000000 5000000"), STREAMS (the CPUs, at most 4:
-# what zodan.copy_streams picks by default), RUNS, RESULTS (a file to append
-# "rows|what|seconds|copy_s|note" lines to).
+# what zodan.copy_streams picks by default), RUNS, RESULTS_DIR (where
+# figures/large_data.tsv is; "none": record nothing).
 use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::RealBin/lib";
+use Zodan::Results;
+# Opened before Zodan::Mesh may switch to the servers' OS user.
+BEGIN {
+    Zodan::Results::claim(large_data => qw(rows size measurement streams runs call_s call_s_each_run copy_source_s
+                                           copy_parts_s verify_data_s rest_s mesh_s));
+}
 use Zodan::Mesh;
+use Zodan::AddStatus;
 use Zodan::Bench;
+use Zodan::Terminal qw();
 use Test::More;
 use Time::HiRes qw(time);
 
-Zodan::Bench::quiet_tap();
+Zodan::Terminal::quiet_tap();
 my @rows_list = split ' ', ($ENV{ROWS_LIST} // '1000000 5000000');
 my $cpus = `nproc` + 0 || 1;
 my $streams = $ENV{STREAMS} // ($cpus > 4 ? 4 : $cpus);
@@ -40,21 +48,20 @@ my $runs = $ENV{RUNS} // 2;
 my @stream_setting = defined $ENV{STREAMS} ? ("zodan.copy_streams = $streams") : ();
 my $bindir = Zodan::Mesh::bindir();
 
-Zodan::Bench::out("# " . Zodan::Bench::server() . "\n# machine: " . Zodan::Bench::machine() . "\n");
-Zodan::Bench::out("# n3 joins n1..n2 holding `big` (ROWS rows, primary key and one more index) and the inventory data set\n");
-my (@lines, $failed);
+out(Zodan::Results::header());
+out("# n3 joins n1..n2 holding `big` (ROWS rows, primary key and one more index) and the inventory data set\n");
+my $failed;
 for my $rows (@rows_list) {
     my $c = Zodan::Mesh->new(nodes => 3);
-    eval { one_size($c, $rows); 1 } or do { $failed++; Zodan::Bench::out("$rows rows: FAILED: $@"); };
+    eval { one_size($c, $rows); 1 } or do { $failed++; out("$rows rows: FAILED: $@"); };
     $c->teardown;
-}
-if ($ENV{RESULTS}) {
-    open my $fh, '>>', $ENV{RESULTS} or die "cannot append to $ENV{RESULTS}: $!\n";
-    print $fh "$_\n" for @lines;
-    close $fh;
 }
 done_testing();
 exit($failed ? 1 : 0);
+
+sub out  { Zodan::Terminal::out(@_) }
+sub outf { Zodan::Terminal::outf(@_) }
+sub s2   { defined $_[0] ? sprintf('%.2f', $_[0]) : undef }
 
 sub one_size {
     my ($c, $rows) = @_;
@@ -74,11 +81,11 @@ SQL
     my ($n1, $n3) = ($c->node(1), $c->node(3));
     my $size = $n1->sql("SELECT pg_size_pretty(pg_total_relation_size('public.big'))");
     is(big_digest($c->node(2)), big_digest($c->node(1)), "n1 and n2 hold the same rows") or die "the data differs on n1 and n2\n";
-    Zodan::Bench::out("\n## $rows rows in big ($size with its indexes)\n");
-    my (%t, %copy);
-    my $best = sub { my ($k, $v) = @_; $t{$k} = $v if !defined $t{$k} || $v < $t{$k}; };
+    out("\n## $rows rows in big ($size with its indexes)\n");
+    my (%t, %copy, %each, %add);
+    my $best = sub { my ($k, $v) = @_; push @{ $each{$k} }, $v; $t{$k} = $v if !defined $t{$k} || $v < $t{$k}; };
     for my $run (1 .. $runs) {
-        Zodan::Bench::out("run $run of $runs\n") if $runs > 1;
+        out("run $run of $runs\n") if $runs > 1;
         $best->(pipe => bare($c, "pg_dump|psql", sub {
             my ($db) = @_;
             sh(env_for($n1) . " '$bindir/pg_dump' -h 127.0.0.1 -p " . $n1->port . " -U pgedge -t public.big " . $n1->db
@@ -102,17 +109,19 @@ SQL
             $c->converge(1 .. 3);
             is(big_digest($n3), big_digest($n1), "n3 holds n1's big after the add ($label)")
               or die "n3's big differs from n1's after the add ($label)\n";
-            my $copy = Zodan::Bench::step_ms($n3, 'copy_source') / 1000;
-            my $verify_s = (Zodan::Bench::step_ms($n3, 'verify_data') // 0) / 1000;
+            my $copy = Zodan::AddStatus::step_ms($n3, 'copy_source') / 1000;
+            my $verify_s = (Zodan::AddStatus::step_ms($n3, 'verify_data') // 0) / 1000;
             my $line = sprintf("add, copy %-16s CALL %7.2f s, copy_source %7.2f s, verify_data %5.2f s, the rest %5.2f s, mesh %7.2f s",
                 $label, $r->{call_s}, $copy, $verify_s, $r->{call_s} - $copy - $verify_s, $r->{mesh_s});
             # Our copy's parts, from the step's own record.
-            my $parts = Zodan::Bench::copy_parts($n3);
+            my $parts = Zodan::AddStatus::copy_parts($n3);
             $line .= "\n    copy: $parts" if $parts ne '';
-            Zodan::Bench::out("$line\n    " . join(', ', map { "$_->[0] $_->[1]" } Zodan::Bench::phases($n3)) . "\n");
-            push @lines, join('|', $rows, "add ($label copy)", sprintf('%.2f', $r->{call_s}), sprintf('%.2f', $copy),
-                sprintf('verify %.2f s, mesh %.2f s', $verify_s, $r->{mesh_s}));
-            $t{$label} = $r if !$t{$label} || $r->{call_s} < $t{$label}{call_s};
+            out("$line\n    " . Zodan::AddStatus::steps_line($n3) . "\n");
+            push @{ $each{$label} }, $r->{call_s};
+            if (!$t{$label} || $r->{call_s} < $t{$label}{call_s}) {
+                $t{$label} = $r;
+                $add{$label} = { copy => $copy, verify => $verify_s, parts => seconds_of_parts($parts) };
+            }
             $copy{$label} = $copy if !defined $copy{$label} || $copy < $copy{$label};
             my ($rc, undef, $err) = $n3->psql("CALL spock.remove_node('n3', \$1, true, true)", $n3->dsn, { quiet => 1 });
             $rc == 0 or die "removing n3 again failed: " . Zodan::Bench::first_error($err) . "\n";
@@ -120,20 +129,43 @@ SQL
                       DROP EXTENSION zodan");
         }
     }
-    Zodan::Bench::out("best of $runs run(s):\n") if $runs > 1;
+    out("best of $runs run(s):\n") if $runs > 1;
     my $bare = $t{dir} < $t{pipe} ? $t{dir} : $t{pipe};
     for my $label ('zodan', 'zodan, no verify') {
         my $over = $t{$label}{call_s} - $bare;
-        Zodan::Bench::outf("- our add (%s) %.2f s against the faster bare copy %.2f s: overhead %.2f s (target <= 0.5 s: %s)\n",
+        outf("- our add (%s) %.2f s against the faster bare copy %.2f s: overhead %.2f s (target <= 0.5 s: %s)\n",
           $label, $t{$label}{call_s}, $bare, $over, $over <= 0.5 ? 'met' : 'missed');
     }
     # Our copy is the same with and without the comparison after it.
     my $ours = $copy{zodan} < $copy{'zodan, no verify'} ? $copy{zodan} : $copy{'zodan, no verify'};
     my $spock = $copy{spock};
-    Zodan::Bench::outf("- our copy (copy_source, best of %d) %.2f s against Spock's sync (best of %d) %.2f s: %s\n",
+    outf("- our copy (copy_source, best of %d) %.2f s against Spock's sync (best of %d) %.2f s: %s\n",
       2 * $runs, $ours, $runs, $spock, $ours <= $spock ? 'no slower' : 'slower');
-    push @lines, join('|', $rows, 'bare pg_dump|psql', sprintf('%.2f', $t{pipe}), '', ''),
-      join('|', $rows, "bare pg_dump -Fd -j $streams + pg_restore -j $streams", sprintf('%.2f', $t{dir}), '', '');
+    # The figures file: a row per measurement, its best run.
+    my %common = (rows => $rows, size => $size, streams => $streams, runs => $runs);
+    my $each = sub { join(' / ', map { sprintf('%.2f', $_) } @{ $each{ $_[0] } }) };
+    Zodan::Results::row(large_data => { %common, measurement => 'bare pg_dump | psql', call_s => s2($t{pipe}),
+        call_s_each_run => $each->('pipe') });
+    Zodan::Results::row(large_data => { %common, measurement => "bare pg_dump -Fd -j S + pg_restore -j S",
+        call_s => s2($t{dir}), call_s_each_run => $each->('dir') });
+    for my $way (['zodan', 'add, our copy'], ['zodan, no verify', 'add, our copy, zodan.verify_data = off'],
+                 ['spock', "add, Spock's sync"]) {
+        my ($label, $what) = @$way;
+        my ($r, $a) = ($t{$label}, $add{$label});
+        Zodan::Results::row(large_data => { %common, measurement => $what, call_s => s2($r->{call_s}),
+            call_s_each_run => $each->($label), copy_source_s => s2($a->{copy}), copy_parts_s => $a->{parts},
+            verify_data_s => s2($a->{verify}), rest_s => s2($r->{call_s} - $a->{copy} - $a->{verify}),
+            mesh_s => s2($r->{mesh_s}) });
+    }
+}
+
+# "structure + data + indexes" in seconds, out of the copy's own record
+# ("structure_ms 70, data_ms 780, indexes_ms 520"); undef for Spock's sync.
+sub seconds_of_parts {
+    my ($parts) = @_;
+    my %ms = $parts =~ /(\w+)_ms (\d+)/g;
+    return undef unless defined $ms{data};
+    return join(' + ', map { sprintf('%.2f', ($ms{$_} // 0) / 1000) } qw(structure data indexes));
 }
 
 # count and an order-free sum of the rows' hashes: one scan, no limit on
@@ -156,7 +188,7 @@ sub bare {
     my $want = $n1->sql("SELECT count(*) FROM public.big");
     $n3->sql("DROP DATABASE $db", { db => 'postgres' });
     die "$what copied $got of $want rows\n" unless $got eq $want;
-    Zodan::Bench::outf("bare copy, %-40s %7.2f s\n", $what, $s);
+    outf("bare copy, %-40s %7.2f s\n", $what, $s);
     return $s;
 }
 

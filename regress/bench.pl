@@ -17,8 +17,8 @@
 #
 #   SPOCK=pr545 PG=15 perl regress/bench.pl
 # Environment: SIZES ("3 6"), LOADS ("quiet busy"), RUNS (1; the table
-# shows the best), ROWS (20000), BUSY_TPS (50 per writer; 0: no rate limit), TOOLS (those the server has), RESULTS (a
-# file to append "server|K|load|tool|run|ok|call_ms|mesh_ms|note" lines to),
+# shows the best), ROWS (20000), BUSY_TPS (50 per writer; 0: no rate limit), TOOLS (those the server has),
+# RESULTS_DIR (where figures/add_node*.tsv are, "none": record nothing),
 # CPU_DETAIL (1: each server's CPU time during the CALL, the sessions it
 # started), NEW_NODE_NICE (a nice level for the new node's processes),
 # CONTROL (1: in busy runs of ours, the add's own CPU burnt again by plain
@@ -27,21 +27,33 @@
 # server started during the CALL, by what started them, from its log).
 use strict;
 use warnings;
-# PROCESS_DETAIL: the nodes log every connection and Spock's LOG lines.
-BEGIN {
-    $ENV{ZODAN_NODE_CONF} = join("\n", grep { defined } $ENV{ZODAN_NODE_CONF}, 'log_connections = on', 'log_min_messages = log', "log_timezone = 'UTC'")
-      if $ENV{PROCESS_DETAIL} && ($ENV{ZODAN_NODE_CONF} // '') !~ /log_connections/;
-}
 use FindBin;
 use lib "$FindBin::RealBin/lib";
+use Zodan::ProcessStarts;
+use Zodan::Results;
+BEGIN {
+    # PROCESS_DETAIL: the nodes log every connection and Spock's LOG lines.
+    $ENV{ZODAN_NODE_CONF} = join("\n", grep { defined } $ENV{ZODAN_NODE_CONF}, Zodan::ProcessStarts::log_settings())
+      if $ENV{PROCESS_DETAIL} && ($ENV{ZODAN_NODE_CONF} // '') !~ /log_connections/;
+    # Opened before Zodan::Mesh may switch to the servers' OS user.
+    Zodan::Results::claim(add_node => qw(nodes load tool runs call_ms mesh_ms mesh_ms_each_run cpus_busy
+                                         write_ms_before write_ms_during note));
+    Zodan::Results::claim(add_node_steps => qw(nodes load step ms));
+    Zodan::Results::claim(add_node_control => qw(nodes run add_cpu_ms add_latency_x spread control_latency_x));
+}
 use Zodan::Mesh;
 use Zodan::Load;
+use Zodan::AddStatus;
 use Zodan::Bench;
+use Zodan::CpuUse;
+use Zodan::Latency;
+use Zodan::Terminal qw();
 use File::Path qw(make_path);
+use POSIX ();
 use Test::More;
 use Time::HiRes qw(time sleep);
 
-Zodan::Bench::quiet_tap();
+Zodan::Terminal::quiet_tap();
 my @sizes = split ' ', ($ENV{SIZES} // '3 6');
 my @loads = split ' ', ($ENV{LOADS} // 'quiet busy');
 my $runs  = $ENV{RUNS} // 1;
@@ -54,25 +66,25 @@ my @tools = $ENV{TOOLS} ? split(' ', $ENV{TOOLS})
 /^\d+$/ or die "SIZES, RUNS, ROWS and BUSY_TPS are numbers\n" for @sizes, $runs, $rows, $busy_tps;
 /^(quiet|busy)$/ or die "LOADS: '$_' is neither quiet nor busy\n" for @loads;
 $Zodan::Bench::TOOL{$_} or die "TOOLS: no tool '$_'\n" for @tools;
-my $server = Zodan::Bench::server();
-my $label = "PostgreSQL " . Zodan::Mesh::pg_major() . ", Spock " . Zodan::Mesh::spock_version();
 
-Zodan::Bench::out("# $server\n# machine: " . Zodan::Bench::machine() . "\n");
-Zodan::Bench::out("# zodan.sql from " . Zodan::Bench::zodan_sql_file() . "\n") if grep { $_ eq 'zodan.sql' } @tools;
-Zodan::Bench::out("# each add: n(K+1) joins n1..nK (inventory data set + $rows rows in items), through n1\n");
+out(Zodan::Results::header());
+out("# zodan.sql from " . Zodan::Bench::zodan_sql_file() . "\n") if grep { $_ eq 'zodan.sql' } @tools;
+out("# each add: n(K+1) joins n1..nK (inventory data set + $rows rows in items), through n1\n");
 
-my (%best, %last, @lines);
+my (%best, %last, %each, @failed);
 for my $k (@sizes) {
     for my $load (@loads) {
         for my $run (1 .. $runs) {
             for my $tool (@tools) {
                 my $r = eval { measure($tool, $k, $load) } // { ok => 0, err => "harness: " . (split /\n/, $@)[0] };
                 my $note = $r->{ok} ? ($r->{note} // '') : "FAILED: $r->{err}";
-                Zodan::Bench::outf("%d existing, %-5s %-15s run %d: CALL %6s ms, mesh %6s ms, CPUs busy %4s  %s\n", $k, $load,
+                outf("%d existing, %-5s %-15s run %d: CALL %6s ms, mesh %6s ms, CPUs busy %4s  %s\n", $k, $load,
                   $tool, $run, ms($r->{call_s}), ms($r->{mesh_s}),
                   defined $r->{cpu_busy} ? sprintf('%.0f%%', 100 * $r->{cpu_busy}) : '-', $note);
-                Zodan::Bench::out("    $_\n") for @{ $r->{detail} // [] }, @{ $r->{cpu_detail} // [] };
-                push @lines, join('|', $label, $k, $load, $tool, $run, $r->{ok} ? 1 : 0, ms($r->{call_s}), ms($r->{mesh_s}), $note);
+                out("    $_\n") for @{ $r->{detail} // [] }, @{ $r->{cpu_detail} // [] };
+                push @{ $each{$k}{$load}{$tool} }, $r->{ok} ? ms($r->{mesh_s}) : $r->{call_ok} ? 'never' : 'failed';
+                push @failed, "$k $load run $run" if $tool eq 'spock.add_node' && !$r->{ok};
+                control_rows($k, $run, $r) if $r->{control};
                 $last{$k}{$load}{$tool} = $r;
                 next unless $r->{ok};
                 my $cell = $best{$k}{$load}{$tool};
@@ -81,18 +93,47 @@ for my $k (@sizes) {
         }
     }
 }
-if ($ENV{RESULTS}) {
-    open my $fh, '>>', $ENV{RESULTS} or die "cannot append to $ENV{RESULTS}: $!\n";
-    print $fh "$_\n" for @lines;
-    close $fh;
-}
+record();
 table();
 done_testing();
 # A peer's failure is a finding, shown in the table; ours fails the run.
-my $failed = grep { my @f = split /\|/; $f[3] eq 'spock.add_node' && $f[5] eq '0' } @lines;
-exit($failed ? 1 : 0);
+exit(@failed ? 1 : 0);
 
 sub ms { defined $_[0] ? sprintf('%.0f', $_[0] * 1000) : '-' }
+sub out  { Zodan::Terminal::out(@_) }
+sub outf { Zodan::Terminal::outf(@_) }
+
+# The figures files: a row per cell of the table (its best run, and every
+# run's time to a working mesh), our steps' milliseconds in that run, and
+# the control's rows.
+sub record {
+    for my $k (@sizes) {
+        for my $load (@loads) {
+            for my $tool (@tools) {
+                my ($call, $mesh) = cells($k, $load, $tool);
+                my $r = $best{$k}{$load}{$tool} // $last{$k}{$load}{$tool} // {};
+                Zodan::Results::row(add_node => { nodes => $k, load => $load, tool => $tool, runs => $runs,
+                    call_ms => $call, mesh_ms => $mesh, mesh_ms_each_run => join(' / ', @{ $each{$k}{$load}{$tool} // [] }),
+                    cpus_busy => defined $r->{cpu_busy} ? sprintf('%.0f', 100 * $r->{cpu_busy}) : undef,
+                    write_ms_before => $r->{lat_before} ? Zodan::Latency::avg_p95(@{ $r->{lat_before} }) : undef,
+                    write_ms_during => $r->{lat_during} ? Zodan::Latency::avg_p95(@{ $r->{lat_during} }) : undef,
+                    note => $r->{ok} ? undef : $r->{err} });
+                Zodan::Results::row(add_node_steps => { nodes => $k, load => $load, step => $_->[0], ms => $_->[1] })
+                  for @{ $r->{steps} // [] };
+            }
+        }
+    }
+}
+
+sub control_rows {
+    my ($k, $run, $r) = @_;
+    my ($b, $d) = (Zodan::Latency::mean(@{ $r->{lat_before} }), Zodan::Latency::mean(@{ $r->{lat_during} }));
+    for my $ctl (@{ $r->{control} }) {
+        Zodan::Results::row(add_node_control => { nodes => $k, run => $run, add_cpu_ms => sprintf('%.0f', $ctl->{cpu_ms}),
+            add_latency_x => $b && defined $d ? sprintf('%.2f', $d / $b) : undef, spread => $ctl->{spread},
+            control_latency_x => defined $ctl->{ratio} ? sprintf('%.2f', $ctl->{ratio}) : undef });
+    }
+}
 
 sub measure {
     my ($tool, $k, $load) = @_;
@@ -107,7 +148,7 @@ sub measure {
         # setting: every node shares the machine's CPUs by default).
         if (my $nice = $ENV{NEW_NODE_NICE}) {
             my $pm = $c->node($new)->postmaster_pid;
-            system('renice', '-n', $nice, '-p', $pm, Zodan::Bench::children_of($pm)) == 0
+            system('renice', '-n', $nice, '-p', $pm, Zodan::CpuUse::children_of($pm)) == 0
               or die "cannot renice n$new\n";
         }
         my ($w, $logs, $t_load, $load_cpu_rate, @control);
@@ -120,18 +161,19 @@ sub measure {
             # CONTROL: the servers' CPU rate under the load alone, the
             # second before the add, to tell the add's own CPU apart.
             if ($ENV{CONTROL}) {
-                my ($cpu0, $at0) = (Zodan::Bench::server_cpu_total(Zodan::Bench::server_cpu($c)), time);
+                my ($cpu0, $at0) = (Zodan::CpuUse::server_cpu_total(Zodan::CpuUse::server_cpu($c)), time);
                 sleep 1;
-                $load_cpu_rate = (Zodan::Bench::server_cpu_total(Zodan::Bench::server_cpu($c)) - $cpu0) / (time - $at0);
+                $load_cpu_rate = (Zodan::CpuUse::server_cpu_total(Zodan::CpuUse::server_cpu($c)) - $cpu0) / (time - $at0);
             }
         }
         my $t0 = time;
         my $r = Zodan::Bench::timed_add($c, $tool, 1, $new);
         my $t1 = $t0 + ($r->{call_s} // 0);
         if ($tool eq 'spock.add_node' && $r->{ok}) {
-            $r->{detail} = [ join(', ', map { "$_->[0] $_->[1]" } Zodan::Bench::phases($c->node($new))),
-                             'copy: ' . Zodan::Bench::copy_parts($c->node($new)),
-                             'comparison: ' . Zodan::Bench::verify_parts($c->node($new)) ];
+            $r->{steps} = [ Zodan::AddStatus::steps($c->node($new)) ];
+            $r->{detail} = [ join(', ', map { "$_->[0] $_->[1]" } @{ $r->{steps} }),
+                             'copy: ' . Zodan::AddStatus::copy_parts($c->node($new)),
+                             'comparison: ' . Zodan::AddStatus::verify_parts($c->node($new)) ];
         }
         if ($w) {
             sleep 1;
@@ -143,7 +185,7 @@ sub measure {
                 for my $spread (split ' ', $ENV{CONTROL_SPREADS} // '1 2 4') {
                     sleep 1;
                     my $at = time;
-                    my $took = Zodan::Bench::burn_cpu($add_ms, $spread * $r->{call_s}, 2);
+                    my $took = burn_cpu($add_ms, $spread * $r->{call_s}, 2);
                     push @control, { spread => $spread, at => $at, took => $took, cpu_ms => $add_ms };
                 }
             }
@@ -151,23 +193,23 @@ sub measure {
             my @err = $w->errors;
             $c->converge(1 .. $new) if $r->{ok};
             my $divergent = $r->{ok} ? $w->check([ 1 .. $new ], label => "$tool: ") : 0;
-            my @before = Zodan::Bench::latencies($logs, $t_load + 0.5, $t0);
-            my @during = Zodan::Bench::latencies($logs, $t0, $t1);
+            my @before = Zodan::Latency::latencies($logs, $t_load + 0.5, $t0);
+            my @during = Zodan::Latency::latencies($logs, $t0, $t1);
             $r->{note} = sprintf("write latency avg/p95 before %s, during %s; %d writes, %d failed, %d divergent",
-                Zodan::Bench::latency_summary(@before), Zodan::Bench::latency_summary(@during), $w->acked,
+                Zodan::Latency::summary(@before), Zodan::Latency::summary(@during), $w->acked,
                 scalar @err, $divergent);
             push @{ $r->{detail} }, 'write latency by step: '
-              . Zodan::Bench::latency_by_step($logs, Zodan::Bench::step_spans($c->node($new)))
+              . Zodan::Latency::by_step($logs, Zodan::AddStatus::spans($c->node($new)))
               if $tool eq 'spock.add_node' && $r->{ok};
             if (@control) {
                 my @parts;
                 for my $b (@control) {
-                    my @pre = Zodan::Bench::latencies($logs, $b->{at} - 1, $b->{at});
-                    my @dur = Zodan::Bench::latencies($logs, $b->{at}, $b->{at} + $b->{took});
-                    my ($pa, $da) = (Zodan::Bench::mean(@pre), Zodan::Bench::mean(@dur));
+                    my @pre = Zodan::Latency::latencies($logs, $b->{at} - 1, $b->{at});
+                    my @dur = Zodan::Latency::latencies($logs, $b->{at}, $b->{at} + $b->{took});
+                    my ($pa, $da) = (Zodan::Latency::mean(@pre), Zodan::Latency::mean(@dur));
                     $b->{ratio} = $pa && defined $da ? $da / $pa : undef;
                     push @parts, sprintf("over %sx the CALL (took %.0f ms): before %s, during %s, %s", $b->{spread},
-                        $b->{took} * 1000, Zodan::Bench::latency_summary(@pre), Zodan::Bench::latency_summary(@dur),
+                        $b->{took} * 1000, Zodan::Latency::summary(@pre), Zodan::Latency::summary(@dur),
                         defined $b->{ratio} ? sprintf('%.2fx', $b->{ratio}) : '-');
                 }
                 push @{ $r->{detail} }, sprintf("control: the add's own CPU, %.0f ms (the servers' %.0f during the CALL less "
@@ -193,17 +235,17 @@ sub measure {
 }
 
 sub table {
-    Zodan::Bench::out("\nBest of $runs run(s) per cell; milliseconds from the CALL's start; mesh = a row written on every node seen on every other.\n\n");
-    Zodan::Bench::out("| existing nodes | load | " . join(' | ', map { "$_ CALL | $_ mesh" } @tools) . " |\n");
-    Zodan::Bench::out("|---:|---|" . join('', map { "---:|---:|" } @tools) . "\n");
+    out("\nBest of $runs run(s) per cell; milliseconds from the CALL's start; mesh = a row written on every node seen on every other.\n\n");
+    out("| existing nodes | load | " . join(' | ', map { "$_ CALL | $_ mesh" } @tools) . " |\n");
+    out("|---:|---|" . join('', map { "---:|---:|" } @tools) . "\n");
     for my $k (@sizes) {
         for my $load (@loads) {
-            Zodan::Bench::out("| $k | $load | " . join(' | ', map { cells($k, $load, $_) } @tools) . " |\n");
+            out("| $k | $load | " . join(' | ', map { cells($k, $load, $_) } @tools) . " |\n");
         }
     }
     my $ours = 'spock.add_node';
     return unless grep { $_ eq $ours } @tools;
-    Zodan::Bench::out("\nTargets (time to a working mesh, this run):\n");
+    out("\nTargets (time to a working mesh, this run):\n");
     for my $load (@loads) {
         my $three = $best{3}{$load}{$ours} or next;
         verdict("3 existing, $load: spock.add_node <= 1000 ms", $three->{mesh_s} * 1000, 1000);
@@ -220,11 +262,11 @@ sub table {
         if ($load eq 'busy') {
             for my $k (@sizes) {
                 my $r = $best{$k}{busy}{$ours} or next;
-                my ($b, $d) = (Zodan::Bench::mean(@{ $r->{lat_before} }), Zodan::Bench::mean(@{ $r->{lat_during} }));
+                my ($b, $d) = (Zodan::Latency::mean(@{ $r->{lat_before} }), Zodan::Latency::mean(@{ $r->{lat_during} }));
                 next unless defined $b && defined $d && $b > 0;
                 ratio("$k existing, busy: write latency during / before the add (<= 1.5)", $d / $b, 1.5, 'le');
                 for my $ctl (@{ $r->{control} // [] }) {
-                    Zodan::Bench::outf("  control, the add's CPU (%.0f ms) alone over %sx its time: %s\n", $ctl->{cpu_ms},
+                    outf("  control, the add's CPU (%.0f ms) alone over %sx its time: %s\n", $ctl->{cpu_ms},
                         $ctl->{spread}, defined $ctl->{ratio} ? sprintf('%.2fx', $ctl->{ratio}) : '-');
                 }
             }
@@ -258,12 +300,46 @@ sub cells {
 
 sub verdict {
     my ($what, $value, $limit) = @_;
-    Zodan::Bench::outf("- %s: %.0f ms: %s\n", $what, $value,
+    outf("- %s: %.0f ms: %s\n", $what, $value,
       $value <= $limit ? 'met' : sprintf('missed by %.0f ms (limit %.0f)', $value - $limit, $limit));
 }
 
 sub ratio {
     my ($what, $value, $need, $le) = @_;
     my $met = $le ? $value <= $need : $value >= $need;
-    Zodan::Bench::outf("- %s: %.2fx (target %s %sx): %s\n", $what, $value, $le ? '<=' : '>=', $need, $met ? 'met' : 'missed');
+    outf("- %s: %.2fx (target %s %sx): %s\n", $what, $value, $le ? '<=' : '>=', $need, $met ? 'met' : 'missed');
+}
+
+# burn_cpu(MS, SECONDS, PROCS): PROCS processes that together use MS ms of
+# CPU, each spread evenly over SECONDS (in 10 ms periods, part spinning,
+# part asleep), at the servers' own priority. The control of the busy
+# runs: the CPU an add used, with nothing else of the add. A process that
+# fell behind (the CPUs were busy) spins on until it has used its share,
+# as the add's work would; returns the seconds the burn took.
+sub burn_cpu {
+    my ($ms, $seconds, $procs) = @_;
+    $procs //= 2;
+    my $share = $ms / 1000 / $procs;
+    my $duty = $seconds > 0 ? $share / $seconds : 1;
+    $duty = 1 if $duty > 1;
+    my $t0 = time;
+    my @pids;
+    for (1 .. $procs) {
+        my $pid = fork // die "fork: $!\n";
+        if (!$pid) {
+            my $cpu = sub { Time::HiRes::clock_gettime(Time::HiRes::CLOCK_PROCESS_CPUTIME_ID()) };
+            my $c0 = $cpu->();
+            my $start = time;
+            while ((my $used = $cpu->() - $c0) < $share) {
+                my $elapsed = time - $start;
+                my $due = $elapsed >= $seconds ? $share : $duty * ($elapsed + 0.01);
+                if ($used >= $due) { sleep(0.01 - POSIX::fmod($elapsed, 0.01)); next; }
+                1 while $cpu->() - $c0 < $due && time - $start < $elapsed + 0.01;
+            }
+            POSIX::_exit(0);
+        }
+        push @pids, $pid;
+    }
+    waitpid($_, 0) for @pids;
+    return time - $t0;
 }

@@ -14,7 +14,8 @@
 # with the in-core port, so all three tools meet on one server, and the
 # latest release, which has no in-core port). The other settings are those
 # of bench.pl and bench-large.pl (SIZES, LOADS, RUNS, ROWS, TOOLS, ROWS_LIST,
-# STREAMS). Exits non-zero when any measurement failed.
+# STREAMS, RESULTS_DIR). Every run appends its figures to figures/*.tsv
+# (docs/benchmark.md). Exits non-zero when any measurement failed.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 SERVERS=${SERVERS:-"pr545:15 5.0.11:15"}

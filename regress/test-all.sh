@@ -11,6 +11,8 @@
 #   TESTS="060 075"   only the TAP tests whose file names start so
 #   MATRIX="15:6"     only these combinations (server:spock, blank-separated)
 #   PG_CONFIG=...     a server that already has Spock: every test on it alone
+#   RESULTS_DIR=none  a whole run (none of the three above) appends its rows
+#                     to figures/tests.tsv unless so (or another folder)
 #
 # As root it first installs the Debian packages it needs (apt-get); the
 # servers run as the OS user postgres.
@@ -23,6 +25,14 @@ failures=()
 LOGDIR=$(mktemp -d "${TMPDIR:-/tmp}/zodan-tests.XXXXXX")
 chmod 755 "$LOGDIR"
 RESULTS="$LOGDIR/results.tsv"
+# The rows of figures/tests.tsv: the columns every figures file starts with
+# (regress/lib/Zodan/Results.pm), then part, files, passed, failed, seconds, note.
+FIGURES="$LOGDIR/figures.tsv"
+run_columns=$(perl -I"$HERE/lib" -MZodan::Results -e 'print Zodan::Results::run_columns()')
+figure() { # figure SERVER PART FILES PASSED FAILED SECONDS NOTE
+    local IFS=$'\t'
+    echo "$run_columns${IFS}$*" >>"$FIGURES"
+}
 
 bash "$HERE/install-deps.sh" || { echo "installing the build and test packages failed"; exit 1; }
 
@@ -40,6 +50,7 @@ if cmake -S "$ROOT" -B "$ROOT/build" -DCMAKE_BUILD_TYPE=Debug >"$LOGDIR/cmake.lo
         passed=$((passed + cp))
         echo "unit tests: $cp test cases passed"
         printf 'unit\tCatch2\t%s\t0\t-\n' "$cp" >>"$RESULTS"
+        figure - "unit tests (Catch2)" - "$cp" 0 - -
     else
         cpp=$(sed -nE 's/^test cases: *([0-9]+) \| *([0-9]+) passed \| *([0-9]+) failed.*/\2/p' "$LOGDIR/catch.log")
         cf=$(sed -nE 's/^test cases: *([0-9]+) \| *([0-9]+) passed \| *([0-9]+) failed.*/\3/p' "$LOGDIR/catch.log")
@@ -85,6 +96,9 @@ install_zodan() {
         { cat "$dir/build.log"; return 1; }
 }
 
+# server_of PG_CONFIG: "PostgreSQL 15.18, Spock 6.0.0-devel", as the figures files name a server.
+server_of() { perl -I"$HERE/lib" -MZodan::Results -e 'print Zodan::Results::server(shift)' "$1"; }
+
 # run_combination LABEL PG_CONFIG FILTER
 run_combination() {
     local label=$1 pgc=$2 filter=$3 files start log p f tests
@@ -113,6 +127,9 @@ run_combination() {
         [ "$f" -gt 0 ] || failed=$((failed + 1))
     fi
     printf '%s\t%s\t%s\t%s\t%s s\n' "$label" "${#files[@]} files" "$p" "$f" "$(( $(date +%s) - start ))" >>"$RESULTS"
+    # The adversarial suite's closing line, where it ran.
+    adv=$(sed -nE 's/^# (adversarial: .*)$/\1/p' "$log" | tail -n1)
+    figure "$(server_of "$pgc")" "TAP: $filter" "${#files[@]}" "$p" "$f" "$(( $(date +%s) - start ))" "${adv:--}"
     echo "   ($label: $p passed, $f failed, $(( $(date +%s) - start )) s)"
 }
 
@@ -140,5 +157,9 @@ column -t -s $'\t' "$RESULTS" 2>/dev/null || cat "$RESULTS"
 [ ${#failures[@]} -gt 0 ] && echo "== failed: ${failures[*]}"
 echo "logs: $LOGDIR"
 echo "suite took $(( $(date +%s) - suite_start )) s"
+figure - total - "$passed" "$failed" "$(( $(date +%s) - suite_start ))" -
+if [ -z "${TESTS:-}${MATRIX:-}${PG_CONFIG:-}" ] && [ "${RESULTS_DIR:-}" != none ]; then
+    cat "$FIGURES" >>"${RESULTS_DIR:-$ROOT/figures}/tests.tsv" && echo "figures: ${RESULTS_DIR:-$ROOT/figures}/tests.tsv"
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
