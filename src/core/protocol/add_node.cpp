@@ -229,9 +229,9 @@ void AddNode::run_step(int order, const Step &step) {
 void AddNode::pause_here(const std::string &step) {
     // A test holds this lock to keep the run waiting here, like a real wait.
     rt_.report(Level::Notice, "pausing at step \"" + step + "\" while the advisory lock zodan.pause is held");
-    view_.new_node.db().exec({"pause", "SELECT pg_catalog.pg_advisory_lock(pg_catalog.hashtext('zodan.pause'))", {}});
+    view_.new_node.db().exec({Stmt::PauseHere, "pause", "SELECT pg_catalog.pg_advisory_lock(pg_catalog.hashtext('zodan.pause'))", {}});
     view_.new_node.db().exec(
-        {"end the pause", "SELECT pg_catalog.pg_advisory_unlock(pg_catalog.hashtext('zodan.pause'))", {}});
+        {Stmt::PauseEnd, "end the pause", "SELECT pg_catalog.pg_advisory_unlock(pg_catalog.hashtext('zodan.pause'))", {}});
 }
 
 void AddNode::check_versions_step(JsonObject &out) {

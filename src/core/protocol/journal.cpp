@@ -23,10 +23,10 @@ std::optional<PriorRun> Journal::latest(Connection &node, const std::string &ope
                                         const std::string &args_fingerprint) {
     // A node joined by hand or by another tool has no journal: no prior run.
     QueryResult journal =
-        node.exec({"look for the journal", "SELECT (to_regclass('spock.zodan_runs') IS NOT NULL)::text AS here", {}});
+        node.exec({Stmt::JournalExists, "look for the journal", "SELECT (to_regclass('spock.zodan_runs') IS NOT NULL)::text AS here", {}});
     if (journal.text(0, "here") != "true") return std::nullopt;
     QueryResult r = node.exec(
-        {"read the journal",
+        {Stmt::JournalRead, "read the journal",
          "SELECT r.run_id::text AS run_id, r.state, r.src_node_name::text AS src_name, "
          "r.new_node_name::text AS new_name, "
          "(r.args_fingerprint = $2)::text AS same_args, coalesce(r.backend_pid, 0)::text AS pid, "
@@ -68,7 +68,7 @@ std::optional<PriorRun> Journal::latest(Connection &node, const std::string &ope
 std::map<std::string, std::string> Journal::step_output(Connection &node, int64_t run_id,
                                                         const std::string &step_name) {
     QueryResult r = node.exec(
-        {"read a step's output",
+        {Stmt::JournalStepOutput, "read a step's output",
          "SELECT e.key || coalesce('.' || f.key, '') AS key, coalesce(f.value, e.value #>> '{}') AS value "
          "FROM spock.zodan_steps s, jsonb_each(s.output) e "
          "LEFT JOIN LATERAL jsonb_each_text(CASE WHEN jsonb_typeof(e.value) = 'object' THEN e.value END) f ON true "
@@ -80,7 +80,7 @@ std::map<std::string, std::string> Journal::step_output(Connection &node, int64_
 }
 
 void Journal::set_state(Connection &node, int64_t run_id, const std::string &state) {
-    node.exec({"record the run state",
+    node.exec({Stmt::JournalRunState, "record the run state",
                "UPDATE spock.zodan_runs SET state = $2, finished_at = clock_timestamp() WHERE run_id = $1::bigint",
                {id(run_id), state}});
 }
@@ -89,7 +89,7 @@ void Journal::begin(Connection &new_node, const std::string &operation, const st
                     const std::string &new_node_name, const std::string &masked_src_dsn,
                     const std::string &masked_new_dsn, const std::string &args_fingerprint, int backend_pid) {
     QueryResult r = new_node.exec(
-        {"record the run",
+        {Stmt::JournalBegin, "record the run",
          with_backend("INSERT INTO spock.zodan_runs (operation, src_node_name, new_node_name, "
                       "src_dsn, new_node_dsn, args_fingerprint, state, backend_pid, backend_start) "
                       "VALUES ($1, $2, $3, $4, $5, $6, 'running', $7::int, " +
@@ -102,7 +102,7 @@ void Journal::begin(Connection &new_node, const std::string &operation, const st
 }
 
 void Journal::resume(Connection &new_node, int64_t run_id, int backend_pid) {
-    new_node.exec({"take over the run",
+    new_node.exec({Stmt::JournalTakeOver, "take over the run",
                    with_backend("UPDATE spock.zodan_runs SET state = 'running', finished_at = NULL, error = NULL, "
                                 "backend_pid = $2::int, backend_start = " +
                                     std::string(kSessionOf) + " WHERE run_id = $1::bigint",
@@ -114,7 +114,7 @@ void Journal::resume(Connection &new_node, int64_t run_id, int backend_pid) {
 
 void Journal::step_started(const std::string &step_name, int order) {
     if (!conn_) return;
-    conn_->exec({"record a step start",
+    conn_->exec({Stmt::JournalStepStart, "record a step start",
                  "INSERT INTO spock.zodan_steps (run_id, step_no, step_name, state, started_at) "
                  "VALUES ($1::bigint, $2::int, $3, 'running', clock_timestamp()) "
                  "ON CONFLICT (run_id, step_name) DO UPDATE SET state = 'running', step_no = EXCLUDED.step_no, "
@@ -124,7 +124,7 @@ void Journal::step_started(const std::string &step_name, int order) {
 
 void Journal::step_done(const std::string &step_name, const std::string &output_json) {
     if (!conn_) return;
-    conn_->exec({"record a step end",
+    conn_->exec({Stmt::JournalStepDone, "record a step end",
                  "UPDATE spock.zodan_steps SET state = 'done', finished_at = clock_timestamp(), "
                  "output = coalesce(output, '{}') || $3::jsonb "
                  "WHERE run_id = $1::bigint AND step_name = $2",
@@ -133,7 +133,7 @@ void Journal::step_done(const std::string &step_name, const std::string &output_
 
 void Journal::step_note(const std::string &step_name, const std::string &output_json) {
     if (!conn_) return;
-    conn_->exec({"record a step's progress",
+    conn_->exec({Stmt::JournalStepNote, "record a step's progress",
                  "UPDATE spock.zodan_steps SET output = coalesce(output, '{}') || $3::jsonb "
                  "WHERE run_id = $1::bigint AND step_name = $2",
                  {id(run_id_), step_name, output_json}});
@@ -141,7 +141,7 @@ void Journal::step_note(const std::string &step_name, const std::string &output_
 
 void Journal::step_failed(const std::string &step_name, const std::string &error) {
     if (!conn_) return;
-    conn_->exec({"record a step failure",
+    conn_->exec({Stmt::JournalStepFailed, "record a step failure",
                  "UPDATE spock.zodan_steps SET state = 'failed', finished_at = clock_timestamp(), error = $3 "
                  "WHERE run_id = $1::bigint AND step_name = $2",
                  {id(run_id_), step_name, error}});
@@ -149,7 +149,7 @@ void Journal::step_failed(const std::string &step_name, const std::string &error
 
 void Journal::finish(bool ok, const std::string &error) {
     if (!conn_) return;
-    conn_->exec({"record the run end",
+    conn_->exec({Stmt::JournalFinish, "record the run end",
                  "UPDATE spock.zodan_runs SET state = $2, finished_at = clock_timestamp(), error = NULLIF($3, '') "
                  "WHERE run_id = $1::bigint",
                  {id(run_id_), ok ? "done" : "failed", error}});

@@ -45,8 +45,9 @@ Query advance_origins(const std::vector<std::string> &origins, const std::vector
 Query source_table_sizes();  // on S: rel, bytes of every table in its sets
 Query copy_state(const std::vector<std::string> &tables);  // on N: rel, bytes, copying
 Query table_shapes();  // rel, cols, key of every table in the local sets
-// A statement a node wrote for us (quoting done there), run as it is.
-Query run_generated(const std::string &what, const std::string &statement);
+// A statement a node wrote for us (quoting done there), run as it is;
+// `subject` the table (or other object) it acts on, when it has one.
+Query run_generated(Stmt id, const std::string &what, const std::string &statement, const std::string &subject = "");
 Query node_capacity();     // settings and use, for the headroom check
 Query sync_event();
 // On a subscriber: per origin node, the position of its subscription from
