@@ -163,7 +163,8 @@ struct Program {
 // STDOUT run on the source inside the copy's snapshot, fed into a COPY ...
 // FROM STDIN on the new node.
 struct CopyJob {
-    std::string table;   // for progress and messages
+    std::string table;   // the table it fills
+    std::string label;   // for messages: the table, and which part of it
     Query out, in;
     long long estimated_bytes = 0;  // its heap size on the source
 };

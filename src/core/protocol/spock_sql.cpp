@@ -908,7 +908,7 @@ Query copy_job_list(const std::vector<std::string> &skip_schema, int streams, in
             "      AND j.bytes * $2::int > t.bytes THEN $2::int ELSE 1 END AS n) k, "
             "    LATERAL (SELECT i, k.n FROM generate_series(0, k.n - 1) i) g) "
             "SELECT pg_catalog.format('%s%s', p.relid::regclass, CASE WHEN p.n > 1 THEN pg_catalog.format(' (part %s of %s)', p.i + 1, p.n) ELSE '' END) AS job, "
-            "  (p.bytes / p.n)::text AS bytes, "
+            "  p.relid::regclass::text AS rel, (p.bytes / p.n)::text AS bytes, "
             "  CASE WHEN p.filtered THEN pg_catalog.format("
             "      'COPY (SELECT %s FROM spock.table_data_filtered(NULL::%s, %L::regclass, %L::text[])) TO STDOUT', "
             "      p.collist, p.setrel::regclass, p.setrel::regclass::text, p.sets) "

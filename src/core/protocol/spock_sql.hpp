@@ -163,7 +163,8 @@ Query begin_in_snapshot(const std::string &snapshot);
 Query rollback();
 Query commit();
 // On the source, in the snapshot: one row per COPY to run, largest first:
-// job (table name for messages), bytes (estimate), out_sql, in_sql.
+// job (for messages: the table, and which part of it), rel (the table
+// the job fills), bytes (estimate), out_sql, in_sql.
 // Tables of the local node's replication sets outside `skip_schema` and
 // spock; a partitioned table as its leaves (or, when row-filtered, as one
 // filtered query); a table larger than 1/streams of the total (and 64 MB)
