@@ -14,20 +14,28 @@
 #include <utility>
 #include <vector>
 
+#include "core/protocol/statement_id.hpp"
+
 namespace zodan {
 
 using Value = std::optional<std::string>;  // NULL is std::nullopt
 
-// One statement with its parameters. `name` identifies the statement for
-// logs and for the fake cluster; `sql` never contains user input: values
-// travel in `params`.
+// One statement with its parameters. `id` says which statement it is (the
+// fake cluster dispatches on it); `name` is its label for the operator and
+// for logs, free to change wording or carry values, and never read back;
+// `sql` never contains user input: values travel in `params`.
 struct Query {
+    Stmt id;
     std::string name;
     std::string sql;
     std::vector<Value> params;
     // Sent with the simple query protocol (no parameters): replication
     // commands, which a walsender takes in no other form.
     bool simple = false;
+    // What the statement acts on when no parameter carries it (the slot a
+    // replication command creates, the table a statement written by a node
+    // reads): for the fake cluster; the product never reads it.
+    std::string subject = {};
 };
 
 class QueryResult {
@@ -155,7 +163,8 @@ struct Program {
 // STDOUT run on the source inside the copy's snapshot, fed into a COPY ...
 // FROM STDIN on the new node.
 struct CopyJob {
-    std::string table;   // for progress and messages
+    std::string table;   // the table it fills
+    std::string label;   // for messages: the table, and which part of it
     Query out, in;
     long long estimated_bytes = 0;  // its heap size on the source
 };

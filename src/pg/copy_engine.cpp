@@ -74,7 +74,7 @@ void BackendRuntime::copy_jobs(const std::vector<CopyLane> &lanes_in, const std:
             l.from->mark_broken();
             l.to->mark_broken();
         }
-        throw RemoteError(side->node(), "copy table " + jobs[lane.job].table, call_secrets().scrub(why));
+        throw RemoteError(side->node(), "copy table " + jobs[lane.job].label, call_secrets().scrub(why));
     };
 
     // Hands the rows read so far to the new node's output buffer, as one message.

@@ -205,7 +205,7 @@ void LibpqConnection::set_up_session() {
     // - values print alike on every node whatever the DSN role's or the
     //   database's settings: the comparison hashes some columns as their
     //   text, and the copy's text format reads back what was written.
-    exec({"set up the session",
+    exec({Stmt::SessionSetUp, "set up the session",
           "SET search_path = pg_catalog; SET log_parameter_max_length_on_error = 0; "
           "SET client_connection_check_interval = 1000; SET DateStyle = ISO; SET TimeZone = 'UTC'; "
           "SET IntervalStyle = postgres; SET bytea_output = hex; SET extra_float_digits = 3",
@@ -215,7 +215,7 @@ void LibpqConnection::set_up_session() {
     // superuser may change it.
     const char *su = PQparameterStatus(conn_.get(), "is_superuser");
     if (su && std::string(su) == "on")
-        exec({"keep parameters out of the log", "SET log_parameter_max_length = 0", {}, true});
+        exec({Stmt::SessionQuietLog, "keep parameters out of the log", "SET log_parameter_max_length = 0", {}, true});
 }
 
 std::unique_ptr<LibpqConnection> LibpqConnection::open(const std::string &node, const std::string &dsn,

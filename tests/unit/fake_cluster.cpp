@@ -10,8 +10,6 @@ namespace fake {
 
 namespace {
 
-bool starts(const std::string &s, const char *prefix) { return s.rfind(prefix, 0) == 0; }
-
 QueryResult one(const std::string &column, const Value &v) { return QueryResult({column}, {{v}}); }
 QueryResult none(const std::vector<std::string> &columns) { return QueryResult(columns, {}); }
 
@@ -40,12 +38,11 @@ public:
     QueryResult receive() override {
         cluster_.received();
         busy_ = false;
-        cluster_.calls.push_back({node(), pending_.name, pending_.params, batch_});
-        for (const auto &[key, message] : cluster_.failures)
-            if (key.first == node() && starts(pending_.name, key.second.c_str()))
-                throw zodan::RemoteError(node(), pending_.name, message);
-        if (pending_.name == "take the join lock" && !cluster_.nodes.at(node()).join_lock) holds_join_lock_ = true;
-        if (pending_.name == "release the join lock") holds_join_lock_ = false;
+        cluster_.calls.push_back({node(), pending_.id, "", pending_.params, batch_});
+        auto failure = cluster_.failures.find({node(), pending_.id});
+        if (failure != cluster_.failures.end()) throw zodan::RemoteError(node(), pending_.name, failure->second);
+        if (pending_.id == zodan::Stmt::JoinLockTake && !cluster_.nodes.at(node()).join_lock) holds_join_lock_ = true;
+        if (pending_.id == zodan::Stmt::JoinLockRelease) holds_join_lock_ = false;
         return cluster_.handle(node(), pending_);
     }
 
@@ -150,7 +147,7 @@ int Cluster::batch_for_send() {
 
 std::string Cluster::run_program(const zodan::Program &program) {
     programs.push_back(program.name);
-    calls.push_back({"program", program.name, {program.dsn}, 0});
+    calls.push_back({"program", std::nullopt, program.name, {program.dsn}, 0});
     return "";
 }
 
@@ -164,18 +161,21 @@ void Cluster::copy_jobs(const std::vector<zodan::CopyLane> &lanes, const std::ve
     Node &to = nodes.at(lanes.at(0).to->node());
     for (const auto &[origin, lsn] : from.progress)
         if (origin != to.name) to.copied[origin] = to.progress[origin] = lsn;
-    for (const zodan::CopyJob &job : jobs) to.data[job.table] = from.data[job.table];
-    calls.push_back({to.name, "copy the data", {std::to_string(jobs.size()), std::to_string(lanes.size())}, 0});
+    for (const zodan::CopyJob &job : jobs) {
+        to.data[job.table] = from.data[job.table];
+        calls.push_back({from.name, job.out.id, "", {}, 0});
+        calls.push_back({to.name, job.in.id, "", {}, 0});
+    }
     zodan::CopyState state;
     state.bytes.assign(jobs.size(), 100);
     state.done.assign(jobs.size(), true);
     if (progress) progress(state);
 }
 
-std::vector<Call> Cluster::calls_named(const std::string &prefix) const {
+std::vector<Call> Cluster::calls_of(std::initializer_list<zodan::Stmt> ids) const {
     std::vector<Call> out;
     for (const Call &c : calls)
-        if (c.name.rfind(prefix, 0) == 0) out.push_back(c);
+        if (c.id && std::find(ids.begin(), ids.end(), *c.id) != ids.end()) out.push_back(c);
     return out;
 }
 
@@ -218,13 +218,13 @@ void Cluster::apply_pending() {
 std::optional<QueryResult> Cluster::journal(Node &n, const Query &q) {
     auto p = [&](size_t i) { return q.params.at(i).value_or(""); };
     auto run = [&]() -> JournalRun & { return n.runs.at(std::stoul(p(0)) - 1); };
-    const std::string &name = q.name;
-    if (name == "look for the journal") return one("here", "true");
-    if (name == "record the run") {
+    using zodan::Stmt;
+    if (q.id == Stmt::JournalExists) return one("here", "true");
+    if (q.id == Stmt::JournalBegin) {
         n.runs.push_back({p(0), p(1), p(2), p(5), "running", {}});
         return one("run_id", std::to_string(n.runs.size()));
     }
-    if (name == "read the journal") {
+    if (q.id == Stmt::JournalRead) {
         for (size_t i = n.runs.size(); i-- > 0;) {
             const JournalRun &r = n.runs[i];
             if (r.operation != p(0)) continue;
@@ -236,20 +236,20 @@ std::optional<QueryResult> Cluster::journal(Node &n, const Query &q) {
         }
         return none({"run_id"});
     }
-    if (name == "take over the run") return run().state = "running", QueryResult();
-    if (name == "record the run end" || name == "record the run state") return run().state = p(1), QueryResult();
-    if (name == "record a step start") return run().steps[p(2)].state = "running", QueryResult();
-    if (name == "record a step failure") return run().steps[p(1)].state = "failed", QueryResult();
-    if (name == "record a step end" || name == "record a step's progress") {
+    if (q.id == Stmt::JournalTakeOver) return run().state = "running", QueryResult();
+    if (q.id == Stmt::JournalFinish || q.id == Stmt::JournalRunState) return run().state = p(1), QueryResult();
+    if (q.id == Stmt::JournalStepStart) return run().steps[p(2)].state = "running", QueryResult();
+    if (q.id == Stmt::JournalStepFailed) return run().steps[p(1)].state = "failed", QueryResult();
+    if (q.id == Stmt::JournalStepDone || q.id == Stmt::JournalStepNote) {
         JournalStep &step = run().steps[p(1)];
-        if (name == "record a step end") step.state = "done";
+        if (q.id == Stmt::JournalStepDone) step.state = "done";
         zodan::JsonObject given;
         const zodan::JsonValue parsed = zodan::parse_json(p(2));
         for (const auto &[key, value] : parsed.members()) given.add_raw(key, raw_json(value));
         step.output.merge(given);
         return QueryResult();
     }
-    if (name == "read the run's record") {
+    if (q.id == Stmt::JournalReadRecord) {
         std::vector<std::vector<Value>> rows;
         for (const auto &[step, state] : run().steps)
             if (!state.output.empty()) rows.push_back({step, state.output.str()});
@@ -263,143 +263,61 @@ void Cluster::write_hot_row(Node &n, const std::string &table) {
     if (hot != hot_rows.end()) n.data[table][hot->second] += "+";
 }
 
-std::optional<QueryResult> Cluster::copy_and_compare(Node &n, const Query &q) {
-    const std::string &name = q.name;
-    auto p = [&](size_t i) { return q.params.at(i).value_or(""); };
-    if (name == "read spock.pause_timeout") return one("seconds", "10");
-    if (starts(name, "pause the apply workers") || starts(name, "resume the apply workers")) return QueryResult();
-    if (name == "list long transactions") return none({"pid", "what", "seconds"});
-    if (starts(name, "create slot ") && name.find(" with its snapshot") != std::string::npos) {
-        const std::string slot = name.substr(12, name.find(" with its snapshot") - 12);
-        n.slots[slot] = n.wal;
-        if (++copy_point_attempts <= moving_attempts)  // the pause did not hold: S applied more meanwhile
-            for (auto &[origin, lsn] : n.progress) lsn += 0x10;
-        return QueryResult({"slot_name", "consistent_point", "snapshot_name", "output_plugin"},
-                           {{slot, zodan::format_lsn(n.wal), std::string("00000003-00000002-1"), std::string("spock_output")}});
-    }
-    if (name == "open the copy's snapshot" || name == "end the transaction" || name == "commit the copy" ||
-        starts(name, "create origin") || starts(name, "mark the copy with origin") || name == "date the copied rows" ||
-        name == "turn triggers off" || name == "begin the copy" || name == "end the copy's origin")
-        return QueryResult();
-    if (name == "list the tables to copy") {
-        std::vector<std::vector<Value>> rows;
-        for (const auto &[table, rows_of] : n.data)
-            rows.push_back({table, std::string("8192"), "COPY " + table + " TO STDOUT", "COPY " + table + " FROM STDIN",
-                            std::string("false")});
-        return QueryResult({"job", "bytes", "out_sql", "in_sql", "binary"}, rows);
-    }
-    if (name == "mark the start of the join window") return one("xid", "1000");
-    if (name == "read the join window's start") return one("ts", "2026-01-01 00:00:00.00000" + n.name.substr(1) + "+00");
-    if (name == "list the tables of the join window") {
-        std::vector<std::vector<Value>> rows;
-        int t = 0;
-        for (const auto &[table, rows_of] : n.data) {
-            const std::string num = std::to_string(++t);
-            rows.push_back({num, table, "select " + table, "UPDATE " + table});
-        }
-        return QueryResult({"t", "rel", "select_sql", "update_sql"}, rows);
-    }
-    if (name == "read the rows of the join window") {
-        std::map<std::string, std::string> number;
-        int t = 0;
-        for (const auto &[table, rows_of] : n.data) number[table] = std::to_string(++t);
-        std::vector<std::vector<Value>> rows;
-        for (const Node::WindowRow &w : n.window_rows)
-            if (w.ts >= p(0)) rows.push_back({number.at(w.table), w.ts, w.origin, w.key});
-        return QueryResult({"t", "ts", "origin", "key"}, rows);
-    }
-    if (name == "prepare the restamping") return QueryResult();
-    if (name == "restamp rows of the join window") {
-        // statements, origins, stamps, entry_xact, entry_table, entry_keys
-        std::vector<std::string> call;
-        for (size_t i = 0; i < 6; ++i) call.push_back(p(i));
-        n.restamped.push_back(call);
-        size_t keys = 0;
-        for (const std::string &k : zodan::parse_text_array(p(5)))
-            for (size_t at = 0; (at = k.find("[\"", at)) != std::string::npos; ++at) ++keys;
-        return one("rewritten", std::to_string(keys));
-    }
-    if (name == "read the sequences") return none({"stmt"});
-    if (name == "read the database's oid") return one("oid", "16384");
-    if (name == "read the server's major version") return one("major", "15");
-    if (name == "read the database's encoding") return one("encoding", n.encoding);
-    if (name == "list unused origins") return none({"roname"});
-    if (name == "write the local-writes check") return one("stmt", "local writes");
-    if (name == "look for rows written on the node") {
-        std::vector<std::vector<Value>> rows;
-        for (const std::string &t : written_locally) rows.push_back({t});
-        return QueryResult({"rel"}, rows);
-    }
-    if (name == "list the copy's origins") return none({"roname"});
-    if (name == "read the settings the restore needs") return one("options", "");
-    if (name == "list the tables to compare") {
-        std::vector<std::vector<Value>> rows;
-        for (const auto &[table, r] : n.data) rows.push_back({table, std::to_string(r.size())});
-        return QueryResult({"rel", "rows"}, rows);
-    }
-    if (starts(name, "write the comparison of "))
-        return QueryResult({"sums", "rows"}, {{std::string("sums"), std::string("rows")}});
-    if (starts(name, "sum ")) {  // one range per table: its row count and a hash
-        const std::string table = name.substr(4, name.find(" by key range") - 4);
-        write_hot_row(n, table);
-        const auto &rows = n.data[table];
-        std::string hash;
-        for (const auto &[k, v] : rows) hash += k + "=" + v + ";";
-        return QueryResult({"range", "n", "hash"}, {{std::string("0"), std::to_string(rows.size()), std::to_string(std::hash<std::string>{}(hash))}});
-    }
-    if (starts(name, "read ") && name.find(" by key") != std::string::npos) {
-        const std::string table = name.substr(5, name.find(" by key") - 5);
-        write_hot_row(n, table);
-        std::vector<std::vector<Value>> rows;
-        for (const auto &[k, v] : n.data[table]) rows.push_back({k, v});
-        return QueryResult({"k", "h"}, rows);
-    }
-    if (name == "take the join lock") {
-        const bool got = !n.join_lock;
-        n.join_lock = true;
-        return one("got", got ? "true" : "false");
-    }
-    if (name == "release the join lock") return n.join_lock = false, QueryResult();
-    if (name == "find who holds the join lock")
-        return QueryResult({"pid", "who", "seconds"}, {{std::string("999"), std::string("zodan: add_node n9"), std::string("3")}});
-    if (name == "look at the apply workers")
-        return QueryResult({"manager", "workers", "missing", "manager_busy", "without"},
-                           {{std::string("100"), std::string("101"), std::string("0"), std::string("false"), Value()}});
-    return std::nullopt;
-}
-
 QueryResult Cluster::handle(const std::string &node, const Query &q) {
+    using zodan::Stmt;
     Node &n = nodes.at(node);
-    const std::string &name = q.name;
     auto p = [&](size_t i) { return q.params.at(i).value_or(""); };
     if (on_statement) on_statement(node, q);
+    // Spock's sub_create: N learns the provider's DSN; returns the provider.
+    auto make_subscription = [&](const std::string &sub, const std::string &dsn, bool enabled) {
+        std::string provider = host_of(dsn);
+        n.known[provider] = dsn;
+        n.subs[sub] = Sub{provider, enabled, "replicating", ""};
+        return provider;
+    };
 
-    if (auto r = journal(n, q)) return *r;
-    if (auto r = copy_and_compare(n, q)) return *r;
-    if (name == "read the Spock version") return one("extversion", n.version);
-    if (name == "read the system identifier") return QueryResult({"sysid", "db"}, {{n.sysid, std::string("inventory")}});
-    if (name == "read the local Spock node") return n.registered ? one("node_name", n.name) : none({"node_name"});
-    if (name == "read the node's identity")
+    // Every id has its case and no default: the compiler (-Wswitch, an
+    // error for the unit tests) names an id added without one.
+    switch (q.id) {
+    case Stmt::JournalExists:
+    case Stmt::JournalRead:
+    case Stmt::JournalReadRecord:
+    case Stmt::JournalRunState:
+    case Stmt::JournalBegin:
+    case Stmt::JournalTakeOver:
+    case Stmt::JournalStepStart:
+    case Stmt::JournalStepDone:
+    case Stmt::JournalStepNote:
+    case Stmt::JournalStepFailed:
+    case Stmt::JournalFinish:
+        if (auto r = journal(n, q)) return *r;
+        break;
+
+    // Reading a node.
+    case Stmt::SpockVersion: return one("extversion", n.version);
+    case Stmt::LocalIdentity: return QueryResult({"sysid", "db"}, {{n.sysid, std::string("inventory")}});
+    case Stmt::LocalNodeName: return n.registered ? one("node_name", n.name) : none({"node_name"});
+    case Stmt::NodeIdentity:
         return QueryResult({"identity", "node_name", "node_id"},
                            {{n.sysid + "/16384", n.registered ? Value(n.name) : Value(),
                              n.registered ? Value(node_id_of(n.name)) : Value()}});
-    if (name == "list the cluster's nodes with their ids") {
+    case Stmt::ClusterNodes: {
         std::vector<std::vector<Value>> rows;
         for (const auto &[k, dsn] : n.known) rows.push_back({k, node_id_of(k), dsn});
         return QueryResult({"node_name", "node_id", "dsn"}, rows);
     }
-    if (name == "list the cluster's nodes") {
+    case Stmt::NodesWithDsn: {
         std::vector<std::vector<Value>> rows;
         for (const auto &[k, dsn] : n.known) rows.push_back({k, dsn});
         return QueryResult({"node_name", "dsn"}, rows);
     }
-    if (starts(name, "look up node ")) return one("n", std::to_string(n.known.count(p(0))));
-    if (name == "look for a node id collision") {
+    case Stmt::NodeExists: return one("n", std::to_string(n.known.count(p(0))));
+    case Stmt::NodeIdTaken: {
         auto taken = n_id_collisions.find(p(0));
         if (taken == n_id_collisions.end()) return none({"node_name", "node_id"});
         return QueryResult({"node_name", "node_id"}, {{taken->second, std::string("4242")}});
     }
-    if (name == "read settings and use")
+    case Stmt::NodeCapacity:
         return QueryResult({"wal_level", "track_commit_timestamp", "shared_preload_libraries", "output_plugin_libraries",
                             "origins_setting", "max_origins", "origins_used", "max_slots", "slots_used", "max_senders",
                             "senders_used", "max_workers", "workers_used", "max_connections", "connections_used",
@@ -409,36 +327,27 @@ QueryResult Cluster::handle(const std::string &node, const Query &q) {
                              std::string("32"), std::to_string(n.slots.size()), std::string("32"), std::string("2"),
                              std::string("48"), std::string("4"), std::string("100"), std::string("5"),
                              std::string("8000000")}});
-    if (name == "enable subscriptions") {
-        std::vector<std::vector<Value>> rows;
-        for (const std::string &sub : zodan::parse_text_array(p(0))) {
-            auto it = n.subs.find(sub);
-            if (it == n.subs.end() || it->second.enabled) continue;
-            it->second.enabled = true;
-            rows.push_back({sub, std::string("true")});
-        }
-        return QueryResult({"sub_name", "enabled"}, rows);
-    }
-    if (name == "list disabled subscriptions") {
+    case Stmt::DisabledSubscriptions: {
         std::vector<std::vector<Value>> rows;
         for (const auto &[k, s] : n.subs)
             if (!s.enabled) rows.push_back({k});
         return QueryResult({"sub_name"}, rows);
     }
-    if (name == "list user tables") {
+    case Stmt::UserTables: {
         std::vector<std::vector<Value>> rows;
         for (const auto &t : n.user_tables) rows.push_back({t});
         return QueryResult({"rel"}, rows);
     }
-    if (name == "list login roles" || name == "list roles") {
+    case Stmt::LoginRoles:
+    case Stmt::Roles: {
         std::vector<std::vector<Value>> rows;
         for (const auto &r : n.roles) rows.push_back({r});
         return QueryResult({"rolname"}, rows);
     }
-    if (starts(name, "look up subscription ")) return one("n", std::to_string(n.subs.count(p(0))));
-    if (name == "count subscriptions") return one("n", std::to_string(n.subs.size()));
-    if (name == "count replication sets") return one("n", n.registered ? "3" : "0");
-    if (name == "read replication sets") {
+    case Stmt::SubscriptionExists: return one("n", std::to_string(n.subs.count(p(0))));
+    case Stmt::SubscriptionCount: return one("n", std::to_string(n.subs.size()));
+    case Stmt::ReplicationSetCount: return one("n", n.registered ? "3" : "0");
+    case Stmt::LocalSets: {
         std::vector<std::vector<Value>> rows;
         if (n.registered)
             for (const char *s : {"ddl_sql", "default", "default_insert_only"})
@@ -446,11 +355,13 @@ QueryResult Cluster::handle(const std::string &node, const Query &q) {
                                 std::string("true")});
         return QueryResult({"set_name", "ins", "upd", "del", "trunc"}, rows);
     }
-    if (name == "read replication set tables") return none({"set_name", "rel", "att_list", "row_filter"});
-    if (name == "read replication set sequences") return none({"set_name", "seq"});
-    if (name == "list local schemas") return none({"nspname"});
-    if (name == "list user objects") return none({"obj"});
-    if (name == "plan the rollback of the copy") {
+    case Stmt::LocalSetTables: return none({"set_name", "rel", "att_list", "row_filter"});
+    case Stmt::LocalSetSequences: return none({"set_name", "seq"});
+    case Stmt::SchemasToSkip: return none({"nspname"});
+
+    // Rolling back a copy.
+    case Stmt::UserObjects: return none({"obj"});
+    case Stmt::CopyRollbackPlan: {
         // The copy made public.items; copy_dependents depend on it.
         const std::vector<std::string> cols = {"role", "what", "stmt", "verb", "target", "grp", "ord", "copy"};
         std::vector<std::vector<Value>> rows;
@@ -464,36 +375,137 @@ QueryResult Cluster::handle(const std::string &node, const Query &q) {
                         std::string("16500"), std::string("true")});
         return QueryResult(cols, rows);
     }
-    if (name == "write the lock of the copy's tables") return none({"stmt"});
-    if (name == "begin the rollback of the copy" || name == "keep the drops to this node" ||
-        name == "drop what the copy brought" || name == "undo a drop that must wait" ||
-        name == "commit the rollback of the copy" || name == "abandon the rollback of the copy")
+    case Stmt::CopiedTablesLock: return none({"stmt"});
+    case Stmt::BeginRollback:
+    case Stmt::DdlReplicationOff:
+    case Stmt::DropInSavepoint:
+    case Stmt::UndoDrop:
+    case Stmt::CommitRollback:
+    case Stmt::AbandonRollback:
         return QueryResult();
-    if (starts(name, "create node ")) {
+    case Stmt::TablesWrittenLocally: return one("stmt", "local writes");
+    case Stmt::LocalWrites: {
+        std::vector<std::vector<Value>> rows;
+        for (const std::string &t : written_locally) rows.push_back({t});
+        return QueryResult({"rel"}, rows);
+    }
+
+    // Nodes, slots, origins.
+    case Stmt::NodeCreate:
         n.registered = true;
         n.known[n.name] = p(1);
         return one("node_id", "1234");
-    }
-    if (starts(name, "advance slot ")) {  // never backwards, like the real one
-        auto &slot = n.slots.at(p(0));
-        slot = std::max(slot, zodan::parse_lsn(p(1)));
-        return one("lsn", zodan::format_lsn(slot));
-    }
-    if (starts(name, "look up slot ")) {
+    case Stmt::NodeDrop:
+        n.known.erase(p(0));
+        if (p(0) == n.name) n.registered = false;
+        return one("dropped", "true");
+    case Stmt::SlotName: return one("slot", "spk_" + p(0) + "_" + p(1) + "_" + p(2));
+    case Stmt::CreateSlot:
+        n.slots[p(0)] = n.wal;
+        return one("lsn", zodan::format_lsn(n.wal));
+    case Stmt::SlotExists: {
         auto s = n.slots.find(p(0));
         if (s == n.slots.end()) return none({"active", "lsn"});
         return QueryResult({"active", "lsn"}, {{std::string("false"), zodan::format_lsn(s->second)}});
     }
-    if (name == "look up slots") {
+    case Stmt::AdvanceSlot: {  // never backwards, like the real one
+        auto &slot = n.slots.at(p(0));
+        slot = std::max(slot, zodan::parse_lsn(p(1)));
+        return one("lsn", zodan::format_lsn(slot));
+    }
+    case Stmt::SlotsNamed: {
         std::vector<std::vector<Value>> rows;
         for (const std::string &slot : zodan::parse_text_array(p(0)))
             if (n.slots.count(slot)) rows.push_back({slot, std::string("0")});
         return QueryResult({"slot_name", "active_pid"}, rows);
     }
-    if (starts(name, "stop the walsender of slot ")) return QueryResult();
-    if (starts(name, "drop slot ")) return n.slots.erase(p(0)), QueryResult();
-    if (starts(name, "name the slot for ")) return one("slot", "spk_" + p(0) + "_" + p(1) + "_" + p(2));
-    if (name == "look up subscriptions and their slots") {
+    case Stmt::TerminateSlotUser: return QueryResult();
+    case Stmt::DropSlot: return n.slots.erase(p(0)), QueryResult();
+    case Stmt::SpockSlots: {
+        std::vector<std::vector<Value>> rows;
+        for (const auto &[slot, lsn] : n.slots) rows.push_back({slot, std::string("0")});
+        return QueryResult({"slot_name", "active_pid"}, rows);
+    }
+    case Stmt::DropOriginIfExists:
+    case Stmt::DropOrigin:
+        return n.origins.erase(p(0)), QueryResult();
+    case Stmt::AdvanceOrigin: return n.origins[p(0)] = zodan::parse_lsn(p(1)), QueryResult();
+    case Stmt::AdvanceOrigins: {
+        std::vector<std::string> origins = zodan::parse_text_array(p(0)), lsns = zodan::parse_text_array(p(1));
+        std::vector<std::vector<Value>> rows;
+        for (size_t i = 0; i < origins.size(); ++i) {
+            n.origins[origins[i]] = zodan::parse_lsn(lsns[i]);
+            rows.push_back({std::string("")});
+        }
+        return QueryResult({"advanced"}, rows);
+    }
+    case Stmt::UnusedOriginsAmong: return none({"roname"});
+
+    // Replication and subscriptions.
+    case Stmt::SyncEvent:
+        n.wal += 0x100;
+        sync_event_applied(node, n.wal);
+        return one("lsn", zodan::format_lsn(n.wal));
+    case Stmt::AppliedThrough: {
+        ++progress_reads;
+        apply_pending();
+        std::vector<std::vector<Value>> rows;
+        for (const std::string &origin : zodan::parse_text_array(p(0))) {
+            auto it = n.progress.find(origin);
+            if (it != n.progress.end()) rows.push_back({origin, zodan::format_lsn(it->second)});
+        }
+        return QueryResult({"origin", "lsn"}, rows);
+    }
+    case Stmt::ApplyRestartDelay: return QueryResult({"ms"}, {{std::to_string(n.restart_delay_ms)}});
+    case Stmt::SubscriptionStatus: {
+        for (auto &[k, s] : n.subs)
+            if (s.status == "down" && s.restarts_at > 0 && clock_ >= s.restarts_at) worker_started(node, s);
+        std::vector<std::vector<Value>> rows;
+        for (const auto &[k, s] : n.subs) rows.push_back({k, s.enabled ? s.status : "disabled", s.provider});
+        return QueryResult({"subscription_name", "status", "provider_node"}, rows);
+    }
+    case Stmt::EndLostApplyWorkers: {
+        std::vector<std::vector<Value>> rows;
+        auto it = n.subs.find(p(0));
+        if (it != n.subs.end() && !it->second.lost_worker_pid.empty()) {
+            rows.push_back({it->second.lost_worker_pid, std::string("t")});
+            it->second.lost_worker_pid.clear();
+            worker_started(node, it->second);
+        }
+        return QueryResult({"pid", "ended"}, rows);
+    }
+    case Stmt::SubCreateDisabled: {  // disabled, none copying
+        std::vector<std::string> subs = zodan::parse_text_array(p(0)), dsns = zodan::parse_text_array(p(1));
+        std::vector<std::vector<Value>> rows;
+        for (size_t i = 0; i < subs.size(); ++i) {
+            make_subscription(subs[i], dsns.at(i), false);
+            rows.push_back({subs[i], std::string("42")});
+        }
+        return QueryResult({"sub_name", "sub_id"}, rows);
+    }
+    case Stmt::SubCreate: {
+        make_subscription(p(0), p(1), p(5) == "true");
+        return one("sub_id", "42");
+    }
+    case Stmt::EnableDisabled: {
+        std::vector<std::vector<Value>> rows;
+        for (const std::string &sub : zodan::parse_text_array(p(0))) {
+            auto it = n.subs.find(sub);
+            if (it == n.subs.end() || it->second.enabled) continue;
+            it->second.enabled = true;
+            rows.push_back({sub, std::string("true")});
+        }
+        return QueryResult({"sub_name", "enabled"}, rows);
+    }
+    case Stmt::SubDisable:
+        if (n.subs.count(p(0))) n.subs[p(0)].enabled = false;
+        return QueryResult();
+    case Stmt::SubDrop: return n.subs.erase(p(0)), QueryResult();
+    case Stmt::SubscriptionWorkers: return one("n", "0");
+    case Stmt::ApplyWorkers:
+        return QueryResult({"manager", "workers", "missing", "manager_busy", "without"},
+                           {{std::string("100"), std::string("101"), std::string("0"), std::string("false"), Value()}});
+    case Stmt::SubscriptionSlots: {
         std::vector<std::string> dbs = zodan::parse_text_array(p(0)), providers = zodan::parse_text_array(p(1)),
                                  subs = zodan::parse_text_array(p(2));
         std::vector<std::vector<Value>> rows;
@@ -507,92 +519,7 @@ QueryResult Cluster::handle(const std::string &node, const Query &q) {
         }
         return QueryResult({"sub", "slot", "present", "origin_left"}, rows);
     }
-    if (name == "advance origins") {
-        std::vector<std::string> origins = zodan::parse_text_array(p(0)), lsns = zodan::parse_text_array(p(1));
-        std::vector<std::vector<Value>> rows;
-        for (size_t i = 0; i < origins.size(); ++i) {
-            n.origins[origins[i]] = zodan::parse_lsn(lsns[i]);
-            rows.push_back({std::string("")});
-        }
-        return QueryResult({"advanced"}, rows);
-    }
-    if (starts(name, "create slot ")) {
-        n.slots[p(0)] = n.wal;
-        return one("lsn", zodan::format_lsn(n.wal));
-    }
-    if (starts(name, "drop leftover origin ") || starts(name, "drop origin ")) return n.origins.erase(p(0)), QueryResult();
-    if (starts(name, "advance origin ")) return n.origins[p(0)] = zodan::parse_lsn(p(1)), QueryResult();
-    if (name == "write a sync event") {
-        n.wal += 0x100;
-        sync_event_applied(node, n.wal);
-        return one("lsn", zodan::format_lsn(n.wal));
-    }
-    if (name == "read replication progress" || name == "read the copy's per-origin positions") {
-        if (name == "read replication progress") {
-            ++progress_reads;
-            apply_pending();
-        }
-        std::vector<std::vector<Value>> rows;
-        for (const std::string &origin : zodan::parse_text_array(p(0))) {
-            auto it = n.progress.find(origin);
-            if (it != n.progress.end()) rows.push_back({origin, zodan::format_lsn(it->second)});
-        }
-        return QueryResult({"origin", "lsn"}, rows);
-    }
-    if (name == "read the apply workers' restart delay") return QueryResult({"ms"}, {{std::to_string(n.restart_delay_ms)}});
-    if (name == "read subscription status") {
-        for (auto &[k, s] : n.subs)
-            if (s.status == "down" && s.restarts_at > 0 && clock_ >= s.restarts_at) worker_started(node, s);
-        std::vector<std::vector<Value>> rows;
-        for (const auto &[k, s] : n.subs) rows.push_back({k, s.enabled ? s.status : "disabled", s.provider});
-        return QueryResult({"subscription_name", "status", "provider_node"}, rows);
-    }
-    if (starts(name, "end the lost apply worker of ")) {
-        std::vector<std::vector<Value>> rows;
-        auto it = n.subs.find(p(0));
-        if (it != n.subs.end() && !it->second.lost_worker_pid.empty()) {
-            rows.push_back({it->second.lost_worker_pid, std::string("t")});
-            it->second.lost_worker_pid.clear();
-            worker_started(node, it->second);
-        }
-        return QueryResult({"pid", "ended"}, rows);
-    }
-    if (starts(name, "read the sync state of ")) return QueryResult({"total", "pending"}, {{std::string("1"), std::string("0")}});
-    // Spock's sub_create: N learns the provider's DSN; returns the provider.
-    auto make_subscription = [&](const std::string &sub, const std::string &dsn, bool enabled) {
-        std::string provider = host_of(dsn);
-        n.known[provider] = dsn;
-        n.subs[sub] = Sub{provider, enabled, "replicating", ""};
-        return provider;
-    };
-    if (starts(name, "create subscriptions ")) {  // disabled, none copying
-        std::vector<std::string> subs = zodan::parse_text_array(p(0)), dsns = zodan::parse_text_array(p(1));
-        std::vector<std::vector<Value>> rows;
-        for (size_t i = 0; i < subs.size(); ++i) {
-            make_subscription(subs[i], dsns.at(i), false);
-            rows.push_back({subs[i], std::string("42")});
-        }
-        return QueryResult({"sub_name", "sub_id"}, rows);
-    }
-    if (starts(name, "create subscription ")) {
-        const std::string provider = make_subscription(p(0), p(1), p(5) == "true");
-        if (p(4) == "true") {  // Spock's copy brings the provider's data and per-origin positions
-            n.data = nodes.at(provider).data;
-            for (const auto &[origin, lsn] : nodes.at(provider).progress)
-                if (origin != node && !no_copy_progress_for.count(origin)) n.progress[origin] = n.copied[origin] = lsn;
-        }
-        return one("sub_id", "42");
-    }
-    if (starts(name, "disable subscription ")) {
-        if (n.subs.count(p(0))) n.subs[p(0)].enabled = false;
-        return QueryResult();
-    }
-    if (starts(name, "look for the workers of ")) return one("n", "0");
-    if (starts(name, "drop subscription ")) return n.subs.erase(p(0)), QueryResult();
-    if (starts(name, "create replication set ") || starts(name, "alter replication set ") || starts(name, "add ") ||
-        starts(name, "remove "))
-        return one("ok", "true");
-    if (starts(name, "list subscriptions involving ")) {
+    case Stmt::SubscriptionsInvolving: {
         std::vector<std::vector<Value>> rows;
         for (const auto &[sub, s] : n.subs) {
             const std::string target = n.name;
@@ -601,20 +528,142 @@ QueryResult Cluster::handle(const std::string &node, const Query &q) {
         }
         return QueryResult({"sub_name", "provider", "subscriber", "slot"}, rows);
     }
-    if (starts(name, "drop node ")) {
-        n.known.erase(p(0));
-        if (p(0) == n.name) n.registered = false;
-        return one("dropped", "true");
+    case Stmt::LagFrom: return QueryResult({"bytes", "lag"}, {{std::string("0"), std::string("00:00:00")}});
+
+    // Replication sets.
+    case Stmt::RepsetCreate:
+    case Stmt::RepsetAlter:
+    case Stmt::RepsetAddTable:
+    case Stmt::RepsetRemoveTable:
+    case Stmt::RepsetAddSeq:
+    case Stmt::RepsetRemoveSeq:
+        return one("ok", "true");
+    case Stmt::RepsetDrop: return QueryResult();
+
+    // The copy point and the copy.
+    case Stmt::PauseTimeoutSeconds: return one("seconds", "10");
+    case Stmt::PauseApplyWorkers:
+    case Stmt::ResumeApplyWorkers:
+        return QueryResult();
+    case Stmt::TransactionsHoldingXids: return none({"pid", "what", "seconds"});
+    case Stmt::CreateSlotExportingSnapshot: {
+        const std::string &slot = q.subject;  // a replication command: no parameters
+        n.slots[slot] = n.wal;
+        if (++copy_point_attempts <= moving_attempts)  // the pause did not hold: S applied more meanwhile
+            for (auto &[origin, lsn] : n.progress) lsn += 0x10;
+        return QueryResult({"slot_name", "consistent_point", "snapshot_name", "output_plugin"},
+                           {{slot, zodan::format_lsn(n.wal), std::string("00000003-00000002-1"), std::string("spock_output")}});
     }
-    if (name == "list Spock slots") {
+    case Stmt::BeginInSnapshot:
+    case Stmt::Rollback:
+    case Stmt::Commit:
+    case Stmt::CreateOrigin:
+    case Stmt::SetupOriginSession:
+    case Stmt::MarkCopiedRows:
+    case Stmt::ReplicaRole:
+    case Stmt::BeginCopyTarget:
+    case Stmt::ResetOriginSession:
+        return QueryResult();
+    case Stmt::CopyJobList: {
+        // Each table in two parts, whose labels (worded unlike the real
+        // one's) say nothing the copy may read its table from.
         std::vector<std::vector<Value>> rows;
-        for (const auto &[slot, lsn] : n.slots) rows.push_back({slot, std::string("0")});
-        return QueryResult({"slot_name", "active_pid"}, rows);
+        for (const auto &[table, rows_of] : n.data)
+            for (const char *part : {"1", "2"})
+                rows.push_back({"part " + std::string(part) + " of 2 of " + table, table, std::string("8192"),
+                                "COPY " + table + " TO STDOUT", "COPY " + table + " FROM STDIN", std::string("false")});
+        return QueryResult({"job", "rel", "bytes", "out_sql", "in_sql", "binary"}, rows);
     }
-    if (starts(name, "drop replication set ")) return QueryResult();
-    if (name == "read lag") return QueryResult({"bytes", "lag"}, {{std::string("0"), std::string("00:00:00")}});
-    if (name == "pause" || name == "end the pause") return QueryResult();
-    throw std::logic_error("fake cluster: unexpected statement \"" + q.name + "\"");
+    case Stmt::SequenceValues: return none({"stmt"});
+    case Stmt::DatabaseOid: return one("oid", "16384");
+    case Stmt::ServerMajor: return one("major", "15");
+    case Stmt::DatabaseEncoding: return one("encoding", n.encoding);
+    case Stmt::CopyOrigins: return none({"roname"});
+    case Stmt::RestoreSettings: return one("options", "");
+
+    // The join window.
+    case Stmt::WindowMark: return one("xid", "1000");
+    case Stmt::WindowMarkTime: return one("ts", "2026-01-01 00:00:00.00000" + n.name.substr(1) + "+00");
+    case Stmt::WindowTables: {
+        std::vector<std::vector<Value>> rows;
+        int t = 0;
+        for (const auto &[table, rows_of] : n.data) {
+            const std::string num = std::to_string(++t);
+            rows.push_back({num, table, "select " + table, "UPDATE " + table});
+        }
+        return QueryResult({"t", "rel", "select_sql", "update_sql"}, rows);
+    }
+    case Stmt::WindowRows: {
+        std::map<std::string, std::string> number;
+        int t = 0;
+        for (const auto &[table, rows_of] : n.data) number[table] = std::to_string(++t);
+        std::vector<std::vector<Value>> rows;
+        for (const Node::WindowRow &w : n.window_rows)
+            if (w.ts >= p(0)) rows.push_back({number.at(w.table), w.ts, w.origin, w.key});
+        return QueryResult({"t", "ts", "origin", "key"}, rows);
+    }
+    case Stmt::RestampSession: return QueryResult();
+    case Stmt::Restamp: {
+        // statements, origins, stamps, entry_xact, entry_table, entry_keys
+        std::vector<std::string> call;
+        for (size_t i = 0; i < 6; ++i) call.push_back(p(i));
+        n.restamped.push_back(call);
+        size_t keys = 0;
+        for (const std::string &k : zodan::parse_text_array(p(5)))
+            for (size_t at = 0; (at = k.find("[\"", at)) != std::string::npos; ++at) ++keys;
+        return one("rewritten", std::to_string(keys));
+    }
+
+    // The comparison.
+    case Stmt::VerifyTables: {
+        std::vector<std::vector<Value>> rows;
+        for (const auto &[table, r] : n.data) rows.push_back({table, std::to_string(r.size())});
+        return QueryResult({"rel", "rows"}, rows);
+    }
+    case Stmt::VerifyStatements: return QueryResult({"sums", "rows"}, {{std::string("sums"), std::string("rows")}});
+    case Stmt::VerifySums: {  // one range per table: its row count and a hash
+        write_hot_row(n, q.subject);
+        const auto &rows = n.data[q.subject];
+        std::string hash;
+        for (const auto &[k, v] : rows) hash += k + "=" + v + ";";
+        return QueryResult({"range", "n", "hash"}, {{std::string("0"), std::to_string(rows.size()), std::to_string(std::hash<std::string>{}(hash))}});
+    }
+    case Stmt::VerifyRows: {
+        write_hot_row(n, q.subject);
+        std::vector<std::vector<Value>> rows;
+        for (const auto &[k, v] : n.data[q.subject]) rows.push_back({k, v});
+        return QueryResult({"k", "h"}, rows);
+    }
+
+    // The join lock.
+    case Stmt::JoinLockTake: {
+        const bool got = !n.join_lock;
+        n.join_lock = true;
+        return one("got", got ? "true" : "false");
+    }
+    case Stmt::JoinLockRelease: return n.join_lock = false, QueryResult();
+    case Stmt::JoinLockHolder:
+        return QueryResult({"pid", "who", "seconds"}, {{std::string("999"), std::string("zodan: add_node n9"), std::string("3")}});
+
+    case Stmt::PauseHere:
+    case Stmt::PauseEnd:
+        return QueryResult();
+
+    // Not modelled: no test reaches them (a copy's statements go through
+    // copy_jobs; a session's set-up is the libpq connection's own).
+    case Stmt::SessionSetUp:
+    case Stmt::SessionQuietLog:
+    case Stmt::TableShapes:
+    case Stmt::TerminateSubscriptionWorkers:
+    case Stmt::RelationsMissing:
+    case Stmt::LockCopiedTables:
+    case Stmt::SetSequence:
+    case Stmt::CopyOut:
+    case Stmt::CopyIn:
+        break;
+    }
+    throw std::logic_error(std::string("fake cluster: no answer for statement ") + zodan::stmt_name(q.id) + " (\"" +
+                           q.name + "\")");
 }
 
 }  // namespace fake

@@ -2,11 +2,13 @@
 // node keeps just the state add_node and remove_node read and write,
 // replication is instantaneous (or lags, or stalls, as a test asks), and
 // every call is logged with the batch it was sent in. Statements are told
-// apart by their names (the functions of spock_sql.cpp name them), never by
-// their SQL text, so rewording a query changes nothing here.
+// apart by their ids (zodan::Stmt, which the functions of spock_sql.cpp
+// set), never by their labels or SQL text, so rewording either changes
+// nothing here.
 #pragma once
 
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <optional>
 #include <set>
@@ -80,8 +82,9 @@ struct Node {
 };
 
 struct Call {
-    std::string node;
-    std::string name;
+    std::string node;                // "program" for a program run
+    std::optional<zodan::Stmt> id;   // none for a program run
+    std::string program;             // the program's name (pg_dump, pg_restore)
     std::vector<Value> params;
     int batch;  // calls in flight together (one sent while another still ran) share a batch
 };
@@ -93,9 +96,8 @@ public:
     std::vector<std::string> notices;
     std::vector<std::string> programs;  // program names run, in order
     std::string local_node;  // where the procedure "runs"
-    // (node, prefix of the statement name) -> fail with this message
-    std::map<std::pair<std::string, std::string>, std::string> failures;
-    std::set<std::string> no_copy_progress_for;  // origins Spock's copy "forgets"
+    // (node, statement) -> fail with this message
+    std::map<std::pair<std::string, zodan::Stmt>, std::string> failures;
     // Replication that is slow or stuck: a sync event is applied only after
     // this many progress reads; a (subscriber, origin) pair never applies.
     int apply_after_polls = 0;
@@ -147,7 +149,8 @@ public:
     bool caller_is_superuser() override { return superuser; }
 
     QueryResult handle(const std::string &node, const Query &q);
-    std::vector<Call> calls_named(const std::string &prefix) const;
+    // The calls of any of these statements, in order.
+    std::vector<Call> calls_of(std::initializer_list<zodan::Stmt> ids) const;
     // The batch a statement sent now belongs to (see Call::batch).
     int batch_for_send();
     void received() { --in_flight_; }
@@ -157,7 +160,6 @@ private:
     void worker_started(const std::string &node, Sub &sub);
     void apply_pending();
     std::optional<QueryResult> journal(Node &n, const Query &q);
-    std::optional<QueryResult> copy_and_compare(Node &n, const Query &q);
     void write_hot_row(Node &n, const std::string &table);
     struct Pending {
         std::string origin;

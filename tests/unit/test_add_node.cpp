@@ -18,6 +18,7 @@
 using fake::Call;
 using fake::Cluster;
 using fake::Sub;
+using zodan::Stmt;
 
 namespace {
 
@@ -34,12 +35,23 @@ bool same_batch(const std::vector<Call> &calls) {
     return std::all_of(calls.begin(), calls.end(), [&](const Call &c) { return c.batch == calls[0].batch; });
 }
 
-// Index of the first call whose name starts with `prefix` on `node`.
-size_t position(const Cluster &c, const std::string &node, const std::string &prefix) {
+// Index of the first call of statement `id` on `node` (whose first
+// parameter is `param`, when one is given).
+size_t position(const Cluster &c, const std::string &node, Stmt id, const std::string &param = "") {
     for (size_t i = 0; i < c.calls.size(); ++i)
-        if (c.calls[i].node == node && c.calls[i].name.rfind(prefix, 0) == 0) return i;
-    FAIL("no call " << prefix << " on " << node);
+        if (c.calls[i].node == node && c.calls[i].id == id &&
+            (param.empty() || (!c.calls[i].params.empty() && c.calls[i].params[0] == param)))
+            return i;
+    FAIL("no call " << zodan::stmt_name(id) << " " << param << " on " << node);
     return 0;
+}
+
+// Those of `calls` whose first parameter is `param`.
+std::vector<Call> with_param(const std::vector<Call> &calls, const std::string &param) {
+    std::vector<Call> out;
+    for (const Call &c : calls)
+        if (!c.params.empty() && c.params[0] == param) out.push_back(c);
+    return out;
 }
 
 }  // namespace
@@ -48,13 +60,13 @@ size_t position(const Cluster &c, const std::string &node, const std::string &pr
 // S, not those on N serving the paths out of it).
 std::vector<Call> peer_slots(const Cluster &c) {
     std::vector<Call> out;
-    for (const Call &call : c.calls_named("create slot"))
-        if (call.name.find(" with its snapshot") == std::string::npos && call.node != c.local_node) out.push_back(call);
+    for (const Call &call : c.calls_of({Stmt::CreateSlot}))
+        if (call.node != c.local_node) out.push_back(call);
     return out;
 }
 
-// A subscription made: by "create subscription X" or as one of the
-// disabled ones of "create subscriptions X, Y".
+// A subscription made: by sub_create or as one of the disabled ones of
+// sub_create_disabled.
 struct Made {
     std::string node, sub;
     bool enabled, copies;
@@ -66,10 +78,10 @@ std::vector<Made> subscriptions_made(const Cluster &c) {
     std::vector<Made> out;
     for (size_t i = 0; i < c.calls.size(); ++i) {
         const Call &call = c.calls[i];
-        if (call.name.rfind("create subscriptions ", 0) == 0) {
+        if (call.id == Stmt::SubCreateDisabled) {
             for (const std::string &sub : zodan::parse_text_array(*call.params[0]))
                 out.push_back({call.node, sub, false, false, call.batch, i});
-        } else if (call.name.rfind("create subscription ", 0) == 0) {
+        } else if (call.id == Stmt::SubCreate) {
             out.push_back({call.node, *call.params[0], *call.params[5] == "true", *call.params[4] == "true", call.batch, i});
         }
     }
@@ -115,7 +127,7 @@ TEST_CASE("multi-node join follows the protocol", "[add_node]") {
     // The join lock: first on the lowest-named member alone (two runs started
     // at once meet there, and one wins), then on the others and the new
     // node at once.
-    auto locks = c.calls_named("take the join lock");
+    auto locks = c.calls_of({Stmt::JoinLockTake});
     CHECK(nodes_of(locks) == std::vector<std::string>{"n1", "n2", "n3", "n4"});
     REQUIRE(locks.size() == 4);
     CHECK(locks[0].batch != locks[1].batch);
@@ -138,33 +150,33 @@ TEST_CASE("multi-node join follows the protocol", "[add_node]") {
     // The copy point comes after S caught up with the others (with the
     // apply workers paused around it), the data after it, the slot advance
     // after the data, the enabling after the advance, the reverse paths last.
-    CHECK(position(c, "n2", "write a sync event") < position(c, "n1", "pause the apply workers"));
-    CHECK(position(c, "n1", "pause the apply workers") < position(c, "n1", "create slot spk_inventory_n1_sub_n1_n4 with"));
-    CHECK(position(c, "n1", "create slot spk_inventory_n1_sub_n1_n4 with") < position(c, "n1", "resume the apply workers"));
+    CHECK(position(c, "n2", Stmt::SyncEvent) < position(c, "n1", Stmt::PauseApplyWorkers));
+    CHECK(position(c, "n1", Stmt::PauseApplyWorkers) < position(c, "n1", Stmt::CreateSlotExportingSnapshot));
+    CHECK(position(c, "n1", Stmt::CreateSlotExportingSnapshot) < position(c, "n1", Stmt::ResumeApplyWorkers));
     CHECK(c.programs == std::vector<std::string>{"pg_dump", "pg_restore", "pg_restore"});
-    CHECK(position(c, "n1", "resume the apply workers") < position(c, "n4", "copy the data"));
-    CHECK(position(c, "n4", "copy the data") < position(c, "n2", "advance slot"));
-    CHECK(position(c, "n2", "advance slot") < position(c, "n4", "enable subscriptions"));
+    CHECK(position(c, "n1", Stmt::ResumeApplyWorkers) < position(c, "n4", Stmt::CopyIn));
+    CHECK(position(c, "n4", Stmt::CopyIn) < position(c, "n2", Stmt::AdvanceSlot));
+    CHECK(position(c, "n2", Stmt::AdvanceSlot) < position(c, "n4", Stmt::EnableDisabled));
     // The source's subscription on N comes before anything is made
     // elsewhere (N's catalog then knows the source, which knows every
     // member); the others' are made while the copy runs, in one statement
     // on N's second session, in flight with the copy. No existing node
     // learns of N before the paths out of it are made, last.
-    CHECK(made_at(made, "n4", "sub_n1_n4") < position(c, "n2", "create slot"));
+    CHECK(made_at(made, "n4", "sub_n1_n4") < position(c, "n2", Stmt::CreateSlot));
     std::vector<Call> during_copy;
-    for (const Call &call : calls_on(c.calls_named("create subscriptions "), "n4"))
+    for (const Call &call : calls_on(c.calls_of({Stmt::SubCreateDisabled}), "n4"))
         if (*call.params[0] != "{sub_n1_n4}") during_copy.push_back(call);
     REQUIRE(during_copy.size() == 1);
     CHECK(zodan::parse_text_array(*during_copy[0].params[0]) == std::vector<std::string>{"sub_n2_n4", "sub_n3_n4"});
-    CHECK(during_copy[0].batch == c.calls[position(c, "n1", "create slot spk_inventory_n1_sub_n1_n4 with")].batch);
-    CHECK(position(c, "n2", "create slot") < made_at(made, "n4", "sub_n2_n4"));
-    CHECK(position(c, "n4", "enable subscriptions") < made_at(made, "n1", "sub_n4_n1"));
+    CHECK(during_copy[0].batch == c.calls[position(c, "n1", Stmt::CreateSlotExportingSnapshot)].batch);
+    CHECK(position(c, "n2", Stmt::CreateSlot) < made_at(made, "n4", "sub_n2_n4"));
+    CHECK(position(c, "n4", Stmt::EnableDisabled) < made_at(made, "n1", "sub_n4_n1"));
     for (const char *sub : {"sub_n1_n4", "sub_n2_n4", "sub_n3_n4"}) CHECK(c.nodes["n4"].subs.at(sub).enabled);
 
     // Slot and origin are advanced to exactly what the copy holds of that
     // origin (what S had applied at the copy point); S's own stream starts
     // at the copy point's slot.
-    auto advance = c.calls_named("advance slot");
+    auto advance = c.calls_of({Stmt::AdvanceSlot});
     REQUIRE(advance.size() == 2);
     CHECK(same_batch(advance));
     for (const Call &a : advance) {
@@ -184,15 +196,15 @@ TEST_CASE("multi-node join follows the protocol", "[add_node]") {
     }
     CHECK(nodes_of(reverse) == std::vector<std::string>{"n1", "n2", "n3"});
     CHECK(same_batch(reverse));
-    auto out_slots = calls_on(c.calls_named("create slot"), "n4");
+    auto out_slots = calls_on(c.calls_of({Stmt::CreateSlot}), "n4");
     REQUIRE(out_slots.size() == 3);
     for (const Call &slot : out_slots) CHECK(slot.batch == reverse[0].batch);
     CHECK(c.nodes["n4"].slots.count("spk_inventory_n4_sub_n4_n2") == 1);
-    CHECK(position(c, "n4", "create slot spk_inventory_n4_sub_n4_n1") < position(c, "n1", "enable subscriptions"));
+    CHECK(position(c, "n4", Stmt::CreateSlot, "spk_inventory_n4_sub_n4_n1") < position(c, "n1", Stmt::EnableDisabled));
     CHECK(c.nodes["n2"].subs.at("sub_n4_n2").enabled);
 
     // The data compared, table by table, on S and N at once.
-    auto sums = c.calls_named("sum public.items by key range");
+    auto sums = c.calls_of({Stmt::VerifySums});
     CHECK(nodes_of(sums) == std::vector<std::string>{"n1", "n4"});
     CHECK(same_batch(sums));
     CHECK(std::find_if(c.notices.begin(), c.notices.end(), [](const std::string &n) {
@@ -207,7 +219,7 @@ TEST_CASE("a caller who is not a superuser may not have add_node use the stored 
     CHECK_THROWS_WITH(zodan::AddNode(c, Cluster::add_args("n1", "n4")).run(),
                       Catch::Contains("this call would reach node(s) n2, n3 with the DSNs stored in "
                                       "spock.node_interface, which only a superuser may have the server use"));
-    CHECK(c.calls_named("take the join lock").empty());
+    CHECK(c.calls_of({Stmt::JoinLockTake}).empty());
     CHECK_FALSE(c.nodes["n4"].registered);
     // A cluster of one node lists no other member: the caller's own DSNs suffice.
     Cluster single = Cluster::mesh(1, 2);
@@ -220,7 +232,7 @@ TEST_CASE("two-node join has no other nodes to prepare", "[add_node]") {
     Cluster c = Cluster::mesh(1, 2);
     zodan::AddNode(c, Cluster::add_args("n1", "n2")).run();
     CHECK(peer_slots(c).empty());
-    CHECK(c.calls_named("advance slot").empty());
+    CHECK(c.calls_of({Stmt::AdvanceSlot}).empty());
     auto subs = subscriptions_made(c);
     REQUIRE(subs.size() == 2);
     CHECK(subs[0].node == "n2");
@@ -236,10 +248,10 @@ TEST_CASE("a copy point whose positions moved is taken again", "[add_node][copy_
     c.moving_attempts = 2;  // S applied more while the first two slots were made
     zodan::AddNode(c, Cluster::add_args("n1", "n4")).run();
     CHECK(c.copy_point_attempts == 3);
-    CHECK(c.calls_named("drop slot spk_inventory_n1_sub_n1_n4").size() == 2);
+    CHECK(with_param(c.calls_of({Stmt::DropSlot}), "spk_inventory_n1_sub_n1_n4").size() == 2);
     CHECK(std::count(c.notices.begin(), c.notices.end(), "add_node: taking the copy point on n1 again (attempt 2)") == 1);
     // The positions used are those of the attempt that held: what the copy holds.
-    for (const Call &a : c.calls_named("advance slot"))
+    for (const Call &a : c.calls_of({Stmt::AdvanceSlot}))
         CHECK(*a.params[1] == zodan::format_lsn(c.nodes["n4"].copied.at(a.node)));
 }
 
@@ -248,8 +260,8 @@ TEST_CASE("a second join in the cluster is refused, naming the one that runs", "
     c.nodes["n2"].join_lock = true;  // another run holds it there
     CHECK_THROWS_WITH(zodan::AddNode(c, Cluster::add_args("n1", "n4")).run(),
                       Catch::Contains("zodan: add_node n9 holds the join lock on node \"n2\" (process 999)"));
-    CHECK(c.calls_named("create node").empty());
-    CHECK(c.calls_named("record the run").empty());
+    CHECK(c.calls_of({Stmt::NodeCreate}).empty());
+    CHECK(c.calls_of({Stmt::JournalBegin}).empty());
     // What it got elsewhere it let go again.
     CHECK_FALSE(c.nodes["n1"].join_lock);
     CHECK_FALSE(c.nodes["n4"].join_lock);
@@ -266,7 +278,7 @@ TEST_CASE("a difference left after the join is found and named", "[add_node][ver
                       Catch::Contains("node \"n4\" differs from the source \"n1\": public.items: 2 row(s) differ "
                                       "(key 2 differs; key 3 missing on n4)"));
     // It looked again after a round of sync events before calling it a divergence.
-    CHECK(c.calls_named("read public.items by key").size() == 4);
+    CHECK(c.calls_of({Stmt::VerifyRows}).size() == 4);
 }
 
 TEST_CASE("a row written throughout the comparison is named, not called a divergence", "[add_node][verify]") {
@@ -280,7 +292,7 @@ TEST_CASE("a row written throughout the comparison is named, not called a diverg
         return m.find("rows of node \"n4\" still changing after 5 rounds were not compared") != std::string::npos;
     }));
     // Read once, then again after each of the five rounds.
-    CHECK(c.calls_named("read public.items by key").size() == 12);
+    CHECK(c.calls_of({Stmt::VerifyRows}).size() == 12);
 }
 
 TEST_CASE("a run is not resumed into a cluster whose membership changed", "[add_node][resume]") {
@@ -321,7 +333,7 @@ TEST_CASE("work on the other nodes runs concurrently however many there are", "[
 
 TEST_CASE("a failing remote call stops the run and names the node", "[add_node]") {
     Cluster c = Cluster::mesh(3, 4);
-    c.failures[{"n3", "create slot"}] = "too many replication slots";
+    c.failures[{"n3", Stmt::CreateSlot}] = "too many replication slots";
     try {
         zodan::AddNode(c, Cluster::add_args("n1", "n4")).run();
         FAIL("add_node should have failed");
@@ -330,13 +342,13 @@ TEST_CASE("a failing remote call stops the run and names the node", "[add_node]"
         CHECK(std::string(e.what()).find("too many replication slots") != std::string::npos);
     }
     // Nothing after the failing step ran: no copy, no sync event.
-    CHECK(c.calls_named("pause the apply workers").empty());
-    CHECK(c.calls_named("write a sync event").empty());
+    CHECK(c.calls_of({Stmt::PauseApplyWorkers}).empty());
+    CHECK(c.calls_of({Stmt::SyncEvent}).empty());
     // The journal recorded the failure of the step and of the run.
     bool step_failed = false, run_failed = false;
     for (const Call &call : c.calls) {
-        if (call.name == "record a step failure" && *call.params[1] == "prepare_other_nodes") step_failed = true;
-        if (call.name == "record the run end" && *call.params[1] == "failed") run_failed = true;
+        if (call.id == Stmt::JournalStepFailed && *call.params[1] == "prepare_other_nodes") step_failed = true;
+        if (call.id == Stmt::JournalFinish && *call.params[1] == "failed") run_failed = true;
     }
     CHECK(step_failed);
     CHECK(run_failed);
@@ -349,20 +361,25 @@ TEST_CASE("a run begun with Spock's own sync is not resumed: it is rolled back",
     // As zodan 0.2.0 recorded a run with zodan.copy_method = spock.
     c.nodes["n4"].runs.back().steps["check_versions"].output.merge(zodan::JsonObject().add("copy_method", "spock"));
     c.fail_at.clear();
-    const size_t calls = c.calls.size();
+    auto changes = [&] {
+        return c.calls_of({Stmt::NodeCreate, Stmt::CreateSlot, Stmt::SubCreate, Stmt::SubCreateDisabled,
+                           Stmt::CreateSlotExportingSnapshot, Stmt::JournalTakeOver})
+            .size();
+    };
+    const size_t changed = changes();
     CHECK_THROWS_WITH(zodan::AddNode(c, Cluster::add_args("n1", "n4")).run(),
                       Catch::Contains("copied with Spock's own sync") && Catch::Contains("no longer has"));
-    for (size_t i = calls; i < c.calls.size(); ++i) CHECK(c.calls[i].name.rfind("create", 0) != 0);
+    CHECK(changes() == changed);
 }
 
 // The add is refused with `message`, and nothing changed anywhere: no node,
 // slot or subscription was created.
 void refused_without_change(Cluster &c, const std::string &message) {
     CHECK_THROWS_WITH(zodan::AddNode(c, Cluster::add_args("n1", "n4")).run(), Catch::Contains(message));
-    CHECK(c.calls_named("create node").empty());
-    CHECK(c.calls_named("create slot").empty());
-    CHECK(c.calls_named("create subscription").empty());
-    CHECK(c.calls_named("pause the apply workers").empty());
+    CHECK(c.calls_of({Stmt::NodeCreate}).empty());
+    CHECK(c.calls_of({Stmt::CreateSlot, Stmt::CreateSlotExportingSnapshot}).empty());
+    CHECK(c.calls_of({Stmt::SubCreate, Stmt::SubCreateDisabled}).empty());
+    CHECK(c.calls_of({Stmt::PauseApplyWorkers}).empty());
 }
 
 TEST_CASE("preconditions fail with their own errors", "[add_node][checks]") {
@@ -502,15 +519,15 @@ TEST_CASE("an apply worker Spock lost track of is ended so that Spock starts it 
     sub.status = "down";
     sub.lost_worker_pid = "4242";
     zodan::AddNode(c, Cluster::add_args("n1", "n4")).run();
-    CHECK(c.calls_named("end the lost apply worker of sub_n2_n1").size() == 1);
-    CHECK(c.calls_named("end the lost apply worker of sub_n2_n1").front().node == "n1");
+    CHECK(with_param(c.calls_of({Stmt::EndLostApplyWorkers}), "sub_n2_n1").size() == 1);
+    CHECK(with_param(c.calls_of({Stmt::EndLostApplyWorkers}), "sub_n2_n1").front().node == "n1");
     CHECK(std::count_if(c.notices.begin(), c.notices.end(), [](const std::string &m) {
               return m.find("Spock lost track of the apply worker of subscription sub_n2_n1 on node \"n1\"") !=
                      std::string::npos;
           }) == 1);
     CHECK(c.nodes["n4"].subs.count("sub_n2_n4") == 1);
     // Down for about 2 s only: not long enough to be worth asking the node's restart delay.
-    CHECK(c.calls_named("read the apply workers' restart delay").empty());
+    CHECK(c.calls_of({Stmt::ApplyRestartDelay}).empty());
 }
 
 // n1's sub_n2_n1 is down, Spock starting its worker again 20 s from now.
@@ -530,7 +547,7 @@ TEST_CASE("a wait outlasts a node's longer restart delay while Spock starts the 
     CHECK(c.nodes["n1"].subs.at("sub_n2_n1").status == "replicating");
     CHECK(c.nodes["n4"].subs.count("sub_n2_n4") == 1);
     // Asked on the node whose subscription went down, once, and nowhere else.
-    std::vector<fake::Call> asked = c.calls_named("read the apply workers' restart delay");
+    std::vector<fake::Call> asked = c.calls_of({Stmt::ApplyRestartDelay});
     REQUIRE(asked.size() == 1);
     CHECK(asked.front().node == "n1");
 }
@@ -546,7 +563,7 @@ TEST_CASE("with Spock's default restart delay the same outage ends the wait, say
         CHECK_THAT(e.detail(), Catch::Contains("longer than the 10 s allowed"));
         CHECK_THAT(e.detail(), Catch::Contains("5000 ms restart delay"));
     }
-    CHECK(c.calls_named("read the apply workers' restart delay").size() == 1);
+    CHECK(c.calls_of({Stmt::ApplyRestartDelay}).size() == 1);
 }
 
 TEST_CASE("a subscription that stays down ends a wait early, naming it", "[add_node][waits]") {
@@ -568,12 +585,12 @@ TEST_CASE("the rows the source changed in the join window are rewritten on N wit
     zodan::AddNode(c, Cluster::add_args("n1", "n4")).run();
 
     // Each other node's mark is a commit there before its slot, both at once.
-    auto marks = c.calls_named("mark the start of the join window");
+    auto marks = c.calls_of({Stmt::WindowMark});
     CHECK(nodes_of(marks) == std::vector<std::string>{"n2", "n3"});
     CHECK(same_batch(marks));
-    CHECK(position(c, "n2", "mark the start of the join window") < position(c, "n2", "create slot"));
-    CHECK(position(c, "n3", "mark the start of the join window") < position(c, "n3", "create slot"));
-    auto scans = c.calls_named("read the rows of the join window");
+    CHECK(position(c, "n2", Stmt::WindowMark) < position(c, "n2", Stmt::CreateSlot));
+    CHECK(position(c, "n3", Stmt::WindowMark) < position(c, "n3", Stmt::CreateSlot));
+    auto scans = c.calls_of({Stmt::WindowRows});
     REQUIRE(scans.size() == 1);
     CHECK(scans[0].node == "n1");
     CHECK(*scans[0].params[0] == "2026-01-01 00:00:00.000002+00");
@@ -591,16 +608,16 @@ TEST_CASE("the rows the source changed in the join window are rewritten on N wit
     CHECK(parse_text_array(done[0][5]) == V{"[[\"1\"], [\"2\"]]", "[[\"3\"]]"});
     size_t indexes = 0;  // the last pg_restore: indexes and constraints
     for (size_t i = 0; i < c.calls.size(); ++i)
-        if (c.calls[i].node == "program" && c.calls[i].name == "pg_restore") indexes = i;
-    CHECK(position(c, "n4", "restamp rows") > indexes);
+        if (c.calls[i].node == "program" && c.calls[i].program == "pg_restore") indexes = i;
+    CHECK(position(c, "n4", Stmt::Restamp) > indexes);
 }
 
 TEST_CASE("with no other node no change can be late: no join window", "[add_node][window]") {
     Cluster c = Cluster::mesh(1, 2);
     c.nodes["n1"].window_rows.push_back({"2026-01-01 00:00:00.000007+00", "26863", "public.items", "[\"1\"]"});
     zodan::AddNode(c, Cluster::add_args("n1", "n2")).run();
-    CHECK(c.calls_named("mark the start of the join window").empty());
-    CHECK(c.calls_named("list the tables of the join window").empty());
+    CHECK(c.calls_of({Stmt::WindowMark}).empty());
+    CHECK(c.calls_of({Stmt::WindowTables}).empty());
     CHECK(c.nodes["n2"].restamped.empty());
 }
 
@@ -609,10 +626,10 @@ TEST_CASE("a resumed run keeps the window's start its first call marked", "[add_
     c.fail_at = "prepare_other_nodes:after";  // the slots made, the step not recorded as done
     CHECK_THROWS(zodan::AddNode(c, Cluster::add_args("n1", "n4")).run());
     c.fail_at.clear();
-    const size_t before = c.calls_named("mark the start of the join window").size();
+    const size_t before = c.calls_of({Stmt::WindowMark}).size();
     zodan::AddNode(c, Cluster::add_args("n1", "n4")).run();
-    CHECK(c.calls_named("mark the start of the join window").size() == before);
-    auto scans = c.calls_named("read the rows of the join window");
+    CHECK(c.calls_of({Stmt::WindowMark}).size() == before);
+    auto scans = c.calls_of({Stmt::WindowRows});
     REQUIRE(scans.size() == 1);
     CHECK(*scans[0].params[0] == "2026-01-01 00:00:00.000002+00");
 }

@@ -9,6 +9,7 @@
 #include "fake_cluster.hpp"
 
 using fake::Cluster;
+using zodan::Stmt;
 
 namespace {
 
@@ -42,7 +43,7 @@ TEST_CASE("remove_node cuts every tie to the node, on every member and on the no
     CHECK(c.nodes["n4"].subs.empty());
     CHECK_FALSE(c.nodes["n4"].registered);
     // The members locked first, n4 too.
-    auto locks = c.calls_named("take the join lock");
+    auto locks = c.calls_of({Stmt::JoinLockTake});
     std::vector<std::string> where;
     for (const auto &l : locks) where.push_back(l.node);
     std::sort(where.begin(), where.end());
@@ -59,7 +60,7 @@ TEST_CASE("remove_node refuses while another change of membership runs, changing
     c.nodes["n3"].join_lock = true;
     CHECK_THROWS_WITH(zodan::RemoveNode(c, remove_args("n4")).run(), Catch::Contains("holds the join lock on node \"n3\""));
     CHECK(ties(c.nodes["n2"], "n4") > 0);
-    CHECK(c.calls_named("drop subscription").empty());
+    CHECK(c.calls_of({Stmt::SubDrop}).empty());
 }
 
 TEST_CASE("a rollback drops only what the copy made, and refuses a node written to since", "[remove_node][rollback]") {
@@ -69,20 +70,20 @@ TEST_CASE("a rollback drops only what the copy made, and refuses a node written 
     c.written_locally = {"public.items"};
     CHECK_THROWS_WITH(zodan::RemoveNode(c, remove_args("n4")).run(),
                       Catch::Contains("node \"n4\" has been written to since its copy: public.items"));
-    CHECK(c.calls_named("drop subscription").empty());
+    CHECK(c.calls_of({Stmt::SubDrop}).empty());
     zodan::RemoveNode(c, remove_args("n4", true)).run();
     CHECK(c.nodes["n4"].subs.empty());
     // The drops were limited to what the copy recorded it made, in the
     // listing it was recorded in.
     // (Planned by the refused call, then by the forced one.)
-    auto plans = c.calls_named("plan the rollback of the copy");
+    auto plans = c.calls_of({Stmt::CopyRollbackPlan});
     REQUIRE(plans.size() == 2);
     CHECK(plans[1].params.at(1).has_value());
     CHECK(plans[1].params.at(2) == zodan::Value("2"));
     // In one transaction, without CASCADE.
-    auto drops = c.calls_named("drop what the copy brought");
+    auto drops = c.calls_of({Stmt::DropInSavepoint});
     REQUIRE(drops.size() == 1);
-    CHECK(c.calls_named("commit the rollback of the copy").size() == 1);
+    CHECK(c.calls_of({Stmt::CommitRollback}).size() == 1);
 }
 
 TEST_CASE("a rollback refuses, naming them, when objects not made by the copy depend on it", "[remove_node][rollback]") {
@@ -94,13 +95,13 @@ TEST_CASE("a rollback refuses, naming them, when objects not made by the copy de
                       Catch::Contains("node \"n4\" holds objects not made by its copy that depend on what the copy "
                                       "made: table app.user_notes, view public.items_summary"));
     // Refused before anything changed anywhere.
-    CHECK(c.calls_named("drop subscription").empty());
-    CHECK(c.calls_named("begin the rollback of the copy").empty());
+    CHECK(c.calls_of({Stmt::SubDrop}).empty());
+    CHECK(c.calls_of({Stmt::BeginRollback}).empty());
     CHECK(ties(c.nodes["n2"], "n4") > 0);
     // With force they go too, and are named.
     c.calls.clear();
     zodan::RemoveNode(c, remove_args("n4", true)).run();
-    CHECK(c.calls_named("commit the rollback of the copy").size() == 1);
+    CHECK(c.calls_of({Stmt::CommitRollback}).size() == 1);
     CHECK(std::find_if(c.notices.begin(), c.notices.end(), [](const std::string &m) {
               return m.find("force: node n4 lost objects not made by its copy") != std::string::npos &&
                      m.find("table app.user_notes, view public.items_summary") != std::string::npos;
@@ -191,8 +192,8 @@ TEST_CASE("remove_node of a live node waits until every member applied what it c
     std::map<std::string, std::string> at_first_disable;  // member -> what it had applied of n4 then
     zodan::Lsn event = 0;
     c.on_statement = [&](const std::string &node, const zodan::Query &q) {
-        if (q.name == "write a sync event" && node == "n4") event = c.nodes["n4"].wal + 0x100;
-        if (q.name.rfind("disable subscription ", 0) == 0 && at_first_disable.empty())
+        if (q.id == Stmt::SyncEvent && node == "n4") event = c.nodes["n4"].wal + 0x100;
+        if (q.id == Stmt::SubDisable && at_first_disable.empty())
             for (const char *x : {"n1", "n2", "n3"})
                 at_first_disable[x] = zodan::format_lsn(c.nodes[x].progress["n4"]);
     };
@@ -204,8 +205,9 @@ TEST_CASE("remove_node of a live node waits until every member applied what it c
     std::set<std::string> disabled_first;
     std::set<int> batches;
     for (const fake::Call &call : c.calls) {
-        if (call.name.rfind("drop subscription sub_n4_", 0) == 0) break;
-        if (call.name.rfind("disable subscription sub_n4_", 0) == 0 && disabled_first.insert(call.node).second)
+        const bool from_n4 = !call.params.empty() && call.params[0]->rfind("sub_n4_", 0) == 0;
+        if (call.id == Stmt::SubDrop && from_n4) break;
+        if (call.id == Stmt::SubDisable && from_n4 && disabled_first.insert(call.node).second)
             batches.insert(call.batch);
     }
     CHECK(disabled_first == std::set<std::string>{"n1", "n2", "n3"});
@@ -222,7 +224,7 @@ TEST_CASE("remove_node names the members that got less of what the node committe
     bool written = false;
     c.on_statement = [&](const std::string &, const zodan::Query &q) {
         // After the wait, before the subscriptions stop: n4 commits, and only n1 applies it in time.
-        if (!written && q.name.rfind("disable subscription ", 0) == 0) {
+        if (!written && q.id == Stmt::SubDisable) {
             written = true;
             c.nodes["n4"].wal += 0x500;
             c.nodes["n1"].progress["n4"] = c.nodes["n4"].wal;
@@ -241,8 +243,9 @@ TEST_CASE("remove_node refuses, changing nothing, when a member cannot apply wha
     CHECK_THROWS_WITH(zodan::RemoveNode(c, remove_args("n4")).run(),
                       Catch::Contains("timed out") && Catch::Contains("to apply the changes of n4") &&
                           Catch::Contains("every member applies what it committed"));
-    CHECK(c.calls_named("disable subscription").empty());
-    CHECK(c.calls_named("drop").empty());
+    CHECK(c.calls_of({Stmt::SubDisable}).empty());
+    CHECK(c.calls_of({Stmt::DropSlot, Stmt::SubDrop, Stmt::NodeDrop, Stmt::DropOrigin, Stmt::DropOriginIfExists,
+                       Stmt::RepsetDrop, Stmt::DropInSavepoint}).empty());
     zodan::RemoveNode(c, remove_args("n4", true)).run();
     CHECK(noticed(c, "node n4 was not waited for (force: timed out"));
     CHECK(noticed(c, "n2 applied less of its changes than n1, n3"));
@@ -256,7 +259,7 @@ TEST_CASE("remove_node of an unreachable node says what may be missing, and wher
     zodan::RemoveNode(c, remove_args("n4")).run();
     CHECK(noticed(c, "node n4 could not be reached: a change it committed that a member had not applied is missing "
                      "on that member; n1, n2 applied less of its changes than n3"));
-    CHECK(c.calls_named("write a sync event").empty());
+    CHECK(c.calls_of({Stmt::SyncEvent}).empty());
     for (const char *x : {"n1", "n2", "n3"}) CHECK(ties(c.nodes[x], "n4") == 0);
 }
 
@@ -276,7 +279,7 @@ TEST_CASE("remove_node never touches another cluster's node of the same name, no
     CHECK(state_of(c.nodes["b5"]) == b5);
     CHECK(state_of(c.nodes["n2"]) == n2);
     for (const fake::Call &call : c.calls) CHECK(call.node != "b5");  // B's other member is never reached
-    CHECK(c.calls_named("take the join lock").empty());
+    CHECK(c.calls_of({Stmt::JoinLockTake}).empty());
 }
 
 TEST_CASE("remove_node refuses a DSN that reaches a namesake of a member in another cluster", "[remove_node][identity]") {
@@ -303,8 +306,9 @@ TEST_CASE("remove_node refuses a DSN that reaches a namesake of a member in anot
     CHECK_THAT(refusal(c, a), Catch::Contains("It lists node \"n1\" with a DSN that reaches another database"));
     CHECK(state_of(c.nodes["b2"]) == b2);
     CHECK(state_of(c.nodes["n2"]) == n2);
-    CHECK(c.calls_named("drop").empty());
-    CHECK(c.calls_named("disable").empty());
+    CHECK(c.calls_of({Stmt::DropSlot, Stmt::SubDrop, Stmt::NodeDrop, Stmt::DropOrigin, Stmt::DropOriginIfExists,
+                       Stmt::RepsetDrop, Stmt::DropInSavepoint}).empty());
+    CHECK(c.calls_of({Stmt::SubDisable}).empty());
 }
 
 TEST_CASE("a rollback run from a member that does not list the new node is shown it through the node's source",
@@ -327,7 +331,7 @@ TEST_CASE("a caller who is not a superuser may not have remove_node use the stor
                       Catch::Contains("spock.remove_node would reach node(s) n1, n2, n3 with the DSNs stored in "
                                       "spock.node_interface, which only a superuser may have the server use"));
     CHECK(ties(c.nodes["n2"], "n4") > 0);
-    CHECK(c.calls_named("take the join lock").empty());
+    CHECK(c.calls_of({Stmt::JoinLockTake}).empty());
     // The same on the node itself, which lists the others too.
     c.local_node = "n4";
     CHECK_THROWS_WITH(zodan::RemoveNode(c, remove_args("n4")).run(), Catch::Contains("which only a superuser"));

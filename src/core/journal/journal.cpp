@@ -25,10 +25,10 @@ std::optional<PriorRun> Journal::latest(Connection &node, const std::string &ope
                                         const std::string &args_fingerprint) {
     // A node joined by hand or by another tool has no journal: no prior run.
     QueryResult journal =
-        node.exec({"look for the journal", "SELECT (to_regclass('spock.zodan_runs') IS NOT NULL)::text AS here", {}});
+        node.exec({Stmt::JournalExists, "look for the journal", "SELECT (to_regclass('spock.zodan_runs') IS NOT NULL)::text AS here", {}});
     if (journal.text(0, "here") != "true") return std::nullopt;
     QueryResult r = node.exec(
-        {"read the journal",
+        {Stmt::JournalRead, "read the journal",
          "SELECT r.run_id::text AS run_id, r.state, r.src_node_name::text AS src_name, "
          "r.new_node_name::text AS new_name, "
          "(r.args_fingerprint = $2)::text AS same_args, coalesce(r.backend_pid, 0)::text AS pid, "
@@ -70,7 +70,7 @@ std::optional<PriorRun> Journal::latest(Connection &node, const std::string &ope
 }
 
 AddRecord Journal::read_record(Connection &node, int64_t run_id) {
-    QueryResult r = node.exec({"read the run's record",
+    QueryResult r = node.exec({Stmt::JournalReadRecord, "read the run's record",
                                "SELECT step_name, output::text AS output FROM spock.zodan_steps "
                                "WHERE run_id = $1::bigint AND output IS NOT NULL ORDER BY step_no",
                                {id(run_id)}});
@@ -82,7 +82,7 @@ AddRecord Journal::read_record(Connection &node, int64_t run_id) {
 }
 
 void Journal::set_state(Connection &node, int64_t run_id, const std::string &state) {
-    node.exec({"record the run state",
+    node.exec({Stmt::JournalRunState, "record the run state",
                "UPDATE spock.zodan_runs SET state = $2, finished_at = clock_timestamp() WHERE run_id = $1::bigint",
                {id(run_id), state}});
 }
@@ -91,7 +91,7 @@ void Journal::begin(Connection &new_node, const std::string &operation, const st
                     const std::string &new_node_name, const std::string &masked_src_dsn,
                     const std::string &masked_new_dsn, const std::string &args_fingerprint, int backend_pid) {
     QueryResult r = new_node.exec(
-        {"record the run",
+        {Stmt::JournalBegin, "record the run",
          with_backend("INSERT INTO spock.zodan_runs (operation, src_node_name, new_node_name, "
                       "src_dsn, new_node_dsn, args_fingerprint, state, backend_pid, backend_start) "
                       "VALUES ($1, $2, $3, $4, $5, $6, 'running', $7::int, " +
@@ -104,7 +104,7 @@ void Journal::begin(Connection &new_node, const std::string &operation, const st
 }
 
 void Journal::resume(Connection &new_node, int64_t run_id, int backend_pid) {
-    new_node.exec({"take over the run",
+    new_node.exec({Stmt::JournalTakeOver, "take over the run",
                    with_backend("UPDATE spock.zodan_runs SET state = 'running', finished_at = NULL, error = NULL, "
                                 "backend_pid = $2::int, backend_start = " +
                                     std::string(kSessionOf) + " WHERE run_id = $1::bigint",
@@ -116,7 +116,7 @@ void Journal::resume(Connection &new_node, int64_t run_id, int backend_pid) {
 
 void Journal::step_started(StepId step, int order) {
     if (!conn_) return;
-    conn_->exec({"record a step start",
+    conn_->exec({Stmt::JournalStepStart, "record a step start",
                  "INSERT INTO spock.zodan_steps (run_id, step_no, step_name, state, started_at) "
                  "VALUES ($1::bigint, $2::int, $3, 'running', clock_timestamp()) "
                  "ON CONFLICT (run_id, step_name) DO UPDATE SET state = 'running', step_no = EXCLUDED.step_no, "
@@ -128,7 +128,7 @@ void Journal::step_done(StepId step, const AddRecord &record, const Figures &fig
     if (!conn_) return;
     JsonObject output = figures;
     output.merge(record_codec::encode(step, record));
-    conn_->exec({"record a step end",
+    conn_->exec({Stmt::JournalStepDone, "record a step end",
                  "UPDATE spock.zodan_steps SET state = 'done', finished_at = clock_timestamp(), "
                  "output = coalesce(output, '{}') || $3::jsonb "
                  "WHERE run_id = $1::bigint AND step_name = $2",
@@ -139,7 +139,7 @@ void Journal::save(StepId step, const AddRecord &record) { step_note(step, recor
 
 void Journal::step_note(StepId step, const Figures &figures) {
     if (!conn_ || figures.empty()) return;
-    conn_->exec({"record a step's progress",
+    conn_->exec({Stmt::JournalStepNote, "record a step's progress",
                  "UPDATE spock.zodan_steps SET output = coalesce(output, '{}') || $3::jsonb "
                  "WHERE run_id = $1::bigint AND step_name = $2",
                  {id(run_id_), step_name(step), figures.str()}});
@@ -147,7 +147,7 @@ void Journal::step_note(StepId step, const Figures &figures) {
 
 void Journal::step_failed(StepId step, const std::string &error) {
     if (!conn_) return;
-    conn_->exec({"record a step failure",
+    conn_->exec({Stmt::JournalStepFailed, "record a step failure",
                  "UPDATE spock.zodan_steps SET state = 'failed', finished_at = clock_timestamp(), error = $3 "
                  "WHERE run_id = $1::bigint AND step_name = $2",
                  {id(run_id_), step_name(step), error}});
@@ -155,7 +155,7 @@ void Journal::step_failed(StepId step, const std::string &error) {
 
 void Journal::finish(bool ok, const std::string &error) {
     if (!conn_) return;
-    conn_->exec({"record the run end",
+    conn_->exec({Stmt::JournalFinish, "record the run end",
                  "UPDATE spock.zodan_runs SET state = $2, finished_at = clock_timestamp(), error = NULLIF($3, '') "
                  "WHERE run_id = $1::bigint",
                  {id(run_id_), ok ? "done" : "failed", error}});

@@ -169,8 +169,8 @@ void AddNode::pause_here(const Step &step) {
     run_.rt.report(Level::Notice,
                    "pausing at step \"" + std::string(step.name) + "\" while the advisory lock zodan.pause is held");
     Connection &n = run_.new_node().db();
-    n.exec({"pause", "SELECT pg_catalog.pg_advisory_lock(pg_catalog.hashtext('zodan.pause'))", {}});
-    n.exec({"end the pause", "SELECT pg_catalog.pg_advisory_unlock(pg_catalog.hashtext('zodan.pause'))", {}});
+    n.exec({Stmt::PauseHere, "pause", "SELECT pg_catalog.pg_advisory_lock(pg_catalog.hashtext('zodan.pause'))", {}});
+    n.exec({Stmt::PauseEnd, "end the pause", "SELECT pg_catalog.pg_advisory_unlock(pg_catalog.hashtext('zodan.pause'))", {}});
 }
 
 }  // namespace zodan

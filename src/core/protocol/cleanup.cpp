@@ -164,7 +164,7 @@ CopyRollback drop_copied_objects(Runtime &rt, Connection &node, const CopyRecord
     RollbackTransaction tx(rt, node);
     node.exec(sql::ddl_replication_off());
     QueryResult lock = node.exec(sql::copied_tables_lock(record.before, after_value(record)));
-    if (!lock.empty()) node.exec(sql::run_generated("lock the copy's tables", lock.text(0, "stmt")));
+    if (!lock.empty()) node.exec(sql::run_generated(Stmt::LockCopiedTables, "lock the copy's tables", lock.text(0, "stmt")));
     FullPlan plan = read_plan(node, record);
     // Whatever was cleaned before this (subscriptions, slots) stays cleaned;
     // the copy's objects stay until a call finds nothing in the way.

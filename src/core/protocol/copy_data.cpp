@@ -86,12 +86,12 @@ CopyOutcome copy_at_point(Runtime &rt, ClusterView &view, CopyPoint &point, cons
     std::vector<CopyJob> jobs;
     std::vector<StreamedJob> progress;
     for (size_t i = 0; i < list.size(); ++i) {
-        const std::string label = list.text(i, "job");
-        jobs.push_back({label,
-                        {"copy " + label + " out", list.text(i, "out_sql"), {}, true},
-                        {"copy " + label + " in", list.text(i, "in_sql"), {}, true},
+        const std::string label = list.text(i, "job"), table = list.text(i, "rel");
+        jobs.push_back({table, label,
+                        {Stmt::CopyOut, "copy " + label + " out", list.text(i, "out_sql"), {}, true},
+                        {Stmt::CopyIn, "copy " + label + " in", list.text(i, "in_sql"), {}, true},
                         std::stoll(list.text(i, "bytes", "0"))});
-        progress.push_back({label.substr(0, label.find(" (part ")), jobs.back().estimated_bytes, 0, false});
+        progress.push_back({table, jobs.back().estimated_bytes, 0, false});
         if (list.text(i, "binary", "false") == "true") ++outcome.binary_jobs;
     }
     const int lane_count = std::max(1, std::min(streams, static_cast<int>(jobs.size())));
@@ -161,7 +161,7 @@ CopyOutcome copy_at_point(Runtime &rt, ClusterView &view, CopyPoint &point, cons
 
     // Sequences as the snapshot saw them (pg_dump --schema-only leaves them out).
     for (size_t i = 0; i < sequences.size(); ++i)
-        view.new_node.db().exec(sql::run_generated("set a sequence", sequences.text(i, "stmt")));
+        view.new_node.db().exec(sql::run_generated(Stmt::SetSequence, "set a sequence", sequences.text(i, "stmt")));
     outcome.sequences = static_cast<int>(sequences.size());
     lanes.clear();
     outcome.data_ms = lap();

@@ -11,16 +11,16 @@ namespace {
 // Two-int advisory key (hashtext('zodan'), 1): pg_locks shows it as
 // classid = hashtext('zodan')::oid, objid = 1, objsubid = 2.
 Query try_lock() {
-    return {"take the join lock", "SELECT pg_catalog.pg_try_advisory_lock(pg_catalog.hashtext('zodan'), 1)::text AS got",
+    return {Stmt::JoinLockTake, "take the join lock", "SELECT pg_catalog.pg_try_advisory_lock(pg_catalog.hashtext('zodan'), 1)::text AS got",
             {}};
 }
 
 Query unlock() {
-    return {"release the join lock", "SELECT pg_catalog.pg_advisory_unlock(pg_catalog.hashtext('zodan'), 1)", {}};
+    return {Stmt::JoinLockRelease, "release the join lock", "SELECT pg_catalog.pg_advisory_unlock(pg_catalog.hashtext('zodan'), 1)", {}};
 }
 
 Query holder() {
-    return {"find who holds the join lock",
+    return {Stmt::JoinLockHolder, "find who holds the join lock",
             "SELECT l.pid::text AS pid, coalesce(nullif(a.application_name, ''), 'a session') AS who, "
             "  coalesce(pg_catalog.floor(extract(epoch FROM pg_catalog.clock_timestamp() - a.backend_start))::bigint::text, "
             "  '?') AS seconds "

@@ -137,7 +137,7 @@ void RemoveNode::refuse_if_written_to(const std::optional<CopyRecord> &record) {
     // may carry no origin.
     if (!record->after) return;
     QueryResult stmt = db.exec(sql::tables_written_locally(text_array_literal(plan.tables)));
-    QueryResult written = db.exec(sql::run_generated("look for rows written on the node", stmt.text(0, "stmt")));
+    QueryResult written = db.exec(sql::run_generated(Stmt::LocalWrites, "look for rows written on the node", stmt.text(0, "stmt")));
     if (written.empty()) return;
     std::vector<std::string> tables;
     for (size_t i = 0; i < written.size(); ++i) tables.push_back(written.text(i, "rel"));

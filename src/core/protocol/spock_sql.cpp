@@ -25,23 +25,23 @@ const std::string kLocalSetTables =
 }  // namespace
 
 Query spock_version() {
-    return {"read the Spock version", "SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'spock'", {}};
+    return {Stmt::SpockVersion, "read the Spock version", "SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'spock'", {}};
 }
 
 Query local_identity() {
-    return {"read the system identifier",
+    return {Stmt::LocalIdentity, "read the system identifier",
             "SELECT system_identifier::text AS sysid, current_database()::text AS db FROM pg_catalog.pg_control_system()",
             {}};
 }
 
 Query local_node_name() {
-    return {"read the local Spock node",
+    return {Stmt::LocalNodeName, "read the local Spock node",
             "SELECT n.node_name::text AS node_name FROM spock.local_node l JOIN spock.node n ON n.node_id = l.node_id",
             {}};
 }
 
 Query nodes_with_dsn() {
-    return {"list the cluster's nodes",
+    return {Stmt::NodesWithDsn, "list the cluster's nodes",
             "SELECT DISTINCT ON (n.node_name) n.node_name::text AS node_name, i.if_dsn AS dsn "
             "FROM spock.node n JOIN spock.node_interface i ON i.if_nodeid = n.node_id "
             "ORDER BY n.node_name, i.if_id",
@@ -49,24 +49,24 @@ Query nodes_with_dsn() {
 }
 
 Query node_exists(const std::string &node_name) {
-    return {"look up node " + node_name, "SELECT count(*) AS n FROM spock.node WHERE node_name = $1", {node_name}};
+    return {Stmt::NodeExists, "look up node " + node_name, "SELECT count(*) AS n FROM spock.node WHERE node_name = $1", {node_name}};
 }
 
 Query node_id_taken(const std::string &node_name) {
-    return {"look for a node id collision",
+    return {Stmt::NodeIdTaken, "look for a node id collision",
             "SELECT n.node_name::text AS node_name, n.node_id::text AS node_id FROM spock.node n "
             "WHERE n.node_id = (pg_catalog.hashtext($1) & 65535)::oid AND n.node_name <> $1",
             {node_name}};
 }
 
 Query disabled_subscriptions() {
-    return {"list disabled subscriptions",
+    return {Stmt::DisabledSubscriptions, "list disabled subscriptions",
             "SELECT sub_name::text AS sub_name FROM spock.subscription WHERE NOT sub_enabled ORDER BY 1", {}};
 }
 
 Query user_tables() {
     // Extension-owned schemas and tables are not the user's data.
-    return {"list user tables",
+    return {Stmt::UserTables, "list user tables",
             "SELECT n.nspname::text || '.' || c.relname::text AS rel FROM pg_catalog.pg_class c "
             "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
             "WHERE c.relkind IN ('r', 'p') "
@@ -80,20 +80,20 @@ Query user_tables() {
 }
 
 Query login_roles() {
-    return {"list login roles", "SELECT rolname::text AS rolname FROM pg_catalog.pg_roles WHERE rolcanlogin ORDER BY 1",
+    return {Stmt::LoginRoles, "list login roles", "SELECT rolname::text AS rolname FROM pg_catalog.pg_roles WHERE rolcanlogin ORDER BY 1",
             {}};
 }
 
-Query roles() { return {"list roles", "SELECT rolname::text AS rolname FROM pg_catalog.pg_roles ORDER BY 1", {}}; }
+Query roles() { return {Stmt::Roles, "list roles", "SELECT rolname::text AS rolname FROM pg_catalog.pg_roles ORDER BY 1", {}}; }
 
-Query subscription_count() { return {"count subscriptions", "SELECT count(*) AS n FROM spock.subscription", {}}; }
+Query subscription_count() { return {Stmt::SubscriptionCount, "count subscriptions", "SELECT count(*) AS n FROM spock.subscription", {}}; }
 
 Query replication_set_count() {
-    return {"count replication sets", "SELECT count(*) AS n FROM spock.replication_set", {}};
+    return {Stmt::ReplicationSetCount, "count replication sets", "SELECT count(*) AS n FROM spock.replication_set", {}};
 }
 
 Query local_sets() {
-    return {"read replication sets",
+    return {Stmt::LocalSets, "read replication sets",
             std::string("SELECT set_name::text AS set_name, replicate_insert::text AS ins, "
                         "replicate_update::text AS upd, replicate_delete::text AS del, "
                         "replicate_truncate::text AS trunc FROM spock.replication_set WHERE set_nodeid = ") +
@@ -102,7 +102,7 @@ Query local_sets() {
 }
 
 Query local_set_tables() {
-    return {"read replication set tables",
+    return {Stmt::LocalSetTables, "read replication set tables",
             std::string("SELECT rs.set_name::text AS set_name, "
                         "quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS rel, "
                         "t.set_att_list::text AS att_list, pg_catalog.pg_get_expr(t.set_row_filter, c.oid) AS row_filter ") +
@@ -111,7 +111,7 @@ Query local_set_tables() {
 }
 
 Query local_set_sequences() {
-    return {"read replication set sequences",
+    return {Stmt::LocalSetSequences, "read replication set sequences",
             std::string("SELECT rs.set_name::text AS set_name, "
                         "quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS seq "
                         "FROM spock.replication_set_seq s JOIN spock.replication_set rs ON rs.set_id = s.set_id "
@@ -122,7 +122,7 @@ Query local_set_sequences() {
 }
 
 Query schemas_to_skip() {
-    return {"list local schemas",
+    return {Stmt::SchemasToSkip, "list local schemas",
             "SELECT n.nspname::text AS nspname FROM pg_catalog.pg_namespace n "
             "WHERE n.nspname NOT IN ('public', 'spock', 'information_schema') "
             "AND n.nspname NOT LIKE 'pg\\_%' "
@@ -134,31 +134,31 @@ Query schemas_to_skip() {
 
 Query node_create(const std::string &name, const std::string &dsn, const Value &location, const Value &country,
                   const std::string &info_json) {
-    return {"create node " + name, "SELECT spock.node_create($1, $2, $3, $4, $5::jsonb) AS node_id",
+    return {Stmt::NodeCreate, "create node " + name, "SELECT spock.node_create($1, $2, $3, $4, $5::jsonb) AS node_id",
             {name, dsn, location, country, info_json}};
 }
 
 Query slot_name(const std::string &subscriber_db, const std::string &provider_node, const std::string &subscription) {
     // Spock's own rule. sub_create names the slot after the database the
     // subscription lives in (the subscriber's), not the provider's.
-    return {"name the slot for " + subscription, "SELECT spock.spock_gen_slot_name($1, $2, $3)::text AS slot",
+    return {Stmt::SlotName, "name the slot for " + subscription, "SELECT spock.spock_gen_slot_name($1, $2, $3)::text AS slot",
             {subscriber_db, provider_node, subscription}};
 }
 
 Query create_slot(const std::string &slot) {
-    return {"create slot " + slot,
+    return {Stmt::CreateSlot, "create slot " + slot,
             "SELECT lsn::text AS lsn FROM pg_catalog.pg_create_logical_replication_slot($1, 'spock_output')", {slot}};
 }
 
 Query slot_exists(const std::string &slot) {
-    return {"look up slot " + slot,
+    return {Stmt::SlotExists, "look up slot " + slot,
             "SELECT active::text AS active, confirmed_flush_lsn::text AS lsn FROM pg_catalog.pg_replication_slots "
             "WHERE slot_name = $1",
             {slot}};
 }
 
 Query advance_slot(const std::string &slot, Lsn lsn) {
-    return {"advance slot " + slot,
+    return {Stmt::AdvanceSlot, "advance slot " + slot,
             // A slot cannot move backwards. The copy's position for O can lie
             // before the slot's start only when O committed nothing between
             // them (S applied all of O up to a marker after the slot's start
@@ -170,7 +170,7 @@ Query advance_slot(const std::string &slot, Lsn lsn) {
 }
 
 Query drop_origin_if_exists(const std::string &origin) {
-    return {"drop leftover origin " + origin,
+    return {Stmt::DropOriginIfExists, "drop leftover origin " + origin,
             "SELECT pg_catalog.pg_replication_origin_drop(roname) FROM pg_catalog.pg_replication_origin "
             "WHERE roname = $1",
             {origin}};
@@ -179,35 +179,19 @@ Query drop_origin_if_exists(const std::string &origin) {
 Query advance_origins(const std::vector<std::string> &origins, const std::vector<Lsn> &lsns) {
     std::vector<std::string> positions;
     for (Lsn l : lsns) positions.push_back(format_lsn(l));
-    return {"advance origins",
+    return {Stmt::AdvanceOrigins, "advance origins",
             "SELECT pg_catalog.pg_replication_origin_advance(u.origin, u.lsn::pg_lsn)::text AS advanced "
             "FROM unnest($1::text[], $2::text[]) AS u(origin, lsn)",
             {text_array_literal(origins), text_array_literal(positions)}};
 }
 
 Query advance_origin(const std::string &origin, Lsn lsn) {
-    return {"advance origin " + origin, "SELECT pg_catalog.pg_replication_origin_advance($1, $2::pg_lsn)",
+    return {Stmt::AdvanceOrigin, "advance origin " + origin, "SELECT pg_catalog.pg_replication_origin_advance($1, $2::pg_lsn)",
             {origin, format_lsn(lsn)}};
 }
 
-Query source_table_sizes() {
-    return {"read the sizes of the tables to copy",
-            std::string("SELECT DISTINCT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS rel, "
-                        "pg_catalog.pg_relation_size(c.oid) AS bytes ") +
-                kLocalSetTables + " ORDER BY 1",
-            {}};
-}
-
-Query copy_state(const std::vector<std::string> &tables) {
-    return {"read the copy's progress",
-            "SELECT r AS rel, coalesce(pg_catalog.pg_relation_size(pg_catalog.to_regclass(r)), 0) AS bytes, "
-            "EXISTS (SELECT 1 FROM pg_catalog.pg_stat_progress_copy p WHERE p.relid = pg_catalog.to_regclass(r))::text "
-            "AS copying FROM unnest($1::text[]) AS r",
-            {text_array_literal(tables)}};
-}
-
 Query table_shapes() {
-    return {"read the replicated tables' columns and keys",
+    return {Stmt::TableShapes, "read the replicated tables' columns and keys",
             std::string("SELECT DISTINCT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS rel, "
                         "(SELECT string_agg(a.attname || ' ' || pg_catalog.format_type(a.atttypid, a.atttypmod), ', ' "
                         "  ORDER BY a.attnum) FROM pg_catalog.pg_attribute a "
@@ -219,14 +203,14 @@ Query table_shapes() {
             {}};
 }
 
-Query run_generated(const std::string &what, const std::string &statement) {
-    return {what, statement, {}};
+Query run_generated(Stmt id, const std::string &what, const std::string &statement, const std::string &subject) {
+    return {id, what, statement, {}, false, subject};
 }
 
 Query node_capacity() {
     // Background workers are what pg_stat_activity shows besides client
     // backends and PostgreSQL's own auxiliary processes.
-    return {"read settings and use",
+    return {Stmt::NodeCapacity, "read settings and use",
             "SELECT current_setting('wal_level') AS wal_level, "
             "current_setting('track_commit_timestamp') AS track_commit_timestamp, "
             "current_setting('shared_preload_libraries') AS shared_preload_libraries, "
@@ -253,14 +237,14 @@ Query node_capacity() {
 }
 
 
-Query sync_event() { return {"write a sync event", "SELECT spock.sync_event()::text AS lsn", {}}; }
+Query sync_event() { return {Stmt::SyncEvent, "write a sync event", "SELECT spock.sync_event()::text AS lsn", {}}; }
 
 Query applied_through(const std::vector<std::string> &origins) {
     // A subscription's replication origin (named like its slot) moves for
     // every applied commit and for every sync event, transactional or not;
     // spock.progress moves only on commits and can lag a quiet origin by
     // minutes. Spock's own wait_for_sync_event reads the origin too.
-    return {"read replication progress",
+    return {Stmt::AppliedThrough, "read replication progress",
             "SELECT n.node_name::text AS origin, max(os.remote_lsn)::text AS lsn "
             "FROM spock.subscription s JOIN spock.node n ON n.node_id = s.sub_origin "
             "JOIN pg_catalog.pg_replication_origin_status os ON os.external_id = s.sub_slot_name "
@@ -269,20 +253,8 @@ Query applied_through(const std::vector<std::string> &origins) {
             {text_array_literal(origins)}};
 }
 
-Query copy_positions(const std::vector<std::string> &origins) {
-    // What the copy recorded per origin. The column is remote_commit_lsn in
-    // Spock 6 and remote_lsn in 5.0.9; the row as jsonb reads either.
-    return {"read the copy's per-origin positions",
-            "SELECT n.node_name::text AS origin, "
-            "max(coalesce(to_jsonb(p) ->> 'remote_commit_lsn', to_jsonb(p) ->> 'remote_lsn')::pg_lsn)::text AS lsn "
-            "FROM spock.progress p JOIN spock.node n ON n.node_id = p.remote_node_id "
-            "WHERE p.node_id = (SELECT node_id FROM spock.local_node) AND n.node_name = ANY ($1::text[]) "
-            "GROUP BY 1",
-            {text_array_literal(origins)}};
-}
-
 Query subscription_status() {
-    return {"read subscription status",
+    return {Stmt::SubscriptionStatus, "read subscription status",
             "SELECT subscription_name::text AS subscription_name, status::text AS status, "
             "provider_node::text AS provider_node FROM spock.sub_show_status() ORDER BY 1",
             {}};
@@ -290,7 +262,7 @@ Query subscription_status() {
 
 Query end_lost_apply_workers(const std::string &subscription) {
     // Spock names an apply worker's process "spock apply <database oid>:<subscription id>".
-    return {"end the lost apply worker of " + subscription,
+    return {Stmt::EndLostApplyWorkers, "end the lost apply worker of " + subscription,
             // The select list runs only for the rows the filter keeps.
             "SELECT a.pid::text AS pid, pg_catalog.pg_terminate_backend(a.pid) AS ended "
             "FROM pg_catalog.pg_stat_activity a "
@@ -305,23 +277,15 @@ Query apply_restart_delay() {
     // pg_settings gives both in ms whatever unit the Spock version declares
     // (none in 5.0, ms in 6.0). Which one a failed worker waits out depends
     // on where it failed, so the longer one bounds it.
-    return {"read the apply workers' restart delay",
+    return {Stmt::ApplyRestartDelay, "read the apply workers' restart delay",
             "SELECT coalesce(max(setting::bigint), 0)::text AS ms FROM pg_catalog.pg_settings "
             "WHERE name IN ('spock.restart_delay_default', 'spock.restart_delay_on_exception')",
             {}};
 }
 
-Query sync_state(const std::string &subscription) {
-    return {"read the sync state of " + subscription,
-            "SELECT count(*) AS total, count(*) FILTER (WHERE s.sync_status NOT IN ('r', 'y')) AS pending "
-            "FROM spock.local_sync_status s JOIN spock.subscription sub ON sub.sub_id = s.sync_subid "
-            "WHERE sub.sub_name = $1",
-            {subscription}};
-}
-
 Query sub_create(const std::string &name, const std::string &provider_dsn, const std::vector<std::string> &sets,
                  bool sync_structure, bool sync_data, bool enabled, const std::vector<std::string> &skip_schema) {
-    return {"create subscription " + name,
+    return {Stmt::SubCreate, "create subscription " + name,
             "SELECT spock.sub_create(subscription_name := $1, provider_dsn := $2, replication_sets := $3::text[], "
             "synchronize_structure := $4::boolean, synchronize_data := $5::boolean, forward_origins := '{}'::text[], "
             "apply_delay := '0'::interval, force_text_transfer := false, enabled := $6::boolean, "
@@ -334,7 +298,7 @@ Query sub_create_disabled(const std::vector<std::string> &names, const std::vect
                           const std::vector<std::vector<std::string>> &set_lists) {
     std::vector<std::string> sets;
     for (const std::vector<std::string> &list : set_lists) sets.push_back(text_array_literal(list));
-    return {"create subscriptions " + join(names),
+    return {Stmt::SubCreateDisabled, "create subscriptions " + join(names),
             "SELECT u.name AS sub_name, spock.sub_create(subscription_name := u.name, provider_dsn := u.dsn, "
             "replication_sets := u.sets::text[], synchronize_structure := false, synchronize_data := false, "
             "forward_origins := '{}'::text[], apply_delay := '0'::interval, force_text_transfer := false, "
@@ -344,18 +308,18 @@ Query sub_create_disabled(const std::vector<std::string> &names, const std::vect
 }
 
 Query enable_disabled(const std::vector<std::string> &subscriptions) {
-    return {"enable subscriptions",
+    return {Stmt::EnableDisabled, "enable subscriptions",
             "SELECT sub_name::text AS sub_name, spock.sub_enable(sub_name, true) AS enabled FROM spock.subscription "
             "WHERE sub_name = ANY ($1::text[]) AND NOT sub_enabled ORDER BY 1",
             {text_array_literal(subscriptions)}};
 }
 
 Query sub_drop(const std::string &name) {
-    return {"drop subscription " + name, "SELECT spock.sub_drop($1, true)", {name}};
+    return {Stmt::SubDrop, "drop subscription " + name, "SELECT spock.sub_drop($1, true)", {name}};
 }
 
 Query sub_disable(const std::string &name) {
-    return {"disable subscription " + name,
+    return {Stmt::SubDisable, "disable subscription " + name,
             "SELECT spock.sub_disable(s.sub_name, true) FROM spock.subscription s WHERE s.sub_name = $1 AND s.sub_enabled",
             {name}};
 }
@@ -368,16 +332,16 @@ static const char *kWorkersOf =
     "(SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()), s.sub_id)";
 
 Query subscription_workers(const std::string &name) {
-    return {"look for the workers of " + name, std::string("SELECT count(*) AS n ") + kWorkersOf, {name}};
+    return {Stmt::SubscriptionWorkers, "look for the workers of " + name, std::string("SELECT count(*) AS n ") + kWorkersOf, {name}};
 }
 
 Query terminate_subscription_workers(const std::string &name) {
-    return {"stop the workers of " + name, std::string("SELECT pg_catalog.pg_terminate_backend(a.pid) ") + kWorkersOf,
+    return {Stmt::TerminateSubscriptionWorkers, "stop the workers of " + name, std::string("SELECT pg_catalog.pg_terminate_backend(a.pid) ") + kWorkersOf,
             {name}};
 }
 
 Query apply_workers() {
-    return {"look at the apply workers",
+    return {Stmt::ApplyWorkers, "look at the apply workers",
             "WITH db AS (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()), "
             "w AS (SELECT a.pid, a.application_name FROM pg_catalog.pg_stat_activity a, db "
             "  WHERE a.application_name LIKE pg_catalog.format('spock apply %s:%%', db.oid)), "
@@ -397,12 +361,12 @@ Query apply_workers() {
 }
 
 Query subscription_exists(const std::string &name) {
-    return {"look up subscription " + name, "SELECT count(*) AS n FROM spock.subscription WHERE sub_name = $1", {name}};
+    return {Stmt::SubscriptionExists, "look up subscription " + name, "SELECT count(*) AS n FROM spock.subscription WHERE sub_name = $1", {name}};
 }
 
 Query subscription_slots(const std::vector<std::string> &subscriber_dbs, const std::vector<std::string> &providers,
                          const std::vector<std::string> &subscriptions) {
-    return {"look up subscriptions and their slots",
+    return {Stmt::SubscriptionSlots, "look up subscriptions and their slots",
             "SELECT u.sub, COALESCE(s.sub_slot_name::text, u.named) AS slot, (s.sub_id IS NOT NULL)::text AS present, "
             "  EXISTS (SELECT 1 FROM pg_catalog.pg_replication_origin o WHERE o.roname = u.named)::text AS origin_left "
             "FROM (SELECT v.ord, v.sub, spock.spock_gen_slot_name(v.db::name, v.provider::name, v.sub::name)::text AS named "
@@ -412,7 +376,7 @@ Query subscription_slots(const std::vector<std::string> &subscriber_dbs, const s
 }
 
 Query subscriptions_involving(const std::string &node_name) {
-    return {"list subscriptions involving " + node_name,
+    return {Stmt::SubscriptionsInvolving, "list subscriptions involving " + node_name,
             "SELECT s.sub_name::text AS sub_name, o.node_name::text AS provider, t.node_name::text AS subscriber, "
             "s.sub_slot_name::text AS slot FROM spock.subscription s "
             "JOIN spock.node o ON o.node_id = s.sub_origin JOIN spock.node t ON t.node_id = s.sub_target "
@@ -421,7 +385,7 @@ Query subscriptions_involving(const std::string &node_name) {
 }
 
 Query node_drop(const std::string &name) {
-    return {"drop node " + name, "SELECT spock.node_drop($1, true)::text AS dropped", {name}};
+    return {Stmt::NodeDrop, "drop node " + name, "SELECT spock.node_drop($1, true)::text AS dropped", {name}};
 }
 
 Query node_identity() {
@@ -429,7 +393,7 @@ Query node_identity() {
     // every session, whatever its TimeZone) tells apart two instances that
     // share a system identifier (a physical copy); the oid, two databases of
     // one instance.
-    return {"read the node's identity",
+    return {Stmt::NodeIdentity, "read the node's identity",
             "SELECT pg_catalog.format('%s/%s', pg_catalog.to_char(pg_catalog.timezone('UTC', "
             "pg_catalog.pg_postmaster_start_time()), 'YYYYMMDDHH24MISSUS'), d.oid) AS identity, "
             "n.node_name::text AS node_name, n.node_id::text AS node_id "
@@ -440,7 +404,7 @@ Query node_identity() {
 }
 
 Query cluster_nodes() {
-    return {"list the cluster's nodes with their ids",
+    return {Stmt::ClusterNodes, "list the cluster's nodes with their ids",
             "SELECT DISTINCT ON (n.node_name) n.node_name::text AS node_name, n.node_id::text AS node_id, "
             "i.if_dsn AS dsn FROM spock.node n "
             "JOIN spock.node_interface i ON i.if_nodeid OPERATOR(pg_catalog.=) n.node_id "
@@ -449,28 +413,28 @@ Query cluster_nodes() {
 }
 
 Query slots_named(const std::vector<std::string> &slots) {
-    return {"look up slots",
+    return {Stmt::SlotsNamed, "look up slots",
             "SELECT slot_name::text AS slot_name, coalesce(active_pid, 0)::text AS active_pid "
             "FROM pg_catalog.pg_replication_slots WHERE slot_name = ANY ($1::text[]) ORDER BY 1",
             {text_array_literal(slots)}};
 }
 
 Query terminate_slot_user(const std::string &slot) {
-    return {"stop the walsender of slot " + slot,
+    return {Stmt::TerminateSlotUser, "stop the walsender of slot " + slot,
             "SELECT pg_catalog.pg_terminate_backend(active_pid) FROM pg_catalog.pg_replication_slots "
             "WHERE slot_name = $1 AND active_pid IS NOT NULL",
             {slot}};
 }
 
 Query drop_slot(const std::string &slot) {
-    return {"drop slot " + slot,
+    return {Stmt::DropSlot, "drop slot " + slot,
             "SELECT pg_catalog.pg_drop_replication_slot(slot_name) FROM pg_catalog.pg_replication_slots "
             "WHERE slot_name = $1 AND active_pid IS NULL",
             {slot}};
 }
 
 Query spock_slots() {
-    return {"list Spock slots",
+    return {Stmt::SpockSlots, "list Spock slots",
             "SELECT slot_name::text AS slot_name, coalesce(active_pid, 0)::text AS active_pid "
             "FROM pg_catalog.pg_replication_slots WHERE slot_name LIKE 'spk\\_%' AND database = current_database() "
             "ORDER BY 1",
@@ -478,18 +442,18 @@ Query spock_slots() {
 }
 
 Query unused_origins_among(const std::vector<std::string> &origins) {
-    return {"list unused origins",
+    return {Stmt::UnusedOriginsAmong, "list unused origins",
             "SELECT roname::text AS roname FROM pg_catalog.pg_replication_origin o WHERE roname = ANY ($1::text[]) "
             "AND NOT EXISTS (SELECT 1 FROM spock.subscription s WHERE s.sub_slot_name = o.roname) ORDER BY 1",
             {text_array_literal(origins)}};
 }
 
 Query drop_origin(const std::string &origin) {
-    return {"drop origin " + origin, "SELECT pg_catalog.pg_replication_origin_drop($1)", {origin}};
+    return {Stmt::DropOrigin, "drop origin " + origin, "SELECT pg_catalog.pg_replication_origin_drop($1)", {origin}};
 }
 
 Query repset_drop(const std::string &set) {
-    return {"drop replication set " + set, "SELECT spock.repset_drop($1, true)", {set}};
+    return {Stmt::RepsetDrop, "drop replication set " + set, "SELECT spock.repset_drop($1, true)", {set}};
 }
 
 // User objects that a schema copy can bring, as "kind:oid" (an object's oid
@@ -564,7 +528,7 @@ static const char *kMadeByCopy =
 const char *const kObjectListing = "2";
 
 Query user_objects() {
-    return {"list user objects", "WITH " + listing_cte("'2'") + " SELECT obj FROM listing ORDER BY classid, objid", {}};
+    return {Stmt::UserObjects, "list user objects", "WITH " + listing_cte("'2'") + " SELECT obj FROM listing ORDER BY classid, objid", {}};
 }
 
 Query copy_rollback_plan(const std::vector<std::string> &before_copy, const Value &after_copy,
@@ -587,7 +551,7 @@ Query copy_rollback_plan(const std::vector<std::string> &before_copy, const Valu
     //   the order in which to try them (the caller retries what others
     //   still depend on);
     // - table: the copy's tables, "c:<oid>" (for the local-writes check).
-    return {"plan the rollback of the copy",
+    return {Stmt::CopyRollbackPlan, "plan the rollback of the copy",
             "WITH RECURSIVE " + listing_cte("$3::text") + ", " + kMadeByCopy +
                 ", reach(classid, objid, objsubid) AS ("
                 "  SELECT m.classid, m.objid, 0 FROM made m "
@@ -684,7 +648,7 @@ Query copied_tables_lock(const std::vector<std::string> &before_copy, const Valu
     // Nothing may come to depend on them (a trigger, an index, a policy,
     // which a DROP without CASCADE would still take) between the plan and
     // the drops.
-    return {"write the lock of the copy's tables",
+    return {Stmt::CopiedTablesLock, "write the lock of the copy's tables",
             std::string("WITH ") + listing_cte("'1'") + ", " + kMadeByCopy +
                 " SELECT pg_catalog.format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', "
                 "  pg_catalog.string_agg(c.oid::pg_catalog.regclass::text, ', ' ORDER BY c.oid)) AS stmt "
@@ -693,11 +657,11 @@ Query copied_tables_lock(const std::vector<std::string> &before_copy, const Valu
             {text_array_literal(before_copy), after_copy}};
 }
 
-Query begin_rollback() { return {"begin the rollback of the copy", "BEGIN", {}, true}; }
+Query begin_rollback() { return {Stmt::BeginRollback, "begin the rollback of the copy", "BEGIN", {}, true}; }
 
 Query ddl_replication_off() {
     // Spock would otherwise send the node's DROPs to its subscribers.
-    return {"keep the drops to this node",
+    return {Stmt::DdlReplicationOff, "keep the drops to this node",
             "SELECT pg_catalog.set_config(name, 'off', true) FROM pg_catalog.pg_settings "
             "WHERE name IN ('spock.enable_ddl_replication', 'spock.include_ddl_repset') AND setting = 'on'",
             {}};
@@ -705,20 +669,20 @@ Query ddl_replication_off() {
 
 Query drop_in_savepoint(const std::string &statement) {
     // `statement` was written by the node (identities quoted by the server).
-    return {"drop what the copy brought", "SAVEPOINT zodan_drop; " + statement + "; RELEASE SAVEPOINT zodan_drop", {}, true};
+    return {Stmt::DropInSavepoint, "drop what the copy brought", "SAVEPOINT zodan_drop; " + statement + "; RELEASE SAVEPOINT zodan_drop", {}, true};
 }
 
 Query undo_drop() {
-    return {"undo a drop that must wait", "ROLLBACK TO SAVEPOINT zodan_drop; RELEASE SAVEPOINT zodan_drop", {}, true};
+    return {Stmt::UndoDrop, "undo a drop that must wait", "ROLLBACK TO SAVEPOINT zodan_drop; RELEASE SAVEPOINT zodan_drop", {}, true};
 }
 
-Query commit_rollback() { return {"commit the rollback of the copy", "COMMIT", {}, true}; }
-Query abandon_rollback() { return {"abandon the rollback of the copy", "ROLLBACK", {}, true}; }
+Query commit_rollback() { return {Stmt::CommitRollback, "commit the rollback of the copy", "COMMIT", {}, true}; }
+Query abandon_rollback() { return {Stmt::AbandonRollback, "abandon the rollback of the copy", "ROLLBACK", {}, true}; }
 
 Query tables_written_locally(const std::string &copied) {
     // The node writes the statement (%L, regclass quoting); one EXISTS per
     // table, each stopping at its first such row.
-    return {"write the local-writes check",
+    return {Stmt::TablesWrittenLocally, "write the local-writes check",
             "SELECT coalesce(pg_catalog.string_agg(pg_catalog.format('SELECT %L AS rel WHERE EXISTS (SELECT 1 FROM %s t "
             "WHERE (pg_catalog.pg_xact_commit_timestamp_origin(t.xmin)).roident = 0)', c.oid::regclass, c.oid::regclass), "
             "' UNION ALL '), 'SELECT NULL::text AS rel WHERE false') AS stmt "
@@ -727,19 +691,19 @@ Query tables_written_locally(const std::string &copied) {
 }
 
 Query repset_create(const std::string &set, bool ins, bool upd, bool del, bool trunc) {
-    return {"create replication set " + set,
+    return {Stmt::RepsetCreate, "create replication set " + set,
             "SELECT spock.repset_create($1, $2::boolean, $3::boolean, $4::boolean, $5::boolean)",
             {set, b(ins), b(upd), b(del), b(trunc)}};
 }
 
 Query repset_alter(const std::string &set, bool ins, bool upd, bool del, bool trunc) {
-    return {"alter replication set " + set,
+    return {Stmt::RepsetAlter, "alter replication set " + set,
             "SELECT spock.repset_alter($1, $2::boolean, $3::boolean, $4::boolean, $5::boolean)",
             {set, b(ins), b(upd), b(del), b(trunc)}};
 }
 
 Query repset_add_table(const std::string &set, const std::string &rel, const Value &columns, const Value &row_filter) {
-    return {"add " + rel + " to replication set " + set,
+    return {Stmt::RepsetAddTable, "add " + rel + " to replication set " + set,
             // include_partitions off: the source lists a partitioned table's
             // partitions as rows of their own, and each is added as listed.
             "SELECT spock.repset_add_table($1, $2::regclass, false, $3::text[], $4, false)",
@@ -747,28 +711,28 @@ Query repset_add_table(const std::string &set, const std::string &rel, const Val
 }
 
 Query relations_missing(const std::vector<std::string> &rels) {
-    return {"find the relations not here yet",
+    return {Stmt::RelationsMissing, "find the relations not here yet",
             "SELECT r AS rel FROM pg_catalog.unnest($1::text[]) r WHERE pg_catalog.to_regclass(r) IS NULL ORDER BY 1",
             {text_array_literal(rels)}};
 }
 
 Query repset_remove_table(const std::string &set, const std::string &rel) {
-    return {"remove " + rel + " from replication set " + set, "SELECT spock.repset_remove_table($1, $2::regclass, false)",
+    return {Stmt::RepsetRemoveTable, "remove " + rel + " from replication set " + set, "SELECT spock.repset_remove_table($1, $2::regclass, false)",
             {set, rel}};
 }
 
 Query repset_add_seq(const std::string &set, const std::string &seq) {
-    return {"add " + seq + " to replication set " + set, "SELECT spock.repset_add_seq($1, $2::regclass, false)",
+    return {Stmt::RepsetAddSeq, "add " + seq + " to replication set " + set, "SELECT spock.repset_add_seq($1, $2::regclass, false)",
             {set, seq}};
 }
 
 Query repset_remove_seq(const std::string &set, const std::string &seq) {
-    return {"remove " + seq + " from replication set " + set, "SELECT spock.repset_remove_seq($1, $2::regclass)",
+    return {Stmt::RepsetRemoveSeq, "remove " + seq + " from replication set " + set, "SELECT spock.repset_remove_seq($1, $2::regclass)",
             {set, seq}};
 }
 
 Query lag_from(const std::string &origin) {
-    return {"read lag",
+    return {Stmt::LagFrom, "read lag",
             // Spock's lag can read slightly negative (clocks of two nodes).
             "SELECT greatest(replication_lag_bytes, 0)::text AS bytes, "
             "greatest(replication_lag, interval '0')::text AS lag FROM spock.lag_tracker "
@@ -803,16 +767,16 @@ const std::string &snapshot_id(const std::string &id) {
 }  // namespace
 
 Query pause_timeout_seconds() {
-    return {"read spock.pause_timeout",
+    return {Stmt::PauseTimeoutSeconds, "read spock.pause_timeout",
             "SELECT coalesce(pg_catalog.current_setting('spock.pause_timeout', true), '10') AS seconds", {}};
 }
 
-Query pause_apply_workers() { return {"pause the apply workers", "SELECT spock.pause_apply_workers()", {}}; }
+Query pause_apply_workers() { return {Stmt::PauseApplyWorkers, "pause the apply workers", "SELECT spock.pause_apply_workers()", {}}; }
 
-Query resume_apply_workers() { return {"resume the apply workers", "SELECT spock.resume_apply_workers()", {}}; }
+Query resume_apply_workers() { return {Stmt::ResumeApplyWorkers, "resume the apply workers", "SELECT spock.resume_apply_workers()", {}}; }
 
 Query transactions_holding_xids(int min_ms) {
-    return {"list long transactions",
+    return {Stmt::TransactionsHoldingXids, "list long transactions",
             "SELECT a.pid::text AS pid, pg_catalog.format('application %s, database %s, user %s', "
             "  coalesce(nullif(a.application_name, ''), '?'), coalesce(a.datname::text, '?'), "
             "  coalesce(a.usename::text, '?')) AS what, "
@@ -827,19 +791,20 @@ Query transactions_holding_xids(int min_ms) {
 }
 
 Query create_slot_exporting_snapshot(const std::string &slot) {
-    return {"create slot " + slot + " with its snapshot",
-            "CREATE_REPLICATION_SLOT \"" + plain_name(slot) + "\" LOGICAL spock_output (SNAPSHOT 'export')", {}, true};
+    return {Stmt::CreateSlotExportingSnapshot, "create slot " + slot + " with its snapshot",
+            "CREATE_REPLICATION_SLOT \"" + plain_name(slot) + "\" LOGICAL spock_output (SNAPSHOT 'export')", {}, true,
+            slot};
 }
 
 Query begin_in_snapshot(const std::string &snapshot) {
-    return {"open the copy's snapshot",
+    return {Stmt::BeginInSnapshot, "open the copy's snapshot",
             "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET TRANSACTION SNAPSHOT '" + snapshot_id(snapshot) +
                 "'; SET LOCAL DateStyle = ISO; SET LOCAL IntervalStyle = postgres; SET LOCAL extra_float_digits = 3",
             {}, true};
 }
 
-Query rollback() { return {"end the transaction", "ROLLBACK", {}, true}; }
-Query commit() { return {"commit the copy", "COMMIT", {}, true}; }
+Query rollback() { return {Stmt::Rollback, "end the transaction", "ROLLBACK", {}, true}; }
+Query commit() { return {Stmt::Commit, "commit the copy", "COMMIT", {}, true}; }
 
 namespace {
 
@@ -873,7 +838,7 @@ std::string utc_text(const std::string &expr) {
 }  // namespace
 
 Query copy_job_list(const std::vector<std::string> &skip_schema, int streams, int new_node_major) {
-    return {"list the tables to copy",
+    return {Stmt::CopyJobList, "list the tables to copy",
             std::string("WITH ") + kCopiedTables + ", "
             // What each COPY reads: a plain table, a partitioned table's
             // leaves, or a filtered query over the whole of a filtered one.
@@ -907,7 +872,7 @@ Query copy_job_list(const std::vector<std::string> &skip_schema, int streams, in
             "      AND j.bytes * $2::int > t.bytes THEN $2::int ELSE 1 END AS n) k, "
             "    LATERAL (SELECT i, k.n FROM generate_series(0, k.n - 1) i) g) "
             "SELECT pg_catalog.format('%s%s', p.relid::regclass, CASE WHEN p.n > 1 THEN pg_catalog.format(' (part %s of %s)', p.i + 1, p.n) ELSE '' END) AS job, "
-            "  (p.bytes / p.n)::text AS bytes, "
+            "  p.relid::regclass::text AS rel, (p.bytes / p.n)::text AS bytes, "
             "  CASE WHEN p.filtered THEN pg_catalog.format("
             "      'COPY (SELECT %s FROM spock.table_data_filtered(NULL::%s, %L::regclass, %L::text[])) TO STDOUT', "
             "      p.collist, p.setrel::regclass, p.setrel::regclass::text, p.sets) "
@@ -925,19 +890,19 @@ Query copy_job_list(const std::vector<std::string> &skip_schema, int streams, in
 }
 
 Query server_major() {
-    return {"read the server's major version",
+    return {Stmt::ServerMajor, "read the server's major version",
             "SELECT (pg_catalog.current_setting('server_version_num')::int / 10000)::text AS major", {}};
 }
 
 Query database_encoding() {
-    return {"read the database's encoding",
+    return {Stmt::DatabaseEncoding, "read the database's encoding",
             "SELECT pg_catalog.pg_encoding_to_char(d.encoding)::text AS encoding FROM pg_catalog.pg_database d "
             "WHERE d.datname = pg_catalog.current_database()",
             {}};
 }
 
 Query sequence_values(const std::vector<std::string> &skip_schema) {
-    return {"read the sequences",
+    return {Stmt::SequenceValues, "read the sequences",
             "SELECT pg_catalog.format('SELECT pg_catalog.setval(%L, %s, true)', "
             "  pg_catalog.format('%I.%I', s.schemaname, s.sequencename), s.last_value) AS stmt "
             "FROM pg_catalog.pg_sequences s WHERE s.last_value IS NOT NULL AND s.schemaname <> 'spock' "
@@ -946,30 +911,30 @@ Query sequence_values(const std::vector<std::string> &skip_schema) {
 }
 
 Query create_origin(const std::string &origin) {
-    return {"create origin " + origin, "SELECT pg_catalog.pg_replication_origin_create($1)", {origin}};
+    return {Stmt::CreateOrigin, "create origin " + origin, "SELECT pg_catalog.pg_replication_origin_create($1)", {origin}};
 }
 
 Query setup_origin_session(const std::string &origin) {
-    return {"mark the copy with origin " + origin, "SELECT pg_catalog.pg_replication_origin_session_setup($1)",
+    return {Stmt::SetupOriginSession, "mark the copy with origin " + origin, "SELECT pg_catalog.pg_replication_origin_session_setup($1)",
             {origin}};
 }
 
 Query mark_copied_rows() {
-    return {"date the copied rows", "SELECT pg_catalog.pg_replication_origin_xact_setup('0/0', 'epoch')", {}};
+    return {Stmt::MarkCopiedRows, "date the copied rows", "SELECT pg_catalog.pg_replication_origin_xact_setup('0/0', 'epoch')", {}};
 }
 
-Query replica_role() { return {"turn triggers off", "SET session_replication_role = replica", {}, true}; }
+Query replica_role() { return {Stmt::ReplicaRole, "turn triggers off", "SET session_replication_role = replica", {}, true}; }
 
-Query begin_copy_target() { return {"begin the copy", "BEGIN", {}, true}; }
+Query begin_copy_target() { return {Stmt::BeginCopyTarget, "begin the copy", "BEGIN", {}, true}; }
 
 Query reset_origin_session() {
-    return {"end the copy's origin",
+    return {Stmt::ResetOriginSession, "end the copy's origin",
             "SELECT pg_catalog.pg_replication_origin_xact_reset(), pg_catalog.pg_replication_origin_session_reset()",
             {}};
 }
 
 Query copy_origins() {
-    return {"list the copy's origins",
+    return {Stmt::CopyOrigins, "list the copy's origins",
             "SELECT roname::text AS roname FROM pg_catalog.pg_replication_origin WHERE roname LIKE "
             "'zodan\\_copy\\_' || (SELECT d.oid FROM pg_catalog.pg_database d "
             "  WHERE d.datname = pg_catalog.current_database()) || '\\_%' ORDER BY 1",
@@ -977,17 +942,17 @@ Query copy_origins() {
 }
 
 Query database_oid() {
-    return {"read the database's oid",
+    return {Stmt::DatabaseOid, "read the database's oid",
             "SELECT d.oid::text AS oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()", {}};
 }
 
 Query window_mark() {
     // A commit of its own (assigning an xid writes one), for its timestamp.
-    return {"mark the start of the join window", "SELECT pg_catalog.pg_current_xact_id()::text AS xid", {}};
+    return {Stmt::WindowMark, "mark the start of the join window", "SELECT pg_catalog.pg_current_xact_id()::text AS xid", {}};
 }
 
 Query window_mark_time(const std::string &xid) {
-    return {"read the join window's start",
+    return {Stmt::WindowMarkTime, "read the join window's start",
             "SELECT " + utc_text("pg_catalog.pg_xact_commit_timestamp(pg_catalog.xid($1::xid8))") + " AS ts", {xid}};
 }
 
@@ -998,7 +963,7 @@ Query window_tables(const std::vector<std::string> &skip_schema) {
     // searches); rows with a NULL in it are found by none. The column the
     // restamping sets to itself: any but generated and GENERATED ALWAYS
     // identity columns, which an UPDATE may not name.
-    return {"list the tables of the join window",
+    return {Stmt::WindowTables, "list the tables of the join window",
             std::string("WITH ") + kCopiedTables + ", "
             "loc AS ("
             "  SELECT o.relid, c.relkind, i.indnkeyatts, i.indkey, i.indclass, "
@@ -1050,7 +1015,7 @@ Query window_rows(const std::vector<std::string> &selects, const std::string &fr
     // and on N they arrive from S under S's node id.
     std::string all;
     for (size_t i = 0; i < selects.size(); ++i) all += (i ? " UNION ALL " : "") + selects[i];
-    return {"read the rows of the join window",
+    return {Stmt::WindowRows, "read the rows of the join window",
             "SELECT w.t::text AS t, " + utc_text("w.ts") + " AS ts, "
             "  CASE WHEN o.roident = 0 THEN (SELECT node_id FROM spock.local_node) ELSE o.roident END::text AS origin, "
             "  w.key::text AS key "
@@ -1062,7 +1027,7 @@ Query restamp_session() {
     // Triggers off, as for the copy. Each statement commits on its own; a
     // crash before the step is recorded redoes the copy, and the step's
     // record (a synchronous commit) flushes these with it.
-    return {"prepare the restamping", "SET session_replication_role = replica; SET synchronous_commit = off", {}, true};
+    return {Stmt::RestampSession, "prepare the restamping", "SET session_replication_role = replica; SET synchronous_commit = off", {}, true};
 }
 
 Query restamp(const std::vector<std::string> &statements, const std::vector<std::string> &origins,
@@ -1070,14 +1035,14 @@ Query restamp(const std::vector<std::string> &statements, const std::vector<std:
               const std::vector<std::string> &entry_table, const std::vector<std::string> &entry_keys) {
     // The transactions are committed inside the procedure: a round trip per
     // transaction would cost a busy node milliseconds each.
-    return {"restamp rows of the join window",
+    return {Stmt::Restamp, "restamp rows of the join window",
             "CALL spock.zodan_restamp($1::text[], $2::oid[], $3::timestamptz[], $4::int[], $5::int[], $6::jsonb[], NULL)",
             {text_array_literal(statements), text_array_literal(origins), text_array_literal(stamps),
              text_array_literal(entry_xact), text_array_literal(entry_table), text_array_literal(entry_keys)}};
 }
 
 Query restore_settings() {
-    return {"read the settings the restore needs",
+    return {Stmt::RestoreSettings, "read the settings the restore needs",
             "SELECT pg_catalog.string_agg(pg_catalog.format('-c %s=off', name), ' ' ORDER BY name) AS options "
             "FROM pg_catalog.pg_settings WHERE name IN ('spock.enable_ddl_replication', 'spock.include_ddl_repset')",
             {}};
@@ -1088,7 +1053,7 @@ Query restore_settings() {
 namespace zodan::sql {
 
 Query verify_tables() {
-    return {"list the tables to compare",
+    return {Stmt::VerifyTables, "list the tables to compare",
             "WITH rel AS (SELECT DISTINCT t.set_reloid::oid AS relid FROM spock.replication_set_table t "
             "  JOIN spock.replication_set rs ON rs.set_id = t.set_id "
             "  WHERE rs.set_nodeid = (SELECT node_id FROM spock.local_node)) "
@@ -1115,7 +1080,7 @@ Query verify_statements(const std::string &rel, int ranges) {
     // settings that shape a value's text). The range of a row is the
     // same kind of hash of its key (the primary key, or the whole row) under
     // other seeds, modulo the range count.
-    return {"write the comparison of " + rel,
+    return {Stmt::VerifyStatements, "write the comparison of " + rel,
             "WITH RECURSIVE att AS ("
             "  SELECT a.attnum, a.attname, a.atttypid AS base, a.attcollation <> 0 AS collatable "
             "  FROM pg_catalog.pg_attribute a WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped "

@@ -42,24 +42,21 @@ Query drop_origin_if_exists(const std::string &origin);
 Query advance_origin(const std::string &origin, Lsn lsn);
 // Each origin to its LSN, in one statement.
 Query advance_origins(const std::vector<std::string> &origins, const std::vector<Lsn> &lsns);
-Query source_table_sizes();  // on S: rel, bytes of every table in its sets
-Query copy_state(const std::vector<std::string> &tables);  // on N: rel, bytes, copying
 Query table_shapes();  // rel, cols, key of every table in the local sets
-// A statement a node wrote for us (quoting done there), run as it is.
-Query run_generated(const std::string &what, const std::string &statement);
+// A statement a node wrote for us (quoting done there), run as it is;
+// `subject` the table (or other object) it acts on, when it has one.
+Query run_generated(Stmt id, const std::string &what, const std::string &statement, const std::string &subject = "");
 Query node_capacity();     // settings and use, for the headroom check
 Query sync_event();
 // On a subscriber: per origin node, the position of its subscription from
 // it (the replication origin's remote_lsn): origin, lsn.
 Query applied_through(const std::vector<std::string> &origins);
-Query copy_positions(const std::vector<std::string> &origins);   // on the new node: origin, lsn
 Query subscription_status();       // subscription_name, status, provider_node
 // Ends the processes named for `subscription`'s apply worker that have run
 // for over two seconds; asked only while Spock reports it down, i.e. lists no
 // worker for it (see replication_waits.cpp): pid.
 Query end_lost_apply_workers(const std::string &subscription);
 Query apply_restart_delay();  // ms: the longer of Spock's two apply-worker restart delays
-Query sync_state(const std::string &subscription);  // total, pending
 Query sub_create(const std::string &name, const std::string &provider_dsn, const std::vector<std::string> &sets,
                  bool sync_structure, bool sync_data, bool enabled, const std::vector<std::string> &skip_schema);
 // Disabled subscriptions, none copying, one per (name, provider DSN, set
@@ -162,7 +159,8 @@ Query begin_in_snapshot(const std::string &snapshot);
 Query rollback();
 Query commit();
 // On the source, in the snapshot: one row per COPY to run, largest first:
-// job (table name for messages), bytes (estimate), out_sql, in_sql.
+// job (for messages: the table, and which part of it), rel (the table
+// the job fills), bytes (estimate), out_sql, in_sql.
 // Tables of the local node's replication sets outside `skip_schema` and
 // spock; a partitioned table as its leaves (or, when row-filtered, as one
 // filtered query); a table larger than 1/streams of the total (and 64 MB)

@@ -71,8 +71,8 @@ void compare_keys(Runtime &rt, Member &source, Member &new_node, const std::vect
     auto read_keys = [&](const KeyBatch &b) {
         const Table &t = *b.table;
         std::vector<QueryResult> r =
-            rt.exec_all({{source.conn.get(), {"read " + t.rel + " by key", t.rows_sql, {int_array(b.ranges)}}},
-                         {new_node.conn.get(), {"read " + t.rel + " by key", t.rows_sql, {int_array(b.ranges)}}}});
+            rt.exec_all({{source.conn.get(), {Stmt::VerifyRows, "read " + t.rel + " by key", t.rows_sql, {int_array(b.ranges)}, false, t.rel}},
+                         {new_node.conn.get(), {Stmt::VerifyRows, "read " + t.rel + " by key", t.rows_sql, {int_array(b.ranges)}, false, t.rel}}});
         return rows_by_key(rows_of(r[0]), rows_of(r[1]));
     };
     bool any = false;
@@ -136,8 +136,8 @@ VerifyOutcome verify_against_source(Runtime &rt, Member &source, Member &new_nod
             if (round > 1 && t.differing.empty()) continue;
             const Value only = round == 1 ? Value() : Value(int_array(t.differing));
             std::vector<QueryResult> r = rt.exec_all(
-                {{source.conn.get(), {"sum " + t.rel + " by key range", t.sums_sql, {only}}},
-                 {new_node.conn.get(), {"sum " + t.rel + " by key range", t.sums_sql, {only}}}});
+                {{source.conn.get(), {Stmt::VerifySums, "sum " + t.rel + " by key range", t.sums_sql, {only}, false, t.rel}},
+                 {new_node.conn.get(), {Stmt::VerifySums, "sum " + t.rel + " by key range", t.sums_sql, {only}, false, t.rel}}});
             if (round == 1) {
                 outcome.ranges += t.ranges;
                 for (size_t i = 0; i < r[0].size(); ++i) outcome.rows += std::stoll(r[0].text(i, "n", "0"));

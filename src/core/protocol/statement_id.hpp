@@ -1,0 +1,73 @@
+// The identity of every statement the product sends, apart from the label an
+// operator reads (Query::name): a label may be reworded, or carry a value
+// ("create slot spk_..."), without changing which statement it is. The fake
+// cluster of the unit tests dispatches on this id in a switch that the
+// compiler checks covers them all.
+//
+// One list: the enum and the names (for messages about an id) come from it.
+#pragma once
+
+#include <cstdint>
+
+namespace zodan {
+
+#define ZODAN_STATEMENTS(X)                                                                                          \
+    /* spock_sql.cpp: reading a node */                                                                              \
+    X(SpockVersion) X(LocalIdentity) X(LocalNodeName) X(NodesWithDsn) X(NodeExists) X(NodeIdTaken)                    \
+    X(DisabledSubscriptions) X(UserTables) X(LoginRoles) X(Roles) X(SubscriptionCount) X(ReplicationSetCount)        \
+    X(LocalSets) X(LocalSetTables) X(LocalSetSequences) X(SchemasToSkip) X(NodeCapacity) X(NodeIdentity)              \
+    X(ClusterNodes) X(TableShapes)                                                  \
+    /* spock_sql.cpp: nodes, slots, origins */                                                                       \
+    X(NodeCreate) X(NodeDrop) X(SlotName) X(CreateSlot) X(SlotExists) X(AdvanceSlot) X(SlotsNamed)                   \
+    X(TerminateSlotUser) X(DropSlot) X(SpockSlots) X(DropOriginIfExists) X(AdvanceOrigin) X(AdvanceOrigins)          \
+    X(UnusedOriginsAmong) X(DropOrigin)                                                                              \
+    /* spock_sql.cpp: replication and subscriptions */                                                               \
+    X(SyncEvent) X(AppliedThrough) X(SubscriptionStatus) X(EndLostApplyWorkers)                     \
+    X(ApplyRestartDelay) X(SubCreate) X(SubCreateDisabled) X(EnableDisabled) X(SubDrop) X(SubDisable)   \
+    X(SubscriptionWorkers) X(TerminateSubscriptionWorkers) X(ApplyWorkers) X(SubscriptionExists)                     \
+    X(SubscriptionSlots) X(SubscriptionsInvolving) X(LagFrom)                                                        \
+    /* spock_sql.cpp: replication sets */                                                                            \
+    X(RepsetCreate) X(RepsetAlter) X(RepsetDrop) X(RepsetAddTable) X(RepsetRemoveTable) X(RepsetAddSeq)              \
+    X(RepsetRemoveSeq) X(RelationsMissing)                                                                           \
+    /* spock_sql.cpp: rolling back a copy (cleanup.cpp, remove_node.cpp) */                                          \
+    X(UserObjects) X(CopyRollbackPlan) X(CopiedTablesLock) X(LockCopiedTables) X(BeginRollback)                      \
+    X(DdlReplicationOff) X(DropInSavepoint) X(UndoDrop) X(CommitRollback) X(AbandonRollback)                         \
+    X(TablesWrittenLocally) X(LocalWrites)                                                                           \
+    /* spock_sql.cpp: the copy point and the copy */                                                                 \
+    X(PauseTimeoutSeconds) X(PauseApplyWorkers) X(ResumeApplyWorkers) X(TransactionsHoldingXids)                     \
+    X(CreateSlotExportingSnapshot) X(BeginInSnapshot) X(Rollback) X(Commit) X(CopyJobList) X(ServerMajor)            \
+    X(DatabaseEncoding) X(SequenceValues) X(SetSequence) X(CreateOrigin) X(SetupOriginSession) X(MarkCopiedRows)     \
+    X(ReplicaRole) X(BeginCopyTarget) X(ResetOriginSession) X(CopyOrigins) X(DatabaseOid) X(RestoreSettings)         \
+    X(CopyOut) X(CopyIn)                                                                                             \
+    /* spock_sql.cpp: the join window */                                                                             \
+    X(WindowMark) X(WindowMarkTime) X(WindowTables) X(WindowRows) X(RestampSession) X(Restamp)                       \
+    /* spock_sql.cpp, verify_data.cpp: the comparison */                                                             \
+    X(VerifyTables) X(VerifyStatements) X(VerifySums) X(VerifyRows)                                                  \
+    /* join_lock.cpp */                                                                                              \
+    X(JoinLockTake) X(JoinLockRelease) X(JoinLockHolder)                                                             \
+    /* journal.cpp */                                                                                                \
+    X(JournalExists) X(JournalRead) X(JournalReadRecord) X(JournalRunState) X(JournalBegin) X(JournalTakeOver)       \
+    X(JournalStepStart) X(JournalStepDone) X(JournalStepNote) X(JournalStepFailed) X(JournalFinish)                  \
+    /* add_node.cpp: zodan.pause_at_step (tests only) */                                                             \
+    X(PauseHere) X(PauseEnd)                                                                                         \
+    /* pg/libpq_connection.cpp: every session's set-up */                                                            \
+    X(SessionSetUp) X(SessionQuietLog)
+
+enum class Stmt : uint16_t {
+#define ZODAN_STMT_ENUM(id) id,
+    ZODAN_STATEMENTS(ZODAN_STMT_ENUM)
+#undef ZODAN_STMT_ENUM
+};
+
+// "CreateSlot" for Stmt::CreateSlot: for messages about the id itself.
+inline const char *stmt_name(Stmt id) {
+    static const char *const names[] = {
+#define ZODAN_STMT_NAME(id) #id,
+        ZODAN_STATEMENTS(ZODAN_STMT_NAME)
+#undef ZODAN_STMT_NAME
+    };
+    const auto i = static_cast<uint16_t>(id);
+    return i < sizeof(names) / sizeof(names[0]) ? names[i] : "(unknown statement)";
+}
+
+}  // namespace zodan
