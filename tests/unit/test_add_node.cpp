@@ -455,8 +455,8 @@ TEST_CASE("replication that lags is waited for", "[add_node][waits]") {
 TEST_CASE("a wait for a lagging sync event returns only once the event is applied", "[waits]") {
     Cluster c = Cluster::mesh(3, 3);
     c.local_node = "n1";
-    zodan::Member n2 = zodan::connect_member(c, "n2", Cluster::dsn_of("n2"), "test");
-    zodan::Member n3 = zodan::connect_member(c, "n3", Cluster::dsn_of("n3"), "test");
+    zodan::Member n2 = zodan::connect_member(c, "n2", zodan::Dsn::parse("n2", Cluster::dsn_of("n2"), "test"));
+    zodan::Member n3 = zodan::connect_member(c, "n3", zodan::Dsn::parse("n3", Cluster::dsn_of("n3"), "test"));
     c.apply_after_polls = 5;  // n3 applies n2's event on the fifth look
     const zodan::Lsn event = zodan::lsn_of(n2.db().exec(zodan::sql::sync_event()).scalar());
     const int reads_before = c.progress_reads;

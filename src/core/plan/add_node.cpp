@@ -8,8 +8,6 @@
 #include "core/protocol/join_lock.hpp"
 #include "core/protocol/spock_sql.hpp"
 #include "core/protocol/util.hpp"
-#include "core/text/conninfo.hpp"
-#include "core/text/secrets.hpp"
 
 namespace zodan {
 
@@ -19,11 +17,17 @@ std::vector<std::string> AddNode::step_names() {
     return names;
 }
 
-std::string add_node_fingerprint(const AddNodeArgs &args) {
-    // Masked: a retry is the same run whatever the passwords (they may have
-    // been rotated meanwhile), and the journal stores no secret.
-    return args.src_name + "\n" + mask_dsn(args.src_dsn) + "\n" + args.new_name + "\n" + mask_dsn(args.new_dsn);
+namespace {
+
+// Fingerprint of the arguments that identify a run (a retry must repeat
+// them). Masked: a retry is the same run whatever the passwords (they may
+// have been rotated meanwhile), and the journal stores no secret.
+std::string fingerprint_of(const ClusterView &view) {
+    return view.source.name + "\n" + view.source.dsn.masked() + "\n" + view.new_node.name + "\n" +
+           view.new_node.dsn.masked();
 }
+
+}  // namespace
 
 void AddNode::run() {
     Runtime &rt = run_.rt;
@@ -33,10 +37,11 @@ void AddNode::run() {
         throw UserError("src_node_name and new_node_name are both \"" + args.new_name + "\"", "",
                         "The source must be an existing member and the new node a different one.");
     discover_and_lock();
-    const std::string fingerprint = add_node_fingerprint(args);
+    const std::string fingerprint = fingerprint_of(run_.view);
     if (!resume_earlier_run(fingerprint))
-        run_.journal.begin(run_.new_node().db(), "add_node", args.src_name, args.new_name, mask_dsn(args.src_dsn),
-                           mask_dsn(args.new_dsn), fingerprint, rt.backend_pid());
+        run_.journal.begin(run_.new_node().db(), "add_node", args.src_name, args.new_name,
+                           run_.view.source.dsn.masked(), run_.view.new_node.dsn.masked(), fingerprint,
+                           rt.backend_pid());
     try {
         const std::vector<Step> &plan = add_node_plan();
         for (size_t no = 0; no < plan.size(); ++no) run_step(static_cast<int>(no), plan[no]);

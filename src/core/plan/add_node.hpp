@@ -10,9 +10,6 @@
 
 namespace zodan {
 
-// Fingerprint of the arguments that identify a run (a retry must repeat them).
-std::string add_node_fingerprint(const AddNodeArgs &args);
-
 class AddNode {
 public:
     AddNode(Runtime &rt, AddNodeArgs args) : run_(rt, std::move(args)) {}

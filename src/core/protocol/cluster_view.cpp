@@ -22,9 +22,9 @@ ClusterView discover_cluster(Runtime &rt, const AddNodeArgs &args) {
     // health_check may look at the cluster alone, without a new node.
     std::vector<Member> first = connect_members(
         rt, args.new_dsn.empty()
-                ? std::vector<MemberToReach>{{args.src_name, args.src_dsn, "src_dsn"}}
-                : std::vector<MemberToReach>{{args.src_name, args.src_dsn, "src_dsn"},
-                                             {args.new_name, args.new_dsn, "new_node_dsn"}});
+                ? std::vector<MemberToReach>{{args.src_name, Dsn::parse(args.src_name, args.src_dsn, "src_dsn")}}
+                : std::vector<MemberToReach>{{args.src_name, Dsn::parse(args.src_name, args.src_dsn, "src_dsn")},
+                                             {args.new_name, Dsn::parse(args.new_name, args.new_dsn, "new_node_dsn")}});
     view.source = std::move(first[0]);
     if (first.size() > 1) view.new_node = std::move(first[1]);
 
@@ -42,7 +42,7 @@ ClusterView discover_cluster(Runtime &rt, const AddNodeArgs &args) {
     for (size_t i = 0; i < nodes.size(); ++i) {
         std::string name = nodes.text(i, "node_name");
         if (name == args.src_name || name == args.new_name) continue;
-        listed.push_back({name, nodes.text(i, "dsn"), "the DSN listed in spock.node_interface"});
+        listed.push_back({name, Dsn::parse(name, nodes.text(i, "dsn"), "the DSN listed in spock.node_interface")});
     }
     // The DSNs in spock.node_interface carry the credentials the cluster
     // was set up with, not the caller's: only a superuser may have the

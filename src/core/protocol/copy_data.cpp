@@ -57,7 +57,7 @@ CopyOutcome copy_at_point(Runtime &rt, ClusterView &view, CopyPoint &point, cons
     Program pg_dump{"dump the structure of " + view.source.name, "pg_dump",
                     {"--format=custom", "--schema-only", "--snapshot=" + point.snapshot, "--no-publications",
                      "--no-subscriptions", "--exclude-schema=spock", "--file=" + dump},
-                    view.source.dsn, {}};
+                    view.source.dsn.text(), {}};
     for (const std::string &s : skip_schema) pg_dump.args.push_back("--exclude-schema=" + literal_pattern(s));
     rt.run_program(pg_dump);
     // DDL replication off where Spock would otherwise queue the restore's DDL.
@@ -65,7 +65,7 @@ CopyOutcome copy_at_point(Runtime &rt, ClusterView &view, CopyPoint &point, cons
     std::vector<std::pair<std::string, std::string>> restore_env;
     if (!options.empty()) restore_env.emplace_back("PGOPTIONS", options);
     rt.run_program({"restore the structure on " + view.new_node.name, "pg_restore",
-                    {"--section=pre-data", "--exit-on-error", "--single-transaction", dump}, view.new_node.dsn,
+                    {"--section=pre-data", "--exit-on-error", "--single-transaction", dump}, view.new_node.dsn.text(),
                     restore_env});
 
     outcome.structure_ms = lap();
@@ -73,7 +73,7 @@ CopyOutcome copy_at_point(Runtime &rt, ClusterView &view, CopyPoint &point, cons
     // The data. The first stream's source session lists the jobs, inside
     // the snapshot, so the list is the snapshot's.
     std::vector<Stream> lanes(1);
-    lanes[0].from = rt.connect(view.source.name, view.source.dsn);
+    lanes[0].from = rt.connect(view.source.name, view.source.dsn.text());
     open_source_side(*lanes[0].from, point.snapshot);
     const int new_node_major = std::stoi(view.new_node.db().exec(sql::server_major()).text(0, "major"));
     QueryResult list = lanes[0].from->exec(sql::copy_job_list(skip_schema, streams, new_node_major));
@@ -97,10 +97,10 @@ CopyOutcome copy_at_point(Runtime &rt, ClusterView &view, CopyPoint &point, cons
     const int lane_count = std::max(1, std::min(streams, static_cast<int>(jobs.size())));
     {
         std::vector<std::pair<std::string, std::string>> wanted;
-        wanted.emplace_back(view.new_node.name, view.new_node.dsn);
+        wanted.emplace_back(view.new_node.name, view.new_node.dsn.text());
         for (int k = 1; k < lane_count; ++k) {
-            wanted.emplace_back(view.source.name, view.source.dsn);
-            wanted.emplace_back(view.new_node.name, view.new_node.dsn);
+            wanted.emplace_back(view.source.name, view.source.dsn.text());
+            wanted.emplace_back(view.new_node.name, view.new_node.dsn.text());
         }
         std::vector<std::unique_ptr<Connection>> opened = rt.connect_all(wanted);
         lanes[0].to = std::move(opened[0]);
@@ -125,7 +125,7 @@ CopyOutcome copy_at_point(Runtime &rt, ClusterView &view, CopyPoint &point, cons
     // until it reads.
     std::unique_ptr<Connection> window_source;
     if (!window_from.empty()) {
-        window_source = rt.connect(view.source.name, view.source.dsn);
+        window_source = rt.connect(view.source.name, view.source.dsn.text());
         open_source_side(*window_source, point.snapshot);
     }
     // Every session that needs the snapshot has it now: its exporter may go.
@@ -169,7 +169,7 @@ CopyOutcome copy_at_point(Runtime &rt, ClusterView &view, CopyPoint &point, cons
     // Indexes, constraints, triggers: after the data, several at once.
     rt.run_program({"restore indexes and constraints on " + view.new_node.name, "pg_restore",
                     {"--section=post-data", "--exit-on-error", "--jobs=" + std::to_string(std::max(1, streams)), dump},
-                    view.new_node.dsn, restore_env});
+                    view.new_node.dsn.text(), restore_env});
     outcome.indexes_ms = lap();
 
     if (window) {

@@ -79,7 +79,7 @@ CopyPoint take_copy_point(Runtime &rt, ClusterView &view, const std::string &slo
     for (int attempt = 1;; ++attempt) {
         wait_for_long_transactions(rt, {&view.source}, deadline,
                                    "the copy's replication slot cannot start before");
-        std::unique_ptr<Connection> holder = rt.connect_replication(view.source.name, view.source.dsn);
+        std::unique_ptr<Connection> holder = rt.connect_replication(view.source.name, view.source.dsn.text());
         std::map<std::string, Lsn> before, after;
         QueryResult created;
         bool timed_out = false;

@@ -61,7 +61,7 @@ WindowOutcome WindowScan::restamp(Member &new_node, const std::string &origin) {
         statements.push_back(update);
         statement_of[table] = std::to_string(statements.size());
     }
-    std::unique_ptr<Connection> n = rt_.connect(new_node.name, new_node.dsn);
+    std::unique_ptr<Connection> n = rt_.connect(new_node.name, new_node.dsn.text());
     n->exec(sql::drop_origin_if_exists(origin));
     n->exec(sql::create_origin(origin));
     n->exec(sql::setup_origin_session(origin));

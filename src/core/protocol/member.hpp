@@ -6,28 +6,27 @@
 #include <vector>
 
 #include "core/remote.hpp"
+#include "core/text/dsn.hpp"
 
 namespace zodan {
 
 struct Member {
     std::string name;
-    std::string dsn;     // as given or as listed in the cluster; never printed unmasked
-    std::string dbname;  // from the DSN; slot names depend on it
+    Dsn dsn;  // as given or as listed in the cluster
     std::unique_ptr<Connection> conn;
 
     Connection &db() const { return *conn; }
+    // The database the DSN names; slot names depend on it.
+    const std::string &dbname() const { return dsn.dbname(); }
 };
 
-// The dbname a DSN names; throws UserError when it names none or does not parse.
-std::string dsn_dbname(const std::string &name, const std::string &dsn, const std::string &role);
-
-// Parses the DSN, insisting on a dbname (slot names and the database copied
-// depend on it), then connects. Throws UserError / RemoteError naming `role`.
-Member connect_member(Runtime &rt, const std::string &name, const std::string &dsn, const std::string &role);
+// Connects to the node. Throws RemoteError naming it.
+Member connect_member(Runtime &rt, const std::string &name, const Dsn &dsn);
 
 // The same for several nodes, connected to at once.
 struct MemberToReach {
-    std::string name, dsn, role;
+    std::string name;
+    Dsn dsn;
 };
 std::vector<Member> connect_members(Runtime &rt, const std::vector<MemberToReach> &nodes);
 

@@ -21,9 +21,9 @@ namespace zodan {
 RemoveNode::RemoveNode(Runtime &rt, RemoveNodeArgs args) : rt_(rt), args_(std::move(args)) {}
 
 void RemoveNode::run() {
-    target_dbname_ = dsn_dbname(args_.target_name, args_.target_dsn, "target_node_dsn");
+    target_dsn_ = Dsn::parse(args_.target_name, args_.target_dsn, "target_node_dsn");
     try {
-        target_ = connect_member(rt_, args_.target_name, args_.target_dsn, "target_node_dsn");
+        target_ = connect_member(rt_, args_.target_name, target_dsn_);
     } catch (const RemoteError &e) {
         target_unreachable_ = e.server_message();
     }
@@ -163,7 +163,7 @@ void RemoveNode::identify_target() {
     const std::string &t = args_.target_name;
     if (!who.text(0, "node_name").empty() && who.text(0, "node_name") != t)
         throw UserError("target_node_dsn reaches node \"" + who.text(0, "node_name") + "\", not \"" + t + "\"",
-                        "DSN: " + mask_dsn(args_.target_dsn),
+                        "DSN: " + target_dsn_.masked(),
                         "Nothing was changed. Pass the DSN of node \"" + t + "\".");
     target_identity_ = who.text(0, "identity");
     target_node_id_ = who.text(0, "node_id");
@@ -171,7 +171,7 @@ void RemoveNode::identify_target() {
     if (caller_is_target_) return;
     if (caller_name_ == t)
         throw UserError("target_node_dsn reaches another database than this one, node \"" + t + "\"",
-                        "DSN: " + mask_dsn(args_.target_dsn),
+                        "DSN: " + target_dsn_.masked(),
                         "Nothing was changed. To remove this node, pass its own DSN; to remove the node that DSN "
                         "reaches, run spock.remove_node on a member of that node's cluster.");
     if (caller_name_.empty())
@@ -230,7 +230,7 @@ void RemoveNode::refuse_stored_dsns(const std::vector<std::string> &nodes) {
 
 Member RemoveNode::connect_stored(const std::string &name, const std::string &dsn, const std::string &role) {
     refuse_stored_dsns({name});
-    return connect_member(rt_, name, dsn, role);
+    return connect_member(rt_, name, Dsn::parse(name, dsn, role));
 }
 
 void RemoveNode::prove_target_is_ours() {
@@ -239,7 +239,7 @@ void RemoveNode::prove_target_is_ours() {
                              "\", or run spock.remove_node on that node itself.";
     auto refuse = [&](const std::string &why) {
         throw UserError("target_node_dsn reaches a node \"" + t + "\" that is not this cluster's",
-                        why + "\nDSN: " + mask_dsn(args_.target_dsn), hint);
+                        why + "\nDSN: " + target_dsn_.masked(), hint);
     };
     auto identity_via = [&](const std::string &name, const std::string &dsn,
                             const std::string &role) -> std::optional<std::string> {
@@ -283,7 +283,7 @@ void RemoveNode::prove_target_is_ours() {
                                                            : "The DSN this cluster lists for node \"" + t +
                                                                  "\" could not be reached") +
                         ", and the node reached lists no member of this cluster under a DSN that reaches it.\nDSN: " +
-                        mask_dsn(args_.target_dsn),
+                        target_dsn_.masked(),
                     hint);
 }
 
@@ -410,7 +410,11 @@ void RemoveNode::reach_listed_members() {
         const bool reached_before = std::any_of(survivors_.begin(), survivors_.end(),
                                                 [&](const Member &m) { return m.name == name; });
         if (!reached_before && std::find(unreachable_.begin(), unreachable_.end(), name) == unreachable_.end())
-            wanted.push_back({name, dsn, "the DSN listed in spock.node_interface"});
+            try {
+                wanted.push_back({name, Dsn::parse(name, dsn, "the DSN listed in spock.node_interface")});
+            } catch (const UserError &) {
+                unreachable_.push_back(name);  // named as unreachable, like a node that refuses the connection
+            }
     }
     if (wanted.empty()) return;
     std::vector<std::string> wanted_names;
@@ -422,7 +426,7 @@ void RemoveNode::reach_listed_members() {
     } catch (const std::exception &) {
         for (const MemberToReach &w : wanted) {
             try {
-                reached.push_back(connect_member(rt_, w.name, w.dsn, w.role));
+                reached.push_back(connect_member(rt_, w.name, w.dsn));
             } catch (const std::exception &) {
                 unreachable_.push_back(w.name);
             }
@@ -457,7 +461,7 @@ void RemoveNode::clean_survivor(Member &x) {
     }
     // The slot serving the target's subscription from x (also made by step 3
     // of an add that never got to create that subscription).
-    std::string slot = *db.exec(sql::slot_name(target_dbname_, x.name, subscription_name(x.name, args_.target_name))).scalar();
+    std::string slot = *db.exec(sql::slot_name(target_dsn_.dbname(), x.name, subscription_name(x.name, args_.target_name))).scalar();
     if (drop_slot_if_exists(rt_, db, slot)) note(x.name, "dropped slot " + slot);
     if (db.exec(sql::node_exists(args_.target_name)).text(0, "n") != "0") db.exec(sql::node_drop(args_.target_name));
     if (knew_target) note(x.name, "dropped node " + args_.target_name);
@@ -478,7 +482,7 @@ void RemoveNode::clean_target() {
     for (size_t i = 0; i < known_nodes.size(); ++i) {
         const std::string provider = known_nodes.text(i, "node_name");
         if (provider == args_.target_name) continue;
-        candidates.push_back(*db.exec(sql::slot_name(target_dbname_, provider,
+        candidates.push_back(*db.exec(sql::slot_name(target_dsn_.dbname(), provider,
                                                      subscription_name(provider, args_.target_name))).scalar());
     }
     QueryResult origins = db.exec(sql::unused_origins_among(candidates));

@@ -55,7 +55,7 @@ private:
     RemoveNodeArgs args_;
     std::optional<Member> target_;
     std::string target_unreachable_;             // why, when it could not be reached
-    std::string target_dbname_;                  // from its DSN: names the slots serving it
+    Dsn target_dsn_;                             // read once; its database names the slots serving it
     std::string target_identity_, target_node_id_;  // node_identity of what the DSN reaches
     std::string target_listed_dsn_;              // the DSN the caller's cluster lists for the target
     std::string caller_name_;                    // the caller's own Spock node, when it has one

@@ -23,7 +23,7 @@ void create_reverse_subscriptions(AddRun &run, Figures &figures) {
     std::vector<std::string> subs, slots, dbs, providers;
     for (Member *x : existing) {
         subs.push_back(subscription_name(args.new_name, x->name));
-        dbs.push_back(x->dbname);
+        dbs.push_back(x->dbname());
         providers.push_back(args.new_name);
     }
     // Only the names (Spock's rule, for each X's database): these

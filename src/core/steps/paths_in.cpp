@@ -19,7 +19,7 @@ QueryResult subscriptions_on_new_node(AddRun &run, const std::vector<Member *> &
     // those names an earlier run left (sub_create would trip over them).
     std::vector<std::string> dbs, names, subs;
     for (Member *p : providers) {
-        dbs.push_back(run.new_node().dbname);
+        dbs.push_back(run.new_node().dbname());
         names.push_back(p->name);
         subs.push_back(subscription_name(p->name, run.args.new_name));
     }
@@ -42,7 +42,7 @@ void subscribe_new_node(AddRun &run, const std::vector<Member *> &providers, InF
         if (in_flight && names.empty()) via = &run.second_new_node_session();
         if (on_n.text(i, "origin_left") == "true") via->exec(sql::drop_origin_if_exists(slot));
         names.push_back(on_n.text(i, "sub"));
-        dsns.push_back(p.dsn);
+        dsns.push_back(p.dsn.text());
         std::vector<std::string> set_names;
         for (size_t r = 0; r < sets[i].size(); ++r) set_names.push_back(sets[i].text(r, "set_name"));
         set_lists.push_back(std::move(set_names));

@@ -1,0 +1,24 @@
+#include "core/text/dsn.hpp"
+
+#include "core/remote.hpp"
+
+namespace zodan {
+
+Dsn Dsn::parse(const std::string &node, const std::string &text, const std::string &role) {
+    Dsn d;
+    d.text_ = text;
+    d.masked_ = mask_dsn(text);
+    try {
+        d.info_ = parse_conninfo(text);
+    } catch (const InvalidArgument &e) {
+        throw UserError(role + " of node \"" + node + "\" is not a valid connection string: " + e.what(), "",
+                        "Use libpq key=value form, for example host=... port=... dbname=... user=...");
+    }
+    d.dbname_ = d.value("dbname").value_or("");
+    if (d.dbname_.empty())
+        throw UserError(role + " of node \"" + node + "\" names no dbname", "DSN: " + d.masked_,
+                        "Add dbname=<database> to the connection string: each node's database must be explicit.");
+    return d;
+}
+
+}  // namespace zodan
