@@ -539,8 +539,9 @@ void AddNode::help_workers_start() {
     // subscription still has none.
     Connection &n = view_.new_node.db();
     std::string last_workers;
-    const int64_t deadline = rt_.now_ms() + rt_.sync_timeout_ms();
-    for (int delay = 2;; delay = std::min(delay * 2, 20)) {
+    Waiter wait(rt_);
+    wait.pace(kFirstPollMs, 20, 20);
+    for (;;) {
         QueryResult w = n.exec(sql::apply_workers());
         // Done once every worker runs and the manager has left its round
         // (it holds a lock the next steps' sync events need).
@@ -548,17 +549,17 @@ void AddNode::help_workers_start() {
         const std::string manager = w.text(0, "manager");
         if (!manager.empty()) {
             const std::string workers = w.text(0, "workers");
-            if (workers != last_workers || delay >= 20) rt_.wake_local_process(std::stoi(manager));
+            if (workers != last_workers || wait.slowest()) rt_.wake_local_process(std::stoi(manager));
             // A worker just attached: the next one is tens of ms away.
-            if (workers != last_workers) delay = 1;
+            if (workers != last_workers) wait.hurry();
             last_workers = workers;
         }
-        if (rt_.now_ms() >= deadline)
-            throw UserError("timed out after " + std::to_string(rt_.sync_timeout_ms() / 1000) +
-                                " s waiting for Spock's apply workers on node \"" + args_.new_name + "\" to start",
+        if (wait.expired())
+            throw UserError(wait.timed_out() + " waiting for Spock's apply workers on node \"" + args_.new_name +
+                                "\" to start",
                             "Subscriptions without a worker: " + w.text(0, "without", "?"),
                             "Check that node's log; calling spock.add_node again resumes the run.");
-        rt_.sleep_ms(delay);
+        wait.sleep();
     }
 }
 
