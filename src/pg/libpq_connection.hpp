@@ -38,6 +38,23 @@ struct PgconnCloser {
     void operator()(PGconn *conn) const;
 };
 
+// One of the file descriptors PostgreSQL lets a session hold besides its
+// own files (fd.c: a third of what max_files_per_process leaves it), taken
+// as dblink and postgres_fdw take one for each connection: before the
+// connection's socket opens, given back exactly once after it closes.
+class ExternalFd {
+public:
+    ExternalFd() = default;
+    ExternalFd(ExternalFd &&other) noexcept : held_(other.held_) { other.held_ = false; }
+    ExternalFd &operator=(ExternalFd &&) = delete;
+    ~ExternalFd();
+    // Whether one was left to take.
+    bool acquire();
+
+private:
+    bool held_ = false;
+};
+
 struct ConnectOptions {
     int timeout_ms = 30000;         // bound of the whole attempt
     bool replication = false;       // a walsender (replication=database)
@@ -87,7 +104,7 @@ public:
     // Bound for each statement (ms); the statement is cancelled past it.
     void set_statement_limit(int ms) { statement_limit_ms_ = ms; }
 
-    LibpqConnection(OpenedByStart, const std::string &node, const std::string &dsn,
+    LibpqConnection(OpenedByStart, const std::string &node, const std::string &dsn, ExternalFd fd,
                     std::unique_ptr<PGconn, PgconnCloser> conn);
 
 private:
@@ -103,6 +120,7 @@ private:
     [[noreturn]] void fail_connect(const std::string &why);
 
     std::string dsn_;
+    ExternalFd fd_;  // before conn_: given back after the connection closes
     std::unique_ptr<PGconn, PgconnCloser> conn_;
     Query current_;
     bool busy_ = false;
