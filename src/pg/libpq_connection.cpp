@@ -205,9 +205,12 @@ std::unique_ptr<LibpqConnection> LibpqConnection::start(const std::string &node,
     keys.push_back(nullptr);
     values.push_back(nullptr);
     // Past PostgreSQL's bound the session would run out of descriptors for
-    // its own files (or another extension's connections) instead.
-    ExternalFd fd;
-    if (!fd.acquire())
+    // its own files (or another extension's connections) instead. One more
+    // must be free for a moment: every wait on the connection takes one
+    // (PostgreSQL counts a wait's epoll descriptor among them), and a
+    // connection that cannot be waited on would fail later, less clearly.
+    ExternalFd fd, wait_room;
+    if (!fd.acquire() || !wait_room.acquire())
         throw RemoteError(node, "connecting", "this server has no file descriptor left for another connection",
                           "08001",
                           "Raise the server's max_files_per_process (and the OS limit, ulimit -n), or close other "
