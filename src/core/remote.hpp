@@ -114,6 +114,11 @@ public:
     using UserError::UserError;
 };
 
+// The host's own session behind a Connection (src/pg: the libpq session),
+// for the host's code that drives sessions below the statement level (the
+// copy's COPY streams). Only declared here: the step logic cannot use it.
+class HostSession;
+
 // One open connection to one node.
 class Connection {
 public:
@@ -131,6 +136,15 @@ public:
     // Whether receive() would return without waiting (the statement in
     // flight has finished, or failed). Never waits.
     virtual bool finished() { return true; }
+    // For a host that waits on several connections at once, in one wait
+    // over their sockets: the socket that becomes readable when the
+    // statement in flight progresses (then finished() says whether it
+    // ended); -1 when there is none to wait on (a connection that answers
+    // without waiting, or one that was lost): it is then waited on alone.
+    virtual int wait_socket() const { return -1; }
+    // The host's session behind this connection; nullptr where there is
+    // none (the unit tests' fake).
+    virtual HostSession *host_session() { return nullptr; }
     QueryResult exec(const Query &query) {
         send(query);
         return receive();

@@ -41,7 +41,7 @@ std::string error_of(PGresult *res, PGconn *conn) {
 constexpr size_t kBatchBytes = 64 * 1024;
 
 struct Lane {
-    LibpqConnection *from = nullptr, *to = nullptr;
+    HostSession *from = nullptr, *to = nullptr;
     int job = -1;
     // Releasing: no job is left for it, and its source transaction is ending.
     enum class Phase { Idle, Starting, Streaming, Flushing, Ending, Releasing, Released } phase = Phase::Idle;
@@ -59,8 +59,8 @@ void BackendRuntime::copy_jobs(const std::vector<CopyLane> &lanes_in, const std:
                                const std::function<void(const CopyState &)> &progress) {
     std::vector<Lane> lanes(lanes_in.size());
     for (size_t i = 0; i < lanes_in.size(); ++i) {
-        lanes[i].from = dynamic_cast<LibpqConnection *>(lanes_in[i].from);
-        lanes[i].to = dynamic_cast<LibpqConnection *>(lanes_in[i].to);
+        lanes[i].from = lanes_in[i].from->host_session();
+        lanes[i].to = lanes_in[i].to->host_session();
         if (!lanes[i].from || !lanes[i].to) throw std::logic_error("copy lanes need libpq connections");
     }
     CopyState state;
@@ -68,13 +68,13 @@ void BackendRuntime::copy_jobs(const std::vector<CopyLane> &lanes_in, const std:
     state.done.assign(jobs.size(), false);
     size_t next_job = 0, finished = 0;
 
-    auto fail = [&](Lane &lane, LibpqConnection *side, const std::string &why) {
+    auto fail = [&](Lane &lane, HostSession *side, const std::string &why) {
         // Both ends are mid-COPY: closed, not cancelled (their transactions go).
         for (Lane &l : lanes) {
             l.from->mark_broken();
             l.to->mark_broken();
         }
-        throw RemoteError(side->node(), "copy table " + jobs[lane.job].label, call_secrets().scrub(why));
+        throw RemoteError(side->node_name(), "copy table " + jobs[lane.job].label, call_secrets().scrub(why));
     };
 
     // Hands the rows read so far to the new node's output buffer, as one message.
@@ -106,7 +106,7 @@ void BackendRuntime::copy_jobs(const std::vector<CopyLane> &lanes_in, const std:
     // Whether the command sent last on `side` (a COPY's end, a ROLLBACK) has
     // completed, flushing and reading without blocking; false with `events`
     // set to what to wait for. A failure fails the copy.
-    auto command_done = [&](Lane &lane, LibpqConnection *side, unsigned &events) {
+    auto command_done = [&](Lane &lane, HostSession *side, unsigned &events) {
         PGconn *conn = side->raw();
         const int flushed = PQflush(conn);
         if (flushed < 0) fail(lane, side, last_error(conn));

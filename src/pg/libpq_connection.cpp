@@ -16,6 +16,7 @@ extern "C" {
 #include "postgres.h"
 #include "miscadmin.h"
 #include "libpq-fe.h"
+#include "storage/fd.h"
 #include "storage/latch.h"
 #include "utils/wait_event.h"
 }
@@ -39,9 +40,20 @@ void ignore_notice(void *, const PGresult *) {}
 
 void PgconnCloser::operator()(PGconn *conn) const { PQfinish(conn); }
 
-LibpqConnection::LibpqConnection(OpenedByStart, const std::string &node, const std::string &dsn,
+bool ExternalFd::acquire() {
+    // It may close some of the session's cached files to make room.
+    if (!held_) held_ = pg_call([] { return AcquireExternalFD(); });
+    return held_;
+}
+
+ExternalFd::~ExternalFd() {
+    // A counter's decrement: it cannot raise an error.
+    if (held_) ReleaseExternalFD();
+}
+
+LibpqConnection::LibpqConnection(OpenedByStart, const std::string &node, const std::string &dsn, ExternalFd fd,
                                  std::unique_ptr<PGconn, PgconnCloser> conn)
-    : Connection(node), dsn_(dsn), conn_(std::move(conn)) {}
+    : Connection(node), dsn_(dsn), fd_(std::move(fd)), conn_(std::move(conn)) {}
 
 LibpqConnection::~LibpqConnection() {
     // Leaving a statement running would let it go on after we are gone
@@ -57,11 +69,34 @@ namespace {
 
 constexpr int kCancelWaitMs = 2000;  // bound of a cancel and of draining what it ends
 
-// PostgreSQL 15's PQcancel blocks (it opens a new connection to the node),
-// so it runs on a thread of its own, with every signal blocked so that the
-// backend's handlers stay on the main thread. The thread owns the PGcancel;
-// the caller waits for it a bounded time, and an unreachable host costs that
-// bound, not the kernel's connect timeout.
+#if PG_VERSION_NUM >= 170000
+// libpq's non-blocking cancel: the request travels over a connection of its
+// own, advanced without blocking and waited on like every other socket here,
+// until `deadline`, so a node that cannot take it costs that bound, not the
+// kernel's connect timeout. No latch in the wait and no interrupt check:
+// this runs while an interrupt is being handled. False when the request did
+// not get through (the drain that follows is bounded all the same).
+bool send_cancel(PGconn *conn, int64_t deadline) {
+    std::unique_ptr<PGcancelConn, void (*)(PGcancelConn *)> cancel(PQcancelCreate(conn), PQcancelFinish);
+    if (!cancel || !PQcancelStart(cancel.get())) return false;
+    for (;;) {
+        const PostgresPollingStatusType state = PQcancelPoll(cancel.get());
+        if (state == PGRES_POLLING_OK) return true;
+        if (state != PGRES_POLLING_READING && state != PGRES_POLLING_WRITING) return false;
+        const long left = static_cast<long>(deadline - steady_ms());
+        const pgsocket sock = PQcancelSocket(cancel.get());
+        if (left <= 0 || sock < 0) return false;
+        const int events = (state == PGRES_POLLING_READING ? WL_SOCKET_READABLE : WL_SOCKET_WRITEABLE) | WL_TIMEOUT |
+                           WL_EXIT_ON_PM_DEATH;
+        pg_call([&] { return WaitLatchOrSocket(nullptr, events, sock, left, PG_WAIT_EXTENSION); });
+    }
+}
+#else
+// PostgreSQL 15 and 16's PQcancel blocks (it opens a new connection to the
+// node), so it runs on a thread of its own, with every signal blocked so
+// that the backend's handlers stay on the main thread. The thread owns the
+// PGcancel; the caller waits for it a bounded time, and an unreachable host
+// costs that bound, not the kernel's connect timeout.
 std::shared_ptr<std::atomic<bool>> start_cancel(PGconn *conn) {
     auto done = std::make_shared<std::atomic<bool>>(false);
     PGcancel *cancel = PQgetCancel(conn);
@@ -86,17 +121,22 @@ std::shared_ptr<std::atomic<bool>> start_cancel(PGconn *conn) {
     pthread_sigmask(SIG_SETMASK, &old, nullptr);
     return done;
 }
+#endif
 
 }  // namespace
 
 void LibpqConnection::cancel_running() {
     if (!busy_) return;
     busy_ = false;
+    const int64_t deadline = steady_ms() + kCancelWaitMs;
+#if PG_VERSION_NUM >= 170000
+    send_cancel(conn_.get(), deadline);
+#else
     auto done = start_cancel(conn_.get());
+#endif
     // Drain what the cancelled statement still sends, so the connection can
     // be used again (the journal is written over it after a failure). No
     // interrupt is checked here: this runs while one is being handled.
-    const int64_t deadline = steady_ms() + kCancelWaitMs;
     pgsocket sock = PQsocket(conn_.get());
     for (;;) {
         while (PQisBusy(conn_.get())) {
@@ -118,8 +158,10 @@ void LibpqConnection::cancel_running() {
         if (!res) break;
         PQclear(res);
     }
+#if PG_VERSION_NUM < 170000
     while (!done->load() && steady_ms() < deadline)
         pg_call([] { return WaitLatch(nullptr, WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10, PG_WAIT_EXTENSION); });
+#endif
 }
 
 void LibpqConnection::abandon() { cancel_running(); }
@@ -162,8 +204,20 @@ std::unique_ptr<LibpqConnection> LibpqConnection::start(const std::string &node,
     }
     keys.push_back(nullptr);
     values.push_back(nullptr);
+    // Past PostgreSQL's bound the session would run out of descriptors for
+    // its own files (or another extension's connections) instead. One more
+    // must be free for a moment: every wait on the connection takes one
+    // (PostgreSQL counts a wait's epoll descriptor among them), and a
+    // connection that cannot be waited on would fail later, less clearly.
+    ExternalFd fd, wait_room;
+    if (!fd.acquire() || !wait_room.acquire())
+        throw RemoteError(node, "connecting", "this server has no file descriptor left for another connection",
+                          "08001",
+                          "Raise the server's max_files_per_process (and the OS limit, ulimit -n), or close other "
+                          "connections this session holds (dblink, postgres_fdw).",
+                          "A session may hold a third of its file descriptors for connections to other servers.");
     std::unique_ptr<PGconn, PgconnCloser> conn(PQconnectStartParams(keys.data(), values.data(), 1));
-    auto self = std::make_unique<LibpqConnection>(OpenedByStart{}, node, dsn, std::move(conn));
+    auto self = std::make_unique<LibpqConnection>(OpenedByStart{}, node, dsn, std::move(fd), std::move(conn));
     self->connect_timeout_ms_ = options.timeout_ms;
     self->connect_deadline_ms_ = steady_ms() + options.timeout_ms;
     if (!self->conn_) self->fail_connect("out of memory");

@@ -12,10 +12,47 @@
 
 typedef struct pg_conn PGconn;
 
+namespace zodan {
+
+// What the host's engines drive below the statement level (the copy's COPY
+// streams, see copy_engine.cpp): a libpq session, reached from any
+// Connection through Connection::host_session(), so no engine downcasts.
+class HostSession {
+public:
+    virtual PGconn *raw() = 0;
+    virtual int socket() const = 0;
+    virtual const std::string &node_name() const = 0;
+    // The session was left mid-COPY or otherwise unusable: closed without a
+    // cancel.
+    virtual void mark_broken() = 0;
+
+protected:
+    ~HostSession() = default;
+};
+
+}  // namespace zodan
+
 namespace zodan::pg {
 
 struct PgconnCloser {
     void operator()(PGconn *conn) const;
+};
+
+// One of the file descriptors PostgreSQL lets a session hold besides its
+// own files (fd.c: a third of what max_files_per_process leaves it), taken
+// as dblink and postgres_fdw take one for each connection: before the
+// connection's socket opens, given back exactly once after it closes.
+class ExternalFd {
+public:
+    ExternalFd() = default;
+    ExternalFd(ExternalFd &&other) noexcept : held_(other.held_) { other.held_ = false; }
+    ExternalFd &operator=(ExternalFd &&) = delete;
+    ~ExternalFd();
+    // Whether one was left to take.
+    bool acquire();
+
+private:
+    bool held_ = false;
 };
 
 struct ConnectOptions {
@@ -24,7 +61,7 @@ struct ConnectOptions {
     std::string application_name;   // how the node's pg_stat_activity shows the session
 };
 
-class LibpqConnection : public Connection {
+class LibpqConnection : public Connection, public HostSession {
     struct OpenedByStart {};  // only start() constructs, yet std::make_unique works
 
 public:
@@ -52,21 +89,22 @@ public:
     QueryResult receive_before(int64_t deadline_ms) override;
     void abandon() override;
     bool finished() override;
+    int wait_socket() const override { return socket(); }
+    HostSession *host_session() override { return this; }
 
     // Whether the server asked for the password (and so it authenticated
     // the connection, not trust, peer or the server's own ~/.pgpass).
     bool used_password() const;
-    int socket() const;
-    // For the copy engine, which drives COPY on the raw connection.
-    PGconn *raw() { return conn_.get(); }
-    // The connection was left mid-COPY or otherwise unusable: closed
-    // without a cancel.
-    void mark_broken() { broken_ = true; busy_ = false; }
+    // HostSession: for the copy engine, which drives COPY on the raw connection.
+    int socket() const override;
+    PGconn *raw() override { return conn_.get(); }
+    const std::string &node_name() const override { return node(); }
+    void mark_broken() override { broken_ = true; busy_ = false; }
 
     // Bound for each statement (ms); the statement is cancelled past it.
     void set_statement_limit(int ms) { statement_limit_ms_ = ms; }
 
-    LibpqConnection(OpenedByStart, const std::string &node, const std::string &dsn,
+    LibpqConnection(OpenedByStart, const std::string &node, const std::string &dsn, ExternalFd fd,
                     std::unique_ptr<PGconn, PgconnCloser> conn);
 
 private:
@@ -82,6 +120,7 @@ private:
     [[noreturn]] void fail_connect(const std::string &why);
 
     std::string dsn_;
+    ExternalFd fd_;  // before conn_: given back after the connection closes
     std::unique_ptr<PGconn, PgconnCloser> conn_;
     Query current_;
     bool busy_ = false;

@@ -25,7 +25,10 @@ extern "C" {
 #include "postgres.h"
 #include "miscadmin.h"
 #include "libpq-fe.h"
+#include "catalog/pg_tablespace_d.h"
+#include "storage/fd.h"
 #include "storage/latch.h"
+#include "common/file_utils.h"  // PG_TEMP_FILE_PREFIX since PostgreSQL 17; storage/fd.h before
 }
 
 #include "pg/backend_runtime.hpp"
@@ -251,9 +254,19 @@ private:
 }  // namespace
 
 std::unique_ptr<ScratchDir> BackendRuntime::scratch_dir() {
-    // In the server's own temporary area, readable by its OS user only.
-    const char *tmp = std::getenv("TMPDIR");
-    std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/zodan-copy.XXXXXX";
+    // In the server's own temporary area (base/pgsql_tmp of the default
+    // tablespace), readable by its OS user only, and named as the server
+    // names its temporary files: should this backend die before removing
+    // it, the server's next start removes it (RemovePgTempFiles in fd.c).
+    const std::string area = pg_call([] {
+        char path[MAXPGPATH];
+        TempTablespacePath(path, DEFAULTTABLESPACE_OID);
+        // Made on first use, as PostgreSQL's own temporary files make it.
+        if (MakePGDirectory(path) < 0 && errno != EEXIST)
+            ereport(ERROR, (errcode_for_file_access(), errmsg("could not create directory \"%s\": %m", path)));
+        return std::string(DataDir) + "/" + path;
+    });
+    std::string pattern = area + "/" + PG_TEMP_FILE_PREFIX + std::to_string(MyProcPid) + ".zodan-copy.XXXXXX";
     std::vector<char> buf(pattern.begin(), pattern.end());
     buf.push_back('\0');
     if (!mkdtemp(buf.data())) throw UserError(std::string("cannot make a scratch directory: ") + strerror(errno));

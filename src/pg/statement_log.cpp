@@ -127,19 +127,40 @@ void mask_statement(ErrorData *edata) noexcept {
     edata->hide_stmt = true;
 }
 
-void guard_log_entry(ErrorData *edata) noexcept {
-    // The call's final error is raised after it has forgotten its secrets:
-    // its statement is left out rather than masked by its literals alone.
-    if (call_in_progress && edata->elevel >= ERROR) edata->hide_stmt = true;
-    // Statement logging (log_statement, log_min_duration_statement, the
-    // "parameters:" DETAIL of a prepared statement, a deadlock's DETAIL
-    // quoting the other sessions' queries) writes statements into the
-    // entry's own texts: all of them are masked, for any statement. Needs
-    // zodan loaded before the statement arrives (shared_preload_libraries).
-    for (char **field : {&edata->message, &edata->detail, &edata->detail_log, &edata->hint, &edata->context,
-                         &edata->internalquery})
-        mask_field(edata, field);
-    mask_statement(edata);
+// The entry's texts and statement, masked. C++ work inside error reporting,
+// a crossing of its own: nothing may be raised from it (it would escape into
+// errfinish), and it calls into PostgreSQL only where that cannot raise an
+// error (allocations with MCXT_ALLOC_NO_OOM, pfree) -- never through
+// pg_call, whose catch would flush the error being reported. Should anything
+// fail, the entry stays out of the server log rather than leak a secret.
+void mask_entry(ErrorData *edata) noexcept {
+    const bool masked = cpp_noexcept(
+        [&] {
+            // The call's final error is raised after it has forgotten its
+            // secrets: its statement is left out rather than masked by its
+            // literals alone.
+            if (call_in_progress && edata->elevel >= ERROR) edata->hide_stmt = true;
+            // Statement logging (log_statement, log_min_duration_statement,
+            // the "parameters:" DETAIL of a prepared statement, a deadlock's
+            // DETAIL quoting the other sessions' queries) writes statements
+            // into the entry's own texts: all of them are masked, for any
+            // statement. Needs zodan loaded before the statement arrives
+            // (shared_preload_libraries).
+            for (char **field : {&edata->message, &edata->detail, &edata->detail_log, &edata->hint,
+                                 &edata->context, &edata->internalquery})
+                mask_field(edata, field);
+            mask_statement(edata);
+            return true;
+        },
+        false);
+    if (!masked) edata->output_to_server = false;
+}
+
+// The hook itself: C-facing, its frame holds plain data only. The C++ work
+// is done and its frames gone before the next hook runs, which may raise an
+// error (a longjmp) with nothing of ours left to skip.
+void guard_log_entry(ErrorData *edata) {
+    mask_entry(edata);
     if (previous_emit_log_hook) previous_emit_log_hook(edata);
 }
 

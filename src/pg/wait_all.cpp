@@ -10,7 +10,6 @@
 extern "C" {
 #include "postgres.h"
 #include "miscadmin.h"
-#include "libpq-fe.h"
 #include "storage/latch.h"
 }
 
@@ -60,12 +59,10 @@ std::vector<std::optional<QueryResult>> BackendRuntime::exec_all_until(
     // remote failure the other results are still collected, so no
     // connection is left busy; anything else (a cancel, a timeout of the
     // caller) gives up every statement still in flight, then propagates.
-    std::vector<LibpqConnection *> conns;
-    for (const auto &[conn, query] : work) {
-        auto *lc = dynamic_cast<LibpqConnection *>(conn);
-        if (!lc) return Runtime::exec_all_until(work, deadline);
-        conns.push_back(lc);
-    }
+    // A connection that cannot be waited on with the others (no socket) is
+    // waited on alone, one after another.
+    for (const auto &[conn, query] : work)
+        if (conn->wait_socket() < 0) return Runtime::exec_all_until(work, deadline);
     for (const auto &[conn, query] : work) conn->send(query);
     std::vector<std::optional<QueryResult>> results(work.size());
     std::vector<bool> done(work.size(), false);
@@ -73,13 +70,13 @@ std::vector<std::optional<QueryResult>> BackendRuntime::exec_all_until(
     try {
         size_t left = work.size();
         while (left > 0) {
-            for (size_t i = 0; i < conns.size(); ++i) {
+            for (size_t i = 0; i < work.size(); ++i) {
                 if (done[i]) continue;
-                PGconn *raw = conns[i]->raw();
-                if (!PQconsumeInput(raw) || !PQisBusy(raw) || now_ms() >= deadline) {
+                Connection &conn = *work[i].first;
+                if (conn.finished() || now_ms() >= deadline) {
                     // Complete (or lost, or late): receive() reads it or says why.
                     try {
-                        results[i] = conns[i]->receive_before(deadline);
+                        results[i] = conn.receive_before(deadline);
                     } catch (const StatementTimedOut &) {
                         // cancelled on its node; no result
                     } catch (const RemoteError &) {
@@ -93,14 +90,15 @@ std::vector<std::optional<QueryResult>> BackendRuntime::exec_all_until(
             // Anew each round, over the sockets still waited for: a lost
             // connection's socket is closed and must not be in the set.
             WaitSet waits(static_cast<int>(left));
-            for (size_t i = 0; i < conns.size(); ++i)
-                if (!done[i] && conns[i]->socket() >= 0) waits.add_socket(conns[i]->socket(), WL_SOCKET_READABLE);
+            for (size_t i = 0; i < work.size(); ++i)
+                if (!done[i] && work[i].first->wait_socket() >= 0)
+                    waits.add_socket(work[i].first->wait_socket(), WL_SOCKET_READABLE);
             long wait_ms = static_cast<long>(deadline - now_ms());
             waits.wait(wait_ms > 0 ? std::min(wait_ms, 1000L) : 1);
         }
     } catch (...) {
-        for (size_t i = 0; i < conns.size(); ++i)
-            if (!done[i]) conns[i]->abandon();
+        for (size_t i = 0; i < work.size(); ++i)
+            if (!done[i]) work[i].first->abandon();
         throw;
     }
     if (first_failure) std::rethrow_exception(first_failure);

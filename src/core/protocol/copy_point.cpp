@@ -6,6 +6,7 @@
 #include "core/protocol/slots.hpp"
 #include "core/protocol/spock_sql.hpp"
 #include "core/protocol/util.hpp"
+#include "core/protocol/waiter.hpp"
 
 namespace zodan {
 
@@ -73,11 +74,11 @@ CopyPoint take_copy_point(Runtime &rt, ClusterView &view, const std::string &slo
     const int pause_ms = std::max(2, std::stoi(s.exec(sql::pause_timeout_seconds()).text(0, "seconds", "10"))) * 1000;
     // Short, too: S applies nothing meanwhile.
     const int slot_budget_ms = std::max(1000, std::min(1500, pause_ms - 2000));
-    const int64_t deadline = rt.now_ms() + rt.sync_timeout_ms();
+    const Waiter whole(rt);
     CopyPoint point;
     point.slot = slot;
     for (int attempt = 1;; ++attempt) {
-        wait_for_long_transactions(rt, {&view.source}, deadline,
+        wait_for_long_transactions(rt, {&view.source}, whole.deadline(),
                                    "the copy's replication slot cannot start before");
         std::unique_ptr<Connection> holder = rt.connect_replication(view.source.name, view.source.dsn.text());
         std::map<std::string, Lsn> before, after;
@@ -90,13 +91,14 @@ CopyPoint take_copy_point(Runtime &rt, ClusterView &view, const std::string &slo
             // The slot waits, among others, for S to flush the WAL it wrote
             // to start from; S's own session flushes it (a sync event)
             // rather than leaving it to the WAL writer's next round.
-            const int64_t attempt_deadline = std::min(deadline, rt.now_ms() + slot_budget_ms);
-            for (int delay = 2; !holder->finished() && rt.now_ms() < attempt_deadline; delay = std::min(delay * 2, 20)) {
+            Waiter attempt = whole.within(slot_budget_ms);
+            attempt.pace(kFirstPollMs, 20, 20);
+            while (!holder->finished() && !attempt.expired()) {
                 s.exec(sql::sync_event());
-                rt.sleep_ms(delay);
+                attempt.sleep();
             }
             try {
-                created = holder->receive_before(attempt_deadline);
+                created = holder->receive_before(attempt.deadline());
             } catch (const StatementTimedOut &) {
                 timed_out = true;  // cancelled: PostgreSQL drops the half-made slot
             }
@@ -109,7 +111,7 @@ CopyPoint take_copy_point(Runtime &rt, ClusterView &view, const std::string &slo
             rt.report(Level::Notice, "add_node: the apply workers of " + view.source.name +
                                          " did not pause in time; taking the copy point again",
                       e.server_message());
-            if (rt.now_ms() >= deadline) throw;
+            if (whole.expired()) throw;
             continue;
         }
         if (!timed_out && after == before) {
@@ -129,9 +131,8 @@ CopyPoint take_copy_point(Runtime &rt, ClusterView &view, const std::string &slo
                   timed_out ? "the slot was not made within " + std::to_string(slot_budget_ms / 1000) +
                                   " s while the apply workers were paused"
                             : "positions moved while it was taken: " + moved(before, after));
-        if (rt.now_ms() >= deadline)
-            throw UserError("timed out after " + std::to_string(rt.sync_timeout_ms() / 1000) +
-                                " s taking the copy point on node \"" + view.source.name + "\"",
+        if (whole.expired())
+            throw UserError(whole.timed_out() + " taking the copy point on node \"" + view.source.name + "\"",
                             "Nothing is left of the attempts on " + view.source.name + ".",
                             "Look for long transactions on " + view.source.name +
                                 " and call spock.add_node again to resume.");

@@ -24,43 +24,45 @@ std::string describe(const Member &node, const QueryResult &r, size_t i) {
 void wait_for_long_transactions(Runtime &rt, const std::vector<Member *> &nodes, int64_t deadline_ms,
                                 const std::string &why) {
     if (nodes.empty()) return;
-    const int interval = rt.progress_interval_ms();
-    int64_t next_report = rt.now_ms() + interval;
-    for (int delay = 20;; delay = std::min(delay * 2, 250)) {
+    // Each look is a statement on every node, and what it waits for ends
+    // when a client says so: a slower pace than the other waits.
+    Waiter wait(rt, deadline_ms);
+    wait.pace(20, 250, 250);
+    for (;;) {
         std::vector<QueryResult> open = rt.exec_all(same_query(nodes, sql::transactions_holding_xids(kOldTransactionMs)));
         std::vector<std::string> waits;
         for (size_t n = 0; n < nodes.size(); ++n)
             for (size_t i = 0; i < open[n].size(); ++i) waits.push_back(describe(*nodes[n], open[n], i));
         if (waits.empty()) return;
-        if (rt.now_ms() >= deadline_ms)
-            throw UserError("timed out after " + std::to_string(rt.sync_timeout_ms() / 1000) + " s waiting " +
-                                waits.front() + ": " + why,
+        if (wait.expired())
+            throw UserError(wait.timed_out() + " waiting " + waits.front() + ": " + why,
                             waits.size() > 1 ? "Also: " + join(std::vector<std::string>(waits.begin() + 1, waits.end()), "; ") : "",
                             "End that transaction (COMMIT, ROLLBACK, or pg_terminate_backend on that node) or raise "
                             "zodan.sync_timeout, then call the procedure again: it resumes.");
-        if (interval > 0 && rt.now_ms() >= next_report) {
+        if (wait.report_due())
             rt.report(Level::Notice, "waiting " + waits.front() + ": " + why,
                       waits.size() > 1 ? "also " + join(std::vector<std::string>(waits.begin() + 1, waits.end()), "; ") : "");
-            next_report = rt.now_ms() + interval;
-        }
-        rt.sleep_ms(delay);
+        wait.sleep();
     }
 }
 
 void create_slots(Runtime &rt, const std::vector<SlotToMake> &slots, const Flusher &flush) {
-    const int64_t deadline = rt.now_ms() + rt.sync_timeout_ms();
+    const Waiter whole(rt);
     std::vector<SlotToMake> pending = slots;
     while (!pending.empty()) {
         std::vector<Member *> nodes;
         for (const SlotToMake &s : pending)
             if (std::find(nodes.begin(), nodes.end(), s.node) == nodes.end()) nodes.push_back(s.node);
-        wait_for_long_transactions(rt, nodes, deadline, "a replication slot there cannot start before");
+        wait_for_long_transactions(rt, nodes, whole.deadline(), "a replication slot there cannot start before");
         for (const SlotToMake &s : pending) (s.via ? *s.via : s.node->db()).send(sql::create_slot(s.slot));
-        const int64_t attempt_deadline = std::min(deadline, rt.now_ms() + kSlotAttemptMs);
+        // An attempt that takes longer waits for something: cancelled, then
+        // made again once the long transactions it waits for have ended.
+        Waiter attempt = whole.within(kSlotAttemptMs);
+        attempt.pace(kFirstPollMs, kLongestPollMs, kLongestPollMs);
         std::vector<SlotToMake> again;
         std::vector<bool> done(pending.size(), false);
         try {
-            for (int delay = 2;; delay = std::min(delay * 2, kLongestPollMs)) {
+            for (;;) {
                 bool all = true;
                 std::vector<Member *> waiting;
                 for (size_t i = 0; i < pending.size(); ++i) {
@@ -72,10 +74,10 @@ void create_slots(Runtime &rt, const std::vector<SlotToMake> &slots, const Flush
                             waiting.push_back(pending[i].node);
                     }
                 }
-                if (all || rt.now_ms() >= attempt_deadline) break;
+                if (all || attempt.expired()) break;
                 if (flush)
                     for (Member *m : waiting) flush(*m);
-                rt.sleep_ms(delay);
+                attempt.sleep();
             }
             for (size_t i = 0; i < pending.size(); ++i) {
                 Connection &c = pending[i].via ? *pending[i].via : pending[i].node->db();
@@ -91,9 +93,8 @@ void create_slots(Runtime &rt, const std::vector<SlotToMake> &slots, const Flush
             throw;
         }
         pending = std::move(again);
-        if (!pending.empty() && rt.now_ms() >= deadline)
-            throw UserError("timed out after " + std::to_string(rt.sync_timeout_ms() / 1000) +
-                            " s creating replication slot " + pending.front().slot + " on node \"" +
+        if (!pending.empty() && whole.expired())
+            throw UserError(whole.timed_out() + " creating replication slot " + pending.front().slot + " on node \"" +
                             pending.front().node->name + "\"");
     }
 }

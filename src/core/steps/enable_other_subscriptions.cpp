@@ -1,11 +1,10 @@
 // Step enable_other_subscriptions: the paths into N open (sub_S_N from the
 // copy point, every sub_O_N from P_O), and their apply workers are helped
 // to start.
-#include <algorithm>
-
 #include "core/plan/add_run.hpp"
 #include "core/protocol/names.hpp"
 #include "core/protocol/spock_sql.hpp"
+#include "core/protocol/waiter.hpp"
 
 namespace zodan {
 
@@ -21,8 +20,9 @@ void help_workers_start(AddRun &run) {
     Runtime &rt = run.rt;
     Connection &n = run.new_node().db();
     std::string last_workers;
-    const int64_t deadline = rt.now_ms() + rt.sync_timeout_ms();
-    for (int delay = 2;; delay = std::min(delay * 2, 20)) {
+    Waiter wait(rt);
+    wait.pace(kFirstPollMs, 20, 20);
+    for (;;) {
         QueryResult w = n.exec(sql::apply_workers());
         // Done once every worker runs and the manager has left its round
         // (it holds a lock the next steps' sync events need).
@@ -30,17 +30,17 @@ void help_workers_start(AddRun &run) {
         const std::string manager = w.text(0, "manager");
         if (!manager.empty()) {
             const std::string workers = w.text(0, "workers");
-            if (workers != last_workers || delay >= 20) rt.wake_local_process(std::stoi(manager));
+            if (workers != last_workers || wait.slowest()) rt.wake_local_process(std::stoi(manager));
             // A worker just attached: the next one is tens of ms away.
-            if (workers != last_workers) delay = 1;
+            if (workers != last_workers) wait.hurry();
             last_workers = workers;
         }
-        if (rt.now_ms() >= deadline)
-            throw UserError("timed out after " + std::to_string(rt.sync_timeout_ms() / 1000) +
-                                " s waiting for Spock's apply workers on node \"" + run.args.new_name + "\" to start",
+        if (wait.expired())
+            throw UserError(wait.timed_out() + " waiting for Spock's apply workers on node \"" + run.args.new_name +
+                                "\" to start",
                             "Subscriptions without a worker: " + w.text(0, "without", "?"),
                             "Check that node's log; calling spock.add_node again resumes the run.");
-        rt.sleep_ms(delay);
+        wait.sleep();
     }
 }
 
