@@ -6,9 +6,9 @@
 
 #include "core/plan/add_node.hpp"
 #include "core/plan/plan.hpp"
-#include "core/protocol/names.hpp"
-#include "core/protocol/remove_node.hpp"
-#include "core/protocol/health_check.hpp"
+#include "core/cluster/names.hpp"
+#include "core/remove/remove_node.hpp"
+#include "core/cluster/health_check.hpp"
 
 extern "C" {
 #include "postgres.h"

@@ -14,7 +14,7 @@
 #include <utility>
 #include <vector>
 
-#include "core/protocol/statement_id.hpp"
+#include "core/statements/statement_id.hpp"
 
 namespace zodan {
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <functional>
 
-#include "core/protocol/names.hpp"
+#include "core/cluster/names.hpp"
 #include "core/text/text_array.hpp"
 
 namespace fake {

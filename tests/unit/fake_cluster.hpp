@@ -19,7 +19,7 @@
 #include "core/text/json.hpp"
 #include "core/text/secrets.hpp"
 #include "core/text/lsn.hpp"
-#include "core/protocol/cluster_view.hpp"
+#include "core/cluster/cluster_view.hpp"
 #include "core/remote.hpp"
 
 namespace fake {

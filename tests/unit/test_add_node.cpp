@@ -5,12 +5,12 @@
 #include <catch2/catch.hpp>
 
 #include "core/plan/add_node.hpp"
-#include "core/protocol/checks.hpp"
-#include "core/protocol/join_window.hpp"
-#include "core/protocol/member.hpp"
-#include "core/protocol/replication_waits.hpp"
-#include "core/protocol/spock_sql.hpp"
-#include "core/protocol/util.hpp"
+#include "core/cluster/checks.hpp"
+#include "core/copy/join_window.hpp"
+#include "core/cluster/member.hpp"
+#include "core/waits/replication_waits.hpp"
+#include "core/statements/spock_sql.hpp"
+#include "core/util.hpp"
 #include "core/text/lsn.hpp"
 #include "core/text/text_array.hpp"
 #include "fake_cluster.hpp"

@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "core/protocol/copy_progress.hpp"
+#include "core/copy/copy_progress.hpp"
 
 using namespace zodan;
 

@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "core/protocol/headroom.hpp"
+#include "core/cluster/headroom.hpp"
 
 using namespace zodan;
 

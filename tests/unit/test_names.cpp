@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <string>
 
-#include "core/protocol/names.hpp"
+#include "core/cluster/names.hpp"
 #include "core/remote.hpp"
 
 using namespace zodan;

@@ -5,7 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "core/plan/add_node.hpp"
-#include "core/protocol/remove_node.hpp"
+#include "core/remove/remove_node.hpp"
 #include "fake_cluster.hpp"
 
 using fake::Cluster;

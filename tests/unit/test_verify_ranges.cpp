@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "core/protocol/verify_ranges.hpp"
+#include "core/compare/verify_ranges.hpp"
 
 using namespace zodan;
 

@@ -2,7 +2,7 @@
 
 #include <vector>
 
-#include "core/protocol/waiter.hpp"
+#include "core/waits/waiter.hpp"
 
 using namespace zodan;
 

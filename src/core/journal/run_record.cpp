@@ -2,8 +2,8 @@
 
 #include <stdexcept>
 
-#include "core/protocol/spock_sql.hpp"
-#include "core/protocol/util.hpp"
+#include "core/statements/spock_sql.hpp"
+#include "core/util.hpp"
 #include "core/text/text_array.hpp"
 
 namespace zodan {

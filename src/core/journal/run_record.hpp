@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "core/plan/plan.hpp"
-#include "core/protocol/cleanup.hpp"
+#include "core/copy/cleanup.hpp"
 #include "core/text/json.hpp"
 #include "core/text/lsn.hpp"
 

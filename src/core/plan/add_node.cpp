@@ -4,10 +4,10 @@
 #include <optional>
 #include <set>
 
-#include "core/protocol/checks.hpp"
-#include "core/protocol/join_lock.hpp"
-#include "core/protocol/spock_sql.hpp"
-#include "core/protocol/util.hpp"
+#include "core/cluster/checks.hpp"
+#include "core/cluster/join_lock.hpp"
+#include "core/statements/spock_sql.hpp"
+#include "core/util.hpp"
 
 namespace zodan {
 

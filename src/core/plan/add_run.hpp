@@ -12,7 +12,7 @@
 #include "core/journal/journal.hpp"
 #include "core/journal/run_record.hpp"
 #include "core/plan/plan.hpp"
-#include "core/protocol/cluster_view.hpp"
+#include "core/cluster/cluster_view.hpp"
 
 namespace zodan {
 

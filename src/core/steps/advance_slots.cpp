@@ -2,8 +2,8 @@
 // moved to P_O, how far the copy holds O's changes (the copy point proved
 // it): sub_O_N then delivers exactly what the copy lacks.
 #include "core/plan/add_run.hpp"
-#include "core/protocol/names.hpp"
-#include "core/protocol/spock_sql.hpp"
+#include "core/cluster/names.hpp"
+#include "core/statements/spock_sql.hpp"
 
 namespace zodan {
 

@@ -1,9 +1,9 @@
 // Step check_preconditions: everything the add needs holds on every node,
 // checked before anything changes anywhere (checks.hpp, headroom.hpp).
 #include "core/plan/add_run.hpp"
-#include "core/protocol/checks.hpp"
-#include "core/protocol/headroom.hpp"
-#include "core/protocol/util.hpp"
+#include "core/cluster/checks.hpp"
+#include "core/cluster/headroom.hpp"
+#include "core/util.hpp"
 
 namespace zodan {
 

@@ -1,6 +1,6 @@
 // Step check_versions: every node runs a Spock this version of zodan knows.
 #include "core/plan/add_run.hpp"
-#include "core/protocol/checks.hpp"
+#include "core/cluster/checks.hpp"
 
 namespace zodan {
 

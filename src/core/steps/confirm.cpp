@@ -1,10 +1,10 @@
 // Step confirm: the cluster is a full mesh with N in it, N's own changes
 // reach every node, and the operator reads every subscription's state.
 #include "core/plan/add_run.hpp"
-#include "core/protocol/checks.hpp"
-#include "core/protocol/replication_waits.hpp"
-#include "core/protocol/spock_sql.hpp"
-#include "core/protocol/util.hpp"
+#include "core/cluster/checks.hpp"
+#include "core/waits/replication_waits.hpp"
+#include "core/statements/spock_sql.hpp"
+#include "core/util.hpp"
 
 namespace zodan {
 

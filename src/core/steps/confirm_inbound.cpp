@@ -2,9 +2,9 @@
 // mirror_replication_sets left for later (relations created after the copy
 // point, which arrived through those paths) is mirrored.
 #include "core/plan/add_run.hpp"
-#include "core/protocol/mirror_sets.hpp"
-#include "core/protocol/replication_waits.hpp"
-#include "core/protocol/util.hpp"
+#include "core/steps/mirror_sets.hpp"
+#include "core/waits/replication_waits.hpp"
+#include "core/util.hpp"
 #include "core/text/text_array.hpp"
 
 namespace zodan {

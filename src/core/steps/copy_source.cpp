@@ -4,12 +4,12 @@
 // reports its progress, and a copy an earlier call left unfinished is
 // discarded and made again.
 #include "core/plan/add_run.hpp"
-#include "core/protocol/cleanup.hpp"
-#include "core/protocol/copy_data.hpp"
-#include "core/protocol/copy_point.hpp"
-#include "core/protocol/copy_progress.hpp"
-#include "core/protocol/spock_sql.hpp"
-#include "core/protocol/util.hpp"
+#include "core/copy/cleanup.hpp"
+#include "core/copy/copy_data.hpp"
+#include "core/copy/copy_point.hpp"
+#include "core/copy/copy_progress.hpp"
+#include "core/statements/spock_sql.hpp"
+#include "core/util.hpp"
 #include "core/steps/paths_in.hpp"
 
 namespace zodan {

@@ -1,6 +1,6 @@
 // Step create_node: N becomes a Spock node (spock.node_create).
 #include "core/plan/add_run.hpp"
-#include "core/protocol/spock_sql.hpp"
+#include "core/statements/spock_sql.hpp"
 
 namespace zodan {
 

@@ -6,11 +6,11 @@
 #include <set>
 
 #include "core/plan/add_run.hpp"
-#include "core/protocol/in_flight.hpp"
-#include "core/protocol/names.hpp"
-#include "core/protocol/slots.hpp"
-#include "core/protocol/spock_sql.hpp"
-#include "core/protocol/util.hpp"
+#include "core/waits/in_flight.hpp"
+#include "core/cluster/names.hpp"
+#include "core/waits/slots.hpp"
+#include "core/statements/spock_sql.hpp"
+#include "core/util.hpp"
 #include "core/steps/paths_in.hpp"
 
 namespace zodan {

@@ -2,9 +2,9 @@
 // copy point, every sub_O_N from P_O), and their apply workers are helped
 // to start.
 #include "core/plan/add_run.hpp"
-#include "core/protocol/names.hpp"
-#include "core/protocol/spock_sql.hpp"
-#include "core/protocol/waiter.hpp"
+#include "core/cluster/names.hpp"
+#include "core/statements/spock_sql.hpp"
+#include "core/waits/waiter.hpp"
 
 namespace zodan {
 

@@ -2,8 +2,8 @@
 // (mirror_sets.hpp). A relation N lacks, created after the copy point and
 // still on its way through the paths into N, is left for confirm_inbound.
 #include "core/plan/add_run.hpp"
-#include "core/protocol/mirror_sets.hpp"
-#include "core/protocol/util.hpp"
+#include "core/steps/mirror_sets.hpp"
+#include "core/util.hpp"
 #include "core/text/text_array.hpp"
 
 namespace zodan {

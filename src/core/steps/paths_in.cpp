@@ -1,8 +1,8 @@
 #include "core/steps/paths_in.hpp"
 
-#include "core/protocol/names.hpp"
-#include "core/protocol/spock_sql.hpp"
-#include "core/protocol/util.hpp"
+#include "core/cluster/names.hpp"
+#include "core/statements/spock_sql.hpp"
+#include "core/util.hpp"
 
 namespace zodan {
 

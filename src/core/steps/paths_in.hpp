@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "core/plan/add_run.hpp"
-#include "core/protocol/in_flight.hpp"
+#include "core/waits/in_flight.hpp"
 
 namespace zodan {
 

@@ -3,11 +3,11 @@
 // O's that dates the join window (join_window.hpp), then a sync event of
 // each O applied on S (e_O): every change of O's before its slot is in S.
 #include "core/plan/add_run.hpp"
-#include "core/protocol/names.hpp"
-#include "core/protocol/replication_waits.hpp"
-#include "core/protocol/slots.hpp"
-#include "core/protocol/spock_sql.hpp"
-#include "core/protocol/util.hpp"
+#include "core/cluster/names.hpp"
+#include "core/waits/replication_waits.hpp"
+#include "core/waits/slots.hpp"
+#include "core/statements/spock_sql.hpp"
+#include "core/util.hpp"
 #include "core/steps/paths_in.hpp"
 
 namespace zodan {

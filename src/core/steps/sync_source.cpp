@@ -1,7 +1,7 @@
 // Step sync_source: a sync event of every other node applied on S, so that
 // the copy point finds S holding everything the others' slots skip.
 #include "core/plan/add_run.hpp"
-#include "core/protocol/replication_waits.hpp"
+#include "core/waits/replication_waits.hpp"
 
 namespace zodan {
 

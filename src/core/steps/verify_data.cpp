@@ -1,7 +1,7 @@
 // Step verify_data: N equals S table by table (verify_data.hpp), before any
 // other node starts taking N's changes.
 #include "core/plan/add_run.hpp"
-#include "core/protocol/verify_data.hpp"
+#include "core/compare/verify_data.hpp"
 
 namespace zodan {
 

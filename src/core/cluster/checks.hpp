@@ -1,0 +1,36 @@
+// The checks before a join (protocol steps 0 and 1) and after it. They change
+// nothing; each yields a named result, so add_node can stop at the first
+// failure and health_check can report them all.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/cluster/cluster_view.hpp"
+
+namespace zodan {
+
+struct CheckResult {
+    std::string name;
+    bool passed = true;
+    std::string message;  // what is wrong (empty when passed)
+    std::string hint;     // what to do about it
+};
+
+std::vector<CheckResult> check_versions(Runtime &rt, ClusterView &view);
+CheckResult check_runs_on_new_node(Runtime &rt, ClusterView &view);
+std::vector<CheckResult> check_preconditions(Runtime &rt, ClusterView &view);
+CheckResult check_subscriptions_enabled(Runtime &rt, ClusterView &view);
+// The new node against the source, table by table: the same replicated
+// tables with the same columns and keys, and the same rows (verify_data.hpp).
+CheckResult check_tables_match(Runtime &rt, ClusterView &view);
+std::vector<CheckResult> check_joined(Runtime &rt, ClusterView &view);
+
+// Every member subscribes to every other one, and no member knows of a node
+// outside `members` (one that joined while this run did not look).
+std::vector<CheckResult> check_full_mesh(Runtime &rt, const std::vector<Member *> &members);
+
+// Throws a UserError for the first failed check, listing the others in DETAIL.
+void require_all(const std::vector<CheckResult> &results);
+
+}  // namespace zodan

@@ -1,0 +1,182 @@
+#include "core/copy/copy_data.hpp"
+
+#include <algorithm>
+
+#include "core/statements/spock_sql.hpp"
+#include "core/util.hpp"
+
+namespace zodan {
+
+namespace {
+
+// pg_dump reads --exclude-schema as a pattern; a quoted name is literal.
+std::string literal_pattern(const std::string &name) {
+    std::string out = "\"";
+    for (char c : name) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return out + "\"";
+}
+
+// One stream: a source session in the snapshot, a new-node session that
+// writes as the copy (its own origin, 'epoch', no triggers).
+struct Stream {
+    std::unique_ptr<Connection> from, to;
+    std::string origin;
+};
+
+void open_source_side(Connection &from, const std::string &snapshot) { from.exec(sql::begin_in_snapshot(snapshot)); }
+
+void open_target_side(Connection &to, const std::string &origin) {
+    to.exec(sql::drop_origin_if_exists(origin));
+    to.exec(sql::create_origin(origin));
+    to.exec(sql::setup_origin_session(origin));
+    to.exec(sql::mark_copied_rows());
+    to.exec(sql::replica_role());
+    to.exec(sql::begin_copy_target());
+}
+
+}  // namespace
+
+std::string copy_origin_name(const std::string &database_oid, int stream) {
+    return "zodan_copy_" + database_oid + "_" + std::to_string(stream);
+}
+
+CopyOutcome copy_at_point(Runtime &rt, ClusterView &view, CopyPoint &point, const std::vector<std::string> &skip_schema,
+                          int streams, const std::string &window_from,
+                          const std::function<void(const CopySample &)> &on_progress) {
+    CopyOutcome outcome;
+    int64_t mark = rt.now_ms();
+    auto lap = [&] {
+        const int64_t now = rt.now_ms(), took = now - mark;
+        mark = now;
+        return took;
+    };
+    std::unique_ptr<ScratchDir> scratch = rt.scratch_dir();
+    const std::string dump = scratch->path() + "/structure.dump";
+
+    // The structure, as the snapshot has it.
+    Program pg_dump{"dump the structure of " + view.source.name, "pg_dump",
+                    {"--format=custom", "--schema-only", "--snapshot=" + point.snapshot, "--no-publications",
+                     "--no-subscriptions", "--exclude-schema=spock", "--file=" + dump},
+                    view.source.dsn.text(), {}};
+    for (const std::string &s : skip_schema) pg_dump.args.push_back("--exclude-schema=" + literal_pattern(s));
+    rt.run_program(pg_dump);
+    // DDL replication off where Spock would otherwise queue the restore's DDL.
+    const std::string options = view.new_node.db().exec(sql::restore_settings()).text(0, "options");
+    std::vector<std::pair<std::string, std::string>> restore_env;
+    if (!options.empty()) restore_env.emplace_back("PGOPTIONS", options);
+    rt.run_program({"restore the structure on " + view.new_node.name, "pg_restore",
+                    {"--section=pre-data", "--exit-on-error", "--single-transaction", dump}, view.new_node.dsn.text(),
+                    restore_env});
+
+    outcome.structure_ms = lap();
+
+    // The data. The first stream's source session lists the jobs, inside
+    // the snapshot, so the list is the snapshot's.
+    std::vector<Stream> lanes(1);
+    lanes[0].from = rt.connect(view.source.name, view.source.dsn.text());
+    open_source_side(*lanes[0].from, point.snapshot);
+    const int new_node_major = std::stoi(view.new_node.db().exec(sql::server_major()).text(0, "major"));
+    QueryResult list = lanes[0].from->exec(sql::copy_job_list(skip_schema, streams, new_node_major));
+    QueryResult sequences = lanes[0].from->exec(sql::sequence_values(skip_schema));
+    // Sizing the jobs locked every table (pg_relation_size): that
+    // transaction ends here, and the lane takes the snapshot again, so it
+    // holds a table's lock only from its own COPY on.
+    lanes[0].from->exec(sql::rollback());
+    open_source_side(*lanes[0].from, point.snapshot);
+    std::vector<CopyJob> jobs;
+    std::vector<StreamedJob> progress;
+    for (size_t i = 0; i < list.size(); ++i) {
+        const std::string label = list.text(i, "job"), table = list.text(i, "rel");
+        jobs.push_back({table, label,
+                        {Stmt::CopyOut, "copy " + label + " out", list.text(i, "out_sql"), {}, true},
+                        {Stmt::CopyIn, "copy " + label + " in", list.text(i, "in_sql"), {}, true},
+                        std::stoll(list.text(i, "bytes", "0"))});
+        progress.push_back({table, jobs.back().estimated_bytes, 0, false});
+        if (list.text(i, "binary", "false") == "true") ++outcome.binary_jobs;
+    }
+    const int lane_count = std::max(1, std::min(streams, static_cast<int>(jobs.size())));
+    {
+        std::vector<std::pair<std::string, std::string>> wanted;
+        wanted.emplace_back(view.new_node.name, view.new_node.dsn.text());
+        for (int k = 1; k < lane_count; ++k) {
+            wanted.emplace_back(view.source.name, view.source.dsn.text());
+            wanted.emplace_back(view.new_node.name, view.new_node.dsn.text());
+        }
+        std::vector<std::unique_ptr<Connection>> opened = rt.connect_all(wanted);
+        lanes[0].to = std::move(opened[0]);
+        for (int k = 1; k < lane_count; ++k) {
+            Stream lane;
+            lane.from = std::move(opened[2 * k - 1]);
+            lane.to = std::move(opened[2 * k]);
+            lanes.push_back(std::move(lane));
+        }
+    }
+    std::vector<std::pair<Connection *, Query>> begins, targets;
+    for (int k = 1; k < lane_count; ++k) begins.emplace_back(lanes[k].from.get(), sql::begin_in_snapshot(point.snapshot));
+    rt.exec_all(begins);
+    const std::string dboid = view.new_node.db().exec(sql::database_oid()).text(0, "oid");
+    for (int k = 0; k < lane_count; ++k) {
+        lanes[k].origin = copy_origin_name(dboid, k + 1);
+        open_target_side(*lanes[k].to, lanes[k].origin);
+    }
+    // The join window's rows are read in the snapshot too, after the data,
+    // by a session of its own: the lanes end their source transactions as
+    // they finish (copy_engine.cpp says why), and this one holds no lock
+    // until it reads.
+    std::unique_ptr<Connection> window_source;
+    if (!window_from.empty()) {
+        window_source = rt.connect(view.source.name, view.source.dsn.text());
+        open_source_side(*window_source, point.snapshot);
+    }
+    // Every session that needs the snapshot has it now: its exporter may go.
+    point.holder.reset();
+
+    std::vector<CopyLane> copy_lanes;
+    for (Stream &lane : lanes) copy_lanes.push_back({lane.from.get(), lane.to.get()});
+    const int64_t started = rt.now_ms();
+    rt.copy_jobs(copy_lanes, jobs, [&](const CopyState &state) {
+        for (size_t j = 0; j < progress.size(); ++j) {
+            progress[j].streamed_bytes = state.bytes[j];
+            progress[j].done = state.done[j];
+        }
+        if (on_progress) on_progress(sample_streams(progress, started, rt.now_ms()));
+    });
+    std::vector<std::pair<Connection *, Query>> commits, ends;
+    for (Stream &lane : lanes) commits.emplace_back(lane.to.get(), sql::commit());
+    rt.exec_all(commits);
+    // The window's rows are read while N builds its indexes, and rewritten
+    // once those exist.
+    std::unique_ptr<WindowScan> window;
+    if (window_source) window = std::make_unique<WindowScan>(rt, *window_source, skip_schema, window_from);
+    for (Stream &lane : lanes) ends.emplace_back(lane.from.get(), sql::rollback());
+    rt.exec_all(ends);
+    for (Stream &lane : lanes) {
+        lane.to->exec(sql::reset_origin_session());
+        lane.to->exec(sql::drop_origin(lane.origin));
+    }
+    for (const StreamedJob &j : progress) outcome.bytes += j.streamed_bytes;
+    outcome.jobs = static_cast<int>(jobs.size());
+    outcome.tables = sample_streams(progress, started, rt.now_ms()).tables_total;
+    outcome.streams = lane_count;
+
+    // Sequences as the snapshot saw them (pg_dump --schema-only leaves them out).
+    for (size_t i = 0; i < sequences.size(); ++i)
+        view.new_node.db().exec(sql::run_generated(Stmt::SetSequence, "set a sequence", sequences.text(i, "stmt")));
+    outcome.sequences = static_cast<int>(sequences.size());
+    lanes.clear();
+    outcome.data_ms = lap();
+
+    // Indexes, constraints, triggers: after the data, several at once.
+    rt.run_program({"restore indexes and constraints on " + view.new_node.name, "pg_restore",
+                    {"--section=post-data", "--exit-on-error", "--jobs=" + std::to_string(std::max(1, streams)), dump},
+                    view.new_node.dsn.text(), restore_env});
+    outcome.indexes_ms = lap();
+
+    if (window) {
+        outcome.window = window->restamp(view.new_node, copy_origin_name(dboid, 0));
+        window_source->exec(sql::rollback());
+    }
+    return outcome;
+}
+
+}  // namespace zodan
