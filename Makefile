@@ -1,7 +1,7 @@
 # PGXS build of the zodan extension: C++17 sources in src/, linked with libpq.
 EXTENSION   = zodan
 MODULE_big  = zodan
-DATA        = sql/zodan--0.1.0.sql sql/zodan--0.2.0.sql sql/zodan--0.3.0.sql \
+DATA        = sql/zodan--0.1.0.sql sql/zodan--0.2.0.sql \
               sql/zodan--0.1.0--0.2.0.sql sql/zodan--0.2.0--0.3.0.sql
 PGFILEDESC  = "zodan - zero-downtime node add/remove for Spock"
 
