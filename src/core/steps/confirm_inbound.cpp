@@ -15,7 +15,7 @@ namespace {
 // arrived by now: every path into N delivered a sync event written after
 // mirror_replication_sets read the source's sets.
 void mirror_deferred_sets(AddRun &run, Figures &figures) {
-    std::vector<std::string> &deferred = run.record.sets->deferred;
+    const std::vector<std::string> &deferred = run.record.sets->deferred;
     if (deferred.empty()) return;
     MirrorOutcome m = mirror_replication_sets(run.rt, run.source(), run.new_node());
     if (!m.deferred.empty())
@@ -27,8 +27,6 @@ void mirror_deferred_sets(AddRun &run, Figures &figures) {
                         "them on \"" + run.args.new_name + "\" by hand, then call spock.add_node again to resume.");
     figures.add("sets_mirrored_late", text_array_literal(deferred));
     run.detail("replication sets mirrored for what arrived after the copy point", join(deferred));
-    deferred.clear();
-    run.journal.save(StepId::MirrorReplicationSets, run.record);
 }
 
 }  // namespace
