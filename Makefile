@@ -28,6 +28,17 @@ include $(PGXS)
 # Rebuild objects when a header they include changes.
 -include $(OBJS:.o=.d)
 
+# The release: `make dist` writes zodan-<version>.tar.gz, the committed HEAD
+# (git archive, so nothing uncommitted or ignored goes in), its version the
+# one zodan.control installs.
+ZODAN_VERSION := $(shell sed -nE "s/^default_version *= *'([^']*)'.*/\1/p" zodan.control)
+DISTNAME = zodan-$(ZODAN_VERSION)
+
+dist:
+	@test -n "$(ZODAN_VERSION)" || { echo "Makefile: no default_version in zodan.control" >&2; exit 1; }
+	git archive --format=tar.gz --prefix=$(DISTNAME)/ -o $(DISTNAME).tar.gz HEAD
+.PHONY: dist
+
 # src/core (the step logic) stays free of PostgreSQL's server headers: the
 # unit tests build it without them (CMakeLists.txt), and so does this build.
 # Its objects are compiled without the server's include directories, so a
