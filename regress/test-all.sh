@@ -185,7 +185,7 @@ check_dist() {
         { failed=$((failed + 1)); failures+=("unpacking $tarball"); return; }
     (cd "$dir/${tarball%.tar.gz}" && env -u ZODAN_INSTALLED PG_CONFIG="$pgc" ZODAN_PRIVATE_INSTALL=1 ZODAN_TEST_HOOKS=0 \
         prove --timer regress/t/050_regress.pl) >>"$log" 2>&1
-    grep -E '^regress/t/|^Result|^Files=|not ok' "$log"
+    grep -E '^\[|^regress/t/|^Result|^Files=|not ok' "$log"
     read -r p f < <(prove_counts "$log")
     passed=$((passed + p)); failed=$((failed + f))
     if ! grep -q '^Result: PASS' "$log"; then
