@@ -18,8 +18,19 @@ SHLIB_LINK  = -lstdc++ -lpthread
 # Debian's server is built with JIT; we ship no LLVM bitcode for C++ sources.
 override with_llvm = no
 
-# The stamp of the probe that src/core is built without server headers (below).
-EXTRA_CLEAN = src/core/.no-server-headers
+# The test hooks (zodan.fail_at_step, zodan.pause_at_step) exist only in a
+# build made with ZODAN_TEST_HOOKS=1, as the test harness makes it
+# (regress/lib/Zodan/Env.pm, regress/test-all.sh); a plain `make` ships a
+# library without them.
+ZODAN_TEST_HOOKS ?= 0
+ifeq ($(ZODAN_TEST_HOOKS),1)
+PG_CPPFLAGS += -DZODAN_TEST_HOOKS
+endif
+
+# The stamp of the probe that src/core is built without server headers
+# (below), and the one that records whether the objects have the hooks.
+HOOKS_STAMP = src/pg/.test-hooks
+EXTRA_CLEAN = src/core/.no-server-headers $(HOOKS_STAMP)
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -27,6 +38,26 @@ include $(PGXS)
 
 # Rebuild objects when a header they include changes.
 -include $(OBJS:.o=.d)
+
+# ... and when ZODAN_TEST_HOOKS differs from the build that made them: the
+# stamp is rewritten only when its value changes, so a test build after a
+# plain one (or the reverse) recompiles instead of keeping the other's.
+$(HOOKS_STAMP): FORCE
+	@echo '$(ZODAN_TEST_HOOKS)' | cmp -s - $@ || echo '$(ZODAN_TEST_HOOKS)' >$@
+$(OBJS): $(HOOKS_STAMP)
+FORCE:
+.PHONY: FORCE
+
+# The release: `make dist` writes zodan-<version>.tar.gz, the committed HEAD
+# (git archive, so nothing uncommitted or ignored goes in), its version the
+# one zodan.control installs.
+ZODAN_VERSION := $(shell sed -nE "s/^default_version *= *'([^']*)'.*/\1/p" zodan.control)
+DISTNAME = zodan-$(ZODAN_VERSION)
+
+dist:
+	@test -n "$(ZODAN_VERSION)" || { echo "Makefile: no default_version in zodan.control" >&2; exit 1; }
+	git archive --format=tar.gz --prefix=$(DISTNAME)/ -o $(DISTNAME).tar.gz HEAD
+.PHONY: dist
 
 # src/core (the step logic) stays free of PostgreSQL's server headers: the
 # unit tests build it without them (CMakeLists.txt), and so does this build.
@@ -39,7 +70,7 @@ include $(PGXS)
 # those flags and failing the build if that works.
 CORE_OBJS     = $(filter src/core/%,$(OBJS))
 CORE_CPPFLAGS := $(filter-out -I$(includedir_server) -I$(includedir_internal),$(CPPFLAGS))
-CORE_PROBE    = $(EXTRA_CLEAN)
+CORE_PROBE    = src/core/.no-server-headers
 $(CORE_OBJS): override CPPFLAGS := $(CORE_CPPFLAGS)
 $(CORE_OBJS): | $(CORE_PROBE)
 $(CORE_PROBE): Makefile

@@ -5,10 +5,14 @@
 #  3. the TAP tests regress/t/*.pl with prove: all of them on the main
 #     combination, those marked "# matrix: every combination" on the others,
 #     and the pg_regress suites on Spock 5.0.9 (the oldest supported).
+#  4. the release: `make dist`'s tarball, unpacked in an empty directory,
+#     built and installed with PGXS as a plain `make` builds it, and its
+#     pg_regress suites passed there (050 run from the unpacked tree).
 # Ends with one line "N passed, N failed" counting every unit test case and
 # every TAP test of every combination; exits non-zero on any failure.
 #
-#   TESTS="060 075"   only the TAP tests whose file names start so
+#   TESTS="060 075"   only the TAP tests whose file names start so ("dist":
+#                     the release tarball's check)
 #   MATRIX="15:6"     only these combinations (server:spock, blank-separated)
 #   PG_CONFIG=...     a server that already has Spock: every test on it alone
 #   RESULTS_DIR=none  a whole run (none of the three above) appends its rows
@@ -83,7 +87,8 @@ tap_files() {
 }
 
 # install_zodan PG_CONFIG: builds zodan for that server out of tree (each
-# server its own objects) and installs it there.
+# server its own objects), with the test hooks the tests use, and installs
+# it there.
 install_zodan() {
     local pgc=$1 dir="$LOGDIR/build-$(echo "$1" | md5sum | cut -c1-8)"
     mkdir -p "$dir"
@@ -91,9 +96,23 @@ install_zodan() {
     # Objects of an in-tree build (another server's, perhaps) must not be
     # taken for this server's.
     find "$dir/src" \( -name '*.o' -o -name '*.d' -o -name '*.bc' -o -name '*.so' \) -delete
-    make -s -C "$dir" PG_CONFIG="$pgc" -j2 >"$dir/build.log" 2>&1 &&
-        make -s -C "$dir" PG_CONFIG="$pgc" install >>"$dir/build.log" 2>&1 ||
+    make -s -C "$dir" PG_CONFIG="$pgc" ZODAN_TEST_HOOKS=1 -j2 >"$dir/build.log" 2>&1 &&
+        make -s -C "$dir" PG_CONFIG="$pgc" ZODAN_TEST_HOOKS=1 install >>"$dir/build.log" 2>&1 ||
         { cat "$dir/build.log"; return 1; }
+}
+
+# prove_counts LOG: "PASSED FAILED" from a prove log. prove's summary:
+# "Files=F, Tests=T, ..." and, per failing file, "... Tests: T Failed: F"
+# (or a file that died before its plan).
+prove_counts() {
+    local tests f p
+    tests=$(sed -nE 's/^Files=[0-9]+, Tests=([0-9]+),.*/\1/p' "$1" | tail -n1)
+    # Every failing file: its failed tests, or 1 when it died without any.
+    f=$(awk '/\(Wstat: [0-9]+/ { n = 0; if (match($0, /Failed: [0-9]+/)) n = substr($0, RSTART + 8, RLENGTH - 8) + 0;
+                                  s += (n > 0 ? n : 1) } END { print s + 0 }' "$1")
+    [ -n "$tests" ] || { tests=0; f=$((f + 1)); }
+    p=$((tests - f)); [ $p -ge 0 ] || p=0
+    echo "$p $f"
 }
 
 # server_of PG_CONFIG: "PostgreSQL 15.18, Spock 6.0.0-devel", as the figures files name a server.
@@ -113,14 +132,7 @@ run_combination() {
     # Each test's result line shows as it happens; the nodes run as postgres.
     (cd "$ROOT" && PG_CONFIG=$pgc ZODAN_INSTALLED=1 prove --timer "${files[@]}") 2>&1 | tee "$log" |
         grep --line-buffered -E '^\[|^regress/t/|ok$|^Result|^Files=|Failed|not ok|^ *#'
-    # prove's summary: "Files=F, Tests=T, ..." and, per failing file,
-    # "... Tests: T Failed: F" (or a file that died before its plan).
-    tests=$(sed -nE 's/^Files=[0-9]+, Tests=([0-9]+),.*/\1/p' "$log" | tail -n1)
-    # Every failing file: its failed tests, or 1 when it died without any.
-    f=$(awk '/\(Wstat: [0-9]+/ { n = 0; if (match($0, /Failed: [0-9]+/)) n = substr($0, RSTART + 8, RLENGTH - 8) + 0;
-                                  s += (n > 0 ? n : 1) } END { print s + 0 }' "$log")
-    [ -n "$tests" ] || { tests=0; f=$((f + 1)); }
-    p=$((tests - f)); [ $p -ge 0 ] || p=0
+    read -r p f < <(prove_counts "$log")
     passed=$((passed + p)); failed=$((failed + f))
     if ! grep -q '^Result: PASS' "$log"; then
         failures+=("$label")
@@ -149,6 +161,54 @@ else
             failed=$((failed + 1)); failures+=("building $label")
         fi
     done
+fi
+
+# --- the release tarball ----------------------------------------------------
+# What an operator downloads: `make dist` (git archive of HEAD), unpacked in
+# an empty directory, built and installed with PGXS as a plain `make` builds
+# it (ZODAN_TEST_HOOKS=0: no test hooks) into a copy of the server's
+# installation of its own (ZODAN_PRIVATE_INSTALL), and its pg_regress suites
+# run there: 050 from the unpacked tree, which Zodan::Env then takes for the
+# project (it builds and installs from there). 050 also checks that this
+# build has no test hooks.
+check_dist() {
+    local pgc=$1 dir log tarball start p f
+    start=$(date +%s)
+    dir=$(mktemp -d "$LOGDIR/dist.XXXXXX") && chmod 755 "$dir"
+    log="$LOGDIR/dist.log"
+    echo "== the release tarball (make dist), built and tested on its own"
+    if ! make -s -C "$ROOT" PG_CONFIG="$pgc" dist >"$log" 2>&1; then
+        cat "$log"; failed=$((failed + 1)); failures+=("make dist"); return
+    fi
+    tarball=$(cd "$ROOT" && ls -t zodan-*.tar.gz | head -n1)
+    mv "$ROOT/$tarball" "$dir/" && tar -xzf "$dir/$tarball" -C "$dir" ||
+        { failed=$((failed + 1)); failures+=("unpacking $tarball"); return; }
+    (cd "$dir/${tarball%.tar.gz}" && env -u ZODAN_INSTALLED PG_CONFIG="$pgc" ZODAN_PRIVATE_INSTALL=1 ZODAN_TEST_HOOKS=0 \
+        prove --timer regress/t/050_regress.pl) >>"$log" 2>&1
+    grep -E '^\[|^regress/t/|^Result|^Files=|not ok' "$log"
+    read -r p f < <(prove_counts "$log")
+    passed=$((passed + p)); failed=$((failed + f))
+    if ! grep -q '^Result: PASS' "$log"; then
+        failures+=("the release tarball (see $log)")
+        [ "$f" -gt 0 ] || failed=$((failed + 1))
+    fi
+    printf '%s\t%s\t%s\t%s\t%s s\n' "release tarball" "$tarball" "$p" "$f" "$(( $(date +%s) - start ))" >>"$RESULTS"
+    figure "$(server_of "$pgc")" "release tarball" 1 "$p" "$f" "$(( $(date +%s) - start ))" "$tarball"
+}
+
+want_dist=1
+if [ -n "${TESTS:-}" ]; then
+    want_dist=0
+    for w in $TESTS; do [ "$w" = dist ] && want_dist=1; done
+fi
+if [ $want_dist = 1 ]; then
+    if [ -n "${PG_CONFIG:-}" ]; then
+        check_dist "$PG_CONFIG"
+    elif pgc=$(bash "$HERE/build-spock.sh" 6 18); then
+        check_dist "$pgc"
+    else
+        failed=$((failed + 1)); failures+=("building PostgreSQL 18 + Spock 6 for the release tarball")
+    fi
 fi
 
 echo

@@ -4,6 +4,33 @@
 
 namespace zodan {
 
+const char *sqlstate_of(Cause cause) {
+    switch (cause) {
+        case Cause::Precondition: return "55000";
+        case Cause::LockHeld: return "55P03";
+        case Cause::TimedOut: return "57014";
+        case Cause::Unreachable: return "08001";
+        case Cause::ConnectionLost: return "08006";
+        case Cause::BadArgument: return "22023";
+        case Cause::Privilege: return "42501";
+        case Cause::UndefinedNode: return "42704";
+        // A class of our own: PostgreSQL uses none starting with Z, and the
+        // SQL standard leaves classes starting with I-Z to implementations.
+        case Cause::Divergence: return "ZD001";
+    }
+    return "XX000";
+}
+
+std::string sqlstate_for(const std::exception &e) {
+    if (const auto *remote = dynamic_cast<const RemoteError *>(&e)) {
+        const std::string &own = remote->sqlstate();
+        return own.size() == 5 ? own : sqlstate_of(Cause::ConnectionLost);
+    }
+    if (const auto *user = dynamic_cast<const UserError *>(&e)) return sqlstate_of(user->cause());
+    if (dynamic_cast<const InvalidArgument *>(&e)) return sqlstate_of(Cause::BadArgument);
+    return "XX000";
+}
+
 const Value &QueryResult::at(size_t row, const std::string &column) const {
     for (size_t c = 0; c < columns_.size(); ++c)
         if (columns_[c] == column) return rows_.at(row).at(c);

@@ -60,8 +60,33 @@ private:
     std::vector<std::vector<Value>> rows_;
 };
 
+// Why a call failed, as a script branches on it: each cause reports its own
+// SQLSTATE (sqlstate_of; the table in docs/errors.md says what to do).
+enum class Cause {
+    Precondition,    // 55000 object_not_in_prerequisite_state: fix, then call again
+    LockHeld,        // 55P03 lock_not_available: another run holds the join lock; retry later
+    TimedOut,        // 57014 query_canceled: a wait or statement passed zodan.sync_timeout
+    Unreachable,     // 08001 a node could not be connected to
+    ConnectionLost,  // 08006 connection_failure: a node was lost mid-statement
+    BadArgument,     // 22023 invalid_parameter_value
+    Privilege,       // 42501 insufficient_privilege
+    UndefinedNode,   // 42704 undefined_object: a named node does not exist where it must
+    Divergence,      // ZD001 (the product's own): the new node differs from the source
+};
+
+// The five-character SQLSTATE of a cause.
+const char *sqlstate_of(Cause cause);
+
+// The SQLSTATE a call reports when it ends with `e` (a C++ exception of the
+// step logic): a remote node's own where it gave one, else the cause's;
+// XX000 (internal_error) for anything that is not one of ours.
+std::string sqlstate_for(const std::exception &e);
+
 // A remote call failed. Carries the node, what was being done and the
-// server's own words (already scrubbed of secrets).
+// server's own words (already scrubbed of secrets). Its SQLSTATE is the
+// node's own where the node gave one (a remote error is reported as the
+// node raised it); one libpq made up has none: the connection was lost
+// (08006), or, connecting, never made (08001).
 class RemoteError : public std::runtime_error {
 public:
     RemoteError(std::string node, std::string action, std::string server_message,
@@ -79,31 +104,36 @@ private:
     std::string node_, server_message_, sqlstate_, hint_, detail_;
 };
 
-// A statement passed the deadline it was given; it was cancelled on the node.
+// A statement passed the deadline it was given; it was cancelled on the
+// node (SQLSTATE 57014, as the throwers pass).
 class StatementTimedOut : public RemoteError {
 public:
     using RemoteError::RemoteError;
 };
 
-// The caller passed an argument that cannot be used (SQLSTATE 22023); the
-// message names it. Nothing else is reported as the caller's bad argument:
-// a node's malformed reply is an internal error.
+// The caller passed an argument that cannot be used (SQLSTATE 22023,
+// Cause::BadArgument); the message names it. A node's malformed reply is
+// not the caller's bad argument but an internal error. (A UserError with
+// Cause::BadArgument is the same where a DETAIL or HINT helps.)
 class InvalidArgument : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;
 };
 
 // An error the operator must act on: a failed precondition or a run that
-// cannot go on. `hint` says what to do.
+// cannot go on. `hint` says what to do; `cause` what kind of failure it is
+// (a failed precondition unless said otherwise).
 class UserError : public std::runtime_error {
 public:
-    UserError(std::string message, std::string detail = "", std::string hint = "")
-        : std::runtime_error(std::move(message)), detail_(std::move(detail)), hint_(std::move(hint)) {}
+    UserError(std::string message, std::string detail = "", std::string hint = "", Cause cause = Cause::Precondition)
+        : std::runtime_error(std::move(message)), detail_(std::move(detail)), hint_(std::move(hint)), cause_(cause) {}
     const std::string &detail() const { return detail_; }
     const std::string &hint() const { return hint_; }
+    Cause cause() const { return cause_; }
 
 private:
     std::string detail_, hint_;
+    Cause cause_;
 };
 
 // The caller's role may not do what the call needs (SQLSTATE 42501,
@@ -111,7 +141,8 @@ private:
 // a superuser. A UserError otherwise (message, detail, hint).
 class PermissionDenied : public UserError {
 public:
-    using UserError::UserError;
+    PermissionDenied(std::string message, std::string detail = "", std::string hint = "")
+        : UserError(std::move(message), std::move(detail), std::move(hint), Cause::Privilege) {}
 };
 
 // The host's own session behind a Connection (src/pg: the libpq session),

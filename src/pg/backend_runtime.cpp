@@ -191,6 +191,7 @@ int BackendRuntime::sync_timeout_ms() { return guc_sync_timeout_ms; }
 
 int BackendRuntime::backend_pid() { return MyProcPid; }
 
+#ifdef ZODAN_TEST_HOOKS
 void BackendRuntime::maybe_fail_at(const std::string &point) {
     if (guc_fail_at_step && point == guc_fail_at_step)
         throw UserError("injected failure at \"" + point + "\" (zodan.fail_at_step)");
@@ -199,5 +200,6 @@ void BackendRuntime::maybe_fail_at(const std::string &point) {
 bool BackendRuntime::pause_requested(const std::string &step) {
     return guc_pause_at_step && step == guc_pause_at_step;
 }
+#endif
 
 }  // namespace zodan::pg

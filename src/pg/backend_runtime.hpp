@@ -14,8 +14,10 @@ namespace zodan::pg {
 extern int guc_sync_timeout_ms;
 extern int guc_connect_timeout_ms;
 extern int guc_progress_interval_ms;
+#ifdef ZODAN_TEST_HOOKS
 extern char *guc_fail_at_step;
 extern char *guc_pause_at_step;
+#endif
 extern int guc_copy_streams;
 extern bool guc_verify_data;
 
@@ -55,8 +57,11 @@ public:
     int progress_interval_ms() override { return guc_progress_interval_ms; }
     int backend_pid() override;
     QueryResult read_local(const Query &query) override;
+#ifdef ZODAN_TEST_HOOKS
+    // The test hooks' settings; without them the Runtime's no-ops stand.
     void maybe_fail_at(const std::string &point) override;
     bool pause_requested(const std::string &step) override;
+#endif
 
 private:
     std::unique_ptr<LibpqConnection> start_connection(const std::string &node, const std::string &dsn, bool replication);

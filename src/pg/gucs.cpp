@@ -12,8 +12,10 @@ namespace zodan::pg {
 int guc_sync_timeout_ms = 10 * 60 * 1000;
 int guc_connect_timeout_ms = 30 * 1000;
 int guc_progress_interval_ms = 5 * 1000;
+#ifdef ZODAN_TEST_HOOKS
 char *guc_fail_at_step = nullptr;
 char *guc_pause_at_step = nullptr;
+#endif
 int guc_copy_streams = 0;
 bool guc_verify_data = true;
 
@@ -43,16 +45,20 @@ void define_gucs() {
                              "Hashes over primary-key ranges; ranges that differ are compared again after a round "
                              "of sync events, and what still differs fails the add.",
                              &guc_verify_data, true, PGC_USERSET, 0, nullptr, nullptr, nullptr);
-    // Testing aid: raise an error when spock.add_node reaches the named step.
+#ifdef ZODAN_TEST_HOOKS
+    // The test hooks, only in a test build (Makefile: ZODAN_TEST_HOOKS=1):
+    // a shipped library has no setting that makes a join fail or stop.
+    // Raise an error when spock.add_node reaches the named step.
     DefineCustomStringVariable("zodan.fail_at_step", "Test only: make spock.add_node fail at this step (\"step\" or \"step:after\").", nullptr,
                                &guc_fail_at_step, "", PGC_SUSET, GUC_NOT_IN_SAMPLE, nullptr, nullptr, nullptr);
-    // Testing aid: make spock.add_node wait at the named step while another
+    // Make spock.add_node wait at the named step while another
     // session holds the advisory lock hashtext('zodan.pause') on the new node.
     DefineCustomStringVariable("zodan.pause_at_step",
                                "Test only: make spock.add_node wait at this step while the advisory lock "
                                "hashtext('zodan.pause') is held on the new node.",
                                nullptr,
                                &guc_pause_at_step, "", PGC_SUSET, GUC_NOT_IN_SAMPLE, nullptr, nullptr, nullptr);
+#endif
     MarkGUCPrefixReserved("zodan");
 }
 

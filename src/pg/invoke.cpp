@@ -30,9 +30,13 @@ RaisedTexts &raised() {
 
 const char *or_null(const std::string &s) { return s.empty() ? nullptr : s.c_str(); }
 
-// SQLSTATE text ("08006") to PostgreSQL's packed form.
+// SQLSTATE text ("08006") to PostgreSQL's packed form; internal_error for
+// anything that is not five characters of 0-9 and A-Z.
 int packed_sqlstate(const std::string &state) {
-    if (state.size() != 5) return 0;
+    if (state.size() != 5) return ERRCODE_INTERNAL_ERROR;
+    for (char c : state)
+        if (!std::isdigit(static_cast<unsigned char>(c)) && !std::isupper(static_cast<unsigned char>(c)))
+            return ERRCODE_INTERNAL_ERROR;
     return MAKE_SQLSTATE(state[0], state[1], state[2], state[3], state[4]);
 }
 
@@ -65,18 +69,16 @@ int describe(RaisedTexts &t) {
         set(e.what(), e.detail(), e.hint());
         return e.sqlerrcode();
     } catch (const RemoteError &e) {
+        // The SQLSTATE by cause (sqlstate_for; docs/errors.md): a remote
+        // node's own, a timeout's, a lost node's.
         set(e.what(), e.detail(), e.hint());
-        const int code = packed_sqlstate(e.sqlstate());
-        return code ? code : ERRCODE_CONNECTION_FAILURE;
-    } catch (const PermissionDenied &e) {
-        set(e.what(), e.detail(), e.hint());
-        return ERRCODE_INSUFFICIENT_PRIVILEGE;
+        return packed_sqlstate(sqlstate_for(e));
     } catch (const UserError &e) {
         set(e.what(), e.detail(), e.hint());
-        return ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE;
+        return packed_sqlstate(sqlstate_for(e));
     } catch (const InvalidArgument &e) {
         set(e.what(), "", "");
-        return ERRCODE_INVALID_PARAMETER_VALUE;
+        return packed_sqlstate(sqlstate_for(e));
     } catch (const std::logic_error &e) {
         // std::invalid_argument and std::out_of_range from reading a reply
         // (std::stoll, a missing column): the node said something unexpected.

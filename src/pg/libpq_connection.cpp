@@ -181,7 +181,9 @@ void LibpqConnection::fail_connect(const std::string &why) {
     // The message names the node and libpq's reason; where it connected
     // (host, port: unstable in tests, noisy in logs) goes to DETAIL.
     std::string clean = call_secrets().scrub(why);
-    throw RemoteError(node(), "connecting", connection_failure_reason(clean), "08006",
+    // 08001: the connection was never made (08006, a lost one, is what a
+    // RemoteError without the node's own SQLSTATE reports).
+    throw RemoteError(node(), "connecting", connection_failure_reason(clean), "08001",
                       "Check that the node is running and that the DSN's host, port, user and password are right.",
                       "DSN: " + mask_dsn(dsn_) + "\nlibpq: " + clean);
 }

@@ -37,6 +37,12 @@ sub find_pg_config {
     return (split /\n/, $found)[-1];
 }
 
+# Whether zodan is built with its test hooks (zodan.fail_at_step,
+# zodan.pause_at_step; Makefile: ZODAN_TEST_HOOKS=1): yes, as the tests
+# need them, unless ZODAN_TEST_HOOKS=0 asks for the library as a plain
+# `make` ships it (regress/test-all.sh's check of the release tarball).
+sub test_hooks { ($ENV{ZODAN_TEST_HOOKS} // '1') ne '0' }
+
 # Builds and installs zodan into the server, unless the runner did.
 sub ensure_zodan {
     return if $ENV{ZODAN_INSTALLED};
@@ -48,9 +54,10 @@ sub ensure_zodan {
         print $fh "$pg_config\n";
         close $fh;
     }
-    system("make -s -C '$root' PG_CONFIG='$pg_config' -j2 >/dev/null") == 0
+    my $hooks = test_hooks() ? 1 : 0;
+    system("make -s -C '$root' PG_CONFIG='$pg_config' ZODAN_TEST_HOOKS=$hooks -j2 >/dev/null") == 0
       or die "[harness] building zodan failed\n";
-    system("make -s -C '$root' PG_CONFIG='$pg_config' install >/dev/null") == 0
+    system("make -s -C '$root' PG_CONFIG='$pg_config' ZODAN_TEST_HOOKS=$hooks install >/dev/null") == 0
       or die "[harness] installing zodan failed\n";
 }
 

@@ -32,10 +32,10 @@ ClusterView discover_cluster(Runtime &rt, const AddNodeArgs &args) {
     if (me.empty())
         throw UserError("src_dsn reaches a database that is not a Spock node",
                         "Expected node \"" + args.src_name + "\".",
-                        "Point src_dsn at an existing member of the cluster.");
+                        "Point src_dsn at an existing member of the cluster.", Cause::UndefinedNode);
     if (me.text(0, "node_name") != args.src_name)
         throw UserError("src_dsn reaches node \"" + me.text(0, "node_name") + "\", not \"" + args.src_name + "\"", "",
-                        "Pass the name of the node that src_dsn connects to as src_node_name.");
+                        "Pass the name of the node that src_dsn connects to as src_node_name.", Cause::BadArgument);
 
     QueryResult nodes = view.source.db().exec(sql::nodes_with_dsn());
     std::vector<MemberToReach> listed;

@@ -65,7 +65,8 @@ void take_join_lock(Runtime &rt, const std::vector<Member *> &cluster_members, c
                     "Held on " + join(names) + ". Only one add_node or remove_node may run in a cluster at a time; " +
                         operation + " changed nothing.",
                     "Wait for it to finish (its progress is in spock.zodan_add_node_status on the node it adds), "
-                    "then call again.");
+                    "then call again.",
+                    Cause::LockHeld);
 }
 
 }  // namespace zodan

@@ -206,7 +206,8 @@ VerifyOutcome verify_against_source(Runtime &rt, Member &source, Member &new_nod
                                                                                          divergences.end()), "; ")
                                                : "",
                         "The rows named are not the same on both nodes after every change in flight arrived. Look "
-                        "at them on both; spock.remove_node and a new add start the node afresh.");
+                        "at them on both; spock.remove_node and a new add start the node afresh.",
+                        Cause::Divergence);
     return outcome;
 }
 

@@ -135,7 +135,8 @@ CopyPoint take_copy_point(Runtime &rt, ClusterView &view, const std::string &slo
             throw UserError(whole.timed_out() + " taking the copy point on node \"" + view.source.name + "\"",
                             "Nothing is left of the attempts on " + view.source.name + ".",
                             "Look for long transactions on " + view.source.name +
-                                " and call spock.add_node again to resume.");
+                                " and call spock.add_node again to resume.",
+                            Cause::TimedOut);
     }
 }
 

@@ -35,7 +35,8 @@ void AddNode::run() {
     run_.started_ms = rt.now_ms();
     if (args.src_name == args.new_name)
         throw UserError("src_node_name and new_node_name are both \"" + args.new_name + "\"", "",
-                        "The source must be an existing member and the new node a different one.");
+                        "The source must be an existing member and the new node a different one.",
+                        Cause::BadArgument);
     discover_and_lock();
     const std::string fingerprint = fingerprint_of(run_.view);
     if (!resume_earlier_run(fingerprint))
@@ -89,7 +90,8 @@ bool AddNode::resume_earlier_run(const std::string &fingerprint) {
         throw UserError("spock.add_node is already running on this node (process " +
                             std::to_string(prior->backend_pid) + ")",
                         "", "Wait for it to finish, or stop it with pg_cancel_backend(" +
-                                std::to_string(prior->backend_pid) + ") and call spock.add_node again to resume it.");
+                                std::to_string(prior->backend_pid) + ") and call spock.add_node again to resume it.",
+                        Cause::LockHeld);
     if (!prior->unfinished()) return false;
     const std::string roll_back = "Roll it back with CALL spock.remove_node('" + prior->new_name +
                                   "', <its DSN>) on this node";

@@ -40,7 +40,8 @@ void RemoveNode::run() {
             throw UserError("spock.add_node of node \"" + prior->new_name + "\" is still running there (process " +
                                 std::to_string(prior->backend_pid) + ")",
                             "", "Stop it with pg_cancel_backend(" + std::to_string(prior->backend_pid) +
-                                    ") on that node, then call spock.remove_node again.");
+                                    ") on that node, then call spock.remove_node again.",
+                            Cause::LockHeld);
         if (prior && prior->unfinished()) {
             record = Journal::read_record(target_->db(), prior->run_id);
             if (prior->started_steps.count(StepId::CopySource) && record.copy) copied = record.copy->objects;
@@ -73,7 +74,7 @@ void RemoveNode::run() {
     if (dsn_of_.empty() && !target_)
         throw UserError("node \"" + args_.target_name + "\" could not be reached and no other member is known here",
                         "connecting to it failed: " + target_unreachable_,
-                        "Run spock.remove_node on a surviving member of the cluster.");
+                        "Run spock.remove_node on a surviving member of the cluster.", Cause::Unreachable);
 
     if (survivors_.empty() && unreachable_.empty())
         rt_.report(Level::Notice,
@@ -164,7 +165,7 @@ void RemoveNode::identify_target() {
     if (!who.text(0, "node_name").empty() && who.text(0, "node_name") != t)
         throw UserError("target_node_dsn reaches node \"" + who.text(0, "node_name") + "\", not \"" + t + "\"",
                         "DSN: " + target_dsn_.masked(),
-                        "Nothing was changed. Pass the DSN of node \"" + t + "\".");
+                        "Nothing was changed. Pass the DSN of node \"" + t + "\".", Cause::BadArgument);
     target_identity_ = who.text(0, "identity");
     target_node_id_ = who.text(0, "node_id");
     caller_is_target_ = target_identity_ == caller_identity_;
@@ -173,7 +174,8 @@ void RemoveNode::identify_target() {
         throw UserError("target_node_dsn reaches another database than this one, node \"" + t + "\"",
                         "DSN: " + target_dsn_.masked(),
                         "Nothing was changed. To remove this node, pass its own DSN; to remove the node that DSN "
-                        "reaches, run spock.remove_node on a member of that node's cluster.");
+                        "reaches, run spock.remove_node on a member of that node's cluster.",
+                        Cause::BadArgument);
     if (caller_name_.empty())
         throw UserError("spock.remove_node runs on a member of the cluster or on the node it removes",
                         "This database is no Spock node, and target_node_dsn reaches another database.",
@@ -284,7 +286,7 @@ void RemoveNode::prove_target_is_ours() {
                                                                  "\" could not be reached") +
                         ", and the node reached lists no member of this cluster under a DSN that reaches it.\nDSN: " +
                         target_dsn_.masked(),
-                    hint);
+                    hint, target_listed_dsn_.empty() ? Cause::UndefinedNode : Cause::Precondition);
 }
 
 void RemoveNode::drain_target(bool unfinished_add) {
@@ -331,7 +333,8 @@ void RemoveNode::drain_target(bool unfinished_add) {
                                 "Nothing was changed. Let that member catch up (its log says why it does not), or "
                                 "pass force => true to remove node \"" + t +
                                     "\" without waiting: what it committed and a member had not applied is then "
-                                    "missing there.");
+                                    "missing there.",
+                                e.cause());
             not_waited = e.what();
             event = 0;
         }

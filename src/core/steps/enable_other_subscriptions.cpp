@@ -39,7 +39,7 @@ void help_workers_start(AddRun &run) {
             throw UserError(wait.timed_out() + " waiting for Spock's apply workers on node \"" + run.args.new_name +
                                 "\" to start",
                             "Subscriptions without a worker: " + w.text(0, "without", "?"),
-                            "Check that node's log; calling spock.add_node again resumes the run.");
+                            "Check that node's log; calling spock.add_node again resumes the run.", Cause::TimedOut);
         wait.sleep();
     }
 }

@@ -38,7 +38,8 @@ void wait_for_long_transactions(Runtime &rt, const std::vector<Member *> &nodes,
             throw UserError(wait.timed_out() + " waiting " + waits.front() + ": " + why,
                             waits.size() > 1 ? "Also: " + join(std::vector<std::string>(waits.begin() + 1, waits.end()), "; ") : "",
                             "End that transaction (COMMIT, ROLLBACK, or pg_terminate_backend on that node) or raise "
-                            "zodan.sync_timeout, then call the procedure again: it resumes.");
+                            "zodan.sync_timeout, then call the procedure again: it resumes.",
+                            Cause::TimedOut);
         if (wait.report_due())
             rt.report(Level::Notice, "waiting " + waits.front() + ": " + why,
                       waits.size() > 1 ? "also " + join(std::vector<std::string>(waits.begin() + 1, waits.end()), "; ") : "");
@@ -95,7 +96,8 @@ void create_slots(Runtime &rt, const std::vector<SlotToMake> &slots, const Flush
         pending = std::move(again);
         if (!pending.empty() && whole.expired())
             throw UserError(whole.timed_out() + " creating replication slot " + pending.front().slot + " on node \"" +
-                            pending.front().node->name + "\"");
+                                pending.front().node->name + "\"",
+                            "", "", Cause::TimedOut);
     }
 }
 

@@ -38,7 +38,8 @@ std::string Waiter::timed_out() const { return "timed out after " + std::to_stri
 UserError Waiter::timeout_error(const std::string &what) const {
     return UserError(timed_out() + " waiting for " + what, "",
                      "Check the nodes' logs and replication status; raise zodan.sync_timeout if the "
-                     "cluster is just slow. Calling the procedure again resumes the run.");
+                     "cluster is just slow. Calling the procedure again resumes the run.",
+                     Cause::TimedOut);
 }
 
 }  // namespace zodan
