@@ -1,0 +1,126 @@
+#include "core/physical/physical.hpp"
+#include "core/physical/physical_sql.hpp"
+#include "core/protocol/cleanup.hpp"
+#include "core/protocol/util.hpp"
+
+namespace zodan::physical {
+
+namespace {
+
+// Enables what the fence(s) disabled and forgets them, in one transaction
+// on `source`. Returns, per new node named, the subscriptions enabled.
+std::map<std::string, std::vector<std::string>> lift(Connection &source, const Value &token) {
+    source.exec(stmt::begin());
+    QueryResult enabled;
+    try {
+        enabled = source.exec(stmt::enable_fenced(token));
+        source.exec(stmt::forget_fence(token));
+        source.exec(stmt::commit());
+    } catch (...) {
+        try {
+            source.exec(stmt::rollback());
+        } catch (...) {
+        }
+        throw;
+    }
+    std::map<std::string, std::vector<std::string>> out;
+    for (size_t i = 0; i < enabled.size(); ++i) {
+        std::vector<std::string> &subs = out[enabled.text(i, "new_node")];
+        if (enabled.text(i, "enabled") == "true") subs.push_back(enabled.text(i, "sub_name"));
+    }
+    return out;
+}
+
+}  // namespace
+
+std::vector<std::string> put_fence(AddRun &run) {
+    Runtime &rt = run.rt;
+    PhysicalState &ps = state_of(run);
+    Connection &s = run.source().db();
+    std::vector<std::string> subs;
+    s.exec(stmt::begin());
+    try {
+        QueryResult disabled = s.exec(stmt::disable_inbound());
+        for (size_t i = 0; i < disabled.size(); ++i) subs.push_back(disabled.text(i, "sub_name"));
+        s.exec(stmt::record_fence(run.args.src_name, run.args.new_name, ps.token, subs));
+        ps.fence_on = true;  // from here a failure lifts it (even when the commit's answer is lost)
+        s.exec(stmt::commit());
+    } catch (...) {
+        send_on_the_way_out(rt, s, stmt::rollback());
+        throw;
+    }
+    // Spock ends the workers at the commit; a worker inside a long
+    // transaction of a peer is ended by us after a moment (rolled back, it
+    // is neither on S nor in the copy: it comes again once the fence lifts).
+    const int64_t started = rt.now_ms(), deadline = started + rt.sync_timeout_ms();
+    bool ended = false;
+    for (int delay = 1;; delay = std::min(delay * 2, 50)) {
+        if (s.exec(stmt::apply_workers_running()).text(0, "n") == "0") break;
+        if (!ended && rt.now_ms() - started > 2000) {
+            s.exec(stmt::end_apply_workers());
+            ended = true;
+        }
+        if (rt.now_ms() >= deadline)
+            throw UserError("the apply workers of \"" + run.args.src_name + "\" did not stop within " +
+                                std::to_string(rt.sync_timeout_ms() / 1000) + " s after their subscriptions were "
+                                "disabled",
+                            "", "Check that node's log; the fence is lifted, and calling spock.add_node again starts over.");
+        rt.sleep_ms(delay);
+    }
+    return subs;
+}
+
+void lift_fence(AddRun &run) {
+    PhysicalState &ps = state_of(run);
+    if (!ps.fence_on) return;
+    lift(run.source().db(), ps.token);
+    ps.fence_on = false;
+}
+
+void lift_dead_fences(Runtime &rt, const std::vector<Member *> &members, const std::string &who) {
+    if (members.empty()) return;
+    std::vector<QueryResult> here = rt.exec_all(same_query(members, stmt::journal_here()));
+    for (size_t i = 0; i < members.size(); ++i) {
+        if (here[i].text(0, "here") != "true") continue;
+        for (const auto &[new_node, subs] : lift(members[i]->db(), std::nullopt))
+            rt.report(Level::Warning,
+                      who + ": lifted the fence an unfinished physical add of node \"" + new_node + "\" left on node \"" +
+                          members[i]->name + "\"",
+                      subs.empty() ? "It had disabled no subscription."
+                                   : "Enabled again: " + join(subs) + ". They had applied nothing since the fence.");
+    }
+}
+
+void abandon_before_promotion(AddRun &run) noexcept {
+    if (!run.physical || run.physical->promoted) return;
+    PhysicalState &ps = *run.physical;
+    Runtime &rt = run.rt;
+    auto quietly = [&](const std::string &what, const std::function<void()> &f) {
+        try {
+            f();
+        } catch (const std::exception &e) {
+            rt.report(Level::Warning, "add_node: could not " + what, e.what());
+        }
+    };
+    if (ps.fence_on) {
+        // The failure may have left S's session mid-statement.
+        run.source().db().abandon();
+        quietly("lift the fence on " + run.args.src_name + " (any later add_node or remove_node lifts it)",
+                [&] { lift_fence(run); });
+    }
+    if (ps.source_slot_made && run.record.prepared)
+        quietly("drop the slot it made on " + run.args.src_name, [&] {
+            run.source().db().abandon();
+            drop_slot_if_exists(rt, run.source().db(), run.path(run.args.src_name).slot);
+        });
+    if (ps.peer_slots_ours && run.record.prepared)
+        for (Member *o : run.others())
+            quietly("drop the slot it made on " + o->name, [&] {
+                o->db().abandon();
+                drop_slot_if_exists(rt, o->db(), run.path(o->name).slot);
+            });
+    rt.report(Level::Notice, "add_node: the physical add stopped before the promotion; this server is still a "
+                             "standby of " + run.args.src_name + "; call spock.add_node again to start over");
+}
+
+}  // namespace zodan::physical
