@@ -134,6 +134,8 @@ while (time < $until) { sample(); sleep 0.1; }
 note("$samples samples of the fence");
 is_deeply(\@thefts, [], "no process of n4 used one of n1's slots on n2 or n3");
 is_deeply(\@workers_seen, [], "n4 never ran an apply worker of n1's subscriptions");
+my @named = grep { my $l = $_; grep { index($l, $_) >= 0 } values %n1_slot } split /\n/, $n4->log_since(0);
+is_deeply(\@named, [], "n4's log never names one of n1's slots (no worker of n4 tried one)");
 for my $o (2, 3) {
     my @active = grep { /replication slot "\Q$n1_slot{"n$o"}\E" is active/ } split /\n/, $c->node($o)->log_since($mark->{$o});
     note("n$o: " . scalar(@active) . " refusal(s) of n1's slot to a second client") if @active;
