@@ -2,7 +2,10 @@
 # base backup while n1..n3 take counting writes, joins by the same CALL,
 # made on n4. Before it, what is refused changes nothing: a logical add
 # asked of the standby, a source it is no copy of, and new_node_dsn reaching
-# the source itself (which shares n4's system identifier). During it, the
+# the source itself (which shares n4's system identifier); a call that
+# fails inside its fence lifts it, leaving n4 a standby and nothing behind;
+# one killed inside it leaves it, and the next call lifts it first, and
+# drops the slots the dead one made. During the add, the
 # fence holds: at no moment does a process of n4 hold a connection that
 # uses one of n1's slots on n2 or n3, and n4 never runs an apply worker of
 # n1's subscriptions (promoted as it is, Spock on the copy would start them
@@ -68,6 +71,36 @@ isnt($rc, 0, "new_node_dsn reaching the source is refused, though it shares n4's
 like($err, qr/new_node_dsn reaches another server \(the source itself\)/, "naming the source") or diag($err);
 nothing_changed("refused DSN");
 
+# A call that fails inside its fence lifts it on the way out and drops the
+# slots it made: n4 is still a standby, and nothing of the run is left.
+($rc, $out, $err) = $n4->psql("SET zodan.fail_at_step = 'copy_source:fence'; $add", $n1->dsn, $n4->dsn);
+isnt($rc, 0, "an add that fails inside the fence fails");
+like($err, qr/injected failure at "copy_source:fence"/, "inside its fence") or diag($err);
+nothing_changed("failed inside the fence");
+
+# A call killed inside its fence cannot lift it: n1's subscriptions stay
+# disabled, recorded, until the next call lifts them.
+my $holder = $n4->background("SELECT pg_advisory_lock(hashtext('zodan.pause'));\nSELECT pg_sleep(600);",
+    app => 'zodan_pause_holder');
+$n4->poll("SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+           WHERE l.locktype = 'advisory' AND l.granted AND a.application_name = 'zodan_pause_holder'", '1', 30,
+    "the pause lock is held on n4");
+my $killed = $n4->background(Zodan::Node::bind_params("SET zodan.pause_at_step = 'copy_source:fence'; $add",
+    $n1->dsn, $n4->dsn), app => 'zodan_fault');
+$n4->poll("SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+           WHERE l.locktype = 'advisory' AND NOT l.granted AND a.application_name LIKE 'zodan:%'", '1', 60,
+    "the add waits inside its fence");
+$n4->sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'zodan_fault'");
+($rc, $out, $err) = $killed->finish(60);
+isnt($rc, 0, "the call killed inside its fence ends");
+$n4->sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'zodan_pause_holder'");
+$holder->finish(30);
+is($n1->sql("SELECT count(*) FROM spock.zodan_runs WHERE operation = 'physical_fence'"), '1',
+    "the killed call left its fence recorded on n1");
+is($n1->sql("SELECT string_agg(sub_name, ',' ORDER BY sub_name) FROM spock.subscription WHERE NOT sub_enabled"),
+    'sub_n2_n1,sub_n3_n1', "with n1's subscriptions disabled");
+is($n4->sql("SELECT pg_is_in_recovery()"), 't', "n4 is still a standby");
+
 # The fence, watched from outside while the add runs: the local ports of
 # n4's processes' TCP connections against the client ports of the
 # walsenders that hold n1's slots on n2 and n3; and n4's processes named
@@ -123,8 +156,12 @@ my $took = time - $t0;
 ($rc, $out, $err) = $bg->finish;
 is($rc, 0, "the physical add of the standby n4 through n1 succeeds, under writes on n1..n3") or diag($err);
 note(sprintf("the physical add took %.0f ms", $took * 1000));
+note($err);
 my ($fence) = $err =~ /the fence held (\d+) ms/;
 ok(defined $fence, "it reports how long the fence held") or diag($err);
+like($err, qr/WARNING:  add_node: lifted the fence an unfinished physical add of node "n4" left on node "n1"\nDETAIL:  Enabled again: sub_n2_n1, sub_n3_n1\./,
+    "it first lifted the fence the killed call left, and said so");
+like($err, qr/add_node: dropped the slot \S+ that run made on node n2/, "and dropped the slots that call made");
 note("the fence held " . ($fence // '?') . " ms");
 like($err, qr/add_node step 5\/\d+: promote the standby at a fence in the source's WAL/,
     "the copy step promotes the standby");

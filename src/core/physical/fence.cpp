@@ -2,6 +2,7 @@
 #include "core/physical/physical_sql.hpp"
 #include "core/protocol/cleanup.hpp"
 #include "core/protocol/util.hpp"
+#include "core/text/json.hpp"
 
 namespace zodan::physical {
 
@@ -33,40 +34,67 @@ std::map<std::string, std::vector<std::string>> lift(Connection &source, const V
 
 }  // namespace
 
+namespace {
+
+// Until no apply worker of S's database runs, or `wait_ms` passed; whether
+// none runs. Inside the fence's transaction the activity is read afresh
+// each time (a transaction keeps its first reading).
+bool apply_workers_gone(Runtime &rt, Connection &s, int wait_ms) {
+    const int64_t deadline = rt.now_ms() + wait_ms;
+    for (int delay = 1;; delay = std::min(delay * 2, 50)) {
+        s.exec(stmt::clear_stats_snapshot());
+        if (s.exec(stmt::apply_workers_running()).text(0, "n") == "0") return true;
+        if (rt.now_ms() >= deadline) return false;
+        rt.sleep_ms(delay);
+    }
+}
+
+}  // namespace
+
 std::vector<std::string> put_fence(AddRun &run) {
     Runtime &rt = run.rt;
     PhysicalState &ps = state_of(run);
     Connection &s = run.source().db();
     std::vector<std::string> subs;
+    // What the run made on the members, for whoever lifts a fence it left.
+    JsonObject slots;
+    if (run.record.prepared)
+        for (const auto &[node, path] : run.record.prepared->paths) slots.add(node, path.slot);
     s.exec(stmt::begin());
     try {
         QueryResult disabled = s.exec(stmt::disable_inbound());
         for (size_t i = 0; i < disabled.size(); ++i) subs.push_back(disabled.text(i, "sub_name"));
-        s.exec(stmt::record_fence(run.args.src_name, run.args.new_name, ps.token, subs));
+        s.exec(stmt::record_fence(run.args.src_name, run.args.new_name, ps.token, subs, slots.str()));
+        // Spock ends the workers at the commit with a SIGTERM, and a worker
+        // ended inside a peer's transaction leaves its mark on it: the next
+        // worker then discards that transaction (spock.exception_behaviour
+        // transdiscard, the default), and S loses it. A worker whose
+        // provider's connection ends clears the mark first. So the
+        // walsenders serving S are ended on the peers, and the commit waits
+        // until S's workers are gone; meanwhile this transaction holds
+        // S's local_node lock, so that Spock's manager starts none again.
+        std::vector<std::pair<Connection *, Query>> ends;
+        for (size_t i = 0; i < disabled.size(); ++i)
+            if (Member *o = run.member(disabled.text(i, "provider")))
+                ends.emplace_back(o->conn.get(), stmt::end_walsender(disabled.text(i, "slot")));
+        rt.exec_all(ends);
+        if (!apply_workers_gone(rt, s, 5000))
+            rt.report(Level::Warning,
+                      "add_node: an apply worker of " + run.args.src_name +
+                          " did not stop when its provider's connection ended; Spock stops it now",
+                      "Should it be inside a transaction, Spock may discard that transaction on "
+                      + run.args.src_name + " when the subscription is enabled again (see its spock.exception_log).");
         ps.fence_on = true;  // from here a failure lifts it (even when the commit's answer is lost)
         s.exec(stmt::commit());
     } catch (...) {
         send_on_the_way_out(rt, s, stmt::rollback());
         throw;
     }
-    // Spock ends the workers at the commit; a worker inside a long
-    // transaction of a peer is ended by us after a moment (rolled back, it
-    // is neither on S nor in the copy: it comes again once the fence lifts).
-    const int64_t started = rt.now_ms(), deadline = started + rt.sync_timeout_ms();
-    bool ended = false;
-    for (int delay = 1;; delay = std::min(delay * 2, 50)) {
-        if (s.exec(stmt::apply_workers_running()).text(0, "n") == "0") break;
-        if (!ended && rt.now_ms() - started > 2000) {
-            s.exec(stmt::end_apply_workers());
-            ended = true;
-        }
-        if (rt.now_ms() >= deadline)
-            throw UserError("the apply workers of \"" + run.args.src_name + "\" did not stop within " +
-                                std::to_string(rt.sync_timeout_ms() / 1000) + " s after their subscriptions were "
-                                "disabled",
-                            "", "Check that node's log; the fence is lifted, and calling spock.add_node again starts over.");
-        rt.sleep_ms(delay);
-    }
+    if (!apply_workers_gone(rt, s, rt.sync_timeout_ms()))
+        throw UserError("the apply workers of \"" + run.args.src_name + "\" did not stop within " +
+                            std::to_string(rt.sync_timeout_ms() / 1000) +
+                            " s after their subscriptions were disabled",
+                        "", "Check that node's log; the fence is lifted, and calling spock.add_node again starts over.");
     return subs;
 }
 
@@ -82,18 +110,31 @@ void lift_dead_fences(Runtime &rt, const std::vector<Member *> &members, const s
     std::vector<QueryResult> here = rt.exec_all(same_query(members, stmt::journal_here()));
     for (size_t i = 0; i < members.size(); ++i) {
         if (here[i].text(0, "here") != "true") continue;
+        QueryResult fences = members[i]->db().exec(stmt::fenced_slots(std::nullopt));
+        if (fences.empty()) continue;
         for (const auto &[new_node, subs] : lift(members[i]->db(), std::nullopt))
             rt.report(Level::Warning,
                       who + ": lifted the fence an unfinished physical add of node \"" + new_node + "\" left on node \"" +
                           members[i]->name + "\"",
                       subs.empty() ? "It had disabled no subscription."
                                    : "Enabled again: " + join(subs) + ". They had applied nothing since the fence.");
+        // The slots that run made for its node: no run can use them any more
+        // (its journal would have started only after its own lift).
+        for (size_t f = 0; f < fences.size(); ++f) {
+            const JsonValue made = parse_json(fences.text(f, "slots", "{}"));
+            for (const auto &[node, slot] : made.members())
+                for (Member *m : members)
+                    if (m->name == node && drop_slot_if_exists(rt, m->db(), slot.text()))
+                        rt.report(Level::Notice, who + ": dropped the slot " + slot.text() + " that run made on node " +
+                                                     node);
+        }
     }
 }
 
 void abandon_before_promotion(AddRun &run) noexcept {
     if (!run.physical || run.physical->promoted) return;
     PhysicalState &ps = *run.physical;
+    if (!ps.fence_on && !ps.source_slot_made && !ps.peer_slots_ours) return;  // refused: nothing made
     Runtime &rt = run.rt;
     auto quietly = [&](const std::string &what, const std::function<void()> &f) {
         try {

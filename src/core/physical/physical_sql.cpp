@@ -89,21 +89,42 @@ Query rollback() { return {"physical: roll back", "ROLLBACK", {}}; }
 Query disable_inbound() {
     // Not immediate: the workers are ended at the commit, with the fence's record.
     return {"physical: disable the subscriptions into the source",
-            "SELECT s.sub_name::text AS sub_name, spock.sub_disable(s.sub_name, false)::text AS disabled "
-            "FROM spock.subscription s WHERE s.sub_target = (SELECT node_id FROM spock.local_node) AND s.sub_enabled "
-            "ORDER BY 1",
+            "SELECT s.sub_name::text AS sub_name, s.sub_slot_name::text AS slot, n.node_name::text AS provider, "
+            "spock.sub_disable(s.sub_name, false)::text AS disabled "
+            "FROM spock.subscription s JOIN spock.node n ON n.node_id = s.sub_origin "
+            "WHERE s.sub_target = (SELECT node_id FROM spock.local_node) AND s.sub_enabled ORDER BY 1",
             {}};
 }
 
 Query record_fence(const std::string &src, const std::string &new_node, const std::string &token,
-                   const std::vector<std::string> &subscriptions) {
+                   const std::vector<std::string> &subscriptions, const std::string &slots_json) {
     return {"physical: record the fence",
             "WITH fence AS (INSERT INTO spock.zodan_runs (operation, src_node_name, new_node_name, args_fingerprint, "
             "  state) VALUES ('physical_fence', $1, $2, $3, 'running') RETURNING run_id) "
             "INSERT INTO spock.zodan_steps (run_id, step_no, step_name, state, started_at, output) "
             "SELECT run_id, 0, 'fence', 'running', pg_catalog.clock_timestamp(), "
-            "  pg_catalog.jsonb_build_object('subscriptions', pg_catalog.to_jsonb($4::text[])) FROM fence",
-            {src, new_node, token, text_array_literal(subscriptions)}};
+            "  pg_catalog.jsonb_build_object('subscriptions', pg_catalog.to_jsonb($4::text[]), 'slots', $5::jsonb) "
+            "FROM fence",
+            {src, new_node, token, text_array_literal(subscriptions), slots_json}};
+}
+
+Query end_walsender(const std::string &slot) {
+    return {"physical: end the walsender of a slot of the source",
+            "SELECT count(pg_catalog.pg_terminate_backend(active_pid))::text AS n FROM pg_catalog.pg_replication_slots "
+            "WHERE slot_name = $1 AND active_pid IS NOT NULL",
+            {slot}};
+}
+
+Query clear_stats_snapshot() {
+    return {"physical: read activity afresh", "SELECT pg_catalog.pg_stat_clear_snapshot()", {}};
+}
+
+Query fenced_slots(const Value &token) {
+    return {"physical: read the fences' slots",
+            "SELECT r.new_node_name::text AS new_node, coalesce(s.output -> 'slots', '{}'::jsonb)::text AS slots "
+            "FROM spock.zodan_runs r LEFT JOIN spock.zodan_steps s ON s.run_id = r.run_id AND s.step_name = 'fence' "
+            "WHERE r.operation = 'physical_fence' AND ($1::text IS NULL OR r.args_fingerprint = $1::text) ORDER BY 1",
+            {token}};
 }
 
 Query apply_workers_running() {

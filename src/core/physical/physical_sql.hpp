@@ -41,12 +41,19 @@ Query begin();
 Query commit();
 Query rollback();
 // On S, inside one transaction (begin .. commit): every enabled
-// subscription into S disabled (sub_name of each; their workers go at the
-// commit), then the fence recorded with them (operation kFenceOperation,
-// the token as its fingerprint, the subscriptions in its step 'fence').
+// subscription into S disabled (sub_name, slot, provider of each; Spock
+// ends their workers at the commit), then the fence recorded with them
+// (operation kFenceOperation, the token as its fingerprint, in its step
+// 'fence' the subscriptions and `slots_json`, the run's slots by node).
 Query disable_inbound();
 Query record_fence(const std::string &src, const std::string &new_node, const std::string &token,
-                   const std::vector<std::string> &subscriptions);
+                   const std::vector<std::string> &subscriptions, const std::string &slots_json);
+// On a provider O: the walsender streaming from `slot` ended (n).
+Query end_walsender(const std::string &slot);
+// The next read of pg_stat_activity in this transaction sees it afresh.
+Query clear_stats_snapshot();
+// On S: the fences recorded (all when `token` is NULL): new_node, slots (JSON).
+Query fenced_slots(const Value &token);
 // On S: the apply workers of this database still running: n.
 Query apply_workers_running();
 Query end_apply_workers();

@@ -104,7 +104,14 @@ void promote_at_fence(AddRun &run, Figures &figures) {
     // After every commit S's workers made: N replays past it.
     const Lsn f = lsn_of(s.db().exec(sql::sync_event()).scalar());
     const Lsn target = std::max(c, f);
+    // Test only: a failure, or a pause (to kill the call), with the fence on.
     rt.maybe_fail_at("copy_source:fence");
+    if (rt.pause_requested("copy_source:fence")) {
+        rt.report(Level::Notice,
+                  "pausing at step \"copy_source:fence\" while the advisory lock zodan.pause is held");
+        n.exec({"pause", "SELECT pg_catalog.pg_advisory_lock(pg_catalog.hashtext('zodan.pause'))", {}});
+        n.exec({"end the pause", "SELECT pg_catalog.pg_advisory_unlock(pg_catalog.hashtext('zodan.pause'))", {}});
+    }
     wait_replayed(run, target);
 
     Lsn x = 0;
