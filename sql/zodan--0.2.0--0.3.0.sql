@@ -1,8 +1,8 @@
 -- zodan 0.2.0 -> 0.3.0
 \echo Use "ALTER EXTENSION zodan UPDATE TO '0.3.0'" to load this file. \quit
 
--- zodan.copy_method is gone: the product's own copy is the only way (a run
--- of 0.2.0 that copied with Spock's sync is rolled back, not resumed).
+-- zodan.copy_method no longer offers Spock's own sync (a run of 0.2.0 that
+-- copied with it is rolled back, not resumed).
 
 -- The steps of spock.add_node, in order, as the installed library has them
 -- (scripts and the test harness read them here instead of keeping a list).

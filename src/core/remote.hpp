@@ -296,6 +296,11 @@ public:
     // Settings of the procedure's own (zodan.*), read fresh.
     virtual int copy_streams() { return 4; }
     virtual bool verify_data() { return true; }
+    // zodan.copy_method: "auto", "logical" or "physical" (docs/physical.md).
+    virtual std::string copy_method() { return "auto"; }
+    // Whether the server the procedure runs on is still in recovery (a hot
+    // standby), read fresh: it changes when the standby is promoted.
+    virtual bool in_recovery() { return false; }
     // Test-only fault injection (zodan.fail_at_step): throws when `point` is
     // the one named ("step" before a step's work, "step:after" after it).
     virtual void maybe_fail_at(const std::string & /*point*/) {}

@@ -189,6 +189,14 @@ std::pair<std::string, std::string> BackendRuntime::local_identity() {
 
 int BackendRuntime::sync_timeout_ms() { return guc_sync_timeout_ms; }
 
+std::string BackendRuntime::copy_method() {
+    return guc_copy_method == kCopyLogical ? "logical" : guc_copy_method == kCopyPhysical ? "physical" : "auto";
+}
+
+bool BackendRuntime::in_recovery() {
+    return pg_call([] { return RecoveryInProgress(); });
+}
+
 int BackendRuntime::backend_pid() { return MyProcPid; }
 
 #ifdef ZODAN_TEST_HOOKS

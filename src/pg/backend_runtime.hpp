@@ -20,6 +20,8 @@ extern char *guc_pause_at_step;
 #endif
 extern int guc_copy_streams;
 extern bool guc_verify_data;
+extern int guc_copy_method;  // CopyMethodSetting
+enum CopyMethodSetting { kCopyAuto, kCopyLogical, kCopyPhysical };
 
 void define_gucs();
 
@@ -49,6 +51,8 @@ public:
     bool caller_is_superuser() override;
     int copy_streams() override;
     bool verify_data() override { return guc_verify_data; }
+    std::string copy_method() override;
+    bool in_recovery() override;
     void sleep_ms(int ms) override;
     int64_t now_ms() override;
     void report(Level level, const std::string &message, const std::string &detail) override;

@@ -18,6 +18,12 @@ char *guc_pause_at_step = nullptr;
 #endif
 int guc_copy_streams = 0;
 bool guc_verify_data = true;
+int guc_copy_method = kCopyAuto;
+
+namespace {
+const struct config_enum_entry kCopyMethods[] = {
+    {"auto", kCopyAuto, false}, {"logical", kCopyLogical, false}, {"physical", kCopyPhysical, false}, {nullptr, 0, false}};
+}
 
 void define_gucs() {
     DefineCustomIntVariable("zodan.sync_timeout",
@@ -45,6 +51,12 @@ void define_gucs() {
                              "Hashes over primary-key ranges; ranges that differ are compared again after a round "
                              "of sync events, and what still differs fails the add.",
                              &guc_verify_data, true, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomEnumVariable("zodan.copy_method",
+                             "How spock.add_node gives the new node the source's data: auto, logical or physical.",
+                             "logical: the product's own copy into an empty primary; physical: the new node is a "
+                             "hot standby of the source, promoted at a fence (docs/physical.md); auto: physical "
+                             "when the new node is in recovery, logical otherwise.",
+                             &guc_copy_method, kCopyAuto, kCopyMethods, PGC_USERSET, 0, nullptr, nullptr, nullptr);
 #ifdef ZODAN_TEST_HOOKS
     // The test hooks, only in a test build (Makefile: ZODAN_TEST_HOOKS=1):
     // a shipped library has no setting that makes a join fail or stop.

@@ -649,6 +649,39 @@ QueryResult Cluster::handle(const std::string &node, const Query &q) {
     case Stmt::PauseEnd:
         return QueryResult();
 
+    // The physical path (src/core/physical): no node of the fake has zodan's
+    // journal there, so none holds a fence to lift.
+    case Stmt::PhysicalJournalHere: return one("here", "false");
+    case Stmt::PhysicalInstanceIdentity:
+    case Stmt::PhysicalZodanVersion:
+    case Stmt::PhysicalWalReceiver:
+    case Stmt::PhysicalSynchronousStandby:
+    case Stmt::PhysicalFilteredTables:
+    case Stmt::PhysicalWriteProbe:
+    case Stmt::PhysicalProbeSeen:
+    case Stmt::PhysicalDropProbe:
+    case Stmt::PhysicalBegin:
+    case Stmt::PhysicalCommit:
+    case Stmt::PhysicalRollback:
+    case Stmt::PhysicalDisableInbound:
+    case Stmt::PhysicalRecordFence:
+    case Stmt::PhysicalEndWalsender:
+    case Stmt::PhysicalClearStatsSnapshot:
+    case Stmt::PhysicalFencedSlots:
+    case Stmt::PhysicalApplyWorkersRunning:
+    case Stmt::PhysicalEndApplyWorkers:
+    case Stmt::PhysicalEnableFenced:
+    case Stmt::PhysicalForgetFence:
+    case Stmt::PhysicalReplayed:
+    case Stmt::PhysicalPromote:
+    case Stmt::PhysicalLocalNode:
+    case Stmt::PhysicalDropJournalRows:
+    case Stmt::PhysicalDropLogicalSlots:
+    case Stmt::PhysicalDropSpockOrigins:
+    case Stmt::PhysicalStripSpockCatalog:
+    case Stmt::PhysicalResetStandbySetting:
+    case Stmt::PhysicalReloadConfiguration:
+    case Stmt::PhysicalDropPhysicalSlot:
     // Not modelled: no test reaches them (a copy's statements go through
     // copy_jobs; a session's set-up is the libpq connection's own).
     case Stmt::SessionSetUp:

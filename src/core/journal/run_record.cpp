@@ -11,11 +11,14 @@ namespace zodan {
 namespace {
 
 // The journal's words for the copy method (an older run wrote "spock").
-const char *method_word(CopyMethod m) { return m == CopyMethod::OwnCopy ? "zodan" : "spock"; }
+const char *method_word(CopyMethod m) {
+    return m == CopyMethod::OwnCopy ? "zodan" : m == CopyMethod::Physical ? "physical" : "spock";
+}
 
 CopyMethod method_of(const std::string &word) {
     if (word == "zodan") return CopyMethod::OwnCopy;
     if (word == "spock") return CopyMethod::SpockSync;
+    if (word == "physical") return CopyMethod::Physical;
     throw std::runtime_error("the journal names an unknown copy method \"" + word + "\"");
 }
 
@@ -60,11 +63,15 @@ JsonObject encode_copy(const SourceCopy &c) {
         else
             out.add_raw("after_copy", "null");  // an earlier attempt's list is not this copy's
     }
-    if (c.complete) {
+    // A physical run holds its positions from the promotion on (before
+    // the step completes: a resumed call needs them).
+    if (c.complete || c.promoted_at) {
         JsonObject positions;
         for (const auto &[node, lsn] : c.positions) positions.add(node, format_lsn(lsn));
-        out.add("consistent_point", format_lsn(c.consistent_point)).add_raw("positions", positions.str());
+        out.add_raw("positions", positions.str());
     }
+    if (c.promoted_at) out.add("promoted_at", format_lsn(c.promoted_at));
+    if (c.complete) out.add("consistent_point", format_lsn(c.consistent_point));
     return out;
 }
 
@@ -88,9 +95,11 @@ SourceCopy decode_copy(const JsonValue &out) {
     if (out.get("consistent_point")) {
         c.complete = true;
         c.consistent_point = parse_lsn(out.text_of("consistent_point"));
+    }
+    if (out.get("promoted_at")) c.promoted_at = parse_lsn(out.text_of("promoted_at"));
+    if (c.complete || c.promoted_at)
         if (const JsonValue *positions = out.get("positions"))
             for (const auto &[node, v] : positions->members()) c.positions[node] = parse_lsn(v.text());
-    }
     return c;
 }
 

@@ -19,9 +19,11 @@
 
 namespace zodan {
 
-// How the new node got the source's data. Spock's own initial sync is only
-// found in journals of runs begun before zodan 0.3.0, which cannot be resumed.
-enum class CopyMethod { OwnCopy, SpockSync };
+// How the new node got the source's data: the product's own logical copy,
+// or (Physical) the new node was a hot standby of the source, promoted at a
+// fence (docs/physical.md). Spock's own initial sync is only found in
+// journals of runs begun before zodan 0.3.0, which cannot be resumed.
+enum class CopyMethod { OwnCopy, SpockSync, Physical };
 
 // A path from an existing node X into N: sub_X_N's slot on X.
 struct PathIn {
@@ -40,7 +42,8 @@ struct PreparedPaths {
 // copy_source
 struct SourceCopy {
     CopyMethod method = CopyMethod::OwnCopy;
-    Lsn consistent_point = 0;             // C: where sub_S_N's stream starts
+    Lsn consistent_point = 0;             // where sub_S_N's stream starts (physical: X)
+    Lsn promoted_at = 0;                  // physical: X, where N's replay of S ended (0: not promoted)
     std::map<std::string, Lsn> positions;  // O -> P_O: how far the copy holds O's changes
     std::vector<std::string> skip_schema;
     std::optional<CopyRecord> objects;    // what was on N before the copy, and after it

@@ -8,6 +8,7 @@
 #include "core/cluster/join_lock.hpp"
 #include "core/statements/spock_sql.hpp"
 #include "core/util.hpp"
+#include "core/physical/physical.hpp"
 
 namespace zodan {
 
@@ -38,16 +39,24 @@ void AddNode::run() {
                         "The source must be an existing member and the new node a different one.",
                         Cause::BadArgument);
     discover_and_lock();
+    // With the join lock on every member no other run is alive: a fence
+    // one left is dead (docs/physical.md).
+    physical::lift_dead_fences(rt, run_.view.existing(), "add_node");
     const std::string fingerprint = fingerprint_of(run_.view);
-    if (!resume_earlier_run(fingerprint))
-        run_.journal.begin(run_.new_node().db(), "add_node", args.src_name, args.new_name,
-                           run_.view.source.dsn.masked(), run_.view.new_node.dsn.masked(), fingerprint,
-                           rt.backend_pid());
+    run_.standby = rt.in_recovery();
+    if (run_.standby)
+        // A hot standby's journal is its primary's, read-only: a physical
+        // run's own starts once N is promoted (copy_source), with the steps
+        // done until then.
+        run_.open_journal = [this, fingerprint] { begin_journal(fingerprint); };
+    else if (!resume_earlier_run(fingerprint))
+        begin_journal(fingerprint);
     try {
         const std::vector<Step> &plan = add_node_plan();
         for (size_t no = 0; no < plan.size(); ++no) run_step(static_cast<int>(no), plan[no]);
         run_.journal.finish(true);
     } catch (const std::exception &e) {
+        if (run_.standby) physical::abandon_before_promotion(run_);
         try {
             run_.journal.finish(false, e.what());
         } catch (...) {
@@ -55,6 +64,19 @@ void AddNode::run() {
         }
         throw;
     }
+}
+
+void AddNode::begin_journal(const std::string &fingerprint) {
+    const AddNodeArgs &args = run_.args;
+    run_.journal.begin(run_.new_node().db(), "add_node", args.src_name, args.new_name, run_.view.source.dsn.masked(),
+                       run_.view.new_node.dsn.masked(), fingerprint, run_.rt.backend_pid());
+    journal_open_ = true;
+    for (const DeferredStep &d : deferred_) {
+        run_.journal.step_started(d.id, d.order);
+        run_.journal.step_done(d.id, run_.record, d.figures);
+    }
+    deferred_.clear();
+    if (current_) run_.journal.step_started(current_->id, current_order_);
 }
 
 void AddNode::discover_and_lock() {
@@ -66,7 +88,7 @@ void AddNode::discover_and_lock() {
     for (int attempt = 0; attempt < 3; ++attempt) {
         run_.view = discover_cluster(rt, args);
         ClusterView &view = run_.view;
-        require_all({check_runs_on_new_node(rt, view)});
+        require_all({rt.in_recovery() ? physical::check_runs_on_standby(rt, view) : check_runs_on_new_node(rt, view)});
         take_join_lock(rt, view.existing(), "spock.add_node of \"" + args.new_name + "\"", &view.new_node);
         std::set<std::string> found{view.source.name};
         for (const Member &o : view.others) found.insert(o.name);
@@ -108,6 +130,7 @@ bool AddNode::resume_earlier_run(const std::string &fingerprint) {
                             "zodan no longer has",
                         "", roll_back + ", then add the node again.");
     run_.journal.resume(n, prior->run_id, rt.backend_pid());
+    journal_open_ = true;
     done_earlier_ = prior->done_steps;
     run_.started_earlier = prior->started_steps;
     run_.record = std::move(record);
@@ -139,7 +162,7 @@ bool AddNode::resume_earlier_run(const std::string &fingerprint) {
 void AddNode::run_step(int order, const Step &step) {
     Runtime &rt = run_.rt;
     const std::string line = "add_node step " + std::to_string(order) + "/" +
-                             std::to_string(add_node_plan().size() - 1) + ": " + step.title;
+                             std::to_string(add_node_plan().size() - 1) + ": " + title_of(step, run_);
     if (done_earlier_.count(step.id)) {
         rt.report(Level::Notice, line + " (done before)");
         return;
@@ -151,12 +174,14 @@ void AddNode::run_step(int order, const Step &step) {
     const std::string idle = step.idle ? step.idle(run_) : "";
     rt.report(Level::Notice, line + (idle.empty() ? "" : " (nothing to do: " + idle + ")"));
     run_.journal.step_started(step.id, order);
+    current_ = &step;
+    current_order_ = order;
     const int64_t t0 = rt.now_ms();
     Figures figures;
     try {
         rt.maybe_fail_at(step.name);
         if (rt.pause_requested(step.name)) pause_here(step);
-        if (idle.empty()) step.run(run_, figures);
+        if (idle.empty()) body_of(step, run_)(run_, figures);
         rt.maybe_fail_at(std::string(step.name) + ":after");
     } catch (const std::exception &e) {
         try {
@@ -165,7 +190,11 @@ void AddNode::run_step(int order, const Step &step) {
         }
         throw;
     }
-    run_.journal.step_done(step.id, run_.record, figures);
+    if (journal_open_)
+        run_.journal.step_done(step.id, run_.record, figures);
+    else
+        deferred_.push_back({step.id, order, figures});
+    current_ = nullptr;
     done_earlier_.insert(step.id);
     rt.between_steps();
     run_.detail(std::string(step.name) + " done", "took " + std::to_string(rt.now_ms() - t0) + " ms");

@@ -25,9 +25,21 @@ private:
     // Takes over an unfinished earlier run, or refuses; false when there is none.
     bool resume_earlier_run(const std::string &fingerprint);
     void pause_here(const Step &step);
+    // Starts the run's journal on N, with the steps done before it could
+    // (a physical run's, until the promotion) and the step running now.
+    void begin_journal(const std::string &fingerprint);
 
     AddRun run_;
     std::set<StepId> done_earlier_;  // steps an earlier call of this run finished
+    bool journal_open_ = false;
+    struct DeferredStep {
+        StepId id;
+        int order;
+        Figures figures;
+    };
+    std::vector<DeferredStep> deferred_;  // done before the journal started
+    const Step *current_ = nullptr;
+    int current_order_ = 0;
 };
 
 }  // namespace zodan

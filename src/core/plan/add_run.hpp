@@ -4,6 +4,7 @@
 // and writes it.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
@@ -16,6 +17,10 @@
 
 namespace zodan {
 
+namespace physical {
+struct PhysicalState;
+}
+
 class AddRun {
 public:
     AddRun(Runtime &rt, AddNodeArgs args) : rt(rt), args(std::move(args)) {}
@@ -27,6 +32,12 @@ public:
     Journal journal;
     std::set<StepId> started_earlier;  // steps an earlier call of this run began
     int64_t started_ms = 0;
+    // The call runs on a hot standby (a physical run, docs/physical.md):
+    // N is read-only until the promotion, so the run's journal starts then
+    // (open_journal, set by the runner); the path's own state in this call.
+    bool standby = false;
+    std::function<void()> open_journal;
+    std::shared_ptr<physical::PhysicalState> physical;
 
     Member &source() { return view.source; }
     Member &new_node() { return view.new_node; }

@@ -46,7 +46,18 @@ struct Step {
     void (*run)(AddRun &run, Figures &figures);
     // Why the step has nothing to do in this run, or "" (nullptr: never idle).
     std::string (*idle)(const AddRun &run) = nullptr;
+    // Where a physical run (the new node a standby of the source,
+    // docs/physical.md) does the step's work otherwise: its body and title
+    // then (nullptr: the same as a logical run's).
+    void (*run_physical)(AddRun &run, Figures &figures) = nullptr;
+    const char *title_physical = nullptr;
 };
+
+// The body and title of `step` in a run of that copy method: the one
+// place the method picks what a step does.
+using StepBody = void (*)(AddRun &, Figures &);
+StepBody body_of(const Step &step, const AddRun &run);
+const char *title_of(const Step &step, const AddRun &run);
 
 // Every step, in order.
 const std::vector<Step> &add_node_plan();

@@ -4,6 +4,7 @@
 #include <optional>
 #include <set>
 
+#include "core/physical/physical.hpp"
 #include "core/plan/add_node.hpp"
 #include "core/copy/cleanup.hpp"
 #include "core/text/conninfo.hpp"
@@ -71,6 +72,8 @@ void RemoveNode::run() {
     for (Member &x : survivors_) locked.push_back(&x);
     if (target_) locked.push_back(&*target_);
     take_join_lock(rt_, locked, "spock.remove_node of \"" + args_.target_name + "\"");
+    // No other run is alive now: a fence one left is dead (docs/physical.md).
+    physical::lift_dead_fences(rt_, locked, "remove_node");
     if (dsn_of_.empty() && !target_)
         throw UserError("node \"" + args_.target_name + "\" could not be reached and no other member is known here",
                         "connecting to it failed: " + target_unreachable_,

@@ -50,6 +50,15 @@ namespace zodan {
     X(JournalStepStart) X(JournalStepDone) X(JournalStepNote) X(JournalStepFailed) X(JournalFinish)                  \
     /* add_node.cpp: zodan.pause_at_step (tests only) */                                                             \
     X(PauseHere) X(PauseEnd)                                                                                         \
+    /* physical/physical_sql.cpp: the add from a standby */                                                          \
+    X(PhysicalInstanceIdentity) X(PhysicalZodanVersion) X(PhysicalWalReceiver) X(PhysicalSynchronousStandby)         \
+    X(PhysicalFilteredTables) X(PhysicalWriteProbe) X(PhysicalProbeSeen) X(PhysicalDropProbe) X(PhysicalBegin)       \
+    X(PhysicalCommit) X(PhysicalRollback) X(PhysicalDisableInbound) X(PhysicalRecordFence)                           \
+    X(PhysicalEndWalsender) X(PhysicalClearStatsSnapshot) X(PhysicalFencedSlots) X(PhysicalApplyWorkersRunning)      \
+    X(PhysicalEndApplyWorkers) X(PhysicalEnableFenced) X(PhysicalForgetFence) X(PhysicalJournalHere)                 \
+    X(PhysicalReplayed) X(PhysicalPromote) X(PhysicalLocalNode) X(PhysicalDropJournalRows)                           \
+    X(PhysicalDropLogicalSlots) X(PhysicalDropSpockOrigins) X(PhysicalStripSpockCatalog)                             \
+    X(PhysicalResetStandbySetting) X(PhysicalReloadConfiguration) X(PhysicalDropPhysicalSlot)                        \
     /* pg/libpq_connection.cpp: every session's set-up */                                                            \
     X(SessionSetUp) X(SessionQuietLog)
 

@@ -2,6 +2,7 @@
 // on every other node O a slot for sub_O_N, each made after a commit of
 // O's that dates the join window (join_window.hpp), then a sync event of
 // each O applied on S (e_O): every change of O's before its slot is in S.
+#include "core/physical/physical.hpp"
 #include "core/plan/add_run.hpp"
 #include "core/cluster/names.hpp"
 #include "core/waits/replication_waits.hpp"
@@ -41,20 +42,10 @@ void mark_window_start(AddRun &run, const std::vector<Member *> &others, const s
     run.journal.save(StepId::PrepareOtherNodes, run.record);
 }
 
-}  // namespace
-
-void prepare_other_nodes(AddRun &run, Figures &) {
-    // The source's subscription on N first, before anything is made on any
-    // node: from then on N's catalog knows the source, and the source knows
-    // every member, which is how a rollback from N finds every node holding
-    // anything of this run without our keeping any DSN. The others' are made
-    // while the copy runs (copy_source): Spock makes N's one at a time (each
-    // holds N's local_node lock while it connects to its provider twice and
-    // to N once), and nothing before the copy needs them. No existing node
-    // learns of N before the paths out of N are made
-    // (create_reverse_subscriptions): until then another add or remove sees
-    // the cluster as it was. Spock names each one's slot (after N's database).
-    subscribe_new_node(run, {&run.source()}, nullptr);  // S -> N starts at the copy point
+// On every O a slot for sub_O_N, each after a commit of O's that dates
+// the join window, then O's sync event applied on S; the run's members
+// recorded. The source's path is recorded by then.
+void prepare_paths_from_others(AddRun &run) {
     std::vector<Member *> others = run.others();
     PreparedPaths &prepared = *run.record.prepared;
     prepared.members = {run.source().name};
@@ -101,6 +92,46 @@ void prepare_other_nodes(AddRun &run, Figures &) {
         run.detail(o->name + ": slot " + path.slot + " made for " + subscription_name(o->name, run.args.new_name),
                    "sync event at " + format_lsn(path.sync_lsn));
     }
+}
+
+}  // namespace
+
+void prepare_other_nodes(AddRun &run, Figures &) {
+    // The source's subscription on N first, before anything is made on any
+    // node: from then on N's catalog knows the source, and the source knows
+    // every member, which is how a rollback from N finds every node holding
+    // anything of this run without our keeping any DSN. The others' are made
+    // while the copy runs (copy_source): Spock makes N's one at a time (each
+    // holds N's local_node lock while it connects to its provider twice and
+    // to N once), and nothing before the copy needs them. No existing node
+    // learns of N before the paths out of N are made
+    // (create_reverse_subscriptions): until then another add or remove sees
+    // the cluster as it was. Spock names each one's slot (after N's database).
+    subscribe_new_node(run, {&run.source()}, nullptr);  // S -> N starts at the copy point
+    prepare_paths_from_others(run);
+}
+
+void prepare_other_nodes_physical(AddRun &run, Figures &) {
+    // N is read-only until its promotion (copy_source), where all its
+    // subscriptions are made; only the name its slot on S gets now. A slot
+    // on an O left by another run is refused before anything is made, so
+    // that a failure before the promotion drops only this call's slots.
+    std::vector<Member *> existing = run.view.existing();  // S first
+    QueryResult named = subscriptions_on_new_node(run, existing);
+    run.path(run.args.src_name).slot = named.text(0, "slot");
+    std::vector<std::pair<Connection *, Query>> lookups;
+    for (size_t i = 0; i < existing.size(); ++i)
+        lookups.emplace_back(existing[i]->conn.get(), sql::slot_exists(named.text(i, "slot")));
+    std::vector<QueryResult> found = run.rt.exec_all(lookups);
+    for (size_t i = 0; i < existing.size(); ++i)
+        if (!found[i].empty())
+            throw UserError("replication slot \"" + named.text(i, "slot") + "\" already exists on node \"" +
+                                existing[i]->name + "\"",
+                            "It was probably left by an earlier run that did not finish.",
+                            "Drop it there (pg_drop_replication_slot) if no node named \"" + run.args.new_name +
+                                "\" is in the cluster, then call spock.add_node again.");
+    physical::state_of(run).peer_slots_ours = true;
+    prepare_paths_from_others(run);
 }
 
 }  // namespace zodan
