@@ -12,22 +12,6 @@ namespace zodan {
 
 namespace {
 
-// Where S stands with each O: the position of S's subscription from O, as
-// its replication origin has it (moved at each applied commit).
-std::map<std::string, Lsn> positions_on_source(ClusterView &view) {
-    std::map<std::string, Lsn> out;
-    const std::vector<std::string> others = view.other_names();
-    if (others.empty()) return out;
-    QueryResult r = view.source.db().exec(sql::applied_through(others));
-    for (size_t i = 0; i < r.size(); ++i)
-        if (r.at(i, "lsn")) out[r.text(i, "origin")] = parse_lsn(r.text(i, "lsn"));
-    for (const std::string &o : others)
-        if (!out.count(o))
-            throw UserError("node \"" + view.source.name + "\" shows no applied position for node \"" + o + "\"",
-                            "Its subscription from " + o + " has never applied anything.",
-                            "Check that " + view.source.name + " subscribes to " + o + " and replicates.");
-    return out;
-}
 
 std::string moved(const std::map<std::string, Lsn> &before, const std::map<std::string, Lsn> &after) {
     std::vector<std::string> out;
@@ -66,6 +50,21 @@ private:
 };
 
 }  // namespace
+
+std::map<std::string, Lsn> positions_on_source(ClusterView &view) {
+    std::map<std::string, Lsn> out;
+    const std::vector<std::string> others = view.other_names();
+    if (others.empty()) return out;
+    QueryResult r = view.source.db().exec(sql::applied_through(others));
+    for (size_t i = 0; i < r.size(); ++i)
+        if (r.at(i, "lsn")) out[r.text(i, "origin")] = parse_lsn(r.text(i, "lsn"));
+    for (const std::string &o : others)
+        if (!out.count(o))
+            throw UserError("node \"" + view.source.name + "\" shows no applied position for node \"" + o + "\"",
+                            "Its subscription from " + o + " has never applied anything.",
+                            "Check that " + view.source.name + " subscribes to " + o + " and replicates.");
+    return out;
+}
 
 CopyPoint take_copy_point(Runtime &rt, ClusterView &view, const std::string &slot) {
     Connection &s = view.source.db();

@@ -34,4 +34,9 @@ struct CopyPoint {
 // zodan.sync_timeout with an error naming it, with no slot left behind.
 CopyPoint take_copy_point(Runtime &rt, ClusterView &view, const std::string &slot);
 
+// Where S stands with each O: the position of S's subscription from O, as
+// its replication origin has it (moved at each applied commit). Throws
+// UserError when S shows none for an O (it never applied anything from it).
+std::map<std::string, Lsn> positions_on_source(ClusterView &view);
+
 }  // namespace zodan

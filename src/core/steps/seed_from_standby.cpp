@@ -19,6 +19,7 @@
 
 #include "core/physical/physical.hpp"
 #include "core/physical/physical_sql.hpp"
+#include "core/copy/copy_point.hpp"
 #include "core/plan/add_run.hpp"
 #include "core/waits/slots.hpp"
 #include "core/statements/spock_sql.hpp"
@@ -32,23 +33,6 @@ void create_node(AddRun &, Figures &);
 namespace {
 
 namespace stmt = physical::stmt;
-
-// S's position of every O: its subscription's origin (with the fence on,
-// nothing moves it).
-std::map<std::string, Lsn> positions_on_source(AddRun &run) {
-    std::map<std::string, Lsn> out;
-    const std::vector<std::string> others = run.view.other_names();
-    if (others.empty()) return out;
-    QueryResult r = run.source().db().exec(sql::applied_through(others));
-    for (size_t i = 0; i < r.size(); ++i)
-        if (r.at(i, "lsn")) out[r.text(i, "origin")] = parse_lsn(r.text(i, "lsn"));
-    for (const std::string &o : others)
-        if (!out.count(o))
-            throw UserError("node \"" + run.args.src_name + "\" shows no applied position for node \"" + o + "\"",
-                            "Its subscription from " + o + " has never applied anything.",
-                            "Check that " + run.args.src_name + " subscribes to " + o + " and replicates.");
-    return out;
-}
 
 // Until N has replayed S's WAL up to `target`.
 void wait_replayed(AddRun &run, Lsn target) {
@@ -100,7 +84,7 @@ void promote_at_fence(AddRun &run, Figures &figures) {
 
     const int64_t fence_started = rt.now_ms();
     std::vector<std::string> fenced = physical::put_fence(run);
-    std::map<std::string, Lsn> a = positions_on_source(run);
+    std::map<std::string, Lsn> a = positions_on_source(run.view);
     // After every commit S's workers made: N replays past it.
     const Lsn f = lsn_of(s.db().exec(sql::sync_event()).scalar());
     const Lsn target = std::max(c, f);
@@ -128,7 +112,7 @@ void promote_at_fence(AddRun &run, Figures &figures) {
         if (at.text(0, "in_recovery") != "false" || x < target)
             throw std::logic_error("the promoted standby replayed up to " + format_lsn(x) + ", before the fence at " +
                                    format_lsn(target));
-        b = positions_on_source(run);
+        b = positions_on_source(run.view);
     } catch (...) {
         // Safe at any point: N has replayed the fence.
         try {
