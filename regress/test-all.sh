@@ -115,6 +115,20 @@ prove_counts() {
     echo "$p $f"
 }
 
+# tally LABEL WHAT LOG START FAILURE: LOG's counts added to the totals (a
+# log without a passing result counts as one failure at least, named
+# FAILURE), and LABEL's row in the results. Sets the caller's p and f.
+tally() {
+    local label=$1 what=$2 log=$3 start=$4 failure=$5
+    read -r p f < <(prove_counts "$log")
+    passed=$((passed + p)); failed=$((failed + f))
+    if ! grep -q '^Result: PASS' "$log"; then
+        failures+=("$failure")
+        [ "$f" -gt 0 ] || failed=$((failed + 1))
+    fi
+    printf '%s\t%s\t%s\t%s\t%s s\n' "$label" "$what" "$p" "$f" "$(( $(date +%s) - start ))" >>"$RESULTS"
+}
+
 # server_of PG_CONFIG: "PostgreSQL 15.18, Spock 6.0.0-devel", as the figures files name a server.
 server_of() { perl -I"$HERE/lib" -MZodan::Results -e 'print Zodan::Results::server(shift)' "$1"; }
 
@@ -132,13 +146,7 @@ run_combination() {
     # Each test's result line shows as it happens; the nodes run as postgres.
     (cd "$ROOT" && PG_CONFIG=$pgc ZODAN_INSTALLED=1 prove --timer "${files[@]}") 2>&1 | tee "$log" |
         grep --line-buffered -E '^\[|^regress/t/|ok$|^Result|^Files=|Failed|not ok|^ *#'
-    read -r p f < <(prove_counts "$log")
-    passed=$((passed + p)); failed=$((failed + f))
-    if ! grep -q '^Result: PASS' "$log"; then
-        failures+=("$label")
-        [ "$f" -gt 0 ] || failed=$((failed + 1))
-    fi
-    printf '%s\t%s\t%s\t%s\t%s s\n' "$label" "${#files[@]} files" "$p" "$f" "$(( $(date +%s) - start ))" >>"$RESULTS"
+    tally "$label" "${#files[@]} files" "$log" "$start" "$label"
     # The adversarial suite's closing line, where it ran.
     adv=$(sed -nE 's/^# (adversarial: .*)$/\1/p' "$log" | tail -n1)
     figure "$(server_of "$pgc")" "TAP: $filter" "${#files[@]}" "$p" "$f" "$(( $(date +%s) - start ))" "${adv:--}"
@@ -186,13 +194,7 @@ check_dist() {
     (cd "$dir/${tarball%.tar.gz}" && env -u ZODAN_INSTALLED PG_CONFIG="$pgc" ZODAN_PRIVATE_INSTALL=1 ZODAN_TEST_HOOKS=0 \
         prove --timer regress/t/050_regress.pl) >>"$log" 2>&1
     grep -E '^\[|^regress/t/|^Result|^Files=|not ok' "$log"
-    read -r p f < <(prove_counts "$log")
-    passed=$((passed + p)); failed=$((failed + f))
-    if ! grep -q '^Result: PASS' "$log"; then
-        failures+=("the release tarball (see $log)")
-        [ "$f" -gt 0 ] || failed=$((failed + 1))
-    fi
-    printf '%s\t%s\t%s\t%s\t%s s\n' "release tarball" "$tarball" "$p" "$f" "$(( $(date +%s) - start ))" >>"$RESULTS"
+    tally "release tarball" "$tarball" "$log" "$start" "the release tarball (see $log)"
     figure "$(server_of "$pgc")" "release tarball" 1 "$p" "$f" "$(( $(date +%s) - start ))" "$tarball"
 }
 
