@@ -30,6 +30,10 @@ TEST_CASE("copy progress: tables done, share streamed, rate and time left", "[pr
     CHECK(s.seconds_left == 3);
     CHECK(describe_copy("n1", s) == "copying from n1: 1/3 tables, 325 MB streamed (81% of 400 MB of tables), 32 MB/s, about 3 s left");
 
+    // A table is done only once every part of it is, whichever part ends first.
+    CHECK(sample_streams({{"public.t", 10, 5, false}, {"public.t", 10, 10, true}}, 0, 1000).tables_done == 0);
+    CHECK(sample_streams({{"public.t", 10, 10, true}, {"public.t", 10, 5, false}}, 0, 1000).tables_done == 0);
+
     // A job that streams more than its table's estimate counts as 99% until done.
     jobs[2].streamed_bytes = 400 * MB;
     CHECK(sample_streams(jobs, 0, 10000).fraction < 1.0);
