@@ -133,6 +133,10 @@ like($err, qr/canceling statement due to statement timeout|node "n2": .* the nod
 cmp_ok($elapsed, '<', 7500, "within the timeout and the cancel's 2 s bound ($elapsed ms after n2 stopped, 4 s timeout)");
 terminate($n2, 'zodan_holder');
 $holder->finish(30);
+# The ended call's session on n2 was waiting on the holder's transaction, so
+# it notices its client gone only now, and holds the join lock until it has.
+ok($n2->poll("SELECT count(*) = 0 FROM pg_stat_activity WHERE application_name LIKE 'zodan: add_node%'", 't', 30,
+    "the ended call's session on n2 is gone"), "the ended call left nothing running on n2");
 
 # Two calls on one node: the second is refused at once by the join lock the
 # first holds, naming the first, whatever the journal says at that moment.
