@@ -188,6 +188,10 @@ private:
     std::string node_;
 };
 
+// What the caller asks of the copy (zodan.copy_method): physical when the
+// new node is a hot standby (Auto), or insisted on either way.
+enum class CopyMethodSetting { Auto, Logical, Physical };
+
 // Log: the server's log only (what the caller need not act on and may not
 // see happen every time).
 enum class Level { Notice, Warning, Log };
@@ -296,8 +300,8 @@ public:
     // Settings of the procedure's own (zodan.*), read fresh.
     virtual int copy_streams() { return 4; }
     virtual bool verify_data() { return true; }
-    // zodan.copy_method: "auto", "logical" or "physical" (docs/physical.md).
-    virtual std::string copy_method() { return "auto"; }
+    // zodan.copy_method (docs/physical.md).
+    virtual CopyMethodSetting copy_method() { return CopyMethodSetting::Auto; }
     // Whether the server the procedure runs on is still in recovery (a hot
     // standby), read fresh: it changes when the standby is promoted.
     virtual bool in_recovery() { return false; }

@@ -189,8 +189,10 @@ std::pair<std::string, std::string> BackendRuntime::local_identity() {
 
 int BackendRuntime::sync_timeout_ms() { return guc_sync_timeout_ms; }
 
-std::string BackendRuntime::copy_method() {
-    return guc_copy_method == kCopyLogical ? "logical" : guc_copy_method == kCopyPhysical ? "physical" : "auto";
+zodan::CopyMethodSetting BackendRuntime::copy_method() {
+    return guc_copy_method == kCopyLogical    ? zodan::CopyMethodSetting::Logical
+           : guc_copy_method == kCopyPhysical ? zodan::CopyMethodSetting::Physical
+                                              : zodan::CopyMethodSetting::Auto;
 }
 
 bool BackendRuntime::in_recovery() {

@@ -20,8 +20,8 @@ extern char *guc_pause_at_step;
 #endif
 extern int guc_copy_streams;
 extern bool guc_verify_data;
-extern int guc_copy_method;  // CopyMethodSetting
-enum CopyMethodSetting { kCopyAuto, kCopyLogical, kCopyPhysical };
+extern int guc_copy_method;  // GucCopyMethod
+enum GucCopyMethod { kCopyAuto, kCopyLogical, kCopyPhysical };
 
 void define_gucs();
 
@@ -51,7 +51,7 @@ public:
     bool caller_is_superuser() override;
     int copy_streams() override;
     bool verify_data() override { return guc_verify_data; }
-    std::string copy_method() override;
+    zodan::CopyMethodSetting copy_method() override;
     bool in_recovery() override;
     void sleep_ms(int ms) override;
     int64_t now_ms() override;

@@ -13,13 +13,13 @@ using zodan::StepId;
 
 TEST_CASE("the copy method follows the new node, and a setting it contradicts is refused", "[physical]") {
     using zodan::physical::choose_copy_method;
-    CHECK(choose_copy_method("auto", true) == CopyMethod::Physical);
-    CHECK(choose_copy_method("auto", false) == CopyMethod::OwnCopy);
-    CHECK(choose_copy_method("physical", true) == CopyMethod::Physical);
-    CHECK(choose_copy_method("logical", false) == CopyMethod::OwnCopy);
-    CHECK_THROWS_WITH(choose_copy_method("physical", false),
+    CHECK(choose_copy_method(zodan::CopyMethodSetting::Auto, true) == CopyMethod::Physical);
+    CHECK(choose_copy_method(zodan::CopyMethodSetting::Auto, false) == CopyMethod::OwnCopy);
+    CHECK(choose_copy_method(zodan::CopyMethodSetting::Physical, true) == CopyMethod::Physical);
+    CHECK(choose_copy_method(zodan::CopyMethodSetting::Logical, false) == CopyMethod::OwnCopy);
+    CHECK_THROWS_WITH(choose_copy_method(zodan::CopyMethodSetting::Physical, false),
                       Catch::Contains("zodan.copy_method is physical, but this server is not in recovery"));
-    CHECK_THROWS_WITH(choose_copy_method("logical", true),
+    CHECK_THROWS_WITH(choose_copy_method(zodan::CopyMethodSetting::Logical, true),
                       Catch::Contains("zodan.copy_method is logical, but this server is a hot standby"));
 }
 

@@ -43,8 +43,6 @@ struct CopyRecord {
     std::optional<std::vector<std::string>> after;  // and once complete; unknown when it never completed
     std::string listing = "1";                      // sql::user_objects version of both lists
 };
-// The key of copy_source's output that holds the lists' version.
-inline const char *const kObjectListingKey = "object_listing";
 
 // What a rollback of the copy would drop: the objects not made by the copy
 // that depend on what it made (named), and the copy's tables ("c:<oid>").

@@ -10,6 +10,9 @@ namespace zodan {
 
 namespace {
 
+// The key of copy_source's output that holds the object lists' version.
+const char *const kObjectListingKey = "object_listing";
+
 // The journal's words for the copy method (an older run wrote "spock").
 const char *method_word(CopyMethod m) {
     return m == CopyMethod::OwnCopy ? "zodan" : m == CopyMethod::Physical ? "physical" : "spock";

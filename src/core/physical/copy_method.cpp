@@ -18,13 +18,13 @@ PhysicalState &state_of(AddRun &run) {
     return *run.physical;
 }
 
-CopyMethod choose_copy_method(const std::string &setting, bool standby) {
-    if (setting == "physical" && !standby)
+CopyMethod choose_copy_method(CopyMethodSetting setting, bool standby) {
+    if (setting == CopyMethodSetting::Physical && !standby)
         throw UserError("zodan.copy_method is physical, but this server is not in recovery",
                         "A physical add turns a hot standby of the source into the new node; this server is a primary.",
                         "Make the new node a hot standby of the source (docs/physical.md) and call spock.add_node on "
                         "it, or SET zodan.copy_method = 'auto' to copy into this empty primary.");
-    if (setting == "logical" && standby)
+    if (setting == CopyMethodSetting::Logical && standby)
         throw UserError("zodan.copy_method is logical, but this server is a hot standby",
                         "A logical add copies into an empty primary; a standby cannot be written to.",
                         "SET zodan.copy_method = 'auto' (or 'physical') to add this standby of the source by "

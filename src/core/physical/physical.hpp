@@ -30,7 +30,7 @@ PhysicalState &state_of(AddRun &run);
 // zodan.copy_method against what N is: physical when N is a standby (auto
 // or physical), logical when it is not (auto or logical); a setting N
 // contradicts is refused, naming what to do.
-CopyMethod choose_copy_method(const std::string &setting, bool standby);
+CopyMethod choose_copy_method(CopyMethodSetting setting, bool standby);
 
 // The call runs on the new node, a standby: new_node_dsn reaches this very
 // instance and database (the postmaster's start tells it from S, whose

@@ -12,12 +12,6 @@
 
 namespace zodan {
 
-std::vector<std::string> AddNode::step_names() {
-    std::vector<std::string> names;
-    for (const Step &s : add_node_plan()) names.emplace_back(s.name);
-    return names;
-}
-
 namespace {
 
 // Fingerprint of the arguments that identify a run (a retry must repeat

@@ -14,8 +14,6 @@ class AddNode {
 public:
     AddNode(Runtime &rt, AddNodeArgs args) : run_(rt, std::move(args)) {}
     void run();
-    // The names of the steps, in order.
-    static std::vector<std::string> step_names();
 
 private:
     void run_step(int order, const Step &step);
