@@ -645,6 +645,13 @@ QueryResult Cluster::handle(const std::string &node, const Query &q) {
     case Stmt::JoinLockHolder:
         return QueryResult({"pid", "who", "seconds"}, {{std::string("999"), std::string("zodan: add_node n9"), std::string("3")}});
 
+    case Stmt::LargeObjects:
+        return QueryResult({"native", "lolor_installed", "lolor_available", "lolor_replicated", "lolor_node"},
+                           {{std::to_string(n.large_objects), std::string(n.lolor.installed ? "t" : "f"),
+                             std::string(n.lolor.available ? "t" : "f"), std::to_string(n.lolor.replicated),
+                             n.lolor.node}});
+    case Stmt::LolorHasRows: return one("has_rows", n.lolor.has_rows ? "t" : "f");
+
     case Stmt::PauseHere:
     case Stmt::PauseEnd:
         return QueryResult();

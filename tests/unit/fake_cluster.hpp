@@ -64,6 +64,13 @@ struct Node {
     std::map<std::string, Lsn> slots;
     std::map<std::string, Lsn> origins;
     std::vector<std::string> user_tables;
+    // Large objects (core/cluster/large_objects.cpp): the node's own, and lolor.
+    long large_objects = 0;
+    struct Lolor {
+        bool installed = false, available = false, has_rows = false;
+        int replicated = 0;   // lolor's tables in the node's sets
+        zodan::Value node;    // lolor.node, NULL where unset
+    } lolor;
     std::vector<std::string> roles{"pgedge", "postgres"};
     // Replicated data: table -> key -> row (what the comparison hashes).
     std::map<std::string, std::map<std::string, std::string>> data;

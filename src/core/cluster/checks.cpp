@@ -5,6 +5,7 @@
 #include <set>
 
 #include "core/cluster/headroom.hpp"
+#include "core/cluster/large_objects.hpp"
 #include "core/cluster/names.hpp"
 #include "core/statements/spock_sql.hpp"
 #include "core/util.hpp"
@@ -165,6 +166,7 @@ std::vector<CheckResult> check_preconditions(Runtime &rt, ClusterView &view) {
                              "Remove it first (spock.remove_node on that node) or use a fresh database."));
     else
         out.push_back(pass("new node has no Spock configuration"));
+    for (CheckResult &r : check_large_objects(rt, view)) out.push_back(std::move(r));
     // Last: what the join will use on every node, before anything changes.
     long long source_bytes = 0;
     for (CheckResult &r : check_headroom(rt, view, &source_bytes)) out.push_back(std::move(r));

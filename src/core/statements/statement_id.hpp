@@ -45,6 +45,8 @@ namespace zodan {
     X(VerifyTables) X(VerifyStatements) X(VerifySums) X(VerifyRows)                                                  \
     /* join_lock.cpp */                                                                                              \
     X(JoinLockTake) X(JoinLockRelease) X(JoinLockHolder)                                                             \
+    /* cluster/large_objects.cpp */                                                                                  \
+    X(LargeObjects) X(LolorHasRows)                                                                                  \
     /* journal.cpp */                                                                                                \
     X(JournalExists) X(JournalRead) X(JournalReadRecord) X(JournalRunState) X(JournalBegin) X(JournalTakeOver)       \
     X(JournalStepStart) X(JournalStepDone) X(JournalStepNote) X(JournalStepFailed) X(JournalFinish)                  \
