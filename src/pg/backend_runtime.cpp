@@ -41,7 +41,8 @@ std::string application_name_for(const std::string &label) {
 
 }  // namespace
 
-BackendRuntime::BackendRuntime(bool nonatomic, std::string label) : application_name_(application_name_for(label)) {
+BackendRuntime::BackendRuntime(bool nonatomic, std::string label)
+    : sync_timeout_ms_(effective_sync_timeout_ms()), application_name_(application_name_for(label)) {
     if (!nonatomic) return;
     pg_call([] {
         if (SPI_connect_ext(SPI_OPT_NONATOMIC) != SPI_OK_CONNECT) elog(ERROR, "SPI_connect_ext failed");
@@ -119,7 +120,7 @@ std::unique_ptr<Connection> BackendRuntime::finish_connection(std::unique_ptr<Li
                                "The node authenticated it by trust, peer or a password file of this server's own.",
                                "Put the password of a role that the node authenticates by password into the DSN.");
     conn->set_up_session();
-    conn->set_statement_limit(guc_sync_timeout_ms);
+    conn->set_statement_limit(sync_timeout_ms_);
     return conn;
 }
 
@@ -187,7 +188,7 @@ std::pair<std::string, std::string> BackendRuntime::local_identity() {
     });
 }
 
-int BackendRuntime::sync_timeout_ms() { return guc_sync_timeout_ms; }
+int BackendRuntime::sync_timeout_ms() { return sync_timeout_ms_; }
 
 zodan::CopyMethodSetting BackendRuntime::copy_method() {
     return guc_copy_method == kCopyLogical    ? zodan::CopyMethodSetting::Logical

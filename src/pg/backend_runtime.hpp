@@ -25,6 +25,13 @@ enum GucCopyMethod { kCopyAuto, kCopyLogical, kCopyPhysical };
 
 void define_gucs();
 
+// The bound of every wait and remote statement of a call: zodan.sync_timeout
+// where it is set (postgresql.conf, ALTER SYSTEM/DATABASE/ROLE, SET, ...),
+// else spock.sync_timeout where it is above 0 (Spock 6's setting, which
+// pgEdge's tutorial tells users to SET), else zodan.sync_timeout's default.
+// A UserError for a spock.sync_timeout that is not a duration.
+int effective_sync_timeout_ms();
+
 class LibpqConnection;
 
 class BackendRuntime : public Runtime {
@@ -73,6 +80,7 @@ private:
     std::unique_ptr<Connection> finish_connection(std::unique_ptr<LibpqConnection> conn);
 
     bool spi_connected_ = false;  // non-atomic SPI connection, for commits
+    int sync_timeout_ms_;         // read once: a call's settings do not change under it
     std::string application_name_;
 };
 

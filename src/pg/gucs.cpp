@@ -1,11 +1,15 @@
 #include <climits>
+#include <optional>
+#include <string>
 
 extern "C" {
 #include "postgres.h"
 #include "utils/guc.h"
+#include "utils/guc_tables.h"
 }
 
 #include "pg/backend_runtime.hpp"
+#include "pg/guard.hpp"
 
 namespace zodan::pg {
 
@@ -72,6 +76,50 @@ void define_gucs() {
                                &guc_pause_at_step, "", PGC_SUSET, GUC_NOT_IN_SAMPLE, nullptr, nullptr, nullptr);
 #endif
     MarkGUCPrefixReserved("zodan");
+}
+
+namespace {
+
+// Where zodan.sync_timeout's value comes from: PGC_S_DEFAULT when nobody
+// set it. PostgreSQL 15 exports no lookup by name, only the array.
+GucSource sync_timeout_source() {
+#if PG_VERSION_NUM >= 160000
+    return find_option("zodan.sync_timeout", false, true, ERROR)->source;
+#else
+    struct config_generic **all = get_guc_variables();
+    for (int i = 0, n = GetNumConfigOptions(); i < n; ++i)
+        if (strcmp(all[i]->name, "zodan.sync_timeout") == 0) return all[i]->source;
+    elog(ERROR, "zodan.sync_timeout is not defined");
+    return PGC_S_DEFAULT;
+#endif
+}
+
+}  // namespace
+
+int effective_sync_timeout_ms() {
+    struct Read {
+        bool explicit_zodan = false;
+        std::optional<std::string> spock;  // spock.sync_timeout's text, if the setting exists
+    };
+    const Read read = pg_call([] {
+        Read r;
+        r.explicit_zodan = sync_timeout_source() > PGC_S_DEFAULT;
+        // Spock 6 defines it (seconds, 0 = each routine's own limit); under
+        // Spock 5 a SET of it makes a placeholder holding the text as given.
+        if (const char *v = GetConfigOption("spock.sync_timeout", true, false)) r.spock = v;
+        return r;
+    });
+    if (read.explicit_zodan || !read.spock || read.spock->empty()) return guc_sync_timeout_ms;
+    int seconds = 0;
+    const bool parsed = pg_call([&] { return parse_int(read.spock->c_str(), &seconds, GUC_UNIT_S, nullptr); });
+    if (!parsed)
+        throw UserError("spock.sync_timeout is \"" + *read.spock + "\", which is not a duration",
+                        "spock.add_node and spock.remove_node bound their waits by it when zodan.sync_timeout is not set.",
+                        "Set it to a number of seconds or a duration with a unit (SET spock.sync_timeout = '2h'), "
+                        "or set zodan.sync_timeout, which takes precedence.",
+                        Cause::BadArgument);
+    if (seconds <= 0) return guc_sync_timeout_ms;
+    return seconds >= INT_MAX / 1000 ? INT_MAX : seconds * 1000;
 }
 
 }  // namespace zodan::pg
