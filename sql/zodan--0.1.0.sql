@@ -1,6 +1,66 @@
 -- zodan: zero-downtime add and remove of nodes in a pgEdge Spock cluster.
 \echo Use "CREATE EXTENSION zodan" to load this file. \quit
 
+-- Before anything is created: the published PL/pgSQL scripts (zodan.sql and
+-- zodremove.sql of Spock's samples/Z0DAN, loaded with \i) define
+-- procedures of the same names in schema spock. Left in place, they make
+-- this script fail half-way ("already exists") or every later CALL
+-- ambiguous ("is not unique"); so refuse first, naming what is there and
+-- giving the one statement that drops it (docs/operator-add.md, "Moving from
+-- the published scripts"). What belongs to an extension is not theirs.
+DO $zodan_coexist$
+DECLARE
+    clash text;
+    leftovers text;
+    others int;
+BEGIN
+    WITH script AS (
+        SELECT p.oid, p.proname,
+               pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(p.proname) || '(' ||
+                   pg_catalog.pg_get_function_identity_arguments(p.oid) || ')' AS signature,
+               p.proname IN ('add_node', 'remove_node', 'health_check') AS clashes
+        FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+        WHERE n.nspname = 'spock'
+          AND p.proname IN (
+            -- Every routine that zodan.sql and zodremove.sql of Spock 5.0.9,
+            -- 5.0.11 and 6.0 create.
+            'add_node', 'remove_node', 'health_check',
+            'check_commit_timestamp_and_advance_slot', 'check_node_exists', 'check_repset_exists_on_node',
+            'check_slot_exists_on_node', 'check_spock_version_compatibility',
+            'create_disable_subscriptions_and_slots', 'create_new_to_source_subscription', 'create_node',
+            'create_nodes_only', 'create_replication_slot', 'create_replication_slots',
+            'create_source_to_new_subscription', 'create_sub', 'create_sub_on_new_node_to_src_node',
+            'enable_disabled_subscriptions', 'enable_sub', 'extract_dbname_from_dsn', 'finalize_node_removal',
+            'gather_cluster_info_for_removal', 'gen_sub_name', 'get_node_slots', 'get_spock_nodes',
+            'monitor_lag_with_dblink', 'monitor_replication_lag', 'node_repset_list',
+            'present_final_cluster_state', 'remove_node_from_cluster_registry', 'remove_node_replication_sets',
+            'remove_node_subscriptions', 'repset_diff', 'show_all_nodes', 'show_all_subscription_status',
+            'sync_event', 'sync_repsets_from_source', 'sync_timeout', 'trigger_source_sync_and_wait_on_new_node',
+            'trigger_sync_on_other_nodes_and_wait_on_source', 'validate_node_removal_prerequisites',
+            'verify_node_prerequisites', 'verify_subscription_replicating', 'version_major_minor',
+            'version_to_array', 'wait_for_replication_catchup_with_dblink')
+          -- Spock's own functions (spock.sync_event(), ...) are its members.
+          AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                          WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.objid = p.oid
+                            AND d.deptype = 'e'))
+    SELECT pg_catalog.string_agg(signature, ', ' ORDER BY proname, oid) FILTER (WHERE clashes),
+           pg_catalog.string_agg(signature, ', ' ORDER BY NOT clashes, proname, oid),
+           pg_catalog.count(*) FILTER (WHERE NOT clashes)
+    INTO clash, leftovers, others
+    FROM script;
+
+    IF clash IS NOT NULL THEN
+        RAISE EXCEPTION 'the procedures of the published zodan scripts are installed: %', clash
+            USING ERRCODE = 'duplicate_function',
+                  DETAIL = 'Loading zodan.sql or zodremove.sql (Spock''s samples/Z0DAN) with \i created them, '
+                           'with ' || others || ' other routines of those scripts; the extension defines '
+                           'spock.add_node, spock.remove_node and spock.health_check itself. Nothing was created.',
+                  HINT = 'Drop what the scripts created, then CREATE EXTENSION zodan again: DROP ROUTINE '
+                         || leftovers || ';';
+    END IF;
+END
+$zodan_coexist$;
+
 -- The run journal: one row per call of add_node, one per step. Written by
 -- the procedure over its own connection to this node, so each row commits
 -- at once and another session can watch a run in progress.
