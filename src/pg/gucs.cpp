@@ -1,5 +1,5 @@
 #include <climits>
-#include <optional>
+#include <cstring>
 #include <string>
 
 extern "C" {
@@ -97,24 +97,20 @@ GucSource sync_timeout_source() {
 }  // namespace
 
 int effective_sync_timeout_ms() {
-    struct Read {
-        bool explicit_zodan = false;
-        std::optional<std::string> spock;  // spock.sync_timeout's text, if the setting exists
-    };
-    const Read read = pg_call([] {
-        Read r;
-        r.explicit_zodan = sync_timeout_source() > PGC_S_DEFAULT;
-        // Spock 6 defines it (seconds, 0 = each routine's own limit); under
-        // Spock 5 a SET of it makes a placeholder holding the text as given.
-        if (const char *v = GetConfigOption("spock.sync_timeout", true, false)) r.spock = v;
-        return r;
-    });
-    if (read.explicit_zodan || !read.spock || read.spock->empty()) return guc_sync_timeout_ms;
+    const bool explicit_zodan = pg_call([] { return sync_timeout_source() > PGC_S_DEFAULT; });
+    if (explicit_zodan) return guc_sync_timeout_ms;
+    // Spock 6 defines it (seconds, 0 = each routine's own limit); under
+    // Spock 5 a SET of it makes a placeholder holding the text as given.
+    // The text lives only until the next lookup: copied at once.
+    const char *raw = pg_call([] { return GetConfigOption("spock.sync_timeout", true, false); });
+    if (!raw || !*raw) return guc_sync_timeout_ms;
+    const std::string spock = raw;
     int seconds = 0;
-    const bool parsed = pg_call([&] { return parse_int(read.spock->c_str(), &seconds, GUC_UNIT_S, nullptr); });
+    const bool parsed = pg_call([&] { return parse_int(spock.c_str(), &seconds, GUC_UNIT_S, nullptr); });
     if (!parsed)
-        throw UserError("spock.sync_timeout is \"" + *read.spock + "\", which is not a duration",
-                        "spock.add_node and spock.remove_node bound their waits by it when zodan.sync_timeout is not set.",
+        throw UserError("spock.sync_timeout is \"" + spock + "\", which is not a duration",
+                        "spock.add_node, spock.remove_node and spock.health_check bound their waits by it when "
+                        "zodan.sync_timeout is not set.",
                         "Set it to a number of seconds or a duration with a unit (SET spock.sync_timeout = '2h'), "
                         "or set zodan.sync_timeout, which takes precedence.",
                         Cause::BadArgument);
