@@ -112,8 +112,8 @@ $n1->poll("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'zodan
 ($rc, $out, $err) = $n2->psql("\\set VERBOSITY verbose\nSET spock.sync_timeout = '2s';\n$add");
 like($err, qr/ERROR:  57014: timed out after 2 s waiting for the transaction/,
     "spock.sync_timeout set, zodan.sync_timeout not: the wait ends after spock.sync_timeout") or diag($err);
-($rc, $out, $err) = $n2->psql("\\set VERBOSITY verbose\nSET spock.sync_timeout = '2s';\nSET zodan.sync_timeout = '4s';\n$add");
-like($err, qr/ERROR:  57014: timed out after 4 s waiting for the transaction/,
+($rc, $out, $err) = $n2->psql("\\set VERBOSITY verbose\nSET spock.sync_timeout = '2s';\nSET zodan.sync_timeout = '5s';\n$add");
+like($err, qr/ERROR:  57014: timed out after 5 s waiting for the transaction/,
     "both set: zodan.sync_timeout wins") or diag($err);
 ($rc, $out, $err) = $n2->psql("\\set VERBOSITY verbose\nSET spock.sync_timeout = 0;\nSET zodan.sync_timeout = '3s';\n$add");
 like($err, qr/ERROR:  57014: timed out after 3 s/, "spock.sync_timeout 0 leaves zodan.sync_timeout in force") or diag($err);
