@@ -53,8 +53,8 @@ sub terminate {
 # stderr) once it ended, and the holder (with KEEP: the call, the holder).
 sub paused_at {
     my ($n, $point, %o) = @_;
-    my $holder = $n->background("SELECT pg_advisory_lock(hashtext('zodan.pause'));\nSELECT pg_sleep(600);",
-        app => 'zodan_pause_holder');
+    # Idle once it holds the lock: no snapshot held on the standby.
+    my $holder = $n->holding_session("SELECT pg_advisory_lock(hashtext('zodan.pause'));\n", app => 'zodan_pause_holder');
     $n->poll("SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
               WHERE l.locktype = 'advisory' AND l.granted AND a.application_name = 'zodan_pause_holder'", '1', 30,
         "the pause lock is held on " . $n->name);
@@ -69,7 +69,7 @@ sub paused_at {
     my @r = $call->finish(60);
     isnt($r[0], 0, "the call killed at $point ends");
     terminate($n, 'zodan_pause_holder');
-    $holder->finish(30);
+    $holder->kill_it;
     # Its sessions on the nodes (and the join lock they hold) go as they see it gone.
     is($c->settled_zodan_sessions(30), 0, "no session of the killed call left");
     return @r;
@@ -116,7 +116,7 @@ fence_left("killed once n1's positions were read");
     $n4->sql("SELECT pg_wal_replay_pause()");
     $n4->poll("SELECT pg_get_wal_replay_pause_state()", 'paused', 30, "n4's replay is paused");
     terminate($n4, 'zodan_pause_holder');
-    $holder->finish(30);
+    $holder->kill_it;
     sleep 2;
     is($n4->sql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'zodan_fault'"), '1',
         "the add waits for the replay");
@@ -211,7 +211,7 @@ for my $i (4, 5, 7) {
     is($c->node($i)->sql("SELECT n.node_name FROM spock.local_node l JOIN spock.node n USING (node_id)"), "n$i",
         "n$i is Spock node n$i");
     is($c->node($i)->sql("SELECT count(*) FROM spock.zodan_runs WHERE operation <> 'add_node'"), '0',
-        "n$i's journal holds its own runs only");
+        "n${i}'s journal holds its own runs only");
 }
 is($n1->sql("SELECT count(*) FROM spock.zodan_runs WHERE operation LIKE 'physical%'"), '0', "no fence or probe on n1");
 $c->done;
