@@ -659,6 +659,10 @@ QueryResult Cluster::handle(const std::string &node, const Query &q) {
     // The physical path (src/core/physical): no node of the fake has zodan's
     // journal there, so none holds a fence to lift.
     case Stmt::PhysicalJournalHere: return one("here", "false");
+    // No node of the fake is a promoted copy: none replayed a fence.
+    case Stmt::PhysicalReplayedFence:
+    case Stmt::PhysicalDeadFences:
+        return QueryResult();
     case Stmt::PhysicalInstanceIdentity:
     case Stmt::PhysicalZodanVersion:
     case Stmt::PhysicalWalReceiver:
@@ -689,6 +693,11 @@ QueryResult Cluster::handle(const std::string &node, const Query &q) {
     case Stmt::PhysicalResetStandbySetting:
     case Stmt::PhysicalReloadConfiguration:
     case Stmt::PhysicalDropPhysicalSlot:
+    case Stmt::PhysicalAmendFence:
+    case Stmt::PhysicalRequestPromotion:
+    case Stmt::PhysicalReplayEnd:
+    case Stmt::PhysicalEnabledInbound:
+    case Stmt::PhysicalDropOtherRuns:
     // Not modelled: no test reaches them (a copy's statements go through
     // copy_jobs; a session's set-up is the libpq connection's own).
     case Stmt::SessionSetUp:

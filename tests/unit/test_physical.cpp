@@ -5,6 +5,7 @@
 
 #include "core/journal/run_record.hpp"
 #include "core/physical/physical.hpp"
+#include "core/physical/window.hpp"
 #include "core/text/json.hpp"
 
 using zodan::AddRecord;
@@ -56,4 +57,15 @@ TEST_CASE("a physical run's record reads back: the method, and the promotion bef
     CHECK(done.has(StepId::CopySource));
     CHECK(done.copy->consistent_point == 0x7000028);
     CHECK(done.copy->positions == c.positions);
+}
+
+TEST_CASE("where a promoted standby's replay ended, from its timeline history file", "[physical]") {
+    using zodan::physical::switchpoint_of;
+    // N promoted from a source on timeline 1: one line.
+    CHECK(switchpoint_of("1\t0/306EE48\tno recovery target specified\n") == 0x306EE48);
+    // A source that was promoted itself once: the newest line is N's.
+    CHECK(switchpoint_of("1\t0/3000000\tno recovery target specified\n\n"
+                         "2\t1/A0000D8\tno recovery target specified\n") == 0x10A0000D8);
+    CHECK(switchpoint_of("# a comment\n") == 0);
+    CHECK(switchpoint_of("") == 0);
 }

@@ -30,7 +30,10 @@ sub make {
     my $st = PostgreSQL::Test::Cluster->new("n$i");
     # The copy's configuration is the source's: its own port before it starts.
     $st->init_from_backup($pg, $backup, has_streaming => 1);
-    $st->append_conf('postgresql.conf', "cluster_name = 'n$i'");
+    # hot_standby_feedback: the add's own queries on the standby (and a
+    # test's sessions there) are never cancelled by the replay of the
+    # source's cleanup under writes ("conflict with recovery").
+    $st->append_conf('postgresql.conf', "cluster_name = 'n$i'\nhot_standby_feedback = on");
     $st->start;
     my $node = bless { i => $i, name => "n$i", pg => $st, db => $src->db, password => $src->password }, 'Zodan::Node';
     die "[harness] node $i exists already\n" if $c->{nodes}[ $i - 1 ];

@@ -3,6 +3,7 @@
 #include "core/cluster/checks.hpp"
 #include "core/cluster/headroom.hpp"
 #include "core/cluster/member.hpp"
+#include "core/physical/window.hpp"
 
 namespace zodan {
 
@@ -16,6 +17,8 @@ void health_check(Runtime &rt, const AddNodeArgs &args, const std::string &check
     // Without a new node, 'pre' asks whether the cluster can take one and
     // 'post' whether it is whole.
     ClusterView view = discover_cluster(rt, args);
+    // A fence a dead physical add left (docs/physical.md), as add and remove lift it.
+    physical::lift_dead_fences_if_idle(rt, view.existing(), "health_check");
     if (check_type == "pre") {
         results = check_versions(rt, view);
         if (view.has_new_node())

@@ -1,5 +1,8 @@
+#include <set>
+
 #include "core/physical/physical.hpp"
 #include "core/physical/physical_sql.hpp"
+#include "core/physical/window_sql.hpp"
 #include "core/copy/cleanup.hpp"
 #include "core/util.hpp"
 #include "core/text/json.hpp"
@@ -110,17 +113,27 @@ void lift_dead_fences(Runtime &rt, const std::vector<Member *> &members, const s
     std::vector<QueryResult> here = rt.exec_all(same_query(members, stmt::journal_here()));
     for (size_t i = 0; i < members.size(); ++i) {
         if (here[i].text(0, "here") != "true") continue;
-        QueryResult fences = members[i]->db().exec(stmt::fenced_slots(std::nullopt));
+        QueryResult fences = members[i]->db().exec(stmt::dead_fences());
         if (fences.empty()) continue;
+        std::set<std::string> promoting;
+        for (size_t f = 0; f < fences.size(); ++f)
+            if (fences.text(f, "promoting") == "true") promoting.insert(fences.text(f, "new_node"));
         for (const auto &[new_node, subs] : lift(members[i]->db(), std::nullopt))
             rt.report(Level::Warning,
                       who + ": lifted the fence an unfinished physical add of node \"" + new_node + "\" left on node \"" +
                           members[i]->name + "\"",
-                      subs.empty() ? "It had disabled no subscription."
-                                   : "Enabled again: " + join(subs) + ". They had applied nothing since the fence.");
-        // The slots that run made for its node: no run can use them any more
-        // (its journal would have started only after its own lift).
+                      (subs.empty() ? "It had disabled no subscription."
+                                    : "Enabled again: " + join(subs) + ". They had applied nothing since the fence.") +
+                          (promoting.count(new_node)
+                               ? "\nThat run had promoted its standby " + new_node +
+                                     ": the slots it made are kept. Call spock.add_node on " + new_node +
+                                     " again to finish the add."
+                               : ""));
+        // The slots that run made for its node, unless it had its standby
+        // promoted: a call on that node resumes the run with them
+        // (window.hpp). Otherwise no run can use them any more.
         for (size_t f = 0; f < fences.size(); ++f) {
+            if (fences.text(f, "promoting") == "true") continue;
             const JsonValue made = parse_json(fences.text(f, "slots", "{}"));
             for (const auto &[node, slot] : made.members())
                 for (Member *m : members)
@@ -132,8 +145,15 @@ void lift_dead_fences(Runtime &rt, const std::vector<Member *> &members, const s
 }
 
 void abandon_before_promotion(AddRun &run) noexcept {
-    if (!run.physical || run.physical->promoted) return;
+    if (!run.physical) return;
     PhysicalState &ps = *run.physical;
+    if (ps.promote_requested) {
+        // N is promoted, or about to be: its slots are the run's to resume
+        // with, and the fence was lifted once N left recovery (window.hpp).
+        run.rt.report(Level::Notice, "add_node: the physical add stopped after this standby's promotion was asked "
+                                     "for; once it is promoted, call spock.add_node again to finish the add");
+        return;
+    }
     if (!ps.fence_on && !ps.source_slot_made && !ps.peer_slots_ours) return;  // refused: nothing made
     Runtime &rt = run.rt;
     auto quietly = [&](const std::string &what, const std::function<void()> &f) {

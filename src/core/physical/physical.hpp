@@ -22,6 +22,7 @@ struct PhysicalState {
     bool peer_slots_ours = false;  // the slots on the O's for N are this call's
     bool source_slot_made = false;
     bool fence_on = false;
+    bool promote_requested = false;  // from then on N may end up promoted, whatever this call does
     bool promoted = false;
     std::string standby_slot;      // N's physical slot on S (primary_slot_name), if any
 };

@@ -1,10 +1,11 @@
 #include "core/physical/physical.hpp"
 #include "core/physical/physical_sql.hpp"
+#include "core/physical/window_sql.hpp"
 #include "core/util.hpp"
 
 namespace zodan::physical {
 
-void drop_copied_journal(AddRun &run) { run.new_node().db().exec(stmt::drop_journal_rows()); }
+void drop_copied_journal(AddRun &run) { run.new_node().db().exec(stmt::drop_other_runs(run.journal.run_id())); }
 
 void strip_source_identity(AddRun &run, Figures &figures) {
     Connection &n = run.new_node().db();

@@ -9,6 +9,7 @@
 #include "core/statements/spock_sql.hpp"
 #include "core/util.hpp"
 #include "core/physical/physical.hpp"
+#include "core/physical/window.hpp"
 
 namespace zodan {
 
@@ -43,8 +44,17 @@ void AddNode::run() {
         // run's own starts once N is promoted (copy_source), with the steps
         // done until then.
         run_.open_journal = [this, fingerprint] { begin_journal(fingerprint); };
-    else if (!resume_earlier_run(fingerprint))
+    else if (!resume_earlier_run(fingerprint)) {
+        // A physical run that died once this node was promoted and before
+        // its journal began here: resumed from the fence the node replayed.
+        const std::vector<Step> &plan = add_node_plan();
+        for (StepId id : physical::resume_from_replayed_fence(run_)) {
+            const auto at = std::find_if(plan.begin(), plan.end(), [id](const Step &s) { return s.id == id; });
+            deferred_.push_back({id, static_cast<int>(at - plan.begin()), {}});
+            done_earlier_.insert(id);
+        }
         begin_journal(fingerprint);
+    }
     try {
         const std::vector<Step> &plan = add_node_plan();
         for (size_t no = 0; no < plan.size(); ++no) run_step(static_cast<int>(no), plan[no]);

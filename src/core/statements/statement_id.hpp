@@ -61,6 +61,9 @@ namespace zodan {
     X(PhysicalReplayed) X(PhysicalPromote) X(PhysicalLocalNode) X(PhysicalDropJournalRows)                           \
     X(PhysicalDropLogicalSlots) X(PhysicalDropSpockOrigins) X(PhysicalStripSpockCatalog)                             \
     X(PhysicalResetStandbySetting) X(PhysicalReloadConfiguration) X(PhysicalDropPhysicalSlot)                        \
+    /* physical/window_sql.cpp: from the fence to the run's journal on N */                                       \
+    X(PhysicalAmendFence) X(PhysicalRequestPromotion) X(PhysicalReplayEnd) X(PhysicalReplayedFence)                 \
+    X(PhysicalEnabledInbound) X(PhysicalDeadFences) X(PhysicalDropOtherRuns)                                         \
     /* pg/libpq_connection.cpp: every session's set-up */                                                            \
     X(SessionSetUp) X(SessionQuietLog)
 

@@ -19,6 +19,7 @@
 
 #include "core/physical/physical.hpp"
 #include "core/physical/physical_sql.hpp"
+#include "core/physical/window.hpp"
 #include "core/copy/copy_point.hpp"
 #include "core/plan/add_run.hpp"
 #include "core/waits/slots.hpp"
@@ -84,29 +85,26 @@ void promote_at_fence(AddRun &run, Figures &figures) {
 
     const int64_t fence_started = rt.now_ms();
     std::vector<std::string> fenced = physical::put_fence(run);
+    // Test only (here and below): a failure, or a pause to kill the call,
+    // at each point of the window (docs/physical.md, "When it fails").
+    physical::test_point(run, "copy_source:fenced");
     std::map<std::string, Lsn> a = positions_on_source(run.view);
-    // After every commit S's workers made: N replays past it.
+    // Should the call die once N is promoted and before its journal is
+    // there, the fence's record as N replays it is what a later call
+    // resumes from.
+    physical::record_window(run, a, c);
+    // After every commit S's workers made, and the window: N replays past it.
     const Lsn f = lsn_of(s.db().exec(sql::sync_event()).scalar());
     const Lsn target = std::max(c, f);
-    // Test only: a failure, or a pause (to kill the call), with the fence on.
-    rt.maybe_fail_at("copy_source:fence");
-    if (rt.pause_requested("copy_source:fence")) {
-        rt.report(Level::Notice,
-                  "pausing at step \"copy_source:fence\" while the advisory lock zodan.pause is held");
-        n.exec({Stmt::PauseHere, "pause", "SELECT pg_catalog.pg_advisory_lock(pg_catalog.hashtext('zodan.pause'))", {}});
-        n.exec({Stmt::PauseEnd, "end the pause", "SELECT pg_catalog.pg_advisory_unlock(pg_catalog.hashtext('zodan.pause'))", {}});
-    }
+    physical::test_point(run, "copy_source:fence");
     wait_replayed(run, target);
+    physical::test_point(run, "copy_source:promote");
 
     Lsn x = 0;
     std::map<std::string, Lsn> b;
     try {
-        QueryResult promoted = n.exec(stmt::promote(std::max(1, rt.sync_timeout_ms() / 1000)));
-        if (promoted.text(0, "promoted") != "true")
-            throw UserError("this standby did not finish its promotion within zodan.sync_timeout", "",
-                            "It may still finish it; then rebuild it as a standby of \"" + run.args.src_name +
-                                "\" and call spock.add_node again.");
-        ps.promoted = true;
+        physical::promote(run);
+        physical::test_point(run, "copy_source:promoted");
         QueryResult at = n.exec(stmt::replayed());
         x = parse_lsn(at.text(0, "replayed", "0/0"));
         if (at.text(0, "in_recovery") != "false" || x < target)
@@ -114,18 +112,16 @@ void promote_at_fence(AddRun &run, Figures &figures) {
                                    format_lsn(target));
         b = positions_on_source(run.view);
     } catch (...) {
-        // Safe at any point: N has replayed the fence.
-        try {
-            physical::lift_fence(run);
-        } catch (...) {
-        }
+        // Lifted only once N has left recovery (or was never asked to).
+        physical::lift_after_failure(run);
         throw;
     }
     physical::lift_fence(run);
     const int64_t fence_ms = rt.now_ms() - fence_started;
 
-    // N is writable: the run's own journal starts, in place of S's.
-    physical::drop_copied_journal(run);
+    physical::test_point(run, "copy_source:lifted");
+    // N is writable: the run's own journal starts, then S's goes
+    // (seed_from_standby).
     copy.promoted_at = x;
     copy.positions = a;
     if (run.open_journal) run.open_journal();
@@ -161,6 +157,11 @@ void seed_from_standby(AddRun &run, Figures &figures) {
                                 run.args.src_name + "\".");
         promote_at_fence(run, figures);
     }
+    // The journal holds the promotion before the journal N copied from S
+    // goes, with the fence N replayed (which a call resumes from until then).
+    run.journal.save(StepId::CopySource, run.record);
+    physical::drop_copied_journal(run);
+    physical::test_point(run, "copy_source:journal");
     physical::strip_source_identity(run, figures);
     create_node(run, figures);
     subscribe_new_node(run, run.view.existing(), nullptr);
