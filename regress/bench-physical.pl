@@ -23,9 +23,9 @@
 #
 #   ZODAN_PRIVATE_INSTALL=1 SPOCK=6 PG=18 perl regress/bench-physical.pl
 # Every measurement RUNS times (2), the three in turn within a run, so all
-# see the same machine; the summary takes each one's best. Targets (issue
-# "physical copy"): (a) >= 2.5x faster than (c) at 5M rows; (b) the CALL
-# <= 2 s at any size.
+# see the same machine; the summary takes each one's best. Targets
+# (docs/benchmark.md): (a) >= 2.5x faster than (c) at 5M rows; (b) the
+# CALL <= 2 s at any size.
 # Environment: ROWS_LIST ("1000000 5000000"), RUNS, RESULTS_DIR (where
 # figures/physical_add.tsv is; "none": record nothing).
 use strict;
