@@ -26,7 +26,8 @@
 # see the same machine; the summary takes each one's best. Targets
 # (docs/benchmark.md): (a) >= 2.5x faster than (c) at 5M rows; (b) the
 # CALL <= 2 s at any size.
-# Environment: ROWS_LIST ("1000000 5000000"), RUNS, RESULTS_DIR (where
+# Environment: ROWS_LIST ("1000000 5000000"), RUNS, VERIFY (on: every
+# add as shipped; off: zodan.verify_data = off for all three), RESULTS_DIR (where
 # figures/physical_add.tsv is; "none": record nothing).
 use strict;
 use warnings;
@@ -51,8 +52,11 @@ Zodan::Terminal::quiet_tap();
 my @rows_list = split ' ', ($ENV{ROWS_LIST} // '1000000 5000000');
 my $runs = $ENV{RUNS} // 2;
 /^\d+$/ or die "ROWS_LIST and RUNS are numbers\n" for @rows_list, $runs;
+my $verify = $ENV{VERIFY} // 'on';
+$verify =~ /^(on|off)$/ or die "VERIFY is on or off\n";
 
 out(Zodan::Results::header());
+out("# zodan.verify_data = $verify for every add\n") if $verify ne 'on';
 out("# n3 (empty primary) or n4 (a hot standby of n1) joins n1..n2 holding `big` (ROWS rows) and the inventory data set\n");
 my $failed;
 for my $rows (@rows_list) {
@@ -127,6 +131,7 @@ SQL
                  ['c', 'logical, empty primary (the CALL to mesh)']) {
         my ($k, $what) = @$way;
         my $r = $best{$k};
+        $what .= ", zodan.verify_data = $verify" if $verify ne 'on';
         Zodan::Results::row(physical_add => { %common, measurement => $what, total_s => s2($r->{total_s}),
             total_s_each_run => $each->($k), backup_s => s2($r->{backup_s}), catchup_s => s2($r->{catchup_s}),
             call_s => s2($r->{call_s}), mesh_s => s2($r->{mesh_s}), fence_ms => $r->{fence_ms},
@@ -138,7 +143,7 @@ SQL
 sub logical {
     my ($c, $want) = @_;
     my $n3 = $c->node(3);
-    my $r = Zodan::Bench::timed_add($c, 'spock.add_node', 1, 3);
+    my $r = Zodan::Bench::timed_add($c, 'spock.add_node', 1, 3, "zodan.verify_data = $verify");
     die "the logical add failed: $r->{err}\n" unless $r->{ok};
     $c->converge(1 .. 3);
     is(big_digest($n3), $want, "n3 holds n1's big after the logical add") or die "n3's big differs from n1's\n";
@@ -161,7 +166,7 @@ sub physical {
     my $n4 = Zodan::Standby->make($c, 1, 4, direct => 1);
     my %r = %{ $n4->{made} };
     my $mesh = Zodan::MeshCheck::arm($c, [ 1, 2, 4 ], $Zodan::Bench::MESH_TIMEOUT);
-    my $sql = Zodan::Node::bind_params("SET zodan.copy_method = 'physical';\nCALL spock.add_node('n1', \$1, 'n4', \$2)",
+    my $sql = Zodan::Node::bind_params("SET zodan.copy_method = 'physical';\nSET zodan.verify_data = $verify;\nCALL spock.add_node('n1', \$1, 'n4', \$2)",
         $c->node(1)->dsn, $n4->dsn);
     my $t0 = time;
     my ($rc, $out, $err, $stamps) = stamped_call($n4, $sql);
@@ -191,6 +196,10 @@ sub physical {
             $r{call_s}, $r{mesh_s}, $r{fence_ms} // '?', $r{backup_s}, $r{catchup_s});
     }
     out("    $r{steps}\n");
+    # What the journal says of the waits that grow with the load or the data.
+    my $figures = join('; ', grep { $_ ne '' } Zodan::AddStatus::figures($n4, 'check_preconditions', 'replay_ms'),
+        Zodan::AddStatus::verify_parts($n4));
+    out("    $figures\n") if $figures ne '';
     ($rc, undef, $err) = $n4->psql("CALL spock.remove_node('n4', \$1, true, true)", $n4->dsn, { quiet => 1 });
     $rc == 0 or die "removing n4 again failed: " . Zodan::Bench::first_error($err) . "\n";
     Zodan::Standby::discard($c, 4);
