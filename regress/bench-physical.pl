@@ -109,21 +109,21 @@ SQL
         }
     }
     out("best of $runs run(s):\n") if $runs > 1;
-    my ($a, $b, $l) = @best{qw(a b c)};
+    my ($fresh, $before, $l) = @best{qw(a b c)};
     outf("- (a) physical from a fresh pg_basebackup %.2f s (backup %.2f + catch-up %.2f + CALL to mesh %.2f; the CALL %.2f, fence %s ms)\n",
-        $a->{total_s}, $a->{backup_s}, $a->{catchup_s}, $a->{mesh_s}, $a->{call_s}, $a->{fence_ms} // '?');
+        $fresh->{total_s}, $fresh->{backup_s}, $fresh->{catchup_s}, $fresh->{mesh_s}, $fresh->{call_s}, $fresh->{fence_ms} // '?');
     outf("- (b) physical from a standby made before: CALL %.2f s, mesh %.2f s, fence %s ms (target: the CALL <= 2 s: %s)\n",
-        $b->{call_s}, $b->{mesh_s}, $b->{fence_ms} // '?', $b->{call_s} <= 2 ? 'met' : 'missed');
+        $before->{call_s}, $before->{mesh_s}, $before->{fence_ms} // '?', $before->{call_s} <= 2 ? 'met' : 'missed');
     # The comparison after the join runs in a physical add too, and grows
     # with the data: the CALL without it shows apart.
-    my $b_verify = step_of($b->{steps}, 'verify_data');
-    outf("  (b)'s CALL less its verify_data step (%.2f s): %.2f s\n", $b_verify, $b->{call_s} - $b_verify)
+    my $b_verify = step_of($before->{steps}, 'verify_data');
+    outf("  (b)'s CALL less its verify_data step (%.2f s): %.2f s\n", $b_verify, $before->{call_s} - $b_verify)
       if defined $b_verify;
     outf("- (c) logical: CALL %.2f s (copy_source %.2f s), mesh %.2f s\n", $l->{call_s}, $l->{copy_source_s}, $l->{mesh_s});
     outf("- a/c %.2f, c/a %.2f: (a) is %.2fx as fast as (c) (target at 5M: >= 2.5x%s)\n",
-        $a->{total_s} / $l->{total_s}, $l->{total_s} / $a->{total_s}, $l->{total_s} / $a->{total_s},
-        $rows >= 5000000 ? ': ' . ($l->{total_s} / $a->{total_s} >= 2.5 ? 'met' : 'missed') : ', not this size');
-    outf("- b/c %.2f (the CALL alone against the logical add to a working mesh)\n", $b->{total_s} / $l->{total_s});
+        $fresh->{total_s} / $l->{total_s}, $l->{total_s} / $fresh->{total_s}, $l->{total_s} / $fresh->{total_s},
+        $rows >= 5000000 ? ': ' . ($l->{total_s} / $fresh->{total_s} >= 2.5 ? 'met' : 'missed') : ', not this size');
+    outf("- b/c %.2f (the CALL alone against the logical add to a working mesh)\n", $before->{total_s} / $l->{total_s});
     my %common = (rows => $rows, size => $size, runs => $runs);
     my $each = sub { join(' / ', map { sprintf('%.2f', $_) } @{ $each{ $_[0] } }) };
     for my $way (['a', 'physical, fresh pg_basebackup (backup + catch-up + CALL to mesh)'],
