@@ -184,8 +184,10 @@ sub physical {
     $r{total_s} = $how eq 'fresh' ? $r{backup_s} + $r{catchup_s} + $r{mesh_s} : $r{mesh_s};
     ($r{fence_ms}) = Zodan::AddStatus::figures($n4, 'copy_source', 'fence_ms') =~ /fence_ms (\d+)/;
     ($r{fence_ms}) = ($err // '') =~ /the fence held (\d+) ms/ unless defined $r{fence_ms};
-    $r{copy_source_s} = (Zodan::AddStatus::step_ms($n4, 'copy_source') // 0) / 1000;
     $r{steps} = steps_from_notices($n4, $stamps, $t0 + $r{call_s});
+    # From the NOTICEs too: the journal holds only the step's part after
+    # the promotion.
+    $r{copy_source_s} = step_of($r{steps}, 'copy_source');
     $c->converge(1, 2, 4);
     is(big_digest($n4), $want, "n4 holds n1's big after the physical add ($how)") or die "n4's big differs from n1's\n";
     if ($how eq 'fresh') {
