@@ -26,8 +26,9 @@
 # see the same machine; the summary takes each one's best. Targets
 # (docs/benchmark.md): (a) >= 2.5x faster than (c) at 5M rows; (b) the
 # CALL <= 2 s at any size.
-# Environment: ROWS_LIST ("1000000 5000000"), RUNS, VERIFY (on: every
-# add as shipped; off: zodan.verify_data = off for all three), RESULTS_DIR (where
+# Environment: ROWS_LIST ("1000000 5000000"), RUNS, VERIFY (auto: every
+# add as shipped, the comparison after the logical copy only; on or off:
+# zodan.verify_data so for all three), RESULTS_DIR (where
 # figures/physical_add.tsv is; "none": record nothing).
 use strict;
 use warnings;
@@ -52,11 +53,11 @@ Zodan::Terminal::quiet_tap();
 my @rows_list = split ' ', ($ENV{ROWS_LIST} // '1000000 5000000');
 my $runs = $ENV{RUNS} // 2;
 /^\d+$/ or die "ROWS_LIST and RUNS are numbers\n" for @rows_list, $runs;
-my $verify = $ENV{VERIFY} // 'on';
-$verify =~ /^(on|off)$/ or die "VERIFY is on or off\n";
+my $verify = $ENV{VERIFY} // 'auto';
+$verify =~ /^(auto|on|off)$/ or die "VERIFY is auto, on or off\n";
 
 out(Zodan::Results::header());
-out("# zodan.verify_data = $verify for every add\n") if $verify ne 'on';
+out("# zodan.verify_data = $verify for every add\n") if $verify ne 'auto';
 out("# n3 (empty primary) or n4 (a hot standby of n1) joins n1..n2 holding `big` (ROWS rows) and the inventory data set\n");
 my $failed;
 for my $rows (@rows_list) {
@@ -131,7 +132,7 @@ SQL
                  ['c', 'logical, empty primary (the CALL to mesh)']) {
         my ($k, $what) = @$way;
         my $r = $best{$k};
-        $what .= ", zodan.verify_data = $verify" if $verify ne 'on';
+        $what .= ", zodan.verify_data = $verify" if $verify ne 'auto';
         Zodan::Results::row(physical_add => { %common, measurement => $what, total_s => s2($r->{total_s}),
             total_s_each_run => $each->($k), backup_s => s2($r->{backup_s}), catchup_s => s2($r->{catchup_s}),
             call_s => s2($r->{call_s}), mesh_s => s2($r->{mesh_s}), fence_ms => $r->{fence_ms},

@@ -192,6 +192,13 @@ private:
 // new node is a hot standby (Auto), or insisted on either way.
 enum class CopyMethodSetting { Auto, Logical, Physical };
 
+// Whether the add compares N with S at the end (zodan.verify_data): auto
+// compares after a logical copy, which the product made itself, and not
+// after a physical one, which is PostgreSQL's replay of S's WAL and would
+// make the call as long as reading the whole database twice
+// (docs/add_node.md, settings).
+enum class VerifySetting { Auto, On, Off };
+
 // Log: the server's log only (what the caller need not act on and may not
 // see happen every time).
 enum class Level { Notice, Warning, Log };
@@ -299,7 +306,7 @@ public:
     virtual bool caller_is_superuser() { return true; }
     // Settings of the procedure's own (zodan.*), read fresh.
     virtual int copy_streams() { return 4; }
-    virtual bool verify_data() { return true; }
+    virtual VerifySetting verify_data() { return VerifySetting::Auto; }
     // zodan.copy_method (docs/physical.md).
     virtual CopyMethodSetting copy_method() { return CopyMethodSetting::Auto; }
     // Whether the server the procedure runs on is still in recovery (a hot

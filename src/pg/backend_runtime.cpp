@@ -190,6 +190,12 @@ std::pair<std::string, std::string> BackendRuntime::local_identity() {
 
 int BackendRuntime::sync_timeout_ms() { return sync_timeout_ms_; }
 
+zodan::VerifySetting BackendRuntime::verify_data() {
+    return guc_verify_data == kVerifyOn    ? zodan::VerifySetting::On
+           : guc_verify_data == kVerifyOff ? zodan::VerifySetting::Off
+                                           : zodan::VerifySetting::Auto;
+}
+
 zodan::CopyMethodSetting BackendRuntime::copy_method() {
     return guc_copy_method == kCopyLogical    ? zodan::CopyMethodSetting::Logical
            : guc_copy_method == kCopyPhysical ? zodan::CopyMethodSetting::Physical

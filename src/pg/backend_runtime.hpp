@@ -19,9 +19,10 @@ extern char *guc_fail_at_step;
 extern char *guc_pause_at_step;
 #endif
 extern int guc_copy_streams;
-extern bool guc_verify_data;
+extern int guc_verify_data;  // GucVerifyData
 extern int guc_copy_method;  // GucCopyMethod
 enum GucCopyMethod { kCopyAuto, kCopyLogical, kCopyPhysical };
+enum GucVerifyData { kVerifyAuto, kVerifyOn, kVerifyOff };
 
 void define_gucs();
 
@@ -57,7 +58,7 @@ public:
     void wake_local_process(int pid) override;
     bool caller_is_superuser() override;
     int copy_streams() override;
-    bool verify_data() override { return guc_verify_data; }
+    zodan::VerifySetting verify_data() override;
     zodan::CopyMethodSetting copy_method() override;
     bool in_recovery() override;
     void sleep_ms(int ms) override;

@@ -21,10 +21,17 @@ char *guc_fail_at_step = nullptr;
 char *guc_pause_at_step = nullptr;
 #endif
 int guc_copy_streams = 0;
-bool guc_verify_data = true;
+int guc_verify_data = kVerifyAuto;
 int guc_copy_method = kCopyAuto;
 
 namespace {
+// A boolean before 0.4.0: its spellings still mean on and off (hidden, as
+// PostgreSQL's own synchronous_commit keeps them).
+const struct config_enum_entry kVerifyData[] = {
+    {"auto", kVerifyAuto, false}, {"on", kVerifyOn, false},  {"off", kVerifyOff, false},
+    {"true", kVerifyOn, true},    {"false", kVerifyOff, true}, {"yes", kVerifyOn, true},
+    {"no", kVerifyOff, true},     {"1", kVerifyOn, true},      {"0", kVerifyOff, true},
+    {nullptr, 0, false}};
 const struct config_enum_entry kCopyMethods[] = {
     {"auto", kCopyAuto, false}, {"logical", kCopyLogical, false}, {"physical", kCopyPhysical, false}, {nullptr, 0, false}};
 }
@@ -49,12 +56,13 @@ void define_gucs() {
                             "Each stream is a pair of sessions, one on the source and one on the new node; the "
                             "largest tables go first, and a very large table is split across streams.",
                             &guc_copy_streams, 0, 0, 64, PGC_USERSET, 0, nullptr, nullptr, nullptr);
-    DefineCustomBoolVariable("zodan.verify_data",
+    DefineCustomEnumVariable("zodan.verify_data",
                              "Whether spock.add_node compares the new node with the source, table by table, "
-                             "after the join.",
+                             "after the join: auto, on or off.",
+                             "auto: after a logical copy, not after a physical one (the source's WAL replayed). "
                              "Hashes over primary-key ranges; ranges that differ are compared again after a round "
                              "of sync events, and what still differs fails the add.",
-                             &guc_verify_data, true, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+                             &guc_verify_data, kVerifyAuto, kVerifyData, PGC_USERSET, 0, nullptr, nullptr, nullptr);
     DefineCustomEnumVariable("zodan.copy_method",
                              "How spock.add_node gives the new node the source's data: auto, logical or physical.",
                              "logical: the product's own copy into an empty primary; physical: the new node is a "

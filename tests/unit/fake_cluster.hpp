@@ -114,7 +114,7 @@ public:
     std::map<std::string, std::string> n_id_collisions;
     std::vector<std::string> copy_dependents;  // objects not made by the copy that depend on it (rollback plan)
     std::vector<std::string> written_locally;  // tables the local-writes check finds  // new name -> existing node whose id it would take
-    bool verify = true;            // zodan.verify_data
+    zodan::VerifySetting verify = zodan::VerifySetting::Auto;  // zodan.verify_data
     bool superuser = true;         // the caller's
     // Called with every statement a node runs, before it runs (a test's
     // view of the moment, e.g. to write on a node meanwhile).
@@ -152,7 +152,7 @@ public:
     void maybe_fail_at(const std::string &point) override {
         if (!fail_at.empty() && point == fail_at) throw zodan::UserError("injected failure at \"" + point + "\"");
     }
-    bool verify_data() override { return verify; }
+    zodan::VerifySetting verify_data() override { return verify; }
     bool caller_is_superuser() override { return superuser; }
 
     QueryResult handle(const std::string &node, const Query &q);

@@ -7,6 +7,9 @@
 #include "core/physical/physical.hpp"
 #include "core/physical/window.hpp"
 #include "core/text/json.hpp"
+#include "core/plan/add_run.hpp"
+#include "core/plan/plan.hpp"
+#include "fake_cluster.hpp"
 
 using zodan::AddRecord;
 using zodan::CopyMethod;
@@ -68,4 +71,21 @@ TEST_CASE("where a promoted standby's replay ended, from its timeline history fi
                          "2\t1/A0000D8\tno recovery target specified\n") == 0x10A0000D8);
     CHECK(switchpoint_of("# a comment\n") == 0);
     CHECK(switchpoint_of("") == 0);
+}
+
+TEST_CASE("zodan.verify_data = auto compares after a logical copy and not after a physical one", "[physical]") {
+    fake::Cluster c;
+    zodan::AddRun run(c, zodan::AddNodeArgs{"n1", "host=a", "n4", "host=b"});
+    const zodan::Step &verify = zodan::step(StepId::VerifyData);
+    REQUIRE(verify.idle != nullptr);
+    auto idle_with = [&](zodan::VerifySetting setting, CopyMethod method) {
+        c.verify = setting;
+        run.record.copy.emplace().method = method;
+        return verify.idle(run);
+    };
+    CHECK(idle_with(zodan::VerifySetting::Auto, CopyMethod::OwnCopy).empty());
+    CHECK_THAT(idle_with(zodan::VerifySetting::Auto, CopyMethod::Physical),
+               Catch::Contains("a physical copy is the source's WAL replayed"));
+    CHECK(idle_with(zodan::VerifySetting::On, CopyMethod::Physical).empty());
+    CHECK_THAT(idle_with(zodan::VerifySetting::Off, CopyMethod::OwnCopy), Catch::Contains("zodan.verify_data is off"));
 }
