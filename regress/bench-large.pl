@@ -68,21 +68,10 @@ sub s2   { defined $_[0] ? sprintf('%.2f', $_[0]) : undef }
 sub one_size {
     my ($c, $rows) = @_;
     $c->inventory(2);
-    for my $i (1, 2) {
-        $c->node($i)->sql(<<"SQL");
-CREATE TABLE public.big (id bigint PRIMARY KEY, k int NOT NULL, pad text NOT NULL);
-SELECT spock.repset_add_table('default', 'public.big');
-BEGIN;
-SELECT spock.repair_mode(true);
-INSERT INTO public.big SELECT g, (g::bigint * 7919 % 100000)::int, repeat(md5(g::text), 7) FROM generate_series(1, $rows) g;
-COMMIT;
-CREATE INDEX big_k ON public.big (k);
-VACUUM ANALYZE public.big;
-SQL
-    }
+    Zodan::Bench::big_table($c, $rows);
     my ($n1, $n3) = ($c->node(1), $c->node(3));
     my $size = $n1->sql("SELECT pg_size_pretty(pg_total_relation_size('public.big'))");
-    is(big_digest($c->node(2)), big_digest($c->node(1)), "n1 and n2 hold the same rows") or die "the data differs on n1 and n2\n";
+    is(Zodan::Bench::big_digest($c->node(2)), Zodan::Bench::big_digest($c->node(1)), "n1 and n2 hold the same rows") or die "the data differs on n1 and n2\n";
     out("\n## $rows rows in big ($size with its indexes)\n");
     my (%t, %copy, %each, %add);
     my $best = sub { my ($k, $v) = @_; push @{ $each{$k} }, $v; $t{$k} = $v if !defined $t{$k} || $v < $t{$k}; };
@@ -111,7 +100,7 @@ SQL
             my $r = Zodan::Bench::timed_add($c, 'spock.add_node', 1, 3, @stream_setting, "zodan.verify_data = $verify");
             die "the add ($label) failed: $r->{err}\n" unless $r->{ok};
             $c->converge(1 .. 3);
-            is(big_digest($n3), big_digest($n1), "n3 holds n1's big after the add ($label)")
+            is(Zodan::Bench::big_digest($n3), Zodan::Bench::big_digest($n1), "n3 holds n1's big after the add ($label)")
               or die "n3's big differs from n1's after the add ($label)\n";
             my $copy = Zodan::AddStatus::step_ms($n3, 'copy_source') / 1000;
             my $verify_s = (Zodan::AddStatus::step_ms($n3, 'verify_data') // 0) / 1000;
@@ -178,7 +167,7 @@ sub spock_sync {
     $rc == 0 or die "spock.sub_create on n3 failed: " . Zodan::Bench::first_error($err) . "\n";
     $n3->sql("SELECT spock.sub_wait_for_sync('sub_n1_n3')");
     my $took = time - $t0;
-    is(big_digest($n3), big_digest($n1), "n3 holds n1's big after Spock's sync")
+    is(Zodan::Bench::big_digest($n3), Zodan::Bench::big_digest($n1), "n3 holds n1's big after Spock's sync")
       or die "n3's big differs from n1's after Spock's sync\n";
     out(sprintf("Spock's sync by hand  %7.2f s (the copy alone)\n", $took));
     $n3->sql("SELECT spock.sub_disable('sub_n1_n3')");
@@ -200,11 +189,6 @@ sub seconds_of_parts {
 
 # count and an order-free sum of the rows' hashes: one scan, no limit on
 # the table's size.
-sub big_digest {
-    my ($n) = @_;
-    return $n->sql("SELECT count(*) || ' ' || coalesce(sum(pg_catalog.hashtextextended(t::text, 0)::numeric), 0) FROM public.big t");
-}
-
 # A bare copy into a fresh database on n3; returns its seconds.
 sub bare {
     my ($c, $what, $run) = @_;

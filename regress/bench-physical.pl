@@ -77,25 +77,13 @@ sub load { (split ' ', `cat /proc/loadavg`)[0] }
 sub one_size {
     my ($c, $rows) = @_;
     $c->inventory(2);
-    # The same rows on n1 and n2, not replicated (regress/bench-large.pl).
-    for my $i (1, 2) {
-        $c->node($i)->sql(<<"SQL");
-CREATE TABLE public.big (id bigint PRIMARY KEY, k int NOT NULL, pad text NOT NULL);
-SELECT spock.repset_add_table('default', 'public.big');
-BEGIN;
-SELECT spock.repair_mode(true);
-INSERT INTO public.big SELECT g, (g::bigint * 7919 % 100000)::int, repeat(md5(g::text), 7) FROM generate_series(1, $rows) g;
-COMMIT;
-CREATE INDEX big_k ON public.big (k);
-VACUUM ANALYZE public.big;
-SQL
-    }
+    Zodan::Bench::big_table($c, $rows);
     my $n1 = $c->node(1);
     $n1->sql("CREATE EXTENSION zodan");
     my $size = $n1->sql("SELECT pg_size_pretty(pg_total_relation_size('public.big'))");
     my $db_size = $n1->sql("SELECT pg_size_pretty(sum(pg_database_size(oid))) FROM pg_database");
-    my $want = big_digest($n1);
-    is(big_digest($c->node(2)), $want, "n1 and n2 hold the same rows") or die "the data differs on n1 and n2\n";
+    my $want = Zodan::Bench::big_digest($n1);
+    is(Zodan::Bench::big_digest($c->node(2)), $want, "n1 and n2 hold the same rows") or die "the data differs on n1 and n2\n";
     out("\n## $rows rows in big ($size with its indexes; n1's instance $db_size); load average " . load() . "\n");
     my (%best, %each);
     for my $run (1 .. $runs) {
@@ -147,7 +135,7 @@ sub logical {
     my $r = Zodan::Bench::timed_add($c, 'spock.add_node', 1, 3, "zodan.verify_data = $verify");
     die "the logical add failed: $r->{err}\n" unless $r->{ok};
     $c->converge(1 .. 3);
-    is(big_digest($n3), $want, "n3 holds n1's big after the logical add") or die "n3's big differs from n1's\n";
+    is(Zodan::Bench::big_digest($n3), $want, "n3 holds n1's big after the logical add") or die "n3's big differs from n1's\n";
     $r->{copy_source_s} = (Zodan::AddStatus::step_ms($n3, 'copy_source') // 0) / 1000;
     $r->{steps} = Zodan::AddStatus::steps_line($n3);
     $r->{total_s} = $r->{mesh_s};
@@ -190,7 +178,7 @@ sub physical {
     # the promotion.
     $r{copy_source_s} = step_of($r{steps}, 'copy_source');
     $c->converge(1, 2, 4);
-    is(big_digest($n4), $want, "n4 holds n1's big after the physical add ($how)") or die "n4's big differs from n1's\n";
+    is(Zodan::Bench::big_digest($n4), $want, "n4 holds n1's big after the physical add ($how)") or die "n4's big differs from n1's\n";
     if ($how eq 'fresh') {
         outf("(a) physical, fresh backup %7.2f s: backup %.2f s, catch-up %.2f s, CALL %.2f s (mesh %.2f s after its start), fence %s ms\n",
             $r{total_s}, $r{backup_s}, $r{catchup_s}, $r{call_s}, $r{mesh_s}, $r{fence_ms} // '?');
@@ -252,7 +240,3 @@ sub step_of {
 
 # count and an order-free sum of the rows' hashes: one scan, no limit on
 # the table's size (regress/bench-large.pl).
-sub big_digest {
-    my ($n) = @_;
-    return $n->sql("SELECT count(*) || ' ' || coalesce(sum(pg_catalog.hashtextextended(t::text, 0)::numeric), 0) FROM public.big t");
-}

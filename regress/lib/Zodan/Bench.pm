@@ -27,6 +27,30 @@ our %TOOL = (
     'attach_node'    => { prepare => sub { }, call => 'spock.attach_node' },
 );
 
+# The large benchmarks' data set (regress/bench-large.pl,
+# regress/bench-physical.pl): the same `rows` rows in public.big on n1 and
+# n2, written in repair mode so they are not replicated, and its digest.
+sub big_table {
+    my ($c, $rows) = @_;
+    for my $i (1, 2) {
+        $c->node($i)->sql(<<"SQL");
+CREATE TABLE public.big (id bigint PRIMARY KEY, k int NOT NULL, pad text NOT NULL);
+SELECT spock.repset_add_table('default', 'public.big');
+BEGIN;
+SELECT spock.repair_mode(true);
+INSERT INTO public.big SELECT g, (g::bigint * 7919 % 100000)::int, repeat(md5(g::text), 7) FROM generate_series(1, $rows) g;
+COMMIT;
+CREATE INDEX big_k ON public.big (k);
+VACUUM ANALYZE public.big;
+SQL
+    }
+}
+
+sub big_digest {
+    my ($n) = @_;
+    return $n->sql("SELECT count(*) || ' ' || coalesce(sum(pg_catalog.hashtextextended(t::text, 0)::numeric), 0) FROM public.big t");
+}
+
 sub prepare_ours { my ($n) = @_; $n->sql("CREATE EXTENSION zodan"); }
 
 # The published PL/pgSQL script of the server's own Spock source, loaded
