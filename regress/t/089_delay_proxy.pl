@@ -2,7 +2,8 @@
 # proxy that delays each direction by 50 ms. A statement's round trip
 # through it costs twice the delay; a node's own sessions to itself stay
 # local; a COPY stream flows at full rate, late but not throttled; Spock's
-# replication crosses it; stopping it closes its ports.
+# replication crosses it; an add through it works, and its journal and its
+# DEBUG1 lines give each step's round trips; stopping it closes its ports.
 # matrix: full suite only
 use strict;
 use warnings;
@@ -15,7 +16,7 @@ use Zodan::Mesh;
 use Test::More;
 
 my $delay = 50;
-my $c = Zodan::Mesh->new(nodes => 2, delay_ms => $delay);
+my $c = Zodan::Mesh->new(nodes => 3, delay_ms => $delay);
 my ($n1, $n2) = ($c->node(1), $c->node(2));
 is($c->delay_ms, $delay, "the mesh is behind a delay of $delay ms");
 like($n1->dsn, qr/port=(\d+)/, "n1's DSN names a port");
@@ -104,9 +105,30 @@ $n1->sql("INSERT INTO t SELECT g, repeat('y', 500) FROM generate_series(1, 5000)
 ok($c->sync_reaches(1, 2, 60), "n2 applies n1's rows through the delay");
 is($n2->sql("SELECT count(*) FROM t"), 5000, "all of them");
 
+# n3 joins n1 and n2 across the delay: each step's round trips are in the
+# journal and in a DEBUG1 line.
+my $n3 = $c->node(3);
+$n3->sql("CREATE EXTENSION zodan");
+my $t0 = time;
+my ($rc, $out, $err) = $n3->psql("SET client_min_messages = debug1;\n"
+      . "CALL spock.add_node('n1', \$1, 'n3', \$2)", $n1->dsn, $n3->dsn);
+my $took = time - $t0;
+is($rc, 0, "n3 joins across the delay") or diag($err);
+note sprintf("the add took %.1f s at a %d ms round trip", $took, 2 * $delay);
+my @steps = split /\n/, $n3->sql("SELECT step_name || ' ' || coalesce(output::jsonb #>> '{round_trips,sequential}', '-')
+                                     FROM spock.zodan_add_node_status ORDER BY step_no");
+note "sequential round trips by step: " . join(', ', @steps);
+ok(@steps > 5 && !grep({ !/ [1-9]\d*$/ } @steps), "every step's round trips are in the journal");
+my ($copy_line) = $err =~ /DEBUG:  (add_node step copy_source: \d+ sequential round trips? \([^)]*n1 \d+[^)]*\).*)$/m;
+ok($copy_line, "and said in a DEBUG1 line") or diag($err);
+note $copy_line // '';
+like($err, qr/DEBUG:  add_node in all: \d+ sequential round trips/m, "with the run's total");
+$c->converge(1 .. 3);
+is($n3->sql("SELECT count(*) FROM t"), 5000, "n3 holds n1's rows");
+
 # Stopped, its ports close.
 $c->delay(0);
-my ($rc, undef, $err) = $n1->psql("SELECT 1", { quiet => 1 });
+($rc, undef, $err) = $n1->psql("SELECT 1", { quiet => 1 });
 is($rc, 0, "the nodes still answer on their own ports");
 my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $proxied, Proto => 'tcp');
 ok(!$s, "the proxy's port is closed once it is stopped");

@@ -388,10 +388,12 @@ sub checks {
     $self->check_no_password_in_client_output;
 }
 
-# Stops every node and removes its data, so that the next cluster of the
-# same test can use the node names again. The logs stay.
+# Stops every node (and the delay's proxy) and removes its data, so that
+# the next cluster of the same test can use the node names again. The logs
+# stay.
 sub teardown {
     my ($self) = @_;
+    $self->delay(0) if $self->{delay};
     for my $n ($self->nodes) {
         $n->pg->teardown_node;
         File::Path::rmtree($n->pg->basedir);
