@@ -281,9 +281,13 @@ sub table {
     out("\nTargets (time to a working mesh, this run):\n");
     for my $load (@loads) {
         my $three = $best{3}{$load}{$ours} or next;
-        verdict("3 existing, $load: spock.add_node <= 1000 ms", $three->{mesh_s} * 1000, 1000);
+        # Across regions (a delay), the targets of docs/benchmark.md's
+        # "Across regions": 3 s at a 100 ms round trip, 5x attach_node, 20x
+        # zodan.sql; on loopback, 1 s, 2x and 25x.
+        my $limit = $delay ? 3000 : 1000;
+        verdict("3 existing, $load: spock.add_node <= $limit ms", $three->{mesh_s} * 1000, $limit);
         for my $peer (grep { $_ ne $ours } @tools) {
-            my $need = $peer eq 'zodan.sql' ? 25 : 2;
+            my $need = $peer eq 'zodan.sql' ? ($delay ? 20 : 25) : ($delay ? 5 : 2);
             peer_ratio(3, $load, $peer, $three, $need);
         }
         for my $k (grep { $_ > 3 } @sizes) {
