@@ -103,3 +103,57 @@ std::vector<std::unique_ptr<Connection>> Runtime::connect_all(
 }
 
 }  // namespace zodan
+
+namespace zodan {
+
+RoundTripCount RoundTripCount::since(const RoundTripCount &before) const {
+    RoundTripCount d;
+    d.sequential = sequential - before.sequential;
+    for (const auto &[node, n] : per_node) {
+        auto was = before.per_node.find(node);
+        const long long delta = n - (was == before.per_node.end() ? 0 : was->second);
+        if (delta) d.per_node[node] = delta;
+    }
+    for (const auto &[node, n] : connections) {
+        auto was = before.connections.find(node);
+        const long long delta = n - (was == before.connections.end() ? 0 : was->second);
+        if (delta) d.connections[node] = delta;
+    }
+    return d;
+}
+
+RoundTrips &RoundTrips::tally() {
+    static RoundTrips the_tally;
+    return the_tally;
+}
+
+void RoundTrips::ended(const std::string &node, uint64_t started) {
+    // Results end in the order they are taken, so taking each round trip
+    // that began after the chain's last one ended gives the longest chain
+    // (the earliest-ending choice of interval scheduling).
+    const uint64_t now = ++clock_;
+    if (started > chain_end_) {
+        ++count_.sequential;
+        chain_end_ = now;
+    }
+    uint64_t &node_end = node_chain_end_[node];
+    if (started > node_end) {
+        ++count_.per_node[node];
+        node_end = now;
+    }
+}
+
+Connection::~Connection() { round_trip_ended(); }
+
+void Connection::round_trip_ended() noexcept {
+    if (!started_) return;
+    const uint64_t started = started_;
+    started_ = 0;
+    try {
+        RoundTrips::tally().ended(node_, started);
+    } catch (...) {
+        // Out of memory for a count: the count is a figure, the run matters.
+    }
+}
+
+}  // namespace zodan

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -150,20 +151,67 @@ public:
 // copy's COPY streams). Only declared here: the step logic cannot use it.
 class HostSession;
 
-// One open connection to one node.
+// Round trips to the nodes, as a link's delay would cost them: every
+// statement sent and waited for is one to its node; a statement that starts
+// while another is in flight overlaps it and adds nothing to the sequence
+// (`sequential`: the longest chain of round trips each begun after the one
+// before had ended, which at a delay of d per round trip costs at least
+// that many times d). Per node the same chain, over that node's statements
+// alone. Opening a connection is counted apart: it costs several round
+// trips below the statements (TCP, the startup, the password exchange).
+struct RoundTripCount {
+    long long sequential = 0;
+    std::map<std::string, long long> per_node;
+    std::map<std::string, long long> connections;
+    // What was counted since `before` (a snapshot of the same tally).
+    RoundTripCount since(const RoundTripCount &before) const;
+};
+
+class RoundTrips {
+public:
+    // The process's tally: a backend runs one call at a time, and the unit
+    // tests one run at a time; a run reads differences of it.
+    static RoundTrips &tally();
+    void opened(const std::string &node) { ++count_.connections[node]; }
+    // A statement sent: the stamp its end is measured against.
+    uint64_t sent() { return ++clock_; }
+    void ended(const std::string &node, uint64_t started);
+    const RoundTripCount &count() const { return count_; }
+
+private:
+    uint64_t clock_ = 0, chain_end_ = 0;
+    std::map<std::string, uint64_t> node_chain_end_;
+    RoundTripCount count_;
+};
+
+// One open connection to one node. Every statement that goes through it is
+// counted (RoundTrips) here, whatever the connection behind: the
+// subclasses implement the *_query/_result functions.
 class Connection {
 public:
-    virtual ~Connection() = default;
+    virtual ~Connection();
     const std::string &node() const { return node_; }
     // Starts a statement without waiting for it (one at a time per connection).
-    virtual void send(const Query &query) = 0;
+    void send(const Query &query) {
+        send_query(query);
+        started_ = RoundTrips::tally().sent();
+    }
     // Waits for the statement started by send(); throws RemoteError on failure.
-    virtual QueryResult receive() = 0;
+    QueryResult receive() {
+        Ending ending(*this);
+        return receive_result();
+    }
     // Same, bounded by a deadline shared with other connections (Runtime::now_ms clock).
-    virtual QueryResult receive_before(int64_t /*deadline_ms*/) { return receive(); }
+    QueryResult receive_before(int64_t deadline_ms) {
+        Ending ending(*this);
+        return receive_result_before(deadline_ms);
+    }
     // Gives up the statement in flight, if any: cancelled on the node, and
     // the connection usable again. Never throws.
-    virtual void abandon() {}
+    void abandon() {
+        abandon_query();
+        round_trip_ended();
+    }
     // Whether receive() would return without waiting (the statement in
     // flight has finished, or failed). Never waits.
     virtual bool finished() { return true; }
@@ -182,10 +230,24 @@ public:
     }
 
 protected:
-    explicit Connection(std::string node) : node_(std::move(node)) {}
+    explicit Connection(std::string node) : node_(std::move(node)) { RoundTrips::tally().opened(node_); }
+    virtual void send_query(const Query &query) = 0;
+    virtual QueryResult receive_result() = 0;
+    virtual QueryResult receive_result_before(int64_t /*deadline_ms*/) { return receive_result(); }
+    virtual void abandon_query() {}
 
 private:
+    // The statement's round trip ends with its result, its failure or its
+    // cancel, however receive() leaves.
+    struct Ending {
+        Connection &conn;
+        explicit Ending(Connection &c) : conn(c) {}
+        ~Ending() { conn.round_trip_ended(); }
+    };
+    void round_trip_ended() noexcept;
+
     std::string node_;
+    uint64_t started_ = 0;  // the statement in flight's stamp; 0: none
 };
 
 // What the caller asks of the copy (zodan.copy_method): physical when the
@@ -200,8 +262,9 @@ enum class CopyMethodSetting { Auto, Logical, Physical };
 enum class VerifySetting { Auto, On, Off };
 
 // Log: the server's log only (what the caller need not act on and may not
-// see happen every time).
-enum class Level { Notice, Warning, Log };
+// see happen every time). Debug: for whoever raised the log's level
+// (DEBUG1), e.g. each step's round trips.
+enum class Level { Notice, Warning, Log, Debug };
 
 // A program of this server's own bin directory (pg_dump, pg_restore), run
 // by the procedure's backend on the new node.

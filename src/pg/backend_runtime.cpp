@@ -170,7 +170,10 @@ int64_t BackendRuntime::now_ms() {
 }
 
 void BackendRuntime::report(Level level, const std::string &raw_message, const std::string &raw_detail) {
-    const int elevel = level == Level::Warning ? WARNING : level == Level::Log ? LOG : NOTICE;
+    const int elevel = level == Level::Warning ? WARNING
+                       : level == Level::Log   ? LOG
+                       : level == Level::Debug ? DEBUG1
+                                               : NOTICE;
     const std::string message = call_secrets().scrub(raw_message), detail = call_secrets().scrub(raw_detail);
     pg_call([&] {
         if (detail.empty())

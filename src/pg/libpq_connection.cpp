@@ -164,7 +164,7 @@ void LibpqConnection::cancel_running() {
 #endif
 }
 
-void LibpqConnection::abandon() { cancel_running(); }
+void LibpqConnection::abandon_query() { cancel_running(); }
 
 bool LibpqConnection::finished() {
     if (!busy_) return true;
@@ -304,7 +304,7 @@ bool LibpqConnection::wait_socket(bool for_write, long timeout_ms) {
     return (rc & (WL_SOCKET_READABLE | WL_SOCKET_WRITEABLE)) != 0;
 }
 
-void LibpqConnection::send(const Query &query) {
+void LibpqConnection::send_query(const Query &query) {
     if (broken_)
         fail(query.name, "the node stopped answering: a cancelled statement (" + current_.name +
                              ") could not be ended there within 2 s");
@@ -325,7 +325,7 @@ void LibpqConnection::send(const Query &query) {
     if (pending < 0) fail(query.name, one_line(PQerrorMessage(conn_.get())));
 }
 
-QueryResult LibpqConnection::receive() { return receive_before(steady_ms() + statement_limit_ms_); }
+QueryResult LibpqConnection::receive_result() { return receive_result_before(steady_ms() + statement_limit_ms_); }
 
 void LibpqConnection::wait_result(int64_t deadline) {
     try {
@@ -354,7 +354,7 @@ void LibpqConnection::wait_result(int64_t deadline) {
     }
 }
 
-QueryResult LibpqConnection::receive_before(int64_t deadline) {
+QueryResult LibpqConnection::receive_result_before(int64_t deadline) {
     if (!busy_) fail("receive", "no statement was sent");
     std::vector<std::string> columns;
     std::vector<std::vector<Value>> rows;

@@ -84,10 +84,6 @@ public:
     // Once connected: the session settings every session of ours has.
     void set_up_session();
 
-    void send(const Query &query) override;
-    QueryResult receive() override;
-    QueryResult receive_before(int64_t deadline_ms) override;
-    void abandon() override;
     bool finished() override;
     int wait_socket() const override { return socket(); }
     HostSession *host_session() override { return this; }
@@ -106,6 +102,12 @@ public:
 
     LibpqConnection(OpenedByStart, const std::string &node, const std::string &dsn, ExternalFd fd,
                     std::unique_ptr<PGconn, PgconnCloser> conn);
+
+protected:
+    void send_query(const Query &query) override;
+    QueryResult receive_result() override;
+    QueryResult receive_result_before(int64_t deadline_ms) override;
+    void abandon_query() override;
 
 private:
     // Waits until the socket is readable (or writable); false on timeout.

@@ -26,16 +26,16 @@ public:
         abandon();
         if (holds_join_lock_) cluster_.nodes.at(node()).join_lock = false;
     }
-    void send(const Query &q) override {
+    void send_query(const Query &q) override {
         pending_ = q;
         batch_ = cluster_.batch_for_send();
         busy_ = true;
     }
-    void abandon() override {
+    void abandon_query() override {
         if (busy_) cluster_.received();
         busy_ = false;
     }
-    QueryResult receive() override {
+    QueryResult receive_result() override {
         cluster_.received();
         busy_ = false;
         cluster_.calls.push_back({node(), pending_.id, "", pending_.params, batch_});

@@ -101,6 +101,7 @@ public:
     std::map<std::string, Node> nodes;
     std::vector<Call> calls;
     std::vector<std::string> notices;
+    std::vector<std::string> debug_lines;  // Level::Debug (DEBUG1 in the server's log)
     std::vector<std::string> programs;  // program names run, in order
     std::string local_node;  // where the procedure "runs"
     // (node, statement) -> fail with this message
@@ -143,7 +144,9 @@ public:
                    const std::function<void(const zodan::CopyState &)> &progress) override;
     void sleep_ms(int ms) override { clock_ += ms; }
     int64_t now_ms() override { return clock_ += 1; }
-    void report(zodan::Level, const std::string &message, const std::string &) override { notices.push_back(message); }
+    void report(zodan::Level level, const std::string &message, const std::string &) override {
+        (level == zodan::Level::Debug ? debug_lines : notices).push_back(message);
+    }
     std::pair<std::string, std::string> local_identity() override {
         return {nodes.at(local_node).sysid, "inventory"};
     }

@@ -15,6 +15,15 @@ sub steps {
     return map { [ split /\|/ ] } split /\n/, $rows;
 }
 
+# step => its sequential round trips (docs/protocol.md, "Round trips") of
+# the last run on N.
+sub round_trips {
+    my ($n) = @_;
+    my $rows = $n->sql("SELECT step_name || '|' || coalesce(output::jsonb #>> '{round_trips,sequential}', '-')
+                          FROM spock.zodan_add_node_status ORDER BY step_no");
+    return map { split /\|/ } split /\n/, $rows;
+}
+
 # "step ms, step ms, ..." of the last run on N.
 sub steps_line { return join(', ', map { "$_->[0] $_->[1]" } steps($_[0])); }
 

@@ -28,6 +28,7 @@ use File::Path qw(make_path);
 use Test::More;
 use Time::HiRes qw(time sleep);
 use Zodan::Node;
+use Zodan::Delay;
 
 our $INVENTORY_SETS = '{default,default_insert_only,ddl_sql,inventory_set}';
 
@@ -41,7 +42,11 @@ sub bindir        { $Zodan::Env::bindir }
 sub project_dir   { $Zodan::Env::root }
 
 # new(nodes => N, dbname => {i => name}, conf => "extra postgresql.conf lines",
-#     preload_zodan => 1)
+#     preload_zodan => 1, delay_ms => D)
+# delay_ms (else ZODAN_DELAY_MS): every node behind a proxy that delays each
+# direction by D ms (Zodan::Delay); the nodes' DSNs then lead through it, so
+# Spock's subscriptions and the CALL's sessions cross the delay, except a
+# node's own sessions to itself. The harness's own psql stays direct.
 sub new {
     my ($class, %o) = @_;
     my $self = bless { nodes => [], salt => int(rand(1e9)) }, $class;
@@ -52,8 +57,24 @@ sub new {
     }
     note sprintf("started %d node(s) of PostgreSQL %s with Spock %s", scalar @{ $self->{nodes} },
         pg_major(), spock_version());
+    my $delay = $o{delay_ms} // $ENV{ZODAN_DELAY_MS};
+    $self->delay($delay) if $delay;
     return $self;
 }
+
+# Puts every node behind a delay of MS one-way (0: none; a proxy started
+# earlier is stopped). Only while no node's DSN is stored anywhere yet, or
+# the stored ones lead to the proxy that is replaced.
+sub delay {
+    my ($self, $ms) = @_;
+    if ($self->{delay}) { $self->{delay}->stop; delete $self->{delay}; }
+    $_->{proxy_port} = undef for $self->nodes;
+    return unless $ms;
+    $self->{delay} = Zodan::Delay->start($ms, [ map { [ $_->name, $_->port, $_->pg->data_dir ] } $self->nodes ]);
+    $_->{proxy_port} = $self->{delay}->port($_->name) for $self->nodes;
+    note "every node behind a delay of $ms ms each way";
+}
+sub delay_ms { $_[0]{delay} ? $_[0]{delay}->delay_ms : 0 }
 
 sub node  { my ($self, $i) = @_; return $self->{nodes}[ $i - 1 ] // die "no node $i" }
 sub nodes { @{ $_[0]{nodes} } }
@@ -367,10 +388,12 @@ sub checks {
     $self->check_no_password_in_client_output;
 }
 
-# Stops every node and removes its data, so that the next cluster of the
-# same test can use the node names again. The logs stay.
+# Stops every node (and the delay's proxy) and removes its data, so that
+# the next cluster of the same test can use the node names again. The logs
+# stay.
 sub teardown {
     my ($self) = @_;
+    $self->delay(0) if $self->{delay};
     for my $n ($self->nodes) {
         $n->pg->teardown_node;
         File::Path::rmtree($n->pg->basedir);

@@ -90,9 +90,12 @@ sub logfile  { $_[0]{pg}->logfile }
 sub running  { defined $_[0]{pg}{_pid} }
 
 # The libpq DSN of the node, password included (the product must mask it).
+# Behind a delay (Zodan::Mesh's delay_ms) it leads through the proxy unless
+# direct => 1.
 sub dsn {
     my ($self, %o) = @_;
-    my $dsn = "host=127.0.0.1 port=" . $self->port . " dbname=" . ($o{db} // $self->db) . " user=" . ($o{user} // $USER);
+    my $port = (!$o{direct} && $self->{proxy_port}) || $self->port;
+    my $dsn = "host=127.0.0.1 port=" . $port . " dbname=" . ($o{db} // $self->db) . " user=" . ($o{user} // $USER);
     $dsn .= " password=" . ($o{password} // $self->password) unless $o{no_password};
     return $dsn;
 }

@@ -23,12 +23,39 @@ std::string fingerprint_of(const ClusterView &view) {
            view.new_node.dsn.masked();
 }
 
+// A step's round trips as its figures keep them (docs/protocol.md, "Round
+// trips"): {"sequential": n, "nodes": {node: n}, "connections": {node: n}}.
+JsonObject round_trips_json(const RoundTripCount &c) {
+    JsonObject nodes, connections;
+    for (const auto &[node, n] : c.per_node) nodes.add(node, n);
+    for (const auto &[node, n] : c.connections) connections.add(node, n);
+    JsonObject out;
+    out.add("sequential", c.sequential);
+    out.add_raw("nodes", nodes.str());
+    if (!connections.empty()) out.add_raw("connections", connections.str());
+    return out;
+}
+
+// The same for the log: "5 sequential round trips (n1 3, n4 2); connections opened: n4 1".
+std::string round_trips_line(const RoundTripCount &c) {
+    std::string line = std::to_string(c.sequential) + " sequential round trip" + (c.sequential == 1 ? "" : "s");
+    std::string per;
+    for (const auto &[node, n] : c.per_node) per += (per.empty() ? "" : ", ") + node + " " + std::to_string(n);
+    if (!per.empty()) line += " (" + per + ")";
+    std::string opened;
+    for (const auto &[node, n] : c.connections)
+        opened += (opened.empty() ? "" : ", ") + node + " " + std::to_string(n);
+    if (!opened.empty()) line += "; connections opened: " + opened;
+    return line;
+}
+
 }  // namespace
 
 void AddNode::run() {
     Runtime &rt = run_.rt;
     const AddNodeArgs &args = run_.args;
     run_.started_ms = rt.now_ms();
+    const RoundTripCount at_start = RoundTrips::tally().count();
     if (args.src_name == args.new_name)
         throw UserError("src_node_name and new_node_name are both \"" + args.new_name + "\"", "",
                         "The source must be an existing member and the new node a different one.",
@@ -55,9 +82,12 @@ void AddNode::run() {
         }
         begin_journal(fingerprint);
     }
+    rt.report(Level::Debug, "add_node before its steps: " +
+                                round_trips_line(RoundTrips::tally().count().since(at_start)));
     try {
         const std::vector<Step> &plan = add_node_plan();
         for (size_t no = 0; no < plan.size(); ++no) run_step(static_cast<int>(no), plan[no]);
+        rt.report(Level::Debug, "add_node in all: " + round_trips_line(RoundTrips::tally().count().since(at_start)));
         run_.journal.finish(true);
     } catch (const std::exception &e) {
         if (run_.standby) physical::abandon_before_promotion(run_);
@@ -181,6 +211,7 @@ void AddNode::run_step(int order, const Step &step) {
     current_ = &step;
     current_order_ = order;
     const int64_t t0 = rt.now_ms();
+    const RoundTripCount before = RoundTrips::tally().count();
     Figures figures;
     try {
         rt.maybe_fail_at(step.name);
@@ -194,6 +225,10 @@ void AddNode::run_step(int order, const Step &step) {
         }
         throw;
     }
+    // Counted before the step's end is written, which is the journal's.
+    const RoundTripCount made = RoundTrips::tally().count().since(before);
+    figures.add_raw("round_trips", round_trips_json(made).str());
+    rt.report(Level::Debug, "add_node step " + std::string(step.name) + ": " + round_trips_line(made));
     if (journal_open_)
         run_.journal.step_done(step.id, run_.record, figures);
     else

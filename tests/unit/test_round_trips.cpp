@@ -1,0 +1,133 @@
+// Round trips to the nodes (docs/protocol.md, "Round trips"): how they are
+// counted, and each add_node step's budget of them against the fake
+// cluster. Across regions every sequential round trip costs the link's
+// delay, so a change that adds one must show here, and raise a budget on
+// purpose.
+#include <catch2/catch.hpp>
+
+#include <map>
+#include <string>
+
+#include "core/plan/add_node.hpp"
+#include "core/text/json.hpp"
+#include "fake_cluster.hpp"
+
+using fake::Cluster;
+using zodan::Query;
+using zodan::RoundTripCount;
+using zodan::RoundTrips;
+using zodan::Stmt;
+
+namespace {
+
+RoundTripCount counted_since(const RoundTripCount &before) { return RoundTrips::tally().count().since(before); }
+
+long long of(const std::map<std::string, long long> &m, const std::string &key) {
+    auto it = m.find(key);
+    return it == m.end() ? 0 : it->second;
+}
+
+}  // namespace
+
+TEST_CASE("statements in flight together are one sequential round trip", "[round_trips]") {
+    Cluster c = Cluster::mesh(3, 4);
+    const RoundTripCount start = RoundTrips::tally().count();
+    auto a = c.connect("n1", Cluster::dsn_of("n1"));
+    auto b = c.connect("n2", Cluster::dsn_of("n2"));
+    auto a2 = c.connect("n1", Cluster::dsn_of("n1"));
+    RoundTripCount got = counted_since(start);
+    CHECK(got.sequential == 0);
+    CHECK(of(got.connections, "n1") == 2);
+    CHECK(of(got.connections, "n2") == 1);
+
+    const Query q{Stmt::SpockVersion, "read the version", "SELECT 1", {}};
+    // One after another: each waits for the one before.
+    a->exec(q);
+    b->exec(q);
+    got = counted_since(start);
+    CHECK(got.sequential == 2);
+    CHECK(of(got.per_node, "n1") == 1);
+    CHECK(of(got.per_node, "n2") == 1);
+
+    // Together (as Runtime::exec_all sends them): one.
+    c.exec_all({{a.get(), q}, {b.get(), q}, {a2.get(), q}});
+    got = counted_since(start);
+    CHECK(got.sequential == 3);
+    CHECK(of(got.per_node, "n1") == 2);  // two sessions to n1 at once: one round trip to it
+    CHECK(of(got.per_node, "n2") == 2);
+
+    // A statement left running while others go one after another: those
+    // are the chain; the long one overlaps them.
+    a->send(q);
+    b->exec(q);
+    b->exec(q);
+    a->receive();
+    got = counted_since(start);
+    CHECK(got.sequential == 5);
+    CHECK(of(got.per_node, "n1") == 3);
+    CHECK(of(got.per_node, "n2") == 4);
+
+    // An abandoned statement's round trip ends with its cancel.
+    a->send(q);
+    a->abandon();
+    b->exec(q);
+    CHECK(counted_since(start).sequential == 7);
+}
+
+// The budget of each step of a 3-node add (n1..n3 existing, n4 new,
+// through n1), in sequential round trips, and of the busiest node's share.
+// What the steps need today; raise one only for a step that must cost more,
+// and say why in the commit.
+TEST_CASE("each add_node step stays within its budget of round trips", "[round_trips][add_node]") {
+    const std::map<std::string, long long> budget = {
+        {"check_versions", 1},
+        {"check_preconditions", 13},  // 13th: large objects on S and N (cluster/large_objects.cpp)
+        {"create_node", 2},
+        {"prepare_other_nodes", 13},
+        {"sync_source", 2},
+        {"copy_source", 45},
+        {"advance_slots", 1},
+        {"mirror_replication_sets", 5},
+        {"enable_other_subscriptions", 2},
+        {"confirm_inbound", 4},
+        {"verify_data", 3},
+        {"create_reverse_subscriptions", 11},
+        {"confirm", 7},
+    };
+    // Outside the steps: discovery, the join lock, and the journal's writes
+    // on N (two for each step: N's own, local across regions).
+    // 39th: on N, whether it replayed the fence of a physical run that died
+    // after its promotion (physical/window.cpp).
+    const long long outside_steps_budget = 39;
+    Cluster c = Cluster::mesh(3, 4);
+    const RoundTripCount start = RoundTrips::tally().count();
+    zodan::AddNode(c, Cluster::add_args("n1", "n4")).run();
+    const RoundTripCount all = counted_since(start);
+
+    const fake::JournalRun &run = c.nodes.at("n4").runs.at(0);
+    long long sum = 0;
+    for (const zodan::Step &step : zodan::add_node_plan()) {
+        INFO("step " << step.name);
+        auto s = run.steps.find(step.name);
+        REQUIRE(s != run.steps.end());
+        const zodan::JsonValue output = zodan::parse_json(s->second.output.str());
+        const zodan::JsonValue *trips = output.get("round_trips");
+        REQUIRE(trips != nullptr);
+        const long long sequential = std::stoll(trips->text_of("sequential"));
+        sum += sequential;
+        std::string nodes;
+        if (const zodan::JsonValue *per = trips->get("nodes"))
+            for (const auto &[node, n] : per->members()) nodes += " " + node + "=" + n.text();
+        WARN(step.name << ": " << sequential << " sequential round trips;" << nodes);
+        // A step of the plan without a budget is a step added: give it one.
+        REQUIRE(budget.count(step.name) == 1);
+        CHECK(sequential <= budget.at(step.name));
+        CHECK(sequential > 0);  // every step talks to a node; none goes uncounted
+    }
+    // The steps' counts and those outside them make the run's.
+    CHECK(sum <= all.sequential);
+    WARN("in all: " << all.sequential << " sequential round trips, " << all.sequential - sum << " outside the steps");
+    CHECK(all.sequential - sum <= outside_steps_budget);
+    // Said at DEBUG1 for each step, and for the run.
+    CHECK(c.debug_lines.size() == zodan::add_node_plan().size() + 2);
+}
