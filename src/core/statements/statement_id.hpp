@@ -59,6 +59,7 @@ namespace zodan {
     X(PhysicalReplayed) X(PhysicalPromote) X(PhysicalLocalNode) X(PhysicalDropJournalRows)                           \
     X(PhysicalDropLogicalSlots) X(PhysicalDropSpockOrigins) X(PhysicalStripSpockCatalog)                             \
     X(PhysicalResetStandbySetting) X(PhysicalReloadConfiguration) X(PhysicalDropPhysicalSlot)                        \
+    X(PhysicalDirectStandby) X(PhysicalReplayState) X(PhysicalOtherSpockDatabases)                                 \
     /* pg/libpq_connection.cpp: every session's set-up */                                                            \
     X(SessionSetUp) X(SessionQuietLog)
 

@@ -107,6 +107,7 @@ void promote_at_fence(AddRun &run, Figures &figures) {
                             "It may still finish it; then rebuild it as a standby of \"" + run.args.src_name +
                                 "\" and call spock.add_node again.");
         ps.promoted = true;
+        rt.maybe_fail_at("copy_source:promoted");  // test only: a run that dies before the strip
         QueryResult at = n.exec(stmt::replayed());
         x = parse_lsn(at.text(0, "replayed", "0/0"));
         if (at.text(0, "in_recovery") != "false" || x < target)
