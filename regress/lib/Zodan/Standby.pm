@@ -6,6 +6,7 @@
 # load and the leak checks see it like any other node.
 #
 #   my $n4 = Zodan::Standby->make($c, 1, 4);    # n4: a hot standby of n1
+#   my $n5 = Zodan::Standby->make($c, 4, 5);    # n5: cascaded, a standby of n4
 package Zodan::Standby;
 
 use strict;
@@ -36,7 +37,8 @@ sub make {
     die "[harness] node $i exists already\n" if $c->{nodes}[ $i - 1 ];
     $c->{nodes}[ $i - 1 ] = $node;
     # Streaming, and caught up with what the source wrote until now.
-    my $lsn = $src->sql("SELECT pg_current_wal_lsn()");
+    # (A standby of a standby, cascaded: the source's own replay.)
+    my $lsn = $src->sql("SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END");
     $node->poll("SELECT pg_is_in_recovery() AND pg_last_wal_replay_lsn() >= '$lsn'::pg_lsn
                  AND EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming')", 't', 60,
         "n$i streams from " . $src->name . " and caught up");

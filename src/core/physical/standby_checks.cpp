@@ -108,7 +108,9 @@ std::vector<CheckResult> check_standby_of_source(AddRun &run) {
     const std::string paused = "the new node's replay is not paused";
     out.push_back(replay.text(0, "pause_state") == "not paused"
                       ? pass(paused)
-                      : failed(paused, "this standby's replay is " + replay.text(0, "pause_state"),
+                      : failed(paused,
+                               "this standby's replay is paused (pg_get_wal_replay_pause_state(): " +
+                                   replay.text(0, "pause_state") + ")",
                                "Run SELECT pg_wal_replay_resume() on it, then call spock.add_node again."));
     const std::string delayed = "the new node replays without delay";
     const std::string delay = replay.text(0, "apply_delay_ms", "0");
