@@ -33,7 +33,9 @@ my $c = Zodan::Mesh->new(nodes => 3);
 $c->inventory(3);
 my ($n1, $n2, $n3) = map { $c->node($_) } 1 .. 3;
 $n1->sql("CREATE EXTENSION zodan");
-my $n4 = Zodan::Standby->make($c, 1, 4);
+# n4 streams through a slot on n1 (which keeps the WAL n4 has not received
+# while its replay is paused below; the add drops it).
+my $n4 = Zodan::Standby->make($c, 1, 4, slot => 1);
 my $n5 = Zodan::Standby->make($c, 4, 5);    # cascaded: n1 -> n4 -> n5
 
 my $slots_sql = "SELECT count(*) FROM pg_replication_slots";
@@ -181,6 +183,8 @@ $t2_lock->finish(30);
 is($rc, 0, "T2 committed after the add");
 $n2->sql("INSERT INTO items SELECT g, 'n2 after', 2 FROM generate_series(200001, 200100) g");
 $c->converge(1 .. 4);
+is($n1->sql("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'n4_standby'"), '0',
+    "n4's physical slot on n1 is dropped");
 is($n4->sql("SELECT count(*) FROM items WHERE id BETWEEN 100001 AND 120000"), '20000', "n4 holds T1 once");
 is($n4->sql("SELECT count(*) FROM audit_log WHERE id BETWEEN 100001 AND 150000"), '50000', "n4 holds T2 once");
 is($n4->sql("SELECT count(*) FROM items WHERE id BETWEEN 200001 AND 200100"), '100', "n4 holds n2's rows after the add");

@@ -7,6 +7,7 @@
 #
 #   my $n4 = Zodan::Standby->make($c, 1, 4);    # n4: a hot standby of n1
 #   my $n5 = Zodan::Standby->make($c, 4, 5);    # n5: cascaded, a standby of n4
+#   Zodan::Standby->make($c, 1, 4, slot => 1);  # through a physical slot on n1
 package Zodan::Standby;
 
 use strict;
@@ -17,7 +18,7 @@ use Time::HiRes qw(time sleep);
 use Zodan::Node;
 
 sub make {
-    my ($class, $c, $src_i, $i) = @_;
+    my ($class, $c, $src_i, $i, %o) = @_;
     my $src = $c->node($src_i);
     my $pg = $src->pg;
     # pg_basebackup and the standby's WAL receiver reach the source over its
@@ -32,6 +33,12 @@ sub make {
     # The copy's configuration is the source's: its own port before it starts.
     $st->init_from_backup($pg, $backup, has_streaming => 1);
     $st->append_conf('postgresql.conf', "cluster_name = 'n$i'");
+    # slot => 1: through a physical slot on the source, which keeps the WAL
+    # the standby has not received yet.
+    if ($o{slot}) {
+        $src->sql("SELECT pg_create_physical_replication_slot('n${i}_standby')");
+        $st->append_conf('postgresql.conf', "primary_slot_name = 'n${i}_standby'");
+    }
     $st->start;
     my $node = bless { i => $i, name => "n$i", pg => $st, db => $src->db, password => $src->password }, 'Zodan::Node';
     die "[harness] node $i exists already\n" if $c->{nodes}[ $i - 1 ];
