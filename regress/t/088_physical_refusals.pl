@@ -36,9 +36,10 @@ $n1->sql("CREATE EXTENSION zodan");
 # n4 streams through a slot on n1 (which keeps the WAL n4 has not received
 # while its replay is paused below; the add drops it).
 my $n4 = Zodan::Standby->make($c, 1, 4, slot => 1);
-my $n5 = Zodan::Standby->make($c, 4, 5);    # cascaded: n1 -> n4 -> n5
 
-my $slots_sql = "SELECT count(*) FROM pg_replication_slots";
+# The slots of the mesh's database and the physical ones (other databases
+# of n1's instance get theirs below).
+my $slots_sql = "SELECT count(*) FROM pg_replication_slots WHERE coalesce(database, current_database()) = current_database()";
 my %slots_before = map { $_ => $c->node($_)->sql($slots_sql) } 1 .. 3;
 my $add = "CALL spock.add_node('n1', \$1, 'n4', \$2)";
 
@@ -91,18 +92,25 @@ SELECT spock.repset_remove_table('default_insert_only', 'public.audit_log');
 SELECT spock.repset_add_table('default_insert_only', 'public.audit_log');
 SQL
 
-# --- a Spock node in another database of n1's instance
+# --- Spock nodes in other databases of n1's instance: o1 in "other"
+# subscribes to o2 in "other2" (its manager and apply worker run on n1).
 $n1->sql("CREATE DATABASE other", { db => 'postgres' });
-$n1->sql("SET client_min_messages = warning; CREATE EXTENSION spock; SELECT spock.node_create('o1', \$1)",
-    $n1->dsn(db => 'other'), { db => 'other' });
+$n1->sql("CREATE DATABASE other2", { db => 'postgres' });
+$n1->sql("SET client_min_messages = warning; CREATE EXTENSION spock; SELECT spock.node_create('o2', \$1)",
+    $n1->dsn(db => 'other2'), { db => 'other2' });
+$n1->sql("SET client_min_messages = warning; CREATE EXTENSION spock; SELECT spock.node_create('o1', \$1);
+          SELECT spock.sub_create('sub_o2_o1', \$2, '{default}', false, false)",
+    $n1->dsn(db => 'other'), $n1->dsn(db => 'other2'), { db => 'other' });
 $n1->poll("SELECT count(*) FROM pg_stat_activity a JOIN pg_database d ON d.oid = a.datid
-           WHERE d.datname = 'other' AND a.application_name LIKE 'spock manager %'", '1', 30,
-    "Spock's manager runs in n1's database other");
+           WHERE d.datname = 'other' AND a.application_name LIKE 'spock apply %'", '1', 60,
+    "Spock applies sub_o2_o1 in n1's database other");
 refused("a Spock node in another database", $add,
-    qr/another database of the instance of "n1" has a Spock node: "other" \(spock manager \d+\)/,
+    qr/another database of the instance of "n1" has a Spock node: (.*, )?"other" \(spock apply \d+:\d+, spock manager \d+\)/,
     qr/HINT:  A physical copy holds every database of the instance/);
-$n1->sql("SELECT spock.node_drop('o1')", { db => 'other' });
+$n1->sql("SELECT spock.sub_drop('sub_o2_o1'); SELECT spock.node_drop('o1')", { db => 'other' });
+$n1->sql("SELECT spock.node_drop('o2')", { db => 'other2' });
 $n1->sql("DROP DATABASE other WITH (FORCE)", { db => 'postgres' });
+$n1->sql("DROP DATABASE other2 WITH (FORCE)", { db => 'postgres' });
 
 # --- n4's replay paused, and far behind: 1.1 GB of WAL positions (segment
 # switches) that n4 does not replay meanwhile.
@@ -126,16 +134,19 @@ refused("a delayed standby", $add, qr/this standby applies the source's commits 
 $n4->sql("ALTER SYSTEM RESET recovery_min_apply_delay; SELECT pg_reload_conf()");
 $n4->poll("SHOW recovery_min_apply_delay", '0', 30, "n4's replay is not delayed");
 
-# --- the cascaded standby n5 passes the checks and reaches the fence (made
-# to fail there: lifted, and n5 left a standby).
+# --- the cascaded standby n5 (n1 -> n4 -> n5, through a slot on n4) passes
+# the checks and reaches the fence (made to fail there: lifted, and n5 left
+# a standby); the add leaves its slot on n4 alone, and says so.
+my $n5 = Zodan::Standby->make($c, 4, 5, slot => 1);
 my ($rc, $out, $err) = $n5->psql("SET zodan.fail_at_step = 'copy_source:fence'; CALL spock.add_node('n1', \$1, 'n5', \$2)",
     $n1->dsn, $n5->dsn);
-like($err, qr/NOTICE:  add_node: this standby streams from \S+, not from n1 itself \(a cascaded standby\)/,
-    "a cascaded standby is told apart") or diag($err);
+like($err, qr/NOTICE:  add_node: this standby streams from \S+, not from n1 itself \(a cascaded standby\)\nDETAIL:  Its slot "n5_standby" on that server is not the add's to drop/,
+    "a cascaded standby is told apart, its slot on n4 named") or diag($err);
 like($err, qr/injected failure at "copy_source:fence"/, "and allowed: it reaches the fence") or diag($err);
 is($n5->sql("SELECT pg_is_in_recovery()"), 't', "n5 is still a standby");
 nothing_changed("the cascaded standby stopped at its fence");
 $n5->pg->stop('fast');
+$n4->sql("SELECT pg_drop_replication_slot('n5_standby')");
 
 # --- the add of n4 with long transactions on n1 and n2 quiet.
 # n2's last transactions applied on n1 are empty: a change of a table in no
