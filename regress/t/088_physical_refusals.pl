@@ -20,6 +20,7 @@
 # n6 starts n1's apply workers; once n1 is down they take n1's slots, and n1
 # loses the rows n6 confirmed in its place. This is what 085's fence checks
 # would see if the fence broke.
+# matrix: every combination
 use strict;
 use warnings;
 use FindBin;
