@@ -16,9 +16,9 @@ my $c = Zodan::Mesh->new(nodes => 4);
 $c->inventory(3, counters => 0);    # as the expected output was written for
 $c->node(4)->sql("CREATE EXTENSION zodan");
 my $hooks = $c->node(4)->sql("SELECT coalesce(string_agg(name, ',' ORDER BY name), 'none') FROM pg_settings "
-      . "WHERE name IN ('zodan.fail_at_step', 'zodan.pause_at_step')");
+      . "WHERE name IN ('zodan.fail_at_step', 'zodan.pause_at_step', 'zodan.skip_fence')");
 if (Zodan::Env::test_hooks()) {
-    is($hooks, 'zodan.fail_at_step,zodan.pause_at_step', "a test build has the test hooks");
+    is($hooks, 'zodan.fail_at_step,zodan.pause_at_step,zodan.skip_fence', "a test build has the test hooks");
 } else {
     is($hooks, 'none', "a plain build has no test hooks");
 }

@@ -12,6 +12,7 @@
 # and take n1's slots, losing n1 the rows it then confirms). Afterwards
 # nothing is lost or doubled anywhere, every subscription replicates, n4
 # keeps nothing of n1's identity and n1 nothing of the run, and n4 writes too.
+# matrix: every combination
 use strict;
 use warnings;
 use FindBin;

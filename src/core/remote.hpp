@@ -380,6 +380,9 @@ public:
     virtual void maybe_fail_at(const std::string & /*point*/) {}
     // Test-only (zodan.pause_at_step): whether to pause at the named step.
     virtual bool pause_requested(const std::string & /*step*/) { return false; }
+    // Test-only (zodan.skip_fence): a physical add promotes the standby
+    // without its fence, for the test that shows what the fence prevents.
+    virtual bool skip_fence() { return false; }
 };
 
 }  // namespace zodan

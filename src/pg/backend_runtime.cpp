@@ -220,6 +220,8 @@ void BackendRuntime::maybe_fail_at(const std::string &point) {
 bool BackendRuntime::pause_requested(const std::string &step) {
     return guc_pause_at_step && step == guc_pause_at_step;
 }
+
+bool BackendRuntime::skip_fence() { return guc_skip_fence; }
 #endif
 
 }  // namespace zodan::pg

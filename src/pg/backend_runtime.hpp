@@ -17,6 +17,7 @@ extern int guc_progress_interval_ms;
 #ifdef ZODAN_TEST_HOOKS
 extern char *guc_fail_at_step;
 extern char *guc_pause_at_step;
+extern bool guc_skip_fence;
 #endif
 extern int guc_copy_streams;
 extern int guc_verify_data;  // GucVerifyData
@@ -73,6 +74,7 @@ public:
     // The test hooks' settings; without them the Runtime's no-ops stand.
     void maybe_fail_at(const std::string &point) override;
     bool pause_requested(const std::string &step) override;
+    bool skip_fence() override;
 #endif
 
 private:

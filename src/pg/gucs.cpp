@@ -19,6 +19,7 @@ int guc_progress_interval_ms = 5 * 1000;
 #ifdef ZODAN_TEST_HOOKS
 char *guc_fail_at_step = nullptr;
 char *guc_pause_at_step = nullptr;
+bool guc_skip_fence = false;
 #endif
 int guc_copy_streams = 0;
 int guc_verify_data = kVerifyAuto;
@@ -82,6 +83,11 @@ void define_gucs() {
                                "hashtext('zodan.pause') is held on the new node.",
                                nullptr,
                                &guc_pause_at_step, "", PGC_SUSET, GUC_NOT_IN_SAMPLE, nullptr, nullptr, nullptr);
+    // Promote a standby without the fence: only the negative control of
+    // regress/t/088 uses it, to show the theft the fence prevents.
+    DefineCustomBoolVariable("zodan.skip_fence",
+                             "Test only: make a physical spock.add_node promote the standby without its fence.",
+                             nullptr, &guc_skip_fence, false, PGC_SUSET, GUC_NOT_IN_SAMPLE, nullptr, nullptr, nullptr);
 #endif
     MarkGUCPrefixReserved("zodan");
 }

@@ -698,6 +698,9 @@ QueryResult Cluster::handle(const std::string &node, const Query &q) {
     case Stmt::PhysicalReplayEnd:
     case Stmt::PhysicalEnabledInbound:
     case Stmt::PhysicalDropOtherRuns:
+    case Stmt::PhysicalDirectStandby:
+    case Stmt::PhysicalReplayState:
+    case Stmt::PhysicalOtherSpockDatabases:
     // Not modelled: no test reaches them (a copy's statements go through
     // copy_jobs; a session's set-up is the libpq connection's own).
     case Stmt::SessionSetUp:

@@ -17,6 +17,9 @@
 # backup_s (the base backup, and its copy without direct) and catchup_s
 # (from the standby's start until it streams and has replayed what the
 # source wrote before it started).
+#
+#   my $n5 = Zodan::Standby->make($c, 4, 5);    # n5: cascaded, a standby of n4
+#   Zodan::Standby->make($c, 1, 4, slot => 1);  # through a physical slot on n1
 package Zodan::Standby;
 
 use strict;
@@ -59,13 +62,20 @@ sub make {
     # test's sessions there) are never cancelled by the replay of the
     # source's cleanup under writes ("conflict with recovery").
     $st->append_conf('postgresql.conf', "cluster_name = 'n$i'\nhot_standby_feedback = on");
+    # slot => 1: through a physical slot on the source, which keeps the WAL
+    # the standby has not received yet.
+    if ($o{slot}) {
+        $src->sql("SELECT pg_create_physical_replication_slot('n${i}_standby')");
+        $st->append_conf('postgresql.conf', "primary_slot_name = 'n${i}_standby'");
+    }
     my $t1 = time;
     $st->start;
     my $node = bless { i => $i, name => "n$i", pg => $st, db => $src->db, password => $src->password }, 'Zodan::Node';
     die "[harness] node $i exists already\n" if $c->{nodes}[ $i - 1 ];
     $c->{nodes}[ $i - 1 ] = $node;
     # Streaming, and caught up with what the source wrote until now.
-    my $lsn = $src->sql("SELECT pg_current_wal_lsn()");
+    # (A standby of a standby, cascaded: the source's own replay.)
+    my $lsn = $src->sql("SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END");
     $node->poll("SELECT pg_is_in_recovery() AND pg_last_wal_replay_lsn() >= '$lsn'::pg_lsn
                  AND EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming')", 't', 60,
         "n$i streams from " . $src->name . " and caught up");

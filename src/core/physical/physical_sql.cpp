@@ -22,7 +22,9 @@ Query instance_identity() {
     return {Stmt::PhysicalInstanceIdentity, "physical: read the instance's identity",
             "SELECT c.system_identifier::text AS sysid, "
             "pg_catalog.to_char(pg_catalog.timezone('UTC', pg_catalog.pg_postmaster_start_time()), "
-            "'YYYYMMDDHH24MISSUS') AS started, d.oid::text AS db, pg_catalog.pg_is_in_recovery()::text AS in_recovery "
+            "'YYYYMMDDHH24MISSUS') AS started, d.oid::text AS db, pg_catalog.pg_is_in_recovery()::text AS in_recovery, "
+            "(CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_replay_lsn() "
+            "ELSE pg_catalog.pg_current_wal_lsn() END)::text AS wal "
             "FROM pg_catalog.pg_control_system() c, pg_catalog.pg_database d "
             "WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()",
             {}};
@@ -41,7 +43,8 @@ Query wal_receiver() {
             "coalesce(pg_catalog.substring(w.conninfo, '(?:^| )application_name=([^ ]+)'), "
             "  pg_catalog.substring(w.conninfo, 'fallback_application_name=([^ ]+)'), "
             "  nullif(pg_catalog.current_setting('cluster_name'), ''), 'walreceiver') AS app, "
-            "pg_catalog.pg_last_wal_replay_lsn()::text AS replayed "
+            "pg_catalog.pg_last_wal_replay_lsn()::text AS replayed, "
+            "coalesce(w.sender_host || ':' || w.sender_port, '') AS sender "
             "FROM (SELECT 1) one LEFT JOIN pg_catalog.pg_stat_wal_receiver w ON true",
             {}};
 }
@@ -51,6 +54,37 @@ Query synchronous_standby(const std::string &application_name) {
             "SELECT application_name::text AS app, sync_state::text AS sync_state FROM pg_catalog.pg_stat_replication "
             "WHERE application_name = $1 AND sync_state <> 'async'",
             {application_name}};
+}
+
+Query direct_standby(const std::string &slot, const std::string &application_name) {
+    // A standby streams from S when one of S's walsenders serves it: by
+    // its slot when it uses one (a slot name is S's own), else by the
+    // application name it streams under.
+    return {Stmt::PhysicalDirectStandby, "physical: look for the standby's walsender",
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_replication r "
+            "LEFT JOIN pg_catalog.pg_replication_slots s ON s.active_pid = r.pid "
+            "WHERE CASE WHEN $1 <> '' THEN s.slot_name = $1 AND s.slot_type = 'physical' "
+            "ELSE r.application_name = $2 END)::text AS direct",
+            {slot, application_name}};
+}
+
+Query replay_state() {
+    return {Stmt::PhysicalReplayState, "physical: read how the standby replays",
+            "SELECT pg_catalog.pg_get_wal_replay_pause_state()::text AS pause_state, "
+            "(SELECT setting FROM pg_catalog.pg_settings WHERE name = 'recovery_min_apply_delay') AS apply_delay_ms",
+            {}};
+}
+
+Query other_spock_databases() {
+    // Spock's manager of a database stops at once when it finds no local
+    // node there, so one that runs, or an apply worker, is a node's.
+    return {Stmt::PhysicalOtherSpockDatabases, "physical: look for Spock nodes in the other databases",
+            "SELECT d.datname::text AS datname, pg_catalog.string_agg(DISTINCT a.application_name, ', ') AS workers "
+            "FROM pg_catalog.pg_stat_activity a JOIN pg_catalog.pg_database d ON d.oid = a.datid "
+            "WHERE d.datname OPERATOR(pg_catalog.<>) pg_catalog.current_database() "
+            "AND (a.application_name LIKE 'spock manager %' OR a.application_name LIKE 'spock apply %') "
+            "GROUP BY 1 ORDER BY 1",
+            {}};
 }
 
 Query filtered_tables() {

@@ -19,14 +19,24 @@ inline const char *const kFenceOperation = "physical_fence";
 inline const char *const kProbeOperation = "physical_probe";
 
 // sysid, started (the postmaster's start, microseconds, UTC), db (oid),
-// in_recovery: what tells two instances with one system identifier apart.
+// in_recovery: what tells two instances with one system identifier apart;
+// and wal, how far its WAL goes (written on a primary, replayed on a standby).
 Query instance_identity();
 // version of zodan in this database, or no row.
 Query zodan_version();
 // state of this server's WAL receiver, its slot on the primary, the
-// application name it streams under, and how far it replayed:
-// status, slot, app, replayed.
+// application name it streams under, how far it replayed, and the
+// server it streams from (host:port): status, slot, app, replayed, sender.
 Query wal_receiver();
+// On S: whether one of its walsenders serves the standby that streams
+// through `slot` (when not empty) or under `application_name`: direct.
+Query direct_standby(const std::string &slot, const std::string &application_name);
+// On N: pause_state (pg_get_wal_replay_pause_state), apply_delay_ms
+// (recovery_min_apply_delay).
+Query replay_state();
+// On S: the other databases of the instance where Spock runs a node
+// (its manager or apply workers run there): datname, workers.
+Query other_spock_databases();
 // On S: the standbys S waits for at commit under that application name: app, sync_state.
 Query synchronous_standby(const std::string &application_name);
 // On S: set, rel, what of each table of S's own sets a physical copy would

@@ -3,11 +3,16 @@
 #include "core/cluster/headroom.hpp"
 #include "core/cluster/names.hpp"
 #include "core/statements/spock_sql.hpp"
+#include "core/text/lsn.hpp"
 #include "core/util.hpp"
 
 namespace zodan::physical {
 
 namespace {
+
+// N's replay further behind S's WAL than this is refused: the add does
+// not wait for a backlog (docs/physical.md, "Before you start").
+constexpr long long kFarBehindBytes = 1024LL * 1024 * 1024;
 
 CheckResult pass(const std::string &name) { return {name, true, "", ""}; }
 CheckResult failed(const std::string &name, const std::string &message, const std::string &hint) {
@@ -67,7 +72,66 @@ std::vector<CheckResult> check_standby_of_source(AddRun &run) {
                                "this standby is not streaming WAL (its WAL receiver: " + receiver.text(0, "status") +
                                    ")",
                                "Check primary_conninfo and that \"" + S + "\" accepts its replication connection."));
-    state_of(run).standby_slot = receiver.text(0, "slot");
+    // A cascaded standby (N streams from another standby of S) is allowed:
+    // the probe below proves it follows S's WAL, and the fence reaches it
+    // as the rest of that WAL does. Only N's slot is then on its upstream,
+    // not on S, and S's synchronous commits cannot wait for it.
+    const std::string slot = receiver.text(0, "slot"), app = receiver.text(0, "app");
+    const bool direct =
+        receiver.text(0, "status") != "streaming" || s.db().exec(stmt::direct_standby(slot, app)).text(0, "direct") == "true";
+    if (direct) {
+        state_of(run).standby_slot = slot;
+    } else {
+        rt.report(Level::Notice,
+                  "add_node: this standby streams from " + receiver.text(0, "sender") + ", not from " + S +
+                      " itself (a cascaded standby)",
+                  slot.empty() ? "The add proves it replays the WAL of " + S + "."
+                               : "Its slot \"" + slot + "\" on that server is not the add's to drop: drop it there "
+                                 "once the add is done.");
+    }
+
+    const std::string other_dbs = "no other database of the instance has a Spock node";
+    QueryResult others = s.db().exec(stmt::other_spock_databases());
+    std::vector<std::string> dbs;
+    for (size_t i = 0; i < others.size(); ++i)
+        dbs.push_back("\"" + others.text(i, "datname") + "\" (" + others.text(i, "workers") + ")");
+    out.push_back(dbs.empty()
+                      ? pass(other_dbs)
+                      : failed(other_dbs,
+                               "another database of the instance of \"" + S + "\" has a Spock node: " + join(dbs),
+                               "A physical copy holds every database of the instance, and once promoted Spock "
+                               "starts that node's workers with its slot names on its peers. Add this node "
+                               "logically (zodan.copy_method = logical, from an empty primary), or move that "
+                               "database to an instance of its own."));
+
+    QueryResult replay = n.db().exec(stmt::replay_state());
+    const std::string paused = "the new node's replay is not paused";
+    out.push_back(replay.text(0, "pause_state") == "not paused"
+                      ? pass(paused)
+                      : failed(paused,
+                               "this standby's replay is paused (pg_get_wal_replay_pause_state(): " +
+                                   replay.text(0, "pause_state") + ")",
+                               "Run SELECT pg_wal_replay_resume() on it, then call spock.add_node again."));
+    const std::string delayed = "the new node replays without delay";
+    const std::string delay = replay.text(0, "apply_delay_ms", "0");
+    out.push_back(delay == "0" ? pass(delayed)
+                               : failed(delayed,
+                                        "this standby applies the source's commits " + delay +
+                                            " ms late (recovery_min_apply_delay)",
+                                        "The fence on \"" + S +
+                                            "\" would hold at least that long. Set recovery_min_apply_delay = 0 on "
+                                            "this standby (ALTER SYSTEM, then reload) and call spock.add_node again."));
+    const std::string behind = "the new node's replay is close behind the source";
+    const Lsn at_source = parse_lsn(src.text(0, "wal", "0/0")), replayed = parse_lsn(me.text(0, "wal", "0/0"));
+    const long long lag = at_source > replayed ? static_cast<long long>(at_source - replayed) : 0;
+    out.push_back(lag <= kFarBehindBytes
+                      ? pass(behind)
+                      : failed(behind,
+                               "this standby's replay is " + std::to_string(lag / (1024 * 1024)) +
+                                   " MB behind the WAL of \"" + S + "\" (more than " +
+                                   std::to_string(kFarBehindBytes / (1024 * 1024)) + " MB)",
+                               "Let it catch up (pg_stat_wal_receiver, pg_last_wal_replay_lsn()), then call "
+                               "spock.add_node again."));
 
     const std::string zodan_there = "zodan is installed in the source's database";
     QueryResult version = s.db().exec(stmt::zodan_version());
@@ -91,7 +155,7 @@ std::vector<CheckResult> check_standby_of_source(AddRun &run) {
                                          "logically (zodan.copy_method = logical, from an empty primary)."));
 
     const std::string sync = "the new node is no synchronous standby of the source";
-    QueryResult waits = s.db().exec(stmt::synchronous_standby(receiver.text(0, "app")));
+    QueryResult waits = direct ? s.db().exec(stmt::synchronous_standby(app)) : QueryResult();
     out.push_back(waits.empty()
                       ? pass(sync)
                       : failed(sync,

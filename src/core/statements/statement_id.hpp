@@ -64,6 +64,7 @@ namespace zodan {
     /* physical/window_sql.cpp: from the fence to the run's journal on N */                                       \
     X(PhysicalAmendFence) X(PhysicalRequestPromotion) X(PhysicalReplayEnd) X(PhysicalReplayedFence)                 \
     X(PhysicalEnabledInbound) X(PhysicalDeadFences) X(PhysicalDropOtherRuns)                                         \
+    X(PhysicalDirectStandby) X(PhysicalReplayState) X(PhysicalOtherSpockDatabases)                                 \
     /* pg/libpq_connection.cpp: every session's set-up */                                                            \
     X(SessionSetUp) X(SessionQuietLog)
 
