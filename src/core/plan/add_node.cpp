@@ -81,8 +81,8 @@ void AddNode::record_already_member(const std::string &fingerprint) {
     run_.journal.step_done("already_member", found);
     run_.journal.finish(true);
     run_.rt.report(Level::Notice, "add_node: node " + args.new_name + " is already a member of the cluster with this "
-                                  "DSN, its subscriptions to and from every member enabled; nothing to do (run " +
-                                      std::to_string(run_.journal.run_id()) + ")");
+                                  "DSN, its subscriptions to and from every member enabled; nothing to do",
+                   "run " + std::to_string(run_.journal.run_id()));
 }
 
 void AddNode::begin_journal(const std::string &fingerprint) {

@@ -230,16 +230,17 @@ void RemoveNode::report_outcome() {
     for (const std::string &node : order) changed += removed_[node].empty() ? 0 : 1;
     const std::string reached = std::to_string(order.size()) + " node(s)" +
                                 (target_ ? "" : "; node " + args_.target_name + " itself was not reached");
-    const std::string run = journal_.open() ? " (run " + std::to_string(journal_.run_id()) + ")" : "";
+    // The run's id in DETAIL: a count, not stable in compared output.
+    const std::string run = journal_.open() ? "run " + std::to_string(journal_.run_id()) : "";
     if (changed)
         rt_.report(Level::Notice, "remove_node: node " + args_.target_name + " removed; changes on " +
-                                      std::to_string(changed) + " of " + reached + run);
+                                      std::to_string(changed) + " of " + reached, run);
     else if (not_member_)
         // Idempotent: the remove a script repeats succeeds, saying so.
-        rt_.report(Level::Notice, "remove_node: node " + args_.target_name +
-                                      " is not a member of this cluster; nothing to do" + run);
+        rt_.report(Level::Notice,
+                   "remove_node: node " + args_.target_name + " is not a member of this cluster; nothing to do", run);
     else
-        rt_.report(Level::Notice, "remove_node: nothing of node " + args_.target_name + " was left on " + reached + run);
+        rt_.report(Level::Notice, "remove_node: nothing of node " + args_.target_name + " was left on " + reached, run);
 }
 
 void RemoveNode::refuse_if_written_to(const std::optional<CopyRecord> &record) {
