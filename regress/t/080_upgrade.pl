@@ -43,7 +43,9 @@ sub install_old {
     my $src = tempdir("zodan-$version.XXXXXX", TMPDIR => 1, CLEANUP => 1);
     system("git -c safe.directory='*' -C '$root' archive $commit | tar -x -C '$src'") == 0
       or BAIL_OUT("cannot read commit $commit from the project's history (a shallow clone?)");
-    system("make -s -C '$src' PG_CONFIG='$pg_config' -j2 >/dev/null 2>&1 && make -s -C '$src' PG_CONFIG='$pg_config' install >/dev/null 2>&1") == 0
+    # With the test hooks (zodan.fail_at_step): from 0.3.0 on only a build
+    # made with ZODAN_TEST_HOOKS=1 has them; earlier ones ignore it.
+    system("make -s -C '$src' PG_CONFIG='$pg_config' ZODAN_TEST_HOOKS=1 -j2 >/dev/null 2>&1 && make -s -C '$src' PG_CONFIG='$pg_config' ZODAN_TEST_HOOKS=1 install >/dev/null 2>&1") == 0
       or BAIL_OUT("building zodan $version failed");
     for my $file (glob("$extdir/zodan--*.sql")) {
         my ($to) = $file =~ /zodan--(?:[\d.]+--)?([\d.]+)\.sql$/;
