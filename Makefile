@@ -2,7 +2,8 @@
 EXTENSION   = zodan
 MODULE_big  = zodan
 DATA        = sql/zodan--0.1.0.sql sql/zodan--0.2.0.sql \
-              sql/zodan--0.1.0--0.2.0.sql sql/zodan--0.2.0--0.3.0.sql
+              sql/zodan--0.1.0--0.2.0.sql sql/zodan--0.2.0--0.3.0.sql \
+              sql/zodan--0.3.0--0.4.0.sql
 PGFILEDESC  = "zodan - zero-downtime node add/remove for Spock"
 
 SRCS        = $(sort $(wildcard src/*.cpp src/core/*.cpp src/core/*/*.cpp src/pg/*.cpp))

@@ -32,3 +32,14 @@ CALL spock.wait_for_sync_event(NULL, 'n4', :'n4_lsn', 30);
 CALL spock.health_check('n1', :'n1_dsn', check_type := 'post');
 CALL spock.health_check('n1', :'n1_dsn', check_type := 'pre');
 CALL spock.health_check('n1', :'n1_dsn', 'n4', NULL, 'post');
+
+-- The same checks as rows (spock.health_check_report): one per check and
+-- node, a failed check a row and not an ERROR; bad input still an ERROR.
+SELECT node_name, check_name, passed
+FROM spock.health_check_report('n1', :'n1_dsn', 'n4', :'n4_dsn', 'post') ORDER BY check_name;
+SELECT coalesce(node_name, '-') AS node_name, check_name, message
+FROM spock.health_check_report('n1', :'n1_dsn', 'n4', :'n4_dsn', 'pre') WHERE NOT passed ORDER BY check_name;
+SELECT count(*) AS checks, count(*) FILTER (WHERE passed) AS passed
+FROM spock.health_check_report('n1', :'n1_dsn', check_type := 'post');
+SELECT * FROM spock.health_check_report('n1', :'n1_dsn', 'n4', :'n4_dsn', 'sideways');
+SELECT * FROM spock.health_check_report('n1', :'n1_dsn', 'n4', NULL, 'post');

@@ -24,6 +24,7 @@ extern "C" {
 #include "utils/timestamp.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+#include "utils/tuplestore.h"
 }
 
 #include "pg/backend_runtime.hpp"
@@ -38,6 +39,7 @@ PG_MODULE_MAGIC;
 void _PG_init(void);
 PG_FUNCTION_INFO_V1(zodan_add_node);
 PG_FUNCTION_INFO_V1(zodan_health_check);
+PG_FUNCTION_INFO_V1(zodan_health_check_report);
 PG_FUNCTION_INFO_V1(zodan_remove_node);
 PG_FUNCTION_INFO_V1(zodan_restamp);
 PG_FUNCTION_INFO_V1(zodan_plan_json);
@@ -147,6 +149,49 @@ Datum zodan_health_check(PG_FUNCTION_ARGS) {
         zodan::health_check(rt, args, check_type ? check_type : "pre");
     });
     PG_RETURN_VOID();
+}
+
+// The checks of spock.health_check as rows (node_name, check_name, passed,
+// message, hint): a failed check is a row, not an ERROR; only checks that
+// cannot run (a bad argument, a node not reached) raise one.
+Datum zodan_health_check_report(PG_FUNCTION_ARGS) {
+    zodan::pg::begin_call();  // from the first check on: its errors too keep the DSNs out of the log
+    const char *src_name = text_arg(fcinfo, 0), *src_dsn = text_arg(fcinfo, 1);
+    const char *new_name = text_arg(fcinfo, 2), *new_dsn = text_arg(fcinfo, 3);
+    const char *check_type = text_arg(fcinfo, 4);
+    require_arg(src_name, "src_node_name");
+    require_arg(src_dsn, "src_dsn");
+    InitMaterializedSRF(fcinfo, 0);
+    ReturnSetInfo *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+
+    zodan::pg::run_or_raise([&] {
+        zodan::pg::remember_dsn_secrets(src_dsn);
+        if (new_dsn) zodan::pg::remember_dsn_secrets(new_dsn);
+        zodan::require_node_name_argument("src_node_name", src_name);
+        if (new_name) zodan::require_node_name_argument("new_node_name", new_name);
+        zodan::AddNodeArgs args;
+        args.src_name = src_name;
+        args.src_dsn = src_dsn;
+        args.new_name = new_name ? new_name : "";
+        args.new_dsn = new_dsn ? new_dsn : "";
+        zodan::pg::BackendRuntime rt(false, "health_check");
+        for (const zodan::HealthRow &row : zodan::health_check_rows(rt, args, check_type ? check_type : "pre")) {
+            // Masked like every text that leaves a call (a message may quote a DSN).
+            const zodan::Secrets &secrets = zodan::pg::call_secrets();
+            const std::string message = secrets.scrub(row.message), hint = secrets.scrub(row.hint);
+            zodan::pg::pg_call([&] {
+                Datum values[5];
+                bool nulls[5] = {row.node.empty(), false, false, row.passed, row.passed || hint.empty()};
+                values[0] = nulls[0] ? Datum(0) : CStringGetTextDatum(row.node.c_str());
+                values[1] = CStringGetTextDatum(row.check.c_str());
+                values[2] = BoolGetDatum(row.passed);
+                values[3] = nulls[3] ? Datum(0) : CStringGetTextDatum(message.c_str());
+                values[4] = nulls[4] ? Datum(0) : CStringGetTextDatum(hint.c_str());
+                tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+            });
+        }
+    });
+    return (Datum)0;
 }
 
 Datum zodan_remove_node(PG_FUNCTION_ARGS) {

@@ -5,7 +5,11 @@
 #    0.3.0 reads 0.2.0's journal and resumes the run where it stopped;
 #  - zodan 0.1.0 (commit e85c927, the last 0.1.0) copied with Spock's own
 #    sync, which 0.3.0 no longer has: the resume is refused, naming the
-#    rollback, spock.remove_node rolls the node back, and a new add joins it.
+#    rollback, spock.remove_node rolls the node back, and a new add joins it;
+#  - zodan 0.3.0 (commit 8df2b53) stopped after its copy: 0.4.0 shows the
+#    run in spock.zodan_results (failed, at its step), resumes it, and the
+#    result of the resumed call reads back from spock.zodan_last_result().
+# Each goes up by ALTER EXTENSION zodan UPDATE through every script between.
 # The old libraries are built from the project's own history into a copy of
 # the installation of this test's own.
 # matrix: full suite only
@@ -39,7 +43,9 @@ sub install_old {
     my $src = tempdir("zodan-$version.XXXXXX", TMPDIR => 1, CLEANUP => 1);
     system("git -c safe.directory='*' -C '$root' archive $commit | tar -x -C '$src'") == 0
       or BAIL_OUT("cannot read commit $commit from the project's history (a shallow clone?)");
-    system("make -s -C '$src' PG_CONFIG='$pg_config' -j2 >/dev/null 2>&1 && make -s -C '$src' PG_CONFIG='$pg_config' install >/dev/null 2>&1") == 0
+    # With the test hooks (zodan.fail_at_step): from 0.3.0 on only a build
+    # made with ZODAN_TEST_HOOKS=1 has them; earlier ones ignore it.
+    system("make -s -C '$src' PG_CONFIG='$pg_config' ZODAN_TEST_HOOKS=1 -j2 >/dev/null 2>&1 && make -s -C '$src' PG_CONFIG='$pg_config' ZODAN_TEST_HOOKS=1 install >/dev/null 2>&1") == 0
       or BAIL_OUT("building zodan $version failed");
     for my $file (glob("$extdir/zodan--*.sql")) {
         my ($to) = $file =~ /zodan--(?:[\d.]+--)?([\d.]+)\.sql$/;
@@ -100,6 +106,33 @@ sub judge {
     is($n4->sql("SELECT count(*) FROM spock.zodan_steps WHERE step_name = 'advance_slots' AND state = 'done'"), '1',
         "0.2.0's slots advanced to its copy's positions are kept");
     judge($f, 'after 0.2.0');
+    is($n4->sql("SELECT status || ' ' || changed FROM spock.zodan_results ORDER BY run_id DESC LIMIT 1"), 'done true',
+        "0.2.0's run, resumed, in spock.zodan_results");
+    $c->checks;
+    $c->teardown;
+}
+
+# zodan 0.3.0: its run, journaled before 0.4.0, read as a result and resumed.
+{
+    install_old('8df2b53', '0.3.0');
+    my $c = Zodan::Mesh->new(nodes => 4);
+    $c->inventory(3);
+    my $n4 = $c->node(4);
+    $n4->sql("CREATE EXTENSION zodan VERSION '0.3.0'");
+    my $f = Zodan::Faults->new($c);
+    my ($rc, $out, $err) = $f->add("zodan.fail_at_step = 'mirror_replication_sets'");
+    like($err, qr/injected failure at "mirror_replication_sets"/, "0.3.0's add stops at mirror_replication_sets");
+    update_to_new($n4);
+    is($n4->sql("SELECT status || ' ' || failed_step || ' ' || changed || ' ' || array_to_string(members, ',') "
+          . "FROM spock.zodan_results"), 'failed mirror_replication_sets true n1,n2,n3',
+        "spock.zodan_results shows 0.3.0's run: failed, where, and the members it found");
+    ($rc, $out, $err) = $n4->psql($f->add_sql . ";
+SELECT status || ' ' || changed || ' ' || (rows_compared > 0) "
+          . "FROM spock.zodan_last_result()");
+    is($rc, 0, "the new version completes 0.3.0's unfinished run") or diag($err);
+    like($err, qr/resuming the unfinished run at step mirror_replication_sets/, "resuming it where 0.3.0 stopped");
+    is($out, 'done true true', "and zodan_last_result() reads the resumed run back");
+    judge($f, 'after 0.3.0');
     $c->checks;
     $c->teardown;
 }

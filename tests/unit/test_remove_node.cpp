@@ -341,5 +341,96 @@ TEST_CASE("a caller who is not a superuser may not have remove_node use the stor
     c.superuser = false;
     c.notices.clear();
     zodan::RemoveNode(c, remove_args("n4")).run();
-    CHECK(noticed(c, "nothing of node n4 was left"));
+    CHECK(noticed(c, "node n4 is not a member of this cluster; nothing to do"));
+}
+
+namespace {
+
+// The runs of `operation` in `node`'s journal, oldest first.
+std::vector<const fake::JournalRun *> runs_of(const Cluster &c, const std::string &node, const std::string &operation) {
+    std::vector<const fake::JournalRun *> out;
+    for (const fake::JournalRun &r : c.nodes.at(node).runs)
+        if (r.operation == operation) out.push_back(&r);
+    return out;
+}
+
+std::string output_of(const fake::JournalRun &r, const std::string &step, const std::string &key) {
+    return zodan::parse_json(r.steps.at(step).output.str()).text_of(key);
+}
+
+}  // namespace
+
+TEST_CASE("remove_node journals its steps on the node it runs on", "[remove_node][journal]") {
+    Cluster c = joined_mesh("n1");
+    zodan::RemoveNode(c, remove_args("n4")).run();
+    auto runs = runs_of(c, "n1", "remove_node");
+    REQUIRE(runs.size() == 1);
+    const fake::JournalRun &r = *runs[0];
+    CHECK(r.state == "done");
+    CHECK(r.new_node == "n4");
+    CHECK(r.src == "n1");  // where it ran
+    std::vector<std::string> steps;
+    for (const auto &[name, step] : r.steps) {
+        steps.push_back(name);
+        CHECK(step.state == "done");
+    }
+    CHECK(steps == std::vector<std::string>{"check_target", "clean_members", "clean_target", "drain_target"});
+    CHECK(output_of(r, "check_target", "members") == "n1,n2,n3");
+    CHECK(output_of(r, "check_target", "nothing_to_do").empty());
+    // What each step removed, for a script (the view spock.zodan_results reads it).
+    CHECK(r.steps.at("clean_members").output.str().find("dropped subscription sub_n4_n2") != std::string::npos);
+    CHECK(r.steps.at("clean_target").output.str().find("\"n4\"") != std::string::npos);
+    // No other node keeps a journal of it.
+    CHECK(runs_of(c, "n2", "remove_node").empty());
+    CHECK(runs_of(c, "n4", "remove_node").empty());
+}
+
+TEST_CASE("a failed remove is journaled as failed, and a new call starts over and finishes it",
+          "[remove_node][journal]") {
+    Cluster c = joined_mesh("n1");
+    c.fail_at = "clean_target";
+    CHECK_THROWS_WITH(zodan::RemoveNode(c, remove_args("n4")).run(), Catch::Contains("injected failure"));
+    auto runs = runs_of(c, "n1", "remove_node");
+    REQUIRE(runs.size() == 1);
+    CHECK(runs[0]->state == "failed");
+    CHECK(runs[0]->steps.at("clean_members").state == "done");
+    CHECK(runs[0]->steps.at("clean_target").state == "failed");
+    // The members are clean, the node itself not yet.
+    for (const char *x : {"n1", "n2", "n3"}) CHECK(ties(c.nodes[x], "n4") == 0);
+    CHECK(c.nodes["n4"].registered);
+
+    c.fail_at.clear();
+    c.notices.clear();
+    zodan::RemoveNode(c, remove_args("n4")).run();
+    CHECK(noticed(c, "the earlier remove of node n4 (run 1) did not finish; starting over"));
+    CHECK_FALSE(c.nodes["n4"].registered);
+    CHECK(c.nodes["n4"].subs.empty());
+    runs = runs_of(c, "n1", "remove_node");
+    REQUIRE(runs.size() == 2);
+    CHECK(runs[0]->state == "failed");  // kept as it ended
+    CHECK(runs[1]->state == "done");
+    CHECK(output_of(*runs[1], "check_target", "earlier_run_id") == "1");
+}
+
+TEST_CASE("removing a node that is no longer a member succeeds, changing nothing", "[remove_node][idempotent]") {
+    Cluster c = joined_mesh("n1");
+    zodan::RemoveNode(c, remove_args("n4")).run();
+    c.calls.clear();
+    c.notices.clear();
+    zodan::RemoveNode(c, remove_args("n4")).run();
+    CHECK(noticed(c, "remove_node: node n4 is not a member of this cluster; nothing to do"));
+    CHECK(c.calls_of({Stmt::SubDrop, Stmt::DropSlot, Stmt::NodeDrop, Stmt::DropOrigin}).empty());
+    auto runs = runs_of(c, "n1", "remove_node");
+    REQUIRE(runs.size() == 2);
+    CHECK(runs[1]->state == "done");
+    CHECK(output_of(*runs[1], "check_target", "nothing_to_do") == "node n4 is not a member of this cluster");
+}
+
+TEST_CASE("a node of that name that is a Spock node of another cluster is still refused", "[remove_node][idempotent]") {
+    Cluster c = joined_mesh("n1");
+    zodan::RemoveNode(c, remove_args("n4")).run();
+    // n4 registers again on its own, a cluster of one that is not n1's.
+    c.nodes["n4"].registered = true;
+    CHECK_THROWS_WITH(zodan::RemoveNode(c, remove_args("n4")).run(),
+                      Catch::Contains("could not show that target_node_dsn reaches node \"n4\" of this cluster"));
 }

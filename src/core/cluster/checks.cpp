@@ -10,6 +10,7 @@
 #include "core/statements/spock_sql.hpp"
 #include "core/util.hpp"
 #include "core/compare/verify_data.hpp"
+#include "core/journal/journal.hpp"
 #include "core/text/version.hpp"
 
 namespace zodan {
@@ -292,6 +293,41 @@ std::vector<CheckResult> check_full_mesh(Runtime &rt, const std::vector<Member *
             out.push_back(pass(check));
     }
     return out;
+}
+
+std::string why_not_complete_member(Runtime &rt, ClusterView &view) {
+    const std::string &n = view.new_node.name;
+    QueryResult local = view.new_node.db().exec(sql::local_node_name());
+    if (local.empty() || local.text(0, "node_name") != n) return "it is no Spock node of that name";
+    QueryResult listed = view.source.db().exec(sql::nodes_with_dsn());
+    bool same_dsn = false;
+    for (size_t i = 0; i < listed.size(); ++i)
+        if (listed.text(i, "node_name") == n) {
+            try {
+                same_dsn = Dsn::parse(n, listed.text(i, "dsn"), "the DSN the source lists").masked() ==
+                           view.new_node.dsn.masked();
+            } catch (const UserError &) {
+                same_dsn = false;
+            }
+        }
+    if (!same_dsn) return "the source does not list it with new_node_dsn";
+    std::vector<Member *> all = view.existing();
+    all.push_back(&view.new_node);
+    std::vector<QueryResult> statuses = on_each(rt, all, sql::subscription_status());
+    for (size_t i = 0; i < all.size(); ++i) {
+        std::set<std::string> from;  // providers of enabled subscriptions
+        for (size_t r = 0; r < statuses[i].size(); ++r)
+            if (statuses[i].text(r, "status") != "disabled") from.insert(statuses[i].text(r, "provider_node"));
+        if (all[i] == &view.new_node) {
+            for (const Member *x : view.existing())
+                if (!from.count(x->name)) return "it has no enabled subscription from " + x->name;
+        } else if (!from.count(n)) {
+            return all[i]->name + " has no enabled subscription from it";
+        }
+    }
+    std::optional<PriorRun> prior = Journal::latest(view.new_node.db(), "add_node", "");
+    if (prior && (prior->unfinished() || prior->state == "running")) return "its add did not finish";
+    return "";
 }
 
 void require_all(const std::vector<CheckResult> &results) {

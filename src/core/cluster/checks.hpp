@@ -30,6 +30,14 @@ std::vector<CheckResult> check_joined(Runtime &rt, ClusterView &view);
 // outside `members` (one that joined while this run did not look).
 std::vector<CheckResult> check_full_mesh(Runtime &rt, const std::vector<Member *> &members);
 
+// Whether the new node is already a complete member, as a repeated add
+// finds it: its own Spock node bears the name, the source lists it with the
+// DSN given (passwords aside), every existing member and the new node
+// subscribe to each other with no subscription disabled, and its journal
+// holds no unfinished add. "" when it is; else why not (the add then goes
+// on, and its checks fail as for any node of a taken name).
+std::string why_not_complete_member(Runtime &rt, ClusterView &view);
+
 // Throws a UserError for the first failed check, listing the others in DETAIL.
 void require_all(const std::vector<CheckResult> &results);
 

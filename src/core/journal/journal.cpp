@@ -114,25 +114,31 @@ void Journal::resume(Connection &new_node, int64_t run_id, int backend_pid) {
     conn_ = &new_node;
 }
 
-void Journal::step_started(StepId step, int order) {
+void Journal::step_started(StepId step, int order) { step_started(step_name(step), order); }
+
+void Journal::step_started(const std::string &name, int order) {
     if (!conn_) return;
     conn_->exec({Stmt::JournalStepStart, "record a step start",
                  "INSERT INTO spock.zodan_steps (run_id, step_no, step_name, state, started_at) "
                  "VALUES ($1::bigint, $2::int, $3, 'running', clock_timestamp()) "
                  "ON CONFLICT (run_id, step_name) DO UPDATE SET state = 'running', step_no = EXCLUDED.step_no, "
                  "started_at = clock_timestamp(), finished_at = NULL, error = NULL",
-                 {id(run_id_), std::to_string(order), step_name(step)}});
+                 {id(run_id_), std::to_string(order), name}});
 }
 
 void Journal::step_done(StepId step, const AddRecord &record, const Figures &figures) {
-    if (!conn_) return;
     JsonObject output = figures;
     output.merge(record_codec::encode(step, record));
+    step_done(step_name(step), output);
+}
+
+void Journal::step_done(const std::string &name, const Figures &output) {
+    if (!conn_) return;
     conn_->exec({Stmt::JournalStepDone, "record a step end",
                  "UPDATE spock.zodan_steps SET state = 'done', finished_at = clock_timestamp(), "
                  "output = coalesce(output, '{}') || $3::jsonb "
                  "WHERE run_id = $1::bigint AND step_name = $2",
-                 {id(run_id_), step_name(step), output.str()}});
+                 {id(run_id_), name, output.str()}});
 }
 
 void Journal::save(StepId step, const AddRecord &record) { step_note(step, record_codec::encode(step, record)); }
@@ -145,12 +151,14 @@ void Journal::step_note(StepId step, const Figures &figures) {
                  {id(run_id_), step_name(step), figures.str()}});
 }
 
-void Journal::step_failed(StepId step, const std::string &error) {
+void Journal::step_failed(StepId step, const std::string &error) { step_failed(step_name(step), error); }
+
+void Journal::step_failed(const std::string &name, const std::string &error) {
     if (!conn_) return;
     conn_->exec({Stmt::JournalStepFailed, "record a step failure",
                  "UPDATE spock.zodan_steps SET state = 'failed', finished_at = clock_timestamp(), error = $3 "
                  "WHERE run_id = $1::bigint AND step_name = $2",
-                 {id(run_id_), step_name(step), error}});
+                 {id(run_id_), name, error}});
 }
 
 void Journal::finish(bool ok, const std::string &error) {

@@ -68,6 +68,14 @@ public:
     void step_failed(StepId step, const std::string &error);
     void finish(bool ok, const std::string &error = "");
 
+    // The same by name, for a run whose steps are not add_node's (a
+    // remove's, a call that found nothing to do): its figures only, no
+    // record to merge.
+    void step_started(const std::string &name, int order);
+    void step_done(const std::string &name, const Figures &figures);
+    void step_failed(const std::string &name, const std::string &error);
+    bool open() const { return conn_ != nullptr; }
+
 private:
     Connection *conn_ = nullptr;
     int64_t run_id_ = 0;

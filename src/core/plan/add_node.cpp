@@ -61,6 +61,11 @@ void AddNode::run() {
                         "The source must be an existing member and the new node a different one.",
                         Cause::BadArgument);
     discover_and_lock();
+    // A repeated add of a node that joined (a script run again): nothing to do.
+    if (!rt.in_recovery() && why_not_complete_member(rt, run_.view).empty()) {
+        record_already_member(fingerprint_of(run_.view));
+        return;
+    }
     // With the join lock on every member no other run is alive: a fence
     // one left is dead (docs/physical.md).
     physical::lift_dead_fences(rt, run_.view.existing(), "add_node");
@@ -98,6 +103,26 @@ void AddNode::run() {
         }
         throw;
     }
+}
+
+void AddNode::record_already_member(const std::string &fingerprint) {
+    // Journaled as a run of its own, done, that changed nothing: a script
+    // reads it as the call's result (spock.zodan_last_result()).
+    const AddNodeArgs &args = run_.args;
+    Figures found;
+    std::vector<std::string> members{run_.view.source.name};
+    for (const std::string &o : run_.view.other_names()) members.push_back(o);
+    std::sort(members.begin(), members.end());
+    found.add("members", join(members, ","));
+    found.add("nothing_to_do", "node " + args.new_name + " is already a member of the cluster");
+    run_.journal.begin(run_.new_node().db(), "add_node", args.src_name, args.new_name, run_.view.source.dsn.masked(),
+                       run_.view.new_node.dsn.masked(), fingerprint, run_.rt.backend_pid());
+    run_.journal.step_started("already_member", 0);
+    run_.journal.step_done("already_member", found);
+    run_.journal.finish(true);
+    run_.rt.report(Level::Notice, "add_node: node " + args.new_name + " is already a member of the cluster with this "
+                                  "DSN, its subscriptions to and from every member enabled; nothing to do",
+                   "run " + std::to_string(run_.journal.run_id()));
 }
 
 void AddNode::begin_journal(const std::string &fingerprint) {

@@ -26,6 +26,8 @@ private:
     // Starts the run's journal on N, with the steps done before it could
     // (a physical run's, until the promotion) and the step running now.
     void begin_journal(const std::string &fingerprint);
+    // The add of a node already a complete member: journaled, changing nothing.
+    void record_already_member(const std::string &fingerprint);
 
     AddRun run_;
     std::set<StepId> done_earlier_;  // steps an earlier call of this run finished

@@ -53,13 +53,19 @@ void RemoveNode::run() {
         // rolled back without force.
         refuse_if_written_to(copied);
     }
+    const bool unfinished_add = prior && prior->unfinished();
     find_members();
+    // No reachable member lists the target, and what the DSN reaches is no
+    // Spock node (nor an unfinished add's): a remove that already happened,
+    // called again. Nothing of it is left to prove ours; the steps below
+    // find nothing (or finish what an earlier call left).
+    not_member_ = target_listed_dsn_.empty() && (!target_ || target_node_id_.empty()) && !unfinished_add;
     // ... and, run elsewhere than on the target, the node of that name in
     // this cluster (another cluster's node may bear it).
-    if (target_ && !caller_is_target_) prove_target_is_ours();
+    if (target_ && !caller_is_target_ && !not_member_) prove_target_is_ours();
     // A member the unfinished add took part with that no node reached lists
     // (its source was down, say) may hold its slot: named, not forgotten.
-    if (prior && prior->unfinished() && target_) {
+    if (unfinished_add && target_) {
         if (record.prepared)
             for (const std::string &m : record.prepared->members)
                 if (m != args_.target_name && !dsn_of_.count(m) &&
@@ -79,32 +85,130 @@ void RemoveNode::run() {
                         "connecting to it failed: " + target_unreachable_,
                         "Run spock.remove_node on a surviving member of the cluster.", Cause::Unreachable);
 
-    if (survivors_.empty() && unreachable_.empty())
-        rt_.report(Level::Notice,
-                   "remove_node: no other member of the cluster is known here or on node " + args_.target_name +
-                       "; to clean the others, run it on one of them");
-    drain_target(prior && prior->unfinished());
-    for (Member &x : survivors_) clean_survivor(x);
-    if (target_) {
-        clean_target();
-        if (prior && prior->unfinished()) {
-            if (copied) {
-                // Checked again, in the transaction that drops: something
-                // may have come to depend on the copy's objects since.
-                CopyRollback done = drop_copied_objects(rt_, target_->db(), *copied, args_.force, force_hint());
-                for (const std::string &what : done.dropped) note(args_.target_name, "dropped " + what);
-                for (const std::string &what : done.others)
-                    note(args_.target_name, "dropped " + what + " (not made by the copy; force)");
-                if (!done.others.empty())
-                    rt_.report(Level::Warning, "force: node " + args_.target_name +
-                                                   " lost objects not made by its copy, which depended on what it "
-                                                   "made: " + join(done.others));
-            }
-            Journal::set_state(target_->db(), prior->run_id, "rolled_back");
-            note(args_.target_name, "rolled back the unfinished add_node run " + std::to_string(prior->run_id));
+    // From here on the remove changes the cluster: its steps are journaled
+    // on the node the call runs on (docs/remove_node.md, "The journal").
+    open_journal();
+    try {
+        if (survivors_.empty() && unreachable_.empty() && !not_member_)
+            rt_.report(Level::Notice,
+                       "remove_node: no other member of the cluster is known here or on node " + args_.target_name +
+                           "; to clean the others, run it on one of them");
+        run_step("drain_target", [&](Figures &) { drain_target(unfinished_add); });
+        run_step("clean_members", [&](Figures &f) {
+            for (Member &x : survivors_) clean_survivor(x);
+            std::vector<std::string> nodes;
+            for (const Member &x : survivors_) nodes.push_back(x.name);
+            f.add_raw("removed", removed_json(nodes));
+        });
+        if (target_) {
+            run_step("clean_target", [&](Figures &f) {
+                clean_target();
+                f.add_raw("removed", removed_json({args_.target_name}));
+            });
+            if (unfinished_add)
+                run_step("roll_back_add", [&](Figures &f) {
+                    const size_t before = removed_[args_.target_name].size();
+                    roll_back_add(*prior, copied);
+                    f.add("add_run_id", static_cast<long long>(prior->run_id));
+                    f.add("dropped", static_cast<long long>(removed_[args_.target_name].size() - before));
+                });
         }
+        journal_.finish(true);
+    } catch (const std::exception &e) {
+        try {
+            journal_.finish(false, e.what());
+        } catch (...) {
+            // The journal is best effort once the run has failed; the original error matters.
+        }
+        throw;
     }
+    report_outcome();
+}
 
+void RemoveNode::open_journal() {
+    // The caller's own database: the target when it runs there, else the
+    // member it is (reached through the DSN its cluster lists for it).
+    Connection *here = nullptr;
+    if (caller_is_target_ && target_) here = &target_->db();
+    for (Member &x : survivors_)
+        if (!here && x.name == caller_name_) here = &x.db();
+    if (!here) {
+        rt_.report(Level::Log, "remove_node: this node could not be reached through a DSN its cluster lists; the "
+                               "remove is not journaled");
+        return;
+    }
+    const std::string fingerprint = args_.target_name + "\n" + target_dsn_.masked();
+    std::optional<PriorRun> earlier = Journal::latest(*here, "remove_node", fingerprint);
+    journal_.begin(*here, "remove_node", caller_name_, args_.target_name, "", target_dsn_.masked(), fingerprint,
+                   rt_.backend_pid());
+    // The checks above changed nothing; their findings are the run's first step.
+    Figures found;
+    std::vector<std::string> members;
+    for (const Member &x : survivors_) members.push_back(x.name);
+    found.add("members", join(members, ","));
+    if (!unreachable_.empty()) found.add("unreachable", join(unreachable_, ","));
+    found.add("target_reached", target_ ? "true" : "false");
+    if (not_member_) found.add("nothing_to_do", "node " + args_.target_name + " is not a member of this cluster");
+    // A failed remove is not resumed: every step below looks at what is
+    // there and removes what is left, so a new call starts over.
+    if (earlier && (earlier->state == "failed" || earlier->state == "running")) {
+        found.add("earlier_run_id", static_cast<long long>(earlier->run_id));
+        rt_.report(Level::Notice, "remove_node: the earlier remove of node " + args_.target_name + " (run " +
+                                      std::to_string(earlier->run_id) + ") did not finish; starting over");
+    }
+    journal_.step_started("check_target", 0);
+    journal_.step_done("check_target", found);
+    step_order_ = 1;
+}
+
+void RemoveNode::run_step(const std::string &name, const std::function<void(Figures &)> &body) {
+    const int order = step_order_++;
+    journal_.step_started(name, order);
+    Figures figures;
+    try {
+        rt_.maybe_fail_at(name);
+        body(figures);
+        rt_.maybe_fail_at(name + ":after");
+    } catch (const std::exception &e) {
+        try {
+            journal_.step_failed(name, e.what());
+        } catch (...) {
+        }
+        throw;
+    }
+    journal_.step_done(name, figures);
+}
+
+std::string RemoveNode::removed_json(const std::vector<std::string> &nodes) {
+    JsonObject out;
+    for (const std::string &node : nodes) {
+        auto what = removed_.find(node);
+        if (what == removed_.end() || what->second.empty()) continue;
+        std::string list;
+        for (const std::string &w : what->second) list += (list.empty() ? "" : ",") + json_quote(w);
+        out.add_raw(node, "[" + list + "]");
+    }
+    return out.str();
+}
+
+void RemoveNode::roll_back_add(const PriorRun &prior, const std::optional<CopyRecord> &copied) {
+    if (copied) {
+        // Checked again, in the transaction that drops: something may have
+        // come to depend on the copy's objects since.
+        CopyRollback done = drop_copied_objects(rt_, target_->db(), *copied, args_.force, force_hint());
+        for (const std::string &what : done.dropped) note(args_.target_name, "dropped " + what);
+        for (const std::string &what : done.others)
+            note(args_.target_name, "dropped " + what + " (not made by the copy; force)");
+        if (!done.others.empty())
+            rt_.report(Level::Warning, "force: node " + args_.target_name +
+                                           " lost objects not made by its copy, which depended on what it made: " +
+                                           join(done.others));
+    }
+    Journal::set_state(target_->db(), prior.run_id, "rolled_back");
+    note(args_.target_name, "rolled back the unfinished add_node run " + std::to_string(prior.run_id));
+}
+
+void RemoveNode::report_outcome() {
     std::vector<std::string> order;
     for (const Member &x : survivors_) order.push_back(x.name);
     if (target_) order.push_back(args_.target_name);
@@ -126,9 +230,17 @@ void RemoveNode::run() {
     for (const std::string &node : order) changed += removed_[node].empty() ? 0 : 1;
     const std::string reached = std::to_string(order.size()) + " node(s)" +
                                 (target_ ? "" : "; node " + args_.target_name + " itself was not reached");
-    rt_.report(Level::Notice, changed ? "remove_node: node " + args_.target_name + " removed; changes on " +
-                                            std::to_string(changed) + " of " + reached
-                                      : "remove_node: nothing of node " + args_.target_name + " was left on " + reached);
+    // The run's id in DETAIL: a count, not stable in compared output.
+    const std::string run = journal_.open() ? "run " + std::to_string(journal_.run_id()) : "";
+    if (changed)
+        rt_.report(Level::Notice, "remove_node: node " + args_.target_name + " removed; changes on " +
+                                      std::to_string(changed) + " of " + reached, run);
+    else if (not_member_)
+        // Idempotent: the remove a script repeats succeeds, saying so.
+        rt_.report(Level::Notice,
+                   "remove_node: node " + args_.target_name + " is not a member of this cluster; nothing to do", run);
+    else
+        rt_.report(Level::Notice, "remove_node: nothing of node " + args_.target_name + " was left on " + reached, run);
 }
 
 void RemoveNode::refuse_if_written_to(const std::optional<CopyRecord> &record) {

@@ -2,6 +2,7 @@
 // every node that can be reached; also the rollback of a failed add_node.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -9,6 +10,7 @@
 
 #include "core/copy/cleanup.hpp"
 #include "core/cluster/member.hpp"
+#include "core/journal/journal.hpp"
 
 namespace zodan {
 
@@ -50,6 +52,14 @@ private:
     void refuse_if_written_to(const std::optional<CopyRecord> &copied);
     std::string force_hint() const;
     void note(const std::string &node, const std::string &what) { removed_[node].push_back(what); }
+    void roll_back_add(const PriorRun &prior, const std::optional<CopyRecord> &copied);
+    // The journal of this remove, on the node the call runs on: its checks'
+    // findings as the first step, then one row per step (run_step).
+    void open_journal();
+    void run_step(const std::string &name, const std::function<void(Figures &)> &body);
+    // What was removed on `nodes`, as a JSON object node -> [what].
+    std::string removed_json(const std::vector<std::string> &nodes);
+    void report_outcome();
 
     Runtime &rt_;
     RemoveNodeArgs args_;
@@ -66,6 +76,9 @@ private:
     std::vector<Member> survivors_;
     std::map<std::string, std::vector<std::string>> removed_;  // node -> what was removed there
     std::vector<std::string> unreachable_;
+    bool not_member_ = false;  // no member reached lists the target, and it is no Spock node
+    Journal journal_;
+    int step_order_ = 0;
 };
 
 }  // namespace zodan
