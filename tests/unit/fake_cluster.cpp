@@ -134,6 +134,10 @@ std::unique_ptr<zodan::Connection> Cluster::connect(const std::string &node, con
 }
 
 std::unique_ptr<zodan::Connection> Cluster::connect_replication(const std::string &node, const std::string &dsn) {
+    auto n = nodes.find(host_of(dsn));
+    if (n != nodes.end() && n->second.refuses_replication)
+        throw zodan::RemoteError(node, "connecting",
+                                 "FATAL:  must be superuser or replication role to start walsender", "42501");
     return connect(node, dsn);
 }
 
@@ -292,6 +296,21 @@ QueryResult Cluster::handle(const std::string &node, const Query &q) {
     case Stmt::JournalFinish:
         if (auto r = journal(n, q)) return *r;
         break;
+
+    // The checks a long join needs.
+    case Stmt::IdentifySystem: return QueryResult({"systemid"}, {{n.sysid}});
+    case Stmt::WalRetention:
+        n.wal_written += n.wal_per_read;
+        return QueryResult({"keep_bytes", "wal"}, {{std::to_string(n.wal_keep_bytes), std::to_string(n.wal_written)}});
+    case Stmt::JoinSlotsWal: {
+        const std::string slot = q.params.at(0).value_or("");
+        if (!n.slots.count(slot)) return none({"slot", "wal_status", "safe_wal_size", "keep_bytes"});
+        auto w = n.slot_wal.find(slot);
+        const std::string status = w == n.slot_wal.end() ? "reserved" : w->second.first;
+        Value safe = w == n.slot_wal.end() || !w->second.second ? Value() : Value(std::to_string(*w->second.second));
+        return QueryResult({"slot", "wal_status", "safe_wal_size", "keep_bytes"},
+                           {{slot, status, safe, std::to_string(n.wal_keep_bytes)}});
+    }
 
     // Reading a node.
     case Stmt::SpockVersion: return one("extversion", n.version);

@@ -69,6 +69,13 @@ struct Node {
     std::map<std::string, std::map<std::string, std::string>> data;
     Lsn wal = 0x3000000;
     bool join_lock = false;
+    // max_slot_wal_keep_size in bytes (-1: none); WAL written, growing by
+    // wal_per_read at every read of it (a node under writes); the
+    // wal_status and safe_wal_size of slots (default: reserved, none).
+    long long wal_keep_bytes = -1;
+    long long wal_written = 0, wal_per_read = 0;
+    std::map<std::string, std::pair<std::string, std::optional<long long>>> slot_wal;
+    bool refuses_replication = false;  // replication connections fail (pg_hba, role, senders)
     int64_t restart_delay_ms = 5000;  // spock.restart_delay_default
     std::vector<JournalRun> runs;  // run_id = index + 1
     // Rows written during the join window (on a source): commit time (UTC

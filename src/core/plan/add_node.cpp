@@ -9,6 +9,7 @@
 #include "core/statements/spock_sql.hpp"
 #include "core/util.hpp"
 #include "core/physical/physical.hpp"
+#include "core/waits/wal_retention.hpp"
 
 namespace zodan {
 
@@ -47,6 +48,14 @@ void AddNode::run() {
         begin_journal(fingerprint);
     try {
         const std::vector<Step> &plan = add_node_plan();
+        // The join's slots on the existing nodes, watched against
+        // max_slot_wal_keep_size by every wait from their making on.
+        SlotWatch slot_watch(rt, run_.view.existing(), [this] {
+            std::map<std::string, std::string> slots;
+            if (run_.record.prepared)
+                for (const auto &[node, path] : run_.record.prepared->paths) slots[node] = path.slot;
+            return slots;
+        });
         for (size_t no = 0; no < plan.size(); ++no) run_step(static_cast<int>(no), plan[no]);
         run_.journal.finish(true);
     } catch (const std::exception &e) {

@@ -1,0 +1,126 @@
+// The checks a long join needs: replication connections before anything
+// changes, the WAL the join will hold against max_slot_wal_keep_size, and
+// the join's slots watched during the run.
+#include <catch2/catch.hpp>
+
+#include "core/plan/add_node.hpp"
+#include "core/waits/wal_retention.hpp"
+#include "fake_cluster.hpp"
+
+using namespace zodan;
+using fake::Cluster;
+
+namespace {
+
+constexpr long long MB = 1024 * 1024;
+
+std::string error_of(Cluster &c, const std::string &src, const std::string &new_node) {
+    try {
+        AddNode(c, Cluster::add_args(src, new_node)).run();
+    } catch (const UserError &e) {
+        return std::string(e.what()) + "\nHINT: " + e.hint() + "\nDETAIL: " + e.detail();
+    } catch (const std::exception &e) {
+        return e.what();
+    }
+    return "";
+}
+
+bool nothing_changed(const Cluster &c) { return c.calls_of({Stmt::NodeCreate, Stmt::CreateSlot}).empty(); }
+
+}  // namespace
+
+TEST_CASE("long join: a node refusing replication connections stops the add in its checks", "[long_join]") {
+    Cluster c = Cluster::mesh(3, 4);
+    c.nodes["n3"].refuses_replication = true;
+    const std::string e = error_of(c, "n1", "n4");
+    CHECK_THAT(e, Catch::Contains("node \"n3\" refuses a replication connection (replication=database), which the "
+                                  "subscription of n4 to it opens"));
+    CHECK_THAT(e, Catch::Contains("must be superuser or replication role"));
+    CHECK_THAT(e, Catch::Contains("On \"n3\", pg_hba.conf needs a line that lets user pgedge reach database inventory"));
+    CHECK_THAT(e, Catch::Contains("password=********"));
+    CHECK_THAT(e, !Catch::Contains("s3cret"));
+    CHECK(nothing_changed(c));
+}
+
+TEST_CASE("long join: the new node refusing them names the other nodes' subscriptions", "[long_join]") {
+    Cluster c = Cluster::mesh(3, 4);
+    c.nodes["n4"].refuses_replication = true;
+    CHECK_THAT(error_of(c, "n1", "n4"),
+               Catch::Contains("node \"n4\" refuses a replication connection (replication=database), which the other "
+                               "nodes' subscriptions to it open"));
+    CHECK(nothing_changed(c));
+}
+
+TEST_CASE("long join: the estimate of the WAL the join holds", "[long_join]") {
+    CHECK(expected_hold_seconds(0) == kJoinBaseSeconds);
+    CHECK(expected_hold_seconds(100 * kAssumedJoinBytesPerSecond) == kJoinBaseSeconds + 100);
+    WalRetentionFigures f{"n2", 1024 * MB, 1.0 * MB, 100};
+    CHECK(judge_wal_retention(f).result.passed);  // 100 MB of 1 GB
+    CHECK(judge_wal_retention(f).warning.empty());
+    f.wal_bytes_per_second = 6.0 * MB;  // 600 MB: over half
+    CHECK(judge_wal_retention(f).result.passed);
+    CHECK_THAT(judge_wal_retention(f).warning, Catch::Contains("more than half of its max_slot_wal_keep_size = 1024MB"));
+    f.wal_bytes_per_second = 11.0 * MB;  // 1.1 GB: over
+    WalRetentionVerdict v = judge_wal_retention(f);
+    CHECK_FALSE(v.result.passed);
+    CHECK_THAT(v.result.message, Catch::Contains("node \"n2\" would keep about 1.1 GB of WAL"));
+    CHECK_THAT(v.result.message, Catch::Contains("max_slot_wal_keep_size = 1024MB"));
+    CHECK_THAT(v.result.hint, Catch::Contains("ALTER SYSTEM SET max_slot_wal_keep_size = '2200MB'"));
+    f.keep_bytes = -1;  // no limit: nothing to judge
+    CHECK(judge_wal_retention(f).result.passed);
+    CHECK(judge_wal_retention(f).warning.empty());
+}
+
+TEST_CASE("long join: a node writing more than its limit allows for the join is refused before anything changes",
+          "[long_join]") {
+    Cluster c = Cluster::mesh(3, 4);
+    c.nodes["n2"].wal_keep_bytes = 32 * MB;
+    c.nodes["n2"].wal_per_read = 4 * MB;  // about 4 MB/s over the sample
+    const std::string e = error_of(c, "n1", "n4");
+    CHECK_THAT(e, Catch::Contains("node \"n2\" would keep about"));
+    CHECK_THAT(e, Catch::Contains("max_slot_wal_keep_size = 32MB"));
+    CHECK(nothing_changed(c));
+
+    // The same limit on a quiet node: the join goes ahead.
+    Cluster quiet = Cluster::mesh(3, 4);
+    quiet.nodes["n2"].wal_keep_bytes = 32 * MB;
+    CHECK_NOTHROW(AddNode(quiet, Cluster::add_args("n1", "n4")).run());
+}
+
+TEST_CASE("long join: the slot at risk", "[long_join]") {
+    SlotState s{"n2", "spk_inventory_n2_sub_n2_n4", "reserved", 500 * MB, 1024 * MB};
+    CHECK_FALSE(slot_at_risk(s));
+    s.wal_status = "extended";
+    CHECK_FALSE(slot_at_risk(s));
+    s.safe_wal_size = 100 * MB;  // under a tenth of the limit
+    REQUIRE(slot_at_risk(s));
+    CHECK_THAT(slot_at_risk(s)->what(), Catch::Contains("replication slot spk_inventory_n2_sub_n2_n4 on node \"n2\" is "
+                                                        "within 100 MB of max_slot_wal_keep_size = 1024MB"));
+    s.wal_status = "unreserved";
+    s.safe_wal_size = -5 * MB;
+    CHECK_THAT(slot_at_risk(s)->what(), Catch::Contains("(wal_status unreserved): the next checkpoint there invalidates it"));
+    CHECK_THAT(slot_at_risk(s)->hint(), Catch::Contains("call spock.add_node again: it resumes"));
+    s.wal_status = "lost";
+    s.safe_wal_size.reset();
+    CHECK_THAT(slot_at_risk(s)->what(), Catch::Contains("has lost WAL the new node needs"));
+    CHECK_THAT(slot_at_risk(s)->hint(), Catch::Contains("spock.remove_node"));
+}
+
+TEST_CASE("long join: a slot of the join past max_slot_wal_keep_size stops the run in its next wait", "[long_join]") {
+    Cluster c = Cluster::mesh(3, 4);
+    c.nodes["n2"].wal_keep_bytes = 32 * MB;
+    c.nodes["n2"].slot_wal["spk_inventory_n2_sub_n2_n4"] = {"unreserved", -3 * MB};
+    c.apply_after_polls = 3;  // the waits after the slot's making poll
+    const std::string e = error_of(c, "n1", "n4");
+    CHECK_THAT(e, Catch::Contains("replication slot spk_inventory_n2_sub_n2_n4 on node \"n2\" keeps more WAL for the new "
+                                  "node than max_slot_wal_keep_size = 32MB allows (wal_status unreserved)"));
+    // Looked at over a session of the watch's own, on n2 only (n3 has no limit).
+    CHECK(c.calls_of({Stmt::JoinSlotsWal}).size() >= 1);
+    for (const auto &call : c.calls_of({Stmt::JoinSlotsWal})) CHECK(call.node == "n2");
+
+    // Without a limit anywhere nothing is looked at.
+    Cluster free = Cluster::mesh(3, 4);
+    free.apply_after_polls = 3;
+    AddNode(free, Cluster::add_args("n1", "n4")).run();
+    CHECK(free.calls_of({Stmt::JoinSlotsWal}).empty());
+}
