@@ -184,6 +184,7 @@ void AddNode::run_step(int order, const Step &step) {
     try {
         rt.maybe_fail_at(step.name);
         if (rt.pause_requested(step.name)) pause_here(step);
+        SlotWatch::look_if_due();
         if (idle.empty()) body_of(step, run_)(run_, figures);
         rt.maybe_fail_at(std::string(step.name) + ":after");
     } catch (const std::exception &e) {

@@ -1,0 +1,116 @@
+# The checks a long join needs (docs/add_node.md, "Long joins"), on real
+# Spock:
+# - a node whose DSN role may not open replication connections stops the
+#   add in step 1, naming the node, the connection and the fix, with
+#   nothing changed anywhere;
+# - a node writing faster than its max_slot_wal_keep_size can hold for the
+#   join is refused in step 1, nothing changed;
+# - a slot of the join pushed past max_slot_wal_keep_size during a paused
+#   run stops the run at its next step, naming node, slot and setting,
+#   while the slot is still there to save (not yet invalidated); with the
+#   limit raised, calling again resumes and completes.
+# matrix: full suite only
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::RealBin/../lib";
+use Zodan::Mesh;
+use Zodan::Faults;
+use Test::More;
+
+my $c = Zodan::Mesh->new(nodes => 4);
+$c->inventory(3);
+my ($n1, $n2, $n3, $n4) = map { $c->node($_) } 1 .. 4;
+$n4->sql("CREATE EXTENSION zodan");
+my $f = Zodan::Faults->new($c);
+
+# Everything an add would have changed, on all four nodes.
+sub state {
+    return join ' ', map {
+        $_->sql("SELECT (SELECT count(*) FROM pg_replication_slots) || '/' || (SELECT count(*) FROM spock.subscription)
+                 || '/' || (SELECT count(*) FROM spock.node) || '/' || (SELECT count(*) FROM pg_replication_origin)")
+    } $c->nodes;
+}
+my $before = state();
+
+# 1. Replication connections. The source's DSN names a role that may read
+# what the checks read but not replicate (NOREPLICATION, not a superuser):
+# every ordinary session works, the copy point's replication connection
+# would not.
+my $pw = 'joiner_' . $c->salt;
+for my $n ($n1, $n4) {
+    $n->sql("CREATE ROLE joiner LOGIN NOREPLICATION PASSWORD \$1", $pw);
+}
+$n1->sql("GRANT USAGE ON SCHEMA spock TO joiner; GRANT SELECT ON ALL TABLES IN SCHEMA spock TO joiner;
+          GRANT SELECT ON pg_catalog.pg_replication_origin_status TO joiner");
+my $joiner_dsn = $n1->dsn(user => 'joiner', password => $pw);
+my ($rc, $out, $err) = $n4->psql("CALL spock.add_node('n1', \$1, 'n4', \$2)", $joiner_dsn, $n4->dsn);
+isnt($rc, 0, "the add with a source DSN that may not replicate fails");
+like($err, qr/node "n1" refuses a replication connection \(replication=database\), which the copy point \(from n4\) opens with the DSN [^\n]*password=\*{8}[^\n]*: [^\n]*must be superuser or replication role/,
+    "naming the node, the connection, the DSN (masked) and the server's reason") or diag($err);
+like($err, qr/HINT:  On "n1", pg_hba.conf needs a line that lets user joiner reach database inventory .*the role needs the REPLICATION attribute/,
+    "the hint names the pg_hba.conf line and the role's attribute");
+like($err, qr/step 1\/\d+: check preconditions/, "in step 1");
+unlike($err, qr/step 2\//, "before any step that changes something");
+unlike($err, qr/\Q$pw\E/, "the password is not shown");
+is(state(), $before, "nothing changed on any node");
+$n1->sql("ALTER ROLE joiner REPLICATION");
+# The same role, now allowed to replicate, passes this check (the add is
+# not run through: Spock's own functions need more than it has).
+($rc, $out, $err) = $n4->psql("CALL spock.health_check('n1', \$1, 'n4', \$2, 'pre')", $joiner_dsn, $n4->dsn);
+unlike("$out\n$err", qr/refuses a replication connection/, "with REPLICATION the check passes");
+for my $n ($n1, $n4) { $n->sql("DROP OWNED BY joiner; DROP ROLE joiner") }
+
+# 2. WAL retention before anything changes: n2 writes (into a table of its
+# own, replicated nowhere) at several MB/s while its max_slot_wal_keep_size
+# is 32MB: the join, expected to take a minute at least, would lose its
+# slot there.
+$n2->sql("CREATE TABLE local_scratch (id int, pad text)");
+$n2->sql("ALTER SYSTEM SET max_slot_wal_keep_size = '32MB'; SELECT pg_reload_conf()");
+my $writer = $n2->background(
+    "DO \$\$ BEGIN FOR i IN 1..150 LOOP INSERT INTO local_scratch SELECT g, repeat('x', 200) FROM generate_series(1, 2000) g;
+     COMMIT; PERFORM pg_sleep(0.05); END LOOP; END \$\$;", app => 'zodan_writer');
+sleep 1;
+($rc, $out, $err) = $n4->psql("CALL spock.add_node('n1', \$1, 'n4', \$2)", $n1->dsn, $n4->dsn);
+$writer->finish(60);
+isnt($rc, 0, "the add is refused while n2 writes faster than its limit can hold");
+like($err, qr/ERROR:  node "n2" would keep about \S+ \S+ of WAL \(\S+ \S+\/s written now, for about \d+ s\) for the new node's slot, more than its max_slot_wal_keep_size = 32MB: the slot would be invalidated before the join ends/,
+    "naming the node, the estimate and the limit") or diag($err);
+like($err, qr/HINT:  On "n2": ALTER SYSTEM SET max_slot_wal_keep_size = '\d+MB'/, "the hint gives the fix");
+like($err, qr/step 1\/\d+: check preconditions/, "in step 1");
+is(state(), $before, "nothing changed on any node");
+
+# 3. The slot watched during the run. n2 is quiet now: the estimate passes.
+# The run pauses at sync_source, when n2 holds the slot of sub_n2_n4; n2
+# then writes three times its limit, and the slot is 'unreserved' (a
+# checkpoint would invalidate it). The run, let go, stops at once.
+$f->hold_pause_lock;
+my $caller = $n4->background($f->add_sql("zodan.pause_at_step = 'sync_source'"));
+$f->wait_at_step('sync_source', $caller) or die "the add did not pause at sync_source\n";
+my $slot = $n2->sql("SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE '%sub_n2_n4'");
+isnt($slot, '', "n2 holds the join's slot $slot");
+$n2->sql("INSERT INTO local_scratch SELECT g, repeat('x', 200) FROM generate_series(1, 400000) g");
+is($n2->sql("SELECT wal_status FROM pg_replication_slots WHERE slot_name = '$slot'"), 'unreserved',
+    "the slot is past max_slot_wal_keep_size (unreserved)");
+$f->release_pause_lock;
+($rc, $out, $err) = $caller->finish(60);
+isnt($rc, 0, "the run stops");
+like($err, qr/ERROR:  replication slot \Q$slot\E on node "n2" keeps more WAL for the new node than max_slot_wal_keep_size = 32MB allows \(wal_status unreserved\): the next checkpoint there invalidates it/,
+    "naming node, slot and setting") or diag($err);
+like($err, qr/HINT:  On "n2": ALTER SYSTEM SET max_slot_wal_keep_size = '64MB'.*call spock.add_node again: it resumes/s,
+    "the hint gives the fix and says a call resumes");
+unlike($err, qr/step 5\//, "in the step it was let go at, before the copy");
+is($n2->sql("SELECT wal_status FROM pg_replication_slots WHERE slot_name = '$slot'"), 'unreserved',
+    "the slot is still there to save: not invalidated");
+
+$n2->sql("ALTER SYSTEM RESET max_slot_wal_keep_size; SELECT pg_reload_conf()");
+$n2->poll("SELECT wal_status IN ('reserved', 'extended') FROM pg_replication_slots WHERE slot_name = '$slot'", 't', 10,
+    "with the limit lifted the slot is kept again");
+($rc, $out, $err) = $f->add;
+is($rc, 0, "calling again resumes and completes") or diag($err);
+like($err, qr/resuming the unfinished run/, "it resumed");
+$f->converges(1 .. 4);
+ok($f->all_replicating(1 .. 4), "all subscriptions replicating");
+is_deeply([ $f->tables_differing(1 .. 4) ], [], "all four nodes hold identical tables");
+
+done_testing();
