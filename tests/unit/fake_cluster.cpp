@@ -12,6 +12,13 @@ namespace {
 
 QueryResult one(const std::string &column, const Value &v) { return QueryResult({column}, {{v}}); }
 QueryResult none(const std::vector<std::string> &columns) { return QueryResult(columns, {}); }
+// Whether a key is within the interval ($2, $3] a narrowed comparison
+// statement reads (an unset bound is open; keys are numbers there).
+bool in_interval(const std::string &key, const Query &q) {
+    if (q.params.size() < 3) return true;
+    const long long k = std::stoll(key);
+    return (!q.params[1] || k > std::stoll(*q.params[1])) && (!q.params[2] || k <= std::stoll(*q.params[2]));
+}
 
 // Like Spock's: derived from the name, the same in every cluster.
 std::string node_id_of(const std::string &name) { return std::to_string(std::hash<std::string>{}(name) & 65535); }
@@ -639,18 +646,33 @@ QueryResult Cluster::handle(const std::string &node, const Query &q) {
         for (const auto &[table, r] : n.data) rows.push_back({table, std::to_string(r.size())});
         return QueryResult({"rel", "rows"}, rows);
     }
-    case Stmt::VerifyStatements: return QueryResult({"sums", "rows"}, {{std::string("sums"), std::string("rows")}});
-    case Stmt::VerifySums: {  // one range per table: its row count and a hash
+    case Stmt::VerifyStatements:  // read as the product writes them: a scan of the table, which a key interval narrows
+        return QueryResult({"sums", "rows"}, {{"sums FROM " + p(0) + " AS zodan_row", "rows FROM " + p(0) + " AS zodan_row"}});
+    case Stmt::VerifyChunkKey:
+        return verify_chunk_key ? QueryResult({"col", "type"}, {{std::string("id"), std::string("bigint")}})
+                                : none({"col", "type"});
+    case Stmt::VerifyChunkBounds: {  // keys are numbers here
+        std::vector<long long> keys;
+        for (const auto &[k, v] : n.data[q.subject])
+            if (!q.params.at(0) || std::stoll(k) > std::stoll(*q.params.at(0))) keys.push_back(std::stoll(k));
+        std::sort(keys.begin(), keys.end());
+        keys.resize(std::min(keys.size(), static_cast<size_t>(std::stoll(*q.params.at(1)))));
+        ++chunk_bounds_read;
+        return QueryResult({"n", "hi"}, {{std::to_string(keys.size()), keys.empty() ? Value() : Value(std::to_string(keys.back()))}});
+    }
+    case Stmt::VerifySums: {  // one range per table (or key interval): its row count and a hash
         write_hot_row(n, q.subject);
-        const auto &rows = n.data[q.subject];
         std::string hash;
-        for (const auto &[k, v] : rows) hash += k + "=" + v + ";";
-        return QueryResult({"range", "n", "hash"}, {{std::string("0"), std::to_string(rows.size()), std::to_string(std::hash<std::string>{}(hash))}});
+        size_t count = 0;
+        for (const auto &[k, v] : n.data[q.subject])
+            if (in_interval(k, q)) hash += k + "=" + v + ";", ++count;
+        return QueryResult({"range", "n", "hash"}, {{std::string("0"), std::to_string(count), std::to_string(std::hash<std::string>{}(hash))}});
     }
     case Stmt::VerifyRows: {
         write_hot_row(n, q.subject);
         std::vector<std::vector<Value>> rows;
-        for (const auto &[k, v] : n.data[q.subject]) rows.push_back({k, v});
+        for (const auto &[k, v] : n.data[q.subject])
+            if (in_interval(k, q)) rows.push_back({k, v});
         return QueryResult({"k", "h"}, rows);
     }
 

@@ -115,6 +115,8 @@ public:
     std::vector<std::string> copy_dependents;  // objects not made by the copy that depend on it (rollback plan)
     std::vector<std::string> written_locally;  // tables the local-writes check finds  // new name -> existing node whose id it would take
     bool verify = true;            // zodan.verify_data
+    bool verify_chunk_key = false;  // tables have a key the comparison may cut them by
+    int chunk_bounds_read = 0;
     bool superuser = true;         // the caller's
     // Called with every statement a node runs, before it runs (a test's
     // view of the moment, e.g. to write on a node meanwhile).
@@ -141,6 +143,8 @@ public:
     std::unique_ptr<zodan::ScratchDir> scratch_dir() override;
     void copy_jobs(const std::vector<zodan::CopyLane> &lanes, const std::vector<zodan::CopyJob> &jobs,
                    const std::function<void(const zodan::CopyState &)> &progress) override;
+    int progress_ms = 0;  // zodan.progress_interval
+    int progress_interval_ms() override { return progress_ms; }
     void sleep_ms(int ms) override { clock_ += ms; }
     int64_t now_ms() override { return clock_ += 1; }
     void report(zodan::Level, const std::string &message, const std::string &) override { notices.push_back(message); }

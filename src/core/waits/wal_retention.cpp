@@ -153,7 +153,6 @@ void SlotWatch::look() {
         bool &flag;
         ~Done() { flag = false; }
     } done{looking_};
-    next_look_ = rt_.now_ms() + kLookEveryMs;
     const std::map<std::string, std::string> slots = slots_();
     std::vector<std::pair<Connection *, Query>> work;
     std::vector<Watched *> asked;
@@ -164,7 +163,8 @@ void SlotWatch::look() {
         work.emplace_back(w.conn.get(), join_slots_wal(slot->second));
         asked.push_back(&w);
     }
-    if (work.empty()) return;
+    if (work.empty()) return;  // no slot made yet: the next chance looks again
+    next_look_ = rt_.now_ms() + kLookEveryMs;
     std::vector<QueryResult> read = rt_.exec_all(work);
     for (size_t i = 0; i < asked.size(); ++i) {
         if (read[i].empty()) continue;  // not made yet
