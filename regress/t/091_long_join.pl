@@ -8,7 +8,9 @@
 # - a slot of the join pushed past max_slot_wal_keep_size during a paused
 #   run stops the run at its next step, naming node, slot and setting,
 #   while the slot is still there to save (not yet invalidated); with the
-#   limit raised, calling again resumes and completes.
+#   limit raised, calling again resumes and completes;
+# - the comparison reads a large table by intervals of its key, reports its
+#   progress, and still names every key that differs.
 # matrix: full suite only
 use strict;
 use warnings;
@@ -42,7 +44,8 @@ for my $n ($n1, $n4) {
     $n->sql("CREATE ROLE joiner LOGIN NOREPLICATION PASSWORD \$1", $pw);
 }
 $n1->sql("GRANT USAGE ON SCHEMA spock TO joiner; GRANT SELECT ON ALL TABLES IN SCHEMA spock TO joiner;
-          GRANT SELECT ON pg_catalog.pg_replication_origin_status TO joiner");
+          GRANT SELECT ON pg_catalog.pg_replication_origin_status TO joiner;
+          GRANT EXECUTE ON FUNCTION pg_catalog.pg_show_replication_origin_status() TO joiner");
 my $joiner_dsn = $n1->dsn(user => 'joiner', password => $pw);
 my ($rc, $out, $err) = $n4->psql("CALL spock.add_node('n1', \$1, 'n4', \$2)", $joiner_dsn, $n4->dsn);
 isnt($rc, 0, "the add with a source DSN that may not replicate fails");
@@ -112,5 +115,41 @@ like($err, qr/resuming the unfinished run/, "it resumed");
 $f->converges(1 .. 4);
 ok($f->all_replicating(1 .. 4), "all subscriptions replicating");
 is_deeply([ $f->tables_differing(1 .. 4) ], [], "all four nodes hold identical tables");
+
+
+# 4. The comparison by intervals of the key. public.big (600,000 rows,
+# bigint key) on every node, the same rows everywhere; health_check('post')
+# runs the add's comparison. n1 logs every statement meanwhile: none reads
+# public.big whole, two read an interval of it (500,000 rows a statement).
+for my $n ($n1, $n2, $n3, $n4) {
+    $n->sql("CREATE TABLE public.big (id bigint PRIMARY KEY, v int NOT NULL)");
+    $n->sql("SELECT spock.repset_add_table('default', 'public.big')");
+}
+$n1->sql("INSERT INTO public.big SELECT g, g % 1000 FROM generate_series(1, 600000) g");
+$f->converges(1 .. 4);
+is($n4->sql("SELECT count(*) FROM public.big"), '600000', "n4 holds the 600000 rows of public.big");
+$n1->sql("ALTER SYSTEM SET log_statement = 'all'; SELECT pg_reload_conf()");
+my $mark = $n1->log_mark;
+($rc, $out, $err) = $n4->psql("SET zodan.progress_interval = '1ms';\nCALL spock.health_check('n1', \$1, 'n4', \$2, 'post')",
+    $n1->dsn, $n4->dsn);
+my $log = $n1->log_since($mark);
+$n1->sql("ALTER SYSTEM RESET log_statement; SELECT pg_reload_conf()");
+like("$out\n$err", qr/check passed: tables match the source/, "the tables match");
+my @whole = $log =~ /FROM public\.big AS zodan_row/g;
+my @narrow = $log =~ /FROM \(SELECT \* FROM public\.big WHERE \(\$2::text IS NULL OR id > \$2::text::bigint\) AND \(\$3::text IS NULL OR id <= \$3::text::bigint\)\) AS zodan_row/g;
+is(scalar @whole, 0, "no statement on n1 reads public.big whole");
+is(scalar @narrow, 2, "two statements on n1 read it, an interval of its key each");
+like($err, qr/NOTICE:  comparing n4 with n1: \d+\/\d+ tables, \d+ of about \d+ rows/, "the comparison reports its progress");
+
+# A row changed on n4 alone (repair mode: not replicated) in the second
+# interval, one gone at the first interval's upper bound, one beyond the
+# source's last key: all three named.
+$n4->sql("BEGIN; SELECT spock.repair_mode(true); UPDATE public.big SET v = -1 WHERE id = 550000;
+          DELETE FROM public.big WHERE id = 500000; INSERT INTO public.big VALUES (700000, 7);
+          SELECT spock.repair_mode(false); COMMIT");
+($rc, $out, $err) = $n4->psql("SET zodan.sync_timeout = '5s';\nCALL spock.health_check('n1', \$1, 'n4', \$2, 'post')",
+    $n1->dsn, $n4->dsn);
+like("$out\n$err", qr/check FAILED: tables match the source: .*public\.big: 3 row\(s\) differ \(key 500000 missing on n4; key 550000 differs; key 700000 only on n4\)/,
+    "health_check post names the three keys") or diag("$out\n$err");
 
 done_testing();

@@ -75,7 +75,8 @@ struct Node {
     long long wal_keep_bytes = -1;
     long long wal_written = 0, wal_per_read = 0;
     std::map<std::string, std::pair<std::string, std::optional<long long>>> slot_wal;
-    bool refuses_replication = false;  // replication connections fail (pg_hba, role, senders)
+    bool refuses_replication = false;
+    bool stale_statistics = false;  // reltuples says 0 for every table (loaded since its last ANALYZE)  // replication connections fail (pg_hba, role, senders)
     int64_t restart_delay_ms = 5000;  // spock.restart_delay_default
     std::vector<JournalRun> runs;  // run_id = index + 1
     // Rows written during the join window (on a source): commit time (UTC

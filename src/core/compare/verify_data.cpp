@@ -202,15 +202,16 @@ VerifyOutcome verify_against_source(Runtime &rt, Member &source, Member &new_nod
         Table t;
         t.rel = listed.text(i, "rel");
         t.rows_estimate = std::stoll(listed.text(i, "rows", "0"));
-        if (t.rows_estimate > chunk_rows) {
-            QueryResult key = source.db().exec(chunk_key(t.rel));
-            if (!key.empty()) {
-                t.key_col = key.text(0, "col");
-                t.key_type = key.text(0, "type");
-            }
+        // Every table with such a key, whatever its statistics say (a table
+        // loaded since its last ANALYZE looks empty): a small one is one
+        // interval, open at both ends, found by one more short statement.
+        QueryResult key = source.db().exec(chunk_key(t.rel));
+        if (!key.empty()) {
+            t.key_col = key.text(0, "col");
+            t.key_type = key.text(0, "type");
         }
         // Ranges sized for what one statement reads: the table, or one interval.
-        t.ranges = range_count(t.key_col.empty() ? t.rows_estimate : std::min(t.rows_estimate, chunk_rows));
+        t.ranges = range_count(t.key_col.empty() ? t.rows_estimate : chunk_rows);
         QueryResult stmts = source.db().exec(sql::verify_statements(t.rel, t.ranges));
         t.sums_sql = stmts.text(0, "sums");
         t.rows_sql = stmts.text(0, "rows");
