@@ -10,7 +10,8 @@
 #   while the slot is still there to save (not yet invalidated); with the
 #   limit raised, calling again resumes and completes;
 # - the comparison reads a large table by intervals of its key, reports its
-#   progress, and still names every key that differs.
+#   progress (as the index builds do), and still names every key that
+#   differs.
 # matrix: full suite only
 use strict;
 use warnings;
@@ -107,26 +108,34 @@ is($n2->sql("SELECT wal_status FROM pg_replication_slots WHERE slot_name = '$slo
     "the slot is still there to save: not invalidated");
 
 $n2->sql("ALTER SYSTEM RESET max_slot_wal_keep_size; SELECT pg_reload_conf()");
+# Before the resumed add copies: public.big (600,000 rows, a bigint key and
+# a second index) on every node, the same rows everywhere (compared in 4).
+for my $n ($n1, $n2, $n3) {
+    $n->sql("CREATE TABLE public.big (id bigint PRIMARY KEY, v int NOT NULL, pad text NOT NULL)");
+    $n->sql("SELECT spock.repset_add_table('default', 'public.big')");
+}
+$n1->sql("INSERT INTO public.big SELECT g, g % 1000, repeat(md5(g::text), 2) FROM generate_series(1, 600000) g");
+$n1->sql("CREATE INDEX big_v ON public.big (v, pad)");
+$n2->sql("CREATE INDEX big_v ON public.big (v, pad)");
+$n3->sql("CREATE INDEX big_v ON public.big (v, pad)");
+$f->converges(1 .. 3);
 $n2->poll("SELECT wal_status IN ('reserved', 'extended') FROM pg_replication_slots WHERE slot_name = '$slot'", 't', 10,
     "with the limit lifted the slot is kept again");
-($rc, $out, $err) = $f->add;
+($rc, $out, $err) = $f->add("zodan.progress_interval = '100ms'");
 is($rc, 0, "calling again resumes and completes") or diag($err);
 like($err, qr/resuming the unfinished run/, "it resumed");
+like($err, qr/NOTICE:  building indexes on n4: \d+ of about \d+ made(, now on public\.big \([^)]*\))*; \d+ s in/,
+    "the index builds report their progress") or diag($err);
+like($err, qr/NOTICE:  comparing n4 with n1: \d+\/\d+ tables, \d+ of about \d+ rows/, "so does the comparison");
 $f->converges(1 .. 4);
 ok($f->all_replicating(1 .. 4), "all subscriptions replicating");
 is_deeply([ $f->tables_differing(1 .. 4) ], [], "all four nodes hold identical tables");
 
 
-# 4. The comparison by intervals of the key. public.big (600,000 rows,
-# bigint key) on every node, the same rows everywhere; health_check('post')
-# runs the add's comparison. n1 logs every statement meanwhile: none reads
-# public.big whole, two read an interval of it (500,000 rows a statement).
-for my $n ($n1, $n2, $n3, $n4) {
-    $n->sql("CREATE TABLE public.big (id bigint PRIMARY KEY, v int NOT NULL)");
-    $n->sql("SELECT spock.repset_add_table('default', 'public.big')");
-}
-$n1->sql("INSERT INTO public.big SELECT g, g % 1000 FROM generate_series(1, 600000) g");
-$f->converges(1 .. 4);
+# 4. The comparison by intervals of the key: n4 copied public.big (600,000
+# rows, bigint key) in the add above; health_check('post') runs the add's
+# comparison. n1 logs every statement meanwhile: none reads public.big whole,
+# two read an interval of it (500,000 rows a statement).
 is($n4->sql("SELECT count(*) FROM public.big"), '600000', "n4 holds the 600000 rows of public.big");
 $n1->sql("ALTER SYSTEM SET log_statement = 'all'; SELECT pg_reload_conf()");
 my $mark = $n1->log_mark;
@@ -139,13 +148,12 @@ my @whole = $log =~ /FROM public\.big AS zodan_row/g;
 my @narrow = $log =~ /FROM \(SELECT \* FROM public\.big WHERE \(\$2::text IS NULL OR id > \$2::text::bigint\) AND \(\$3::text IS NULL OR id <= \$3::text::bigint\)\) AS zodan_row/g;
 is(scalar @whole, 0, "no statement on n1 reads public.big whole");
 is(scalar @narrow, 2, "two statements on n1 read it, an interval of its key each");
-like($err, qr/NOTICE:  comparing n4 with n1: \d+\/\d+ tables, \d+ of about \d+ rows/, "the comparison reports its progress");
 
 # A row changed on n4 alone (repair mode: not replicated) in the second
 # interval, one gone at the first interval's upper bound, one beyond the
 # source's last key: all three named.
 $n4->sql("BEGIN; SELECT spock.repair_mode(true); UPDATE public.big SET v = -1 WHERE id = 550000;
-          DELETE FROM public.big WHERE id = 500000; INSERT INTO public.big VALUES (700000, 7);
+          DELETE FROM public.big WHERE id = 500000; INSERT INTO public.big VALUES (700000, 7, 'x');
           SELECT spock.repair_mode(false); COMMIT");
 ($rc, $out, $err) = $n4->psql("SET zodan.sync_timeout = '5s';\nCALL spock.health_check('n1', \$1, 'n4', \$2, 'post')",
     $n1->dsn, $n4->dsn);

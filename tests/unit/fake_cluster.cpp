@@ -158,6 +158,10 @@ int Cluster::batch_for_send() {
 
 std::string Cluster::run_program(const zodan::Program &program) {
     programs.push_back(program.name);
+    if (program.while_running) {
+        sleep_ms(300);
+        program.while_running();
+    }
     calls.push_back({"program", std::nullopt, program.name, {program.dsn}, 0});
     return "";
 }
@@ -305,6 +309,9 @@ QueryResult Cluster::handle(const std::string &node, const Query &q) {
         break;
 
     // The checks a long join needs.
+    case Stmt::IndexCount: return one("n", std::to_string(n.data.size()));
+    case Stmt::IndexBuilds:
+        return QueryResult({"rel", "phase", "pct"}, {{std::string("public.items"), std::string("building index: scanning table"), std::string("40")}});
     case Stmt::IdentifySystem: return QueryResult({"systemid"}, {{n.sysid}});
     case Stmt::WalRetention:
         n.wal_written += n.wal_per_read;

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include "core/compare/verify_data.hpp"
+#include "core/copy/copy_progress.hpp"
 #include "core/plan/add_node.hpp"
 #include "core/waits/wal_retention.hpp"
 #include "fake_cluster.hpp"
@@ -220,4 +221,21 @@ TEST_CASE("comparison: progress every zodan.progress_interval", "[long_join][ver
     CHECK(seconds_left(half, 10000) == 10);
     half.seconds_left = 10;
     CHECK(describe_verify("n1", "n4", half) == "comparing n4 with n1: 1/2 tables, 500 of about 1000 rows, about 10 s left");
+}
+
+TEST_CASE("index builds: progress every zodan.progress_interval while pg_restore builds them", "[long_join]") {
+    Cluster c = Cluster::mesh(3, 4);
+    c.progress_ms = 100;
+    AddNode(c, Cluster::add_args("n1", "n4")).run();
+    CHECK(std::any_of(c.notices.begin(), c.notices.end(), [](const std::string &m) {
+        return m.rfind("building indexes on n4: ", 0) == 0 &&
+               m.find("now on public.items (building index: scanning table, 40% of blocks)") != std::string::npos;
+    }));
+    IndexSample s{3, 12, {"public.big (building index: scanning table, 40% of blocks)"}, 12};
+    CHECK(describe_indexes("n4", s) ==
+          "building indexes on n4: 3 of about 12 made, now on public.big (building index: scanning table, 40% of blocks); 12 s in");
+    // Off with zodan.progress_interval = 0.
+    Cluster quiet = Cluster::mesh(3, 4);
+    AddNode(quiet, Cluster::add_args("n1", "n4")).run();
+    CHECK(quiet.calls_of({Stmt::IndexBuilds}).empty());
 }

@@ -49,7 +49,7 @@ namespace zodan {
     X(JournalExists) X(JournalRead) X(JournalReadRecord) X(JournalRunState) X(JournalBegin) X(JournalTakeOver)       \
     X(JournalStepStart) X(JournalStepDone) X(JournalStepNote) X(JournalStepFailed) X(JournalFinish)                  \
     /* checks.cpp, waits/wal_retention.cpp: the checks a long join needs */                                          \
-    X(IdentifySystem) X(WalRetention) X(JoinSlotsWal)                                                                \
+    X(IdentifySystem) X(WalRetention) X(JoinSlotsWal) X(IndexCount) X(IndexBuilds)                                                            \
     /* add_node.cpp: zodan.pause_at_step (tests only) */                                                             \
     X(PauseHere) X(PauseEnd)                                                                                         \
     /* physical/physical_sql.cpp: the add from a standby */                                                          \
