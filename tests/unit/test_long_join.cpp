@@ -37,7 +37,7 @@ TEST_CASE("long join: a node refusing replication connections stops the add in i
     const std::string e = error_of(c, "n1", "n4");
     CHECK_THAT(e, Catch::Contains("node \"n3\" refuses a replication connection (replication=database), which the "
                                   "subscription of n4 to it opens"));
-    CHECK_THAT(e, Catch::Contains("must be superuser or replication role"));
+    CHECK_THAT(e, Catch::Contains("opens: FATAL:  must be superuser or replication role to start walsender (DSN host=n3 "));
     CHECK_THAT(e, Catch::Contains("On \"n3\", pg_hba.conf needs a line that lets user pgedge reach database inventory"));
     CHECK_THAT(e, Catch::Contains("password=********"));
     CHECK_THAT(e, !Catch::Contains("s3cret"));

@@ -194,8 +194,10 @@ std::vector<CheckResult> check_replication_connections(Runtime &rt, ClusterView 
         const std::string user = t.node->dsn.value("user").value_or("the DSN's user");
         return failed(
             "replication connection to " + t.node->name,
+            // The DSN last: the server's log filter (invoke.cpp) cuts an
+            // error's message at the word password.
             "node \"" + t.node->name + "\" refuses a replication connection (replication=database), which " + t.who +
-                " opens with the DSN " + t.node->dsn.masked() + ": " + server_message,
+                " opens: " + server_message + " (DSN " + t.node->dsn.masked() + ")",
             "On \"" + t.node->name + "\", pg_hba.conf needs a line that lets user " + user + " reach database " +
                 t.node->dbname() + " from the nodes that connect to it, e.g. \"host " + t.node->dbname() + " " + user +
                 " <their address>/32 scram-sha-256\" (a logical replication connection is matched by its database, "
