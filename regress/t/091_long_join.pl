@@ -51,9 +51,9 @@ $n1->sql("GRANT USAGE ON SCHEMA spock TO joiner; GRANT SELECT ON ALL TABLES IN S
 my $joiner_dsn = $n1->dsn(user => 'joiner', password => $pw);
 my ($rc, $out, $err) = $n4->psql("CALL spock.add_node('n1', \$1, 'n4', \$2)", $joiner_dsn, $n4->dsn);
 isnt($rc, 0, "the add with a source DSN that may not replicate fails");
-like($err, qr/ERROR:  node "n1" refuses a replication connection \(replication=database\), which the copy point \(from n4\) opens: must be superuser or replication role to start walsender/,
+like($err, qr/ERROR:  node "n1" refuses a replication connection \(replication=database\), which the copy point \(from n4\) opens: (must be superuser or replication role to start walsender|permission denied to start WAL sender)/,
     "naming the node, the connection and the server's reason") or diag($err);
-like($err, qr/DETAIL:  .*\(DSN host=127\.0\.0\.1 [^\n]*user=joiner password=\*{8}\)/, "and the DSN, masked");
+like($err, qr/DETAIL:  .*\(DSN host=127\.0\.0\.1 [^\n]*user=joiner password=\*{8}/, "and the DSN, masked");
 like($err, qr/HINT:  On "n1", pg_hba.conf needs a line that lets user joiner reach database inventory .*the role needs the REPLICATION attribute/,
     "the hint names the pg_hba.conf line and the role's attribute");
 like($err, qr/step 1\/\d+: check preconditions/, "in step 1");
@@ -126,9 +126,17 @@ $n2->poll("SELECT wal_status IN ('reserved', 'extended') FROM pg_replication_slo
 ($rc, $out, $err) = $f->add("zodan.progress_interval = '100ms'");
 is($rc, 0, "calling again resumes and completes") or diag($err);
 like($err, qr/resuming the unfinished run/, "it resumed");
-like($err, qr/NOTICE:  building indexes on n4: \d+ of about \d+ made(, now on public\.big \([^)]*\))*; \d+ s in/,
-    "the index builds report their progress") or diag($err);
-like($err, qr/NOTICE:  comparing n4 with n1: \d+\/\d+ tables, \d+ of about \d+ rows/, "so does the comparison");
+SKIP: {
+    # Where Spock crashed meanwhile, the harness called again, and this
+    # output is the last call's: the copy was an earlier call's.
+    skip "the copy ran in an earlier call (Spock crashed and the harness called again)", 2
+      if $err =~ /step 5\/\d+: [^\n]*\(done before\)/;
+    like($err, qr/NOTICE:  building indexes on n4: \d+ of about \d+ made(, now on public\.big \([^)]*\))*; \d+ s in/,
+        "the index builds report their progress") or diag($err);
+    like($err, qr/NOTICE:  comparing n4 with n1: \d+\/\d+ tables, \d+ of about \d+ rows/, "so does the comparison");
+}
+is($n4->sql("SELECT (output -> 'progress' ->> 'rows_done')::bigint >= 600000 FROM spock.zodan_add_node_status
+             WHERE step_name = 'verify_data'"), 't', "the comparison's progress is in the journal");
 $f->converges(1 .. 4);
 ok($f->all_replicating(1 .. 4), "all subscriptions replicating");
 is_deeply([ $f->tables_differing(1 .. 4) ], [], "all four nodes hold identical tables");
