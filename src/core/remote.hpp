@@ -276,6 +276,9 @@ struct Program {
     // password, which travels in the child's environment instead.
     std::string dsn;
     std::vector<std::pair<std::string, std::string>> env;  // e.g. PGOPTIONS
+    // Called about every 250 ms while the program runs (progress reports, the
+    // watch over the join's slots); what it throws ends the program.
+    std::function<void()> while_running = {};
 };
 
 // One table's data copied from the source into the new node: a COPY ... TO

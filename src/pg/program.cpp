@@ -200,7 +200,8 @@ std::string BackendRuntime::run_program(const Program &program) {
         bool out_open = true, err_open = true;
         char buf[8192];
         while (out_open || err_open) {
-            waits.wait(1000);  // a cancel throws here; Child then kills the program
+            waits.wait(program.while_running ? 250 : 1000);  // a cancel throws here; Child then kills the program
+            if (program.while_running) program.while_running();  // so may this
             for (auto [fd, open, text, pos] : {std::make_tuple(out_read.get(), &out_open, &out, out_pos),
                                                std::make_tuple(err_read.get(), &err_open, &err, err_pos)}) {
                 if (!*open) continue;

@@ -12,6 +12,13 @@ namespace {
 
 QueryResult one(const std::string &column, const Value &v) { return QueryResult({column}, {{v}}); }
 QueryResult none(const std::vector<std::string> &columns) { return QueryResult(columns, {}); }
+// Whether a key is within the interval ($2, $3] a narrowed comparison
+// statement reads (an unset bound is open; keys are numbers there).
+bool in_interval(const std::string &key, const Query &q) {
+    if (q.params.size() < 3) return true;
+    const long long k = std::stoll(key);
+    return (!q.params[1] || k > std::stoll(*q.params[1])) && (!q.params[2] || k <= std::stoll(*q.params[2]));
+}
 
 // Like Spock's: derived from the name, the same in every cluster.
 std::string node_id_of(const std::string &name) { return std::to_string(std::hash<std::string>{}(name) & 65535); }
@@ -134,6 +141,10 @@ std::unique_ptr<zodan::Connection> Cluster::connect(const std::string &node, con
 }
 
 std::unique_ptr<zodan::Connection> Cluster::connect_replication(const std::string &node, const std::string &dsn) {
+    auto n = nodes.find(host_of(dsn));
+    if (n != nodes.end() && n->second.refuses_replication)
+        throw zodan::RemoteError(node, "connecting",
+                                 "FATAL:  must be superuser or replication role to start walsender", "42501");
     return connect(node, dsn);
 }
 
@@ -147,6 +158,10 @@ int Cluster::batch_for_send() {
 
 std::string Cluster::run_program(const zodan::Program &program) {
     programs.push_back(program.name);
+    if (program.while_running) {
+        sleep_ms(300);
+        program.while_running();
+    }
     calls.push_back({"program", std::nullopt, program.name, {program.dsn}, 0});
     return "";
 }
@@ -292,6 +307,24 @@ QueryResult Cluster::handle(const std::string &node, const Query &q) {
     case Stmt::JournalFinish:
         if (auto r = journal(n, q)) return *r;
         break;
+
+    // The checks a long join needs.
+    case Stmt::IndexCount: return one("n", std::to_string(n.data.size()));
+    case Stmt::IndexBuilds:
+        return QueryResult({"rel", "phase", "pct"}, {{std::string("public.items"), std::string("building index: scanning table"), std::string("40")}});
+    case Stmt::IdentifySystem: return QueryResult({"systemid"}, {{n.sysid}});
+    case Stmt::WalRetention:
+        n.wal_written += n.wal_per_read;
+        return QueryResult({"keep_bytes", "wal"}, {{std::to_string(n.wal_keep_bytes), std::to_string(n.wal_written)}});
+    case Stmt::JoinSlotsWal: {
+        const std::string slot = q.params.at(0).value_or("");
+        if (!n.slots.count(slot)) return none({"slot", "wal_status", "safe_wal_size", "keep_bytes"});
+        auto w = n.slot_wal.find(slot);
+        const std::string status = w == n.slot_wal.end() ? "reserved" : w->second.first;
+        Value safe = w == n.slot_wal.end() || !w->second.second ? Value() : Value(std::to_string(*w->second.second));
+        return QueryResult({"slot", "wal_status", "safe_wal_size", "keep_bytes"},
+                           {{slot, status, safe, std::to_string(n.wal_keep_bytes)}});
+    }
 
     // Reading a node.
     case Stmt::SpockVersion: return one("extversion", n.version);
@@ -617,21 +650,36 @@ QueryResult Cluster::handle(const std::string &node, const Query &q) {
     // The comparison.
     case Stmt::VerifyTables: {
         std::vector<std::vector<Value>> rows;
-        for (const auto &[table, r] : n.data) rows.push_back({table, std::to_string(r.size())});
+        for (const auto &[table, r] : n.data) rows.push_back({table, std::to_string(n.stale_statistics ? 0 : r.size())});
         return QueryResult({"rel", "rows"}, rows);
     }
-    case Stmt::VerifyStatements: return QueryResult({"sums", "rows"}, {{std::string("sums"), std::string("rows")}});
-    case Stmt::VerifySums: {  // one range per table: its row count and a hash
+    case Stmt::VerifyStatements:  // read as the product writes them: a scan of the table, which a key interval narrows
+        return QueryResult({"sums", "rows"}, {{"sums FROM " + p(0) + " AS zodan_row", "rows FROM " + p(0) + " AS zodan_row"}});
+    case Stmt::VerifyChunkKey:
+        return verify_chunk_key ? QueryResult({"col", "type"}, {{std::string("id"), std::string("bigint")}})
+                                : none({"col", "type"});
+    case Stmt::VerifyChunkBounds: {  // keys are numbers here
+        std::vector<long long> keys;
+        for (const auto &[k, v] : n.data[q.subject])
+            if (!q.params.at(0) || std::stoll(k) > std::stoll(*q.params.at(0))) keys.push_back(std::stoll(k));
+        std::sort(keys.begin(), keys.end());
+        keys.resize(std::min(keys.size(), static_cast<size_t>(std::stoll(*q.params.at(1)))));
+        ++chunk_bounds_read;
+        return QueryResult({"n", "hi"}, {{std::to_string(keys.size()), keys.empty() ? Value() : Value(std::to_string(keys.back()))}});
+    }
+    case Stmt::VerifySums: {  // one range per table (or key interval): its row count and a hash
         write_hot_row(n, q.subject);
-        const auto &rows = n.data[q.subject];
         std::string hash;
-        for (const auto &[k, v] : rows) hash += k + "=" + v + ";";
-        return QueryResult({"range", "n", "hash"}, {{std::string("0"), std::to_string(rows.size()), std::to_string(std::hash<std::string>{}(hash))}});
+        size_t count = 0;
+        for (const auto &[k, v] : n.data[q.subject])
+            if (in_interval(k, q)) hash += k + "=" + v + ";", ++count;
+        return QueryResult({"range", "n", "hash"}, {{std::string("0"), std::to_string(count), std::to_string(std::hash<std::string>{}(hash))}});
     }
     case Stmt::VerifyRows: {
         write_hot_row(n, q.subject);
         std::vector<std::vector<Value>> rows;
-        for (const auto &[k, v] : n.data[q.subject]) rows.push_back({k, v});
+        for (const auto &[k, v] : n.data[q.subject])
+            if (in_interval(k, q)) rows.push_back({k, v});
         return QueryResult({"k", "h"}, rows);
     }
 

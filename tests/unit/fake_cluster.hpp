@@ -76,6 +76,14 @@ struct Node {
     std::map<std::string, std::map<std::string, std::string>> data;
     Lsn wal = 0x3000000;
     bool join_lock = false;
+    // max_slot_wal_keep_size in bytes (-1: none); WAL written, growing by
+    // wal_per_read at every read of it (a node under writes); the
+    // wal_status and safe_wal_size of slots (default: reserved, none).
+    long long wal_keep_bytes = -1;
+    long long wal_written = 0, wal_per_read = 0;
+    std::map<std::string, std::pair<std::string, std::optional<long long>>> slot_wal;
+    bool refuses_replication = false;
+    bool stale_statistics = false;  // reltuples says 0 for every table (loaded since its last ANALYZE)  // replication connections fail (pg_hba, role, senders)
     int64_t restart_delay_ms = 5000;  // spock.restart_delay_default
     std::vector<JournalRun> runs;  // run_id = index + 1
     // Rows written during the join window (on a source): commit time (UTC
@@ -116,6 +124,8 @@ public:
     std::vector<std::string> copy_dependents;  // objects not made by the copy that depend on it (rollback plan)
     std::vector<std::string> written_locally;  // tables the local-writes check finds  // new name -> existing node whose id it would take
     zodan::VerifySetting verify = zodan::VerifySetting::Auto;  // zodan.verify_data
+    bool verify_chunk_key = false;  // tables have a key the comparison may cut them by
+    int chunk_bounds_read = 0;
     bool superuser = true;         // the caller's
     // Called with every statement a node runs, before it runs (a test's
     // view of the moment, e.g. to write on a node meanwhile).
@@ -142,6 +152,8 @@ public:
     std::unique_ptr<zodan::ScratchDir> scratch_dir() override;
     void copy_jobs(const std::vector<zodan::CopyLane> &lanes, const std::vector<zodan::CopyJob> &jobs,
                    const std::function<void(const zodan::CopyState &)> &progress) override;
+    int progress_ms = 0;  // zodan.progress_interval
+    int progress_interval_ms() override { return progress_ms; }
     void sleep_ms(int ms) override { clock_ += ms; }
     int64_t now_ms() override { return clock_ += 1; }
     void report(zodan::Level level, const std::string &message, const std::string &) override {

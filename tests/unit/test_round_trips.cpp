@@ -81,7 +81,10 @@ TEST_CASE("statements in flight together are one sequential round trip", "[round
 TEST_CASE("each add_node step stays within its budget of round trips", "[round_trips][add_node]") {
     const std::map<std::string, long long> budget = {
         {"check_versions", 1},
-        {"check_preconditions", 13},  // 13th: large objects on S and N (cluster/large_objects.cpp)
+        // 13th: large objects on S and N (cluster/large_objects.cpp); 14th and
+        // 15th: a replication connection to each node and the WAL the join
+        // will hold (cluster/checks.cpp, waits/wal_retention.cpp).
+        {"check_preconditions", 15},
         {"create_node", 2},
         {"prepare_other_nodes", 13},
         {"sync_source", 2},
@@ -90,7 +93,7 @@ TEST_CASE("each add_node step stays within its budget of round trips", "[round_t
         {"mirror_replication_sets", 5},
         {"enable_other_subscriptions", 2},
         {"confirm_inbound", 4},
-        {"verify_data", 3},
+        {"verify_data", 4},  // 4th: the source's key bounds (compare/verify_data.cpp)
         {"create_reverse_subscriptions", 11},
         {"confirm", 7},
     };
@@ -98,8 +101,9 @@ TEST_CASE("each add_node step stays within its budget of round trips", "[round_t
     // on N (two for each step: N's own, local across regions).
     // 39th: on N, whether it replayed the fence of a physical run that died
     // after its promotion (physical/window.cpp); 40th: on N, whether it is
-    // a complete member already (a repeated add changes nothing).
-    const long long outside_steps_budget = 40;
+    // a complete member already (a repeated add changes nothing); 41st: the
+    // join slots' WAL limits, read once for the watch (waits/wal_retention.cpp).
+    const long long outside_steps_budget = 41;
     Cluster c = Cluster::mesh(3, 4);
     const RoundTripCount start = RoundTrips::tally().count();
     zodan::AddNode(c, Cluster::add_args("n1", "n4")).run();

@@ -12,6 +12,7 @@
 #include "core/compare/verify_data.hpp"
 #include "core/journal/journal.hpp"
 #include "core/text/version.hpp"
+#include "core/waits/wal_retention.hpp"
 
 namespace zodan {
 
@@ -172,6 +173,64 @@ std::vector<CheckResult> check_preconditions(Runtime &rt, ClusterView &view) {
     long long source_bytes = 0;
     for (CheckResult &r : check_headroom(rt, view, &source_bytes)) out.push_back(std::move(r));
     view.source_database_bytes = source_bytes;
+    for (CheckResult &r : check_replication_connections(rt, view)) out.push_back(std::move(r));
+    for (CheckResult &r : check_wal_retention(rt, view, source_bytes)) out.push_back(std::move(r));
+    return out;
+}
+
+std::vector<CheckResult> check_replication_connections(Runtime &rt, ClusterView &view) {
+    // Who opens a replication connection to whom, with which DSN: the copy
+    // point from this server to S; the new node's apply workers, on this
+    // server, to S and every O with the DSNs the run knows them by; every
+    // existing node's apply worker to N with new_node_dsn, from that node.
+    // The last is tried from here: the DSN, its role and N's WAL senders
+    // are what the node would meet, its own address in N's pg_hba.conf is
+    // not (docs/add_node.md).
+    struct Target {
+        Member *node;
+        std::string who;  // who opens it, for the message
+    };
+    std::vector<Target> targets{{&view.source, "the copy point (from " + view.new_node.name + ")"}};
+    for (Member &o : view.others) targets.push_back({&o, "the subscription of " + view.new_node.name + " to it"});
+    if (view.has_new_node()) targets.push_back({&view.new_node, "the other nodes' subscriptions to it"});
+    auto refused = [&](const Target &t, const std::string &server_message) {
+        const std::string user = t.node->dsn.value("user").value_or("the DSN's user");
+        return failed(
+            "replication connection to " + t.node->name,
+            // The DSN last: the server's log filter (invoke.cpp) cuts an
+            // error's message at the word password.
+            "node \"" + t.node->name + "\" refuses a replication connection (replication=database), which " + t.who +
+                " opens: " + server_message + " (DSN " + t.node->dsn.masked() + ")",
+            "On \"" + t.node->name + "\", pg_hba.conf needs a line that lets user " + user + " reach database " +
+                t.node->dbname() + " from the nodes that connect to it, e.g. \"host " + t.node->dbname() + " " + user +
+                " <their address>/32 scram-sha-256\" (a logical replication connection is matched by its database, "
+                "like any session: a line for the keyword replication alone does not admit it); the role needs "
+                "the REPLICATION attribute (or SUPERUSER); max_wal_senders a free sender.");
+    };
+    // Opened one after another (the host opens replication connections one
+    // at a time), then asked to identify the system all at once: a
+    // walsender that accepted the connection answers.
+    std::vector<CheckResult> out;
+    std::vector<std::unique_ptr<Connection>> opened;
+    std::vector<std::pair<Connection *, Query>> asks;
+    std::vector<const Target *> asked;
+    for (const Target &t : targets) {
+        try {
+            opened.push_back(rt.connect_replication(t.node->name, t.node->dsn.text()));
+            asks.emplace_back(opened.back().get(), Query{Stmt::IdentifySystem, "identify the system", "IDENTIFY_SYSTEM", {}, true});
+            asked.push_back(&t);
+        } catch (const RemoteError &e) {
+            out.push_back(refused(t, e.server_message()));
+        }
+    }
+    try {
+        rt.exec_all(asks);
+        for (const Target *t : asked) out.push_back(pass("replication connection to " + t->node->name));
+    } catch (const RemoteError &e) {
+        for (const Target *t : asked)
+            out.push_back(t->node->name == e.node() ? refused(*t, e.server_message())
+                                                    : pass("replication connection to " + t->node->name));
+    }
     return out;
 }
 

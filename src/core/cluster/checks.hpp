@@ -21,6 +21,10 @@ std::vector<CheckResult> check_versions(Runtime &rt, ClusterView &view);
 CheckResult check_runs_on_new_node(Runtime &rt, ClusterView &view);
 std::vector<CheckResult> check_preconditions(Runtime &rt, ClusterView &view);
 CheckResult check_subscriptions_enabled(Runtime &rt, ClusterView &view);
+// A replication connection (replication=database) to S, every O and N, each
+// with the DSN the run's own or Spock's connections will use (the directions
+// and what each proves: docs/add_node.md).
+std::vector<CheckResult> check_replication_connections(Runtime &rt, ClusterView &view);
 // The new node against the source, table by table: the same replicated
 // tables with the same columns and keys, and the same rows (verify_data.hpp).
 CheckResult check_tables_match(Runtime &rt, ClusterView &view);

@@ -8,6 +8,7 @@
 #include "core/util.hpp"
 #include "core/compare/verify_ranges.hpp"
 #include "core/text/text_array.hpp"
+#include "core/waits/wal_retention.hpp"
 
 namespace zodan {
 
@@ -21,8 +22,87 @@ constexpr size_t kExamples = 5;
 struct Table {
     std::string rel;
     int ranges = 1;
+    long long rows_estimate = 0;     // the source's statistics
     std::string sums_sql, rows_sql;  // written by the source, quoting done there
-    std::vector<int> differing;      // ranges, after the last round
+    // A key to cut the table by (chunk_key); empty: read whole.
+    std::string key_col, key_type;
+};
+
+// What one statement per node reads: a table, or the rows of one interval
+// of its primary key, (lo, hi] (an unset bound is open), with their ranges.
+struct Part {
+    const Table *table;
+    Value lo, hi;
+    bool chunked = false;
+    std::vector<int> differing;  // ranges, after the last round
+    std::string sums_sql, rows_sql;
+    // The statement's parameters: the ranges to read (NULL: all), then the bounds.
+    std::vector<Value> params(const Value &ranges) const {
+        if (!chunked) return {ranges};
+        return {ranges, lo, hi};
+    }
+};
+
+// The source's statement of a table, narrowed to one key interval: the
+// table's scan becomes a scan of the rows between the bounds ($2, $3), which
+// the primary key's index finds. Empty when the statement does not read
+// the table as expected (it is then read whole).
+std::string narrowed(const std::string &statement, const Table &t) {
+    const std::string from = "FROM " + t.rel + " AS zodan_row";
+    const size_t at = statement.find(from);
+    if (at == std::string::npos || statement.find(from, at + 1) != std::string::npos) return "";
+    const std::string key = t.key_col, type = t.key_type;
+    return statement.substr(0, at) + "FROM (SELECT * FROM " + t.rel + " WHERE ($2::text IS NULL OR " + key + " > $2::text::" +
+           type + ") AND ($3::text IS NULL OR " + key + " <= $3::text::" + type + ")) AS zodan_row" +
+           statement.substr(at + from.size());
+}
+
+// The primary key a table can be cut by: one column of a base type without
+// a collation (integers, uuid, dates and times, ...), which every node
+// orders alike; a text key's order is its collation's, which two nodes
+// need not share, and a row could fall into another interval on each.
+Query chunk_key(const std::string &rel) {
+    return {Stmt::VerifyChunkKey, "find the key to cut " + rel + " by",
+            "SELECT pg_catalog.quote_ident(a.attname) AS col, pg_catalog.format_type(a.atttypid, NULL) AS type "
+            "FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] "
+            "JOIN pg_catalog.pg_type ty ON ty.oid = a.atttypid "
+            "WHERE i.indrelid = $1::regclass AND i.indisprimary AND i.indnatts = 1 AND ty.typtype = 'b' "
+            "AND ty.typcollation = 0",
+            {rel}, false, rel};
+}
+
+// The next interval's upper bound on the source: the key `rows` rows after
+// `lo`, through the key's index. Fewer rows than that: the last interval.
+Query chunk_bounds(const Table &t, const Value &lo, long long rows) {
+    return {Stmt::VerifyChunkBounds, "cut " + t.rel + " by key",
+            "SELECT count(*)::text AS n, max(k)::text AS hi FROM (SELECT " + t.key_col + " AS k FROM " + t.rel +
+                " WHERE ($1::text IS NULL OR " + t.key_col + " > $1::text::" + t.key_type + ") ORDER BY " + t.key_col +
+                " LIMIT $2) s",
+            {lo, std::to_string(rows)}, false, t.rel};
+}
+
+// Every zodan.progress_interval, a NOTICE and a note in the journal.
+class VerifyReports {
+public:
+    VerifyReports(Runtime &rt, const std::string &source, const std::string &target, const VerifyProgress &on_progress)
+        : rt_(rt), source_(source), target_(target), on_progress_(on_progress), started_(rt.now_ms()) {
+        next_ = started_ + rt.progress_interval_ms();
+    }
+    void operator()(const VerifySample &s) {
+        const int interval = rt_.progress_interval_ms();
+        if (interval <= 0 || rt_.now_ms() < next_) return;
+        next_ = rt_.now_ms() + interval;
+        VerifySample now = s;
+        now.seconds_left = seconds_left(s, rt_.now_ms() - started_);
+        rt_.report(Level::Notice, describe_verify(source_, target_, now));
+        if (on_progress_) on_progress_(now);
+    }
+
+private:
+    Runtime &rt_;
+    std::string source_, target_;
+    const VerifyProgress &on_progress_;
+    int64_t started_, next_;
 };
 
 std::map<int, RangeSum> sums_of(const QueryResult &r) {
@@ -59,7 +139,7 @@ void sync_round(Runtime &rt, Member &source, Member &new_node, const std::vector
 // Up to kRangesPerRead differing ranges of one table, read key by key, and
 // what its keys turned out to be so far.
 struct KeyBatch {
-    const Table *table;
+    const Part *part;
     std::vector<int> ranges;
     std::map<std::string, KeyRows> moving, diverged;
 };
@@ -69,10 +149,10 @@ struct KeyBatch {
 void compare_keys(Runtime &rt, Member &source, Member &new_node, const std::vector<Member *> &existing,
                   std::vector<KeyBatch> &batches) {
     auto read_keys = [&](const KeyBatch &b) {
-        const Table &t = *b.table;
-        std::vector<QueryResult> r =
-            rt.exec_all({{source.conn.get(), {Stmt::VerifyRows, "read " + t.rel + " by key", t.rows_sql, {int_array(b.ranges)}, false, t.rel}},
-                         {new_node.conn.get(), {Stmt::VerifyRows, "read " + t.rel + " by key", t.rows_sql, {int_array(b.ranges)}, false, t.rel}}});
+        const Part &p = *b.part;
+        const Query q{Stmt::VerifyRows, "read " + p.table->rel + " by key", p.rows_sql, p.params(int_array(b.ranges)), false,
+                      p.table->rel};
+        std::vector<QueryResult> r = rt.exec_all({{source.conn.get(), q}, {new_node.conn.get(), q}});
         return rows_by_key(rows_of(r[0]), rows_of(r[1]));
     };
     bool any = false;
@@ -86,6 +166,7 @@ void compare_keys(Runtime &rt, Member &source, Member &new_node, const std::vect
         any = false;
         for (KeyBatch &b : batches) {
             if (b.moving.empty()) continue;
+            SlotWatch::look_if_due();
             std::map<std::string, KeyRows> now = read_keys(b);
             for (auto it = b.moving.begin(); it != b.moving.end();) {
                 const KeyRows after = now[it->first];
@@ -110,7 +191,8 @@ void compare_keys(Runtime &rt, Member &source, Member &new_node, const std::vect
 
 }  // namespace
 
-VerifyOutcome verify_against_source(Runtime &rt, Member &source, Member &new_node, const std::vector<Member *> &existing) {
+VerifyOutcome verify_against_source(Runtime &rt, Member &source, Member &new_node, const std::vector<Member *> &existing,
+                                    const VerifyProgress &on_progress, long long chunk_rows) {
     VerifyOutcome outcome;
     const int64_t t0 = rt.now_ms();
     // The tables and their statements, as S writes them.
@@ -119,38 +201,89 @@ VerifyOutcome verify_against_source(Runtime &rt, Member &source, Member &new_nod
     for (size_t i = 0; i < listed.size(); ++i) {
         Table t;
         t.rel = listed.text(i, "rel");
-        t.ranges = range_count(std::stoll(listed.text(i, "rows", "0")));
+        t.rows_estimate = std::stoll(listed.text(i, "rows", "0"));
+        // Every table with such a key, whatever its statistics say (a table
+        // loaded since its last ANALYZE looks empty): a small one is one
+        // interval, open at both ends, found by one more short statement.
+        QueryResult key = source.db().exec(chunk_key(t.rel));
+        if (!key.empty()) {
+            t.key_col = key.text(0, "col");
+            t.key_type = key.text(0, "type");
+        }
+        // Ranges sized for what one statement reads: the table, or one interval.
+        t.ranges = range_count(t.key_col.empty() ? t.rows_estimate : chunk_rows);
         QueryResult stmts = source.db().exec(sql::verify_statements(t.rel, t.ranges));
         t.sums_sql = stmts.text(0, "sums");
         t.rows_sql = stmts.text(0, "rows");
         tables.push_back(std::move(t));
     }
     outcome.tables = static_cast<long long>(tables.size());
+    VerifySample sample;
+    sample.tables_total = static_cast<int>(tables.size());
+    for (const Table &t : tables) sample.rows_total += t.rows_estimate;
+    VerifyReports reports(rt, source.name, new_node.name, on_progress);
 
-    // Rounds of range sums, on both nodes at once; only the ranges that
-    // differed are read again.
-    for (int round = 1; round <= kRounds; ++round) {
-        outcome.rounds = round;
-        bool any = false;
-        for (Table &t : tables) {
-            if (round > 1 && t.differing.empty()) continue;
-            const Value only = round == 1 ? Value() : Value(int_array(t.differing));
-            std::vector<QueryResult> r = rt.exec_all(
-                {{source.conn.get(), {Stmt::VerifySums, "sum " + t.rel + " by key range", t.sums_sql, {only}, false, t.rel}},
-                 {new_node.conn.get(), {Stmt::VerifySums, "sum " + t.rel + " by key range", t.sums_sql, {only}, false, t.rel}}});
-            if (round == 1) {
-                outcome.ranges += t.ranges;
-                for (size_t i = 0; i < r[0].size(); ++i) outcome.rows += std::stoll(r[0].text(i, "n", "0"));
+    auto sums = [&](const Part &p, const Value &only) {
+        const Query q{Stmt::VerifySums, "sum " + p.table->rel + " by key range", p.sums_sql, p.params(only), false,
+                      p.table->rel};
+        std::vector<QueryResult> r = rt.exec_all({{source.conn.get(), q}, {new_node.conn.get(), q}});
+        return std::make_pair(std::move(r[0]), std::move(r[1]));
+    };
+
+    // Round 1: every table, whole or interval by interval (the intervals'
+    // bounds found on S as it goes: the first open below, the last open
+    // above, so every row of either node is in exactly one of them).
+    std::vector<Part> parts;
+    bool any = false;
+    for (const Table &t : tables) {
+        const std::string sums_narrow = t.key_col.empty() ? "" : narrowed(t.sums_sql, t);
+        const std::string rows_narrow = t.key_col.empty() ? "" : narrowed(t.rows_sql, t);
+        const bool chunked = !sums_narrow.empty() && !rows_narrow.empty();
+        Value lo;
+        for (;;) {
+            SlotWatch::look_if_due();
+            Part p{&t, lo, Value(), chunked, {}, chunked ? sums_narrow : t.sums_sql, chunked ? rows_narrow : t.rows_sql};
+            if (chunked) {
+                QueryResult b = source.db().exec(chunk_bounds(t, lo, chunk_rows));
+                if (std::stoll(b.text(0, "n", "0")) >= chunk_rows) p.hi = b.at(0, "hi");
             }
-            t.differing = differing_ranges(sums_of(r[0]), sums_of(r[1]));
-            any = any || !t.differing.empty();
+            auto [on_source, on_new] = sums(p, Value());
+            outcome.ranges += t.ranges;
+            long long rows = 0;
+            for (size_t i = 0; i < on_source.size(); ++i) rows += std::stoll(on_source.text(i, "n", "0"));
+            outcome.rows += rows;
+            sample.rows_done += rows;
+            ++outcome.statements;
+            p.differing = differing_ranges(sums_of(on_source), sums_of(on_new));
+            any = any || !p.differing.empty();
+            const bool last = !p.hi;
+            lo = p.hi;
+            parts.push_back(std::move(p));
+            reports(sample);
+            if (last) break;
         }
-        if (!any) {
-            outcome.took_ms = rt.now_ms() - t0;
-            return outcome;
-        }
-        sync_round(rt, source, new_node, existing);
+        ++sample.tables_done;
     }
+    outcome.rounds = 1;
+
+    // Rounds 2 and 3, after sync events: only the ranges that differed.
+    for (int round = 2; any && round <= kRounds; ++round) {
+        sync_round(rt, source, new_node, existing);
+        outcome.rounds = round;
+        any = false;
+        for (Part &p : parts) {
+            if (p.differing.empty()) continue;
+            SlotWatch::look_if_due();
+            auto [on_source, on_new] = sums(p, Value(int_array(p.differing)));
+            p.differing = differing_ranges(sums_of(on_source), sums_of(on_new));
+            any = any || !p.differing.empty();
+        }
+    }
+    if (!any) {
+        outcome.took_ms = rt.now_ms() - t0;
+        return outcome;
+    }
+    sync_round(rt, source, new_node, existing);
 
     // Key by key in what still differs: a key is a divergence once a sync
     // round moved neither side's rows and they still differ; one that moved
@@ -159,11 +292,11 @@ VerifyOutcome verify_against_source(Runtime &rt, Member &source, Member &new_nod
     // warning, not called a divergence, or a healthy busy cluster could
     // never be joined.
     std::vector<KeyBatch> batches;
-    for (const Table &t : tables)
-        for (size_t first = 0; first < t.differing.size(); first += kRangesPerRead)
-            batches.push_back({&t,
-                               {t.differing.begin() + static_cast<long>(first),
-                                t.differing.begin() + static_cast<long>(std::min(t.differing.size(), first + kRangesPerRead))},
+    for (const Part &p : parts)
+        for (size_t first = 0; first < p.differing.size(); first += kRangesPerRead)
+            batches.push_back({&p,
+                               {p.differing.begin() + static_cast<long>(first),
+                                p.differing.begin() + static_cast<long>(std::min(p.differing.size(), first + kRangesPerRead))},
                                {},
                                {}});
     compare_keys(rt, source, new_node, existing, batches);
@@ -172,7 +305,7 @@ VerifyOutcome verify_against_source(Runtime &rt, Member &source, Member &new_nod
     for (const Table &t : tables) {
         std::map<std::string, KeyRows> moving, diverged;
         for (KeyBatch &b : batches)
-            if (b.table == &t) {
+            if (b.part->table == &t) {
                 moving.merge(b.moving);
                 diverged.merge(b.diverged);
             }

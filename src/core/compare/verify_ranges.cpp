@@ -53,4 +53,19 @@ std::string describe(const KeyDifference &d, const std::string &target_node) {
     return "key " + d.key + " differs";
 }
 
+long long seconds_left(const VerifySample &s, int64_t elapsed_ms) {
+    if (s.rows_done <= 0 || elapsed_ms <= 0) return -1;
+    const long long left = std::max(0LL, s.rows_total - s.rows_done);
+    return static_cast<long long>(static_cast<double>(left) * static_cast<double>(elapsed_ms) /
+                                  static_cast<double>(s.rows_done) / 1000.0 + 0.999);
+}
+
+std::string describe_verify(const std::string &source, const std::string &target, const VerifySample &s) {
+    std::string out = "comparing " + target + " with " + source + ": " + std::to_string(s.tables_done) + "/" +
+                      std::to_string(s.tables_total) + " tables, " + std::to_string(s.rows_done) + " of about " +
+                      std::to_string(std::max(s.rows_total, s.rows_done)) + " rows";
+    out += s.seconds_left >= 0 ? ", about " + std::to_string(s.seconds_left) + " s left" : ", time left not known yet";
+    return out;
+}
+
 }  // namespace zodan

@@ -6,6 +6,7 @@
 // keys.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <set>
 #include <string>
@@ -62,5 +63,17 @@ KeyDifference difference_of(const std::string &key, const KeyRows &rows);
 
 // "key 17 missing on n4", "key 18 differs", "key 19 only on n4"
 std::string describe(const KeyDifference &d, const std::string &target_node);
+
+// How far the comparison's first round is: tables and rows read of what
+// the source's statistics say it holds.
+struct VerifySample {
+    int tables_done = 0, tables_total = 0;
+    long long rows_done = 0, rows_total = 0;  // rows_total: an estimate
+    long long seconds_left = -1;              // -1: not known
+};
+// The time left at the pace so far, `elapsed_ms` in.
+long long seconds_left(const VerifySample &s, int64_t elapsed_ms);
+// "comparing n4 with n1: 3/12 tables, 1200000 of about 5000000 rows, about 14 s left"
+std::string describe_verify(const std::string &source, const std::string &target, const VerifySample &s);
 
 }  // namespace zodan

@@ -3,7 +3,9 @@
 #include <algorithm>
 
 #include "core/statements/spock_sql.hpp"
+#include "core/copy/copy_progress.hpp"
 #include "core/util.hpp"
+#include "core/waits/wal_retention.hpp"
 
 namespace zodan {
 
@@ -167,9 +169,15 @@ CopyOutcome copy_at_point(Runtime &rt, ClusterView &view, CopyPoint &point, cons
     outcome.data_ms = lap();
 
     // Indexes, constraints, triggers: after the data, several at once.
+    // Reported every zodan.progress_interval, and the join's slots watched
+    // meanwhile (wal_retention.hpp), while pg_restore builds them.
+    IndexReports index_reports(rt, view.source.db(), view.new_node.db(), view.new_node.name);
     rt.run_program({"restore indexes and constraints on " + view.new_node.name, "pg_restore",
                     {"--section=post-data", "--exit-on-error", "--jobs=" + std::to_string(std::max(1, streams)), dump},
-                    view.new_node.dsn.text(), restore_env});
+                    view.new_node.dsn.text(), restore_env, [&] {
+                        index_reports();
+                        SlotWatch::look_if_due();
+                    }});
     outcome.indexes_ms = lap();
 
     if (window) {

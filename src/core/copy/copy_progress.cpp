@@ -47,4 +47,51 @@ std::string describe_copy(const std::string &source_node, const CopySample &s) {
     return out;
 }
 
+namespace {
+
+const char *const kUserIndexes =
+    "SELECT count(*)::text AS n FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
+    "JOIN pg_catalog.pg_namespace s ON s.oid = c.relnamespace "
+    "WHERE s.nspname NOT IN ('pg_catalog', 'information_schema', 'spock') AND s.nspname NOT LIKE 'pg\\_%'";
+
+}  // namespace
+
+std::string describe_indexes(const std::string &node, const IndexSample &s) {
+    std::string out = "building indexes on " + node + ": " + std::to_string(s.made) + " of about " +
+                      std::to_string(std::max(s.total, s.made)) + " made";
+    if (!s.building.empty()) {
+        out += ", now on ";
+        for (size_t i = 0; i < s.building.size(); ++i) out += (i ? ", " : "") + s.building[i];
+    }
+    return out + "; " + std::to_string(s.seconds) + " s in";
+}
+
+IndexReports::IndexReports(Runtime &rt, Connection &on_source, Connection &on_new, std::string new_node)
+    : rt_(rt), source_(on_source), new_(on_new), node_(std::move(new_node)), started_(rt.now_ms()) {
+    next_ = started_ + rt.progress_interval_ms();
+}
+
+void IndexReports::operator()() {
+    const int interval = rt_.progress_interval_ms();
+    if (interval <= 0 || rt_.now_ms() < next_) return;
+    next_ = rt_.now_ms() + interval;
+    if (total_ < 0)
+        total_ = std::stoll(source_.exec({Stmt::IndexCount, "count the source's indexes", kUserIndexes, {}}).text(0, "n", "0"));
+    IndexSample s;
+    s.total = total_;
+    s.made = std::stoll(new_.exec({Stmt::IndexCount, "count the new node's indexes", kUserIndexes, {}}).text(0, "n", "0"));
+    QueryResult b = new_.exec({Stmt::IndexBuilds, "read the index builds",
+                               "SELECT p.relid::pg_catalog.regclass::text AS rel, p.phase, "
+                               "CASE WHEN p.blocks_total > 0 THEN (100 * p.blocks_done / p.blocks_total)::text END AS pct "
+                               "FROM pg_catalog.pg_stat_progress_create_index p "
+                               "WHERE p.datid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()) "
+                               "ORDER BY p.pid",
+                               {}});
+    for (size_t i = 0; i < b.size(); ++i)
+        s.building.push_back(b.text(i, "rel") + " (" + b.text(i, "phase") +
+                             (b.at(i, "pct") ? ", " + b.text(i, "pct") + "% of blocks" : std::string()) + ")");
+    s.seconds = (rt_.now_ms() - started_) / 1000;
+    rt_.report(Level::Notice, describe_indexes(node_, s));
+}
+
 }  // namespace zodan

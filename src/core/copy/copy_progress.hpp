@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "core/remote.hpp"
+
 namespace zodan {
 
 struct CopySample {
@@ -31,5 +33,33 @@ CopySample sample_streams(const std::vector<StreamedJob> &jobs, int64_t started_
 
 // "copying from n1: 7/12 tables, 412 MB streamed (34% of 1.2 GB of tables), 61 MB/s, about 13 s left"
 std::string describe_copy(const std::string &source_node, const CopySample &s);
+
+// The index and constraint builds on the new node after the data
+// (pg_restore's post-data section, one program run): how many of the
+// source's indexes N has so far, and what PostgreSQL reports building
+// (pg_stat_progress_create_index).
+struct IndexSample {
+    long long made = 0, total = 0;  // total: the source's indexes outside the skipped schemas (about)
+    std::vector<std::string> building;  // "public.big (building index: scanning table, 40% of blocks)"
+    long long seconds = 0;              // since the builds began
+};
+// "building indexes on n4: 3 of about 12 made, now on public.big (building index: scanning table, 40% of blocks); 12 s in"
+std::string describe_indexes(const std::string &node, const IndexSample &s);
+
+// Every zodan.progress_interval while the builds run, a NOTICE as above:
+// reads N over `on_new` (idle meanwhile) and, once, S's index count over
+// `on_source`.
+class IndexReports {
+public:
+    IndexReports(Runtime &rt, Connection &on_source, Connection &on_new, std::string new_node);
+    void operator()();
+
+private:
+    Runtime &rt_;
+    Connection &source_, &new_;
+    std::string node_;
+    int64_t started_, next_;
+    long long total_ = -1;
+};
 
 }  // namespace zodan

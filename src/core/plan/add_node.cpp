@@ -10,6 +10,7 @@
 #include "core/util.hpp"
 #include "core/physical/physical.hpp"
 #include "core/physical/window.hpp"
+#include "core/waits/wal_retention.hpp"
 
 namespace zodan {
 
@@ -91,6 +92,14 @@ void AddNode::run() {
                                 round_trips_line(RoundTrips::tally().count().since(at_start)));
     try {
         const std::vector<Step> &plan = add_node_plan();
+        // The join's slots on the existing nodes, watched against
+        // max_slot_wal_keep_size by every wait from their making on.
+        SlotWatch slot_watch(rt, run_.view.existing(), [this] {
+            std::map<std::string, std::string> slots;
+            if (run_.record.prepared)
+                for (const auto &[node, path] : run_.record.prepared->paths) slots[node] = path.slot;
+            return slots;
+        });
         for (size_t no = 0; no < plan.size(); ++no) run_step(static_cast<int>(no), plan[no]);
         rt.report(Level::Debug, "add_node in all: " + round_trips_line(RoundTrips::tally().count().since(at_start)));
         run_.journal.finish(true);
@@ -241,6 +250,7 @@ void AddNode::run_step(int order, const Step &step) {
     try {
         rt.maybe_fail_at(step.name);
         if (rt.pause_requested(step.name)) pause_here(step);
+        SlotWatch::look_if_due();
         if (idle.empty()) body_of(step, run_)(run_, figures);
         rt.maybe_fail_at(std::string(step.name) + ":after");
     } catch (const std::exception &e) {

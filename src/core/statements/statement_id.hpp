@@ -42,7 +42,7 @@ namespace zodan {
     /* spock_sql.cpp: the join window */                                                                             \
     X(WindowMark) X(WindowMarkTime) X(WindowTables) X(WindowRows) X(RestampSession) X(Restamp)                       \
     /* spock_sql.cpp, verify_data.cpp: the comparison */                                                             \
-    X(VerifyTables) X(VerifyStatements) X(VerifySums) X(VerifyRows)                                                  \
+    X(VerifyTables) X(VerifyStatements) X(VerifySums) X(VerifyRows) X(VerifyChunkKey) X(VerifyChunkBounds)                                                \
     /* join_lock.cpp */                                                                                              \
     X(JoinLockTake) X(JoinLockRelease) X(JoinLockHolder)                                                             \
     /* cluster/large_objects.cpp */                                                                                  \
@@ -50,6 +50,8 @@ namespace zodan {
     /* journal.cpp */                                                                                                \
     X(JournalExists) X(JournalRead) X(JournalReadRecord) X(JournalRunState) X(JournalBegin) X(JournalTakeOver)       \
     X(JournalStepStart) X(JournalStepDone) X(JournalStepNote) X(JournalStepFailed) X(JournalFinish)                  \
+    /* checks.cpp, waits/wal_retention.cpp: the checks a long join needs */                                          \
+    X(IdentifySystem) X(WalRetention) X(JoinSlotsWal) X(IndexCount) X(IndexBuilds)                                                            \
     /* add_node.cpp: zodan.pause_at_step (tests only) */                                                             \
     X(PauseHere) X(PauseEnd)                                                                                         \
     /* physical/physical_sql.cpp: the add from a standby */                                                          \

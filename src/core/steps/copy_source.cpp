@@ -11,6 +11,7 @@
 #include "core/statements/spock_sql.hpp"
 #include "core/util.hpp"
 #include "core/steps/paths_in.hpp"
+#include "core/waits/wal_retention.hpp"
 
 namespace zodan {
 
@@ -122,7 +123,10 @@ void copy_source(AddRun &run, Figures &figures) {
     }
     CopyReports reports(run, started);
     CopyOutcome copied = copy_at_point(run.rt, run.view, point, copy.skip_schema, run.rt.copy_streams(),
-                                       window_start(marks), [&](const CopySample &s) { reports(s); });
+                                       window_start(marks), [&](const CopySample &s) {
+                                           reports(s);
+                                           SlotWatch::look_if_due();
+                                       });
     subscriptions.collect();
     // What the copy made, so that a rollback drops that and nothing users made since.
     copy.objects->after = user_objects_on(n);

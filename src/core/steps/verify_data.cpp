@@ -22,12 +22,28 @@ std::string verify_data_off(const AddRun &run) {
 }
 
 void verify_data(AddRun &run, Figures &figures) {
-    VerifyOutcome v = verify_against_source(run.rt, run.source(), run.new_node(), run.view.existing());
-    figures.add("tables", v.tables).add("ranges", v.ranges).add("rows", v.rows).add("rounds", v.rounds);
+    // Every zodan.progress_interval a NOTICE (verify_data.cpp) and a figure
+    // in the journal, read by spock.zodan_add_node_status.
+    auto note = [&](const VerifySample &s) {
+        run.journal.step_note(StepId::VerifyData, Figures().add_raw("progress", JsonObject()
+                                                                         .add("source", run.args.src_name)
+                                                                         .add("tables_done", s.tables_done)
+                                                                         .add("tables_total", s.tables_total)
+                                                                         .add("rows_done", s.rows_done)
+                                                                         .add("rows_total", s.rows_total)
+                                                                         .add("seconds_left", s.seconds_left)
+                                                                         .str()));
+    };
+    VerifyOutcome v = verify_against_source(run.rt, run.source(), run.new_node(), run.view.existing(), note);
+    figures.add("tables", v.tables)
+        .add("ranges", v.ranges)
+        .add("rows", v.rows)
+        .add("rounds", v.rounds)
+        .add("statements", v.statements);
     run.detail("the new node equals " + run.args.src_name + " table by table",
                std::to_string(v.tables) + " tables, " + std::to_string(v.rows) + " rows in " +
-                   std::to_string(v.ranges) + " key ranges, " + std::to_string(v.rounds) + " round(s), " +
-                   std::to_string(v.took_ms) + " ms");
+                   std::to_string(v.ranges) + " key ranges, " + std::to_string(v.statements) + " statement(s) per node, " +
+                   std::to_string(v.rounds) + " round(s), " + std::to_string(v.took_ms) + " ms");
 }
 
 }  // namespace zodan

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/waits/wal_retention.hpp"
+
 namespace zodan {
 
 Waiter::Waiter(Runtime &rt) : Waiter(rt, rt.now_ms() + rt.sync_timeout_ms()) {}
@@ -22,6 +24,8 @@ Waiter &Waiter::pace(int first_ms, int longest_young_ms, int longest_late_ms) {
 Waiter Waiter::within(int ms) const { return Waiter(rt_, std::min(deadline_, rt_.now_ms() + ms)); }
 
 void Waiter::sleep() {
+    // Every wait of a run also watches the join's slots (wal_retention.hpp).
+    SlotWatch::look_if_due();
     rt_.sleep_ms(next_);
     next_ = std::min(next_ * 2, rt_.now_ms() < young_until_ ? longest_young_ : longest_late_);
 }
