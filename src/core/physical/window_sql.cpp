@@ -17,12 +17,14 @@ Query request_promotion() {
 
 Query replay_end() {
     // pg_walfile_name() is refused during recovery: only read once promoted.
+    // pg_read_file's (path, missing_ok) form is PostgreSQL 16's; the one with
+    // an offset and a length (beyond the file's end: all of it) is 15's too.
     return {Stmt::PhysicalReplayEnd, "physical: read where the replay ended",
             "SELECT pg_catalog.pg_is_in_recovery()::text AS in_recovery, "
             "coalesce(pg_catalog.pg_last_wal_replay_lsn()::text, '') AS replayed, "
             "CASE WHEN pg_catalog.pg_is_in_recovery() THEN '' ELSE coalesce(pg_catalog.pg_read_file('pg_wal/' "
             "  OPERATOR(pg_catalog.||) pg_catalog.substr(pg_catalog.pg_walfile_name(pg_catalog.pg_current_wal_lsn()), 1, 8) "
-            "  OPERATOR(pg_catalog.||) '.history', true), '') END AS history",
+            "  OPERATOR(pg_catalog.||) '.history', 0, 1048576, true), '') END AS history",
             {}};
 }
 
