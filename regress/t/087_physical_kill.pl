@@ -16,6 +16,7 @@
 #  - killed later in the add and rolled back by spock.remove_node.
 # Afterwards n1's subscriptions are enabled, nothing of the runs is left on
 # n1..n3, and nothing written anywhere was lost or doubled.
+# matrix: every combination
 use strict;
 use warnings;
 use FindBin;
