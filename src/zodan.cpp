@@ -125,6 +125,27 @@ Datum zodan_add_node(PG_FUNCTION_ARGS) {
     PG_RETURN_VOID();
 }
 
+namespace {
+
+// The nodes spock.health_check and spock.health_check_report are given:
+// their secrets remembered for masking before anything can quote them, the
+// names checked. Inside the guard: a bad name is a C++ exception.
+zodan::AddNodeArgs health_check_args(const char *src_name, const char *src_dsn, const char *new_name,
+                                     const char *new_dsn) {
+    zodan::pg::remember_dsn_secrets(src_dsn);
+    if (new_dsn) zodan::pg::remember_dsn_secrets(new_dsn);
+    zodan::require_node_name_argument("src_node_name", src_name);
+    if (new_name) zodan::require_node_name_argument("new_node_name", new_name);
+    zodan::AddNodeArgs args;
+    args.src_name = src_name;
+    args.src_dsn = src_dsn;
+    args.new_name = new_name ? new_name : "";
+    args.new_dsn = new_dsn ? new_dsn : "";
+    return args;
+}
+
+}  // namespace
+
 Datum zodan_health_check(PG_FUNCTION_ARGS) {
     zodan::pg::begin_call();  // from the first check on: its errors too keep the DSNs out of the log
     const char *src_name = text_arg(fcinfo, 0), *src_dsn = text_arg(fcinfo, 1);
@@ -135,15 +156,7 @@ Datum zodan_health_check(PG_FUNCTION_ARGS) {
     const bool verbose = bool_arg(fcinfo, 5, false);
 
     zodan::pg::run_or_raise([&] {
-        zodan::pg::remember_dsn_secrets(src_dsn);
-        if (new_dsn) zodan::pg::remember_dsn_secrets(new_dsn);
-        zodan::require_node_name_argument("src_node_name", src_name);
-        if (new_name) zodan::require_node_name_argument("new_node_name", new_name);
-        zodan::AddNodeArgs args;
-        args.src_name = src_name;
-        args.src_dsn = src_dsn;
-        args.new_name = new_name ? new_name : "";
-        args.new_dsn = new_dsn ? new_dsn : "";
+        zodan::AddNodeArgs args = health_check_args(src_name, src_dsn, new_name, new_dsn);
         args.verbose = verbose;
         zodan::pg::BackendRuntime rt(false, "health_check");
         zodan::health_check(rt, args, check_type ? check_type : "pre");
@@ -165,15 +178,7 @@ Datum zodan_health_check_report(PG_FUNCTION_ARGS) {
     ReturnSetInfo *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
 
     zodan::pg::run_or_raise([&] {
-        zodan::pg::remember_dsn_secrets(src_dsn);
-        if (new_dsn) zodan::pg::remember_dsn_secrets(new_dsn);
-        zodan::require_node_name_argument("src_node_name", src_name);
-        if (new_name) zodan::require_node_name_argument("new_node_name", new_name);
-        zodan::AddNodeArgs args;
-        args.src_name = src_name;
-        args.src_dsn = src_dsn;
-        args.new_name = new_name ? new_name : "";
-        args.new_dsn = new_dsn ? new_dsn : "";
+        zodan::AddNodeArgs args = health_check_args(src_name, src_dsn, new_name, new_dsn);
         zodan::pg::BackendRuntime rt(false, "health_check");
         for (const zodan::HealthRow &row : zodan::health_check_rows(rt, args, check_type ? check_type : "pre")) {
             // Masked like every text that leaves a call (a message may quote a DSN).
