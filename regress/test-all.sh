@@ -96,6 +96,10 @@ install_zodan() {
     # Objects of an in-tree build (another server's, perhaps) must not be
     # taken for this server's.
     find "$dir/src" \( -name '*.o' -o -name '*.d' -o -name '*.bc' -o -name '*.so' \) -delete
+    # Scripts another build left in the server's extension directory (a
+    # zodan--X.sql this version does not ship) would give CREATE EXTENSION
+    # a shorter path than ours: only this build's are there.
+    rm -f "$("$pgc" --sharedir)"/extension/zodan--*.sql
     make -s -C "$dir" PG_CONFIG="$pgc" ZODAN_TEST_HOOKS=1 -j2 >"$dir/build.log" 2>&1 &&
         make -s -C "$dir" PG_CONFIG="$pgc" ZODAN_TEST_HOOKS=1 install >>"$dir/build.log" 2>&1 ||
         { cat "$dir/build.log"; return 1; }

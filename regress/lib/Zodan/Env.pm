@@ -57,6 +57,12 @@ sub ensure_zodan {
     my $hooks = test_hooks() ? 1 : 0;
     system("make -s -C '$root' PG_CONFIG='$pg_config' ZODAN_TEST_HOOKS=$hooks -j2 >/dev/null") == 0
       or die "[harness] building zodan failed\n";
+    # Scripts another build left in the extension directory (a zodan--X.sql
+    # this version does not ship) would give CREATE EXTENSION a shorter path
+    # than ours: only this build's are there.
+    my $sharedir = `'$pg_config' --sharedir`;
+    chomp $sharedir;
+    unlink glob("$sharedir/extension/zodan--*.sql");
     system("make -s -C '$root' PG_CONFIG='$pg_config' ZODAN_TEST_HOOKS=$hooks install >/dev/null") == 0
       or die "[harness] installing zodan failed\n";
 }
