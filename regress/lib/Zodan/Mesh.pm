@@ -35,6 +35,36 @@ our $INVENTORY_SETS = '{default,default_insert_only,ddl_sql,inventory_set}';
 # A signal ends the test like a failure, so END blocks stop the servers.
 $SIG{INT} = $SIG{TERM} = sub { BAIL_OUT("interrupted by a signal") };
 
+# A node whose server crashed has no postmaster left to stop (test servers
+# run with restart_after_crash = off). PostgreSQL 15's teardown takes the
+# failed `pg_ctl stop` for a broken installation and stops every test after
+# this one (BAIL_OUT); one crash must fail its own test only. So the
+# teardown of every node first sees whether its postmaster still lives, and
+# if not, says what ended it and forgets it.
+{
+    no warnings 'redefine';
+    my $teardown = \&PostgreSQL::Test::Cluster::teardown_node;
+    *PostgreSQL::Test::Cluster::teardown_node = sub {
+        my ($pg, %params) = @_;
+        if (defined $pg->{_pid} && !kill(0, $pg->{_pid})) {
+            diag("the server of " . $pg->name . " was gone at the end of the test:");
+            diag($_) for crash_lines($pg->logfile);
+            $pg->{_pid} = undef;
+        }
+        return $teardown->($pg, %params);
+    };
+}
+
+# The lines of a server log that tell why its server ended: the process that
+# crashed, its signal, and the statement it ran.
+sub crash_lines {
+    my ($logfile) = @_;
+    open(my $fh, '<', $logfile) or return ("(no log: $!)");
+    my @lines = grep { /terminated by signal|exited with exit code [^01]|PANIC|TRAP|Failed process was running|server process .* was terminated/ } <$fh>;
+    chomp @lines;
+    return @lines ? @lines[ ($#lines > 20 ? $#lines - 20 : 0) .. $#lines ] : ("(the log names no crashed process)");
+}
+
 sub spock_version { $Zodan::Env::spock_version }
 sub pg_major      { $Zodan::Env::pg_major }
 sub pg_config     { $Zodan::Env::pg_config }
