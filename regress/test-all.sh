@@ -13,7 +13,9 @@
 #
 #   TESTS="060 075"   only the TAP tests whose file names start so ("dist":
 #                     the release tarball's check)
-#   MATRIX="15:6"     only these combinations (server:spock, blank-separated)
+#   MATRIX="15:6"     only these combinations (server:spock[:what[:delay]],
+#                     blank-separated; delay: every node behind a proxy that
+#                     delays each direction by that many ms, Zodan::Delay)
 #   PG_CONFIG=...     a server that already has Spock: every test on it alone
 #   RESULTS_DIR=none  a whole run (none of the three above) appends its rows
 #                     to figures/tests.tsv unless so (or another folder)
@@ -81,6 +83,7 @@ tap_files() {
             all) ;;
             matrix) grep -q '^# matrix: every combination' "$t" || continue ;;
             regress) case "$name" in 05[01]_regress*) ;; *) continue ;; esac ;;
+            delayed) grep -q '^# delayed: ' "$t" || continue ;;
         esac
         echo "$t"
     done
@@ -136,19 +139,21 @@ tally() {
 # server_of PG_CONFIG: "PostgreSQL 15.18, Spock 6.0.0-devel", as the figures files name a server.
 server_of() { perl -I"$HERE/lib" -MZodan::Results -e 'print Zodan::Results::server(shift)' "$1"; }
 
-# run_combination LABEL PG_CONFIG FILTER
+# run_combination LABEL PG_CONFIG FILTER [DELAY_MS]
+declare -A installed_for
 run_combination() {
-    local label=$1 pgc=$2 filter=$3 files start log p f tests
+    local label=$1 pgc=$2 filter=$3 delay=${4:-0} files start log p f tests
     mapfile -t files < <(tap_files "$filter")
     [ ${#files[@]} -gt 0 ] || return 0
     echo "== $label: ${#files[@]} TAP test(s) (started $(date +%H:%M:%S))"
-    if ! install_zodan "$pgc"; then
+    if [ -z "${installed_for[$pgc]:-}" ] && ! install_zodan "$pgc"; then
         failed=$((failed + 1)); failures+=("building zodan for $label"); return
     fi
+    installed_for[$pgc]=1
     start=$(date +%s)
     log="$LOGDIR/prove-$(echo "$label" | tr ' /+.' '____').log"
     # Each test's result line shows as it happens; the nodes run as postgres.
-    (cd "$ROOT" && PG_CONFIG=$pgc ZODAN_INSTALLED=1 prove --timer "${files[@]}") 2>&1 | tee "$log" |
+    (cd "$ROOT" && PG_CONFIG=$pgc ZODAN_INSTALLED=1 ZODAN_DELAY_MS=$delay prove --timer "${files[@]}") 2>&1 | tee "$log" |
         grep --line-buffered -E '^\[|^regress/t/|ok$|^Result|^Files=|Failed|not ok|^ *#'
     tally "$label" "${#files[@]} files" "$log" "$start" "$label"
     # The adversarial suite's closing line, where it ran.
@@ -160,15 +165,17 @@ run_combination() {
 if [ -n "${PG_CONFIG:-}" ]; then
     run_combination "given server" "$PG_CONFIG" all
 else
-    # server:spock:what — the main combination runs everything.
-    combos=${MATRIX:-"18:6:all 15:6:matrix 15:5.0.11:matrix 18:5.0.11:matrix 15:5.0.9:regress"}
+    # server:spock:what[:delay] — the main combination runs everything;
+    # the tests marked "# delayed:" run again across a 100 ms round trip.
+    combos=${MATRIX:-"18:6:all 15:6:matrix 15:5.0.11:matrix 18:5.0.11:matrix 15:5.0.9:regress 18:6:delayed:50"}
     for combo in $combos; do
-        IFS=: read -r pg spock what <<<"$combo"
-        what=${what:-all}
+        IFS=: read -r pg spock what delay <<<"$combo"
+        what=${what:-all} delay=${delay:-0}
         label="PostgreSQL $pg + Spock $spock"
+        [ "$delay" = 0 ] || label="$label, $((2 * delay)) ms round trip"
         echo "== building (or reusing) $label"
         if pgc=$(bash "$HERE/build-spock.sh" "$spock" "$pg"); then
-            run_combination "$label" "$pgc" "$what"
+            run_combination "$label" "$pgc" "$what" "$delay"
         else
             failed=$((failed + 1)); failures+=("building $label")
         fi

@@ -9,6 +9,10 @@
 # ZODAN_ADVERSARIAL_RUNS=N repeats every schedule N times (default 1);
 # ZODAN_SCHEDULES="a b" runs only those. One summary line per schedule and
 # one in all.
+#
+# ZODAN_DELAY_MS=D puts every node behind a delay of D ms each way
+# (Zodan::Mesh); CI runs the suite once so, at a 100 ms round trip.
+# delayed: across a 100 ms round trip too (regress/test-all.sh)
 use strict;
 use warnings;
 use FindBin;
@@ -36,7 +40,8 @@ for my $name (Zodan::Schedules::names()) {
 }
 my $npassed = 0;
 $npassed += $_ for values %passed;
-diag(sprintf("adversarial: %d runs of %d schedules, %d passed, %d divergent keys in %d rows checked, %.0f s",
+my $link = $ENV{ZODAN_DELAY_MS} ? sprintf(", %d ms round trip", 2 * $ENV{ZODAN_DELAY_MS}) : '';
+diag(sprintf("adversarial: %d runs of %d schedules, %d passed, %d divergent keys in %d rows checked, %.0f s%s",
     $total_runs, scalar(Zodan::Schedules::names()), $npassed,
-    $total_divergent, $total_checked, time - $t0));
+    $total_divergent, $total_checked, time - $t0, $link));
 done_testing();

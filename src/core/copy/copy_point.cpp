@@ -71,14 +71,20 @@ CopyPoint take_copy_point(Runtime &rt, ClusterView &view, const std::string &slo
     // Spock's apply workers give up a pause after spock.pause_timeout; the
     // slot must be made well within it, or the attempt is started again.
     const int pause_ms = std::max(2, std::stoi(s.exec(sql::pause_timeout_seconds()).text(0, "seconds", "10"))) * 1000;
-    // Short, too: S applies nothing meanwhile.
-    const int slot_budget_ms = std::max(1000, std::min(1500, pause_ms - 2000));
     const Waiter whole(rt);
     CopyPoint point;
     point.slot = slot;
     for (int attempt = 1;; ++attempt) {
-        wait_for_long_transactions(rt, {&view.source}, whole.deadline(),
-                                   "the copy's replication slot cannot start before");
+        // Its last look is one round trip to S: the slot's answer and S's
+        // sync events cross the same link, so a far source gets the time a
+        // near one does plus two round trips; the pause lasts three more
+        // (the positions before and after, the resume).
+        const int link_ms = static_cast<int>(std::min<int64_t>(
+            5000, wait_for_long_transactions(rt, {&view.source}, whole.deadline(),
+                                             "the copy's replication slot cannot start before")));
+        // Short, too: S applies nothing meanwhile.
+        const int slot_budget_ms =
+            std::max(1000 + 2 * link_ms, std::min(1500 + 2 * link_ms, pause_ms - 2000 - 3 * link_ms));
         std::unique_ptr<Connection> holder = rt.connect_replication(view.source.name, view.source.dsn.text());
         std::map<std::string, Lsn> before, after;
         QueryResult created;

@@ -19,7 +19,9 @@ namespace zodan {
 // each one (node, process, application, how long it has been open); at
 // `deadline_ms` it fails with an error naming the oldest. `why` says what
 // cannot go on before ("a replication slot there cannot start before").
-void wait_for_long_transactions(Runtime &rt, const std::vector<Member *> &nodes, int64_t deadline_ms,
+// Returns how long its last look took: one round trip to the farthest of
+// the nodes, which every wait for an answer from them must allow for.
+int64_t wait_for_long_transactions(Runtime &rt, const std::vector<Member *> &nodes, int64_t deadline_ms,
                                 const std::string &why);
 
 // A slot's creation also waits for its node to flush the WAL it wrote to
@@ -32,7 +34,8 @@ using Flusher = std::function<void(Member &)>;
 // Creates each (node, slot) at once (Spock's output plugin) over the
 // connection given for it, waiting for long transactions as above and
 // flushing the nodes that `flush` can reach while they are made. An attempt
-// that waits more than a few seconds is cancelled (PostgreSQL then drops the
+// that waits more than a second and a half beyond two round trips to the
+// farthest node is cancelled (PostgreSQL then drops the
 // half-made slot) and made again once the nodes have no long transaction.
 struct SlotToMake {
     Member *node;
