@@ -145,28 +145,37 @@ bytea *dump_structure(const std::string &snapshot, const std::vector<std::string
                       const std::string &caller_version, int max_server_major) {
     BackendRuntime rt(false, "dump the structure");
     if (!rt.caller_is_superuser())
-        throw PermissionDenied("only a superuser may dump the structure of this server",
+        throw PermissionDenied("only a superuser may dump the structure of the source",
                                "pg_dump connects to this server as the caller's role without a password, which "
                                "only a superuser may rely on.");
     if (caller_version != ZODAN_LIBRARY_VERSION)
-        throw UserError("zodan's library here is version " + std::string(ZODAN_LIBRARY_VERSION) +
-                            ", the new node's is " + caller_version,
-                        "The structure is dumped here only by the same version.");
+        throw UserError("zodan's library is version " + std::string(ZODAN_LIBRARY_VERSION) +
+                            " on the source and " + caller_version + " on the new node",
+                        "The source dumps the structure only for the same version.");
     const int major = PG_VERSION_NUM / 10000;
     if (major > max_server_major)
-        throw UserError("this server is PostgreSQL " + std::to_string(major) + ", newer than the new node's " +
+        throw UserError("the source is PostgreSQL " + std::to_string(major) + ", newer than the new node's " +
                             std::to_string(max_server_major) + ": its pg_dump writes archives the new node's "
                             "pg_restore may not read");
     if (!is_snapshot_name(snapshot))
         throw UserError("\"" + snapshot + "\" is not the name of an exported snapshot", "", "", Cause::BadArgument);
     std::unique_ptr<ScratchDir> scratch = rt.scratch_dir();
     const std::string file = scratch->path() + "/structure.dump";
-    Program pg_dump{"dump the structure of this server", "pg_dump",
+    Program pg_dump{"dump the structure of the source", "pg_dump",
                     {"--format=custom", "--schema-only", "--snapshot=" + snapshot, "--no-publications",
                      "--no-subscriptions", "--exclude-schema=spock", "--file=" + file},
                     this_server_conninfo(), {}};
     for (const std::string &s : skip_schema) pg_dump.args.push_back("--exclude-schema=" + literal_pattern(s));
-    rt.run_program(pg_dump);
+    try {
+        rt.run_program(pg_dump);
+    } catch (const UserError &e) {
+        // The new node quotes the message (and DETAIL) in its NOTICE: a
+        // DETAIL of pg_dump's one line would say it twice.
+        const bool one_line = e.detail().find('\n') == std::string::npos &&
+                              std::string(e.what()).find(e.detail()) != std::string::npos;
+        if (!one_line) throw;
+        throw UserError(e.what());
+    }
     return read_archive(file);
 }
 

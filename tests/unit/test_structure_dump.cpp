@@ -74,7 +74,7 @@ TEST_CASE("the structure is dumped on the source, in the copy point's snapshot",
 TEST_CASE("a source that cannot dump its structure falls back to pg_dump on N, saying why", "[add_node][structure_dump]") {
     Cluster c = Cluster::mesh(3, 4);
     c.nodes["n1"].dump_refusal =
-        "dump the structure of this server failed: pg_dump: error: connection to server failed: "
+        "dump the structure of the source failed: pg_dump: error: connection to server failed: "
         "FATAL:  pg_hba.conf rejects connection (host=n1 password=s3cret)";
     zodan::AddNode(c, Cluster::add_args("n1", "n4")).run();
 
