@@ -10,6 +10,11 @@ SRCS        = $(sort $(wildcard src/*.cpp src/core/*.cpp src/core/*/*.cpp src/pg
 OBJS        = $(SRCS:.cpp=.o)
 
 PG_CPPFLAGS = -I$(libpq_srcdir) -Isrc
+# The library's version, zodan.control's: a source dumps the structure for
+# a new node only with the same (src/pg/dump_structure.cpp). Set before
+# PGXS reads PG_CPPFLAGS.
+ZODAN_VERSION := $(shell sed -nE "s/^default_version *= *'([^']*)'.*/\1/p" zodan.control)
+PG_CPPFLAGS += -DZODAN_LIBRARY_VERSION='"$(ZODAN_VERSION)"'
 PG_CXXFLAGS = -MMD -MP -std=c++17 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-register
 SHLIB_LINK_INTERNAL = $(libpq)
 SHLIB_LINK  = -lstdc++ -lpthread
@@ -51,8 +56,7 @@ FORCE:
 
 # The release: `make dist` writes zodan-<version>.tar.gz, the committed HEAD
 # (git archive, so nothing uncommitted or ignored goes in), its version the
-# one zodan.control installs.
-ZODAN_VERSION := $(shell sed -nE "s/^default_version *= *'([^']*)'.*/\1/p" zodan.control)
+# one zodan.control installs (ZODAN_VERSION, above).
 DISTNAME = zodan-$(ZODAN_VERSION)
 
 dist:

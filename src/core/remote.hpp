@@ -261,6 +261,13 @@ enum class CopyMethodSetting { Auto, Logical, Physical };
 // (docs/add_node.md, settings).
 enum class VerifySetting { Auto, On, Off };
 
+// Where the copy's structure dump is made (zodan.structure_dump): Auto on
+// the source by a function of zodan's library there (one round trip for the
+// archive), else on the new node's host (one round trip per catalog query
+// pg_dump makes across the link); Local always the latter; Source the
+// former or the add fails (docs/operator-add.md).
+enum class StructureDumpSetting { Auto, Local, Source };
+
 // Log: the server's log only (what the caller need not act on and may not
 // see happen every time). Debug: for whoever raised the log's level
 // (DEBUG1), e.g. each step's round trips.
@@ -309,6 +316,11 @@ class ScratchDir {
 public:
     virtual ~ScratchDir() = default;
     virtual const std::string &path() const = 0;
+    // Writes `bytes` to a new file `name` in it (readable by the server's
+    // OS user only); returns the file's path. Throws UserError on failure.
+    virtual std::string write_file(const std::string &name, const std::string &bytes) = 0;
+    // The size of file `name` in it, in bytes; -1 when it cannot be read.
+    virtual long long size_of(const std::string &name) const = 0;
 };
 
 // What the step logic needs from its host besides connections.
@@ -375,6 +387,12 @@ public:
     virtual VerifySetting verify_data() { return VerifySetting::Auto; }
     // zodan.copy_method (docs/physical.md).
     virtual CopyMethodSetting copy_method() { return CopyMethodSetting::Auto; }
+    // zodan.structure_dump (docs/operator-add.md).
+    virtual StructureDumpSetting structure_dump() { return StructureDumpSetting::Auto; }
+    // The version of zodan's library the procedure runs in (zodan.control's
+    // default_version at its build): a source's library must be the same to
+    // dump the structure there.
+    virtual std::string library_version() { return ""; }
     // Whether the server the procedure runs on is still in recovery (a hot
     // standby), read fresh: it changes when the standby is promoted.
     virtual bool in_recovery() { return false; }

@@ -23,6 +23,8 @@ extern int guc_copy_streams;
 extern int guc_verify_data;  // GucVerifyData
 extern int guc_copy_method;  // GucCopyMethod
 enum GucCopyMethod { kCopyAuto, kCopyLogical, kCopyPhysical };
+extern int guc_structure_dump;  // GucStructureDump
+enum GucStructureDump { kDumpAuto, kDumpLocal, kDumpSource };
 enum GucVerifyData { kVerifyAuto, kVerifyOn, kVerifyOff };
 
 void define_gucs();
@@ -61,6 +63,8 @@ public:
     int copy_streams() override;
     zodan::VerifySetting verify_data() override;
     zodan::CopyMethodSetting copy_method() override;
+    zodan::StructureDumpSetting structure_dump() override;  // gucs.cpp
+    std::string library_version() override;                 // dump_structure.cpp
     bool in_recovery() override;
     void sleep_ms(int ms) override;
     int64_t now_ms() override;

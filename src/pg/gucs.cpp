@@ -24,6 +24,7 @@ bool guc_skip_fence = false;
 int guc_copy_streams = 0;
 int guc_verify_data = kVerifyAuto;
 int guc_copy_method = kCopyAuto;
+int guc_structure_dump = kDumpAuto;
 
 namespace {
 // A boolean before 0.4.0: its spellings still mean on and off (hidden, as
@@ -35,6 +36,8 @@ const struct config_enum_entry kVerifyData[] = {
     {nullptr, 0, false}};
 const struct config_enum_entry kCopyMethods[] = {
     {"auto", kCopyAuto, false}, {"logical", kCopyLogical, false}, {"physical", kCopyPhysical, false}, {nullptr, 0, false}};
+const struct config_enum_entry kStructureDumps[] = {
+    {"auto", kDumpAuto, false}, {"local", kDumpLocal, false}, {"source", kDumpSource, false}, {nullptr, 0, false}};
 }
 
 void define_gucs() {
@@ -70,6 +73,13 @@ void define_gucs() {
                              "hot standby of the source, promoted at a fence (docs/physical.md); auto: physical "
                              "when the new node is in recovery, logical otherwise.",
                              &guc_copy_method, kCopyAuto, kCopyMethods, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomEnumVariable("zodan.structure_dump",
+                             "Where spock.add_node dumps the source's structure for its copy: auto, local or source.",
+                             "source: on the source, by zodan's library there, in one round trip; local: on the new "
+                             "node's host, one round trip to the source per catalog query pg_dump makes; auto: on "
+                             "the source where it can, else locally with a NOTICE saying why.",
+                             &guc_structure_dump, kDumpAuto, kStructureDumps, PGC_USERSET, 0, nullptr, nullptr,
+                             nullptr);
 #ifdef ZODAN_TEST_HOOKS
     // The test hooks, only in a test build (Makefile: ZODAN_TEST_HOOKS=1):
     // a shipped library has no setting that makes a join fail or stop.
@@ -130,6 +140,12 @@ int effective_sync_timeout_ms() {
                         Cause::BadArgument);
     if (seconds <= 0) return guc_sync_timeout_ms;
     return seconds >= INT_MAX / 1000 ? INT_MAX : seconds * 1000;
+}
+
+zodan::StructureDumpSetting BackendRuntime::structure_dump() {
+    return guc_structure_dump == kDumpLocal    ? zodan::StructureDumpSetting::Local
+           : guc_structure_dump == kDumpSource ? zodan::StructureDumpSetting::Source
+                                               : zodan::StructureDumpSetting::Auto;
 }
 
 }  // namespace zodan::pg

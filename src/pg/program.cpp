@@ -13,6 +13,7 @@
 
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <dirent.h>
@@ -247,6 +248,22 @@ public:
         rmdir(path_.c_str());
     }
     const std::string &path() const override { return path_; }
+    std::string write_file(const std::string &name, const std::string &bytes) override {
+        const std::string file = path_ + "/" + name;
+        Fd fd(open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+        if (fd.get() < 0) throw UserError("cannot create " + file + ": " + strerror(errno));
+        for (size_t done = 0; done < bytes.size();) {
+            const ssize_t n = write(fd.get(), bytes.data() + done, bytes.size() - done);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) throw UserError("cannot write " + file + ": " + strerror(errno));
+            done += static_cast<size_t>(n);
+        }
+        return file;
+    }
+    long long size_of(const std::string &name) const override {
+        struct stat st;
+        return stat((path_ + "/" + name).c_str(), &st) == 0 ? static_cast<long long>(st.st_size) : -1;
+    }
 
 private:
     std::string path_;

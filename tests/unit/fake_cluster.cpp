@@ -63,11 +63,32 @@ private:
 
 class NoDir : public zodan::ScratchDir {
 public:
+    explicit NoDir(std::map<std::string, std::string> &files) : files_(files) {}
     const std::string &path() const override { return path_; }
+    std::string write_file(const std::string &name, const std::string &bytes) override {
+        files_[name] = bytes;
+        return path_ + "/" + name;
+    }
+    long long size_of(const std::string &name) const override {
+        auto f = files_.find(name);
+        return f == files_.end() ? -1 : static_cast<long long>(f->second.size());
+    }
 
 private:
+    std::map<std::string, std::string> &files_;
     std::string path_ = "/fake/scratch";
 };
+
+// The archive a source's dump function returns, as text results carry a bytea.
+std::string fake_archive_hex(const std::string &node) {
+    static const char digits[] = "0123456789abcdef";
+    std::string out = "\\x";
+    for (unsigned char c : "PGDMP structure of " + node) {
+        out += digits[c >> 4];
+        out += digits[c & 15];
+    }
+    return out;
+}
 
 // A parsed value written back as JSON (the fake keeps outputs as text).
 std::string raw_json(const zodan::JsonValue &v) {
@@ -158,6 +179,7 @@ int Cluster::batch_for_send() {
 
 std::string Cluster::run_program(const zodan::Program &program) {
     programs.push_back(program.name);
+    if (program.name == "pg_dump") scratch_files["structure.dump"] = "PGDMP dumped here";
     if (program.while_running) {
         sleep_ms(300);
         program.while_running();
@@ -166,7 +188,7 @@ std::string Cluster::run_program(const zodan::Program &program) {
     return "";
 }
 
-std::unique_ptr<zodan::ScratchDir> Cluster::scratch_dir() { return std::make_unique<NoDir>(); }
+std::unique_ptr<zodan::ScratchDir> Cluster::scratch_dir() { return std::make_unique<NoDir>(scratch_files); }
 
 void Cluster::copy_jobs(const std::vector<zodan::CopyLane> &lanes, const std::vector<zodan::CopyJob> &jobs,
                         const std::function<void(const zodan::CopyState &)> &progress) {
@@ -613,6 +635,11 @@ QueryResult Cluster::handle(const std::string &node, const Query &q) {
     case Stmt::DatabaseEncoding: return one("encoding", n.encoding);
     case Stmt::CopyOrigins: return none({"roname"});
     case Stmt::RestoreSettings: return one("options", "");
+    case Stmt::CreateDumpFunction: return QueryResult();
+    case Stmt::DumpStructure:
+        if (!n.dump_refusal.empty())
+            throw zodan::RemoteError(node, q.name, n.dump_refusal, n.dump_refusal_state);
+        return one("archive", fake_archive_hex(node));
 
     // The join window.
     case Stmt::WindowMark: return one("xid", "1000");

@@ -94,6 +94,10 @@ struct Node {
     };
     std::vector<WindowRow> window_rows;
     std::vector<std::vector<std::string>> restamped;
+    // The structure dump made on this node as a source (zodan's function
+    // there): refused with this message and SQLSTATE where set (no library,
+    // another version, pg_hba refusing the local connection).
+    std::string dump_refusal, dump_refusal_state = "55000";
 };
 
 struct Call {
@@ -127,6 +131,9 @@ public:
     bool verify_chunk_key = false;  // tables have a key the comparison may cut them by
     int chunk_bounds_read = 0;
     bool superuser = true;         // the caller's
+    zodan::StructureDumpSetting structure_dump_setting = zodan::StructureDumpSetting::Auto;
+    // Files written into scratch directories: name -> bytes.
+    std::map<std::string, std::string> scratch_files;
     // Called with every statement a node runs, before it runs (a test's
     // view of the moment, e.g. to write on a node meanwhile).
     std::function<void(const std::string &node, const Query &)> on_statement;
@@ -169,6 +176,8 @@ public:
     }
     zodan::VerifySetting verify_data() override { return verify; }
     bool caller_is_superuser() override { return superuser; }
+    zodan::StructureDumpSetting structure_dump() override { return structure_dump_setting; }
+    std::string library_version() override { return "0.4.0-test"; }
 
     QueryResult handle(const std::string &node, const Query &q);
     // The calls of any of these statements, in order.

@@ -27,6 +27,11 @@ struct CopyOutcome {
     // Where the time went: the structure (dump and pre-data restore), the
     // data streams with the sequences, the indexes and constraints.
     long long structure_ms = 0, data_ms = 0, indexes_ms = 0;
+    // Where the structure was dumped ("source": by zodan's library on S;
+    // "new node": by pg_dump on N's host, across the link) and the
+    // archive's size.
+    std::string structure_dump;
+    long long structure_bytes = 0;
     WindowOutcome window;
 };
 
@@ -37,6 +42,10 @@ struct CopyOutcome {
 CopyOutcome copy_at_point(Runtime &rt, ClusterView &view, CopyPoint &point, const std::vector<std::string> &skip_schema,
                           int streams, const std::string &window_from,
                           const std::function<void(const CopySample &)> &on_progress);
+
+// An --exclude-schema pattern that matches `name` alone (pg_dump reads the
+// option as a pattern; a quoted name is literal).
+std::string literal_pattern(const std::string &name);
 
 // The copy's own replication origins on N, one per stream. Origins belong
 // to the instance, not the database: the name carries N's database oid.

@@ -924,6 +924,29 @@ Query restore_settings() {
             {}};
 }
 
+Query create_dump_function() {
+    // One round trip for both: the setting off for the session (the
+    // function is made here and called in the next statement), then the
+    // function. The symbol carries the function's interface version: a
+    // library without it (another release, or none) fails here, before
+    // any call. Simple protocol, as it holds two statements and no value.
+    return {Stmt::CreateDumpFunction, "make zodan's structure dump function for this session",
+            "SELECT pg_catalog.set_config(name, 'off', false) FROM pg_catalog.pg_settings "
+            "WHERE name IN ('spock.enable_ddl_replication', 'spock.include_ddl_repset'); "
+            "CREATE OR REPLACE FUNCTION pg_temp.zodan_dump_structure(snapshot text, skip_schema text[], "
+            "library_version text, max_server_major int) RETURNS bytea LANGUAGE c STRICT VOLATILE "
+            "AS '$libdir/zodan', 'zodan_dump_structure_v1'",
+            {},
+            true};
+}
+
+Query dump_structure(const std::string &snapshot, const std::vector<std::string> &skip_schema,
+                     const std::string &library_version, int max_server_major) {
+    return {Stmt::DumpStructure, "dump the structure on the source",
+            "SELECT pg_temp.zodan_dump_structure($1, $2::text[], $3, $4::int) AS archive",
+            {snapshot, text_array_literal(skip_schema), library_version, std::to_string(max_server_major)}};
+}
+
 }  // namespace zodan::sql
 
 namespace zodan::sql {

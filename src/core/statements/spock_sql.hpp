@@ -208,6 +208,19 @@ Query restamp(const std::vector<std::string> &statements, const std::vector<std:
 // Settings pg_restore on the new node must run with (PGOPTIONS), as
 // "-c name=value" words: DDL replication off where Spock has it.
 Query restore_settings();
+// The structure dumped on the source (docs/protocol.md, "The structure copy
+// across the link"), over the copy's own session to it, in two round
+// trips: DDL replication off in that session (the function must not reach
+// the others) and zodan's dump function made for that session alone (a
+// temporary function of zodan's library there: the source needs the
+// library, not CREATE EXTENSION); then the call: archive, the custom-format archive (bytea) of
+// pg_dump --schema-only run on the source in `snapshot`, without spock and
+// `skip_schema`. The library there refuses unless it is `library_version`
+// and its server's major is at most `max_server_major` (the new node's,
+// whose pg_restore must read the archive).
+Query create_dump_function();
+Query dump_structure(const std::string &snapshot, const std::vector<std::string> &skip_schema,
+                     const std::string &library_version, int max_server_major);
 
 }  // namespace zodan::sql
 

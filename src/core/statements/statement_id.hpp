@@ -38,7 +38,7 @@ namespace zodan {
     X(CreateSlotExportingSnapshot) X(BeginInSnapshot) X(Rollback) X(Commit) X(CopyJobList) X(ServerMajor)            \
     X(DatabaseEncoding) X(SequenceValues) X(SetSequence) X(CreateOrigin) X(SetupOriginSession) X(MarkCopiedRows)     \
     X(ReplicaRole) X(BeginCopyTarget) X(ResetOriginSession) X(CopyOrigins) X(DatabaseOid) X(RestoreSettings)         \
-    X(CopyOut) X(CopyIn)                                                                                             \
+    X(CopyOut) X(CopyIn) X(CreateDumpFunction) X(DumpStructure)                                                    \
     /* spock_sql.cpp: the join window */                                                                             \
     X(WindowMark) X(WindowMarkTime) X(WindowTables) X(WindowRows) X(RestampSession) X(Restamp)                       \
     /* spock_sql.cpp, verify_data.cpp: the comparison */                                                             \

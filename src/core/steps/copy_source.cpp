@@ -144,6 +144,8 @@ void copy_source(AddRun &run, Figures &figures) {
         .add("streams", copied.streams)
         .add("sequences", copied.sequences)
         .add("bytes", copied.bytes)
+        .add("structure_dump", copied.structure_dump)
+        .add("structure_bytes", copied.structure_bytes)
         .add("structure_ms", copied.structure_ms)
         .add("data_ms", copied.data_ms)
         .add("indexes_ms", copied.indexes_ms);
