@@ -171,6 +171,9 @@ public:
     bool caller_is_superuser() override { return superuser; }
 
     QueryResult handle(const std::string &node, const Query &q);
+    // What a node answers, without on_statement (a merged read answers as
+    // its parts would).
+    QueryResult answer(const std::string &node, const Query &q);
     // The calls of any of these statements, in order.
     std::vector<Call> calls_of(std::initializer_list<zodan::Stmt> ids) const;
     // The batch a statement sent now belongs to (see Call::batch).

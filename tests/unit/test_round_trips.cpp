@@ -81,29 +81,39 @@ TEST_CASE("statements in flight together are one sequential round trip", "[round
 TEST_CASE("each add_node step stays within its budget of round trips", "[round_trips][add_node]") {
     const std::map<std::string, long long> budget = {
         {"check_versions", 1},
-        // 13th: large objects on S and N (cluster/large_objects.cpp); 14th and
-        // 15th: a replication connection to each node and the WAL the join
+        // 1st: everything the checks read, on every node at once, in one
+        // statement each (sql::precondition_reads: settings and headroom,
+        // large objects, roles, names, the new node's emptiness); 2nd and
+        // 3rd: a replication connection to each node and the WAL the join
         // will hold (cluster/checks.cpp, waits/wal_retention.cpp).
-        {"check_preconditions", 15},
+        {"check_preconditions", 3},
         {"create_node", 2},
-        {"prepare_other_nodes", 13},
+        // On each O: its sets and slot in one read (sql::local_sets_and_slot).
+        {"prepare_other_nodes", 12},
         {"sync_source", 2},
         {"copy_source", 45},
         {"advance_slots", 1},
-        {"mirror_replication_sets", 5},
+        // S's and N's sets, tables and sequences in one read each
+        // (sql::local_sets_all), at once; S's again at the end.
+        {"mirror_replication_sets", 2},
         {"enable_other_subscriptions", 2},
         {"confirm_inbound", 4},
         {"verify_data", 4},  // 4th: the source's key bounds (compare/verify_data.cpp)
-        {"create_reverse_subscriptions", 11},
-        {"confirm", 7},
+        // Each X's sub_create looks for an existing one itself
+        // (sql::sub_create_if_absent).
+        {"create_reverse_subscriptions", 10},
+        // The mesh check reads nodes and subscriptions in one statement
+        // (sql::mesh_view), and the report shows the status it read.
+        {"confirm", 5},
     };
     // Outside the steps: discovery, the join lock, and the journal's writes
-    // on N (two for each step: N's own, local across regions).
-    // 39th: on N, whether it replayed the fence of a physical run that died
-    // after its promotion (physical/window.cpp); 40th: on N, whether it is
-    // a complete member already (a repeated add changes nothing); 41st: the
+    // on N (two for each step: N's own, local across regions); the
+    // source's own name and its list of nodes in one read (sql::source_view).
+    // 38th: on N, whether it replayed the fence of a physical run that died
+    // after its promotion (physical/window.cpp); 39th: on N, whether it is
+    // a complete member already (a repeated add changes nothing); 40th: the
     // join slots' WAL limits, read once for the watch (waits/wal_retention.cpp).
-    const long long outside_steps_budget = 41;
+    const long long outside_steps_budget = 40;
     Cluster c = Cluster::mesh(3, 4);
     const RoundTripCount start = RoundTrips::tally().count();
     zodan::AddNode(c, Cluster::add_args("n1", "n4")).run();
