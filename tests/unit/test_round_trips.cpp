@@ -9,11 +9,13 @@
 #include <string>
 
 #include "core/plan/add_node.hpp"
+#include "core/statements/spock_sql.hpp"
 #include "core/text/json.hpp"
 #include "fake_cluster.hpp"
 
 using fake::Cluster;
 using zodan::Query;
+using zodan::QueryResult;
 using zodan::RoundTripCount;
 using zodan::RoundTrips;
 using zodan::Stmt;
@@ -145,4 +147,43 @@ TEST_CASE("each add_node step stays within its budget of round trips", "[round_t
     CHECK(all.sequential - sum <= outside_steps_budget);
     // Said at DEBUG1 for each step, and for the run.
     CHECK(c.debug_lines.size() == zodan::add_node_plan().size() + 2);
+}
+
+// A merged read (spock_sql.hpp) holds each part's own SQL, and split with
+// part_of gives what the part's statement alone returns.
+TEST_CASE("a merged read is its parts, each as it goes alone", "[round_trips]") {
+    namespace sql = zodan::sql;
+    auto holds = [](const Query &merged, const Query &part) { return merged.sql.find(part.sql) != std::string::npos; };
+    CHECK(holds(sql::source_view(), sql::local_node_name()));
+    CHECK(holds(sql::source_view(), sql::nodes_with_dsn()));
+    for (const Query &part : {sql::local_identity(), sql::node_capacity(), sql::large_objects(), sql::database_encoding(),
+                              sql::login_roles(), sql::roles(), sql::user_tables(), sql::disabled_subscriptions(),
+                              sql::node_exists("n9"), sql::node_id_taken("n9"), sql::local_node_name(),
+                              sql::subscription_count(), sql::replication_set_count()})
+        CHECK(holds(sql::precondition_reads("n9"), part));
+    CHECK(sql::precondition_reads("n9").params == sql::node_exists("n9").params);
+    CHECK(sql::precondition_reads("n9").params == sql::node_id_taken("n9").params);
+    for (const Query &part : {sql::local_sets(), sql::local_set_tables(), sql::local_set_sequences()})
+        CHECK(holds(sql::local_sets_all(), part));
+    CHECK(holds(sql::local_sets_and_slot("s"), sql::local_sets()));
+    CHECK(holds(sql::local_sets_and_slot("s"), sql::slot_exists("s")));
+    CHECK(holds(sql::mesh_view(), sql::nodes_with_dsn()));
+    CHECK(holds(sql::mesh_view(), sql::subscription_status()));
+
+    Cluster c = Cluster::mesh(3, 4);
+    zodan::AddNode(c, Cluster::add_args("n1", "n4")).run();
+    c.nodes["n2"].subs.begin()->second.enabled = false;
+    for (const std::string node : {"n1", "n2", "n4"}) {
+        INFO("node " << node);
+        auto same = [&](const Query &merged, const std::string &part, const Query &alone) {
+            const QueryResult got = sql::part_of(c.answer(node, merged), part, alone.id), want = c.answer(node, alone);
+            CHECK(got.rows() == want.rows());
+            CHECK_FALSE(want.empty());  // else the comparison proves little
+        };
+        same(sql::source_view(), "local", sql::local_node_name());
+        same(sql::source_view(), "nodes", sql::nodes_with_dsn());
+        same(sql::local_sets_all(), "sets", sql::local_sets());
+        same(sql::mesh_view(), "nodes", sql::nodes_with_dsn());
+        same(sql::mesh_view(), "subscriptions", sql::subscription_status());
+    }
 }
