@@ -466,7 +466,7 @@ QueryResult Cluster::answer(const std::string &node, const Query &q) {
              "local_node", "subscriptions", "sets"},
             {{scalar_of(answer(node, sql::database_encoding()), "encoding"),
               array_of(answer(node, sql::login_roles()), "rolname"), array_of(answer(node, sql::roles()), "rolname"),
-              array_of(answer(node, sql::user_tables()), "rel"),
+              p(1) == "true" ? array_of(answer(node, sql::user_tables()), "rel") : Value(),
               array_of(answer(node, sql::disabled_subscriptions()), "sub_name"),
               scalar_of(answer(node, sql::node_exists(name)), "n"), scalar_of(taken, "node_name"),
               scalar_of(taken, "node_id"), scalar_of(answer(node, sql::local_node_name()), "node_name"),

@@ -160,9 +160,10 @@ TEST_CASE("a merged read is its parts, each as it goes alone", "[round_trips]") 
                               sql::login_roles(), sql::roles(), sql::user_tables(), sql::disabled_subscriptions(),
                               sql::node_exists("n9"), sql::node_id_taken("n9"), sql::local_node_name(),
                               sql::subscription_count(), sql::replication_set_count()})
-        CHECK(holds(sql::precondition_reads("n9"), part));
-    CHECK(sql::precondition_reads("n9").params == sql::node_exists("n9").params);
-    CHECK(sql::precondition_reads("n9").params == sql::node_id_taken("n9").params);
+        CHECK(holds(sql::precondition_reads("n9", true), part));
+    // $1 is the name both parts take as theirs.
+    CHECK(sql::precondition_reads("n9", true).params.at(0) == sql::node_exists("n9").params.at(0));
+    CHECK(sql::node_exists("n9").params == sql::node_id_taken("n9").params);
     for (const Query &part : {sql::local_sets(), sql::local_set_tables(), sql::local_set_sequences()})
         CHECK(holds(sql::local_sets_all(), part));
     CHECK(holds(sql::local_sets_and_slot("s"), sql::local_sets()));

@@ -116,7 +116,9 @@ std::vector<CheckResult> check_preconditions(Runtime &rt, ClusterView &view) {
     // nodes first, the new node last.
     std::vector<Member *> nodes = view.existing();
     nodes.push_back(&view.new_node);
-    const std::vector<QueryResult> reads = on_each(rt, nodes, sql::precondition_reads(view.new_node.name));
+    std::vector<std::pair<Connection *, Query>> asks;
+    for (Member *m : nodes) asks.emplace_back(&m->db(), sql::precondition_reads(view.new_node.name, m == &view.new_node));
+    const std::vector<QueryResult> reads = rt.exec_all(asks);
     const QueryResult &src = reads.front(), &n = reads.back();
     std::vector<CheckResult> out;
     out.push_back(runs_on_new_node(rt, view, n));
@@ -299,8 +301,12 @@ std::vector<CheckResult> check_joined(Runtime &rt, ClusterView &view) {
     }
 
     if (!view.has_new_node()) return out;
-    std::vector<QueryResult> sets = on_each(rt, {&view.source, &view.new_node}, sql::local_sets());
-    std::vector<QueryResult> tables = on_each(rt, {&view.source, &view.new_node}, sql::local_set_tables());
+    std::vector<QueryResult> read = on_each(rt, {&view.source, &view.new_node}, sql::local_sets_all());
+    std::vector<QueryResult> sets, tables;
+    for (const QueryResult &r : read) {
+        sets.push_back(sql::part_of(r, "sets", Stmt::LocalSets));
+        tables.push_back(sql::part_of(r, "tables", Stmt::LocalSetTables));
+    }
     bool same = sets[0].rows() == sets[1].rows() && tables[0].rows() == tables[1].rows();
     out.push_back(same ? pass("replication sets match the source")
                        : failed("replication sets match the source",

@@ -1033,14 +1033,15 @@ Query large_objects() {
             {}};
 }
 
-Query precondition_reads(const std::string &new_name) {
+Query precondition_reads(const std::string &new_name, bool on_new_node) {
     // Each read is its statement's own text; $1 (the new node's name) is
-    // the parameter of node_exists and node_id_taken alike.
+    // the parameter of node_exists and node_id_taken alike. The user
+    // tables only where they are checked ($2): the source's may be many.
     return {Stmt::PreconditionReads, "read what the checks before a join need",
             "SELECT * FROM (" + local_identity().sql + ") ident, (" + node_capacity().sql + ") cap, (" +
                 large_objects().sql + ") lo, (SELECT " + scalar_of(database_encoding(), "encoding") + " AS encoding, " +
                 array_of(login_roles(), "rolname") + " AS login_roles, " + array_of(roles(), "rolname") + " AS roles, " +
-                array_of(user_tables(), "rel") + " AS user_tables, " +
+                "CASE WHEN $2::boolean THEN " + array_of(user_tables(), "rel") + " END AS user_tables, " +
                 array_of(disabled_subscriptions(), "sub_name") + " AS disabled_subs, " +
                 scalar_of(node_exists(new_name), "n") + " AS known, " +
                 scalar_of(node_id_taken(new_name), "node_name") + " AS taken_name, " +
@@ -1048,7 +1049,7 @@ Query precondition_reads(const std::string &new_name) {
                 scalar_of(local_node_name(), "node_name") + " AS local_node, " +
                 scalar_of(subscription_count(), "n") + " AS subscriptions, " +
                 scalar_of(replication_set_count(), "n") + " AS sets) chk",
-            {new_name}};
+            {new_name, b(on_new_node)}};
 }
 
 Query local_sets_all() {

@@ -250,11 +250,12 @@ Query large_objects();
 // One row: every column of local_identity(), node_capacity() and
 // large_objects(); encoding (database_encoding()); login_roles, roles,
 // user_tables, disabled_subs (text[] of login_roles(), roles(),
-// user_tables(), disabled_subscriptions()); known (node_exists(new_name));
+// user_tables() (NULL unless on_new_node), disabled_subscriptions());
+// known (node_exists(new_name));
 // taken_name, taken_id (node_id_taken(new_name), NULL where free);
 // local_node (local_node_name(), NULL where none); subscriptions and sets
 // (subscription_count(), replication_set_count()).
-Query precondition_reads(const std::string &new_name);
+Query precondition_reads(const std::string &new_name, bool on_new_node);
 // local_sets() ("sets"), local_set_tables() ("tables") and
 // local_set_sequences() ("sequences").
 Query local_sets_all();
