@@ -432,7 +432,6 @@ QueryResult Cluster::answer(const std::string &node, const Query &q) {
         for (const auto &r : n.roles) rows.push_back({r});
         return QueryResult({"rolname"}, rows);
     }
-    case Stmt::SubscriptionExists: return one("n", std::to_string(n.subs.count(p(0))));
     case Stmt::SubscriptionCount: return one("n", std::to_string(n.subs.size()));
     case Stmt::ReplicationSetCount: return one("n", n.registered ? "3" : "0");
     case Stmt::LocalSets: {

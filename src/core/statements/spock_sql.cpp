@@ -361,10 +361,6 @@ Query apply_workers() {
             {}};
 }
 
-Query subscription_exists(const std::string &name) {
-    return {Stmt::SubscriptionExists, "look up subscription " + name, "SELECT count(*) AS n FROM spock.subscription WHERE sub_name = $1", {name}};
-}
-
 Query subscription_slots(const std::vector<std::string> &subscriber_dbs, const std::vector<std::string> &providers,
                          const std::vector<std::string> &subscriptions) {
     return {Stmt::SubscriptionSlots, "look up subscriptions and their slots",

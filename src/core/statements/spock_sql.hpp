@@ -73,7 +73,6 @@ Query terminate_subscription_workers(const std::string &name);
 // yet (missing; their names in `without`), and whether the manager is busy
 // starting workers (manager_busy: it holds Spock's local_node lock).
 Query apply_workers();
-Query subscription_exists(const std::string &name);   // n
 // Per subscription (the i-th of `subscriptions`, from providers[i], living
 // in database subscriber_dbs[i]), in order: sub, slot (the subscription's
 // when it exists here, else the one Spock will give it), present (whether

@@ -26,7 +26,7 @@ namespace zodan {
     /* spock_sql.cpp: replication and subscriptions */                                                               \
     X(SyncEvent) X(AppliedThrough) X(SubscriptionStatus) X(EndLostApplyWorkers)                     \
     X(ApplyRestartDelay) X(SubCreate) X(SubCreateDisabled) X(EnableDisabled) X(SubDrop) X(SubDisable)   \
-    X(SubscriptionWorkers) X(TerminateSubscriptionWorkers) X(ApplyWorkers) X(SubscriptionExists)                     \
+    X(SubscriptionWorkers) X(TerminateSubscriptionWorkers) X(ApplyWorkers)                                            \
     X(SubscriptionSlots) X(SubscriptionsInvolving) X(LagFrom)                                                        \
     /* spock_sql.cpp: replication sets */                                                                            \
     X(RepsetCreate) X(RepsetAlter) X(RepsetDrop) X(RepsetAddTable) X(RepsetRemoveTable) X(RepsetAddSeq)              \
