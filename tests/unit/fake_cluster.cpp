@@ -4,6 +4,7 @@
 #include <functional>
 
 #include "core/cluster/names.hpp"
+#include "core/statements/spock_sql.hpp"
 #include "core/text/text_array.hpp"
 
 namespace fake {
@@ -301,10 +302,64 @@ void Cluster::write_hot_row(Node &n, const std::string &table) {
 }
 
 QueryResult Cluster::handle(const std::string &node, const Query &q) {
+    if (on_statement) on_statement(node, q);
+    return answer(node, q);
+}
+
+namespace {
+
+// A merged read's rows (sql::part_of splits them): each part's rows,
+// tagged with its name, in the columns of them all.
+QueryResult tagged(const std::vector<std::pair<std::string, std::pair<zodan::Stmt, QueryResult>>> &parts) {
+    std::vector<std::string> columns{"part"};
+    for (const auto &[name, part] : parts)
+        for (const std::string &c : zodan::sql::part_columns(part.first))
+            if (std::find(columns.begin(), columns.end(), c) == columns.end()) columns.push_back(c);
+    std::vector<std::vector<Value>> rows;
+    for (const auto &[name, part] : parts) {
+        const std::vector<std::string> &own = zodan::sql::part_columns(part.first);
+        for (size_t i = 0; i < part.second.size(); ++i) {
+            std::vector<Value> row{name};
+            for (size_t c = 1; c < columns.size(); ++c)
+                row.push_back(std::find(own.begin(), own.end(), columns[c]) != own.end() ? part.second.at(i, columns[c])
+                                                                                          : Value());
+            rows.push_back(std::move(row));
+        }
+    }
+    return QueryResult(columns, rows);
+}
+
+// One column of a many-row answer as a text[] value, as array_agg prints it.
+Value array_of(const QueryResult &r, const std::string &column) {
+    std::vector<std::string> items;
+    for (size_t i = 0; i < r.size(); ++i) items.push_back(r.text(i, column));
+    return zodan::text_array_literal(items);
+}
+
+// The first row's value of a column, NULL where there is no row.
+Value scalar_of(const QueryResult &r, const std::string &column) { return r.empty() ? Value() : r.at(0, column); }
+
+// Results side by side: the columns of each, one row (each part has one).
+QueryResult side_by_side(const std::vector<std::pair<std::vector<std::string>, QueryResult>> &parts) {
+    std::vector<std::string> columns;
+    std::vector<Value> row;
+    for (const auto &[cols, r] : parts)
+        for (const std::string &c : cols) {
+            columns.push_back(c);
+            row.push_back(r.at(0, c));
+        }
+    return QueryResult(columns, {row});
+}
+
+}  // namespace
+
+QueryResult Cluster::answer(const std::string &node, const Query &q) {
     using zodan::Stmt;
+    namespace sql = zodan::sql;
     Node &n = nodes.at(node);
     auto p = [&](size_t i) { return q.params.at(i).value_or(""); };
-    if (on_statement) on_statement(node, q);
+    // A merged read answers as its parts would, each asked alone.
+    auto part = [&](const Query &sub) { return std::make_pair(sub.id, answer(node, sub)); };
     // Spock's sub_create: N learns the provider's DSN; returns the provider.
     auto make_subscription = [&](const std::string &sub, const std::string &dsn, bool enabled) {
         std::string provider = host_of(dsn);
@@ -399,7 +454,6 @@ QueryResult Cluster::handle(const std::string &node, const Query &q) {
         for (const auto &r : n.roles) rows.push_back({r});
         return QueryResult({"rolname"}, rows);
     }
-    case Stmt::SubscriptionExists: return one("n", std::to_string(n.subs.count(p(0))));
     case Stmt::SubscriptionCount: return one("n", std::to_string(n.subs.size()));
     case Stmt::ReplicationSetCount: return one("n", n.registered ? "3" : "0");
     case Stmt::LocalSets: {
@@ -413,6 +467,44 @@ QueryResult Cluster::handle(const std::string &node, const Query &q) {
     case Stmt::LocalSetTables: return none({"set_name", "rel", "att_list", "row_filter"});
     case Stmt::LocalSetSequences: return none({"set_name", "seq"});
     case Stmt::SchemasToSkip: return none({"nspname"});
+
+    // Reads merged into one round trip (spock_sql.hpp).
+    case Stmt::SourceView: return tagged({{"local", part(sql::local_node_name())}, {"nodes", part(sql::nodes_with_dsn())}});
+    case Stmt::LocalSetsAll:
+        return tagged({{"sets", part(sql::local_sets())},
+                       {"tables", part(sql::local_set_tables())},
+                       {"sequences", part(sql::local_set_sequences())}});
+    case Stmt::MeshView:
+        return tagged({{"nodes", part(sql::nodes_with_dsn())}, {"subscriptions", part(sql::subscription_status())}});
+    case Stmt::LocalSetsAndSlot:
+        return QueryResult({"sets", "slots"}, {{array_of(answer(node, sql::local_sets()), "set_name"),
+                                                std::to_string(answer(node, sql::slot_exists(p(0))).size())}});
+    case Stmt::PreconditionReads: {
+        const std::string name = p(0);
+        const QueryResult taken = answer(node, sql::node_id_taken(name));
+        const QueryResult checks(
+            {"encoding", "login_roles", "roles", "user_tables", "disabled_subs", "known", "taken_name", "taken_id",
+             "local_node", "subscriptions", "sets"},
+            {{scalar_of(answer(node, sql::database_encoding()), "encoding"),
+              array_of(answer(node, sql::login_roles()), "rolname"), array_of(answer(node, sql::roles()), "rolname"),
+              p(1) == "true" ? array_of(answer(node, sql::user_tables()), "rel") : Value(),
+              array_of(answer(node, sql::disabled_subscriptions()), "sub_name"),
+              scalar_of(answer(node, sql::node_exists(name)), "n"), scalar_of(taken, "node_name"),
+              scalar_of(taken, "node_id"), scalar_of(answer(node, sql::local_node_name()), "node_name"),
+              scalar_of(answer(node, sql::subscription_count()), "n"),
+              scalar_of(answer(node, sql::replication_set_count()), "n")}});
+        return side_by_side({{{"sysid", "db"}, answer(node, sql::local_identity())},
+                             {{"wal_level", "track_commit_timestamp", "shared_preload_libraries",
+                               "output_plugin_libraries", "origins_setting", "max_origins", "origins_used", "max_slots",
+                               "slots_used", "max_senders", "senders_used", "max_workers", "workers_used",
+                               "max_connections", "connections_used", "database_bytes"},
+                              answer(node, sql::node_capacity())},
+                             {{"native", "lolor_installed", "lolor_available", "lolor_replicated", "lolor_node"},
+                              answer(node, sql::large_objects())},
+                             {{"encoding", "login_roles", "roles", "user_tables", "disabled_subs", "known",
+                               "taken_name", "taken_id", "local_node", "subscriptions", "sets"},
+                              checks}});
+    }
 
     // Rolling back a copy.
     case Stmt::UserObjects: return none({"obj"});
@@ -542,6 +634,10 @@ QueryResult Cluster::handle(const std::string &node, const Query &q) {
         make_subscription(p(0), p(1), p(5) == "true");
         return one("sub_id", "42");
     }
+    case Stmt::SubCreateIfAbsent:
+        if (n.subs.count(p(0))) return none({"sub_id"});
+        make_subscription(p(0), p(1), p(5) == "true");
+        return one("sub_id", "42");
     case Stmt::EnableDisabled: {
         std::vector<std::vector<Value>> rows;
         for (const std::string &sub : zodan::parse_text_array(p(0))) {

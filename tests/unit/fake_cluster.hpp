@@ -180,6 +180,9 @@ public:
     std::string library_version() override { return "0.4.0-test"; }
 
     QueryResult handle(const std::string &node, const Query &q);
+    // What a node answers, without on_statement (a merged read answers as
+    // its parts would).
+    QueryResult answer(const std::string &node, const Query &q);
     // The calls of any of these statements, in order.
     std::vector<Call> calls_of(std::initializer_list<zodan::Stmt> ids) const;
     // The batch a statement sent now belongs to (see Call::batch).

@@ -81,7 +81,7 @@ std::vector<Made> subscriptions_made(const Cluster &c) {
         if (call.id == Stmt::SubCreateDisabled) {
             for (const std::string &sub : zodan::parse_text_array(*call.params[0]))
                 out.push_back({call.node, sub, false, false, call.batch, i});
-        } else if (call.id == Stmt::SubCreate) {
+        } else if (call.id == Stmt::SubCreate || call.id == Stmt::SubCreateIfAbsent) {
             out.push_back({call.node, *call.params[0], *call.params[5] == "true", *call.params[4] == "true", call.batch, i});
         }
     }
@@ -363,7 +363,7 @@ TEST_CASE("a run begun with Spock's own sync is not resumed: it is rolled back",
     c.nodes["n4"].runs.back().steps["check_versions"].output.merge(zodan::JsonObject().add("copy_method", "spock"));
     c.fail_at.clear();
     auto changes = [&] {
-        return c.calls_of({Stmt::NodeCreate, Stmt::CreateSlot, Stmt::SubCreate, Stmt::SubCreateDisabled,
+        return c.calls_of({Stmt::NodeCreate, Stmt::CreateSlot, Stmt::SubCreate, Stmt::SubCreateIfAbsent, Stmt::SubCreateDisabled,
                            Stmt::CreateSlotExportingSnapshot, Stmt::JournalTakeOver})
             .size();
     };
@@ -379,7 +379,7 @@ void refused_without_change(Cluster &c, const std::string &message) {
     CHECK_THROWS_WITH(zodan::AddNode(c, Cluster::add_args("n1", "n4")).run(), Catch::Contains(message));
     CHECK(c.calls_of({Stmt::NodeCreate}).empty());
     CHECK(c.calls_of({Stmt::CreateSlot, Stmt::CreateSlotExportingSnapshot}).empty());
-    CHECK(c.calls_of({Stmt::SubCreate, Stmt::SubCreateDisabled}).empty());
+    CHECK(c.calls_of({Stmt::SubCreate, Stmt::SubCreateIfAbsent, Stmt::SubCreateDisabled}).empty());
     CHECK(c.calls_of({Stmt::PauseApplyWorkers}).empty());
 }
 

@@ -9,11 +9,13 @@
 #include <string>
 
 #include "core/plan/add_node.hpp"
+#include "core/statements/spock_sql.hpp"
 #include "core/text/json.hpp"
 #include "fake_cluster.hpp"
 
 using fake::Cluster;
 using zodan::Query;
+using zodan::QueryResult;
 using zodan::RoundTripCount;
 using zodan::RoundTrips;
 using zodan::Stmt;
@@ -81,12 +83,15 @@ TEST_CASE("statements in flight together are one sequential round trip", "[round
 TEST_CASE("each add_node step stays within its budget of round trips", "[round_trips][add_node]") {
     const std::map<std::string, long long> budget = {
         {"check_versions", 1},
-        // 13th: large objects on S and N (cluster/large_objects.cpp); 14th and
-        // 15th: a replication connection to each node and the WAL the join
+        // 1st: everything the checks read, on every node at once, in one
+        // statement each (sql::precondition_reads: settings and headroom,
+        // large objects, roles, names, the new node's emptiness); 2nd and
+        // 3rd: a replication connection to each node and the WAL the join
         // will hold (cluster/checks.cpp, waits/wal_retention.cpp).
-        {"check_preconditions", 15},
+        {"check_preconditions", 3},
         {"create_node", 2},
-        {"prepare_other_nodes", 13},
+        // On each O: its sets and slot in one read (sql::local_sets_and_slot).
+        {"prepare_other_nodes", 12},
         {"sync_source", 2},
         // 46th and 47th: the structure dumped on the source (the function
         // made, then called: copy/copy_data.cpp), in place of pg_dump's
@@ -94,20 +99,27 @@ TEST_CASE("each add_node step stays within its budget of round trips", "[round_t
         // and so never counted here.
         {"copy_source", 47},
         {"advance_slots", 1},
-        {"mirror_replication_sets", 5},
+        // S's and N's sets, tables and sequences in one read each
+        // (sql::local_sets_all), at once; S's again at the end.
+        {"mirror_replication_sets", 2},
         {"enable_other_subscriptions", 2},
         {"confirm_inbound", 4},
         {"verify_data", 4},  // 4th: the source's key bounds (compare/verify_data.cpp)
-        {"create_reverse_subscriptions", 11},
-        {"confirm", 7},
+        // Each X's sub_create looks for an existing one itself
+        // (sql::sub_create_if_absent).
+        {"create_reverse_subscriptions", 10},
+        // The mesh check reads nodes and subscriptions in one statement
+        // (sql::mesh_view), and the report shows the status it read.
+        {"confirm", 5},
     };
     // Outside the steps: discovery, the join lock, and the journal's writes
-    // on N (two for each step: N's own, local across regions).
-    // 39th: on N, whether it replayed the fence of a physical run that died
-    // after its promotion (physical/window.cpp); 40th: on N, whether it is
-    // a complete member already (a repeated add changes nothing); 41st: the
+    // on N (two for each step: N's own, local across regions); the
+    // source's own name and its list of nodes in one read (sql::source_view).
+    // 38th: on N, whether it replayed the fence of a physical run that died
+    // after its promotion (physical/window.cpp); 39th: on N, whether it is
+    // a complete member already (a repeated add changes nothing); 40th: the
     // join slots' WAL limits, read once for the watch (waits/wal_retention.cpp).
-    const long long outside_steps_budget = 41;
+    const long long outside_steps_budget = 40;
     Cluster c = Cluster::mesh(3, 4);
     const RoundTripCount start = RoundTrips::tally().count();
     zodan::AddNode(c, Cluster::add_args("n1", "n4")).run();
@@ -139,4 +151,44 @@ TEST_CASE("each add_node step stays within its budget of round trips", "[round_t
     CHECK(all.sequential - sum <= outside_steps_budget);
     // Said at DEBUG1 for each step, and for the run.
     CHECK(c.debug_lines.size() == zodan::add_node_plan().size() + 2);
+}
+
+// A merged read (spock_sql.hpp) holds each part's own SQL, and split with
+// part_of gives what the part's statement alone returns.
+TEST_CASE("a merged read is its parts, each as it goes alone", "[round_trips]") {
+    namespace sql = zodan::sql;
+    auto holds = [](const Query &merged, const Query &part) { return merged.sql.find(part.sql) != std::string::npos; };
+    CHECK(holds(sql::source_view(), sql::local_node_name()));
+    CHECK(holds(sql::source_view(), sql::nodes_with_dsn()));
+    for (const Query &part : {sql::local_identity(), sql::node_capacity(), sql::large_objects(), sql::database_encoding(),
+                              sql::login_roles(), sql::roles(), sql::user_tables(), sql::disabled_subscriptions(),
+                              sql::node_exists("n9"), sql::node_id_taken("n9"), sql::local_node_name(),
+                              sql::subscription_count(), sql::replication_set_count()})
+        CHECK(holds(sql::precondition_reads("n9", true), part));
+    // $1 is the name both parts take as theirs.
+    CHECK(sql::precondition_reads("n9", true).params.at(0) == sql::node_exists("n9").params.at(0));
+    CHECK(sql::node_exists("n9").params == sql::node_id_taken("n9").params);
+    for (const Query &part : {sql::local_sets(), sql::local_set_tables(), sql::local_set_sequences()})
+        CHECK(holds(sql::local_sets_all(), part));
+    CHECK(holds(sql::local_sets_and_slot("s"), sql::local_sets()));
+    CHECK(holds(sql::local_sets_and_slot("s"), sql::slot_exists("s")));
+    CHECK(holds(sql::mesh_view(), sql::nodes_with_dsn()));
+    CHECK(holds(sql::mesh_view(), sql::subscription_status()));
+
+    Cluster c = Cluster::mesh(3, 4);
+    zodan::AddNode(c, Cluster::add_args("n1", "n4")).run();
+    c.nodes["n2"].subs.begin()->second.enabled = false;
+    for (const std::string node : {"n1", "n2", "n4"}) {
+        INFO("node " << node);
+        auto same = [&](const Query &merged, const std::string &part, const Query &alone) {
+            const QueryResult got = sql::part_of(c.answer(node, merged), part, alone.id), want = c.answer(node, alone);
+            CHECK(got.rows() == want.rows());
+            CHECK_FALSE(want.empty());  // else the comparison proves little
+        };
+        same(sql::source_view(), "local", sql::local_node_name());
+        same(sql::source_view(), "nodes", sql::nodes_with_dsn());
+        same(sql::local_sets_all(), "sets", sql::local_sets());
+        same(sql::mesh_view(), "nodes", sql::nodes_with_dsn());
+        same(sql::mesh_view(), "subscriptions", sql::subscription_status());
+    }
 }

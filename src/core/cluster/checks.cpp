@@ -11,6 +11,7 @@
 #include "core/util.hpp"
 #include "core/compare/verify_data.hpp"
 #include "core/journal/journal.hpp"
+#include "core/text/text_array.hpp"
 #include "core/text/version.hpp"
 #include "core/waits/wal_retention.hpp"
 
@@ -79,10 +80,12 @@ std::vector<CheckResult> check_versions(Runtime &rt, ClusterView &view) {
     return out;
 }
 
-CheckResult check_runs_on_new_node(Runtime &rt, ClusterView &view) {
+namespace {
+
+// Whether the node new_node_dsn reaches is this server's database.
+CheckResult runs_on_new_node(Runtime &rt, ClusterView &view, const QueryResult &identity) {
     auto [sysid, db] = rt.local_identity();
-    QueryResult r = view.new_node.db().exec(sql::local_identity());
-    if (r.text(0, "sysid") != sysid || r.text(0, "db") != db)
+    if (identity.text(0, "sysid") != sysid || identity.text(0, "db") != db)
         return failed("runs on the new node",
                       "spock.add_node must be called on the new node \"" + view.new_node.name +
                           "\", but new_node_dsn reaches another database",
@@ -90,15 +93,39 @@ CheckResult check_runs_on_new_node(Runtime &rt, ClusterView &view) {
     return pass("runs on the new node");
 }
 
+std::vector<std::string> text_array(const QueryResult &r, const std::string &column) {
+    return parse_text_array(r.text(0, column, "{}"));
+}
+
+CheckResult subscriptions_enabled(const std::vector<std::string> &bad) {
+    return bad.empty() ? pass("all subscriptions enabled")
+                       : failed("all subscriptions enabled", "disabled subscription(s) in the cluster: " + join(bad),
+                                "Enable them (spock.sub_enable) or repair the cluster before adding a node.");
+}
+
+}  // namespace
+
+CheckResult check_runs_on_new_node(Runtime &rt, ClusterView &view) {
+    return runs_on_new_node(rt, view, view.new_node.db().exec(sql::local_identity()));
+}
+
 std::vector<CheckResult> check_preconditions(Runtime &rt, ClusterView &view) {
+    // Everything the checks below read, on every node at once, in one
+    // statement each (sql::precondition_reads): across regions each
+    // statement more on a node would cost the link's delay. Existing
+    // nodes first, the new node last.
+    std::vector<Member *> nodes = view.existing();
+    nodes.push_back(&view.new_node);
+    std::vector<std::pair<Connection *, Query>> asks;
+    for (Member *m : nodes) asks.emplace_back(&m->db(), sql::precondition_reads(view.new_node.name, m == &view.new_node));
+    const std::vector<QueryResult> reads = rt.exec_all(asks);
+    const QueryResult &src = reads.front(), &n = reads.back();
     std::vector<CheckResult> out;
-    out.push_back(check_runs_on_new_node(rt, view));
-    Connection &n = view.new_node.db();
+    out.push_back(runs_on_new_node(rt, view, n));
 
     // The copy moves bytes as the source stores them, and the comparison
     // hashes them as each node stores them: one encoding on both ends.
-    std::vector<QueryResult> encodings = on_each(rt, {&view.source, &view.new_node}, sql::database_encoding());
-    const std::string src_encoding = encodings[0].text(0, "encoding"), new_encoding = encodings[1].text(0, "encoding");
+    const std::string src_encoding = src.text(0, "encoding"), new_encoding = n.text(0, "encoding");
     out.push_back(src_encoding == new_encoding
                       ? pass("new node's encoding is the source's")
                       : failed("new node's encoding is the source's",
@@ -107,15 +134,15 @@ std::vector<CheckResult> check_preconditions(Runtime &rt, ClusterView &view) {
                                "Create the new node's database with ENCODING '" + src_encoding +
                                    "' (and TEMPLATE template0), then add it."));
 
-    std::vector<std::string> tables = column(n.exec(sql::user_tables()), "rel");
+    std::vector<std::string> tables = text_array(n, "user_tables");
     out.push_back(tables.empty()
                       ? pass("no user tables on the new node")
                       : failed("no user tables on the new node",
                                "new node \"" + view.new_node.name + "\" already has user tables: " + join(tables),
                                "The new node must be empty: drop these tables (or use a fresh database)."));
 
-    std::vector<std::string> src_roles = column(view.source.db().exec(sql::login_roles()), "rolname");
-    std::vector<std::string> new_roles = column(n.exec(sql::roles()), "rolname");
+    std::vector<std::string> src_roles = text_array(src, "login_roles");
+    std::vector<std::string> new_roles = text_array(n, "roles");
     std::vector<std::string> missing;
     for (const std::string &role : src_roles)
         if (std::find(new_roles.begin(), new_roles.end(), role) == new_roles.end()) missing.push_back(role);
@@ -126,9 +153,12 @@ std::vector<CheckResult> check_preconditions(Runtime &rt, ClusterView &view) {
                                    "\": " + join(missing),
                                "Create these roles on the new node, with the same attributes, before adding it."));
 
-    out.push_back(check_subscriptions_enabled(rt, view));
-
     std::vector<Member *> existing = view.existing();
+    std::vector<std::string> disabled;
+    for (size_t i = 0; i < existing.size(); ++i)
+        for (const std::string &s : text_array(reads[i], "disabled_subs")) disabled.push_back(s + " on " + existing[i]->name);
+    out.push_back(subscriptions_enabled(disabled));
+
     std::vector<std::string> cluster_names;
     for (const Member *m : existing) cluster_names.push_back(m->name);
     const std::optional<std::string> name_problem = new_node_name_problem(view.new_node.name, cluster_names);
@@ -138,40 +168,37 @@ std::vector<CheckResult> check_preconditions(Runtime &rt, ClusterView &view) {
 
     // Spock derives a node's id from its name (hashtext & 65535); the source
     // computes it, and node_create would refuse a name whose id is taken.
-    QueryResult collision = view.source.db().exec(sql::node_id_taken(view.new_node.name));
-    out.push_back(collision.empty()
+    out.push_back(!src.at(0, "taken_name")
                       ? pass("new node id is free")
                       : failed("new node id is free",
-                               "node name \"" + view.new_node.name + "\" has the node id " + collision.text(0, "node_id") +
-                                   " of existing node \"" + collision.text(0, "node_name") +
+                               "node name \"" + view.new_node.name + "\" has the node id " + src.text(0, "taken_id") +
+                                   " of existing node \"" + src.text(0, "taken_name") +
                                    "\" (Spock derives ids from names)",
                                "Choose another name for the new node."));
 
-    std::vector<QueryResult> known = on_each(rt, existing, sql::node_exists(view.new_node.name));
     std::vector<std::string> where;
     for (size_t i = 0; i < existing.size(); ++i)
-        if (known[i].text(0, "n") != "0") where.push_back(existing[i]->name);
+        if (reads[i].text(0, "known") != "0") where.push_back(existing[i]->name);
     out.push_back(where.empty() ? pass("new node name is free")
                                 : failed("new node name is free",
                                          "node name \"" + view.new_node.name + "\" is already taken in the cluster (known on " +
                                              join(where) + ")",
                                          "Choose another name, or remove the old node with spock.remove_node."));
 
-    QueryResult local = n.exec(sql::local_node_name());
-    std::string subs = n.exec(sql::subscription_count()).text(0, "n");
-    std::string sets = n.exec(sql::replication_set_count()).text(0, "n");
-    if (!local.empty() || subs != "0" || sets != "0")
+    const Value local = n.at(0, "local_node");
+    const std::string subs = n.text(0, "subscriptions"), sets = n.text(0, "sets");
+    if (local || subs != "0" || sets != "0")
         out.push_back(failed("new node has no Spock configuration",
                              "new node \"" + view.new_node.name + "\" already has Spock configuration (" +
-                                 (local.empty() ? std::string("no local node") : "local node \"" + local.text(0, "node_name") + "\"") +
+                                 (!local ? std::string("no local node") : "local node \"" + *local + "\"") +
                                  ", " + subs + " subscription(s), " + sets + " replication set(s))",
                              "Remove it first (spock.remove_node on that node) or use a fresh database."));
     else
         out.push_back(pass("new node has no Spock configuration"));
-    for (CheckResult &r : check_large_objects(rt, view)) out.push_back(std::move(r));
+    for (CheckResult &r : check_large_objects(view, reads)) out.push_back(std::move(r));
     // Last: what the join will use on every node, before anything changes.
     long long source_bytes = 0;
-    for (CheckResult &r : check_headroom(rt, view, &source_bytes)) out.push_back(std::move(r));
+    for (CheckResult &r : check_headroom(rt, view, reads, &source_bytes)) out.push_back(std::move(r));
     view.source_database_bytes = source_bytes;
     for (CheckResult &r : check_replication_connections(rt, view)) out.push_back(std::move(r));
     for (CheckResult &r : check_wal_retention(rt, view, source_bytes)) out.push_back(std::move(r));
@@ -240,9 +267,7 @@ CheckResult check_subscriptions_enabled(Runtime &rt, ClusterView &view) {
     std::vector<std::string> bad;
     for (size_t i = 0; i < existing.size(); ++i)
         for (const std::string &s : column(disabled[i], "sub_name")) bad.push_back(s + " on " + existing[i]->name);
-    return bad.empty() ? pass("all subscriptions enabled")
-                       : failed("all subscriptions enabled", "disabled subscription(s) in the cluster: " + join(bad),
-                                "Enable them (spock.sub_enable) or repair the cluster before adding a node.");
+    return subscriptions_enabled(bad);
 }
 
 std::vector<CheckResult> check_joined(Runtime &rt, ClusterView &view) {
@@ -276,8 +301,12 @@ std::vector<CheckResult> check_joined(Runtime &rt, ClusterView &view) {
     }
 
     if (!view.has_new_node()) return out;
-    std::vector<QueryResult> sets = on_each(rt, {&view.source, &view.new_node}, sql::local_sets());
-    std::vector<QueryResult> tables = on_each(rt, {&view.source, &view.new_node}, sql::local_set_tables());
+    std::vector<QueryResult> read = on_each(rt, {&view.source, &view.new_node}, sql::local_sets_all());
+    std::vector<QueryResult> sets, tables;
+    for (const QueryResult &r : read) {
+        sets.push_back(sql::part_of(r, "sets", Stmt::LocalSets));
+        tables.push_back(sql::part_of(r, "tables", Stmt::LocalSetTables));
+    }
     bool same = sets[0].rows() == sets[1].rows() && tables[0].rows() == tables[1].rows();
     out.push_back(same ? pass("replication sets match the source")
                        : failed("replication sets match the source",
@@ -325,11 +354,18 @@ CheckResult check_tables_match(Runtime &rt, ClusterView &view) {
                   "Compare those tables on both nodes; spock.remove_node and a new add start the node afresh.");
 }
 
-std::vector<CheckResult> check_full_mesh(Runtime &rt, const std::vector<Member *> &members) {
+std::vector<CheckResult> check_full_mesh(Runtime &rt, const std::vector<Member *> &members,
+                                         std::vector<QueryResult> *statuses) {
     std::set<std::string> names;
     for (const Member *m : members) names.insert(m->name);
-    std::vector<QueryResult> known = on_each(rt, members, sql::nodes_with_dsn());
-    std::vector<QueryResult> subs = on_each(rt, members, sql::subscription_status());
+    // The nodes each member knows and its subscriptions' status, in one read.
+    std::vector<QueryResult> read = on_each(rt, members, sql::mesh_view());
+    std::vector<QueryResult> known, subs;
+    for (const QueryResult &r : read) {
+        known.push_back(sql::part_of(r, "nodes", Stmt::NodesWithDsn));
+        subs.push_back(sql::part_of(r, "subscriptions", Stmt::SubscriptionStatus));
+    }
+    if (statuses) *statuses = subs;
     std::vector<CheckResult> out;
     for (size_t i = 0; i < members.size(); ++i) {
         const std::string me = members[i]->name, check = "mesh seen from " + me;

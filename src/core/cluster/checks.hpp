@@ -32,7 +32,10 @@ std::vector<CheckResult> check_joined(Runtime &rt, ClusterView &view);
 
 // Every member subscribes to every other one, and no member knows of a node
 // outside `members` (one that joined while this run did not look).
-std::vector<CheckResult> check_full_mesh(Runtime &rt, const std::vector<Member *> &members);
+// `statuses`, when given, gets each member's sql::subscription_status()
+// rows as read for the check.
+std::vector<CheckResult> check_full_mesh(Runtime &rt, const std::vector<Member *> &members,
+                                         std::vector<QueryResult> *statuses = nullptr);
 
 // Whether the new node is already a complete member, as a repeated add
 // finds it: its own Spock node bears the name, the source lists it with the

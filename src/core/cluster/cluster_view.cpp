@@ -28,7 +28,9 @@ ClusterView discover_cluster(Runtime &rt, const AddNodeArgs &args) {
     view.source = std::move(first[0]);
     if (first.size() > 1) view.new_node = std::move(first[1]);
 
-    QueryResult me = view.source.db().exec(sql::local_node_name());
+    // Who the source is and whom it lists, in one round trip.
+    const QueryResult seen = view.source.db().exec(sql::source_view());
+    const QueryResult me = sql::part_of(seen, "local", Stmt::LocalNodeName);
     if (me.empty())
         throw UserError("src_dsn reaches a database that is not a Spock node",
                         "Expected node \"" + args.src_name + "\".",
@@ -37,7 +39,7 @@ ClusterView discover_cluster(Runtime &rt, const AddNodeArgs &args) {
         throw UserError("src_dsn reaches node \"" + me.text(0, "node_name") + "\", not \"" + args.src_name + "\"", "",
                         "Pass the name of the node that src_dsn connects to as src_node_name.", Cause::BadArgument);
 
-    QueryResult nodes = view.source.db().exec(sql::nodes_with_dsn());
+    const QueryResult nodes = sql::part_of(seen, "nodes", Stmt::NodesWithDsn);
     std::vector<MemberToReach> listed;
     for (size_t i = 0; i < nodes.size(); ++i) {
         std::string name = nodes.text(i, "node_name");

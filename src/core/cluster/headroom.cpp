@@ -109,9 +109,15 @@ std::vector<CheckResult> capacity_checks(const NodeCapacity &n, const JoinNeeds 
 
 std::vector<CheckResult> check_headroom(Runtime &rt, ClusterView &view, long long *source_bytes) {
     std::vector<Member *> nodes = view.existing();
+    if (view.has_new_node()) nodes.push_back(&view.new_node);
+    return check_headroom(rt, view, rt.exec_all(same_query(nodes, sql::node_capacity())), source_bytes);
+}
+
+std::vector<CheckResult> check_headroom(Runtime &rt, ClusterView &view, const std::vector<QueryResult> &read,
+                                        long long *source_bytes) {
+    std::vector<Member *> nodes = view.existing();
     const size_t existing = nodes.size();
     if (view.has_new_node()) nodes.push_back(&view.new_node);
-    std::vector<QueryResult> read = rt.exec_all(same_query(nodes, sql::node_capacity()));
     std::vector<CheckResult> out;
     for (size_t i = 0; i < nodes.size(); ++i) {
         NodeCapacity c;

@@ -54,6 +54,10 @@ std::vector<CheckResult> capacity_checks(const NodeCapacity &node, const JoinNee
 // node with room, one failed result per shortfall. `source_bytes` gets the
 // size of the source's database.
 std::vector<CheckResult> check_headroom(Runtime &rt, ClusterView &view, long long *source_bytes = nullptr);
+// The same from what sql::node_capacity() (or a read that holds its
+// columns) found on each existing node, then on the new node if any.
+std::vector<CheckResult> check_headroom(Runtime &rt, ClusterView &view, const std::vector<QueryResult> &read,
+                                        long long *source_bytes = nullptr);
 
 // "1.2 GB", "412 MB", "980 kB", "12 bytes"
 std::string human_bytes(long long bytes);

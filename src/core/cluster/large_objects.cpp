@@ -1,24 +1,11 @@
 #include "core/cluster/large_objects.hpp"
 
+#include "core/statements/spock_sql.hpp"
 #include "core/util.hpp"
 
 namespace zodan {
 
 namespace {
-
-// One row per node: its own large objects, and lolor as far as a join
-// needs it. lolor.node is unset (NULL) where lolor never defined it.
-Query large_objects() {
-    return {Stmt::LargeObjects, "read large objects and lolor",
-            "SELECT (SELECT count(*) FROM pg_catalog.pg_largeobject_metadata) AS native, "
-            "EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'lolor') AS lolor_installed, "
-            "EXISTS (SELECT 1 FROM pg_catalog.pg_available_extensions WHERE name = 'lolor') AS lolor_available, "
-            "(SELECT count(*) FROM spock.replication_set_table t JOIN spock.replication_set rs ON rs.set_id = t.set_id "
-            "  JOIN pg_catalog.pg_class c ON c.oid = t.set_reloid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-            "  WHERE n.nspname = 'lolor' AND rs.set_nodeid = (SELECT node_id FROM spock.local_node)) AS lolor_replicated, "
-            "pg_catalog.current_setting('lolor.node', true) AS lolor_node",
-            {}};
-}
 
 // Only where lolor is installed (its tables exist).
 Query lolor_has_rows() {
@@ -32,11 +19,10 @@ CheckResult pass(const std::string &name) { return {name, true, "", ""}; }
 
 }  // namespace
 
-std::vector<CheckResult> check_large_objects(Runtime &rt, ClusterView &view) {
-    std::vector<Member *> nodes{&view.source, &view.new_node};
-    for (Member &o : view.others) nodes.push_back(&o);
-    const std::vector<QueryResult> read = rt.exec_all(same_query(nodes, large_objects()));
-    const QueryResult &s = read[0], &n = read[1];
+std::vector<CheckResult> check_large_objects(ClusterView &view, const std::vector<QueryResult> &read) {
+    std::vector<Member *> nodes = view.existing();
+    nodes.push_back(&view.new_node);
+    const QueryResult &s = read.front(), &n = read.back();
     const std::string &src = view.source.name, &dst = view.new_node.name;
     std::vector<CheckResult> out;
 
@@ -87,7 +73,7 @@ std::vector<CheckResult> check_large_objects(Runtime &rt, ClusterView &view) {
     }
     std::vector<std::string> same;
     for (size_t i = 0; i < nodes.size(); ++i)
-        if (i != 1 && read[i].text(0, "lolor_node") == node_id) same.push_back(nodes[i]->name);
+        if (nodes[i] != &view.new_node && read[i].text(0, "lolor_node") == node_id) same.push_back(nodes[i]->name);
     if (!same.empty()) {
         out.push_back({ready, false,
                        "lolor.node is " + node_id + " on new node \"" + dst + "\" and on " + join(same) +

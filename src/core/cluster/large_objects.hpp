@@ -14,6 +14,8 @@
 
 namespace zodan {
 
-std::vector<CheckResult> check_large_objects(Runtime &rt, ClusterView &view);
+// From what sql::large_objects() (or a read that holds its columns) found
+// on each existing node, then on the new node, in that order.
+std::vector<CheckResult> check_large_objects(ClusterView &view, const std::vector<QueryResult> &read);
 
 }  // namespace zodan

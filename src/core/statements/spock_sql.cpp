@@ -1,5 +1,6 @@
 #include "core/statements/spock_sql.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "core/util.hpp"
@@ -358,10 +359,6 @@ Query apply_workers() {
             "  AND l.locktype = 'relation' AND l.relation = 'spock.local_node'::regclass)::text AS manager_busy, "
             "(SELECT pg_catalog.string_agg(sub_name::text, ', ' ORDER BY sub_name) FROM lacking) AS without",
             {}};
-}
-
-Query subscription_exists(const std::string &name) {
-    return {Stmt::SubscriptionExists, "look up subscription " + name, "SELECT count(*) AS n FROM spock.subscription WHERE sub_name = $1", {name}};
 }
 
 Query subscription_slots(const std::vector<std::string> &subscriber_dbs, const std::vector<std::string> &providers,
@@ -965,5 +962,146 @@ Query verify_tables() {
             {}};
 }
 
+
+}  // namespace zodan::sql
+
+// --- reads merged into one round trip (docs/protocol.md, "Round trips")
+namespace zodan::sql {
+
+namespace {
+
+// A one-row statement's column, and a many-row statement's column as a
+// text[] in its own order, each as one column of a larger SELECT: the
+// statement is the same text as when it goes alone.
+std::string scalar_of(const Query &q, const std::string &column) {
+    return "(SELECT q." + column + " FROM (" + q.sql + ") q LIMIT 1)";
+}
+std::string array_of(const Query &q, const std::string &column) {
+    return "(SELECT coalesce(pg_catalog.array_agg(q." + column + " ORDER BY q." + column + "), '{}')::text FROM (" +
+           q.sql + ") q)";
+}
+
+// Several statements' rows in one result: each row tagged with its part,
+// the columns of the others NULL; ordered by part, then as each orders its
+// own (`order`, the columns each sorts by).
+struct Part {
+    std::string name;
+    Query query;
+};
+std::string tagged_union(const std::vector<Part> &parts, const std::vector<std::string> &columns,
+                         const std::vector<std::string> &order) {
+    std::string sql;
+    for (size_t i = 0; i < parts.size(); ++i) {
+        const std::vector<std::string> &own = part_columns(parts[i].query.id);
+        std::string select = "SELECT " + std::to_string(i) + " AS part_no, '" + parts[i].name + "'::text AS part";
+        for (const std::string &c : columns)
+            select += ", " + (std::find(own.begin(), own.end(), c) != own.end() ? "q." + c : "NULL::text") + " AS " + c;
+        sql += (i ? " UNION ALL " : "") + select + " FROM (" + parts[i].query.sql + ") q";
+    }
+    std::string by = "part_no";
+    for (const std::string &c : order) by += ", " + c;
+    return "SELECT * FROM (" + sql + ") u ORDER BY " + by;
+}
+
+}  // namespace
+
+const std::vector<std::string> &part_columns(Stmt id) {
+    static const std::vector<std::string> none, local_node{"node_name"}, nodes{"node_name", "dsn"},
+        sets{"set_name", "ins", "upd", "del", "trunc"}, tables{"set_name", "rel", "att_list", "row_filter"},
+        sequences{"set_name", "seq"}, statuses{"subscription_name", "status", "provider_node"};
+    switch (id) {
+    case Stmt::LocalNodeName: return local_node;
+    case Stmt::NodesWithDsn: return nodes;
+    case Stmt::LocalSets: return sets;
+    case Stmt::LocalSetTables: return tables;
+    case Stmt::LocalSetSequences: return sequences;
+    case Stmt::SubscriptionStatus: return statuses;
+    default: return none;
+    }
+}
+
+QueryResult part_of(const QueryResult &merged, const std::string &part, Stmt id) {
+    const std::vector<std::string> &columns = part_columns(id);
+    std::vector<std::vector<Value>> rows;
+    for (size_t i = 0; i < merged.size(); ++i) {
+        if (merged.text(i, "part") != part) continue;
+        std::vector<Value> row;
+        for (const std::string &c : columns) row.push_back(merged.at(i, c));
+        rows.push_back(std::move(row));
+    }
+    return QueryResult(columns, rows);
+}
+
+Query source_view() {
+    return {Stmt::SourceView, "read the local Spock node and the cluster's nodes",
+            tagged_union({{"local", local_node_name()}, {"nodes", nodes_with_dsn()}}, {"node_name", "dsn"},
+                         {"node_name"}),
+            {}};
+}
+
+Query large_objects() {
+    // lolor.node is unset (NULL) where lolor never defined it.
+    return {Stmt::LargeObjects, "read large objects and lolor",
+            "SELECT (SELECT count(*) FROM pg_catalog.pg_largeobject_metadata) AS native, "
+            "EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'lolor') AS lolor_installed, "
+            "EXISTS (SELECT 1 FROM pg_catalog.pg_available_extensions WHERE name = 'lolor') AS lolor_available, "
+            "(SELECT count(*) FROM spock.replication_set_table t JOIN spock.replication_set rs ON rs.set_id = t.set_id "
+            "  JOIN pg_catalog.pg_class c ON c.oid = t.set_reloid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+            "  WHERE n.nspname = 'lolor' AND rs.set_nodeid = (SELECT node_id FROM spock.local_node)) AS lolor_replicated, "
+            "pg_catalog.current_setting('lolor.node', true) AS lolor_node",
+            {}};
+}
+
+Query precondition_reads(const std::string &new_name, bool on_new_node) {
+    // Each read is its statement's own text; $1 (the new node's name) is
+    // the parameter of node_exists and node_id_taken alike. The user
+    // tables only where they are checked ($2): the source's may be many.
+    return {Stmt::PreconditionReads, "read what the checks before a join need",
+            "SELECT * FROM (" + local_identity().sql + ") ident, (" + node_capacity().sql + ") cap, (" +
+                large_objects().sql + ") lo, (SELECT " + scalar_of(database_encoding(), "encoding") + " AS encoding, " +
+                array_of(login_roles(), "rolname") + " AS login_roles, " + array_of(roles(), "rolname") + " AS roles, " +
+                "CASE WHEN $2::boolean THEN " + array_of(user_tables(), "rel") + " END AS user_tables, " +
+                array_of(disabled_subscriptions(), "sub_name") + " AS disabled_subs, " +
+                scalar_of(node_exists(new_name), "n") + " AS known, " +
+                scalar_of(node_id_taken(new_name), "node_name") + " AS taken_name, " +
+                scalar_of(node_id_taken(new_name), "node_id") + " AS taken_id, " +
+                scalar_of(local_node_name(), "node_name") + " AS local_node, " +
+                scalar_of(subscription_count(), "n") + " AS subscriptions, " +
+                scalar_of(replication_set_count(), "n") + " AS sets) chk",
+            {new_name, b(on_new_node)}};
+}
+
+Query local_sets_all() {
+    return {Stmt::LocalSetsAll, "read replication sets, their tables and sequences",
+            tagged_union({{"sets", local_sets()}, {"tables", local_set_tables()}, {"sequences", local_set_sequences()}},
+                         {"set_name", "ins", "upd", "del", "trunc", "rel", "att_list", "row_filter", "seq"},
+                         {"set_name", "rel", "seq"}),
+            {}};
+}
+
+Query local_sets_and_slot(const std::string &slot) {
+    return {Stmt::LocalSetsAndSlot, "read replication sets and look up slot " + slot,
+            "SELECT " + array_of(local_sets(), "set_name") + " AS sets, (SELECT count(*) FROM (" + slot_exists(slot).sql +
+                ") q) AS slots",
+            {slot}};
+}
+
+Query mesh_view() {
+    return {Stmt::MeshView, "read the cluster's nodes and subscription status",
+            tagged_union({{"nodes", nodes_with_dsn()}, {"subscriptions", subscription_status()}},
+                         {"node_name", "dsn", "subscription_name", "status", "provider_node"},
+                         {"node_name", "subscription_name"}),
+            {}};
+}
+
+Query sub_create_if_absent(const std::string &name, const std::string &provider_dsn,
+                           const std::vector<std::string> &sets) {
+    // The select list runs only for the row the filter keeps: an existing
+    // subscription of that name (made by an earlier call) is left alone.
+    Query q = sub_create(name, provider_dsn, sets, false, false, false, {});
+    q.id = Stmt::SubCreateIfAbsent;
+    q.sql += " WHERE NOT EXISTS (SELECT 1 FROM spock.subscription WHERE sub_name = $1)";
+    return q;
+}
 
 }  // namespace zodan::sql

@@ -73,7 +73,6 @@ Query terminate_subscription_workers(const std::string &name);
 // yet (missing; their names in `without`), and whether the manager is busy
 // starting workers (manager_busy: it holds Spock's local_node lock).
 Query apply_workers();
-Query subscription_exists(const std::string &name);   // n
 // Per subscription (the i-th of `subscriptions`, from providers[i], living
 // in database subscriber_dbs[i]), in order: sub, slot (the subscription's
 // when it exists here, else the one Spock will give it), present (whether
@@ -236,5 +235,50 @@ Query verify_tables();
 // every range, or of those in $1::int[]) and rows (k, h of the rows in the
 // ranges $1::int[]). The key is the primary key, or the whole row.
 Query verify_statements(const std::string &rel, int ranges);
+
+}  // namespace zodan::sql
+
+// --- reads merged into one round trip (docs/protocol.md, "Round trips"):
+// what separate statements read, in one, each part as that statement
+// alone reads it (across regions a node's every round trip costs the
+// link's delay).
+namespace zodan::sql {
+
+// The columns of a statement's rows where it is a part of a merged read
+// (LocalNodeName, NodesWithDsn, LocalSets, LocalSetTables,
+// LocalSetSequences, SubscriptionStatus).
+const std::vector<std::string> &part_columns(Stmt id);
+// Of a merged read's rows, those of one part (the part's name as the
+// merged statement below gives it), as statement `id` alone would return
+// them.
+QueryResult part_of(const QueryResult &merged, const std::string &part, Stmt id);
+
+// local_node_name() ("local") and nodes_with_dsn() ("nodes").
+Query source_view();
+// One row per node: its own large objects (native), and lolor as far as a
+// join needs it (lolor_installed, lolor_available t/f, lolor_replicated:
+// lolor's tables in the local sets, lolor_node: NULL where unset).
+Query large_objects();
+// One row: every column of local_identity(), node_capacity() and
+// large_objects(); encoding (database_encoding()); login_roles, roles,
+// user_tables, disabled_subs (text[] of login_roles(), roles(),
+// user_tables() (NULL unless on_new_node), disabled_subscriptions());
+// known (node_exists(new_name));
+// taken_name, taken_id (node_id_taken(new_name), NULL where free);
+// local_node (local_node_name(), NULL where none); subscriptions and sets
+// (subscription_count(), replication_set_count()).
+Query precondition_reads(const std::string &new_name, bool on_new_node);
+// local_sets() ("sets"), local_set_tables() ("tables") and
+// local_set_sequences() ("sequences").
+Query local_sets_all();
+// One row: sets, the text[] of local_sets()' set names; slots, the rows
+// slot_exists(slot) finds (0 or 1).
+Query local_sets_and_slot(const std::string &slot);
+// nodes_with_dsn() ("nodes") and subscription_status() ("subscriptions").
+Query mesh_view();
+// sub_create(name, provider_dsn, sets), disabled, no sync, unless a
+// subscription of that name exists: sub_id, or no row.
+Query sub_create_if_absent(const std::string &name, const std::string &provider_dsn,
+                           const std::vector<std::string> &sets);
 
 }  // namespace zodan::sql

@@ -16,7 +16,9 @@ namespace zodan {
     X(SpockVersion) X(LocalIdentity) X(LocalNodeName) X(NodesWithDsn) X(NodeExists) X(NodeIdTaken)                    \
     X(DisabledSubscriptions) X(UserTables) X(LoginRoles) X(Roles) X(SubscriptionCount) X(ReplicationSetCount)        \
     X(LocalSets) X(LocalSetTables) X(LocalSetSequences) X(SchemasToSkip) X(NodeCapacity) X(NodeIdentity)              \
-    X(ClusterNodes) X(TableShapes)                                                  \
+    X(ClusterNodes) X(TableShapes)                                                                                   \
+    /* spock_sql.cpp: reads merged into one round trip (docs/protocol.md, "Round trips") */                          \
+    X(SourceView) X(PreconditionReads) X(LocalSetsAll) X(LocalSetsAndSlot) X(MeshView) X(SubCreateIfAbsent)          \
     /* spock_sql.cpp: nodes, slots, origins */                                                                       \
     X(NodeCreate) X(NodeDrop) X(SlotName) X(CreateSlot) X(SlotExists) X(AdvanceSlot) X(SlotsNamed)                   \
     X(TerminateSlotUser) X(DropSlot) X(SpockSlots) X(DropOriginIfExists) X(AdvanceOrigin) X(AdvanceOrigins)          \
@@ -24,7 +26,7 @@ namespace zodan {
     /* spock_sql.cpp: replication and subscriptions */                                                               \
     X(SyncEvent) X(AppliedThrough) X(SubscriptionStatus) X(EndLostApplyWorkers)                     \
     X(ApplyRestartDelay) X(SubCreate) X(SubCreateDisabled) X(EnableDisabled) X(SubDrop) X(SubDisable)   \
-    X(SubscriptionWorkers) X(TerminateSubscriptionWorkers) X(ApplyWorkers) X(SubscriptionExists)                     \
+    X(SubscriptionWorkers) X(TerminateSubscriptionWorkers) X(ApplyWorkers)                                            \
     X(SubscriptionSlots) X(SubscriptionsInvolving) X(LagFrom)                                                        \
     /* spock_sql.cpp: replication sets */                                                                            \
     X(RepsetCreate) X(RepsetAlter) X(RepsetDrop) X(RepsetAddTable) X(RepsetRemoveTable) X(RepsetAddSeq)              \

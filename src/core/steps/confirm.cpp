@@ -21,10 +21,11 @@ void confirm(AddRun &run, Figures &figures) {
     figures.add(args.new_name, format_lsn(n_event));
 
     // The membership as every member sees it now: a full mesh, and no
-    // member this run did not take part with.
-    require_all(check_full_mesh(rt, all));
+    // member this run did not take part with. The subscriptions' status
+    // the operator reads below is the one that check read.
+    std::vector<QueryResult> statuses;
+    require_all(check_full_mesh(rt, all, &statuses));
 
-    std::vector<QueryResult> statuses = rt.exec_all(same_query(all, sql::subscription_status()));
     size_t total = 0;
     for (size_t i = 0; i < all.size(); ++i) {
         std::vector<std::string> items;

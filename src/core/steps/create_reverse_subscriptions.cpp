@@ -30,16 +30,13 @@ void create_reverse_subscriptions(AddRun &run, Figures &figures) {
     // subscriptions live on the X's, not here.
     QueryResult named = n.exec(sql::subscription_slots(dbs, providers, subs));
     for (size_t i = 0; i < existing.size(); ++i) slots.push_back(named.text(i, "slot"));
-    std::vector<std::pair<Connection *, Query>> lookups;
-    for (size_t i = 0; i < existing.size(); ++i)
-        lookups.emplace_back(existing[i]->conn.get(), sql::subscription_exists(subs[i]));
-    std::vector<QueryResult> found = run.rt.exec_all(lookups);
     // The existing nodes make theirs (each sub_create there connects to N
-    // twice) while N makes the slots.
+    // twice) while N makes the slots; one made by an earlier call of this
+    // run is left as it is (the statement looks first, on the node: no
+    // round trip of its own).
     InFlight creating(run.rt);
     for (size_t i = 0; i < existing.size(); ++i)
-        if (found[i].text(0, "n") == "0")  // else made by an earlier call of this run
-            creating.send(*existing[i]->conn, sql::sub_create(subs[i], args.new_dsn, sets, false, false, false, {}));
+        creating.send(*existing[i]->conn, sql::sub_create_if_absent(subs[i], args.new_dsn, sets));
 
     QueryResult have = n.exec(sql::slots_named(slots));
     std::set<std::string> present;

@@ -14,12 +14,14 @@ namespace zodan {
 MirrorOutcome mirror_replication_sets(Runtime &rt, Member &source, Member &new_node) {
     Connection &s = source.db();
     Connection &n = new_node.db();
-    // Each read on both nodes at once.
-    auto both = [&](const Query &q) { return rt.exec_all({{&s, q}, {&n, q}}); };
-    std::vector<QueryResult> set_reads = both(sql::local_sets()), table_reads = both(sql::local_set_tables()),
-                             seq_reads = both(sql::local_set_sequences());
-    const QueryResult &src_sets = set_reads[0], &new_sets = set_reads[1], &src_tables = table_reads[0],
-                      &new_tables = table_reads[1], &src_seqs = seq_reads[0], &new_seqs = seq_reads[1];
+    // Sets, tables and sequences in one read, on both nodes at once.
+    const std::vector<QueryResult> reads = rt.exec_all({{&s, sql::local_sets_all()}, {&n, sql::local_sets_all()}});
+    const QueryResult src_sets = sql::part_of(reads[0], "sets", Stmt::LocalSets),
+                      new_sets = sql::part_of(reads[1], "sets", Stmt::LocalSets),
+                      src_tables = sql::part_of(reads[0], "tables", Stmt::LocalSetTables),
+                      new_tables = sql::part_of(reads[1], "tables", Stmt::LocalSetTables),
+                      src_seqs = sql::part_of(reads[0], "sequences", Stmt::LocalSetSequences),
+                      new_seqs = sql::part_of(reads[1], "sequences", Stmt::LocalSetSequences);
 
     auto flag = [](const QueryResult &r, size_t i, const char *c) { return r.text(i, c) == "true"; };
     std::map<std::string, size_t> existing;
@@ -102,7 +104,9 @@ MirrorOutcome mirror_replication_sets(Runtime &rt, Member &source, Member &new_n
 
     // Changes made on S while we copied are reported, not fatal: the
     // operator decides whether N should follow them.
-    QueryResult again_sets = s.exec(sql::local_sets()), again_tables = s.exec(sql::local_set_tables());
+    const QueryResult again = s.exec(sql::local_sets_all());
+    const QueryResult again_sets = sql::part_of(again, "sets", Stmt::LocalSets),
+                      again_tables = sql::part_of(again, "tables", Stmt::LocalSetTables);
     if (again_sets.rows() != src_sets.rows() || again_tables.rows() != src_tables.rows())
         rt.report(Level::Warning,
                    "replication sets of \"" + source.name + "\" changed while they were being mirrored",

@@ -8,6 +8,7 @@
 #include "core/waits/replication_waits.hpp"
 #include "core/waits/slots.hpp"
 #include "core/statements/spock_sql.hpp"
+#include "core/text/text_array.hpp"
 #include "core/util.hpp"
 #include "core/steps/paths_in.hpp"
 
@@ -21,12 +22,12 @@ namespace {
 // conflicts"). An earlier call's mark stays: it is older still. A slot
 // made with no mark recorded (by an older version) leaves the start
 // unknown: the window is then every row.
-void mark_window_start(AddRun &run, const std::vector<Member *> &others, const std::vector<QueryResult> &slots_found) {
+void mark_window_start(AddRun &run, const std::vector<Member *> &others, const std::vector<bool> &slots_found) {
     std::vector<Member *> unmarked;
     for (size_t i = 0; i < others.size(); ++i) {
         PathIn &path = run.path(others[i]->name);
         if (!path.window_from.empty()) continue;
-        if (!slots_found[i].empty())
+        if (slots_found[i])
             path.window_from = "-infinity";
         else
             unmarked.push_back(others[i]);
@@ -55,23 +56,23 @@ void prepare_paths_from_others(AddRun &run) {
     // Only their slots' names, by Spock's rule, for the slots below.
     QueryResult named = subscriptions_on_new_node(run, others);
     for (size_t i = 0; i < others.size(); ++i) run.path(others[i]->name).slot = named.text(i, "slot");
-    std::vector<QueryResult> sets = run.rt.exec_all(same_query(others, sql::local_sets()));
+    // Each O's sets, and whether its slot exists, in one read on all at once.
+    std::vector<std::pair<Connection *, Query>> lookups;
+    for (Member *o : others) lookups.emplace_back(o->conn.get(), sql::local_sets_and_slot(run.path(o->name).slot));
+    std::vector<QueryResult> read = run.rt.exec_all(lookups);
+    std::vector<bool> found;
     for (size_t i = 0; i < others.size(); ++i) {
-        std::vector<std::string> set_names;
-        for (size_t r = 0; r < sets[i].size(); ++r) set_names.push_back(sets[i].text(r, "set_name"));
-        run.path(others[i]->name).sets = join(set_names);
+        run.path(others[i]->name).sets = join(parse_text_array(read[i].text(0, "sets", "{}")));
+        found.push_back(read[i].text(0, "slots") != "0");
     }
     // A slot on every O, created at once: from here on O keeps what N needs.
-    std::vector<std::pair<Connection *, Query>> lookups;
-    for (Member *o : others) lookups.emplace_back(o->conn.get(), sql::slot_exists(run.path(o->name).slot));
-    std::vector<QueryResult> found = run.rt.exec_all(lookups);
     // A slot this run already made (an earlier call stopped inside this
     // step) is kept: it started before everything the sync events below cover.
     const bool own_slots = run.started_earlier.count(StepId::PrepareOtherNodes) > 0;
     std::vector<SlotToMake> missing;
     for (size_t i = 0; i < others.size(); ++i) {
         const std::string &slot = run.path(others[i]->name).slot;
-        if (found[i].empty()) {
+        if (!found[i]) {
             missing.push_back({others[i], slot});
             continue;
         }
