@@ -97,6 +97,7 @@ sub surviving_spock_crash {
     return @r if $r[0] == 0;
     my %crash = map { my ($line) = $_->spock_crashes_since($mark{ $_->name }); $line ? ($_->name => [ $_, $line ]) : () } @nodes;
     return @r unless %crash;
+    $self->{spock_crashed}{$_} = 1 for keys %crash;
     for my $name (sort keys %crash) {
         my ($n, $line) = @{ $crash{$name} };
         diag("Spock crashed on $name ($line); " . ($n->start_if_down ? "started it again" : "it restarted")
@@ -105,6 +106,9 @@ sub surviving_spock_crash {
     }
     return $call->();
 }
+
+# The nodes where surviving_spock_crash saw Spock crash.
+sub spock_crashed { sort keys %{ $_[0]{spock_crashed} // {} } }
 
 # Held by a session of its own on NODE (default the new node): while it is,
 # a run with zodan.pause_at_step waits at that step. Returns once granted.
