@@ -773,14 +773,14 @@ QueryResult Cluster::answer(const std::string &node, const Query &q) {
     // The comparison.
     case Stmt::VerifyTables: {
         std::vector<std::vector<Value>> rows;
-        for (const auto &[table, r] : n.data) rows.push_back({table, std::to_string(n.stale_statistics ? 0 : r.size())});
-        return QueryResult({"rel", "rows"}, rows);
+        for (const auto &[table, r] : n.data)
+            rows.push_back({table, std::to_string(n.stale_statistics ? 0 : r.size()),
+                            verify_chunk_key ? Value(std::string("id")) : Value(),
+                            verify_chunk_key ? Value(std::string("bigint")) : Value()});
+        return QueryResult({"rel", "rows", "key_col", "key_type"}, rows);
     }
     case Stmt::VerifyStatements:  // read as the product writes them: a scan of the table, which a key interval narrows
         return QueryResult({"sums", "rows"}, {{"sums FROM " + p(0) + " AS zodan_row", "rows FROM " + p(0) + " AS zodan_row"}});
-    case Stmt::VerifyChunkKey:
-        return verify_chunk_key ? QueryResult({"col", "type"}, {{std::string("id"), std::string("bigint")}})
-                                : none({"col", "type"});
     case Stmt::VerifyChunkBounds: {  // keys are numbers here
         std::vector<long long> keys;
         for (const auto &[k, v] : n.data[q.subject])

@@ -93,18 +93,23 @@ TEST_CASE("each add_node step stays within its budget of round trips", "[round_t
         // On each O: its sets and slot in one read (sql::local_sets_and_slot).
         {"prepare_other_nodes", 12},
         {"sync_source", 2},
-        // 46th and 47th: the structure dumped on the source (the function
+        // Two of them: the structure dumped on the source (the function
         // made, then called: copy/copy_data.cpp), in place of pg_dump's
         // eighty-odd catalog queries across the link, which a program's
-        // and so never counted here.
-        {"copy_source", 47},
+        // and so never counted here. Every source session of the copy
+        // enters the snapshot in one round trip, and N's side commits while
+        // S's side ends.
+        {"copy_source", 44},
         {"advance_slots", 1},
         // S's and N's sets, tables and sequences in one read each
         // (sql::local_sets_all), at once; S's again at the end.
         {"mirror_replication_sets", 2},
         {"enable_other_subscriptions", 2},
         {"confirm_inbound", 4},
-        {"verify_data", 4},  // 4th: the source's key bounds (compare/verify_data.cpp)
+        // The tables with the key each is cut by in one read
+        // (sql::verify_tables); 3rd: the source's key bounds
+        // (compare/verify_data.cpp).
+        {"verify_data", 3},
         // Each X's sub_create looks for an existing one itself
         // (sql::sub_create_if_absent).
         {"create_reverse_subscriptions", 10},

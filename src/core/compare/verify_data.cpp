@@ -24,7 +24,7 @@ struct Table {
     int ranges = 1;
     long long rows_estimate = 0;     // the source's statistics
     std::string sums_sql, rows_sql;  // written by the source, quoting done there
-    // A key to cut the table by (chunk_key); empty: read whole.
+    // A key to cut the table by (sql::verify_tables); empty: read whole.
     std::string key_col, key_type;
 };
 
@@ -55,20 +55,6 @@ std::string narrowed(const std::string &statement, const Table &t) {
     return statement.substr(0, at) + "FROM (SELECT * FROM " + t.rel + " WHERE ($2::text IS NULL OR " + key + " > $2::text::" +
            type + ") AND ($3::text IS NULL OR " + key + " <= $3::text::" + type + ")) AS zodan_row" +
            statement.substr(at + from.size());
-}
-
-// The primary key a table can be cut by: one column of a base type without
-// a collation (integers, uuid, dates and times, ...), which every node
-// orders alike; a text key's order is its collation's, which two nodes
-// need not share, and a row could fall into another interval on each.
-Query chunk_key(const std::string &rel) {
-    return {Stmt::VerifyChunkKey, "find the key to cut " + rel + " by",
-            "SELECT pg_catalog.quote_ident(a.attname) AS col, pg_catalog.format_type(a.atttypid, NULL) AS type "
-            "FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] "
-            "JOIN pg_catalog.pg_type ty ON ty.oid = a.atttypid "
-            "WHERE i.indrelid = $1::regclass AND i.indisprimary AND i.indnatts = 1 AND ty.typtype = 'b' "
-            "AND ty.typcollation = 0",
-            {rel}, false, rel};
 }
 
 // The next interval's upper bound on the source: the key `rows` rows after
@@ -205,10 +191,11 @@ VerifyOutcome verify_against_source(Runtime &rt, Member &source, Member &new_nod
         // Every table with such a key, whatever its statistics say (a table
         // loaded since its last ANALYZE looks empty): a small one is one
         // interval, open at both ends, found by one more short statement.
-        QueryResult key = source.db().exec(chunk_key(t.rel));
-        if (!key.empty()) {
-            t.key_col = key.text(0, "col");
-            t.key_type = key.text(0, "type");
+        // Its key read with the list (sql::verify_tables): one round trip
+        // to S fewer for each table.
+        if (listed.at(i, "key_col") && listed.at(i, "key_type")) {
+            t.key_col = listed.text(i, "key_col");
+            t.key_type = listed.text(i, "key_type");
         }
         // Ranges sized for what one statement reads: the table, or one interval.
         t.ranges = range_count(t.key_col.empty() ? t.rows_estimate : chunk_rows);

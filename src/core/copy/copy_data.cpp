@@ -163,10 +163,10 @@ CopyOutcome copy_at_point(Runtime &rt, ClusterView &view, CopyPoint &point, cons
     QueryResult list = lanes[0].from->exec(sql::copy_job_list(skip_schema, streams, new_node_major));
     QueryResult sequences = lanes[0].from->exec(sql::sequence_values(skip_schema));
     // Sizing the jobs locked every table (pg_relation_size): that
-    // transaction ends here, and the lane takes the snapshot again, so it
-    // holds a table's lock only from its own COPY on.
+    // transaction ends here, and the lane takes the snapshot again (with
+    // the other lanes, below), so it holds a table's lock only from its
+    // own COPY on.
     lanes[0].from->exec(sql::rollback());
-    open_source_side(*lanes[0].from, point.snapshot);
     std::vector<CopyJob> jobs;
     std::vector<StreamedJob> progress;
     for (size_t i = 0; i < list.size(); ++i) {
@@ -195,22 +195,22 @@ CopyOutcome copy_at_point(Runtime &rt, ClusterView &view, CopyPoint &point, cons
             lanes.push_back(std::move(lane));
         }
     }
-    std::vector<std::pair<Connection *, Query>> begins, targets;
-    for (int k = 1; k < lane_count; ++k) begins.emplace_back(lanes[k].from.get(), sql::begin_in_snapshot(point.snapshot));
-    rt.exec_all(begins);
-    const std::string dboid = view.new_node.db().exec(sql::database_oid()).text(0, "oid");
-    for (int k = 0; k < lane_count; ++k) {
-        lanes[k].origin = copy_origin_name(dboid, k + 1);
-        open_target_side(*lanes[k].to, lanes[k].origin);
-    }
     // The join window's rows are read in the snapshot too, after the data,
     // by a session of its own: the lanes end their source transactions as
     // they finish (copy_engine.cpp says why), and this one holds no lock
     // until it reads.
     std::unique_ptr<Connection> window_source;
-    if (!window_from.empty()) {
-        window_source = rt.connect(view.source.name, view.source.dsn.text());
-        open_source_side(*window_source, point.snapshot);
+    if (!window_from.empty()) window_source = rt.connect(view.source.name, view.source.dsn.text());
+    // Every source session enters the snapshot at once: one round trip to
+    // S, however many lanes (docs/protocol.md, "Round trips").
+    std::vector<std::pair<Connection *, Query>> begins;
+    for (int k = 0; k < lane_count; ++k) begins.emplace_back(lanes[k].from.get(), sql::begin_in_snapshot(point.snapshot));
+    if (window_source) begins.emplace_back(window_source.get(), sql::begin_in_snapshot(point.snapshot));
+    rt.exec_all(begins);
+    const std::string dboid = view.new_node.db().exec(sql::database_oid()).text(0, "oid");
+    for (int k = 0; k < lane_count; ++k) {
+        lanes[k].origin = copy_origin_name(dboid, k + 1);
+        open_target_side(*lanes[k].to, lanes[k].origin);
     }
     // Every session that needs the snapshot has it now: its exporter may go.
     point.holder.reset();
@@ -225,15 +225,15 @@ CopyOutcome copy_at_point(Runtime &rt, ClusterView &view, CopyPoint &point, cons
         }
         if (on_progress) on_progress(sample_streams(progress, started, rt.now_ms()));
     });
-    std::vector<std::pair<Connection *, Query>> commits, ends;
-    for (Stream &lane : lanes) commits.emplace_back(lane.to.get(), sql::commit());
-    rt.exec_all(commits);
+    // N's side commits and S's side ends, all at once: one round trip.
+    std::vector<std::pair<Connection *, Query>> ends;
+    for (Stream &lane : lanes) ends.emplace_back(lane.to.get(), sql::commit());
+    for (Stream &lane : lanes) ends.emplace_back(lane.from.get(), sql::rollback());
+    rt.exec_all(ends);
     // The window's rows are read while N builds its indexes, and rewritten
     // once those exist.
     std::unique_ptr<WindowScan> window;
     if (window_source) window = std::make_unique<WindowScan>(rt, *window_source, skip_schema, window_from);
-    for (Stream &lane : lanes) ends.emplace_back(lane.from.get(), sql::rollback());
-    rt.exec_all(ends);
     for (Stream &lane : lanes) {
         lane.to->exec(sql::reset_origin_session());
         lane.to->exec(sql::drop_origin(lane.origin));

@@ -955,8 +955,21 @@ Query verify_tables() {
             "  WHERE rs.set_nodeid = (SELECT node_id FROM spock.local_node)) "
             "SELECT r.relid::regclass::text AS rel, "
             "  greatest((SELECT coalesce(sum(greatest(c2.reltuples, 0)), 0) FROM pg_catalog.pg_partition_tree(r.relid) p "
-            "    JOIN pg_catalog.pg_class c2 ON c2.oid = p.relid), 0)::bigint::text AS rows "
+            "    JOIN pg_catalog.pg_class c2 ON c2.oid = p.relid), 0)::bigint::text AS rows, "
+            "  k.col AS key_col, k.type AS key_type "
             "FROM rel r JOIN pg_catalog.pg_class c ON c.oid = r.relid "
+            // The primary key a table can be cut by: one column of a base
+            // type without a collation (integers, uuid, dates and times,
+            // ...), which every node orders alike; a text key's order is its
+            // collation's, which two nodes need not share, and a row could
+            // fall into another interval on each. NULL: read whole.
+            "LEFT JOIN LATERAL (SELECT pg_catalog.quote_ident(a.attname) AS col, "
+            "  pg_catalog.format_type(a.atttypid, NULL) AS type "
+            "  FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid "
+            "    AND a.attnum = i.indkey[0] "
+            "  JOIN pg_catalog.pg_type ty ON ty.oid = a.atttypid "
+            "  WHERE i.indrelid = r.relid AND i.indisprimary AND i.indnatts = 1 AND ty.typtype = 'b' "
+            "  AND ty.typcollation = 0) k ON true "
             "WHERE NOT (c.relispartition AND EXISTS (SELECT 1 FROM pg_catalog.pg_partition_ancestors(r.relid) x "
             "  WHERE x.relid <> r.relid AND x.relid IN (SELECT relid FROM rel))) ORDER BY 1",
             {}};

@@ -44,7 +44,7 @@ namespace zodan {
     /* spock_sql.cpp: the join window */                                                                             \
     X(WindowMark) X(WindowMarkTime) X(WindowTables) X(WindowRows) X(RestampSession) X(Restamp)                       \
     /* spock_sql.cpp, verify_data.cpp: the comparison */                                                             \
-    X(VerifyTables) X(VerifyStatements) X(VerifySums) X(VerifyRows) X(VerifyChunkKey) X(VerifyChunkBounds)                                                \
+    X(VerifyTables) X(VerifyStatements) X(VerifySums) X(VerifyRows) X(VerifyChunkBounds)                             \
     /* join_lock.cpp */                                                                                              \
     X(JoinLockTake) X(JoinLockRelease) X(JoinLockHolder)                                                             \
     /* cluster/large_objects.cpp */                                                                                  \
