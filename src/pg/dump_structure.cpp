@@ -20,7 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/copy/copy_data.hpp"
+#include "core/copy/structure_dump.hpp"
 
 extern "C" {
 #include "postgres.h"

@@ -43,10 +43,6 @@ CopyOutcome copy_at_point(Runtime &rt, ClusterView &view, CopyPoint &point, cons
                           int streams, const std::string &window_from,
                           const std::function<void(const CopySample &)> &on_progress);
 
-// An --exclude-schema pattern that matches `name` alone (pg_dump reads the
-// option as a pattern; a quoted name is literal).
-std::string literal_pattern(const std::string &name);
-
 // The copy's own replication origins on N, one per stream. Origins belong
 // to the instance, not the database: the name carries N's database oid.
 std::string copy_origin_name(const std::string &database_oid, int stream);
