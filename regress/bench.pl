@@ -27,7 +27,9 @@
 # CONTROL (1: in busy runs of ours, the add's own CPU burnt again by plain
 # processes over CONTROL_SPREADS, "1 2 4", times the CALL's time, and the
 # writers' latency during each), PROCESS_DETAIL (1: the processes each
-# server started during the CALL, by what started them, from its log).
+# server started during the CALL, by what started them, from its log),
+# TRACE (1: each CALL's output, kept in the test directory, holds zodan's
+# DEBUG2 trace of every statement and connection with its time).
 use strict;
 use warnings;
 use FindBin;

@@ -119,6 +119,7 @@ std::unique_ptr<Connection> BackendRuntime::finish_connection(std::unique_ptr<Li
                                "a superuser may rely on",
                                "The node authenticated it by trust, peer or a password file of this server's own.",
                                "Put the password of a role that the node authenticates by password into the DSN.");
+    conn->trace_opened();
     conn->set_up_session();
     conn->set_statement_limit(sync_timeout_ms_);
     return conn;

@@ -36,6 +36,17 @@ int64_t steady_ms() {
 
 void ignore_notice(void *, const PGresult *) {}
 
+// Where a run's time goes, statement by statement (client_min_messages or
+// log_min_messages at debug2): names and timings only, never values.
+// Each line says when (ms on the backend's monotonic clock) the statement
+// was sent, so that what overlapped shows.
+void trace(const std::string &line, int64_t began_ms) {
+    if (!message_level_is_interesting(DEBUG2)) return;
+    const std::string text = line + ": " + std::to_string(steady_ms() - began_ms) + " ms from " +
+                             std::to_string(began_ms % 1000000);
+    pg_call([&] { elog(DEBUG2, "zodan: %s", text.c_str()); });
+}
+
 }  // namespace
 
 void PgconnCloser::operator()(PGconn *conn) const { PQfinish(conn); }
@@ -221,7 +232,8 @@ std::unique_ptr<LibpqConnection> LibpqConnection::start(const std::string &node,
     std::unique_ptr<PGconn, PgconnCloser> conn(PQconnectStartParams(keys.data(), values.data(), 1));
     auto self = std::make_unique<LibpqConnection>(OpenedByStart{}, node, dsn, std::move(fd), std::move(conn));
     self->connect_timeout_ms_ = options.timeout_ms;
-    self->connect_deadline_ms_ = steady_ms() + options.timeout_ms;
+    self->started_at_ms_ = steady_ms();
+    self->connect_deadline_ms_ = self->started_at_ms_ + options.timeout_ms;
     if (!self->conn_) self->fail_connect("out of memory");
     if (PQstatus(self->conn_.get()) == CONNECTION_BAD) self->fail_connect(one_line(PQerrorMessage(self->conn_.get())));
     self->poll_state_ = PGRES_POLLING_WRITING;
@@ -289,6 +301,10 @@ void LibpqConnection::wait_connected() {
     }
 }
 
+void LibpqConnection::trace_opened() const {
+    trace("connected to " + node(), started_at_ms_);
+}
+
 int LibpqConnection::socket() const { return PQsocket(conn_.get()); }
 
 bool LibpqConnection::used_password() const { return PQconnectionUsedPassword(conn_.get()) == 1; }
@@ -319,6 +335,7 @@ void LibpqConnection::send_query(const Query &query) {
         fail(query.name, one_line(PQerrorMessage(conn_.get())));
     current_ = query;
     busy_ = true;
+    sent_at_ms_ = steady_ms();
     // Push the whole statement out; in non-blocking mode that may take waits.
     int pending;
     while ((pending = PQflush(conn_.get())) == 1) wait_socket(true, 1000);
@@ -388,6 +405,7 @@ QueryResult LibpqConnection::receive_result_before(int64_t deadline) {
         }
     }
     busy_ = false;
+    trace("\"" + current_.name + "\" on " + node(), sent_at_ms_);
     if (!error.empty()) fail(current_.name, error, sqlstate, hint);
     if (PQstatus(conn_.get()) == CONNECTION_BAD) fail(current_.name, one_line(PQerrorMessage(conn_.get())));
     return QueryResult(std::move(columns), std::move(rows));

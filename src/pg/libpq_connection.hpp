@@ -83,6 +83,9 @@ public:
     void wait_connected();
     // Once connected: the session settings every session of ours has.
     void set_up_session();
+    // A DEBUG2 line: how long the connection took to open (the trace of
+    // where a run's time goes across a slow link).
+    void trace_opened() const;
 
     bool finished() override;
     int wait_socket() const override { return socket(); }
@@ -132,6 +135,8 @@ private:
     int connect_timeout_ms_ = 30000;
     int64_t connect_deadline_ms_ = 0;
     int poll_state_ = 0;  // PostgresPollingStatusType of the attempt
+    int64_t sent_at_ms_ = 0;      // when the statement in flight was sent (for the trace)
+    int64_t started_at_ms_ = 0;   // when the attempt to connect began (for the trace)
 };
 
 }  // namespace zodan::pg

@@ -88,7 +88,9 @@ sub timed_add {
     my $t = $TOOL{$tool} or die "no tool $tool\n";
     my ($s, $n) = ($c->node($src), $c->node($new));
     $t->{prepare}->($n);
-    my $sql = join('', map { "SET $_;\n" } @settings)
+    # TRACE=1: the CALL's log (call-*.log in the test directory) holds
+    # zodan's DEBUG2 trace, each statement and connection with its time.
+    my $sql = ($ENV{TRACE} ? "SET client_min_messages = debug2;\n" : '') . join('', map { "SET $_;\n" } @settings)
       . Zodan::Node::bind_params("CALL $t->{call}(\$1, \$2, \$3, \$4)", $s->name, $s->dsn, $n->name, $n->dsn);
     my $mesh = Zodan::MeshCheck::arm($c, [ 1 .. $new ], $MESH_TIMEOUT);
     my %sessions0 = $ENV{CPU_DETAIL} ? Zodan::CpuUse::sessions($c) : ();
