@@ -97,8 +97,30 @@ namespace zodan {
 
 std::vector<std::unique_ptr<Connection>> Runtime::connect_all(
     const std::vector<std::pair<std::string, std::string>> &node_and_dsn) {
+    std::vector<SessionRequest> wanted;
+    for (const auto &[node, dsn] : node_and_dsn) wanted.push_back({node, dsn, SessionKind::Regular});
+    std::vector<OpenedSession> opened = open_sessions(wanted);
     std::vector<std::unique_ptr<Connection>> out;
-    for (const auto &[node, dsn] : node_and_dsn) out.push_back(connect(node, dsn));
+    for (OpenedSession &o : opened) {
+        if (o.failure) std::rethrow_exception(o.failure);
+        out.push_back(std::move(o.conn));
+    }
+    return out;
+}
+
+std::vector<OpenedSession> Runtime::open_sessions(const std::vector<SessionRequest> &wanted) {
+    // A host that cannot open them together opens them one by one.
+    std::vector<OpenedSession> out(wanted.size());
+    for (size_t i = 0; i < wanted.size(); ++i) {
+        try {
+            out[i].conn = wanted[i].kind == SessionKind::Replication ? connect_replication(wanted[i].node, wanted[i].dsn)
+                                                                     : connect(wanted[i].node, wanted[i].dsn);
+        } catch (const RemoteError &) {
+            out[i].failure = std::current_exception();
+        } catch (const UserError &) {
+            out[i].failure = std::current_exception();
+        }
+    }
     return out;
 }
 

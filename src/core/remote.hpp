@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <map>
 #include <memory>
@@ -323,6 +324,21 @@ public:
     virtual long long size_of(const std::string &name) const = 0;
 };
 
+// A session to open: a regular one, or a walsender (replication=database)
+// that takes replication commands only.
+enum class SessionKind { Regular, Replication };
+struct SessionRequest {
+    std::string node;
+    std::string dsn;
+    SessionKind kind = SessionKind::Regular;
+};
+// One session of Runtime::open_sessions: opened, or why not (what connect()
+// would have thrown).
+struct OpenedSession {
+    std::unique_ptr<Connection> conn;
+    std::exception_ptr failure;
+};
+
 // What the step logic needs from its host besides connections.
 class Runtime {
 public:
@@ -361,8 +377,13 @@ public:
     // Opens several connections at once (each attempt bounded by
     // zodan.connect_timeout); returns them in order or throws the first
     // failure.
-    virtual std::vector<std::unique_ptr<Connection>> connect_all(
+    std::vector<std::unique_ptr<Connection>> connect_all(
         const std::vector<std::pair<std::string, std::string>> &node_and_dsn);
+    // Opens several sessions at once, each of its kind: across a slow link
+    // a session costs several round trips before its first statement, and
+    // sessions opened together cost them once. A session that cannot be
+    // opened is reported in its place, not thrown (a cancel is).
+    virtual std::vector<OpenedSession> open_sessions(const std::vector<SessionRequest> &wanted);
     // A replication connection (walsender, replication=database): only
     // simple-protocol statements.
     virtual std::unique_ptr<Connection> connect_replication(const std::string &node, const std::string &dsn) = 0;

@@ -110,19 +110,22 @@ std::unique_ptr<LibpqConnection> BackendRuntime::start_connection(const std::str
     return LibpqConnection::start(node, dsn, options);
 }
 
-std::unique_ptr<Connection> BackendRuntime::finish_connection(std::unique_ptr<LibpqConnection> conn) {
+void BackendRuntime::begin_session(LibpqConnection &conn) {
     // As dblink and postgres_fdw do: a caller who is not a superuser must not
     // borrow the server's own identity (trust, peer, its ~/.pgpass) to reach
     // a node; the connection must have authenticated with a password.
-    if (!conn->used_password() && !caller_is_superuser())
-        throw PermissionDenied("node \"" + conn->node() + "\" let the connection in without credentials, which only "
+    if (!conn.used_password() && !caller_is_superuser())
+        throw PermissionDenied("node \"" + conn.node() + "\" let the connection in without credentials, which only "
                                "a superuser may rely on",
                                "The node authenticated it by trust, peer or a password file of this server's own.",
                                "Put the password of a role that the node authenticates by password into the DSN.");
-    conn->trace_opened();
-    conn->set_up_session();
-    conn->set_statement_limit(sync_timeout_ms_);
-    return conn;
+    conn.trace_opened();
+    conn.begin_set_up();
+}
+
+void BackendRuntime::end_session(LibpqConnection &conn) {
+    conn.end_set_up();
+    conn.set_statement_limit(sync_timeout_ms_);
 }
 
 std::unique_ptr<Connection> BackendRuntime::connect(const std::string &node, const std::string &dsn) {
@@ -130,9 +133,9 @@ std::unique_ptr<Connection> BackendRuntime::connect(const std::string &node, con
 }
 
 std::unique_ptr<Connection> BackendRuntime::connect_replication(const std::string &node, const std::string &dsn) {
-    auto conn = start_connection(node, dsn, true);
-    conn->wait_connected();
-    return finish_connection(std::move(conn));
+    OpenedSession opened = std::move(open_sessions({{node, dsn, SessionKind::Replication}}).front());
+    if (opened.failure) std::rethrow_exception(opened.failure);
+    return std::move(opened.conn);
 }
 
 int BackendRuntime::copy_streams() {

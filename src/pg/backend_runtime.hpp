@@ -49,8 +49,7 @@ public:
     void between_steps() override;
 
     std::unique_ptr<Connection> connect(const std::string &node, const std::string &dsn) override;
-    std::vector<std::unique_ptr<Connection>> connect_all(
-        const std::vector<std::pair<std::string, std::string>> &node_and_dsn) override;
+    std::vector<OpenedSession> open_sessions(const std::vector<SessionRequest> &wanted) override;
     std::unique_ptr<Connection> connect_replication(const std::string &node, const std::string &dsn) override;
     std::vector<std::optional<QueryResult>> exec_all_until(const std::vector<std::pair<Connection *, Query>> &work,
                                                            int64_t deadline_ms) override;
@@ -83,8 +82,10 @@ public:
 
 private:
     std::unique_ptr<LibpqConnection> start_connection(const std::string &node, const std::string &dsn, bool replication);
-    // Session set-up and the credentials rule, once connected.
-    std::unique_ptr<Connection> finish_connection(std::unique_ptr<LibpqConnection> conn);
+    // Once connected: the credentials rule, and the session's settings
+    // sent; then waited for (open_sessions sets several up at once).
+    void begin_session(LibpqConnection &conn);
+    void end_session(LibpqConnection &conn);
 
     bool spi_connected_ = false;  // non-atomic SPI connection, for commits
     int sync_timeout_ms_;         // read once: a call's settings do not change under it

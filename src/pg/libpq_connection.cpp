@@ -260,6 +260,11 @@ unsigned LibpqConnection::advance() {
 }
 
 void LibpqConnection::set_up_session() {
+    begin_set_up();
+    end_set_up();
+}
+
+void LibpqConnection::begin_set_up() {
     PQsetNoticeReceiver(conn_.get(), ignore_notice, nullptr);
     if (PQsetnonblocking(conn_.get(), 1) != 0) fail_connect("cannot switch to non-blocking mode");
     set_statement_limit(connect_timeout_ms_);
@@ -273,18 +278,20 @@ void LibpqConnection::set_up_session() {
     // - values print alike on every node whatever the DSN role's or the
     //   database's settings: the comparison hashes some columns as their
     //   text, and the copy's text format reads back what was written.
-    exec({Stmt::SessionSetUp, "set up the session",
-          "SET search_path = pg_catalog; SET log_parameter_max_length_on_error = 0; "
-          "SET client_connection_check_interval = 1000; SET DateStyle = ISO; SET TimeZone = 'UTC'; "
-          "SET IntervalStyle = postgres; SET bytea_output = hex; SET extra_float_digits = 3",
-          {}, true});
+    std::string settings =
+        "SET search_path = pg_catalog; SET log_parameter_max_length_on_error = 0; "
+        "SET client_connection_check_interval = 1000; SET DateStyle = ISO; SET TimeZone = 'UTC'; "
+        "SET IntervalStyle = postgres; SET bytea_output = hex; SET extra_float_digits = 3";
     // DSNs travel as statement parameters; a node that logs statements
     // (log_statement) would log their values, passwords included. Only a
-    // superuser may change it.
+    // superuser may change it. All in one statement: across a slow link
+    // each costs a round trip before the session's first real one.
     const char *su = PQparameterStatus(conn_.get(), "is_superuser");
-    if (su && std::string(su) == "on")
-        exec({Stmt::SessionQuietLog, "keep parameters out of the log", "SET log_parameter_max_length = 0", {}, true});
+    if (su && std::string(su) == "on") settings += "; SET log_parameter_max_length = 0";
+    send({Stmt::SessionSetUp, "set up the session", settings, {}, true});
 }
+
+void LibpqConnection::end_set_up() { receive(); }
 
 std::unique_ptr<LibpqConnection> LibpqConnection::open(const std::string &node, const std::string &dsn,
                                                        const ConnectOptions &options) {

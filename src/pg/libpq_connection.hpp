@@ -83,6 +83,10 @@ public:
     void wait_connected();
     // Once connected: the session settings every session of ours has.
     void set_up_session();
+    // The same in two halves, so that several sessions are set up in one
+    // round trip: sends the settings, then waits for them.
+    void begin_set_up();
+    void end_set_up();
     // A DEBUG2 line: how long the connection took to open (the trace of
     // where a run's time goes across a slow link).
     void trace_opened() const;

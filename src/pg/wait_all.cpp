@@ -20,10 +20,26 @@ extern "C" {
 
 namespace zodan::pg {
 
-std::vector<std::unique_ptr<Connection>> BackendRuntime::connect_all(
-    const std::vector<std::pair<std::string, std::string>> &node_and_dsn) {
-    std::vector<std::unique_ptr<LibpqConnection>> pending;
-    for (const auto &[node, dsn] : node_and_dsn) pending.push_back(start_connection(node, dsn, false));
+std::vector<OpenedSession> BackendRuntime::open_sessions(const std::vector<SessionRequest> &wanted) {
+    std::vector<OpenedSession> out(wanted.size());
+    // A session that cannot be opened takes its failure into its place; a
+    // cancel or any other error of this backend ends the whole call.
+    auto failed_at = [&](size_t i, auto &&attempt) {
+        try {
+            attempt();
+            return false;
+        } catch (const RemoteError &) {
+            out[i].failure = std::current_exception();
+        } catch (const UserError &) {
+            out[i].failure = std::current_exception();
+        }
+        return true;
+    };
+    std::vector<std::unique_ptr<LibpqConnection>> pending(wanted.size());
+    for (size_t i = 0; i < wanted.size(); ++i)
+        failed_at(i, [&] {
+            pending[i] = start_connection(wanted[i].node, wanted[i].dsn, wanted[i].kind == SessionKind::Replication);
+        });
     std::vector<bool> ready(pending.size(), false);
     // The wait is made anew each round: libpq may change a connection's
     // socket while it tries another address, and a finished one is left out.
@@ -31,8 +47,12 @@ std::vector<std::unique_ptr<Connection>> BackendRuntime::connect_all(
         std::vector<std::pair<int, unsigned>> waiting;
         int64_t deadline = INT64_MAX;
         for (size_t i = 0; i < pending.size(); ++i) {
-            if (ready[i]) continue;
-            const unsigned events = pending[i]->advance();  // throws on failure or timeout
+            if (!pending[i] || ready[i]) continue;
+            unsigned events = 0;
+            if (failed_at(i, [&] { events = pending[i]->advance(); })) {  // a failure, or past its timeout
+                pending[i].reset();
+                continue;
+            }
             if (events == 0) {
                 ready[i] = true;
                 continue;
@@ -46,8 +66,11 @@ std::vector<std::unique_ptr<Connection>> BackendRuntime::connect_all(
         long left = static_cast<long>(deadline - now_ms());
         waits.wait(left > 0 ? std::min(left, 1000L) : 1);
     }
-    std::vector<std::unique_ptr<Connection>> out;
-    for (size_t i = 0; i < pending.size(); ++i) out.push_back(finish_connection(std::move(pending[i])));
+    // Every session's settings in flight at once: one round trip for all.
+    for (size_t i = 0; i < pending.size(); ++i)
+        if (pending[i] && failed_at(i, [&] { begin_session(*pending[i]); })) pending[i].reset();
+    for (size_t i = 0; i < pending.size(); ++i)
+        if (pending[i] && !failed_at(i, [&] { end_session(*pending[i]); })) out[i].conn = std::move(pending[i]);
     return out;
 }
 

@@ -875,7 +875,6 @@ QueryResult Cluster::answer(const std::string &node, const Query &q) {
     // Not modelled: no test reaches them (a copy's statements go through
     // copy_jobs; a session's set-up is the libpq connection's own).
     case Stmt::SessionSetUp:
-    case Stmt::SessionQuietLog:
     case Stmt::TableShapes:
     case Stmt::TerminateSubscriptionWorkers:
     case Stmt::RelationsMissing:

@@ -234,21 +234,28 @@ std::vector<CheckResult> check_replication_connections(Runtime &rt, ClusterView 
                 "like any session: a line for the keyword replication alone does not admit it); the role needs "
                 "the REPLICATION attribute (or SUPERUSER); max_wal_senders a free sender.");
     };
-    // Opened one after another (the host opens replication connections one
-    // at a time), then asked to identify the system all at once: a
-    // walsender that accepted the connection answers.
+    // Taken from the run's spare sessions (opened with the others' first
+    // ones); any not there are opened here, together. Then all asked to
+    // identify the system at once: a walsender that accepted the
+    // connection answers.
+    std::vector<std::pair<const Member *, SessionKind>> wanted;
+    for (const Target &t : targets) wanted.emplace_back(t.node, SessionKind::Replication);
+    std::vector<OpenedSession> opened = view.spare.take_each(rt, wanted);
     std::vector<CheckResult> out;
-    std::vector<std::unique_ptr<Connection>> opened;
     std::vector<std::pair<Connection *, Query>> asks;
     std::vector<const Target *> asked;
-    for (const Target &t : targets) {
-        try {
-            opened.push_back(rt.connect_replication(t.node->name, t.node->dsn.text()));
-            asks.emplace_back(opened.back().get(), Query{Stmt::IdentifySystem, "identify the system", "IDENTIFY_SYSTEM", {}, true});
-            asked.push_back(&t);
-        } catch (const RemoteError &e) {
-            out.push_back(refused(t, e.server_message()));
+    for (size_t i = 0; i < targets.size(); ++i) {
+        if (opened[i].failure) {
+            try {
+                std::rethrow_exception(opened[i].failure);
+            } catch (const RemoteError &e) {
+                out.push_back(refused(targets[i], e.server_message()));
+                continue;
+            }
         }
+        asks.emplace_back(opened[i].conn.get(),
+                          Query{Stmt::IdentifySystem, "identify the system", "IDENTIFY_SYSTEM", {}, true});
+        asked.push_back(&targets[i]);
     }
     try {
         rt.exec_all(asks);

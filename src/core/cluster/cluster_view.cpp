@@ -3,6 +3,8 @@
 #include "core/statements/spock_sql.hpp"
 #include "core/util.hpp"
 
+#include <algorithm>
+
 namespace zodan {
 
 std::vector<Member *> ClusterView::existing() {
@@ -16,6 +18,35 @@ std::vector<std::string> ClusterView::other_names() const {
     for (const Member &o : others) names.push_back(o.name);
     return names;
 }
+
+namespace {
+
+// What an add takes later across the link: a replication connection to
+// every node for the checks, a second one to S for the copy point, and, for
+// a logical copy, S's sessions of the copy's lanes and of the join window's
+// rows. Opened with the others' first sessions, they cost the round trips
+// of one connection instead of one connection each, step after step; a
+// call that finds the node joined already closes them unused.
+std::vector<SessionRequest> spares_for_add(Runtime &rt, const ClusterView &view,
+                                           const std::vector<MemberToReach> &others) {
+    // More lanes than this connect when the copy starts (there are rarely
+    // as many tables as lanes in a small database, and a large one copies
+    // for long enough that a connection's round trips do not count).
+    constexpr int kLanesAhead = 4;
+    std::vector<SessionRequest> out;
+    const std::string s = view.source.dsn.text();
+    out.push_back({view.source.name, s, SessionKind::Replication});
+    out.push_back({view.source.name, s, SessionKind::Replication});
+    for (const MemberToReach &o : others) out.push_back({o.name, o.dsn.text(), SessionKind::Replication});
+    out.push_back({view.new_node.name, view.new_node.dsn.text(), SessionKind::Replication});
+    if (!rt.in_recovery() && rt.copy_method() != CopyMethodSetting::Physical) {
+        const int lanes = std::max(1, std::min(kLanesAhead, rt.copy_streams()));
+        for (int k = 0; k < lanes + 1; ++k) out.push_back({view.source.name, s, SessionKind::Regular});
+    }
+    return out;
+}
+
+}  // namespace
 
 ClusterView discover_cluster(Runtime &rt, const AddNodeArgs &args) {
     ClusterView view;
@@ -59,7 +90,23 @@ ClusterView discover_cluster(Runtime &rt, const AddNodeArgs &args) {
                                "Nothing was changed.",
                                "Call it as a superuser.");
     }
-    view.others = connect_members(rt, listed);
+    // The others' sessions, and the add's spare sessions with them.
+    std::vector<SessionRequest> wanted;
+    for (const MemberToReach &m : listed) wanted.push_back({m.name, m.dsn.text(), SessionKind::Regular});
+    const std::vector<SessionRequest> spares = args.new_dsn.empty() ? std::vector<SessionRequest>{}
+                                                                    : spares_for_add(rt, view, listed);
+    wanted.insert(wanted.end(), spares.begin(), spares.end());
+    std::vector<OpenedSession> opened = rt.open_sessions(wanted);
+    for (size_t i = 0; i < listed.size(); ++i) {
+        if (opened[i].failure) std::rethrow_exception(opened[i].failure);
+        Member m;
+        m.name = listed[i].name;
+        m.dsn = listed[i].dsn;
+        m.conn = std::move(opened[i].conn);
+        view.others.push_back(std::move(m));
+    }
+    opened.erase(opened.begin(), opened.begin() + static_cast<long>(listed.size()));
+    view.spare.keep(spares, std::move(opened));
     // Every node the run will change must be the node it was listed as.
     std::vector<Member *> others;
     for (Member &o : view.others) others.push_back(&o);

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/cluster/member.hpp"
+#include "core/cluster/spare_sessions.hpp"
 
 namespace zodan {
 
@@ -23,6 +24,10 @@ struct ClusterView {
     Member new_node;             // N (no connection when only the cluster is looked at)
     std::vector<Member> others;  // every existing node but S (and N, were it listed)
     long long source_database_bytes = 0;  // read by the headroom check
+    // Sessions the add's later steps take (the checks' replication
+    // connections, the copy point's, the copy's sessions on S), opened
+    // with the first sessions to the others (spare_sessions.hpp).
+    SpareSessions spare;
 
     // S and every O: the nodes that already form the cluster.
     std::vector<Member *> existing();

@@ -51,7 +51,7 @@ CopyOutcome copy_at_point(Runtime &rt, ClusterView &view, CopyPoint &point, cons
     const int new_node_major = std::stoi(view.new_node.db().exec(sql::server_major()).text(0, "major"));
     // The copy's first session to S: it dumps the structure there first.
     std::vector<Stream> lanes(1);
-    lanes[0].from = rt.connect(view.source.name, view.source.dsn.text());
+    lanes[0].from = view.spare.take(rt, view.source, SessionKind::Regular);
 
     // The structure, as the snapshot has it (structure_dump.hpp).
     const std::string dump =
@@ -88,14 +88,21 @@ CopyOutcome copy_at_point(Runtime &rt, ClusterView &view, CopyPoint &point, cons
         if (list.text(i, "binary", "false") == "true") ++outcome.binary_jobs;
     }
     const int lane_count = std::max(1, std::min(streams, static_cast<int>(jobs.size())));
+    // The join window's rows are read in the snapshot too, after the data,
+    // by a session of its own: the lanes end their source transactions as
+    // they finish (copy_engine.cpp says why), and this one holds no lock
+    // until it reads.
+    std::unique_ptr<Connection> window_source;
     {
-        std::vector<std::pair<std::string, std::string>> wanted;
-        wanted.emplace_back(view.new_node.name, view.new_node.dsn.text());
+        // S's sessions were opened at the run's start (spare_sessions.hpp).
+        std::vector<std::pair<const Member *, SessionKind>> wanted;
+        wanted.emplace_back(&view.new_node, SessionKind::Regular);
         for (int k = 1; k < lane_count; ++k) {
-            wanted.emplace_back(view.source.name, view.source.dsn.text());
-            wanted.emplace_back(view.new_node.name, view.new_node.dsn.text());
+            wanted.emplace_back(&view.source, SessionKind::Regular);
+            wanted.emplace_back(&view.new_node, SessionKind::Regular);
         }
-        std::vector<std::unique_ptr<Connection>> opened = rt.connect_all(wanted);
+        if (!window_from.empty()) wanted.emplace_back(&view.source, SessionKind::Regular);
+        std::vector<std::unique_ptr<Connection>> opened = view.spare.take_all(rt, wanted);
         lanes[0].to = std::move(opened[0]);
         for (int k = 1; k < lane_count; ++k) {
             Stream lane;
@@ -103,13 +110,8 @@ CopyOutcome copy_at_point(Runtime &rt, ClusterView &view, CopyPoint &point, cons
             lane.to = std::move(opened[2 * k]);
             lanes.push_back(std::move(lane));
         }
+        if (!window_from.empty()) window_source = std::move(opened.back());
     }
-    // The join window's rows are read in the snapshot too, after the data,
-    // by a session of its own: the lanes end their source transactions as
-    // they finish (copy_engine.cpp says why), and this one holds no lock
-    // until it reads.
-    std::unique_ptr<Connection> window_source;
-    if (!window_from.empty()) window_source = rt.connect(view.source.name, view.source.dsn.text());
     // Every source session enters the snapshot at once: one round trip to
     // S, however many lanes (docs/protocol.md, "Round trips").
     std::vector<std::pair<Connection *, Query>> begins;

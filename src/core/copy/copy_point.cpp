@@ -85,7 +85,7 @@ CopyPoint take_copy_point(Runtime &rt, ClusterView &view, const std::string &slo
         // Short, too: S applies nothing meanwhile.
         const int slot_budget_ms =
             std::max(1000 + 2 * link_ms, std::min(1500 + 2 * link_ms, pause_ms - 2000 - 3 * link_ms));
-        std::unique_ptr<Connection> holder = rt.connect_replication(view.source.name, view.source.dsn.text());
+        std::unique_ptr<Connection> holder = view.spare.take(rt, view.source, SessionKind::Replication);
         std::map<std::string, Lsn> before, after;
         QueryResult created;
         bool timed_out = false;

@@ -100,7 +100,11 @@ void AddNode::run() {
                 for (const auto &[node, path] : run_.record.prepared->paths) slots[node] = path.slot;
             return slots;
         });
-        for (size_t no = 0; no < plan.size(); ++no) run_step(static_cast<int>(no), plan[no]);
+        for (size_t no = 0; no < plan.size(); ++no) {
+            run_step(static_cast<int>(no), plan[no]);
+            // No later step takes a spare session: the nodes get theirs back.
+            if (plan[no].id == StepId::CopySource) run_.view.spare.release();
+        }
         rt.report(Level::Debug, "add_node in all: " + round_trips_line(RoundTrips::tally().count().since(at_start)));
         run_.journal.finish(true);
     } catch (const std::exception &e) {

@@ -70,7 +70,7 @@ namespace zodan {
     X(PhysicalEnabledInbound) X(PhysicalDeadFences) X(PhysicalDropOtherRuns)                                         \
     X(PhysicalDirectStandby) X(PhysicalReplayState) X(PhysicalOtherSpockDatabases)                                 \
     /* pg/libpq_connection.cpp: every session's set-up */                                                            \
-    X(SessionSetUp) X(SessionQuietLog)
+    X(SessionSetUp)
 
 enum class Stmt : uint16_t {
 #define ZODAN_STMT_ENUM(id) id,
