@@ -72,10 +72,9 @@ CopyOutcome copy_at_point(Runtime &rt, ClusterView &view, CopyPoint &point, cons
     QueryResult list = lanes[0].from->exec(sql::copy_job_list(skip_schema, streams, new_node_major));
     QueryResult sequences = lanes[0].from->exec(sql::sequence_values(skip_schema));
     // Sizing the jobs locked every table (pg_relation_size): that
-    // transaction ends here, and the lane takes the snapshot again (with
-    // the other lanes, below), so it holds a table's lock only from its
-    // own COPY on.
-    lanes[0].from->exec(sql::rollback());
+    // transaction ends when the lane takes the snapshot again (with the
+    // other lanes, below, in the same statement), so it holds a table's
+    // lock only from its own COPY on.
     std::vector<CopyJob> jobs;
     std::vector<StreamedJob> progress;
     for (size_t i = 0; i < list.size(); ++i) {
@@ -115,7 +114,9 @@ CopyOutcome copy_at_point(Runtime &rt, ClusterView &view, CopyPoint &point, cons
     // Every source session enters the snapshot at once: one round trip to
     // S, however many lanes (docs/protocol.md, "Round trips").
     std::vector<std::pair<Connection *, Query>> begins;
-    for (int k = 0; k < lane_count; ++k) begins.emplace_back(lanes[k].from.get(), sql::begin_in_snapshot(point.snapshot));
+    for (int k = 0; k < lane_count; ++k)
+        begins.emplace_back(lanes[k].from.get(),
+                            k == 0 ? sql::begin_in_snapshot_again(point.snapshot) : sql::begin_in_snapshot(point.snapshot));
     if (window_source) begins.emplace_back(window_source.get(), sql::begin_in_snapshot(point.snapshot));
     rt.exec_all(begins);
     const std::string dboid = view.new_node.db().exec(sql::database_oid()).text(0, "oid");

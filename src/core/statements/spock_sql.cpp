@@ -800,6 +800,12 @@ Query begin_in_snapshot(const std::string &snapshot) {
             {}, true};
 }
 
+Query begin_in_snapshot_again(const std::string &snapshot) {
+    Query q = begin_in_snapshot(snapshot);
+    q.sql = "ROLLBACK; " + q.sql;
+    return q;
+}
+
 Query rollback() { return {Stmt::Rollback, "end the transaction", "ROLLBACK", {}, true}; }
 Query commit() { return {Stmt::Commit, "commit the copy", "COMMIT", {}, true}; }
 

@@ -155,6 +155,8 @@ Query transactions_holding_xids(int min_ms);
 Query create_slot_exporting_snapshot(const std::string &slot);
 // On a source session: a read-only REPEATABLE READ transaction in `snapshot`.
 Query begin_in_snapshot(const std::string &snapshot);
+// The same after ending the transaction the session is in, in one round trip.
+Query begin_in_snapshot_again(const std::string &snapshot);
 Query rollback();
 Query commit();
 // On the source, in the snapshot: one row per COPY to run, largest first:
