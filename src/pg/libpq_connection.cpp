@@ -42,8 +42,9 @@ void ignore_notice(void *, const PGresult *) {}
 // was sent, so that what overlapped shows.
 void trace(const std::string &line, int64_t began_ms) {
     if (!message_level_is_interesting(DEBUG2)) return;
-    const std::string text = line + ": " + std::to_string(steady_ms() - began_ms) + " ms from " +
-                             std::to_string(began_ms % 1000000);
+    // Labels never hold a secret; masked all the same, as every message.
+    const std::string text = call_secrets().scrub(line) + ": " + std::to_string(steady_ms() - began_ms) +
+                             " ms from " + std::to_string(began_ms % 1000000);
     pg_call([&] { elog(DEBUG2, "zodan: %s", text.c_str()); });
 }
 
