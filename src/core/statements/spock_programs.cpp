@@ -228,8 +228,8 @@ Query verify_statements(const std::vector<std::string> &rels, const std::vector<
     std::vector<std::string> counts;
     for (int r : ranges) counts.push_back(std::to_string(r));
     return {Stmt::VerifyStatements, "write the comparison of " + std::to_string(rels.size()) + " table(s)",
-            std::string("SELECT zodan_t.ord::text AS t, s.sums, s.rows FROM pg_catalog.unnest($1::text[], $2::int[]) "
-                        "WITH ORDINALITY zodan_t(rel, ranges, ord) CROSS JOIN LATERAL (") +
+            std::string("SELECT zodan_t.ord::text AS t, s.sums, s.rows FROM ROWS FROM (pg_catalog.unnest($1::text[]), "
+                        "pg_catalog.unnest($2::int[])) WITH ORDINALITY zodan_t(rel, ranges, ord) CROSS JOIN LATERAL (") +
                 kComparison + ") s ORDER BY zodan_t.ord",
             {text_array_literal(rels), text_array_literal(counts)}};
 }

@@ -1121,7 +1121,7 @@ Query progress_and_status(const std::vector<std::string> &origins, const std::ve
     // rows, which a look repeated within one statement rewinds instead of
     // reading again (it never moves).
     const std::string caught_up =
-        "NOT EXISTS (SELECT 1 FROM pg_catalog.unnest($1::text[], $2::pg_lsn[]) t(origin, lsn) "
+        "NOT EXISTS (SELECT 1 FROM ROWS FROM (pg_catalog.unnest($1::text[]), pg_catalog.unnest($2::pg_lsn[])) t(origin, lsn) "
         "  WHERE look.i > 0 AND NOT EXISTS (SELECT 1 FROM spock.subscription s "
         "    JOIN spock.node n ON n.node_id = s.sub_origin "
         "    JOIN pg_catalog.pg_replication_origin ro ON ro.roname = s.sub_slot_name "
