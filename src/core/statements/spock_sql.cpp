@@ -1115,7 +1115,10 @@ Query progress_and_status(const std::vector<std::string> &origins, const std::ve
     // the series' row so that it is looked at again for every row, and the
     // sleep is in the CASE's last branch, which runs only when the look
     // failed and time is left; LIMIT 1 ends the series at the first row
-    // that passes. The reads below join that row, and so come after it.
+    // that passes. The reads below join that row, and so come after it:
+    // their subquery is kept whole (OFFSET 0), its filter on that row with
+    // it; pulled up, the filter would be the series' own, the reads joined
+    // to it in either order, and the positions read before the wait.
     // The position is pg_replication_origin_progress's, called for every
     // look: pg_replication_origin_status is a set-returning function's
     // rows, which a look repeated within one statement rewinds instead of
@@ -1135,7 +1138,7 @@ Query progress_and_status(const std::vector<std::string> &origins, const std::ve
                 tagged_union({{"progress", applied_through(origins)}, {"subscriptions", subscription_status()}},
                              {"origin", "lsn", "subscription_name", "status", "provider_node"},
                              {"origin", "subscription_name"}) +
-                ") x WHERE w.i > 0) u ORDER BY u.part_no, u.origin, u.subscription_name",
+                ") x WHERE w.i > 0 OFFSET 0) u ORDER BY u.part_no, u.origin, u.subscription_name",
             {text_array_literal(origins), text_array_literal(through), std::to_string(std::max(1, wait_ms / 10))}};
 }
 
