@@ -476,6 +476,9 @@ QueryResult Cluster::answer(const std::string &node, const Query &q) {
                        {"sequences", part(sql::local_set_sequences())}});
     case Stmt::MeshView:
         return tagged({{"nodes", part(sql::nodes_with_dsn())}, {"subscriptions", part(sql::subscription_status())}});
+    case Stmt::ProgressAndStatus:  // no wait here: the fake's replication moves between statements
+        return tagged({{"progress", part(sql::applied_through(zodan::parse_text_array(p(0))))},
+                       {"subscriptions", part(sql::subscription_status())}});
     case Stmt::LocalSetsAndSlot:
         return QueryResult({"sets", "slots"}, {{array_of(answer(node, sql::local_sets()), "set_name"),
                                                 std::to_string(answer(node, sql::slot_exists(p(0))).size())}});
@@ -779,16 +782,28 @@ QueryResult Cluster::answer(const std::string &node, const Query &q) {
                             verify_chunk_key ? Value(std::string("bigint")) : Value()});
         return QueryResult({"rel", "rows", "key_col", "key_type"}, rows);
     }
-    case Stmt::VerifyStatements:  // read as the product writes them: a scan of the table, which a key interval narrows
-        return QueryResult({"sums", "rows"}, {{"sums FROM " + p(0) + " AS zodan_row", "rows FROM " + p(0) + " AS zodan_row"}});
-    case Stmt::VerifyChunkBounds: {  // keys are numbers here
-        std::vector<long long> keys;
-        for (const auto &[k, v] : n.data[q.subject])
-            if (!q.params.at(0) || std::stoll(k) > std::stoll(*q.params.at(0))) keys.push_back(std::stoll(k));
-        std::sort(keys.begin(), keys.end());
-        keys.resize(std::min(keys.size(), static_cast<size_t>(std::stoll(*q.params.at(1)))));
-        ++chunk_bounds_read;
-        return QueryResult({"n", "hi"}, {{std::to_string(keys.size()), keys.empty() ? Value() : Value(std::to_string(keys.back()))}});
+    case Stmt::VerifyStatements: {  // read as the product writes them: a scan of the table, which a key interval narrows
+        std::vector<std::vector<Value>> rows;
+        const std::vector<std::string> rels = zodan::parse_text_array(p(0));
+        for (size_t i = 0; i < rels.size(); ++i)
+            rows.push_back({std::to_string(i + 1), "sums FROM " + rels[i] + " AS zodan_row", "rows FROM " + rels[i] + " AS zodan_row"});
+        return QueryResult({"t", "sums", "rows"}, rows);
+    }
+    case Stmt::VerifyChunkBounds: {  // keys are numbers here; each table's part as it would be alone
+        std::vector<std::vector<Value>> rows;
+        const std::vector<std::string> rels = zodan::parse_text_array(q.subject);
+        for (size_t t = 0; t < rels.size(); ++t) {
+            const Value &lo = q.params.at(t + 1);
+            std::vector<long long> keys;
+            for (const auto &[k, v] : n.data[rels[t]])
+                if (!lo || std::stoll(k) > std::stoll(*lo)) keys.push_back(std::stoll(k));
+            std::sort(keys.begin(), keys.end());
+            keys.resize(std::min(keys.size(), static_cast<size_t>(std::stoll(*q.params.at(0)))));
+            ++chunk_bounds_read;
+            rows.push_back({std::to_string(t), std::to_string(keys.size()),
+                            keys.empty() ? Value() : Value(std::to_string(keys.back()))});
+        }
+        return QueryResult({"t", "n", "hi"}, rows);
     }
     case Stmt::VerifySums: {  // one range per table (or key interval): its row count and a hash
         write_hot_row(n, q.subject);
@@ -797,6 +812,18 @@ QueryResult Cluster::answer(const std::string &node, const Query &q) {
         for (const auto &[k, v] : n.data[q.subject])
             if (in_interval(k, q)) hash += k + "=" + v + ";", ++count;
         return QueryResult({"range", "n", "hash"}, {{std::string("0"), std::to_string(count), std::to_string(std::hash<std::string>{}(hash))}});
+    }
+    case Stmt::VerifySumsMerged: {  // several tables read whole, each as VerifySums alone
+        std::vector<std::vector<Value>> rows;
+        const std::vector<std::string> rels = zodan::parse_text_array(q.subject);
+        for (size_t t = 0; t < rels.size(); ++t) {
+            Query alone = q;
+            alone.id = Stmt::VerifySums;
+            alone.subject = rels[t];
+            const QueryResult r = answer(node, alone);
+            for (size_t i = 0; i < r.size(); ++i) rows.push_back({std::to_string(t), r.at(i, "range"), r.at(i, "n"), r.at(i, "hash")});
+        }
+        return QueryResult({"part", "range", "n", "hash"}, rows);
     }
     case Stmt::VerifyRows: {
         write_hot_row(n, q.subject);

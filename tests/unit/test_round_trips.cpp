@@ -167,6 +167,36 @@ TEST_CASE("each add_node step stays within its budget of round trips", "[round_t
     CHECK(c.debug_lines.size() == zodan::add_node_plan().size() + 2);
 }
 
+// Where the fake's defaults hide them: a comparison of several tables cut
+// by their keys costs the same round trips as one table's (the tables'
+// statements, their key bounds and their sums each one read for all:
+// compare/verify_data.cpp), and a wait for replication positions that takes
+// several rounds costs one round trip a round (sql::progress_and_status:
+// the positions and the subscriptions' status in one statement).
+TEST_CASE("many tables compared and waits of several rounds stay within their round trips", "[round_trips][add_node]") {
+    const std::map<std::string, long long> budget = {
+        // The list, the statements, the key bounds, the sums.
+        {"verify_data", 4},
+        // Each wait: three rounds here (the fake applies an event on
+        // the third look), one statement each.
+        {"confirm", 6},
+        {"confirm_inbound", 6},
+    };
+    Cluster c = Cluster::mesh(3, 4);
+    for (const char *t : {"public.a", "public.b", "public.c"}) c.nodes["n1"].data[t] = {{"1", "x"}, {"2", "y"}};
+    c.verify_chunk_key = true;
+    c.apply_after_polls = 3;
+    zodan::AddNode(c, Cluster::add_args("n1", "n4")).run();
+    const fake::JournalRun &run = c.nodes.at("n4").runs.at(0);
+    for (const auto &[name, most] : budget) {
+        INFO("step " << name);
+        const zodan::JsonValue output = zodan::parse_json(run.steps.at(name).output.str());
+        const long long sequential = std::stoll(output.get("round_trips")->text_of("sequential"));
+        WARN(name << ": " << sequential << " sequential round trips");
+        CHECK(sequential <= most);
+    }
+}
+
 // A merged read (spock_sql.hpp) holds each part's own SQL, and split with
 // part_of gives what the part's statement alone returns.
 TEST_CASE("a merged read is its parts, each as it goes alone", "[round_trips]") {

@@ -57,14 +57,27 @@ std::string narrowed(const std::string &statement, const Table &t) {
            statement.substr(at + from.size());
 }
 
-// The next interval's upper bound on the source: the key `rows` rows after
-// `lo`, through the key's index. Fewer rows than that: the last interval.
-Query chunk_bounds(const Table &t, const Value &lo, long long rows) {
-    return {Stmt::VerifyChunkBounds, "cut " + t.rel + " by key",
-            "SELECT count(*)::text AS n, max(k)::text AS hi FROM (SELECT " + t.key_col + " AS k FROM " + t.rel +
-                " WHERE ($1::text IS NULL OR " + t.key_col + " > $1::text::" + t.key_type + ") ORDER BY " + t.key_col +
-                " LIMIT $2) s",
-            {lo, std::to_string(rows)}, false, t.rel};
+// The next interval's upper bound on the source, for each table of
+// `from` at once: the key `rows` rows after its `lo`, through the key's
+// index. Fewer rows than that: the last interval. Each table's part is the
+// read it would be alone, its `lo` its own parameter; rows: t (the table's
+// place in `from`), n, hi.
+Query chunk_bounds(const std::vector<std::pair<const Table *, Value>> &from, long long rows) {
+    std::string sql;
+    std::vector<Value> params{std::to_string(rows)};
+    std::vector<std::string> rels;
+    for (size_t i = 0; i < from.size(); ++i) {
+        const Table &t = *from[i].first;
+        const std::string lo = "$" + std::to_string(i + 2);
+        sql += (i ? " UNION ALL " : "") + std::string("SELECT ") + std::to_string(i) +
+               " AS t, count(*)::text AS n, max(k)::text AS hi FROM (SELECT " + t.key_col + " AS k FROM " + t.rel +
+               " WHERE (" + lo + "::text IS NULL OR " + t.key_col + " > " + lo + "::text::" + t.key_type + ") ORDER BY " +
+               t.key_col + " LIMIT $1) s";
+        params.push_back(from[i].second);
+        rels.push_back(t.rel);
+    }
+    return {Stmt::VerifyChunkBounds, "cut " + std::to_string(from.size()) + " table(s) by key", sql, params, false,
+            text_array_literal(rels)};
 }
 
 // Every zodan.progress_interval, a NOTICE and a note in the journal.
@@ -181,9 +194,11 @@ VerifyOutcome verify_against_source(Runtime &rt, Member &source, Member &new_nod
                                     const VerifyProgress &on_progress, long long chunk_rows) {
     VerifyOutcome outcome;
     const int64_t t0 = rt.now_ms();
-    // The tables and their statements, as S writes them.
+    // The tables, then their statements as S writes them, all in one read.
     QueryResult listed = source.db().exec(sql::verify_tables());
     std::vector<Table> tables;
+    std::vector<std::string> rels;
+    std::vector<int> range_counts;
     for (size_t i = 0; i < listed.size(); ++i) {
         Table t;
         t.rel = listed.text(i, "rel");
@@ -199,10 +214,17 @@ VerifyOutcome verify_against_source(Runtime &rt, Member &source, Member &new_nod
         }
         // Ranges sized for what one statement reads: the table, or one interval.
         t.ranges = range_count(t.key_col.empty() ? t.rows_estimate : chunk_rows);
-        QueryResult stmts = source.db().exec(sql::verify_statements(t.rel, t.ranges));
-        t.sums_sql = stmts.text(0, "sums");
-        t.rows_sql = stmts.text(0, "rows");
+        rels.push_back(t.rel);
+        range_counts.push_back(t.ranges);
         tables.push_back(std::move(t));
+    }
+    if (!tables.empty()) {
+        QueryResult stmts = source.db().exec(sql::verify_statements(rels, range_counts));
+        for (size_t i = 0; i < stmts.size(); ++i) {
+            Table &t = tables.at(std::stoul(stmts.text(i, "t")) - 1);
+            t.sums_sql = stmts.text(i, "sums");
+            t.rows_sql = stmts.text(i, "rows");
+        }
     }
     outcome.tables = static_cast<long long>(tables.size());
     VerifySample sample;
@@ -217,39 +239,104 @@ VerifyOutcome verify_against_source(Runtime &rt, Member &source, Member &new_nod
         return std::make_pair(std::move(r[0]), std::move(r[1]));
     };
 
-    // Round 1: every table, whole or interval by interval (the intervals'
-    // bounds found on S as it goes: the first open below, the last open
-    // above, so every row of either node is in exactly one of them).
-    std::vector<Part> parts;
-    bool any = false;
-    for (const Table &t : tables) {
+    // Round 1: every table, whole or interval by interval. The intervals'
+    // bounds are found on S first, every table's next bound in one read
+    // (the first open below, the last open above, so every row of either
+    // node is in exactly one of them).
+    std::vector<std::vector<Part>> by_table(tables.size());
+    std::vector<std::pair<size_t, Value>> open;  // tables still cut, and their next interval's lower bound
+    for (size_t i = 0; i < tables.size(); ++i) {
+        const Table &t = tables[i];
         const std::string sums_narrow = t.key_col.empty() ? "" : narrowed(t.sums_sql, t);
         const std::string rows_narrow = t.key_col.empty() ? "" : narrowed(t.rows_sql, t);
-        const bool chunked = !sums_narrow.empty() && !rows_narrow.empty();
-        Value lo;
-        for (;;) {
-            SlotWatch::look_if_due();
-            Part p{&t, lo, Value(), chunked, {}, chunked ? sums_narrow : t.sums_sql, chunked ? rows_narrow : t.rows_sql};
-            if (chunked) {
-                QueryResult b = source.db().exec(chunk_bounds(t, lo, chunk_rows));
-                if (std::stoll(b.text(0, "n", "0")) >= chunk_rows) p.hi = b.at(0, "hi");
-            }
-            auto [on_source, on_new] = sums(p, Value());
-            outcome.ranges += t.ranges;
-            long long rows = 0;
-            for (size_t i = 0; i < on_source.size(); ++i) rows += std::stoll(on_source.text(i, "n", "0"));
-            outcome.rows += rows;
-            sample.rows_done += rows;
-            ++outcome.statements;
-            p.differing = differing_ranges(sums_of(on_source), sums_of(on_new));
-            any = any || !p.differing.empty();
-            const bool last = !p.hi;
-            lo = p.hi;
-            parts.push_back(std::move(p));
-            reports(sample);
-            if (last) break;
+        if (!sums_narrow.empty() && !rows_narrow.empty())
+            open.push_back({i, Value()});
+        else
+            by_table[i].push_back(Part{&t, Value(), Value(), false, {}, t.sums_sql, t.rows_sql});
+    }
+    std::vector<std::vector<long long>> rows_of_part(tables.size());  // as the bounds' reads counted them
+    while (!open.empty()) {
+        SlotWatch::look_if_due();
+        std::vector<std::pair<const Table *, Value>> from;
+        for (const auto &[i, lo] : open) from.push_back({&tables[i], lo});
+        QueryResult b = source.db().exec(chunk_bounds(from, chunk_rows));
+        std::vector<std::pair<size_t, Value>> next;
+        for (size_t r = 0; r < b.size(); ++r) {
+            const auto &[i, lo] = open.at(std::stoul(b.text(r, "t")));
+            const Table &t = tables[i];
+            Part p{&t, lo, Value(), true, {}, narrowed(t.sums_sql, t), narrowed(t.rows_sql, t)};
+            const long long n = std::stoll(b.text(r, "n", "0"));
+            if (n >= chunk_rows) p.hi = b.at(r, "hi");
+            if (p.hi) next.push_back({i, p.hi});
+            by_table[i].push_back(std::move(p));
+            rows_of_part[i].push_back(n);
         }
-        ++sample.tables_done;
+        open = std::move(next);
+    }
+
+    // The sums: a table or interval with a bound goes alone; those read
+    // whole (an unbounded interval is its table) go several in one
+    // statement, up to chunk_rows rows in all (as the bounds counted them,
+    // or the statistics), so that no statement reads more than an
+    // interval would; S and N at once.
+    std::vector<Part> parts;
+    std::vector<long long> rows_hint;
+    std::vector<bool> last_of_table;
+    for (size_t i = 0; i < tables.size(); ++i)
+        for (size_t j = 0; j < by_table[i].size(); ++j) {
+            rows_hint.push_back(j < rows_of_part[i].size() ? rows_of_part[i][j] : tables[i].rows_estimate);
+            last_of_table.push_back(j + 1 == by_table[i].size());
+            parts.push_back(std::move(by_table[i][j]));
+        }
+    bool any = false;
+    auto judge = [&](size_t k, const QueryResult &on_source, const QueryResult &on_new) {
+        Part &p = parts[k];
+        outcome.ranges += p.table->ranges;
+        long long rows = 0;
+        for (size_t i = 0; i < on_source.size(); ++i) rows += std::stoll(on_source.text(i, "n", "0"));
+        outcome.rows += rows;
+        sample.rows_done += rows;
+        p.differing = differing_ranges(sums_of(on_source), sums_of(on_new));
+        any = any || !p.differing.empty();
+        if (last_of_table[k]) ++sample.tables_done;
+    };
+    for (size_t k = 0; k < parts.size();) {
+        SlotWatch::look_if_due();
+        const bool whole = !parts[k].lo && !parts[k].hi;
+        size_t end = k + 1;
+        long long batch_rows = rows_hint[k];
+        while (whole && end < parts.size() && !parts[end].lo && !parts[end].hi &&
+               batch_rows + rows_hint[end] <= chunk_rows)
+            batch_rows += rows_hint[end++];
+        ++outcome.statements;
+        if (end == k + 1) {
+            auto [on_source, on_new] = sums(parts[k], Value());
+            judge(k, on_source, on_new);
+        } else {
+            // Each part its table's own statement, read whole.
+            std::string merged;
+            std::vector<std::string> subjects;
+            for (size_t i = k; i < end; ++i) {
+                merged += (i > k ? " UNION ALL " : "") + std::string("SELECT '") + std::to_string(i - k) +
+                          "'::text AS part, q.range, q.n, q.hash FROM (" + parts[i].table->sums_sql + ") q";
+                subjects.push_back(parts[i].table->rel);
+            }
+            const Query q{Stmt::VerifySumsMerged, "sum " + std::to_string(end - k) + " tables by key range", merged,
+                          {Value()}, false, text_array_literal(subjects)};
+            std::vector<QueryResult> r = rt.exec_all({{source.conn.get(), q}, {new_node.conn.get(), q}});
+            for (size_t i = k; i < end; ++i) {
+                auto only = [&](const QueryResult &all) {
+                    std::vector<std::vector<Value>> rows;
+                    for (size_t x = 0; x < all.size(); ++x)
+                        if (all.text(x, "part") == std::to_string(i - k))
+                            rows.push_back({all.at(x, "range"), all.at(x, "n"), all.at(x, "hash")});
+                    return QueryResult({"range", "n", "hash"}, rows);
+                };
+                judge(i, only(r[0]), only(r[1]));
+            }
+        }
+        reports(sample);
+        k = end;
     }
     outcome.rounds = 1;
 

@@ -125,10 +125,12 @@ SELECT t.t::text AS t, t.relid::regclass::text AS rel,
 FROM tab t WHERE t.nkey = t.indnkeyatts ORDER BY t.t
 )sql";
 
+// For each table (zodan_t.rel, cut into zodan_t.ranges ranges), of the
+// lateral join verify_statements makes.
 const char *const kComparison = R"sql(
 WITH RECURSIVE att AS (
   SELECT a.attnum, a.attname, a.atttypid AS base, a.attcollation <> 0 AS collatable
-  FROM pg_catalog.pg_attribute a WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped
+  FROM pg_catalog.pg_attribute a WHERE a.attrelid = zodan_t.rel::regclass AND a.attnum > 0 AND NOT a.attisdropped
   UNION ALL
   SELECT att.attnum, att.attname, ty.typbasetype, att.collatable FROM att
   JOIN pg_catalog.pg_type ty ON ty.oid = att.base WHERE ty.typtype = 'd'),
@@ -171,20 +173,20 @@ pk AS (SELECT pg_catalog.string_agg(pg_catalog.format('zodan_row.%I', c.attname)
     ORDER BY array_position(i.indkey::int2[], c.attnum)) AS kh,
   count(*) AS n
   FROM pg_catalog.pg_index i JOIN col c ON c.attnum = ANY (i.indkey::int2[])
-  WHERE i.indrelid = $1::regclass AND i.indisprimary),
+  WHERE i.indrelid = zodan_t.rel::regclass AND i.indisprimary),
 -- The key as one value for messages: the primary key's column, a
 -- ROW of its columns, or the whole row.
 k AS (SELECT CASE WHEN pk.n = 1 THEN pk.cols WHEN pk.n > 1 THEN 'ROW(' || pk.cols || ')'
   ELSE 'zodan_row' END AS key, CASE WHEN pk.n > 0 THEN pk.kh ELSE w.kh END AS kh,
   w.h FROM pk, whole w),
-b AS (SELECT pg_catalog.format('((((%s) %% %s) + %s) %% %s)', k.kh, $2::int, $2::int, $2::int) AS range,
+b AS (SELECT pg_catalog.format('((((%s) %% %s) + %s) %% %s)', k.kh, zodan_t.ranges, zodan_t.ranges, zodan_t.ranges) AS range,
   pg_catalog.format('(%s)', k.h) AS h, k.key FROM k)
 -- Grouped by the range as an integer, out of a subquery the planner
 -- keeps (OFFSET 0): pulled up, the range would look as distinct
 -- as the key, and the planner sort every row instead of hashing
 -- into a few hundred groups (four times slower at 1M rows).
-SELECT pg_catalog.format('SELECT x.range::text AS range, count(*)::text AS n, sum(x.h)::text AS hash FROM   (SELECT %s AS range, %s AS h FROM %s AS zodan_row OFFSET 0) x   WHERE $1::int[] IS NULL OR x.range = ANY ($1::int[]) GROUP BY x.range', b.range, b.h, $1::regclass) AS sums,
-pg_catalog.format('SELECT (%s)::text AS k, (%s)::text AS h   FROM %s AS zodan_row WHERE %s = ANY ($1::int[])', b.key, b.h, $1::regclass, b.range) AS rows FROM b
+SELECT pg_catalog.format('SELECT x.range::text AS range, count(*)::text AS n, sum(x.h)::text AS hash FROM   (SELECT %s AS range, %s AS h FROM %s AS zodan_row OFFSET 0) x   WHERE $1::int[] IS NULL OR x.range = ANY ($1::int[]) GROUP BY x.range', b.range, b.h, zodan_t.rel::regclass) AS sums,
+pg_catalog.format('SELECT (%s)::text AS k, (%s)::text AS h   FROM %s AS zodan_row WHERE %s = ANY ($1::int[])', b.key, b.h, zodan_t.rel::regclass, b.range) AS rows FROM b
 )sql";
 
 }  // namespace
@@ -207,7 +209,7 @@ Query window_tables(const std::vector<std::string> &skip_schema) {
             {text_array_literal(skip_schema)}};
 }
 
-Query verify_statements(const std::string &rel, int ranges) {
+Query verify_statements(const std::vector<std::string> &rels, const std::vector<int> &ranges) {
     // A row's hash is the XOR of its columns' hashes, each by its type's own
     // extended hash function seeded with the column's number (a NULL by a
     // constant of its own), which costs about a fifth less per row than
@@ -221,9 +223,15 @@ Query verify_statements(const std::string &rel, int ranges) {
     // settings that shape a value's text). The range of a row is the
     // same kind of hash of its key (the primary key, or the whole row) under
     // other seeds, modulo the range count.
-    return {Stmt::VerifyStatements, "write the comparison of " + rel,
-            kComparison,
-            {rel, std::to_string(ranges)}};
+    // Every table's in one statement, each table's written alone (a lateral
+    // join, once per table), in the order of $1.
+    std::vector<std::string> counts;
+    for (int r : ranges) counts.push_back(std::to_string(r));
+    return {Stmt::VerifyStatements, "write the comparison of " + std::to_string(rels.size()) + " table(s)",
+            std::string("SELECT zodan_t.ord::text AS t, s.sums, s.rows FROM ROWS FROM (pg_catalog.unnest($1::text[]), "
+                        "pg_catalog.unnest($2::int[])) WITH ORDINALITY zodan_t(rel, ranges, ord) CROSS JOIN LATERAL (") +
+                kComparison + ") s ORDER BY zodan_t.ord",
+            {text_array_literal(rels), text_array_literal(counts)}};
 }
 
 }  // namespace zodan::sql

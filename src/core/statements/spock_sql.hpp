@@ -232,11 +232,12 @@ namespace zodan::sql {
 // reads (a partitioned table whole, its partitions not again): rel, rows
 // (an estimate).
 Query verify_tables();
-// On the source, for one table cut into `ranges` key ranges, the two
-// statements it runs on both nodes, written there: sums (range, n, hash of
+// On the source, for each table of `rels` cut into the key ranges at the
+// same place of `ranges`, the two statements it runs on both nodes, written
+// there: t (the table's place in `rels`, from 1), sums (range, n, hash of
 // every range, or of those in $1::int[]) and rows (k, h of the rows in the
 // ranges $1::int[]). The key is the primary key, or the whole row.
-Query verify_statements(const std::string &rel, int ranges);
+Query verify_statements(const std::vector<std::string> &rels, const std::vector<int> &ranges);
 
 }  // namespace zodan::sql
 
@@ -248,7 +249,7 @@ namespace zodan::sql {
 
 // The columns of a statement's rows where it is a part of a merged read
 // (LocalNodeName, NodesWithDsn, LocalSets, LocalSetTables,
-// LocalSetSequences, SubscriptionStatus).
+// LocalSetSequences, SubscriptionStatus, AppliedThrough).
 const std::vector<std::string> &part_columns(Stmt id);
 // Of a merged read's rows, those of one part (the part's name as the
 // merged statement below gives it), as statement `id` alone would return
@@ -278,6 +279,15 @@ Query local_sets_all();
 Query local_sets_and_slot(const std::string &slot);
 // nodes_with_dsn() ("nodes") and subscription_status() ("subscriptions").
 Query mesh_view();
+// applied_through(origins) ("progress") and subscription_status()
+// ("subscriptions"), read once this node has applied each origin's stream
+// through the LSN at the same place in `through`, or `wait_ms` have
+// passed, whichever comes first: the wait is the server's, a look every
+// 10 ms at the origins' positions (shared memory, seen fresh by every
+// look), so a wait across the link costs one round trip once the event
+// arrived, not one per poll (docs/protocol.md, "Waits and timeouts across
+// the link").
+Query progress_and_status(const std::vector<std::string> &origins, const std::vector<std::string> &through, int wait_ms);
 // sub_create(name, provider_dsn, sets), disabled, no sync, unless a
 // subscription of that name exists: sub_id, or no row.
 Query sub_create_if_absent(const std::string &name, const std::string &provider_dsn,

@@ -18,7 +18,8 @@ namespace zodan {
     X(LocalSets) X(LocalSetTables) X(LocalSetSequences) X(SchemasToSkip) X(NodeCapacity) X(NodeIdentity)              \
     X(ClusterNodes) X(TableShapes)                                                                                   \
     /* spock_sql.cpp: reads merged into one round trip (docs/protocol.md, "Round trips") */                          \
-    X(SourceView) X(PreconditionReads) X(LocalSetsAll) X(LocalSetsAndSlot) X(MeshView) X(SubCreateIfAbsent)          \
+    X(SourceView) X(PreconditionReads) X(LocalSetsAll) X(LocalSetsAndSlot) X(MeshView) X(SubCreateIfAbsent)  \
+    X(ProgressAndStatus)          \
     /* spock_sql.cpp: nodes, slots, origins */                                                                       \
     X(NodeCreate) X(NodeDrop) X(SlotName) X(CreateSlot) X(SlotExists) X(AdvanceSlot) X(SlotsNamed)                   \
     X(TerminateSlotUser) X(DropSlot) X(SpockSlots) X(DropOriginIfExists) X(AdvanceOrigin) X(AdvanceOrigins)          \
@@ -44,7 +45,7 @@ namespace zodan {
     /* spock_sql.cpp: the join window */                                                                             \
     X(WindowMark) X(WindowMarkTime) X(WindowTables) X(WindowRows) X(RestampSession) X(Restamp)                       \
     /* spock_sql.cpp, verify_data.cpp: the comparison */                                                             \
-    X(VerifyTables) X(VerifyStatements) X(VerifySums) X(VerifyRows) X(VerifyChunkBounds)                             \
+    X(VerifyTables) X(VerifyStatements) X(VerifySums) X(VerifySumsMerged) X(VerifyRows) X(VerifyChunkBounds)                             \
     /* join_lock.cpp */                                                                                              \
     X(JoinLockTake) X(JoinLockRelease) X(JoinLockHolder)                                                             \
     /* cluster/large_objects.cpp */                                                                                  \
