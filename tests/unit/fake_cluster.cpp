@@ -646,6 +646,12 @@ QueryResult Cluster::answer(const std::string &node, const Query &q) {
         if (n.subs.count(p(0))) return none({"sub_id"});
         make_subscription(p(0), p(1), p(5) == "true");
         return one("sub_id", "42");
+    case Stmt::SubCreateThenEnable: {
+        const bool absent = n.subs.count(p(0)) == 0;
+        if (absent) make_subscription(p(0), p(1), false);
+        n.subs.at(p(0)).enabled = true;
+        return QueryResult({"made", "enabled"}, {{std::string(absent ? "1" : "0"), std::string("true")}});
+    }
     case Stmt::EnableDisabled: {
         std::vector<std::vector<Value>> rows;
         for (const std::string &sub : zodan::parse_text_array(p(0))) {

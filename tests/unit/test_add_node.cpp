@@ -81,7 +81,7 @@ std::vector<Made> subscriptions_made(const Cluster &c) {
         if (call.id == Stmt::SubCreateDisabled) {
             for (const std::string &sub : zodan::parse_text_array(*call.params[0]))
                 out.push_back({call.node, sub, false, false, call.batch, i});
-        } else if (call.id == Stmt::SubCreate || call.id == Stmt::SubCreateIfAbsent) {
+        } else if (call.id == Stmt::SubCreate || call.id == Stmt::SubCreateIfAbsent || call.id == Stmt::SubCreateThenEnable) {
             out.push_back({call.node, *call.params[0], *call.params[5] == "true", *call.params[4] == "true", call.batch, i});
         }
     }
@@ -187,22 +187,25 @@ TEST_CASE("multi-node join follows the protocol", "[add_node]") {
     }
     CHECK(c.nodes["n4"].origins.at("spk_inventory_n1_sub_n1_n4") == c.nodes["n1"].slots.at("spk_inventory_n1_sub_n1_n4"));
 
-    // The new node's paths out: disabled on every existing node at once,
-    // their slots made on N meanwhile, one after another on one session,
-    // then enabled everywhere at once.
+    // The new node's paths out: their slots made on N first, one after
+    // another on one session, then on every existing node at once each
+    // made (disabled, as Spock then leaves the slot to us) and enabled in
+    // one statement.
     std::vector<Call> reverse;
     for (const Made &m : made_on(made, "n4", false)) {
         reverse.push_back(c.calls[m.call]);
+        CHECK(c.calls[m.call].id == Stmt::SubCreateThenEnable);
         CHECK(!m.enabled);
     }
     CHECK(nodes_of(reverse) == std::vector<std::string>{"n1", "n2", "n3"});
     CHECK(same_batch(reverse));
     auto out_slots = calls_on(c.calls_of({Stmt::CreateSlot}), "n4");
     REQUIRE(out_slots.size() == 3);
-    for (const Call &slot : out_slots) CHECK(slot.batch == reverse[0].batch);
     CHECK(c.nodes["n4"].slots.count("spk_inventory_n4_sub_n4_n2") == 1);
-    CHECK(position(c, "n4", Stmt::CreateSlot, "spk_inventory_n4_sub_n4_n1") < position(c, "n1", Stmt::EnableDisabled));
-    CHECK(c.nodes["n2"].subs.at("sub_n4_n2").enabled);
+    for (const char *slot : {"spk_inventory_n4_sub_n4_n1", "spk_inventory_n4_sub_n4_n2", "spk_inventory_n4_sub_n4_n3"})
+        CHECK(position(c, "n4", Stmt::CreateSlot, slot) < made_at(made, "n1", "sub_n4_n1"));
+    CHECK(c.calls_of({Stmt::EnableDisabled}).size() == 1);  // only N's paths in
+    for (const char *x : {"n1", "n2", "n3"}) CHECK(c.nodes[x].subs.at(std::string("sub_n4_") + x).enabled);
 
     // The data compared, table by table, on S and N at once.
     auto sums = c.calls_of({Stmt::VerifySums});
@@ -363,7 +366,7 @@ TEST_CASE("a run begun with Spock's own sync is not resumed: it is rolled back",
     c.nodes["n4"].runs.back().steps["check_versions"].output.merge(zodan::JsonObject().add("copy_method", "spock"));
     c.fail_at.clear();
     auto changes = [&] {
-        return c.calls_of({Stmt::NodeCreate, Stmt::CreateSlot, Stmt::CreateSlotThenSyncEvent, Stmt::SubCreate, Stmt::SubCreateIfAbsent, Stmt::SubCreateDisabled,
+        return c.calls_of({Stmt::NodeCreate, Stmt::CreateSlot, Stmt::CreateSlotThenSyncEvent, Stmt::SubCreate, Stmt::SubCreateIfAbsent, Stmt::SubCreateThenEnable, Stmt::SubCreateDisabled,
                            Stmt::CreateSlotExportingSnapshot, Stmt::JournalTakeOver})
             .size();
     };
@@ -379,7 +382,7 @@ void refused_without_change(Cluster &c, const std::string &message) {
     CHECK_THROWS_WITH(zodan::AddNode(c, Cluster::add_args("n1", "n4")).run(), Catch::Contains(message));
     CHECK(c.calls_of({Stmt::NodeCreate}).empty());
     CHECK(c.calls_of({Stmt::CreateSlot, Stmt::CreateSlotExportingSnapshot}).empty());
-    CHECK(c.calls_of({Stmt::SubCreate, Stmt::SubCreateIfAbsent, Stmt::SubCreateDisabled}).empty());
+    CHECK(c.calls_of({Stmt::SubCreate, Stmt::SubCreateIfAbsent, Stmt::SubCreateThenEnable, Stmt::SubCreateDisabled}).empty());
     CHECK(c.calls_of({Stmt::PauseApplyWorkers}).empty());
 }
 

@@ -117,9 +117,10 @@ TEST_CASE("each add_node step stays within its budget of round trips", "[round_t
         // (sql::verify_tables); 3rd: the source's key bounds
         // (compare/verify_data.cpp).
         {"verify_data", 3},
-        // Each X's sub_create looks for an existing one itself
-        // (sql::sub_create_if_absent).
-        {"create_reverse_subscriptions", 10},
+        // N's slots with one look for long transactions; then each X's
+        // sub_create looks for an existing one itself and enables it in
+        // the same statement (sql::sub_create_then_enable).
+        {"create_reverse_subscriptions", 8},
         // The mesh check reads nodes and subscriptions in one statement
         // (sql::mesh_view), and the report shows the status it read.
         {"confirm", 5},

@@ -1131,4 +1131,21 @@ Query sub_create_if_absent(const std::string &name, const std::string &provider_
     return q;
 }
 
+Query sub_create_then_enable(const std::string &name, const std::string &provider_dsn,
+                             const std::vector<std::string> &sets) {
+    // The aggregate reads all of sub_create_if_absent before the outer
+    // select list runs: sub_enable comes after sub_create, and finds the
+    // subscription by name in a catalog snapshot of its own, which sees
+    // what sub_create made (sub_create ends with a CommandCounterIncrement).
+    // Made disabled, Spock marks it synchronized and makes its origin
+    // (spock_functions.c, "Zero-Downtime-Add-Node"); enabled in the same
+    // transaction, its worker starts only after the commit.
+    Query q = sub_create_if_absent(name, provider_dsn, sets);
+    q.id = Stmt::SubCreateThenEnable;
+    q.name = "create subscription " + name + " and enable it";
+    q.sql = "SELECT m.made, spock.sub_enable($1, true) AS enabled FROM (SELECT count(c.sub_id)::text AS made FROM (" + q.sql +
+            ") c) m";
+    return q;
+}
+
 }  // namespace zodan::sql

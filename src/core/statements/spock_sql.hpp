@@ -285,5 +285,9 @@ Query mesh_view();
 // subscription of that name exists: sub_id, or no row.
 Query sub_create_if_absent(const std::string &name, const std::string &provider_dsn,
                            const std::vector<std::string> &sets);
+// sub_create_if_absent, then the subscription enabled, in one statement:
+// made (1 where it was made now, else 0), enabled.
+Query sub_create_then_enable(const std::string &name, const std::string &provider_dsn,
+                             const std::vector<std::string> &sets);
 
 }  // namespace zodan::sql
