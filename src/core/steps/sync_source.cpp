@@ -2,6 +2,7 @@
 // the copy point finds S holding everything the others' slots skip.
 #include "core/plan/add_run.hpp"
 #include "core/waits/replication_waits.hpp"
+#include "core/waits/wal_retention.hpp"
 
 namespace zodan {
 
@@ -13,6 +14,10 @@ void sync_source(AddRun &run, Figures &figures) {
     // those events are the ones waited for (S's progress never goes back:
     // one read); only a record without them (an older version's) writes
     // new ones.
+    // The join's slots looked at, due or not (where a node limits their
+    // WAL): the last look before the copy, which a slot at risk must not
+    // reach.
+    SlotWatch::look_now();
     std::map<std::string, Lsn> events;
     for (Member *o : run.others())
         if (Lsn lsn = run.path(o->name).sync_lsn) events[o->name] = lsn;
