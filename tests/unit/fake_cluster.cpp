@@ -479,9 +479,12 @@ QueryResult Cluster::answer(const std::string &node, const Query &q) {
     case Stmt::ProgressAndStatus:  // no wait here: the fake's replication moves between statements
         return tagged({{"progress", part(sql::applied_through(zodan::parse_text_array(p(0))))},
                        {"subscriptions", part(sql::subscription_status())}});
-    case Stmt::LocalSetsAndSlot:
-        return QueryResult({"sets", "slots"}, {{array_of(answer(node, sql::local_sets()), "set_name"),
-                                                std::to_string(answer(node, sql::slot_exists(p(0))).size())}});
+    case Stmt::LocalSetsAndSlot: {
+        const size_t slots = answer(node, sql::slot_exists(p(0))).size();
+        return QueryResult({"sets", "slots", "xid"},
+                           {{array_of(answer(node, sql::local_sets()), "set_name"), std::to_string(slots),
+                             p(1) == "true" && slots == 0 ? Value(std::to_string(1000 + n.marks++)) : Value()}});
+    }
     case Stmt::PreconditionReads: {
         const std::string name = p(0);
         const QueryResult taken = answer(node, sql::node_id_taken(name));
@@ -553,6 +556,11 @@ QueryResult Cluster::answer(const std::string &node, const Query &q) {
     case Stmt::CreateSlot:
         n.slots[p(0)] = n.wal;
         return one("lsn", zodan::format_lsn(n.wal));
+    case Stmt::CreateSlotThenSyncEvent: {
+        n.slots[p(0)] = n.wal;
+        const QueryResult event = answer(node, sql::sync_event());
+        return QueryResult({"lsn", "sync_lsn"}, {{zodan::format_lsn(n.slots[p(0)]), event.scalar()}});
+    }
     case Stmt::SlotExists: {
         auto s = n.slots.find(p(0));
         if (s == n.slots.end()) return none({"active", "lsn"});
@@ -641,6 +649,12 @@ QueryResult Cluster::answer(const std::string &node, const Query &q) {
         if (n.subs.count(p(0))) return none({"sub_id"});
         make_subscription(p(0), p(1), p(5) == "true");
         return one("sub_id", "42");
+    case Stmt::SubCreateThenEnable: {
+        const bool absent = n.subs.count(p(0)) == 0;
+        if (absent) make_subscription(p(0), p(1), false);
+        n.subs.at(p(0)).enabled = true;
+        return QueryResult({"made", "enabled"}, {{std::string(absent ? "1" : "0"), std::string("true")}});
+    }
     case Stmt::EnableDisabled: {
         std::vector<std::vector<Value>> rows;
         for (const std::string &sub : zodan::parse_text_array(p(0))) {
@@ -741,8 +755,10 @@ QueryResult Cluster::answer(const std::string &node, const Query &q) {
         return one("archive", fake_archive_hex(node));
 
     // The join window.
-    case Stmt::WindowMark: return one("xid", "1000");
-    case Stmt::WindowMarkTime: return one("ts", "2026-01-01 00:00:00.00000" + n.name.substr(1) + "+00");
+    case Stmt::WindowMarkTime:
+        return QueryResult({"ts", "long"}, {{q.params.at(1) ? Value("2026-01-01 00:00:00.00000" + n.name.substr(1) + "+00")
+                                                            : Value(),
+                                             std::to_string(answer(node, sql::transactions_holding_xids(500)).size())}});
     case Stmt::WindowTables: {
         std::vector<std::vector<Value>> rows;
         int t = 0;

@@ -63,6 +63,7 @@ struct Node {
     std::map<std::string, Lsn> copied;    // origin -> position the copy contained
     std::map<std::string, Lsn> slots;
     std::map<std::string, Lsn> origins;
+    int marks = 0;  // the join window's marks committed here (sql::local_sets_and_slot)
     std::vector<std::string> user_tables;
     // Large objects (core/cluster/large_objects.cpp): the node's own, and lolor.
     long large_objects = 0;

@@ -60,7 +60,7 @@ std::vector<Call> with_param(const std::vector<Call> &calls, const std::string &
 // S, not those on N serving the paths out of it).
 std::vector<Call> peer_slots(const Cluster &c) {
     std::vector<Call> out;
-    for (const Call &call : c.calls_of({Stmt::CreateSlot}))
+    for (const Call &call : c.calls_of({Stmt::CreateSlot, Stmt::CreateSlotThenSyncEvent}))
         if (call.node != c.local_node) out.push_back(call);
     return out;
 }
@@ -81,7 +81,7 @@ std::vector<Made> subscriptions_made(const Cluster &c) {
         if (call.id == Stmt::SubCreateDisabled) {
             for (const std::string &sub : zodan::parse_text_array(*call.params[0]))
                 out.push_back({call.node, sub, false, false, call.batch, i});
-        } else if (call.id == Stmt::SubCreate || call.id == Stmt::SubCreateIfAbsent) {
+        } else if (call.id == Stmt::SubCreate || call.id == Stmt::SubCreateIfAbsent || call.id == Stmt::SubCreateThenEnable) {
             out.push_back({call.node, *call.params[0], *call.params[5] == "true", *call.params[4] == "true", call.batch, i});
         }
     }
@@ -150,7 +150,7 @@ TEST_CASE("multi-node join follows the protocol", "[add_node]") {
     // The copy point comes after S caught up with the others (with the
     // apply workers paused around it), the data after it, the slot advance
     // after the data, the enabling after the advance, the reverse paths last.
-    CHECK(position(c, "n2", Stmt::SyncEvent) < position(c, "n1", Stmt::PauseApplyWorkers));
+    CHECK(position(c, "n2", Stmt::CreateSlotThenSyncEvent) < position(c, "n1", Stmt::PauseApplyWorkers));
     CHECK(position(c, "n1", Stmt::PauseApplyWorkers) < position(c, "n1", Stmt::CreateSlotExportingSnapshot));
     CHECK(position(c, "n1", Stmt::CreateSlotExportingSnapshot) < position(c, "n1", Stmt::ResumeApplyWorkers));
     // The structure dumped on the source (test_structure_dump.cpp): no pg_dump here.
@@ -163,14 +163,14 @@ TEST_CASE("multi-node join follows the protocol", "[add_node]") {
     // member); the others' are made while the copy runs, in one statement
     // on N's second session, in flight with the copy. No existing node
     // learns of N before the paths out of it are made, last.
-    CHECK(made_at(made, "n4", "sub_n1_n4") < position(c, "n2", Stmt::CreateSlot));
+    CHECK(made_at(made, "n4", "sub_n1_n4") < position(c, "n2", Stmt::CreateSlotThenSyncEvent));
     std::vector<Call> during_copy;
     for (const Call &call : calls_on(c.calls_of({Stmt::SubCreateDisabled}), "n4"))
         if (*call.params[0] != "{sub_n1_n4}") during_copy.push_back(call);
     REQUIRE(during_copy.size() == 1);
     CHECK(zodan::parse_text_array(*during_copy[0].params[0]) == std::vector<std::string>{"sub_n2_n4", "sub_n3_n4"});
     CHECK(during_copy[0].batch == c.calls[position(c, "n1", Stmt::CreateSlotExportingSnapshot)].batch);
-    CHECK(position(c, "n2", Stmt::CreateSlot) < made_at(made, "n4", "sub_n2_n4"));
+    CHECK(position(c, "n2", Stmt::CreateSlotThenSyncEvent) < made_at(made, "n4", "sub_n2_n4"));
     CHECK(position(c, "n4", Stmt::EnableDisabled) < made_at(made, "n1", "sub_n4_n1"));
     for (const char *sub : {"sub_n1_n4", "sub_n2_n4", "sub_n3_n4"}) CHECK(c.nodes["n4"].subs.at(sub).enabled);
 
@@ -187,22 +187,25 @@ TEST_CASE("multi-node join follows the protocol", "[add_node]") {
     }
     CHECK(c.nodes["n4"].origins.at("spk_inventory_n1_sub_n1_n4") == c.nodes["n1"].slots.at("spk_inventory_n1_sub_n1_n4"));
 
-    // The new node's paths out: disabled on every existing node at once,
-    // their slots made on N meanwhile, one after another on one session,
-    // then enabled everywhere at once.
+    // The new node's paths out: their slots made on N first, one after
+    // another on one session, then on every existing node at once each
+    // made (disabled, as Spock then leaves the slot to us) and enabled in
+    // one statement.
     std::vector<Call> reverse;
     for (const Made &m : made_on(made, "n4", false)) {
         reverse.push_back(c.calls[m.call]);
+        CHECK(c.calls[m.call].id == Stmt::SubCreateThenEnable);
         CHECK(!m.enabled);
     }
     CHECK(nodes_of(reverse) == std::vector<std::string>{"n1", "n2", "n3"});
     CHECK(same_batch(reverse));
     auto out_slots = calls_on(c.calls_of({Stmt::CreateSlot}), "n4");
     REQUIRE(out_slots.size() == 3);
-    for (const Call &slot : out_slots) CHECK(slot.batch == reverse[0].batch);
     CHECK(c.nodes["n4"].slots.count("spk_inventory_n4_sub_n4_n2") == 1);
-    CHECK(position(c, "n4", Stmt::CreateSlot, "spk_inventory_n4_sub_n4_n1") < position(c, "n1", Stmt::EnableDisabled));
-    CHECK(c.nodes["n2"].subs.at("sub_n4_n2").enabled);
+    for (const char *slot : {"spk_inventory_n4_sub_n4_n1", "spk_inventory_n4_sub_n4_n2", "spk_inventory_n4_sub_n4_n3"})
+        CHECK(position(c, "n4", Stmt::CreateSlot, slot) < made_at(made, "n1", "sub_n4_n1"));
+    CHECK(c.calls_of({Stmt::EnableDisabled}).size() == 1);  // only N's paths in
+    for (const char *x : {"n1", "n2", "n3"}) CHECK(c.nodes[x].subs.at(std::string("sub_n4_") + x).enabled);
 
     // The data compared, table by table, on S and N at once.
     auto sums = c.calls_of({Stmt::VerifySums});
@@ -334,7 +337,7 @@ TEST_CASE("work on the other nodes runs concurrently however many there are", "[
 
 TEST_CASE("a failing remote call stops the run and names the node", "[add_node]") {
     Cluster c = Cluster::mesh(3, 4);
-    c.failures[{"n3", Stmt::CreateSlot}] = "too many replication slots";
+    c.failures[{"n3", Stmt::CreateSlotThenSyncEvent}] = "too many replication slots";
     try {
         zodan::AddNode(c, Cluster::add_args("n1", "n4")).run();
         FAIL("add_node should have failed");
@@ -363,7 +366,7 @@ TEST_CASE("a run begun with Spock's own sync is not resumed: it is rolled back",
     c.nodes["n4"].runs.back().steps["check_versions"].output.merge(zodan::JsonObject().add("copy_method", "spock"));
     c.fail_at.clear();
     auto changes = [&] {
-        return c.calls_of({Stmt::NodeCreate, Stmt::CreateSlot, Stmt::SubCreate, Stmt::SubCreateIfAbsent, Stmt::SubCreateDisabled,
+        return c.calls_of({Stmt::NodeCreate, Stmt::CreateSlot, Stmt::CreateSlotThenSyncEvent, Stmt::SubCreate, Stmt::SubCreateIfAbsent, Stmt::SubCreateThenEnable, Stmt::SubCreateDisabled,
                            Stmt::CreateSlotExportingSnapshot, Stmt::JournalTakeOver})
             .size();
     };
@@ -379,7 +382,7 @@ void refused_without_change(Cluster &c, const std::string &message) {
     CHECK_THROWS_WITH(zodan::AddNode(c, Cluster::add_args("n1", "n4")).run(), Catch::Contains(message));
     CHECK(c.calls_of({Stmt::NodeCreate}).empty());
     CHECK(c.calls_of({Stmt::CreateSlot, Stmt::CreateSlotExportingSnapshot}).empty());
-    CHECK(c.calls_of({Stmt::SubCreate, Stmt::SubCreateIfAbsent, Stmt::SubCreateDisabled}).empty());
+    CHECK(c.calls_of({Stmt::SubCreate, Stmt::SubCreateIfAbsent, Stmt::SubCreateThenEnable, Stmt::SubCreateDisabled}).empty());
     CHECK(c.calls_of({Stmt::PauseApplyWorkers}).empty());
 }
 
@@ -585,12 +588,16 @@ TEST_CASE("the rows the source changed in the join window are rewritten on N wit
     rows.push_back({"2026-01-01 00:00:00.000008+00", "4242", "public.items", "[\"3\"]"});   // one of n1's own
     zodan::AddNode(c, Cluster::add_args("n1", "n4")).run();
 
-    // Each other node's mark is a commit there before its slot, both at once.
-    auto marks = c.calls_of({Stmt::WindowMark});
+    // Each other node's mark is a commit there before its slot, both at
+    // once, in the statement that reads its sets and looks up its slot.
+    auto marks = c.calls_of({Stmt::LocalSetsAndSlot});
     CHECK(nodes_of(marks) == std::vector<std::string>{"n2", "n3"});
     CHECK(same_batch(marks));
-    CHECK(position(c, "n2", Stmt::WindowMark) < position(c, "n2", Stmt::CreateSlot));
-    CHECK(position(c, "n3", Stmt::WindowMark) < position(c, "n3", Stmt::CreateSlot));
+    for (const Call &m : marks) CHECK(*m.params.at(1) == "true");
+    CHECK(c.nodes["n2"].marks == 1);
+    CHECK(c.nodes["n3"].marks == 1);
+    CHECK(position(c, "n2", Stmt::LocalSetsAndSlot) < position(c, "n2", Stmt::CreateSlotThenSyncEvent));
+    CHECK(position(c, "n3", Stmt::LocalSetsAndSlot) < position(c, "n3", Stmt::CreateSlotThenSyncEvent));
     auto scans = c.calls_of({Stmt::WindowRows});
     REQUIRE(scans.size() == 1);
     CHECK(scans[0].node == "n1");
@@ -617,7 +624,7 @@ TEST_CASE("with no other node no change can be late: no join window", "[add_node
     Cluster c = Cluster::mesh(1, 2);
     c.nodes["n1"].window_rows.push_back({"2026-01-01 00:00:00.000007+00", "26863", "public.items", "[\"1\"]"});
     zodan::AddNode(c, Cluster::add_args("n1", "n2")).run();
-    CHECK(c.calls_of({Stmt::WindowMark}).empty());
+    CHECK(c.nodes["n1"].marks == 0);
     CHECK(c.calls_of({Stmt::WindowTables}).empty());
     CHECK(c.nodes["n2"].restamped.empty());
 }
@@ -627,9 +634,9 @@ TEST_CASE("a resumed run keeps the window's start its first call marked", "[add_
     c.fail_at = "prepare_other_nodes:after";  // the slots made, the step not recorded as done
     CHECK_THROWS(zodan::AddNode(c, Cluster::add_args("n1", "n4")).run());
     c.fail_at.clear();
-    const size_t before = c.calls_of({Stmt::WindowMark}).size();
+    const int before = c.nodes["n2"].marks + c.nodes["n3"].marks;
     zodan::AddNode(c, Cluster::add_args("n1", "n4")).run();
-    CHECK(c.calls_of({Stmt::WindowMark}).size() == before);
+    CHECK(c.nodes["n2"].marks + c.nodes["n3"].marks == before);
     auto scans = c.calls_of({Stmt::WindowRows});
     REQUIRE(scans.size() == 1);
     CHECK(*scans[0].params[0] == "2026-01-01 00:00:00.000002+00");

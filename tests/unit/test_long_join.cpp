@@ -27,7 +27,7 @@ std::string error_of(Cluster &c, const std::string &src, const std::string &new_
     return "";
 }
 
-bool nothing_changed(const Cluster &c) { return c.calls_of({Stmt::NodeCreate, Stmt::CreateSlot}).empty(); }
+bool nothing_changed(const Cluster &c) { return c.calls_of({Stmt::NodeCreate, Stmt::CreateSlot, Stmt::CreateSlotThenSyncEvent}).empty(); }
 
 }  // namespace
 

@@ -14,8 +14,8 @@ namespace {
 
 // Statements that change a node (or its Spock configuration).
 std::vector<fake::Call> changes(const Cluster &c) {
-    return c.calls_of({Stmt::NodeCreate, Stmt::NodeDrop, Stmt::CreateSlot, Stmt::CreateSlotExportingSnapshot,
-                       Stmt::DropSlot, Stmt::SubCreate, Stmt::SubCreateIfAbsent, Stmt::SubCreateDisabled, Stmt::SubDrop, Stmt::SubDisable,
+    return c.calls_of({Stmt::NodeCreate, Stmt::NodeDrop, Stmt::CreateSlot, Stmt::CreateSlotThenSyncEvent, Stmt::CreateSlotExportingSnapshot,
+                       Stmt::DropSlot, Stmt::SubCreate, Stmt::SubCreateIfAbsent, Stmt::SubCreateThenEnable, Stmt::SubCreateDisabled, Stmt::SubDrop, Stmt::SubDisable,
                        Stmt::EnableDisabled, Stmt::PauseApplyWorkers, Stmt::RepsetCreate, Stmt::RepsetAddTable});
 }
 

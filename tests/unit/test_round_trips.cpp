@@ -90,9 +90,16 @@ TEST_CASE("each add_node step stays within its budget of round trips", "[round_t
         // will hold (cluster/checks.cpp, waits/wal_retention.cpp).
         {"check_preconditions", 3},
         {"create_node", 2},
-        // On each O: its sets and slot in one read (sql::local_sets_and_slot).
-        {"prepare_other_nodes", 12},
-        {"sync_source", 2},
+        // On N: every provider's subscription and slot name in one look.
+        // On each O: its sets, its slot and the window's mark in one
+        // statement (sql::local_sets_and_slot), with S's sets; the mark's
+        // time with the slots' look for long transactions
+        // (sql::window_mark_time), while sub_S_N is made on N's second
+        // session; each slot with its sync event (sql::create_slot_then_sync_event);
+        // S's progress.
+        {"prepare_other_nodes", 6},
+        // prepare_other_nodes's events, applied on S: S's progress read once.
+        {"sync_source", 1},
         // Two of them: the structure dumped on the source (the function
         // made, then called: copy/copy_data.cpp), in place of pg_dump's
         // eighty-odd catalog queries across the link, which a program's
@@ -111,9 +118,10 @@ TEST_CASE("each add_node step stays within its budget of round trips", "[round_t
         // (sql::verify_tables); 3rd: the source's key bounds
         // (compare/verify_data.cpp).
         {"verify_data", 3},
-        // Each X's sub_create looks for an existing one itself
-        // (sql::sub_create_if_absent).
-        {"create_reverse_subscriptions", 10},
+        // N's slots with one look for long transactions; then each X's
+        // sub_create looks for an existing one itself and enables it in
+        // the same statement (sql::sub_create_then_enable).
+        {"create_reverse_subscriptions", 8},
         // The mesh check reads nodes and subscriptions in one statement
         // (sql::mesh_view), and the report shows the status it read.
         {"confirm", 5},

@@ -151,6 +151,15 @@ Query create_slot(const std::string &slot) {
             "SELECT lsn::text AS lsn FROM pg_catalog.pg_create_logical_replication_slot($1, 'spock_output')", {slot}};
 }
 
+Query create_slot_then_sync_event(const std::string &slot) {
+    // The function in FROM runs before the select list: the event is
+    // written after the slot's start, in the WAL the slot keeps.
+    return {Stmt::CreateSlotThenSyncEvent, "create slot " + slot + " and write a sync event",
+            "SELECT s.lsn::text AS lsn, spock.sync_event()::text AS sync_lsn "
+            "FROM pg_catalog.pg_create_logical_replication_slot($1, 'spock_output') s",
+            {slot}};
+}
+
 Query slot_exists(const std::string &slot) {
     return {Stmt::SlotExists, "look up slot " + slot,
             "SELECT active::text AS active, confirmed_flush_lsn::text AS lsn FROM pg_catalog.pg_replication_slots "
@@ -878,14 +887,14 @@ Query database_oid() {
             "SELECT d.oid::text AS oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()", {}};
 }
 
-Query window_mark() {
-    // A commit of its own (assigning an xid writes one), for its timestamp.
-    return {Stmt::WindowMark, "mark the start of the join window", "SELECT pg_catalog.pg_current_xact_id()::text AS xid", {}};
-}
-
-Query window_mark_time(const std::string &xid) {
-    return {Stmt::WindowMarkTime, "read the join window's start",
-            "SELECT " + utc_text("pg_catalog.pg_xact_commit_timestamp(pg_catalog.xid($1::xid8))") + " AS ts", {xid}};
+Query window_mark_time(const std::string &xid, int min_ms) {
+    // The mark committed in the statement before; the look for long
+    // transactions is transactions_holding_xids(min_ms) as a count (the
+    // slot's own wait names them, when there are any).
+    return {Stmt::WindowMarkTime, "read the join window's start and look for long transactions",
+            "SELECT " + utc_text("pg_catalog.pg_xact_commit_timestamp(pg_catalog.xid($2::xid8))") +
+                " AS ts, (SELECT count(*) FROM (" + transactions_holding_xids(min_ms).sql + ") q)::text AS long",
+            {std::to_string(min_ms), xid.empty() ? Value() : Value(xid)}};
 }
 
 
@@ -1100,11 +1109,16 @@ Query local_sets_all() {
             {}};
 }
 
-Query local_sets_and_slot(const std::string &slot) {
-    return {Stmt::LocalSetsAndSlot, "read replication sets and look up slot " + slot,
+Query local_sets_and_slot(const std::string &slot, bool mark) {
+    // The mark (join_window.hpp) only where the slot is still to be made:
+    // a commit of its own, this statement's transaction given an xid.
+    return {Stmt::LocalSetsAndSlot,
+            std::string(mark ? "read replication sets, look up slot " + slot + " and mark the start of the join window"
+                             : "read replication sets and look up slot " + slot),
             "SELECT " + array_of(local_sets(), "set_name") + " AS sets, (SELECT count(*) FROM (" + slot_exists(slot).sql +
-                ") q) AS slots",
-            {slot}};
+                ") q) AS slots, CASE WHEN $2::boolean AND NOT EXISTS (" + slot_exists(slot).sql +
+                ") THEN pg_catalog.pg_current_xact_id()::text END AS xid",
+            {slot, b(mark)}};
 }
 
 Query mesh_view() {
@@ -1155,6 +1169,23 @@ Query sub_create_if_absent(const std::string &name, const std::string &provider_
     Query q = sub_create(name, provider_dsn, sets, false, false, false, {});
     q.id = Stmt::SubCreateIfAbsent;
     q.sql += " WHERE NOT EXISTS (SELECT 1 FROM spock.subscription WHERE sub_name = $1)";
+    return q;
+}
+
+Query sub_create_then_enable(const std::string &name, const std::string &provider_dsn,
+                             const std::vector<std::string> &sets) {
+    // The aggregate reads all of sub_create_if_absent before the outer
+    // select list runs: sub_enable comes after sub_create, and finds the
+    // subscription by name in a catalog snapshot of its own, which sees
+    // what sub_create made (sub_create ends with a CommandCounterIncrement).
+    // Made disabled, Spock marks it synchronized and makes its origin
+    // (spock_functions.c, "Zero-Downtime-Add-Node"); enabled in the same
+    // transaction, its worker starts only after the commit.
+    Query q = sub_create_if_absent(name, provider_dsn, sets);
+    q.id = Stmt::SubCreateThenEnable;
+    q.name = "create subscription " + name + " and enable it";
+    q.sql = "SELECT m.made, spock.sub_enable($1, true) AS enabled FROM (SELECT count(c.sub_id)::text AS made FROM (" + q.sql +
+            ") c) m";
     return q;
 }
 

@@ -36,6 +36,9 @@ Query node_create(const std::string &name, const std::string &dsn, const Value &
                   const std::string &info_json);
 Query slot_name(const std::string &subscriber_db, const std::string &provider_node, const std::string &subscription);
 Query create_slot(const std::string &slot);
+// create_slot(slot), then sync_event() in the same statement, after the
+// slot's start: lsn, sync_lsn.
+Query create_slot_then_sync_event(const std::string &slot);
 Query slot_exists(const std::string &slot);
 Query advance_slot(const std::string &slot, Lsn lsn);
 Query drop_origin_if_exists(const std::string &origin);
@@ -185,10 +188,10 @@ Query reset_origin_session();
 Query copy_origins();  // roname of origins a copy into this database left
 Query database_oid();  // oid of this database
 // The join window (docs/protocol.md, "Late conflicts"). On an O, before
-// its slot for N: a commit of its own (xid), then that commit's timestamp
-// as UTC text (ts; NULL where none is recorded).
-Query window_mark();
-Query window_mark_time(const std::string &xid);
+// its slot for N: a commit of its own (local_sets_and_slot's xid), then
+// that commit's timestamp as UTC text (ts; NULL where none is recorded or
+// `xid` is ""), with long, the count of transactions_holding_xids(min_ms).
+Query window_mark_time(const std::string &xid, int min_ms);
 // On the source, in the snapshot: per copied table with a key that
 // identifies its rows: t (its number), rel, select_sql (its rows committed
 // at or after $1: t, xmin, ts, key as a jsonb array of text) and
@@ -275,8 +278,10 @@ Query precondition_reads(const std::string &new_name, bool on_new_node);
 // local_set_sequences() ("sequences").
 Query local_sets_all();
 // One row: sets, the text[] of local_sets()' set names; slots, the rows
-// slot_exists(slot) finds (0 or 1).
-Query local_sets_and_slot(const std::string &slot);
+// slot_exists(slot) finds (0 or 1); xid, with `mark` and no such slot, the
+// xid of the statement's own transaction, which commits the join window's
+// mark (sql::window_mark_time), else NULL.
+Query local_sets_and_slot(const std::string &slot, bool mark = false);
 // nodes_with_dsn() ("nodes") and subscription_status() ("subscriptions").
 Query mesh_view();
 // applied_through(origins) ("progress") and subscription_status()
@@ -292,5 +297,9 @@ Query progress_and_status(const std::vector<std::string> &origins, const std::ve
 // subscription of that name exists: sub_id, or no row.
 Query sub_create_if_absent(const std::string &name, const std::string &provider_dsn,
                            const std::vector<std::string> &sets);
+// sub_create_if_absent, then the subscription enabled, in one statement:
+// made (1 where it was made now, else 0), enabled.
+Query sub_create_then_enable(const std::string &name, const std::string &provider_dsn,
+                             const std::vector<std::string> &sets);
 
 }  // namespace zodan::sql

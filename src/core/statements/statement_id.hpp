@@ -19,9 +19,9 @@ namespace zodan {
     X(ClusterNodes) X(TableShapes)                                                                                   \
     /* spock_sql.cpp: reads merged into one round trip (docs/protocol.md, "Round trips") */                          \
     X(SourceView) X(PreconditionReads) X(LocalSetsAll) X(LocalSetsAndSlot) X(MeshView) X(SubCreateIfAbsent)  \
-    X(ProgressAndStatus)          \
+    X(SubCreateThenEnable) X(ProgressAndStatus)                                                               \
     /* spock_sql.cpp: nodes, slots, origins */                                                                       \
-    X(NodeCreate) X(NodeDrop) X(SlotName) X(CreateSlot) X(SlotExists) X(AdvanceSlot) X(SlotsNamed)                   \
+    X(NodeCreate) X(NodeDrop) X(SlotName) X(CreateSlot) X(CreateSlotThenSyncEvent) X(SlotExists) X(AdvanceSlot) X(SlotsNamed)                   \
     X(TerminateSlotUser) X(DropSlot) X(SpockSlots) X(DropOriginIfExists) X(AdvanceOrigin) X(AdvanceOrigins)          \
     X(UnusedOriginsAmong) X(DropOrigin)                                                                              \
     /* spock_sql.cpp: replication and subscriptions */                                                               \
@@ -43,7 +43,7 @@ namespace zodan {
     X(ReplicaRole) X(BeginCopyTarget) X(ResetOriginSession) X(CopyOrigins) X(DatabaseOid) X(RestoreSettings)         \
     X(CopyOut) X(CopyIn) X(CreateDumpFunction) X(DumpStructure)                                                    \
     /* spock_sql.cpp: the join window */                                                                             \
-    X(WindowMark) X(WindowMarkTime) X(WindowTables) X(WindowRows) X(RestampSession) X(Restamp)                       \
+    X(WindowMarkTime) X(WindowTables) X(WindowRows) X(RestampSession) X(Restamp)                       \
     /* spock_sql.cpp, verify_data.cpp: the comparison */                                                             \
     X(VerifyTables) X(VerifyStatements) X(VerifySums) X(VerifySumsMerged) X(VerifyRows) X(VerifyChunkBounds)                             \
     /* join_lock.cpp */                                                                                              \

@@ -28,9 +28,14 @@ QueryResult subscriptions_on_new_node(AddRun &run, const std::vector<Member *> &
 
 void subscribe_new_node(AddRun &run, const std::vector<Member *> &providers, InFlight *in_flight) {
     if (providers.empty()) return;
-    Connection &n = run.new_node().db();
     std::vector<QueryResult> sets = run.rt.exec_all(same_query(providers, sql::local_sets()));
-    QueryResult on_n = subscriptions_on_new_node(run, providers);
+    subscribe_new_node(run, providers, sets, subscriptions_on_new_node(run, providers), in_flight);
+}
+
+void subscribe_new_node(AddRun &run, const std::vector<Member *> &providers, const std::vector<QueryResult> &sets,
+                        const QueryResult &on_n, InFlight *in_flight) {
+    if (providers.empty()) return;
+    Connection &n = run.new_node().db();
     std::vector<std::string> names, dsns;
     std::vector<std::vector<std::string>> set_lists;
     Connection *via = &n;

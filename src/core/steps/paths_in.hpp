@@ -16,6 +16,11 @@ namespace zodan {
 // session, or, given `in_flight`, all in one statement sent on N's second
 // session and left in `in_flight`.
 void subscribe_new_node(AddRun &run, const std::vector<Member *> &providers, InFlight *in_flight);
+// The same with its reads made by the caller (with others): `sets`, each
+// provider's local_sets(); `on_n`, subscriptions_on_new_node() of a list
+// that begins with `providers`.
+void subscribe_new_node(AddRun &run, const std::vector<Member *> &providers, const std::vector<QueryResult> &sets,
+                        const QueryResult &on_n, InFlight *in_flight);
 
 // sub_P_N for each provider P as N has it (sql::subscription_slots): present,
 // slot, sub, origin_left.

@@ -11,59 +11,82 @@
 #include "core/text/text_array.hpp"
 #include "core/util.hpp"
 #include "core/steps/paths_in.hpp"
+#include "core/waits/in_flight.hpp"
 
 namespace zodan {
 
 namespace {
 
-// On each O, a commit of its own before its slot starts: with Spock's
+// On each O a commit of its own before its slot starts: with Spock's
 // commit clock every later commit of O's, every change that can reach N
 // late among them, has a later timestamp (docs/protocol.md, "Late
-// conflicts"). An earlier call's mark stays: it is older still. A slot
-// made with no mark recorded (by an older version) leaves the start
-// unknown: the window is then every row.
-void mark_window_start(AddRun &run, const std::vector<Member *> &others, const std::vector<bool> &slots_found) {
-    std::vector<Member *> unmarked;
+// conflicts"). The commit is the statement that read O's sets and looked
+// up its slot (sql::local_sets_and_slot), made only where the slot is
+// still to be made; its timestamp is read, with a look for long
+// transactions (the slots' first), in the next statement, and journaled
+// before any slot is made. An earlier call's mark stays: it is older
+// still. A slot made with no mark recorded (by an older version) leaves
+// the start unknown: the window is then every row. Returns how long the
+// look took, or -1 where it found a long transaction (the slots' own
+// wait then says which).
+int64_t mark_window_start(AddRun &run, const std::vector<Member *> &others, const std::vector<bool> &slots_found,
+                          const std::vector<std::string> &xids) {
+    std::vector<std::pair<Connection *, Query>> reads;
     for (size_t i = 0; i < others.size(); ++i) {
         PathIn &path = run.path(others[i]->name);
-        if (!path.window_from.empty()) continue;
-        if (slots_found[i])
-            path.window_from = "-infinity";
-        else
-            unmarked.push_back(others[i]);
+        if (path.window_from.empty() && slots_found[i]) path.window_from = "-infinity";
+        reads.emplace_back(others[i]->conn.get(), sql::window_mark_time(path.window_from.empty() ? xids[i] : "", kOldTransactionMs));
     }
-    if (!unmarked.empty()) {
-        std::vector<QueryResult> xids = run.rt.exec_all(same_query(unmarked, sql::window_mark()));
-        std::vector<std::pair<Connection *, Query>> times;
-        for (size_t i = 0; i < unmarked.size(); ++i)
-            times.emplace_back(unmarked[i]->conn.get(), sql::window_mark_time(xids[i].text(0, "xid")));
-        std::vector<QueryResult> at = run.rt.exec_all(times);
-        for (size_t i = 0; i < unmarked.size(); ++i) run.path(unmarked[i]->name).window_from = at[i].text(0, "ts", "-infinity");
+    const int64_t looked = run.rt.now_ms();
+    std::vector<QueryResult> at = run.rt.exec_all(reads);
+    int64_t took = run.rt.now_ms() - looked;
+    for (size_t i = 0; i < others.size(); ++i) {
+        PathIn &path = run.path(others[i]->name);
+        if (path.window_from.empty()) path.window_from = at[i].text(0, "ts", "-infinity");
+        if (at[i].text(0, "long", "0") != "0") took = -1;
     }
     run.journal.save(StepId::PrepareOtherNodes, run.record);
+    return took;
 }
 
 // On every O a slot for sub_O_N, each after a commit of O's that dates
 // the join window, then O's sync event applied on S; the run's members
-// recorded. The source's path is recorded by then.
-void prepare_paths_from_others(AddRun &run) {
+// recorded. With `subscribe_source`, the source's subscription on N is
+// made meanwhile: sent once the reads it needs are in, and waited for
+// before any slot is made; else the source's path is recorded by then.
+void prepare_paths_from_others(AddRun &run, bool subscribe_source) {
     std::vector<Member *> others = run.others();
+    run.path(run.source().name);  // the run's paths recorded from here on
     PreparedPaths &prepared = *run.record.prepared;
     prepared.members = {run.source().name};
     for (const Member *o : others) prepared.members.push_back(o->name);
-    if (others.empty()) return;  // two nodes: nothing to hold back
+    if (others.empty()) {  // two nodes: nothing to hold back
+        if (subscribe_source) subscribe_new_node(run, {&run.source()}, nullptr);
+        return;
+    }
 
-    // Only their slots' names, by Spock's rule, for the slots below.
-    QueryResult named = subscriptions_on_new_node(run, others);
-    for (size_t i = 0; i < others.size(); ++i) run.path(others[i]->name).slot = named.text(i, "slot");
-    // Each O's sets, and whether its slot exists, in one read on all at once.
+    // On N, in one look: what sub_S_N needs and only the names of the
+    // others' slots, by Spock's rule, for the slots below.
+    std::vector<Member *> asked = others;
+    if (subscribe_source) asked.insert(asked.begin(), &run.source());
+    QueryResult named = subscriptions_on_new_node(run, asked);
+    const size_t first = subscribe_source ? 1 : 0;
+    for (size_t i = 0; i < others.size(); ++i) run.path(others[i]->name).slot = named.text(first + i, "slot");
+    // Each O's sets, whether its slot exists and the window's mark where it
+    // does not, in one statement on all at once, with S's sets.
     std::vector<std::pair<Connection *, Query>> lookups;
-    for (Member *o : others) lookups.emplace_back(o->conn.get(), sql::local_sets_and_slot(run.path(o->name).slot));
+    for (Member *o : others) {
+        const PathIn &path = run.path(o->name);
+        lookups.emplace_back(o->conn.get(), sql::local_sets_and_slot(path.slot, path.window_from.empty()));
+    }
+    if (subscribe_source) lookups.emplace_back(run.source().conn.get(), sql::local_sets());
     std::vector<QueryResult> read = run.rt.exec_all(lookups);
     std::vector<bool> found;
+    std::vector<std::string> xids;
     for (size_t i = 0; i < others.size(); ++i) {
         run.path(others[i]->name).sets = join(parse_text_array(read[i].text(0, "sets", "{}")));
         found.push_back(read[i].text(0, "slots") != "0");
+        xids.push_back(read[i].text(0, "xid"));
     }
     // A slot on every O, created at once: from here on O keeps what N needs.
     // A slot this run already made (an earlier call stopped inside this
@@ -73,7 +96,7 @@ void prepare_paths_from_others(AddRun &run) {
     for (size_t i = 0; i < others.size(); ++i) {
         const std::string &slot = run.path(others[i]->name).slot;
         if (!found[i]) {
-            missing.push_back({others[i], slot});
+            missing.push_back({others[i], slot, nullptr, true});
             continue;
         }
         if (!own_slots)
@@ -82,12 +105,29 @@ void prepare_paths_from_others(AddRun &run) {
                             "Run spock.remove_node for \"" + run.args.new_name +
                                 "\" to clean up what that run left, then call spock.add_node again.");
     }
-    mark_window_start(run, others, found);
-    create_slots(run.rt, missing);
+    // sub_S_N on N's second session (Spock's sub_create connects to S
+    // twice and to N once: many round trips) while the marks are read and
+    // journaled on the O's and N's own session.
+    InFlight subscribing(run.rt);
+    if (subscribe_source) subscribe_new_node(run, {&run.source()}, {read.back()}, named, &subscribing);
+    const int64_t looked_ms = mark_window_start(run, others, found, xids);
+    subscribing.collect();  // N knows S before any slot is made (prepare_other_nodes)
 
-    // A commit after each slot's start, applied by S: every O change from
-    // before the slot is now in S.
-    for (const auto &[name, lsn] : sync_and_wait(run.rt, others, run.source())) run.path(name).sync_lsn = lsn;
+    // Each slot with a sync event after its start in the same statement
+    // (one made by an earlier call gets an event of its own), applied by
+    // S: every O change from before the slot is now in S.
+    std::vector<QueryResult> made = create_slots(run.rt, missing, {}, looked_ms);
+    std::vector<Member *> without_event;
+    std::map<std::string, Lsn> events;
+    for (size_t i = 0; i < missing.size(); ++i) events[missing[i].node->name] = lsn_of(made[i].at(0, "sync_lsn"));
+    for (Member *o : others)
+        if (!events.count(o->name)) without_event.push_back(o);
+    if (!without_event.empty()) {
+        std::vector<QueryResult> more = run.rt.exec_all(same_query(without_event, sql::sync_event()));
+        for (size_t i = 0; i < without_event.size(); ++i) events[without_event[i]->name] = lsn_of(more[i].scalar());
+    }
+    wait_applied(run.rt, {&run.source()}, events);
+    for (const auto &[name, lsn] : events) run.path(name).sync_lsn = lsn;
     for (Member *o : others) {
         const PathIn &path = run.path(o->name);
         run.detail(o->name + ": slot " + path.slot + " made for " + subscription_name(o->name, run.args.new_name),
@@ -98,18 +138,18 @@ void prepare_paths_from_others(AddRun &run) {
 }  // namespace
 
 void prepare_other_nodes(AddRun &run, Figures &) {
-    // The source's subscription on N first, before anything is made on any
-    // node: from then on N's catalog knows the source, and the source knows
+    // The source's subscription on N before any slot is made on any node:
+    // from then on N's catalog knows the source, and the source knows
     // every member, which is how a rollback from N finds every node holding
-    // anything of this run without our keeping any DSN. The others' are made
-    // while the copy runs (copy_source): Spock makes N's one at a time (each
-    // holds N's local_node lock while it connects to its provider twice and
-    // to N once), and nothing before the copy needs them. No existing node
-    // learns of N before the paths out of N are made
+    // anything of this run without our keeping any DSN (the marks on the
+    // O's made meanwhile are commits of nothing, nothing to undo). The
+    // others' are made while the copy runs (copy_source): Spock makes N's
+    // one at a time (each holds N's local_node lock while it connects to
+    // its provider twice and to N once), and nothing before the copy needs
+    // them. No existing node learns of N before the paths out of N are made
     // (create_reverse_subscriptions): until then another add or remove sees
     // the cluster as it was. Spock names each one's slot (after N's database).
-    subscribe_new_node(run, {&run.source()}, nullptr);  // S -> N starts at the copy point
-    prepare_paths_from_others(run);
+    prepare_paths_from_others(run, true);  // S -> N starts at the copy point
 }
 
 void prepare_other_nodes_physical(AddRun &run, Figures &) {
@@ -132,7 +172,7 @@ void prepare_other_nodes_physical(AddRun &run, Figures &) {
                             "Drop it there (pg_drop_replication_slot) if no node named \"" + run.args.new_name +
                                 "\" is in the cluster, then call spock.add_node again.");
     physical::state_of(run).peer_slots_ours = true;
-    prepare_paths_from_others(run);
+    prepare_paths_from_others(run, false);
 }
 
 }  // namespace zodan

@@ -10,7 +10,6 @@ namespace zodan {
 
 namespace {
 
-constexpr int kOldTransactionMs = 500;   // younger ones are ordinary traffic
 constexpr int kSlotAttemptMs = 1500;  // then look again, and say, what it waits for
 constexpr int64_t kLongestLinkMs = 5000;  // a look that took longer waited for something else
 
@@ -50,35 +49,48 @@ int64_t wait_for_long_transactions(Runtime &rt, const std::vector<Member *> &nod
     }
 }
 
-void create_slots(Runtime &rt, const std::vector<SlotToMake> &slots, const Flusher &flush) {
+std::vector<QueryResult> create_slots(Runtime &rt, const std::vector<SlotToMake> &slots, const Flusher &flush,
+                                      int64_t looked_ms) {
     const Waiter whole(rt);
-    std::vector<SlotToMake> pending = slots;
+    std::vector<QueryResult> answers(slots.size());
+    std::vector<size_t> pending(slots.size());  // indexes into `slots`
+    for (size_t i = 0; i < slots.size(); ++i) pending[i] = i;
     while (!pending.empty()) {
         std::vector<Member *> nodes;
-        for (const SlotToMake &s : pending)
-            if (std::find(nodes.begin(), nodes.end(), s.node) == nodes.end()) nodes.push_back(s.node);
+        for (size_t p : pending)
+            if (std::find(nodes.begin(), nodes.end(), slots[p].node) == nodes.end()) nodes.push_back(slots[p].node);
         const int64_t link_ms =
-            wait_for_long_transactions(rt, nodes, whole.deadline(), "a replication slot there cannot start before");
-        for (const SlotToMake &s : pending) (s.via ? *s.via : s.node->db()).send(sql::create_slot(s.slot));
+            looked_ms >= 0 ? looked_ms
+                           : wait_for_long_transactions(rt, nodes, whole.deadline(), "a replication slot there cannot start before");
+        looked_ms = -1;  // a later attempt looks again
+        for (size_t p : pending) {
+            const SlotToMake &s = slots[p];
+            (s.via ? *s.via : s.node->db())
+                .send(s.sync_event_after ? sql::create_slot_then_sync_event(s.slot) : sql::create_slot(s.slot));
+        }
         // An attempt that takes longer waits for something: cancelled, then
         // made again once the long transactions it waits for have ended. The
         // slot's answer and the flushes cross the link: a far node gets the
         // time a near one does, plus its round trips.
         Waiter attempt = whole.within(kSlotAttemptMs + static_cast<int>(2 * std::min<int64_t>(link_ms, kLongestLinkMs)));
         attempt.pace(kFirstPollMs, kLongestPollMs, kLongestPollMs);
-        std::vector<SlotToMake> again;
+        std::vector<size_t> again;
         std::vector<bool> done(pending.size(), false);
+        auto via = [&](size_t i) -> Connection & {
+            const SlotToMake &s = slots[pending[i]];
+            return s.via ? *s.via : s.node->db();
+        };
         try {
             for (;;) {
                 bool all = true;
                 std::vector<Member *> waiting;
                 for (size_t i = 0; i < pending.size(); ++i) {
-                    Connection &c = pending[i].via ? *pending[i].via : pending[i].node->db();
+                    Connection &c = via(i);
                     if (!done[i] && c.finished()) done[i] = true;
                     if (!done[i]) {
                         all = false;
-                        if (std::find(waiting.begin(), waiting.end(), pending[i].node) == waiting.end())
-                            waiting.push_back(pending[i].node);
+                        Member *node = slots[pending[i]].node;
+                        if (std::find(waiting.begin(), waiting.end(), node) == waiting.end()) waiting.push_back(node);
                     }
                 }
                 if (all || attempt.expired()) break;
@@ -87,24 +99,25 @@ void create_slots(Runtime &rt, const std::vector<SlotToMake> &slots, const Flush
                 attempt.sleep();
             }
             for (size_t i = 0; i < pending.size(); ++i) {
-                Connection &c = pending[i].via ? *pending[i].via : pending[i].node->db();
+                Connection &c = via(i);
                 if (done[i]) {
-                    c.receive();
+                    answers[pending[i]] = c.receive();
                 } else {
                     c.abandon();  // cancelled; its half-made slot is gone
                     again.push_back(pending[i]);
                 }
             }
         } catch (...) {
-            for (size_t i = 0; i < pending.size(); ++i) (pending[i].via ? *pending[i].via : pending[i].node->db()).abandon();
+            for (size_t i = 0; i < pending.size(); ++i) via(i).abandon();
             throw;
         }
         pending = std::move(again);
         if (!pending.empty() && whole.expired())
-            throw UserError(whole.timed_out() + " creating replication slot " + pending.front().slot + " on node \"" +
-                                pending.front().node->name + "\"",
+            throw UserError(whole.timed_out() + " creating replication slot " + slots[pending.front()].slot +
+                                " on node \"" + slots[pending.front()].node->name + "\"",
                             "", "", Cause::TimedOut);
     }
+    return answers;
 }
 
 }  // namespace zodan

@@ -14,6 +14,11 @@
 
 namespace zodan {
 
+// A transaction holding an xid open longer than this is waited for before
+// a slot starts (sql::transactions_holding_xids); younger ones are
+// ordinary traffic.
+constexpr int kOldTransactionMs = 500;
+
 // Until no transaction that holds an xid has been open longer than half a
 // second on any of the nodes. Every zodan.progress_interval it reports
 // each one (node, process, application, how long it has been open); at
@@ -37,11 +42,20 @@ using Flusher = std::function<void(Member &)>;
 // that waits more than a second and a half beyond two round trips to the
 // farthest node is cancelled (PostgreSQL then drops the
 // half-made slot) and made again once the nodes have no long transaction.
+// With `sync_event_after`, the same statement writes a sync event after
+// the slot's start (sql::create_slot_then_sync_event): one round trip
+// where a caller needs an event of the node past its slot. `looked_ms`
+// >= 0: the caller has just looked for long transactions on these nodes
+// (the look taking that long) and found none, so the first attempt does
+// not look again. Returns each slot's answer (lsn, and sync_lsn with
+// `sync_event_after`), in the order given.
 struct SlotToMake {
     Member *node;
     std::string slot;
     Connection *via = nullptr;  // default: the member's own connection
+    bool sync_event_after = false;
 };
-void create_slots(Runtime &rt, const std::vector<SlotToMake> &slots, const Flusher &flush = {});
+std::vector<QueryResult> create_slots(Runtime &rt, const std::vector<SlotToMake> &slots, const Flusher &flush = {},
+                                      int64_t looked_ms = -1);
 
 }  // namespace zodan

@@ -178,6 +178,10 @@ void SlotWatch::look() {
     }
 }
 
+void SlotWatch::look_now() {
+    if (current_watch) current_watch->look();
+}
+
 void SlotWatch::look_if_due() {
     SlotWatch *w = current_watch;
     if (!w || w->watched_.empty() || w->looking_ || w->rt_.now_ms() < w->next_look_) return;

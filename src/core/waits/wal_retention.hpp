@@ -89,6 +89,8 @@ public:
     void look();
     // Looks through the watch of this run, if there is one and a look is due.
     static void look_if_due();
+    // Looks through the watch of this run, if there is one, due or not.
+    static void look_now();
 
 private:
     struct Watched {
