@@ -28,11 +28,15 @@ std::string host_of(const std::string &dsn) { return *zodan::conninfo_value(zoda
 
 class Conn : public zodan::Connection {
 public:
-    Conn(Cluster &c, const std::string &node) : zodan::Connection(node), cluster_(c) {}
+    Conn(Cluster &c, const std::string &node, bool walsender = false)
+        : zodan::Connection(node), cluster_(c), walsender_(walsender) {
+        ++(walsender_ ? c.nodes.at(node).open_walsenders : c.nodes.at(node).open_sessions);
+    }
     // Like a session's advisory lock: it goes with the session.
     ~Conn() override {
         abandon();
         if (holds_join_lock_) cluster_.nodes.at(node()).join_lock = false;
+        --(walsender_ ? cluster_.nodes.at(node()).open_walsenders : cluster_.nodes.at(node()).open_sessions);
     }
     void send_query(const Query &q) override {
         pending_ = q;
@@ -58,6 +62,7 @@ private:
     bool holds_join_lock_ = false;
     bool busy_ = false;
     Cluster &cluster_;
+    bool walsender_;
     Query pending_;
     int batch_ = 0;
 };
@@ -167,7 +172,8 @@ std::unique_ptr<zodan::Connection> Cluster::connect_replication(const std::strin
     if (n != nodes.end() && n->second.refuses_replication)
         throw zodan::RemoteError(node, "connecting",
                                  "FATAL:  must be superuser or replication role to start walsender", "42501");
-    return connect(node, dsn);
+    if (n == nodes.end()) return connect(node, dsn);
+    return std::make_unique<Conn>(*this, n->first, true);
 }
 
 int Cluster::batch_for_send() {
@@ -434,8 +440,9 @@ QueryResult Cluster::answer(const std::string &node, const Query &q) {
                             "database_bytes"},
                            {{std::string("logical"), std::string("on"), std::string("spock"), Value(),
                              std::string("max_replication_slots"), std::string("32"), std::to_string(n.origins.size()),
-                             std::string("32"), std::to_string(n.slots.size()), std::string("32"), std::string("2"),
-                             std::string("48"), std::string("4"), std::string("100"), std::string("5"),
+                             std::string("32"), std::to_string(n.slots.size()), std::to_string(n.max_senders),
+                             std::to_string(2 + n.open_walsenders), std::string("48"), std::string("4"),
+                             std::string("100"), std::to_string(5 + n.open_sessions),
                              std::string("8000000")}});
     case Stmt::DisabledSubscriptions: {
         std::vector<std::vector<Value>> rows;

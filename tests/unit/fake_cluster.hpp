@@ -84,6 +84,10 @@ struct Node {
     long long wal_written = 0, wal_per_read = 0;
     std::map<std::string, std::pair<std::string, std::optional<long long>>> slot_wal;
     bool refuses_replication = false;
+    // Our sessions open on it now (regular, walsenders): what its
+    // pg_stat_activity counts besides Spock's own (2 senders, 5 sessions).
+    int open_sessions = 0, open_walsenders = 0;
+    int max_senders = 32;
     bool stale_statistics = false;  // reltuples says 0 for every table (loaded since its last ANALYZE)  // replication connections fail (pg_hba, role, senders)
     int64_t restart_delay_ms = 5000;  // spock.restart_delay_default
     std::vector<JournalRun> runs;  // run_id = index + 1

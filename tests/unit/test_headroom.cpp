@@ -1,6 +1,8 @@
 #include <catch2/catch.hpp>
 
 #include "core/cluster/headroom.hpp"
+#include "core/plan/add_node.hpp"
+#include "fake_cluster.hpp"
 
 using namespace zodan;
 
@@ -97,4 +99,17 @@ TEST_CASE("human_bytes", "[headroom]") {
     CHECK(human_bytes(980 * 1024) == "980 kB");
     CHECK(human_bytes(412LL * 1024 * 1024) == "412 MB");
     CHECK(human_bytes(1288490189LL) == "1.2 GB");
+}
+
+// The add opens the sessions its later steps take before the checks
+// (spare_sessions.hpp): they are part of what the join needs on a node, not
+// room others already use, or a node with just the room the join needs
+// would be refused.
+TEST_CASE("headroom: the run's own spare sessions are not counted as in use", "[headroom]") {
+    fake::Cluster c = fake::Cluster::mesh(3, 4);
+    // Spock's own 2 senders, and the 2 the join needs on the source.
+    c.nodes.at("n1").max_senders = 4;
+    zodan::AddNode(c, fake::Cluster::add_args("n1", "n4")).run();
+    CHECK(c.nodes.at("n4").subs.size() == 3);
+    CHECK(c.nodes.at("n1").open_walsenders == 0);
 }

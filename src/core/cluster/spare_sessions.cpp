@@ -11,6 +11,10 @@ void SpareSessions::keep(const std::vector<SessionRequest> &wanted, std::vector<
         if (opened[i].conn) kept_.push_back({wanted[i].node, wanted[i].dsn, wanted[i].kind, std::move(opened[i].conn)});
 }
 
+long long SpareSessions::count(const std::string &node, SessionKind kind) const {
+    return std::count_if(kept_.begin(), kept_.end(), [&](const Kept &k) { return k.node == node && k.kind == kind; });
+}
+
 std::unique_ptr<Connection> SpareSessions::take_kept(const Member &node, SessionKind kind) {
     const std::string dsn = node.dsn.text();
     auto it = std::find_if(kept_.begin(), kept_.end(), [&](const Kept &k) {

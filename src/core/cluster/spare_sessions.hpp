@@ -32,6 +32,8 @@ public:
     // Closes the sessions no step took (once the steps that could have are done).
     void release() { kept_.clear(); }
     size_t size() const { return kept_.size(); }
+    // How many are kept for the node, of that kind.
+    long long count(const std::string &node, SessionKind kind) const;
 
 private:
     struct Kept {
