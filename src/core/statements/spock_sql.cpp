@@ -1129,39 +1129,6 @@ Query mesh_view() {
             {}};
 }
 
-Query progress_and_status(const std::vector<std::string> &origins, const std::vector<std::string> &through, int wait_ms) {
-    // The look: no origin of $1 below its LSN in $2 (an origin without a
-    // subscription here counts as below, as in applied_through). It names
-    // the series' row so that it is looked at again for every row, and the
-    // sleep is in the CASE's last branch, which runs only when the look
-    // failed and time is left; LIMIT 1 ends the series at the first row
-    // that passes. The reads below join that row, and so come after it:
-    // their subquery is kept whole (OFFSET 0), its filter on that row with
-    // it; pulled up, the filter would be the series' own, the reads joined
-    // to it in either order, and the positions read before the wait.
-    // The position is pg_replication_origin_progress's, called for every
-    // look: pg_replication_origin_status is a set-returning function's
-    // rows, which a look repeated within one statement rewinds instead of
-    // reading again (it never moves).
-    const std::string caught_up =
-        "NOT EXISTS (SELECT 1 FROM ROWS FROM (pg_catalog.unnest($1::text[]), pg_catalog.unnest($2::pg_lsn[])) t(origin, lsn) "
-        "  WHERE look.i > 0 AND NOT EXISTS (SELECT 1 FROM spock.subscription s "
-        "    JOIN spock.node n ON n.node_id = s.sub_origin "
-        "    JOIN pg_catalog.pg_replication_origin ro ON ro.roname = s.sub_slot_name "
-        "    WHERE s.sub_target = (SELECT node_id FROM spock.local_node) AND n.node_name = t.origin "
-        "    AND pg_catalog.pg_replication_origin_progress(ro.roname, false) >= t.lsn))";
-    return {Stmt::ProgressAndStatus, "read replication progress and subscription status",
-            "SELECT u.* FROM (SELECT look.i FROM pg_catalog.generate_series(1, $3::int) look(i) "
-            "WHERE CASE WHEN look.i >= $3::int OR " +
-                caught_up + " THEN true ELSE pg_catalog.pg_sleep(0.01) IS NULL END LIMIT 1) w "
-                "CROSS JOIN LATERAL (SELECT * FROM (" +
-                tagged_union({{"progress", applied_through(origins)}, {"subscriptions", subscription_status()}},
-                             {"origin", "lsn", "subscription_name", "status", "provider_node"},
-                             {"origin", "subscription_name"}) +
-                ") x WHERE w.i > 0 OFFSET 0) u ORDER BY u.part_no, u.origin, u.subscription_name",
-            {text_array_literal(origins), text_array_literal(through), std::to_string(std::max(1, wait_ms / 10))}};
-}
-
 Query sub_create_if_absent(const std::string &name, const std::string &provider_dsn,
                            const std::vector<std::string> &sets) {
     // The select list runs only for the row the filter keeps: an existing

@@ -284,15 +284,6 @@ Query local_sets_all();
 Query local_sets_and_slot(const std::string &slot, bool mark = false);
 // nodes_with_dsn() ("nodes") and subscription_status() ("subscriptions").
 Query mesh_view();
-// applied_through(origins) ("progress") and subscription_status()
-// ("subscriptions"), read once this node has applied each origin's stream
-// through the LSN at the same place in `through`, or `wait_ms` have
-// passed, whichever comes first: the wait is the server's, a look every
-// 10 ms at the origins' positions (shared memory, seen fresh by every
-// look), so a wait across the link costs one round trip once the event
-// arrived, not one per poll (docs/protocol.md, "Waits and timeouts across
-// the link").
-Query progress_and_status(const std::vector<std::string> &origins, const std::vector<std::string> &through, int wait_ms);
 // sub_create(name, provider_dsn, sets), disabled, no sync, unless a
 // subscription of that name exists: sub_id, or no row.
 Query sub_create_if_absent(const std::string &name, const std::string &provider_dsn,

@@ -17,10 +17,6 @@ constexpr int kRestartSlackMs = 5000;
 constexpr int kLostWorkerAfterMs = 2000;
 constexpr int kLostWorkerChecksMs = 1000;
 constexpr int kLostWorkerEndings = 3;
-// The longest a node waits for positions itself in one round of
-// wait_applied (sql::progress_and_status): short enough that a subscription
-// going down is seen within a second, as by polling.
-constexpr int64_t kServerWaitMs = 1000;
 
 // A subscription's state across the polls of one wait.
 struct DownState {
@@ -102,37 +98,33 @@ std::map<std::string, Lsn> sync_and_wait(Runtime &rt_, const std::vector<Member 
 
 void wait_applied(Runtime &rt_, const std::vector<Member *> &targets, const std::map<std::string, Lsn> &through) {
     if (through.empty() || targets.empty()) return;
-    std::vector<std::string> origins, lsns, target_names;
-    for (const auto &[origin, lsn] : through) origins.push_back(origin), lsns.push_back(format_lsn(lsn));
+    std::vector<std::string> origins, target_names;
+    for (const auto &item : through) origins.push_back(item.first);
     for (const Member *t : targets) target_names.push_back(t->name);
     std::map<std::string, DownState> down;
-    Waiter waiter(rt_);
-    waiter.until(join(target_names) + " to apply the changes of " + join(origins), [&] {
-        // One round trip a round: each target waits for the positions
-        // itself, up to kServerWaitMs (within the deadline), then gives them
-        // with its subscriptions' status, which the round needs only when
-        // it is behind.
-        const int wait_ms = static_cast<int>(std::clamp<int64_t>(waiter.deadline() - rt_.now_ms(), 0, kServerWaitMs));
-        std::vector<QueryResult> read = rt_.exec_all(same_query(targets, sql::progress_and_status(origins, lsns, wait_ms)));
-        bool all = true;
+    wait_until(rt_, join(target_names) + " to apply the changes of " + join(origins), [&] {
+        std::vector<QueryResult> progress = rt_.exec_all(same_query(targets, sql::applied_through(origins)));
+        std::vector<Member *> behind;
         for (size_t t = 0; t < targets.size(); ++t) {
-            const QueryResult progress = sql::part_of(read[t], "progress", Stmt::AppliedThrough);
             std::map<std::string, Lsn> applied;
-            for (size_t i = 0; i < progress.size(); ++i)
-                if (progress.at(i, "lsn")) applied[progress.text(i, "origin")] = parse_lsn(progress.text(i, "lsn"));
-            bool behind = false;
+            for (size_t i = 0; i < progress[t].size(); ++i)
+                if (progress[t].at(i, "lsn")) applied[progress[t].text(i, "origin")] = parse_lsn(progress[t].text(i, "lsn"));
             for (const auto &[origin, lsn] : through)
-                if (applied.count(origin) == 0 || applied[origin] < lsn) behind = true;
-            if (!behind) continue;
-            all = false;
-            // A subscription that cannot deliver would make us wait for nothing.
-            const QueryResult statuses = sql::part_of(read[t], "subscriptions", Stmt::SubscriptionStatus);
-            for (size_t i = 0; i < statuses.size(); ++i)
-                if (through.count(statuses.text(i, "provider_node")))
-                    require_healthy(rt_, *targets[t], statuses.text(i, "subscription_name"), statuses.text(i, "status"),
-                                    down);
+                if (applied.count(origin) == 0 || applied[origin] < lsn) {
+                    behind.push_back(targets[t]);
+                    break;
+                }
         }
-        return all;
+        if (behind.empty()) return true;
+
+        // A subscription that cannot deliver would make us wait for nothing.
+        std::vector<QueryResult> statuses = rt_.exec_all(same_query(behind, sql::subscription_status()));
+        for (size_t t = 0; t < behind.size(); ++t)
+            for (size_t i = 0; i < statuses[t].size(); ++i)
+                if (through.count(statuses[t].text(i, "provider_node")))
+                    require_healthy(rt_, *behind[t], statuses[t].text(i, "subscription_name"), statuses[t].text(i, "status"),
+                                    down);
+        return false;
     });
 }
 
