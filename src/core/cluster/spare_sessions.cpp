@@ -27,9 +27,7 @@ std::unique_ptr<Connection> SpareSessions::take_kept(const Member &node, Session
 }
 
 std::unique_ptr<Connection> SpareSessions::take(Runtime &rt, const Member &node, SessionKind kind) {
-    if (std::unique_ptr<Connection> kept = take_kept(node, kind)) return kept;
-    return kind == SessionKind::Replication ? rt.connect_replication(node.name, node.dsn.text())
-                                            : rt.connect(node.name, node.dsn.text());
+    return std::move(take_all(rt, {{&node, kind}}).front());
 }
 
 std::vector<OpenedSession> SpareSessions::take_each(Runtime &rt,
