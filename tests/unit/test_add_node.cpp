@@ -160,16 +160,19 @@ TEST_CASE("multi-node join follows the protocol", "[add_node]") {
     CHECK(position(c, "n2", Stmt::AdvanceSlot) < position(c, "n4", Stmt::EnableDisabled));
     // The source's subscription on N comes before anything is made
     // elsewhere (N's catalog then knows the source, which knows every
-    // member); the others' are made while the copy runs, in one statement
-    // on N's second session, in flight with the copy. No existing node
-    // learns of N before the paths out of it are made, last.
+    // member); the others' are sent once it is made, in one statement on
+    // N's second session, in flight with the slots on the others, the
+    // source's sync and the copy. No existing node learns of N before the
+    // paths out of it are made, last.
     CHECK(made_at(made, "n4", "sub_n1_n4") < position(c, "n2", Stmt::CreateSlotThenSyncEvent));
     std::vector<Call> during_copy;
     for (const Call &call : calls_on(c.calls_of({Stmt::SubCreateDisabled}), "n4"))
         if (*call.params[0] != "{sub_n1_n4}") during_copy.push_back(call);
     REQUIRE(during_copy.size() == 1);
     CHECK(zodan::parse_text_array(*during_copy[0].params[0]) == std::vector<std::string>{"sub_n2_n4", "sub_n3_n4"});
+    CHECK(during_copy[0].batch == c.calls[position(c, "n2", Stmt::CreateSlotThenSyncEvent)].batch);
     CHECK(during_copy[0].batch == c.calls[position(c, "n1", Stmt::CreateSlotExportingSnapshot)].batch);
+    CHECK(during_copy[0].batch != c.calls[made_at(made, "n4", "sub_n1_n4")].batch);
     CHECK(position(c, "n2", Stmt::CreateSlotThenSyncEvent) < made_at(made, "n4", "sub_n2_n4"));
     CHECK(position(c, "n4", Stmt::EnableDisabled) < made_at(made, "n1", "sub_n4_n1"));
     for (const char *sub : {"sub_n1_n4", "sub_n2_n4", "sub_n3_n4"}) CHECK(c.nodes["n4"].subs.at(sub).enabled);

@@ -29,4 +29,9 @@ Connection &AddRun::second_new_node_session() {
     return *second_session_;
 }
 
+InFlight &AddRun::start_others_subscribing() {
+    if (!others_subscribing_) others_subscribing_ = std::make_unique<InFlight>(rt);
+    return *others_subscribing_;
+}
+
 }  // namespace zodan

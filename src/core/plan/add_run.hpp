@@ -14,6 +14,7 @@
 #include "core/journal/run_record.hpp"
 #include "core/plan/plan.hpp"
 #include "core/cluster/cluster_view.hpp"
+#include "core/waits/in_flight.hpp"
 
 namespace zodan {
 
@@ -52,9 +53,18 @@ public:
     // the copy, the slots on N for the paths out of it), and every
     // connection costs the nodes a password exchange and a backend start.
     Connection &second_new_node_session();
+    // The others' subscriptions on N while Spock makes them, on N's second
+    // session: sent by prepare_other_nodes once N has the source's, so that
+    // they overlap the rest of that step, the source's sync and the copy;
+    // collected after the copy (copy_source). Null until sent.
+    InFlight *others_subscribing() { return others_subscribing_.get(); }
+    InFlight &start_others_subscribing();
 
 private:
     std::unique_ptr<Connection> second_session_;
+    // After the session it uses: an uncollected statement is cancelled on
+    // it before the session closes.
+    std::unique_ptr<InFlight> others_subscribing_;
 };
 
 }  // namespace zodan

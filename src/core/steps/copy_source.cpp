@@ -1,8 +1,8 @@
 // Step copy_source: the product's own copy of the source into N, from a
 // proven copy point (copy_point.hpp, copy_data.hpp), while the others'
-// subscriptions on N are made. It lasts as long as the copy, a long copy
-// reports its progress, and a copy an earlier call left unfinished is
-// discarded and made again.
+// subscriptions on N are made (sent by prepare_other_nodes). It lasts as
+// long as the copy, a long copy reports its progress, and a copy an earlier
+// call left unfinished is discarded and made again.
 #include "core/plan/add_run.hpp"
 #include "core/copy/cleanup.hpp"
 #include "core/copy/copy_data.hpp"
@@ -101,10 +101,14 @@ void copy_source(AddRun &run, Figures &figures) {
     // Recorded before anything is made: a rollback must know what was here.
     copy.objects = CopyRecord{user_objects_on(n), std::nullopt, sql::kObjectListing};
     run.journal.save(StepId::CopySource, run.record);
-    // The others' subscriptions on N (prepare_other_nodes) are made
-    // meanwhile, on N's second session.
-    InFlight subscriptions(run.rt);
-    subscribe_new_node(run, run.others(), &subscriptions);
+    // The others' subscriptions on N are made meanwhile, on N's second
+    // session: sent by prepare_other_nodes, or here where an earlier call
+    // did that step.
+    InFlight *subscriptions = run.others_subscribing();
+    if (!subscriptions) {
+        subscriptions = &run.start_others_subscribing();
+        subscribe_new_node(run, run.others(), subscriptions);
+    }
 
     const std::string slot = run.path(run.args.src_name).slot;
     const int64_t started = run.rt.now_ms();
@@ -127,7 +131,7 @@ void copy_source(AddRun &run, Figures &figures) {
                                            reports(s);
                                            SlotWatch::look_if_due();
                                        });
-    subscriptions.collect();
+    subscriptions->collect();
     // What the copy made, so that a rollback drops that and nothing users made since.
     copy.objects->after = user_objects_on(n);
     copy.consistent_point = point.consistent_point;

@@ -8,9 +8,7 @@ namespace zodan {
 
 std::vector<std::string> local_set_names(Member &node) {
     QueryResult sets = node.db().exec(sql::local_sets());
-    std::vector<std::string> names;
-    for (size_t i = 0; i < sets.size(); ++i) names.push_back(sets.text(i, "set_name"));
-    return names;
+    return set_names_of(sets);
 }
 
 QueryResult subscriptions_on_new_node(AddRun &run, const std::vector<Member *> &providers) {
@@ -28,12 +26,21 @@ QueryResult subscriptions_on_new_node(AddRun &run, const std::vector<Member *> &
 
 void subscribe_new_node(AddRun &run, const std::vector<Member *> &providers, InFlight *in_flight) {
     if (providers.empty()) return;
-    std::vector<QueryResult> sets = run.rt.exec_all(same_query(providers, sql::local_sets()));
-    subscribe_new_node(run, providers, sets, subscriptions_on_new_node(run, providers), in_flight);
+    std::vector<QueryResult> read = run.rt.exec_all(same_query(providers, sql::local_sets()));
+    std::vector<std::vector<std::string>> sets;
+    for (const QueryResult &r : read) sets.push_back(set_names_of(r));
+    subscribe_new_node(run, providers, sets, subscriptions_on_new_node(run, providers), 0, in_flight);
 }
 
-void subscribe_new_node(AddRun &run, const std::vector<Member *> &providers, const std::vector<QueryResult> &sets,
-                        const QueryResult &on_n, InFlight *in_flight) {
+std::vector<std::string> set_names_of(const QueryResult &local_sets) {
+    std::vector<std::string> names;
+    for (size_t r = 0; r < local_sets.size(); ++r) names.push_back(local_sets.text(r, "set_name"));
+    return names;
+}
+
+void subscribe_new_node(AddRun &run, const std::vector<Member *> &providers,
+                        const std::vector<std::vector<std::string>> &sets, const QueryResult &on_n, size_t first_row,
+                        InFlight *in_flight) {
     if (providers.empty()) return;
     Connection &n = run.new_node().db();
     std::vector<std::string> names, dsns;
@@ -41,16 +48,15 @@ void subscribe_new_node(AddRun &run, const std::vector<Member *> &providers, con
     Connection *via = &n;
     for (size_t i = 0; i < providers.size(); ++i) {
         Member &p = *providers[i];
-        const std::string slot = on_n.text(i, "slot");
+        const size_t row = first_row + i;
+        const std::string slot = on_n.text(row, "slot");
         run.path(p.name).slot = slot;
-        if (on_n.text(i, "present") == "true") continue;  // made by an earlier call of this run
+        if (on_n.text(row, "present") == "true") continue;  // made by an earlier call of this run
         if (in_flight && names.empty()) via = &run.second_new_node_session();
-        if (on_n.text(i, "origin_left") == "true") via->exec(sql::drop_origin_if_exists(slot));
-        names.push_back(on_n.text(i, "sub"));
+        if (on_n.text(row, "origin_left") == "true") via->exec(sql::drop_origin_if_exists(slot));
+        names.push_back(on_n.text(row, "sub"));
         dsns.push_back(p.dsn.text());
-        std::vector<std::string> set_names;
-        for (size_t r = 0; r < sets[i].size(); ++r) set_names.push_back(sets[i].text(r, "set_name"));
-        set_lists.push_back(std::move(set_names));
+        set_lists.push_back(sets[i]);
     }
     if (names.empty()) return;
     // Spock makes them one at a time anyway (each sub_create holds N's

@@ -1,5 +1,5 @@
-// Step prepare_other_nodes: the source's subscription on N (disabled), and
-// on every other node O a slot for sub_O_N, each made after a commit of
+// Step prepare_other_nodes: the source's subscription on N (disabled), the
+// others' sent after it, and on every other node O a slot for sub_O_N, each made after a commit of
 // O's that dates the join window (join_window.hpp), then a sync event of
 // each O applied on S (e_O): every change of O's before its slot is in S.
 #include "core/physical/physical.hpp"
@@ -83,8 +83,10 @@ void prepare_paths_from_others(AddRun &run, bool subscribe_source) {
     std::vector<QueryResult> read = run.rt.exec_all(lookups);
     std::vector<bool> found;
     std::vector<std::string> xids;
+    std::vector<std::vector<std::string>> others_sets;
     for (size_t i = 0; i < others.size(); ++i) {
-        run.path(others[i]->name).sets = join(parse_text_array(read[i].text(0, "sets", "{}")));
+        others_sets.push_back(parse_text_array(read[i].text(0, "sets", "{}")));
+        run.path(others[i]->name).sets = join(others_sets.back());
         found.push_back(read[i].text(0, "slots") != "0");
         xids.push_back(read[i].text(0, "xid"));
     }
@@ -109,9 +111,17 @@ void prepare_paths_from_others(AddRun &run, bool subscribe_source) {
     // twice and to N once: many round trips) while the marks are read and
     // journaled on the O's and N's own session.
     InFlight subscribing(run.rt);
-    if (subscribe_source) subscribe_new_node(run, {&run.source()}, {read.back()}, named, &subscribing);
+    if (subscribe_source)
+        subscribe_new_node(run, {&run.source()}, {set_names_of(read.back())}, named, 0, &subscribing);
     const int64_t looked_ms = mark_window_start(run, others, found, xids);
     subscribing.collect();  // N knows S before any slot is made (prepare_other_nodes)
+    // The others' at once on the session S's just left, in one statement:
+    // Spock makes them one after another, each about as long as S's, so
+    // they run while the slots below are made, the source syncs and the
+    // copy runs, which collects them (copy_source). They write nothing on
+    // their providers.
+    if (subscribe_source)
+        subscribe_new_node(run, others, others_sets, named, first, &run.start_others_subscribing());
 
     // Each slot with a sync event after its start in the same statement
     // (one made by an earlier call gets an event of its own), applied by
@@ -143,10 +153,10 @@ void prepare_other_nodes(AddRun &run, Figures &) {
     // every member, which is how a rollback from N finds every node holding
     // anything of this run without our keeping any DSN (the marks on the
     // O's made meanwhile are commits of nothing, nothing to undo). The
-    // others' are made while the copy runs (copy_source): Spock makes N's
-    // one at a time (each holds N's local_node lock while it connects to
-    // its provider twice and to N once), and nothing before the copy needs
-    // them. No existing node learns of N before the paths out of N are made
+    // others' are sent as soon as S's is made and collected after the copy
+    // (copy_source): Spock makes N's one at a time (each holds N's
+    // local_node lock while it connects to its provider twice and to N
+    // once), and nothing before the copy's end needs them. No existing node learns of N before the paths out of N are made
     // (create_reverse_subscriptions): until then another add or remove sees
     // the cluster as it was. Spock names each one's slot (after N's database).
     prepare_paths_from_others(run, true);  // S -> N starts at the copy point
