@@ -483,6 +483,9 @@ QueryResult Cluster::answer(const std::string &node, const Query &q) {
                        {"sequences", part(sql::local_set_sequences())}});
     case Stmt::MeshView:
         return tagged({{"nodes", part(sql::nodes_with_dsn())}, {"subscriptions", part(sql::subscription_status())}});
+    case Stmt::ProgressAndStatus:
+        return tagged({{"progress", part(sql::applied_through(zodan::parse_text_array(p(0))))},
+                       {"subscriptions", part(sql::subscription_status())}});
     case Stmt::LocalSetsAndSlot: {
         const size_t slots = answer(node, sql::slot_exists(p(0))).size();
         return QueryResult({"sets", "slots", "xid"},

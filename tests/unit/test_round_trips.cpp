@@ -186,9 +186,10 @@ TEST_CASE("many tables compared and waits of several rounds stay within their ro
         // The list, the statements, the key bounds, the sums.
         {"verify_data", 4},
         // Each wait: three rounds here (the fake applies an event on
-        // the third look).
-        {"confirm", 7},
-        {"confirm_inbound", 8},
+        // the third look), each one round trip, the positions read with
+        // the status (sql::progress_and_status).
+        {"confirm", 6},
+        {"confirm_inbound", 6},
     };
     Cluster c = Cluster::mesh(3, 4);
     for (const char *t : {"public.a", "public.b", "public.c"}) c.nodes["n1"].data[t] = {{"1", "x"}, {"2", "y"}};
@@ -226,6 +227,9 @@ TEST_CASE("a merged read is its parts, each as it goes alone", "[round_trips]") 
     CHECK(holds(sql::local_sets_and_slot("s"), sql::slot_exists("s")));
     CHECK(holds(sql::mesh_view(), sql::nodes_with_dsn()));
     CHECK(holds(sql::mesh_view(), sql::subscription_status()));
+    CHECK(holds(sql::progress_and_status({"n2"}), sql::applied_through({"n2"})));
+    CHECK(holds(sql::progress_and_status({"n2"}), sql::subscription_status()));
+    CHECK(sql::progress_and_status({"n2"}).params == sql::applied_through({"n2"}).params);
 
     Cluster c = Cluster::mesh(3, 4);
     zodan::AddNode(c, Cluster::add_args("n1", "n4")).run();
@@ -242,5 +246,7 @@ TEST_CASE("a merged read is its parts, each as it goes alone", "[round_trips]") 
         same(sql::local_sets_all(), "sets", sql::local_sets());
         same(sql::mesh_view(), "nodes", sql::nodes_with_dsn());
         same(sql::mesh_view(), "subscriptions", sql::subscription_status());
+        same(sql::progress_and_status({"n1", "n2", "n3", "n4"}), "progress", sql::applied_through({"n1", "n2", "n3", "n4"}));
+        same(sql::progress_and_status({"n1"}), "subscriptions", sql::subscription_status());
     }
 }

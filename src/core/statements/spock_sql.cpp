@@ -1129,6 +1129,15 @@ Query mesh_view() {
             {}};
 }
 
+Query progress_and_status(const std::vector<std::string> &origins) {
+    Query progress = applied_through(origins);
+    return {Stmt::ProgressAndStatus, "read replication progress and subscription status",
+            tagged_union({{"progress", progress}, {"subscriptions", subscription_status()}},
+                         {"origin", "lsn", "subscription_name", "status", "provider_node"},
+                         {"origin", "subscription_name"}),
+            progress.params};
+}
+
 Query sub_create_if_absent(const std::string &name, const std::string &provider_dsn,
                            const std::vector<std::string> &sets) {
     // The select list runs only for the row the filter keeps: an existing

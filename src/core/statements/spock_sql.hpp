@@ -284,6 +284,10 @@ Query local_sets_all();
 Query local_sets_and_slot(const std::string &slot, bool mark = false);
 // nodes_with_dsn() ("nodes") and subscription_status() ("subscriptions").
 Query mesh_view();
+// applied_through(origins) ("progress") and subscription_status()
+// ("subscriptions"): a wait's poll in one round trip, the status there
+// to tell a path that cannot deliver.
+Query progress_and_status(const std::vector<std::string> &origins);
 // sub_create(name, provider_dsn, sets), disabled, no sync, unless a
 // subscription of that name exists: sub_id, or no row.
 Query sub_create_if_absent(const std::string &name, const std::string &provider_dsn,

@@ -19,7 +19,7 @@ namespace zodan {
     X(ClusterNodes) X(TableShapes)                                                                                   \
     /* spock_sql.cpp: reads merged into one round trip (docs/protocol.md, "Round trips") */                          \
     X(SourceView) X(PreconditionReads) X(LocalSetsAll) X(LocalSetsAndSlot) X(MeshView) X(SubCreateIfAbsent)  \
-    X(SubCreateThenEnable)                                                                                     \
+    X(SubCreateThenEnable) X(ProgressAndStatus)                                                               \
     /* spock_sql.cpp: nodes, slots, origins */                                                                       \
     X(NodeCreate) X(NodeDrop) X(SlotName) X(CreateSlot) X(CreateSlotThenSyncEvent) X(SlotExists) X(AdvanceSlot) X(SlotsNamed)                   \
     X(TerminateSlotUser) X(DropSlot) X(SpockSlots) X(DropOriginIfExists) X(AdvanceOrigin) X(AdvanceOrigins)          \

@@ -103,28 +103,29 @@ void wait_applied(Runtime &rt_, const std::vector<Member *> &targets, const std:
     for (const Member *t : targets) target_names.push_back(t->name);
     std::map<std::string, DownState> down;
     wait_until(rt_, join(target_names) + " to apply the changes of " + join(origins), [&] {
-        std::vector<QueryResult> progress = rt_.exec_all(same_query(targets, sql::applied_through(origins)));
-        std::vector<Member *> behind;
+        // The status with the positions, in one round trip: across regions
+        // each poll costs the link's delay.
+        std::vector<QueryResult> read = rt_.exec_all(same_query(targets, sql::progress_and_status(origins)));
+        bool all = true;
         for (size_t t = 0; t < targets.size(); ++t) {
+            const QueryResult progress = sql::part_of(read[t], "progress", Stmt::AppliedThrough);
             std::map<std::string, Lsn> applied;
-            for (size_t i = 0; i < progress[t].size(); ++i)
-                if (progress[t].at(i, "lsn")) applied[progress[t].text(i, "origin")] = parse_lsn(progress[t].text(i, "lsn"));
-            for (const auto &[origin, lsn] : through)
-                if (applied.count(origin) == 0 || applied[origin] < lsn) {
-                    behind.push_back(targets[t]);
-                    break;
-                }
-        }
-        if (behind.empty()) return true;
-
-        // A subscription that cannot deliver would make us wait for nothing.
-        std::vector<QueryResult> statuses = rt_.exec_all(same_query(behind, sql::subscription_status()));
-        for (size_t t = 0; t < behind.size(); ++t)
-            for (size_t i = 0; i < statuses[t].size(); ++i)
-                if (through.count(statuses[t].text(i, "provider_node")))
-                    require_healthy(rt_, *behind[t], statuses[t].text(i, "subscription_name"), statuses[t].text(i, "status"),
+            for (size_t i = 0; i < progress.size(); ++i)
+                if (progress.at(i, "lsn")) applied[progress.text(i, "origin")] = parse_lsn(progress.text(i, "lsn"));
+            const bool behind = std::any_of(through.begin(), through.end(), [&](const auto &origin_lsn) {
+                auto a = applied.find(origin_lsn.first);
+                return a == applied.end() || a->second < origin_lsn.second;
+            });
+            if (!behind) continue;
+            all = false;
+            // A subscription that cannot deliver would make us wait for nothing.
+            const QueryResult statuses = sql::part_of(read[t], "subscriptions", Stmt::SubscriptionStatus);
+            for (size_t i = 0; i < statuses.size(); ++i)
+                if (through.count(statuses.text(i, "provider_node")))
+                    require_healthy(rt_, *targets[t], statuses.text(i, "subscription_name"), statuses.text(i, "status"),
                                     down);
-        return false;
+        }
+        return all;
     });
 }
 
