@@ -363,10 +363,14 @@ CheckResult check_tables_match(Runtime &rt, ClusterView &view) {
 
 std::vector<CheckResult> check_full_mesh(Runtime &rt, const std::vector<Member *> &members,
                                          std::vector<QueryResult> *statuses) {
+    // The nodes each member knows and its subscriptions' status, in one read.
+    return check_full_mesh(members, on_each(rt, members, sql::mesh_view()), statuses);
+}
+
+std::vector<CheckResult> check_full_mesh(const std::vector<Member *> &members, const std::vector<QueryResult> &read,
+                                         std::vector<QueryResult> *statuses) {
     std::set<std::string> names;
     for (const Member *m : members) names.insert(m->name);
-    // The nodes each member knows and its subscriptions' status, in one read.
-    std::vector<QueryResult> read = on_each(rt, members, sql::mesh_view());
     std::vector<QueryResult> known, subs;
     for (const QueryResult &r : read) {
         known.push_back(sql::part_of(r, "nodes", Stmt::NodesWithDsn));

@@ -36,6 +36,9 @@ std::vector<CheckResult> check_joined(Runtime &rt, ClusterView &view);
 // rows as read for the check.
 std::vector<CheckResult> check_full_mesh(Runtime &rt, const std::vector<Member *> &members,
                                          std::vector<QueryResult> *statuses = nullptr);
+// The same from each member's sql::mesh_view() as already read.
+std::vector<CheckResult> check_full_mesh(const std::vector<Member *> &members, const std::vector<QueryResult> &mesh_reads,
+                                         std::vector<QueryResult> *statuses = nullptr);
 
 // Whether the new node is already a complete member, as a repeated add
 // finds it: its own Spock node bears the name, the source lists it with the

@@ -14,17 +14,19 @@ void confirm(AddRun &run, Figures &figures) {
     std::vector<Member *> existing = run.view.existing();
     std::vector<Member *> all = existing;
     all.push_back(&run.new_node());
-    wait_replicating(rt, all, {});
-    // N's own changes reach every node.
+    // N's own changes reach every node: N's slots were made before the
+    // paths out of it (create_reverse_subscriptions), so they keep this
+    // event whenever those paths' workers start.
     Lsn n_event = lsn_of(run.new_node().db().exec(sql::sync_event()).scalar());
     wait_applied(rt, existing, {{args.new_name, n_event}});
     figures.add(args.new_name, format_lsn(n_event));
 
-    // The membership as every member sees it now: a full mesh, and no
-    // member this run did not take part with. The subscriptions' status
-    // the operator reads below is the one that check read.
+    // Then every subscription replicating, and the membership as every
+    // member sees it in the same read: a full mesh, and no member this run
+    // did not take part with. The subscriptions' status the operator reads
+    // below is the one that check read.
     std::vector<QueryResult> statuses;
-    require_all(check_full_mesh(rt, all, &statuses));
+    require_all(check_full_mesh(all, wait_mesh_replicating(rt, all), &statuses));
 
     size_t total = 0;
     for (size_t i = 0; i < all.size(); ++i) {

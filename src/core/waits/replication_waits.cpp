@@ -129,14 +129,23 @@ void wait_applied(Runtime &rt_, const std::vector<Member *> &targets, const std:
     });
 }
 
-void wait_replicating(Runtime &rt_, const std::vector<Member *> &nodes, const std::vector<std::string> &subscriptions,
-                      const std::function<void()> &on_poll) {
+namespace {
+
+// Polls `poll` on every node (its statuses as statuses_of gives them) until
+// the subscriptions named (all when none) are replicating; returns the last reads.
+std::vector<QueryResult> wait_replicating_by(Runtime &rt_, const std::vector<Member *> &nodes,
+                                             const std::vector<std::string> &subscriptions, const Query &poll,
+                                             const std::function<QueryResult(const QueryResult &)> &statuses_of,
+                                             const std::function<void()> &on_poll) {
     std::vector<std::string> names;
     for (const Member *m : nodes) names.push_back(m->name);
     std::map<std::string, DownState> down;
+    std::vector<QueryResult> read;
     wait_until(rt_, "the subscriptions on " + join(names) + " to replicate", [&] {
         if (on_poll) on_poll();
-        std::vector<QueryResult> statuses = rt_.exec_all(same_query(nodes, sql::subscription_status()));
+        read = rt_.exec_all(same_query(nodes, poll));
+        std::vector<QueryResult> statuses;
+        for (const QueryResult &r : read) statuses.push_back(statuses_of(r));
         bool all = true;
         for (size_t n = 0; n < nodes.size(); ++n)
             for (size_t i = 0; i < statuses[n].size(); ++i) {
@@ -150,6 +159,21 @@ void wait_replicating(Runtime &rt_, const std::vector<Member *> &nodes, const st
             }
         return all;
     });
+    return read;
+}
+
+}  // namespace
+
+void wait_replicating(Runtime &rt, const std::vector<Member *> &nodes, const std::vector<std::string> &subscriptions,
+                      const std::function<void()> &on_poll) {
+    wait_replicating_by(rt, nodes, subscriptions, sql::subscription_status(),
+                        [](const QueryResult &r) { return r; }, on_poll);
+}
+
+std::vector<QueryResult> wait_mesh_replicating(Runtime &rt, const std::vector<Member *> &nodes) {
+    return wait_replicating_by(
+        rt, nodes, {}, sql::mesh_view(),
+        [](const QueryResult &r) { return sql::part_of(r, "subscriptions", Stmt::SubscriptionStatus); }, {});
 }
 
 }  // namespace zodan

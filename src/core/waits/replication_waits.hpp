@@ -24,5 +24,9 @@ void wait_applied(Runtime &rt, const std::vector<Member *> &targets, const std::
 // `on_poll` runs once per poll (progress reports).
 void wait_replicating(Runtime &rt, const std::vector<Member *> &nodes, const std::vector<std::string> &subscriptions,
                       const std::function<void()> &on_poll = {});
+// The same for every subscription, each poll reading the nodes each node
+// knows with the status (sql::mesh_view): returns the last poll's reads,
+// for the mesh check (cluster/checks.hpp) at no round trip of its own.
+std::vector<QueryResult> wait_mesh_replicating(Runtime &rt, const std::vector<Member *> &nodes);
 
 }  // namespace zodan
