@@ -293,13 +293,29 @@ Query apply_restart_delay() {
             {}};
 }
 
+namespace {
+
+// Spock's errors about a connection it makes carry the DSN, password and
+// all, in their DETAIL ("dsn was: ..."), and the node would write them to
+// its log. A statement that has Spock connect joins this row first, so
+// that, for a superuser's session, its transaction logs only what is
+// FATAL or worse; the caller still gets the error, masked. (A subquery in
+// FROM kept whole by OFFSET 0 makes its row before the select list above
+// it runs.)
+const char *const kQuietLog =
+    "(SELECT CASE WHEN pg_catalog.current_setting('is_superuser') = 'on' "
+    "THEN pg_catalog.set_config('log_min_messages', 'fatal', true) END AS quiet OFFSET 0) quiet_log";
+
+}  // namespace
+
 Query sub_create(const std::string &name, const std::string &provider_dsn, const std::vector<std::string> &sets,
                  bool sync_structure, bool sync_data, bool enabled, const std::vector<std::string> &skip_schema) {
     return {Stmt::SubCreate, "create subscription " + name,
             "SELECT spock.sub_create(subscription_name := $1, provider_dsn := $2, replication_sets := $3::text[], "
             "synchronize_structure := $4::boolean, synchronize_data := $5::boolean, forward_origins := '{}'::text[], "
             "apply_delay := '0'::interval, force_text_transfer := false, enabled := $6::boolean, "
-            "skip_schema := $7::text[]) AS sub_id",
+            "skip_schema := $7::text[]) AS sub_id FROM " +
+                std::string(kQuietLog),
             {name, provider_dsn, text_array_literal(sets), b(sync_structure), b(sync_data), b(enabled),
              text_array_literal(skip_schema)}};
 }
@@ -313,7 +329,8 @@ Query sub_create_disabled(const std::vector<std::string> &names, const std::vect
             "replication_sets := u.sets::text[], synchronize_structure := false, synchronize_data := false, "
             "forward_origins := '{}'::text[], apply_delay := '0'::interval, force_text_transfer := false, "
             "enabled := false, skip_schema := '{}'::text[]) AS sub_id "
-            "FROM unnest($1::text[], $2::text[], $3::text[]) AS u(name, dsn, sets)",
+            "FROM unnest($1::text[], $2::text[], $3::text[]) AS u(name, dsn, sets), " +
+                std::string(kQuietLog),
             {text_array_literal(names), text_array_literal(provider_dsns), text_array_literal(sets)}};
 }
 

@@ -72,6 +72,19 @@ void discard_earlier_copy(AddRun &run) {
                             "or roll the node back with spock.remove_node(..., force => true), which drops them too.");
 }
 
+// Spock's sub_create names only the DSN it could not reach: a provider
+// that is down is named by a look at every other node over the run's own
+// sessions (that look fails naming it); else the failure as it came.
+template <typename Work>
+void naming_the_unreachable(AddRun &run, Work &&work) {
+    try {
+        work();
+    } catch (const RemoteError &) {
+        run.rt.exec_all(same_query(run.others(), sql::local_node_name()));
+        throw;
+    }
+}
+
 void report_window(AddRun &run, const WindowOutcome &w, Figures &figures) {
     if (w.from.empty()) return;
     figures.add_raw("window", JsonObject()
@@ -130,8 +143,10 @@ void copy_source(AddRun &run, Figures &figures) {
                                        window_start(marks), [&](const CopySample &s) {
                                            reports(s);
                                            SlotWatch::look_if_due();
+                                           // A long copy stops as soon as one of them failed.
+                                           naming_the_unreachable(run, [&] { subscriptions->throw_if_failed(); });
                                        });
-    subscriptions->collect();
+    naming_the_unreachable(run, [&] { subscriptions->collect(); });
     // What the copy made, so that a rollback drops that and nothing users made since.
     copy.objects->after = user_objects_on(n);
     copy.consistent_point = point.consistent_point;
