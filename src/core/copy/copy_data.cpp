@@ -6,6 +6,7 @@
 #include "core/copy/copy_progress.hpp"
 #include "core/copy/structure_dump.hpp"
 #include "core/util.hpp"
+#include "core/waits/in_flight.hpp"
 #include "core/waits/wal_retention.hpp"
 
 namespace zodan {
@@ -70,7 +71,6 @@ CopyOutcome copy_at_point(Runtime &rt, ClusterView &view, CopyPoint &point, cons
     // the snapshot, so the list is the snapshot's.
     open_source_side(*lanes[0].from, point.snapshot);
     QueryResult list = lanes[0].from->exec(sql::copy_job_list(skip_schema, streams, new_node_major));
-    QueryResult sequences = lanes[0].from->exec(sql::sequence_values(skip_schema));
     // Sizing the jobs locked every table (pg_relation_size): that
     // transaction ends when the lane takes the snapshot again (with the
     // other lanes, below, in the same statement), so it holds a table's
@@ -119,6 +119,15 @@ CopyOutcome copy_at_point(Runtime &rt, ClusterView &view, CopyPoint &point, cons
                             k == 0 ? sql::begin_in_snapshot_again(point.snapshot) : sql::begin_in_snapshot(point.snapshot));
     if (window_source) begins.emplace_back(window_source.get(), sql::begin_in_snapshot(point.snapshot));
     rt.exec_all(begins);
+    // The sequences, as the snapshot has them, are read while the data
+    // streams, on the join window's session (idle until the data is in),
+    // or else on the first lane before its data.
+    QueryResult sequences;
+    InFlight sequences_read(rt);
+    if (window_source)
+        sequences_read.send(*window_source, sql::sequence_values(skip_schema));
+    else
+        sequences = lanes[0].from->exec(sql::sequence_values(skip_schema));
     const std::string dboid = view.new_node.db().exec(sql::database_oid()).text(0, "oid");
     for (int k = 0; k < lane_count; ++k) {
         lanes[k].origin = copy_origin_name(dboid, k + 1);
@@ -137,6 +146,7 @@ CopyOutcome copy_at_point(Runtime &rt, ClusterView &view, CopyPoint &point, cons
         }
         if (on_progress) on_progress(sample_streams(progress, started, rt.now_ms()));
     });
+    if (window_source) sequences = sequences_read.collect().front();
     // N's side commits and S's side ends, all at once: one round trip.
     std::vector<std::pair<Connection *, Query>> ends;
     for (Stream &lane : lanes) ends.emplace_back(lane.to.get(), sql::commit());
