@@ -755,7 +755,11 @@ QueryResult Cluster::answer(const std::string &node, const Query &q) {
     case Stmt::DatabaseEncoding: return one("encoding", n.encoding);
     case Stmt::CopyOrigins: return none({"roname"});
     case Stmt::RestoreSettings: return one("options", "");
-    case Stmt::CreateDumpFunction: return QueryResult();
+    case Stmt::CreateDumpFunction:
+        // A missing library (58P01) is met by CREATE FUNCTION ... LANGUAGE c.
+        if (!n.dump_refusal.empty() && n.dump_refusal_state == "58P01")
+            throw zodan::RemoteError(node, q.name, n.dump_refusal, n.dump_refusal_state);
+        return QueryResult();
     case Stmt::DumpStructure:
         if (!n.dump_refusal.empty())
             throw zodan::RemoteError(node, q.name, n.dump_refusal, n.dump_refusal_state);

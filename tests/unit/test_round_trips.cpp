@@ -100,8 +100,9 @@ TEST_CASE("each add_node step stays within its budget of round trips", "[round_t
         {"prepare_other_nodes", 6},
         // prepare_other_nodes's events, applied on S: S's progress read once.
         {"sync_source", 1},
-        // Two of them: the structure dumped on the source (the function
-        // made, then called: copy/copy_data.cpp), in place of pg_dump's
+        // One of them: the structure dumped on the source (the function
+        // made while the copy point is taken, then called:
+        // copy/structure_dump.cpp), in place of pg_dump's
         // eighty-odd catalog queries across the link, which a program's
         // and so never counted here. Every source session of the copy
         // enters the snapshot in one round trip (the first ending the
@@ -109,7 +110,7 @@ TEST_CASE("each add_node step stays within its budget of round trips", "[round_t
         // side commits while S's side ends. The others' subscriptions on N,
         // in flight since prepare_other_nodes, cost it nothing, nor do the
         // sequences, read on the join window's session while the data streams.
-        {"copy_source", 40},
+        {"copy_source", 39},
         {"advance_slots", 1},
         // S's and N's sets, tables and sequences in one read each
         // (sql::local_sets_all), at once; S's again at the end.

@@ -38,8 +38,8 @@ std::string copy_origin_name(const std::string &database_oid, int stream) {
     return "zodan_copy_" + database_oid + "_" + std::to_string(stream);
 }
 
-CopyOutcome copy_at_point(Runtime &rt, ClusterView &view, CopyPoint &point, const std::vector<std::string> &skip_schema,
-                          int streams, const std::string &window_from,
+CopyOutcome copy_at_point(Runtime &rt, ClusterView &view, CopyPoint &point, DumpSession first_session,
+                          const std::vector<std::string> &skip_schema, int streams, const std::string &window_from,
                           const std::function<void(const CopySample &)> &on_progress) {
     CopyOutcome outcome;
     int64_t mark = rt.now_ms();
@@ -50,13 +50,12 @@ CopyOutcome copy_at_point(Runtime &rt, ClusterView &view, CopyPoint &point, cons
     };
     std::unique_ptr<ScratchDir> scratch = rt.scratch_dir();
     const int new_node_major = std::stoi(view.new_node.db().exec(sql::server_major()).text(0, "major"));
-    // The copy's first session to S: it dumps the structure there first.
-    std::vector<Stream> lanes(1);
-    lanes[0].from = view.spare.take(rt, view.source, SessionKind::Regular);
-
-    // The structure, as the snapshot has it (structure_dump.hpp).
+    // The structure, as the snapshot has it (structure_dump.hpp), over the
+    // copy's first session to S.
     const std::string dump =
-        dump_source_structure(rt, view, point, skip_schema, new_node_major, *lanes[0].from, *scratch, outcome);
+        dump_source_structure(rt, view, point, skip_schema, new_node_major, first_session, *scratch, outcome);
+    std::vector<Stream> lanes(1);
+    lanes[0].from = std::move(first_session.conn);
     // DDL replication off where Spock would otherwise queue the restore's DDL.
     const std::string options = view.new_node.db().exec(sql::restore_settings()).text(0, "options");
     std::vector<std::pair<std::string, std::string>> restore_env;

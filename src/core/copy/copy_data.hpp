@@ -10,6 +10,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,14 @@
 #include "core/copy/join_window.hpp"
 
 namespace zodan {
+
+// The copy's first session to S, over which the structure is dumped:
+// zodan's dump function may have been sent to it ahead (structure_dump.hpp,
+// prepare_dump_session), its answer not yet read.
+struct DumpSession {
+    std::unique_ptr<Connection> conn;
+    bool function_sent = false;
+};
 
 struct CopyOutcome {
     int tables = 0, jobs = 0, streams = 0, sequences = 0;
@@ -39,8 +48,8 @@ struct CopyOutcome {
 // then during the data copy. The point's snapshot holder is closed once no
 // one needs the snapshot any more. `window_from`: the join window's start
 // (window_start), or "" for none.
-CopyOutcome copy_at_point(Runtime &rt, ClusterView &view, CopyPoint &point, const std::vector<std::string> &skip_schema,
-                          int streams, const std::string &window_from,
+CopyOutcome copy_at_point(Runtime &rt, ClusterView &view, CopyPoint &point, DumpSession first_session,
+                          const std::vector<std::string> &skip_schema, int streams, const std::string &window_from,
                           const std::function<void(const CopySample &)> &on_progress);
 
 // The copy's own replication origins on N, one per stream. Origins belong

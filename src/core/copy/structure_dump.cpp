@@ -52,9 +52,15 @@ bool may_dump_locally_after(const RemoteError &e) {
 // The structure dumped on the source over `from` (the copy's first session
 // to it, before it enters the snapshot): two round trips, whatever the
 // schema. Returns the archive.
-std::string dump_on_source(Runtime &rt, Connection &from, const CopyPoint &point,
+std::string dump_on_source(Runtime &rt, DumpSession &session, const CopyPoint &point,
                            const std::vector<std::string> &skip_schema, int new_node_major) {
-    from.exec(sql::create_dump_function());
+    Connection &from = *session.conn;
+    if (session.function_sent) {
+        session.function_sent = false;
+        from.receive();
+    } else {
+        from.exec(sql::create_dump_function());
+    }
     const Value archive =
         from.exec(sql::dump_structure(point.snapshot, skip_schema, rt.library_version(), new_node_major)).at(0, "archive");
     if (!archive) throw MalformedArchive("the archive is NULL");
@@ -63,10 +69,19 @@ std::string dump_on_source(Runtime &rt, Connection &from, const CopyPoint &point
 
 }  // namespace
 
+DumpSession prepare_dump_session(Runtime &rt, ClusterView &view) {
+    DumpSession session;
+    session.conn = view.spare.take(rt, view.source, SessionKind::Regular);
+    if (rt.structure_dump() != StructureDumpSetting::Local) {
+        session.conn->send(sql::create_dump_function());
+        session.function_sent = true;
+    }
+    return session;
+}
+
 std::string dump_source_structure(Runtime &rt, ClusterView &view, const CopyPoint &point,
                                   const std::vector<std::string> &skip_schema, int new_node_major,
-                                  Connection &source_session,
-                                  ScratchDir &scratch, CopyOutcome &outcome) {
+                                  DumpSession &source_session, ScratchDir &scratch, CopyOutcome &outcome) {
     const StructureDumpSetting where = rt.structure_dump();
     bool dumped = false;
     if (where != StructureDumpSetting::Local) {

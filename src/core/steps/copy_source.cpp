@@ -8,6 +8,7 @@
 #include "core/copy/copy_data.hpp"
 #include "core/copy/copy_point.hpp"
 #include "core/copy/copy_progress.hpp"
+#include "core/copy/structure_dump.hpp"
 #include "core/statements/spock_sql.hpp"
 #include "core/util.hpp"
 #include "core/steps/paths_in.hpp"
@@ -125,6 +126,7 @@ void copy_source(AddRun &run, Figures &figures) {
 
     const std::string slot = run.path(run.args.src_name).slot;
     const int64_t started = run.rt.now_ms();
+    DumpSession dump_session = prepare_dump_session(run.rt, run.view);  // made while the point is taken
     CopyPoint point = take_copy_point(run.rt, run.view, slot);
     JsonObject positions;
     for (const auto &[node, lsn] : point.peer_positions) positions.add(node, format_lsn(lsn));
@@ -139,7 +141,8 @@ void copy_source(AddRun &run, Figures &figures) {
         marks[o.name] = from.empty() ? "-infinity" : from;
     }
     CopyReports reports(run, started);
-    CopyOutcome copied = copy_at_point(run.rt, run.view, point, copy.skip_schema, run.rt.copy_streams(),
+    CopyOutcome copied = copy_at_point(run.rt, run.view, point, std::move(dump_session), copy.skip_schema,
+                                       run.rt.copy_streams(),
                                        window_start(marks), [&](const CopySample &s) {
                                            reports(s);
                                            SlotWatch::look_if_due();
