@@ -716,10 +716,8 @@ QueryResult Cluster::answer(const std::string &node, const Query &q) {
     case Stmt::RepsetDrop: return QueryResult();
 
     // The copy point and the copy.
-    case Stmt::PauseTimeoutSeconds: return one("seconds", "10");
-    case Stmt::PauseApplyWorkers:
-    case Stmt::ResumeApplyWorkers:
-        return QueryResult();
+    case Stmt::PauseApplyWorkers: return one("seconds", "10");
+    case Stmt::ResumeApplyWorkers: return QueryResult();
     case Stmt::TransactionsHoldingXids: return none({"pid", "what", "seconds"});
     case Stmt::CreateSlotExportingSnapshot: {
         const std::string &slot = q.subject;  // a replication command: no parameters

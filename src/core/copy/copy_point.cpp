@@ -28,9 +28,12 @@ std::string moved(const std::map<std::string, Lsn> &before, const std::map<std::
 class ApplyPause {
 public:
     ApplyPause(Runtime &rt, Connection &source) : rt_(rt), source_(source) {
-        source_.exec(sql::pause_apply_workers());
+        const QueryResult paused = source_.exec(sql::pause_apply_workers());
         paused_ = true;
+        // Spock's workers give up a pause after spock.pause_timeout.
+        timeout_ms_ = std::max(2, std::stoi(paused.text(0, "seconds", "10"))) * 1000;
     }
+    int timeout_ms() const { return timeout_ms_; }
     void resume() {
         if (!paused_) return;
         paused_ = false;
@@ -47,6 +50,7 @@ private:
     Runtime &rt_;
     Connection &source_;
     bool paused_ = false;
+    int timeout_ms_ = 10000;
 };
 
 }  // namespace
@@ -68,9 +72,6 @@ std::map<std::string, Lsn> positions_on_source(ClusterView &view) {
 
 CopyPoint take_copy_point(Runtime &rt, ClusterView &view, const std::string &slot) {
     Connection &s = view.source.db();
-    // Spock's apply workers give up a pause after spock.pause_timeout; the
-    // slot must be made well within it, or the attempt is started again.
-    const int pause_ms = std::max(2, std::stoi(s.exec(sql::pause_timeout_seconds()).text(0, "seconds", "10"))) * 1000;
     const Waiter whole(rt);
     CopyPoint point;
     point.slot = slot;
@@ -82,15 +83,17 @@ CopyPoint take_copy_point(Runtime &rt, ClusterView &view, const std::string &slo
         const int link_ms = static_cast<int>(std::min<int64_t>(
             5000, wait_for_long_transactions(rt, {&view.source}, whole.deadline(),
                                              "the copy's replication slot cannot start before")));
-        // Short, too: S applies nothing meanwhile.
-        const int slot_budget_ms =
-            std::max(1000 + 2 * link_ms, std::min(1500 + 2 * link_ms, pause_ms - 2000 - 3 * link_ms));
         std::unique_ptr<Connection> holder = view.spare.take(rt, view.source, SessionKind::Replication);
         std::map<std::string, Lsn> before, after;
+        int slot_budget_ms = 0;
         QueryResult created;
         bool timed_out = false;
         try {
             ApplyPause pause(rt, s);
+            // The slot must be made well within spock.pause_timeout, or the
+            // attempt is started again. Short, too: S applies nothing meanwhile.
+            slot_budget_ms = std::max(
+                1000 + 2 * link_ms, std::min(1500 + 2 * link_ms, pause.timeout_ms() - 2000 - 3 * link_ms));
             before = positions_on_source(view);
             holder->send(sql::create_slot_exporting_snapshot(slot));
             // The slot waits, among others, for S to flush the WAL it wrote

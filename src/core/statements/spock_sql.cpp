@@ -789,12 +789,12 @@ const std::string &snapshot_id(const std::string &id) {
 
 }  // namespace
 
-Query pause_timeout_seconds() {
-    return {Stmt::PauseTimeoutSeconds, "read spock.pause_timeout",
-            "SELECT coalesce(pg_catalog.current_setting('spock.pause_timeout', true), '10') AS seconds", {}};
+Query pause_apply_workers() {
+    return {Stmt::PauseApplyWorkers, "pause the apply workers",
+            "SELECT spock.pause_apply_workers(), "
+            "coalesce(pg_catalog.current_setting('spock.pause_timeout', true), '10') AS seconds",
+            {}};
 }
-
-Query pause_apply_workers() { return {Stmt::PauseApplyWorkers, "pause the apply workers", "SELECT spock.pause_apply_workers()", {}}; }
 
 Query resume_apply_workers() { return {Stmt::ResumeApplyWorkers, "resume the apply workers", "SELECT spock.resume_apply_workers()", {}}; }
 

@@ -146,7 +146,7 @@ Query lag_from(const std::string &origin);  // replication_lag_bytes, replicatio
 // --- the copy point and the product's own copy (copy_point.cpp, copy_data.cpp)
 namespace zodan::sql {
 
-Query pause_timeout_seconds();  // seconds: spock.pause_timeout on this node (10 when unknown)
+// seconds: spock.pause_timeout on this node (10 when unknown), read as the pause begins.
 Query pause_apply_workers();
 Query resume_apply_workers();
 // Sessions of this instance whose open transaction holds an xid for longer

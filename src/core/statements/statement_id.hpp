@@ -37,7 +37,7 @@ namespace zodan {
     X(DdlReplicationOff) X(DropInSavepoint) X(UndoDrop) X(CommitRollback) X(AbandonRollback)                         \
     X(TablesWrittenLocally) X(LocalWrites)                                                                           \
     /* spock_sql.cpp: the copy point and the copy */                                                                 \
-    X(PauseTimeoutSeconds) X(PauseApplyWorkers) X(ResumeApplyWorkers) X(TransactionsHoldingXids)                     \
+    X(PauseApplyWorkers) X(ResumeApplyWorkers) X(TransactionsHoldingXids)                                             \
     X(CreateSlotExportingSnapshot) X(BeginInSnapshot) X(Rollback) X(Commit) X(CopyJobList) X(ServerMajor)            \
     X(DatabaseEncoding) X(SequenceValues) X(SetSequence) X(CreateOrigin) X(SetupOriginSession) X(MarkCopiedRows)     \
     X(ReplicaRole) X(BeginCopyTarget) X(ResetOriginSession) X(CopyOrigins) X(DatabaseOid) X(RestoreSettings)         \
