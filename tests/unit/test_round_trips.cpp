@@ -98,7 +98,8 @@ TEST_CASE("each add_node step stays within its budget of round trips", "[round_t
         // session; each slot with its sync event (sql::create_slot_then_sync_event);
         // S's progress.
         {"prepare_other_nodes", 6},
-        // prepare_other_nodes's events, applied on S: S's progress read once.
+        // prepare_other_nodes's events, applied on S: S's progress read
+        // once, where an earlier call made them (none here: below).
         {"sync_source", 1},
         // One of them: the structure dumped on the source (the function
         // made while the copy point is taken, then called:
@@ -162,7 +163,13 @@ TEST_CASE("each add_node step stays within its budget of round trips", "[round_t
         // A step of the plan without a budget is a step added: give it one.
         REQUIRE(budget.count(step.name) == 1);
         CHECK(sequential <= budget.at(step.name));
-        CHECK(sequential > 0);  // every step talks to a node; none goes uncounted
+        // Every step talks to a node, none going uncounted; but sync_source
+        // has nothing to read where step 3 saw S apply the events in the
+        // same call (S's progress never goes back).
+        if (step.name == std::string("sync_source"))
+            CHECK(sequential == 0);
+        else
+            CHECK(sequential > 0);
         // Across a slow link a session costs several round trips before its
         // first statement: a step takes those it needs on the existing nodes
         // from the ones opened together at the start (spare_sessions.hpp).

@@ -38,6 +38,9 @@ public:
     // (open_journal, set by the runner); the path's own state in this call.
     bool standby = false;
     std::function<void()> open_journal;
+    // prepare_other_nodes saw S apply every O's sync event in this call
+    // (S's progress never goes back: sync_source need not look again).
+    bool source_applied_events = false;
     std::shared_ptr<physical::PhysicalState> physical;
 
     Member &source() { return view.source; }

@@ -137,6 +137,7 @@ void prepare_paths_from_others(AddRun &run, bool subscribe_source) {
         for (size_t i = 0; i < without_event.size(); ++i) events[without_event[i]->name] = lsn_of(more[i].scalar());
     }
     wait_applied(run.rt, {&run.source()}, events);
+    run.source_applied_events = true;
     for (const auto &[name, lsn] : events) run.path(name).sync_lsn = lsn;
     for (Member *o : others) {
         const PathIn &path = run.path(o->name);
