@@ -118,7 +118,10 @@ note sprintf("the add took %.1f s at a %d ms round trip", $took, 2 * $delay);
 my @steps = split /\n/, $n3->sql("SELECT step_name || ' ' || coalesce(output::jsonb #>> '{round_trips,sequential}', '-')
                                      FROM spock.zodan_add_node_status ORDER BY step_no");
 note "sequential round trips by step: " . join(', ', @steps);
-ok(@steps > 5 && !grep({ !/ [1-9]\d*$/ } @steps), "every step's round trips are in the journal");
+# sync_source reads nothing where step 3 of the same call saw S apply its
+# events; every other step makes round trips.
+ok(@steps > 5 && !grep({ !/^sync_source 0$/ && !/ [1-9]\d*$/ } @steps), "every step's round trips are in the journal")
+  or diag(join(', ', @steps));
 my ($copy_line) = $err =~ /DEBUG:  (add_node step copy_source: \d+ sequential round trips? \([^)]*n1 \d+[^)]*\).*)$/m;
 ok($copy_line, "and said in a DEBUG1 line") or diag($err);
 note $copy_line // '';
