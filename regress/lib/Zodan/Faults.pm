@@ -88,9 +88,10 @@ sub remove {
 # restart after a crash; a production server would restart at once. The
 # product's promise for a node that restarts under it is that calling
 # again completes the job: the node is started, the crash reported, and
-# the call made once more. Any other failure is returned as it is.
+# the call made once more (after BEFORE_AGAIN, when given: what the node's
+# restart must have let recover first). Any other failure is returned as it is.
 sub surviving_spock_crash {
-    my ($self, $call) = @_;
+    my ($self, $call, %o) = @_;
     my @nodes = $self->{c}->nodes;
     my %mark = map { ($_->name => $_->log_mark) } @nodes;
     my @r = $call->();
@@ -104,6 +105,7 @@ sub surviving_spock_crash {
             . ", calling again (the failed call said: "
             . (error_lines($r[2]) || (split /\n/, $r[2] // '')[0] // '') . ")");
     }
+    $o{before_again}->() if $o{before_again};
     return $call->();
 }
 
