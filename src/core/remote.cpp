@@ -98,7 +98,7 @@ namespace zodan {
 std::vector<std::unique_ptr<Connection>> Runtime::connect_all(
     const std::vector<std::pair<std::string, std::string>> &node_and_dsn) {
     std::vector<SessionRequest> wanted;
-    for (const auto &[node, dsn] : node_and_dsn) wanted.push_back({node, dsn, SessionKind::Regular});
+    for (const auto &[node, dsn] : node_and_dsn) wanted.push_back({node, dsn, SessionKind::Regular, true});
     std::vector<OpenedSession> opened = open_sessions(wanted);
     std::vector<std::unique_ptr<Connection>> out;
     for (OpenedSession &o : opened) {

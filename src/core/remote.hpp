@@ -331,6 +331,9 @@ struct SessionRequest {
     std::string node;
     std::string dsn;
     SessionKind kind = SessionKind::Regular;
+    // Its first statement follows at once: the session's settings may
+    // travel with it instead of costing a round trip of their own.
+    bool first_statement_follows = false;
 };
 // One session of Runtime::open_sessions: opened, or why not (what connect()
 // would have thrown).

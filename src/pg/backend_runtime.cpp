@@ -110,7 +110,7 @@ std::unique_ptr<LibpqConnection> BackendRuntime::start_connection(const std::str
     return LibpqConnection::start(node, dsn, options);
 }
 
-void BackendRuntime::begin_session(LibpqConnection &conn) {
+void BackendRuntime::begin_session(LibpqConnection &conn, bool first_statement_follows) {
     // As dblink and postgres_fdw do: a caller who is not a superuser must not
     // borrow the server's own identity (trust, peer, its ~/.pgpass) to reach
     // a node; the connection must have authenticated with a password.
@@ -120,11 +120,7 @@ void BackendRuntime::begin_session(LibpqConnection &conn) {
                                "The node authenticated it by trust, peer or a password file of this server's own.",
                                "Put the password of a role that the node authenticates by password into the DSN.");
     conn.trace_opened();
-    conn.begin_set_up();
-}
-
-void BackendRuntime::end_session(LibpqConnection &conn) {
-    conn.end_set_up();
+    conn.begin_set_up(first_statement_follows);
     conn.set_statement_limit(sync_timeout_ms_);
 }
 

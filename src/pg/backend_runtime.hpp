@@ -82,10 +82,9 @@ public:
 
 private:
     std::unique_ptr<LibpqConnection> start_connection(const std::string &node, const std::string &dsn, bool replication);
-    // Once connected: the credentials rule, and the session's settings
-    // sent; then waited for (open_sessions sets several up at once).
-    void begin_session(LibpqConnection &conn);
-    void end_session(LibpqConnection &conn);
+    // Once connected: the credentials rule, and the session's settings on
+    // their way (LibpqConnection::begin_set_up), waited for by none.
+    void begin_session(LibpqConnection &conn, bool first_statement_follows);
 
     bool spi_connected_ = false;  // non-atomic SPI connection, for commits
     int sync_timeout_ms_;         // read once: a call's settings do not change under it

@@ -1,4 +1,7 @@
 #include <atomic>
+#include <cctype>
+#include <cstring>
+#include <strings.h>
 #include <chrono>
 #include <csignal>
 #include <system_error>
@@ -137,9 +140,19 @@ std::shared_ptr<std::atomic<bool>> start_cancel(PGconn *conn) {
 
 }  // namespace
 
+void LibpqConnection::settings_taken_back() {
+    if (set_up_riding_.empty()) return;
+    set_up_unsent_ = std::move(set_up_riding_);
+    set_up_riding_.clear();
+}
+
 void LibpqConnection::cancel_running() {
     if (!busy_) return;
     busy_ = false;
+    // Ended or not, the settings sent with the statement are sent again
+    // with the next one (SET twice is harmless; missing once is not).
+    settings_taken_back();
+    set_up_in_flight_ = false;
     const int64_t deadline = steady_ms() + kCancelWaitMs;
 #if PG_VERSION_NUM >= 170000
     send_cancel(conn_.get(), deadline);
@@ -233,6 +246,7 @@ std::unique_ptr<LibpqConnection> LibpqConnection::start(const std::string &node,
     std::unique_ptr<PGconn, PgconnCloser> conn(PQconnectStartParams(keys.data(), values.data(), 1));
     auto self = std::make_unique<LibpqConnection>(OpenedByStart{}, node, dsn, std::move(fd), std::move(conn));
     self->connect_timeout_ms_ = options.timeout_ms;
+    self->replication_ = options.replication;
     self->started_at_ms_ = steady_ms();
     self->connect_deadline_ms_ = self->started_at_ms_ + options.timeout_ms;
     if (!self->conn_) self->fail_connect("out of memory");
@@ -262,10 +276,10 @@ unsigned LibpqConnection::advance() {
 
 void LibpqConnection::set_up_session() {
     begin_set_up();
-    end_set_up();
+    finish_set_up();
 }
 
-void LibpqConnection::begin_set_up() {
+void LibpqConnection::begin_set_up(bool with_first_statement) {
     PQsetNoticeReceiver(conn_.get(), ignore_notice, nullptr);
     if (PQsetnonblocking(conn_.get(), 1) != 0) fail_connect("cannot switch to non-blocking mode");
     set_statement_limit(connect_timeout_ms_);
@@ -289,10 +303,38 @@ void LibpqConnection::begin_set_up() {
     // each costs a round trip before the session's first real one.
     const char *su = PQparameterStatus(conn_.get(), "is_superuser");
     if (su && std::string(su) == "on") settings += "; SET log_parameter_max_length = 0";
+    if (with_first_statement && !replication_) {
+        set_up_unsent_ = settings;
+        return;
+    }
     send({Stmt::SessionSetUp, "set up the session", settings, {}, true});
+    set_up_in_flight_ = true;
+    set_up_riding_ = settings;  // sent again should a cancel end them
 }
 
-void LibpqConnection::end_set_up() { receive(); }
+void LibpqConnection::finish_set_up() {
+    if (set_up_in_flight_) {
+        set_up_in_flight_ = false;
+        receive();
+    }
+    if (!set_up_unsent_.empty()) {
+        const std::string settings = std::move(set_up_unsent_);
+        set_up_unsent_.clear();
+        exec({Stmt::SessionSetUp, "set up the session", settings, {}, true});
+    }
+}
+
+bool LibpqConnection::can_carry_set_up(const Query &query) const {
+    if (replication_ || query.simple || !query.params.empty()) return false;
+    size_t at = query.sql.find_first_not_of(" \t\n");
+    if (at == std::string::npos) return false;
+    auto starts = [&](const char *word) {
+        const size_t n = std::strlen(word);
+        return query.sql.size() >= at + n + 1 && strncasecmp(query.sql.c_str() + at, word, n) == 0 &&
+               std::isspace(static_cast<unsigned char>(query.sql[at + n]));
+    };
+    return starts("SELECT") || starts("WITH");
+}
 
 std::unique_ptr<LibpqConnection> LibpqConnection::open(const std::string &node, const std::string &dsn,
                                                        const ConnectOptions &options) {
@@ -332,15 +374,29 @@ void LibpqConnection::send_query(const Query &query) {
     if (broken_)
         fail(query.name, "the node stopped answering: a cancelled statement (" + current_.name +
                              ") could not be ended there within 2 s");
-    if (busy_) fail(query.name, "connection is still busy with \"" + current_.name + "\"");
+    if (busy_ && !set_up_in_flight_) fail(query.name, "connection is still busy with \"" + current_.name + "\"");
+    if (query.id != Stmt::SessionSetUp) {
+        if (!set_up_unsent_.empty() && can_carry_set_up(query)) {
+            // One round trip for both; as one string they run in one
+            // transaction, which a failure of the statement takes back.
+            set_up_riding_ = std::move(set_up_unsent_);
+            set_up_unsent_.clear();
+        } else {
+            finish_set_up();
+        }
+    }
     std::vector<const char *> values;
     values.reserve(query.params.size());
     for (const Value &v : query.params) values.push_back(v ? v->c_str() : nullptr);
-    const int sent = query.simple ? PQsendQuery(conn_.get(), query.sql.c_str())
-                                  : PQsendQueryParams(conn_.get(), query.sql.c_str(), static_cast<int>(values.size()),
-                                                      nullptr, values.data(), nullptr, nullptr, 0);
-    if (!sent)
+    const int sent = !set_up_riding_.empty() ? PQsendQuery(conn_.get(), (set_up_riding_ + "; " + query.sql).c_str())
+                     : query.simple          ? PQsendQuery(conn_.get(), query.sql.c_str())
+                                             : PQsendQueryParams(conn_.get(), query.sql.c_str(),
+                                                                 static_cast<int>(values.size()), nullptr,
+                                                                 values.data(), nullptr, nullptr, 0);
+    if (!sent) {
+        settings_taken_back();
         fail(query.name, one_line(PQerrorMessage(conn_.get())));
+    }
     current_ = query;
     busy_ = true;
     sent_at_ms_ = steady_ms();
@@ -414,6 +470,8 @@ QueryResult LibpqConnection::receive_result_before(int64_t deadline) {
     }
     busy_ = false;
     trace("\"" + current_.name + "\" on " + node(), sent_at_ms_);
+    if (!error.empty()) settings_taken_back();
+    set_up_riding_.clear();
     if (!error.empty()) fail(current_.name, error, sqlstate, hint);
     if (PQstatus(conn_.get()) == CONNECTION_BAD) fail(current_.name, one_line(PQerrorMessage(conn_.get())));
     return QueryResult(std::move(columns), std::move(rows));

@@ -81,12 +81,16 @@ public:
     int64_t connect_deadline() const { return connect_deadline_ms_; }
     // advance() until connected, waiting on the socket and the latch.
     void wait_connected();
-    // Once connected: the session settings every session of ours has.
+    // Once connected: the session settings every session of ours has,
+    // sent and waited for.
     void set_up_session();
-    // The same in two halves, so that several sessions are set up in one
-    // round trip: sends the settings, then waits for them.
-    void begin_set_up();
-    void end_set_up();
+    // The same without waiting, so that several sessions are set up in one
+    // round trip and none waits for it at its opening: the settings are
+    // sent now and their answer read before the session's first statement;
+    // or, for a session whose first statement follows at once
+    // (`with_first_statement`), sent with that statement where it is a
+    // query of its own (docs/protocol.md, "Round trips").
+    void begin_set_up(bool with_first_statement = false);
     // A DEBUG2 line: how long the connection took to open (the trace of
     // where a run's time goes across a slow link).
     void trace_opened() const;
@@ -100,7 +104,10 @@ public:
     bool used_password() const;
     // HostSession: for the copy engine, which drives COPY on the raw connection.
     int socket() const override;
-    PGconn *raw() override { return conn_.get(); }
+    PGconn *raw() override {
+        finish_set_up();
+        return conn_.get();
+    }
     const std::string &node_name() const override { return node(); }
     void mark_broken() override { broken_ = true; busy_ = false; }
 
@@ -117,6 +124,19 @@ protected:
     void abandon_query() override;
 
 private:
+    // The session's settings in place before anything else is sent: their
+    // answer read where they are in flight, sent and waited for where they
+    // still wait for a first statement.
+    void finish_set_up();
+    // A statement that carried the settings failed or was cancelled: its
+    // transaction took them back, and the next statement sends them again.
+    void settings_taken_back();
+    // Whether the settings may travel with `query`: a lone SELECT without
+    // parameters on a regular session, which the simple protocol takes
+    // after them as one string (replication commands, statements that
+    // refuse a transaction block and parameters do not go that way).
+    bool can_carry_set_up(const Query &query) const;
+
     // Waits until the socket is readable (or writable); false on timeout.
     bool wait_socket(bool for_write, long timeout_ms);
     // Waits (on the latch) until the next result can be read without blocking.
@@ -134,6 +154,14 @@ private:
     Query current_;
     bool busy_ = false;
     bool broken_ = false;  // a cancelled statement could not be drained
+    bool replication_ = false;
+    // The session's settings: to send with (or before) the first
+    // statement; or sent and their answer not read yet; or sent together
+    // with the statement in flight, to send again should it fail (its
+    // implicit transaction takes them back).
+    std::string set_up_unsent_;
+    bool set_up_in_flight_ = false;
+    std::string set_up_riding_;
     bool connecting_ = true;
     int statement_limit_ms_ = 600000;
     int connect_timeout_ms_ = 30000;

@@ -66,11 +66,12 @@ std::vector<OpenedSession> BackendRuntime::open_sessions(const std::vector<Sessi
         long left = static_cast<long>(deadline - now_ms());
         waits.wait(left > 0 ? std::min(left, 1000L) : 1);
     }
-    // Every session's settings in flight at once: one round trip for all.
+    // Every session's settings on their way, none waited for here: their
+    // answers are read before each session's first statement, or they go
+    // with it (LibpqConnection::begin_set_up).
     for (size_t i = 0; i < pending.size(); ++i)
-        if (pending[i] && failed_at(i, [&] { begin_session(*pending[i]); })) pending[i].reset();
-    for (size_t i = 0; i < pending.size(); ++i)
-        if (pending[i] && !failed_at(i, [&] { end_session(*pending[i]); })) out[i].conn = std::move(pending[i]);
+        if (pending[i] && !failed_at(i, [&] { begin_session(*pending[i], wanted[i].first_statement_follows); }))
+            out[i].conn = std::move(pending[i]);
     return out;
 }
 

@@ -92,7 +92,7 @@ ClusterView discover_cluster(Runtime &rt, const AddNodeArgs &args) {
     }
     // The others' sessions, and the add's spare sessions with them.
     std::vector<SessionRequest> wanted;
-    for (const MemberToReach &m : listed) wanted.push_back({m.name, m.dsn.text(), SessionKind::Regular});
+    for (const MemberToReach &m : listed) wanted.push_back({m.name, m.dsn.text(), SessionKind::Regular, true});
     const std::vector<SessionRequest> spares = args.new_dsn.empty() ? std::vector<SessionRequest>{}
                                                                     : spares_for_add(rt, view, listed);
     wanted.insert(wanted.end(), spares.begin(), spares.end());
