@@ -476,7 +476,15 @@ QueryResult Cluster::answer(const std::string &node, const Query &q) {
     case Stmt::SchemasToSkip: return none({"nspname"});
 
     // Reads merged into one round trip (spock_sql.hpp).
-    case Stmt::SourceView: return tagged({{"local", part(sql::local_node_name())}, {"nodes", part(sql::nodes_with_dsn())}});
+    case Stmt::SourceView:
+        return tagged({{"local", part(sql::local_node_name())},
+                       {"nodes", part(sql::nodes_with_dsn())},
+                       {"version", part(sql::spock_version())},
+                       {"journal", part(sql::journal_here())}});
+    case Stmt::MemberView:
+        return tagged({{"local", part(sql::local_node_name())},
+                       {"version", part(sql::spock_version())},
+                       {"journal", part(sql::journal_here())}});
     case Stmt::LocalSetsAll:
         return tagged({{"sets", part(sql::local_sets())},
                        {"tables", part(sql::local_set_tables())},
@@ -512,6 +520,7 @@ QueryResult Cluster::answer(const std::string &node, const Query &q) {
                                "slots_used", "max_senders", "senders_used", "max_workers", "workers_used",
                                "max_connections", "connections_used", "database_bytes"},
                               answer(node, sql::node_capacity())},
+                             {{"keep_bytes", "wal"}, answer(node, sql::wal_retention())},
                              {{"native", "lolor_installed", "lolor_available", "lolor_replicated", "lolor_node"},
                               answer(node, sql::large_objects())},
                              {{"encoding", "login_roles", "roles", "user_tables", "disabled_subs", "known",

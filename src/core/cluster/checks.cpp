@@ -40,7 +40,14 @@ std::vector<QueryResult> on_each(Runtime &rt, const std::vector<Member *> &membe
 std::vector<CheckResult> check_versions(Runtime &rt, ClusterView &view) {
     std::vector<Member *> all = view.existing();
     if (view.has_new_node()) all.push_back(&view.new_node);
-    std::vector<QueryResult> results = on_each(rt, all, sql::spock_version());
+    // Read where the first read of the node did not already (discovery).
+    std::vector<Member *> unread;
+    for (Member *m : all)
+        if (!m->spock_version) unread.push_back(m);
+    std::vector<QueryResult> read = on_each(rt, unread, sql::spock_version());
+    std::vector<QueryResult> results;
+    for (size_t i = 0, next = 0; i < all.size(); ++i)
+        results.push_back(all[i]->spock_version ? *all[i]->spock_version : read.at(next++));
     const Version minimum = Version::parse(kMinimumSpockVersion);
     std::vector<CheckResult> out;
     std::optional<Version> reference;  // S's version: all must share its major.minor
@@ -114,11 +121,18 @@ std::vector<CheckResult> check_preconditions(Runtime &rt, ClusterView &view) {
     // statement each (sql::precondition_reads): across regions each
     // statement more on a node would cost the link's delay. Existing
     // nodes first, the new node last.
+    // The replication connections' question travels meanwhile, on
+    // sessions of their own; the WAL check's first sample is in the reads.
     std::vector<Member *> nodes = view.existing();
     nodes.push_back(&view.new_node);
     std::vector<std::pair<Connection *, Query>> asks;
     for (Member *m : nodes) asks.emplace_back(&m->db(), sql::precondition_reads(view.new_node.name, m == &view.new_node));
-    const std::vector<QueryResult> reads = rt.exec_all(asks);
+    std::vector<QueryResult> reads;
+    int64_t read_at_ms = 0;
+    std::vector<CheckResult> replication = check_replication_connections(rt, view, [&] {
+        reads = rt.exec_all(asks);
+        read_at_ms = rt.now_ms();
+    });
     const QueryResult &src = reads.front(), &n = reads.back();
     std::vector<CheckResult> out;
     out.push_back(runs_on_new_node(rt, view, n));
@@ -200,12 +214,15 @@ std::vector<CheckResult> check_preconditions(Runtime &rt, ClusterView &view) {
     long long source_bytes = 0;
     for (CheckResult &r : check_headroom(rt, view, reads, &source_bytes)) out.push_back(std::move(r));
     view.source_database_bytes = source_bytes;
-    for (CheckResult &r : check_replication_connections(rt, view)) out.push_back(std::move(r));
-    for (CheckResult &r : check_wal_retention(rt, view, source_bytes)) out.push_back(std::move(r));
+    for (CheckResult &r : replication) out.push_back(std::move(r));
+    const std::vector<QueryResult> wal_sample(reads.begin(), reads.end() - 1);  // the existing nodes'
+    for (CheckResult &r : check_wal_retention(rt, view, source_bytes, WalSample{wal_sample, read_at_ms}))
+        out.push_back(std::move(r));
     return out;
 }
 
-std::vector<CheckResult> check_replication_connections(Runtime &rt, ClusterView &view) {
+std::vector<CheckResult> check_replication_connections(Runtime &rt, ClusterView &view,
+                                                       const std::function<void()> &meanwhile) {
     // Who opens a replication connection to whom, with which DSN: the copy
     // point from this server to S; the new node's apply workers, on this
     // server, to S and every O with the DSNs the run knows them by; every
@@ -237,13 +254,13 @@ std::vector<CheckResult> check_replication_connections(Runtime &rt, ClusterView 
     // Taken from the run's spare sessions (opened with the others' first
     // ones); any not there are opened here, together. Then all asked to
     // identify the system at once: a walsender that accepted the
-    // connection answers.
+    // connection answers. The answers are read after `meanwhile`, which
+    // runs while they travel.
     std::vector<std::pair<const Member *, SessionKind>> wanted;
     for (const Target &t : targets) wanted.emplace_back(t.node, SessionKind::Replication);
     std::vector<OpenedSession> opened = view.spare.take_each(rt, wanted);
     std::vector<CheckResult> out;
-    std::vector<std::pair<Connection *, Query>> asks;
-    std::vector<const Target *> asked;
+    std::vector<std::pair<Connection *, const Target *>> asked;
     for (size_t i = 0; i < targets.size(); ++i) {
         if (opened[i].failure) {
             try {
@@ -253,17 +270,17 @@ std::vector<CheckResult> check_replication_connections(Runtime &rt, ClusterView 
                 continue;
             }
         }
-        asks.emplace_back(opened[i].conn.get(),
-                          Query{Stmt::IdentifySystem, "identify the system", "IDENTIFY_SYSTEM", {}, true});
-        asked.push_back(&targets[i]);
+        opened[i].conn->send(Query{Stmt::IdentifySystem, "identify the system", "IDENTIFY_SYSTEM", {}, true});
+        asked.emplace_back(opened[i].conn.get(), &targets[i]);
     }
-    try {
-        rt.exec_all(asks);
-        for (const Target *t : asked) out.push_back(pass("replication connection to " + t->node->name));
-    } catch (const RemoteError &e) {
-        for (const Target *t : asked)
-            out.push_back(t->node->name == e.node() ? refused(*t, e.server_message())
-                                                    : pass("replication connection to " + t->node->name));
+    if (meanwhile) meanwhile();
+    for (const auto &[conn, target] : asked) {
+        try {
+            conn->receive();
+            out.push_back(pass("replication connection to " + target->node->name));
+        } catch (const RemoteError &e) {
+            out.push_back(refused(*target, e.server_message()));
+        }
     }
     return out;
 }

@@ -3,6 +3,7 @@
 // failure and health_check can report them all.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -24,7 +25,10 @@ CheckResult check_subscriptions_enabled(Runtime &rt, ClusterView &view);
 // A replication connection (replication=database) to S, every O and N, each
 // with the DSN the run's own or Spock's connections will use (the directions
 // and what each proves: docs/add_node.md).
-std::vector<CheckResult> check_replication_connections(Runtime &rt, ClusterView &view);
+// Their question is sent first, then `meanwhile` runs (other reads that
+// travel with it), then the answers are read.
+std::vector<CheckResult> check_replication_connections(Runtime &rt, ClusterView &view,
+                                                       const std::function<void()> &meanwhile = {});
 // The new node against the source, table by table: the same replicated
 // tables with the same columns and keys, and the same rows (verify_data.hpp).
 CheckResult check_tables_match(Runtime &rt, ClusterView &view);

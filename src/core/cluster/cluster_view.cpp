@@ -46,6 +46,12 @@ std::vector<SessionRequest> spares_for_add(Runtime &rt, const ClusterView &view,
     return out;
 }
 
+// Whether a node's first read found zodan's journal there.
+bool journal_found(const QueryResult &seen) {
+    const QueryResult here = sql::part_of(seen, "journal", Stmt::PhysicalJournalHere);
+    return !here.empty() && here.text(0, "here") == "true";
+}
+
 }  // namespace
 
 ClusterView discover_cluster(Runtime &rt, const AddNodeArgs &args) {
@@ -70,6 +76,8 @@ ClusterView discover_cluster(Runtime &rt, const AddNodeArgs &args) {
         throw UserError("src_dsn reaches node \"" + me.text(0, "node_name") + "\", not \"" + args.src_name + "\"", "",
                         "Pass the name of the node that src_dsn connects to as src_node_name.", Cause::BadArgument);
 
+    view.source.spock_version = sql::part_of(seen, "version", Stmt::SpockVersion);
+    view.source.journal_here = journal_found(seen);
     const QueryResult nodes = sql::part_of(seen, "nodes", Stmt::NodesWithDsn);
     std::vector<MemberToReach> listed;
     for (size_t i = 0; i < nodes.size(); ++i) {
@@ -107,12 +115,16 @@ ClusterView discover_cluster(Runtime &rt, const AddNodeArgs &args) {
     }
     opened.erase(opened.begin(), opened.begin() + static_cast<long>(listed.size()));
     view.spare.keep(spares, std::move(opened));
-    // Every node the run will change must be the node it was listed as.
+    // Every node the run will change must be the node it was listed as;
+    // Spock's version there comes with the answer (step 0 checks it).
     std::vector<Member *> others;
     for (Member &o : view.others) others.push_back(&o);
-    std::vector<QueryResult> who = rt.exec_all(same_query(others, sql::local_node_name()));
+    std::vector<QueryResult> seen_there = rt.exec_all(same_query(others, sql::member_view()));
     for (size_t i = 0; i < others.size(); ++i) {
-        const std::string found = who[i].empty() ? std::string() : who[i].text(0, "node_name");
+        const QueryResult who = sql::part_of(seen_there[i], "local", Stmt::LocalNodeName);
+        others[i]->spock_version = sql::part_of(seen_there[i], "version", Stmt::SpockVersion);
+        others[i]->journal_here = journal_found(seen_there[i]);
+        const std::string found = who.empty() ? std::string() : who.text(0, "node_name");
         if (found != others[i]->name)
             throw UserError("the DSN of node \"" + others[i]->name + "\" in " + args.src_name +
                                 "'s spock.node_interface reaches " +

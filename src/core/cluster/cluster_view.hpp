@@ -2,6 +2,8 @@
 // discovered from S's catalog and each reached over its own connection.
 #pragma once
 
+#include <map>
+
 #include <string>
 #include <vector>
 
@@ -24,6 +26,9 @@ struct ClusterView {
     Member new_node;             // N (no connection when only the cluster is looked at)
     std::vector<Member> others;  // every existing node but S (and N, were it listed)
     long long source_database_bytes = 0;  // read by the headroom check
+    // max_slot_wal_keep_size of each existing node in bytes (-1: none), as
+    // the WAL check read it: the watch over the join's slots needs it.
+    std::map<std::string, long long> wal_keep_bytes;
     // Sessions the add's later steps take (the checks' replication
     // connections, the copy point's, the copy's sessions on S), opened
     // with the first sessions to the others (spare_sessions.hpp).

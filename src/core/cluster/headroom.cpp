@@ -139,10 +139,10 @@ std::vector<CheckResult> check_headroom(Runtime &rt, ClusterView &view, const st
         c.connections_used = number(read[i], "connections_used");
         c.database_bytes = number(read[i], "database_bytes");
         // The run's own spare sessions, opened ahead of the steps that take
-        // them, are part of what the join needs (below), not of what others
-        // use.
-        c.senders_used = std::max(0LL, c.senders_used - view.spare.count(c.node, SessionKind::Replication));
-        c.connections_used = std::max(0LL, c.connections_used - view.spare.count(c.node, SessionKind::Regular));
+        // them (the replication check's among them, open as this was read),
+        // are part of what the join needs (below), not of what others use.
+        c.senders_used = std::max(0LL, c.senders_used - view.spare.opened_ahead(c.node, SessionKind::Replication));
+        c.connections_used = std::max(0LL, c.connections_used - view.spare.opened_ahead(c.node, SessionKind::Regular));
         const bool is_new = i == existing;
         JoinNeeds needs = is_new ? needs_of_new_node(existing, rt.copy_streams())
                                  : needs_of_existing_node(nodes[i] == &view.source, rt.copy_streams());

@@ -33,7 +33,7 @@ Query holder() {
 }  // namespace
 
 void take_join_lock(Runtime &rt, const std::vector<Member *> &cluster_members, const std::string &operation,
-                    Member *new_node) {
+                    Member *new_node, ReadOnceLocked *once_gated) {
     // The lowest-named member is the gate, locked alone first: two runs
     // started at once both try it first, so one of them wins the whole
     // cluster rather than each getting half of it and both being refused.
@@ -41,12 +41,17 @@ void take_join_lock(Runtime &rt, const std::vector<Member *> &cluster_members, c
     std::sort(order.begin(), order.end(), [](const Member *a, const Member *b) { return a->name < b->name; });
     if (new_node) order.push_back(new_node);
     std::vector<Member *> taken, busy;
-    auto try_take = [&](const std::vector<Member *> &some) {
-        std::vector<QueryResult> got = rt.exec_all(same_query(some, try_lock()));
+    auto try_take = [&](const std::vector<Member *> &some, ReadOnceLocked *along) {
+        std::vector<std::pair<Connection *, Query>> work = same_query(some, try_lock());
+        if (along) work.emplace_back(&along->on->db(), along->query);
+        std::vector<QueryResult> got = rt.exec_all(work);
         for (size_t i = 0; i < some.size(); ++i) (got[i].text(0, "got") == "true" ? taken : busy).push_back(some[i]);
+        if (along) along->result = std::move(got.back());
     };
-    if (!order.empty()) try_take({order.front()});
-    if (busy.empty() && order.size() > 1) try_take(std::vector<Member *>(order.begin() + 1, order.end()));
+    if (!order.empty()) try_take({order.front()}, nullptr);
+    const bool read_along = once_gated && !order.empty() && once_gated->on == order.front();
+    if (busy.empty() && order.size() > 1)
+        try_take(std::vector<Member *>(order.begin() + 1, order.end()), read_along ? once_gated : nullptr);
     if (busy.empty()) return;
     // Let go of what we got, so that the other run is not held up by us.
     if (!taken.empty()) rt.exec_all(same_query(taken, unlock()));

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,11 @@ struct Member {
     std::string name;
     Dsn dsn;  // as given or as listed in the cluster
     std::unique_ptr<Connection> conn;
+    // Spock's version there (sql::spock_version's rows) as the first read
+    // of the node found it, where that read had it: step 0 reads it no more.
+    std::optional<QueryResult> spock_version;
+    // Whether it has zodan's journal (sql::journal_here), read the same way.
+    std::optional<bool> journal_here;
 
     Connection &db() const { return *conn; }
     // The database the DSN names; slot names depend on it.

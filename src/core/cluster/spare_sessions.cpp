@@ -11,8 +11,10 @@ void SpareSessions::keep(const std::vector<SessionRequest> &wanted, std::vector<
         if (opened[i].conn) kept_.push_back({wanted[i].node, wanted[i].dsn, wanted[i].kind, std::move(opened[i].conn)});
 }
 
-long long SpareSessions::count(const std::string &node, SessionKind kind) const {
-    return std::count_if(kept_.begin(), kept_.end(), [&](const Kept &k) { return k.node == node && k.kind == kind; });
+long long SpareSessions::opened_ahead(const std::string &node, SessionKind kind) const {
+    auto taken = taken_.find({node, kind});
+    return std::count_if(kept_.begin(), kept_.end(), [&](const Kept &k) { return k.node == node && k.kind == kind; }) +
+           (taken == taken_.end() ? 0 : taken->second);
 }
 
 std::unique_ptr<Connection> SpareSessions::take_kept(const Member &node, SessionKind kind) {
@@ -23,6 +25,7 @@ std::unique_ptr<Connection> SpareSessions::take_kept(const Member &node, Session
     if (it == kept_.end()) return nullptr;
     std::unique_ptr<Connection> conn = std::move(it->conn);
     kept_.erase(it);
+    ++taken_[{node.name, kind}];
     return conn;
 }
 

@@ -7,6 +7,7 @@
 // own, which then reports why it cannot be opened.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,8 +33,11 @@ public:
     // Closes the sessions no step took (once the steps that could have are done).
     void release() { kept_.clear(); }
     size_t size() const { return kept_.size(); }
-    // How many are kept for the node, of that kind.
-    long long count(const std::string &node, SessionKind kind) const;
+    // How many were opened ahead for the node, of that kind, kept still or
+    // taken by a check since (the replication connections' check takes its
+    // sessions while the other checks read the nodes' use): the run's own
+    // sessions, not room others use.
+    long long opened_ahead(const std::string &node, SessionKind kind) const;
 
 private:
     struct Kept {
@@ -43,6 +47,7 @@ private:
     };
     std::unique_ptr<Connection> take_kept(const Member &node, SessionKind kind);
     std::vector<Kept> kept_;
+    std::map<std::pair<std::string, SessionKind>, long long> taken_;
 };
 
 }  // namespace zodan

@@ -114,9 +114,15 @@ void lift_fence(AddRun &run) {
 
 void lift_dead_fences(Runtime &rt, const std::vector<Member *> &members, const std::string &who) {
     if (members.empty()) return;
-    std::vector<QueryResult> here = rt.exec_all(same_query(members, stmt::journal_here()));
-    for (size_t i = 0; i < members.size(); ++i) {
-        if (here[i].text(0, "here") != "true") continue;
+    // Looked for where the first read of the node did not already.
+    std::vector<Member *> unread;
+    for (Member *m : members)
+        if (!m->journal_here) unread.push_back(m);
+    std::vector<QueryResult> read = rt.exec_all(same_query(unread, stmt::journal_here()));
+    for (size_t i = 0, next = 0; i < members.size(); ++i) {
+        const bool here =
+            members[i]->journal_here ? *members[i]->journal_here : read.at(next++).text(0, "here") == "true";
+        if (!here) continue;
         QueryResult fences = members[i]->db().exec(stmt::dead_fences());
         if (fences.empty()) continue;
         std::set<std::string> promoting;

@@ -1,5 +1,6 @@
 #include "core/physical/physical_sql.hpp"
 
+#include "core/statements/spock_sql.hpp"
 #include "core/text/text_array.hpp"
 
 namespace zodan::physical::stmt {
@@ -194,10 +195,7 @@ Query forget_fence(const Value &token) {
             {token}};
 }
 
-Query journal_here() {
-    return {Stmt::PhysicalJournalHere, "physical: look for zodan's journal",
-            "SELECT (pg_catalog.to_regclass('spock.zodan_runs') IS NOT NULL)::text AS here", {}};
-}
+Query journal_here() { return sql::journal_here(); }
 
 Query replayed() {
     return {Stmt::PhysicalReplayed, "physical: read the replay position",

@@ -93,14 +93,24 @@ void AddNode::run() {
     try {
         const std::vector<Step> &plan = add_node_plan();
         // The join's slots on the existing nodes, watched against
-        // max_slot_wal_keep_size by every wait from their making on.
-        SlotWatch slot_watch(rt, run_.view.existing(), [this] {
-            std::map<std::string, std::string> slots;
-            if (run_.record.prepared)
-                for (const auto &[node, path] : run_.record.prepared->paths) slots[node] = path.slot;
-            return slots;
-        });
+        // max_slot_wal_keep_size by every wait from their making on: from
+        // the first step past the checks and N's registration, none of
+        // which makes a slot, with the limits the checks read.
+        std::optional<SlotWatch> slot_watch;
+        auto slots_made_later = [](StepId id) {
+            return id == StepId::CheckVersions || id == StepId::CheckPreconditions || id == StepId::CreateNode;
+        };
         for (size_t no = 0; no < plan.size(); ++no) {
+            if (!slot_watch && !slots_made_later(plan[no].id))
+                slot_watch.emplace(
+                    rt, run_.view.existing(),
+                    [this] {
+                        std::map<std::string, std::string> slots;
+                        if (run_.record.prepared)
+                            for (const auto &[node, path] : run_.record.prepared->paths) slots[node] = path.slot;
+                        return slots;
+                    },
+                    run_.view.wal_keep_bytes);
             run_step(static_cast<int>(no), plan[no]);
             // No later step takes a spare session: the nodes get theirs back.
             if (plan[no].id == StepId::CopySource) run_.view.spare.release();
@@ -161,10 +171,13 @@ void AddNode::discover_and_lock() {
         run_.view = discover_cluster(rt, args);
         ClusterView &view = run_.view;
         require_all({rt.in_recovery() ? physical::check_runs_on_standby(rt, view) : check_runs_on_new_node(rt, view)});
-        take_join_lock(rt, view.existing(), "spock.add_node of \"" + args.new_name + "\"", &view.new_node);
+        // The source's list read once its lock is held: with the locks on
+        // the rest where the source is the first locked.
+        ReadOnceLocked relist{&view.source, sql::nodes_with_dsn()};
+        take_join_lock(rt, view.existing(), "spock.add_node of \"" + args.new_name + "\"", &view.new_node, &relist);
         std::set<std::string> found{view.source.name};
         for (const Member &o : view.others) found.insert(o.name);
-        QueryResult now = view.source.db().exec(sql::nodes_with_dsn());
+        const QueryResult now = relist.result ? *relist.result : view.source.db().exec(sql::nodes_with_dsn());
         std::set<std::string> listed;
         for (size_t i = 0; i < now.size(); ++i)
             if (now.text(i, "node_name") != args.new_name) listed.insert(now.text(i, "node_name"));

@@ -29,6 +29,11 @@ Query spock_version() {
     return {Stmt::SpockVersion, "read the Spock version", "SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'spock'", {}};
 }
 
+Query journal_here() {
+    return {Stmt::PhysicalJournalHere, "physical: look for zodan's journal",
+            "SELECT (pg_catalog.to_regclass('spock.zodan_runs') IS NOT NULL)::text AS here", {}};
+}
+
 Query local_identity() {
     return {Stmt::LocalIdentity, "read the system identifier",
             "SELECT system_identifier::text AS sysid, current_database()::text AS db FROM pg_catalog.pg_control_system()",
@@ -215,6 +220,14 @@ Query table_shapes() {
 
 Query run_generated(Stmt id, const std::string &what, const std::string &statement, const std::string &subject) {
     return {id, what, statement, {}, false, subject};
+}
+
+Query wal_retention() {
+    return {Stmt::WalRetention, "read max_slot_wal_keep_size and the WAL position",
+            "SELECT CASE WHEN s.setting::bigint < 0 THEN -1 ELSE s.setting::bigint * 1024 * 1024 END::text AS keep_bytes, "
+            "(pg_catalog.pg_current_wal_insert_lsn() - '0/0'::pg_catalog.pg_lsn)::bigint::text AS wal "
+            "FROM pg_catalog.pg_settings s WHERE s.name = 'max_slot_wal_keep_size'",
+            {}};
 }
 
 Query node_capacity() {
@@ -1054,7 +1067,7 @@ const std::vector<std::string> &part_columns(Stmt id) {
     static const std::vector<std::string> none, local_node{"node_name"}, nodes{"node_name", "dsn"},
         sets{"set_name", "ins", "upd", "del", "trunc"}, tables{"set_name", "rel", "att_list", "row_filter"},
         sequences{"set_name", "seq"}, statuses{"subscription_name", "status", "provider_node"},
-        progress{"origin", "lsn"};
+        progress{"origin", "lsn"}, version{"extversion"}, journal{"here"};
     switch (id) {
     case Stmt::LocalNodeName: return local_node;
     case Stmt::NodesWithDsn: return nodes;
@@ -1063,6 +1076,8 @@ const std::vector<std::string> &part_columns(Stmt id) {
     case Stmt::LocalSetSequences: return sequences;
     case Stmt::SubscriptionStatus: return statuses;
     case Stmt::AppliedThrough: return progress;
+    case Stmt::SpockVersion: return version;
+    case Stmt::PhysicalJournalHere: return journal;
     default: return none;
     }
 }
@@ -1081,8 +1096,18 @@ QueryResult part_of(const QueryResult &merged, const std::string &part, Stmt id)
 
 Query source_view() {
     return {Stmt::SourceView, "read the local Spock node and the cluster's nodes",
-            tagged_union({{"local", local_node_name()}, {"nodes", nodes_with_dsn()}}, {"node_name", "dsn"},
-                         {"node_name"}),
+            tagged_union({{"local", local_node_name()},
+                          {"nodes", nodes_with_dsn()},
+                          {"version", spock_version()},
+                          {"journal", journal_here()}},
+                         {"node_name", "dsn", "extversion", "here"}, {"node_name"}),
+            {}};
+}
+
+Query member_view() {
+    return {Stmt::MemberView, "read the local Spock node",
+            tagged_union({{"local", local_node_name()}, {"version", spock_version()}, {"journal", journal_here()}},
+                         {"node_name", "extversion", "here"}, {"node_name"}),
             {}};
 }
 
@@ -1105,6 +1130,7 @@ Query precondition_reads(const std::string &new_name, bool on_new_node) {
     // tables only where they are checked ($2): the source's may be many.
     return {Stmt::PreconditionReads, "read what the checks before a join need",
             "SELECT * FROM (" + local_identity().sql + ") ident, (" + node_capacity().sql + ") cap, (" +
+                wal_retention().sql + ") wal, (" +
                 large_objects().sql + ") lo, (SELECT " + scalar_of(database_encoding(), "encoding") + " AS encoding, " +
                 array_of(login_roles(), "rolname") + " AS login_roles, " + array_of(roles(), "rolname") + " AS roles, " +
                 "CASE WHEN $2::boolean THEN " + array_of(user_tables(), "rel") + " END AS user_tables, " +

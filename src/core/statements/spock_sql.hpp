@@ -17,6 +17,9 @@ namespace zodan::sql {
 
 Query spock_version();
 Query local_identity();            // sysid, db
+// Whether this database has zodan's journal (a fence of a physical add is
+// recorded in it): here.
+Query journal_here();
 Query local_node_name();           // node_name or no row
 Query nodes_with_dsn();            // node_name, dsn
 Query node_exists(const std::string &node_name);
@@ -50,6 +53,9 @@ Query table_shapes();  // rel, cols, key of every table in the local sets
 // `subject` the table (or other object) it acts on, when it has one.
 Query run_generated(Stmt id, const std::string &what, const std::string &statement, const std::string &subject = "");
 Query node_capacity();     // settings and use, for the headroom check
+// max_slot_wal_keep_size in bytes (keep_bytes, -1: no limit) and where WAL
+// is written now (wal, bytes from 0/0).
+Query wal_retention();
 Query sync_event();
 // On a subscriber: per origin node, the position of its subscription from
 // it (the replication origin's remote_lsn): origin, lsn.
@@ -252,20 +258,26 @@ namespace zodan::sql {
 
 // The columns of a statement's rows where it is a part of a merged read
 // (LocalNodeName, NodesWithDsn, LocalSets, LocalSetTables,
-// LocalSetSequences, SubscriptionStatus, AppliedThrough).
+// LocalSetSequences, SubscriptionStatus, AppliedThrough, SpockVersion,
+// PhysicalJournalHere).
 const std::vector<std::string> &part_columns(Stmt id);
 // Of a merged read's rows, those of one part (the part's name as the
 // merged statement below gives it), as statement `id` alone would return
 // them.
 QueryResult part_of(const QueryResult &merged, const std::string &part, Stmt id);
 
-// local_node_name() ("local") and nodes_with_dsn() ("nodes").
+// local_node_name() ("local"), nodes_with_dsn() ("nodes"),
+// spock_version() ("version") and journal_here() ("journal").
 Query source_view();
+// local_node_name() ("local"), spock_version() ("version") and
+// journal_here() ("journal").
+Query member_view();
 // One row per node: its own large objects (native), and lolor as far as a
 // join needs it (lolor_installed, lolor_available t/f, lolor_replicated:
 // lolor's tables in the local sets, lolor_node: NULL where unset).
 Query large_objects();
-// One row: every column of local_identity(), node_capacity() and
+// One row: every column of local_identity(), node_capacity(),
+// wal_retention() and
 // large_objects(); encoding (database_encoding()); login_roles, roles,
 // user_tables, disabled_subs (text[] of login_roles(), roles(),
 // user_tables() (NULL unless on_new_node), disabled_subscriptions());

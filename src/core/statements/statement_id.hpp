@@ -18,7 +18,7 @@ namespace zodan {
     X(LocalSets) X(LocalSetTables) X(LocalSetSequences) X(SchemasToSkip) X(NodeCapacity) X(NodeIdentity)              \
     X(ClusterNodes) X(TableShapes)                                                                                   \
     /* spock_sql.cpp: reads merged into one round trip (docs/protocol.md, "Round trips") */                          \
-    X(SourceView) X(PreconditionReads) X(LocalSetsAll) X(LocalSetsAndSlot) X(MeshView) X(SubCreateIfAbsent)  \
+    X(SourceView) X(MemberView) X(PreconditionReads) X(LocalSetsAll) X(LocalSetsAndSlot) X(MeshView) X(SubCreateIfAbsent)  \
     X(SubCreateThenEnable) X(ProgressAndStatus)                                                               \
     /* spock_sql.cpp: nodes, slots, origins */                                                                       \
     X(NodeCreate) X(NodeDrop) X(SlotName) X(CreateSlot) X(CreateSlotThenSyncEvent) X(SlotExists) X(AdvanceSlot) X(SlotsNamed)                   \

@@ -4,6 +4,7 @@
 
 #include "core/cluster/headroom.hpp"
 #include "core/text/text_array.hpp"
+#include "core/statements/spock_sql.hpp"
 #include "core/util.hpp"
 
 namespace zodan {
@@ -11,15 +12,6 @@ namespace zodan {
 namespace {
 
 constexpr int kLookEveryMs = 1000;
-
-// max_slot_wal_keep_size in bytes (-1: no limit), and where WAL is written now.
-Query wal_retention() {
-    return {Stmt::WalRetention, "read max_slot_wal_keep_size and the WAL position",
-            "SELECT CASE WHEN s.setting::bigint < 0 THEN -1 ELSE s.setting::bigint * 1024 * 1024 END::text AS keep_bytes, "
-            "(pg_catalog.pg_current_wal_insert_lsn() - '0/0'::pg_catalog.pg_lsn)::bigint::text AS wal "
-            "FROM pg_catalog.pg_settings s WHERE s.name = 'max_slot_wal_keep_size'",
-            {}};
-}
 
 Query join_slots_wal(const std::string &slot) {
     return {Stmt::JoinSlotsWal, "read the WAL status of slot " + slot,
@@ -74,23 +66,28 @@ WalRetentionVerdict judge_wal_retention(const WalRetentionFigures &f) {
     return {{name, true, "", ""}, ""};
 }
 
-std::vector<CheckResult> check_wal_retention(Runtime &rt, ClusterView &view, long long source_bytes) {
+std::vector<CheckResult> check_wal_retention(Runtime &rt, ClusterView &view, long long source_bytes,
+                                            const std::optional<WalSample> &sampled) {
     std::vector<Member *> nodes = view.existing();
-    std::vector<QueryResult> first = rt.exec_all(same_query(nodes, wal_retention()));
+    const std::vector<QueryResult> first =
+        sampled ? sampled->reads : rt.exec_all(same_query(nodes, sql::wal_retention()));
+    const int64_t t0 = sampled ? sampled->at_ms : rt.now_ms();
     std::vector<Member *> limited;
     std::vector<long long> keep, wal0;
     std::vector<CheckResult> out;
     for (size_t i = 0; i < nodes.size(); ++i) {
         const long long k = std::stoll(first[i].text(0, "keep_bytes", "-1"));
+        view.wal_keep_bytes[nodes[i]->name] = k;
         if (k < 0) continue;
         limited.push_back(nodes[i]);
         keep.push_back(k);
         wal0.push_back(std::stoll(first[i].text(0, "wal", "0")));
     }
     if (limited.empty()) return out;
-    const int64_t t0 = rt.now_ms();
-    rt.sleep_ms(kWalSampleMs);
-    std::vector<QueryResult> second = rt.exec_all(same_query(limited, wal_retention()));
+    // A second of WAL from the first sample, however long ago it was taken.
+    const int64_t waited = rt.now_ms() - t0;
+    if (waited < kWalSampleMs) rt.sleep_ms(static_cast<int>(kWalSampleMs - waited));
+    std::vector<QueryResult> second = rt.exec_all(same_query(limited, sql::wal_retention()));
     const double seconds = std::max<double>(0.001, static_cast<double>(rt.now_ms() - t0) / 1000.0);
     for (size_t i = 0; i < limited.size(); ++i) {
         WalRetentionFigures f;
@@ -130,15 +127,25 @@ std::optional<UserError> slot_at_risk(const SlotState &s) {
     return std::nullopt;
 }
 
-SlotWatch::SlotWatch(Runtime &rt, std::vector<Member *> nodes, Slots slots)
+SlotWatch::SlotWatch(Runtime &rt, std::vector<Member *> nodes, Slots slots,
+                     const std::map<std::string, long long> &known_keep_bytes)
     : rt_(rt), slots_(std::move(slots)), previous_(current_watch) {
-    if (!nodes.empty()) {
-        // Only the nodes with a limit are watched: elsewhere a slot keeps
-        // all the WAL it needs, and the watch costs nothing.
-        std::vector<QueryResult> read = rt.exec_all(same_query(nodes, wal_retention()));
-        for (size_t i = 0; i < nodes.size(); ++i) {
+    // Only the nodes with a limit are watched: elsewhere a slot keeps all
+    // the WAL it needs, and the watch costs nothing. The limits the checks
+    // read are taken as they are; the others (a resumed call) read here.
+    std::vector<Member *> unknown;
+    for (Member *n : nodes) {
+        auto k = known_keep_bytes.find(n->name);
+        if (k == known_keep_bytes.end())
+            unknown.push_back(n);
+        else if (k->second >= 0)
+            watched_.push_back({n, k->second, nullptr});
+    }
+    if (!unknown.empty()) {
+        std::vector<QueryResult> read = rt.exec_all(same_query(unknown, sql::wal_retention()));
+        for (size_t i = 0; i < unknown.size(); ++i) {
             const long long k = std::stoll(read[i].text(0, "keep_bytes", "-1"));
-            if (k >= 0) watched_.push_back({nodes[i], k, nullptr});
+            if (k >= 0) watched_.push_back({unknown[i], k, nullptr});
         }
     }
     current_watch = this;

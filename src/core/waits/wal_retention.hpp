@@ -53,10 +53,18 @@ struct WalRetentionVerdict {
 };
 WalRetentionVerdict judge_wal_retention(const WalRetentionFigures &f);
 
-// Reads max_slot_wal_keep_size on every existing node; where it is set,
-// samples the node's WAL rate for kWalSampleMs and judges the estimate.
-// Warnings are reported (Level::Warning) as they are found.
-std::vector<CheckResult> check_wal_retention(Runtime &rt, ClusterView &view, long long source_bytes);
+// The first sample where it was read with other reads already: one row of
+// keep_bytes and wal (sql::wal_retention) per existing node, in the order
+// of ClusterView::existing(), and when (Runtime::now_ms).
+struct WalSample {
+    std::vector<QueryResult> reads;
+    int64_t at_ms = 0;
+};
+// Reads max_slot_wal_keep_size on every existing node (or takes `sampled`);
+// where it is set, samples the node's WAL rate over kWalSampleMs and judges
+// the estimate. Warnings are reported (Level::Warning) as they are found.
+std::vector<CheckResult> check_wal_retention(Runtime &rt, ClusterView &view, long long source_bytes,
+                                            const std::optional<WalSample> &sampled = std::nullopt);
 
 // One of the join's slots as its node reports it.
 struct SlotState {
@@ -80,7 +88,10 @@ class SlotWatch {
 public:
     // `slots` gives, when asked, the join's slots made so far: node -> slot.
     using Slots = std::function<std::map<std::string, std::string>()>;
-    SlotWatch(Runtime &rt, std::vector<Member *> nodes, Slots slots);
+    // `known_keep_bytes`: max_slot_wal_keep_size of nodes already read
+    // (ClusterView::wal_keep_bytes); the others' is read now.
+    SlotWatch(Runtime &rt, std::vector<Member *> nodes, Slots slots,
+              const std::map<std::string, long long> &known_keep_bytes = {});
     SlotWatch(const SlotWatch &) = delete;
     SlotWatch &operator=(const SlotWatch &) = delete;
     ~SlotWatch();
