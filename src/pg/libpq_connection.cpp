@@ -72,7 +72,11 @@ LibpqConnection::LibpqConnection(OpenedByStart, const std::string &node, const s
 
 LibpqConnection::~LibpqConnection() {
     // Leaving a statement running would let it go on after we are gone
-    // (a long remote wait, a slot creation): cancel it before closing.
+    // (a long remote wait, a slot creation): cancel it before closing. Not
+    // the session's settings, when they are all in flight (a spare no step
+    // took): they end at once, and a cancel opens a connection of its own,
+    // several round trips across a slow link, for each such session.
+    if (set_up_in_flight_) return;
     try {
         cancel_running();
     } catch (...) {
