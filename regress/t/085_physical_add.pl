@@ -73,6 +73,13 @@ isnt($rc, 0, "new_node_dsn reaching the source is refused, though it shares n4's
 like($err, qr/new_node_dsn reaches another server \(the source itself\)/, "naming the source") or diag($err);
 nothing_changed("refused DSN");
 
+# The checks before an add, pointed at the standby from n1, report on it:
+# a hot standby writes no WAL, and the WAL check reads none there.
+($rc, $out, $err) = $n1->psql("CALL spock.health_check('n1', \$1, 'n4', \$2, 'pre')", $n1->dsn, $n4->dsn);
+unlike($err, qr/recovery is in progress/, "health_check 'pre' with the standby as the new node reads it") or diag($err);
+like($err, qr/check FAILED: no user tables on the new node/, "and reports its checks, the standby's tables among them")
+  or diag($err);
+
 # A call that fails inside its fence lifts it on the way out and drops the
 # slots it made: n4 is still a standby, and nothing of the run is left.
 ($rc, $out, $err) = $n4->psql("SET zodan.fail_at_step = 'copy_source:fence'; $add", $n1->dsn, $n4->dsn);

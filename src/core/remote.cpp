@@ -49,13 +49,24 @@ Value QueryResult::scalar() const {
     return rows_[0][0];
 }
 
+void send_each(const std::vector<std::pair<Connection *, Query>> &work) {
+    for (size_t sent = 0; sent < work.size(); ++sent) {
+        try {
+            work[sent].first->send(work[sent].second);
+        } catch (...) {
+            for (size_t i = 0; i < sent; ++i) work[i].first->abandon();
+            throw;
+        }
+    }
+}
+
 std::vector<std::optional<QueryResult>> Runtime::exec_all_until(const std::vector<std::pair<Connection *, Query>> &work,
                                                                 int64_t deadline) {
     // Send everything first so the nodes work at the same time, then
     // collect. After a remote failure the other results are still collected,
     // so no connection is left busy; anything else (a cancel, a timeout of
     // the caller) gives up every statement still in flight, then propagates.
-    for (const auto &[conn, query] : work) conn->send(query);
+    send_each(work);
     std::vector<std::optional<QueryResult>> results;
     std::exception_ptr first_failure;
     for (size_t i = 0; i < work.size(); ++i) {

@@ -342,6 +342,11 @@ struct OpenedSession {
     std::exception_ptr failure;
 };
 
+// Sends each statement on its connection, in order. A send may wait (a
+// session's settings go first) and fail: those already sent are then
+// given up (Connection::abandon), not left busy, and the failure thrown.
+void send_each(const std::vector<std::pair<Connection *, Query>> &work);
+
 // What the step logic needs from its host besides connections.
 class Runtime {
 public:

@@ -82,8 +82,9 @@ public:
 
 private:
     std::unique_ptr<LibpqConnection> start_connection(const std::string &node, const std::string &dsn, bool replication);
-    // Once connected: the credentials rule, and the session's settings on
-    // their way (LibpqConnection::begin_set_up), waited for by none.
+    // Once connected: the credentials rule, and the session's settings
+    // (LibpqConnection::begin_set_up): sent now with their answer read
+    // before the first statement, or sent with (or just before) it.
     void begin_session(LibpqConnection &conn, bool first_statement_follows);
 
     bool spi_connected_ = false;  // non-atomic SPI connection, for commits

@@ -324,7 +324,13 @@ void LibpqConnection::finish_set_up() {
     if (!set_up_unsent_.empty()) {
         const std::string settings = std::move(set_up_unsent_);
         set_up_unsent_.clear();
-        exec({Stmt::SessionSetUp, "set up the session", settings, {}, true});
+        try {
+            exec({Stmt::SessionSetUp, "set up the session", settings, {}, true});
+        } catch (...) {
+            // Failed, timed out or cancelled: still to be sent.
+            if (set_up_unsent_.empty()) set_up_unsent_ = settings;
+            throw;
+        }
     }
 }
 

@@ -131,10 +131,12 @@ private:
     // A statement that carried the settings failed or was cancelled: its
     // transaction took them back, and the next statement sends them again.
     void settings_taken_back();
-    // Whether the settings may travel with `query`: a lone SELECT without
-    // parameters on a regular session, which the simple protocol takes
-    // after them as one string (replication commands, statements that
-    // refuse a transaction block and parameters do not go that way).
+    // Whether the settings may travel with `query`: a lone SELECT (or
+    // WITH) without parameters on a regular session, which the simple
+    // protocol takes after them as one string, in one implicit
+    // transaction. Replication commands, parameters, utility statements
+    // and a raw COPY do not go that way; no first statement of ours calls
+    // a function that refuses a transaction block.
     bool can_carry_set_up(const Query &query) const;
 
     // Waits until the socket is readable (or writable); false on timeout.

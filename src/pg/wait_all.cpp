@@ -87,7 +87,7 @@ std::vector<std::optional<QueryResult>> BackendRuntime::exec_all_until(
     // waited on alone, one after another.
     for (const auto &[conn, query] : work)
         if (conn->wait_socket() < 0) return Runtime::exec_all_until(work, deadline);
-    for (const auto &[conn, query] : work) conn->send(query);
+    send_each(work);
     std::vector<std::optional<QueryResult>> results(work.size());
     std::vector<bool> done(work.size(), false);
     std::exception_ptr first_failure;

@@ -270,7 +270,12 @@ std::vector<CheckResult> check_replication_connections(Runtime &rt, ClusterView 
                 continue;
             }
         }
-        opened[i].conn->send(Query{Stmt::IdentifySystem, "identify the system", "IDENTIFY_SYSTEM", {}, true});
+        try {
+            opened[i].conn->send(Query{Stmt::IdentifySystem, "identify the system", "IDENTIFY_SYSTEM", {}, true});
+        } catch (const RemoteError &e) {  // a spare lost since it was opened
+            out.push_back(refused(targets[i], e.server_message()));
+            continue;
+        }
         asked.emplace_back(opened[i].conn.get(), &targets[i]);
     }
     if (meanwhile) meanwhile();

@@ -34,9 +34,9 @@ public:
     void release() { kept_.clear(); }
     size_t size() const { return kept_.size(); }
     // How many were opened ahead for the node, of that kind, kept still or
-    // taken by a check since (the replication connections' check takes its
-    // sessions while the other checks read the nodes' use): the run's own
-    // sessions, not room others use.
+    // taken since (the replication connections' check holds its sessions
+    // while the other checks read the nodes' use): the run's own sessions,
+    // not room others use. Read by the checks, before any step takes one.
     long long opened_ahead(const std::string &node, SessionKind kind) const;
 
 private:

@@ -225,7 +225,9 @@ Query run_generated(Stmt id, const std::string &what, const std::string &stateme
 Query wal_retention() {
     return {Stmt::WalRetention, "read max_slot_wal_keep_size and the WAL position",
             "SELECT CASE WHEN s.setting::bigint < 0 THEN -1 ELSE s.setting::bigint * 1024 * 1024 END::text AS keep_bytes, "
-            "(pg_catalog.pg_current_wal_insert_lsn() - '0/0'::pg_catalog.pg_lsn)::bigint::text AS wal "
+            // A hot standby (a new node to be, in the checks) writes no WAL.
+            "CASE WHEN NOT pg_catalog.pg_is_in_recovery() THEN "
+            "(pg_catalog.pg_current_wal_insert_lsn() - '0/0'::pg_catalog.pg_lsn)::bigint::text END AS wal "
             "FROM pg_catalog.pg_settings s WHERE s.name = 'max_slot_wal_keep_size'",
             {}};
 }

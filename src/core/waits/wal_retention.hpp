@@ -77,7 +77,8 @@ struct SlotState {
 // 'lost' (invalidated already), or safe_wal_size under a tenth of the limit.
 std::optional<UserError> slot_at_risk(const SlotState &s);
 
-// While one exists (one per run, from before the first step to the end),
+// While one exists (one per run, from the first step past the checks and
+// N's registration, which make no slot, to the end),
 // every wait of the run (Waiter::sleep), the copy's progress and the
 // comparison between its statements look, at most once a second, at the
 // join's slots on the existing nodes where max_slot_wal_keep_size is set,
