@@ -278,11 +278,6 @@ unsigned LibpqConnection::advance() {
     return state == PGRES_POLLING_WRITING ? WL_SOCKET_WRITEABLE : WL_SOCKET_READABLE;
 }
 
-void LibpqConnection::set_up_session() {
-    begin_set_up();
-    finish_set_up();
-}
-
 void LibpqConnection::begin_set_up(bool with_first_statement) {
     PQsetNoticeReceiver(conn_.get(), ignore_notice, nullptr);
     if (PQsetnonblocking(conn_.get(), 1) != 0) fail_connect("cannot switch to non-blocking mode");
@@ -344,21 +339,6 @@ bool LibpqConnection::can_carry_set_up(const Query &query) const {
                std::isspace(static_cast<unsigned char>(query.sql[at + n]));
     };
     return starts("SELECT") || starts("WITH");
-}
-
-std::unique_ptr<LibpqConnection> LibpqConnection::open(const std::string &node, const std::string &dsn,
-                                                       const ConnectOptions &options) {
-    auto self = start(node, dsn, options);
-    self->wait_connected();
-    self->set_up_session();
-    return self;
-}
-
-void LibpqConnection::wait_connected() {
-    for (unsigned events; (events = advance()) != 0;) {
-        long left = static_cast<long>(connect_deadline_ms_ - steady_ms());
-        wait_socket(events == WL_SOCKET_WRITEABLE, left > 0 ? left : 1);
-    }
 }
 
 void LibpqConnection::trace_opened() const {

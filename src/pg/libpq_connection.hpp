@@ -69,9 +69,6 @@ public:
     // Throws RemoteError with the masked DSN in DETAIL.
     static std::unique_ptr<LibpqConnection> start(const std::string &node, const std::string &dsn,
                                                   const ConnectOptions &options);
-    // start(), waited for, and set up.
-    static std::unique_ptr<LibpqConnection> open(const std::string &node, const std::string &dsn,
-                                                 const ConnectOptions &options);
     ~LibpqConnection() override;
 
     // While connecting: the socket events the attempt waits for next
@@ -79,15 +76,11 @@ public:
     // or past the attempt's deadline.
     unsigned advance();
     int64_t connect_deadline() const { return connect_deadline_ms_; }
-    // advance() until connected, waiting on the socket and the latch.
-    void wait_connected();
     // Once connected: the session settings every session of ours has,
-    // sent and waited for.
-    void set_up_session();
-    // The same without waiting, so that several sessions are set up in one
-    // round trip and none waits for it at its opening: the settings are
-    // sent now and their answer read before the session's first statement;
-    // or, for a session whose first statement follows at once
+    // without waiting, so that several sessions are set up in one round
+    // trip and none waits for it at its opening: the settings are sent now
+    // and their answer read before the session's first statement; or, for
+    // a session whose first statement follows at once
     // (`with_first_statement`), sent with that statement where it is a
     // query of its own (docs/protocol.md, "Round trips").
     void begin_set_up(bool with_first_statement = false);
